@@ -1,0 +1,12 @@
+//! shale: a Redis-like distributed cache.
+//!
+//! Data flows one way: bytes -> [`codec`] -> [`protocol::Command`] -> [`server`] -> [`store`]
+//! -> [`protocol::Reply`] -> [`codec`] -> bytes. The router and the client reuse [`protocol`]
+//! and [`codec`]; nothing parses the wire twice.
+
+pub mod codec;
+pub mod net;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod units;

@@ -1,0 +1,68 @@
+//! Connection-level limits and timeouts, with their defaults as named constants.
+
+use std::time::Duration;
+
+use crate::protocol::Limits;
+
+/// Default most concurrent client connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default time a connection may sit with no request before it is closed.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a started request frame or line has to complete (slowloris guard).
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pending output at which the connection stops reading requests (backpressure).
+pub const DEFAULT_OUTPUT_SOFT_LIMIT: usize = 4 * 1024 * 1024;
+/// Pending output past which the client is disconnected outright.
+pub const DEFAULT_OUTPUT_HARD_LIMIT: usize = 64 * 1024 * 1024;
+/// Longest a connection may have output pending with no write progress.
+pub const DEFAULT_OUTPUT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time in-flight replies get to drain after shutdown starts.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Requests handled per turn before the connection yields to others.
+pub const MAX_BATCH: usize = 512;
+/// Bytes reserved per socket read; the read buffer grows in these steps as bytes arrive.
+pub const READ_CHUNK: usize = 16 * 1024;
+/// Listen backlog.
+pub const LISTEN_BACKLOG: i32 = 1024;
+/// Connections over the limit being answered "too many clients" at once; beyond this they
+/// are dropped without a reply, so a flood cannot pin memory.
+pub const MAX_REJECTING: usize = 64;
+/// How long an over-limit connection is given to send its first bytes (to pick the
+/// dialect of the rejection) before it is answered in text.
+pub const REJECT_PEEK_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Every connection-level limit in one place. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Frame, key and value size limits.
+    pub limits: Limits,
+    /// Most concurrent client connections.
+    pub max_connections: usize,
+    /// Idle connections are closed after this long; `None` disables it.
+    pub idle_timeout: Option<Duration>,
+    /// A started request must complete within this.
+    pub frame_timeout: Duration,
+    /// Pending output at which reading pauses.
+    pub output_soft_limit: usize,
+    /// Pending output at which the client is disconnected.
+    pub output_hard_limit: usize,
+    /// Longest pending output may make no progress.
+    pub output_timeout: Duration,
+    /// Drain time for in-flight replies at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+            output_soft_limit: DEFAULT_OUTPUT_SOFT_LIMIT,
+            output_hard_limit: DEFAULT_OUTPUT_HARD_LIMIT,
+            output_timeout: DEFAULT_OUTPUT_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}

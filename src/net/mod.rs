@@ -1,0 +1,68 @@
+//! Networking shared by the server and the router: a socket2 listener, the per-connection
+//! loop (decode, dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`],
+//! connection limits, and graceful shutdown.
+//!
+//! This module owns *how bytes move*; what a request means is the handler's business.
+//! The server plugs in a store-backed handler, the router one that forwards to replicas.
+
+mod config;
+mod connection;
+mod listener;
+mod shutdown;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::protocol::{Command, Reply};
+
+pub use config::*;
+pub use connection::serve_connection;
+pub use listener::{BindError, bind, serve};
+pub use shutdown::{Running, wait_for_signal};
+
+/// Per-connection state a handler may read and change.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Connection id, unique within the process.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the client has authenticated (always true when no password is set).
+    pub authenticated: bool,
+    /// Name set with CLIENT SETNAME.
+    pub name: Option<Bytes>,
+}
+
+/// What the server or router does with each decoded request.
+pub trait Handler: Send + Sync + 'static {
+    /// A new connection's session; `authenticated` should be false when a password is set.
+    fn session(&self, id: u64, peer: SocketAddr) -> Session {
+        Session { id, peer, authenticated: true, name: None }
+    }
+
+    /// Answers one command. The connection loop handles QUIT itself.
+    fn call(&self, session: &mut Session, command: Command) -> impl Future<Output = Reply> + Send;
+}
+
+/// Connection counters shared by the listener and every connection.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    /// Connections open now.
+    pub connections: AtomicU64,
+    /// Connections accepted since start.
+    pub accepted: AtomicU64,
+    /// Connections refused because of the connection limit.
+    pub rejected: AtomicU64,
+    /// Requests processed since start.
+    pub commands: AtomicU64,
+}
+
+impl NetStats {
+    /// Current value of a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

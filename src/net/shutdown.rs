@@ -1,0 +1,82 @@
+//! Graceful shutdown: a handle on a running listener and its tasks, and the signal wait
+//! used by the binaries.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+/// A running listener (server or router) and every task it spawned.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl Running {
+    /// Wraps the parts of a started service.
+    pub fn new(
+        addr: SocketAddr,
+        cancel: CancellationToken,
+        tracker: TaskTracker,
+        grace: Duration,
+    ) -> Self {
+        Self { addr, cancel, tracker, grace }
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The token that stops everything when cancelled.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The tracker every task of this service runs on.
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Stops accepting, lets in-flight replies drain, and waits up to the grace period.
+    /// Returns whether every task finished in time.
+    pub async fn shutdown(self) -> bool {
+        self.cancel.cancel();
+        self.tracker.close();
+        let done = tokio::time::timeout(self.grace, self.tracker.wait()).await.is_ok();
+        if done {
+            info!(addr = %self.addr, "stopped");
+        } else {
+            warn!(addr = %self.addr, grace = ?self.grace, "grace period over, abandoning tasks");
+        }
+        done
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM (Ctrl-C only on non-Unix).
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => info!("SIGINT received, shutting down"),
+                    _ = term.recv() => info!("SIGTERM received, shutting down"),
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

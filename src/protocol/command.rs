@@ -1,0 +1,195 @@
+//! The dialect-neutral request and reply model shared by the server, router and client.
+//!
+//! Binary requests and Redis text commands both decode into [`Command`]; every handler
+//! answers with a [`Reply`], which the codec renders for the connection's dialect.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::status::Status;
+
+/// Condition under which SET writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SetMode {
+    /// Always write (plain SET).
+    #[default]
+    Always,
+    /// Only if the key is absent (NX).
+    IfAbsent,
+    /// Only if the key is present (XX).
+    IfPresent,
+}
+
+/// Arguments of SET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetArgs {
+    /// The key (never empty once validated).
+    pub key: Bytes,
+    /// The value.
+    pub value: Bytes,
+    /// Time to live; `None` means the key never expires.
+    pub ttl: Option<Duration>,
+    /// NX / XX condition.
+    pub mode: SetMode,
+}
+
+/// Unit a TTL query answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlUnit {
+    /// TTL: seconds.
+    Seconds,
+    /// PTTL and the binary TTL opcode: milliseconds.
+    Millis,
+}
+
+/// One decoded request, whichever dialect it arrived in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// PING with an optional message to echo.
+    Ping(Option<Bytes>),
+    /// ECHO message.
+    Echo(Bytes),
+    /// GET key.
+    Get(Bytes),
+    /// SET key value [EX|PX] [NX|XX].
+    Set(SetArgs),
+    /// DEL key [key ...]; replies with the number removed.
+    Del(Vec<Bytes>),
+    /// EXISTS key [key ...]; replies with the number present.
+    Exists(Vec<Bytes>),
+    /// TTL / PTTL key.
+    Ttl {
+        /// The key.
+        key: Bytes,
+        /// Reply unit.
+        unit: TtlUnit,
+    },
+    /// EXPIRE / PEXPIRE key; a zero TTL deletes the key.
+    Expire {
+        /// The key.
+        key: Bytes,
+        /// New time to live.
+        ttl: Duration,
+    },
+    /// PERSIST key.
+    Persist(Bytes),
+    /// MGET key [key ...].
+    MGet(Vec<Bytes>),
+    /// MSET key value [key value ...].
+    MSet(Vec<(Bytes, Bytes)>),
+    /// DBSIZE.
+    DbSize,
+    /// FLUSHALL / FLUSHDB.
+    FlushAll,
+    /// INFO [section].
+    Info(Option<String>),
+    /// Binary STATS: the same fields as INFO, as `name:value` lines.
+    Stats,
+    /// AUTH [username] password.
+    Auth(Bytes),
+    /// QUIT: reply OK, then close.
+    Quit,
+    /// SELECT db: only database 0 exists.
+    Select(i64),
+    /// HELLO [protover ...]: only RESP2 is spoken.
+    Hello(Option<i64>),
+    /// COMMAND [subcommand ...]: answered minimally so clients' start-up probes succeed.
+    CommandDocs(Vec<Bytes>),
+    /// CONFIG GET pattern [pattern ...].
+    ConfigGet(Vec<Bytes>),
+    /// CLIENT subcommand ...: SETNAME, GETNAME, SETINFO, ID, INFO.
+    Client(Vec<Bytes>),
+}
+
+impl Command {
+    /// Upper-case command name, for logs and per-command stats.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Ping(_) => "PING",
+            Command::Echo(_) => "ECHO",
+            Command::Get(_) => "GET",
+            Command::Set(_) => "SET",
+            Command::Del(_) => "DEL",
+            Command::Exists(_) => "EXISTS",
+            Command::Ttl { .. } => "TTL",
+            Command::Expire { .. } => "EXPIRE",
+            Command::Persist(_) => "PERSIST",
+            Command::MGet(_) => "MGET",
+            Command::MSet(_) => "MSET",
+            Command::DbSize => "DBSIZE",
+            Command::FlushAll => "FLUSHALL",
+            Command::Info(_) => "INFO",
+            Command::Stats => "STATS",
+            Command::Auth(_) => "AUTH",
+            Command::Quit => "QUIT",
+            Command::Select(_) => "SELECT",
+            Command::Hello(_) => "HELLO",
+            Command::CommandDocs(_) => "COMMAND",
+            Command::ConfigGet(_) => "CONFIG",
+            Command::Client(_) => "CLIENT",
+        }
+    }
+}
+
+/// An error reply: a status and a human-readable message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// Binary status; also picks the RESP error prefix.
+    pub status: Status,
+    /// UTF-8 message without the RESP prefix.
+    pub message: Cow<'static, str>,
+}
+
+impl ErrorReply {
+    /// An error reply with the given status and message.
+    pub fn new(status: Status, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    /// INVALID_ARGUMENT with a message.
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Status::InvalidArgument, message)
+    }
+}
+
+impl std::fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.resp_prefix(), self.message)
+    }
+}
+
+impl std::error::Error for ErrorReply {}
+
+/// A dialect-neutral reply, shaped like RESP2 values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`; binary OK with an empty payload.
+    Ok,
+    /// A simple string such as `+PONG`; binary OK with an empty payload.
+    Simple(&'static str),
+    /// A bulk string; binary OK with the bytes as payload.
+    Bulk(Bytes),
+    /// A missing value: `$-1`; binary NOT_FOUND.
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// An array of replies.
+    Array(Vec<Reply>),
+    /// An error.
+    Error(ErrorReply),
+}
+
+impl Reply {
+    /// Shorthand for an error reply.
+    pub fn error(status: Status, message: impl Into<Cow<'static, str>>) -> Self {
+        Reply::Error(ErrorReply::new(status, message))
+    }
+}
+
+impl From<ErrorReply> for Reply {
+    fn from(e: ErrorReply) -> Self {
+        Reply::Error(e)
+    }
+}

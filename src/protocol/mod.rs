@@ -1,0 +1,31 @@
+//! The wire contract, without I/O: request and reply types, the binary frame format, Redis
+//! text (RESP2 and inline) parsing and rendering, and every limit.
+//!
+//! This module owns *what bytes mean*; it never reads or writes a socket. [`crate::codec`]
+//! adapts it to tokio streams; the server, router and client all share it. protocol.md
+//! is the prose version of the same contract.
+//!
+//! A binary frame is a big-endian `len:u32` followed by `len` bytes:
+//!
+//! ```text
+//! request:
+//! +---------+---------+--------+----------+--------+-----------+-----------+-------+-------+
+//! | len:u32 | ver:u8  | op:u8  | flags:u16| id:u32 | ttl_ms:u64| key_len:16| key   | value |
+//! +---------+---------+--------+----------+--------+-----------+-----------+-------+-------+
+//!  4 bytes   \__________________ 18-byte header ____________________________/
+//!
+//! response:
+//! +---------+---------+-----------+----------+--------+---------+
+//! | len:u32 | ver:u8  | status:u8 | flags:u16| id:u32 | payload |
+//! +---------+---------+-----------+----------+--------+---------+
+//! ```
+
+pub mod binary;
+mod command;
+pub mod limits;
+mod status;
+pub mod text;
+
+pub use command::{Command, ErrorReply, Reply, SetArgs, SetMode, TtlUnit};
+pub use limits::Limits;
+pub use status::{Opcode, Status};

@@ -1,0 +1,188 @@
+//! Binary opcodes and status codes, and how an error status is spelled in RESP.
+
+/// A binary request opcode. Unknown bytes are kept so the reply can echo them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Opcode {
+    /// Round trip, optionally echoing the value.
+    Ping = 0x01,
+    /// Read a key.
+    Get = 0x02,
+    /// Write a key with an optional TTL.
+    Set = 0x03,
+    /// Remove a key.
+    Del = 0x04,
+    /// Remaining time to live of a key.
+    Ttl = 0x05,
+    /// Server statistics as `name:value` lines.
+    Stats = 0x06,
+    /// Authenticate with a password (value).
+    Auth = 0x07,
+}
+
+impl Opcode {
+    /// All defined opcodes, for tables and fuzz dictionaries.
+    pub const ALL: [Opcode; 7] = [
+        Opcode::Ping,
+        Opcode::Get,
+        Opcode::Set,
+        Opcode::Del,
+        Opcode::Ttl,
+        Opcode::Stats,
+        Opcode::Auth,
+    ];
+
+    /// The opcode for a wire byte, if it is defined.
+    pub fn from_u8(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| *op as u8 == b)
+    }
+
+    /// Upper-case name used in logs and STATS.
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Ping => "PING",
+            Opcode::Get => "GET",
+            Opcode::Set => "SET",
+            Opcode::Del => "DEL",
+            Opcode::Ttl => "TTL",
+            Opcode::Stats => "STATS",
+            Opcode::Auth => "AUTH",
+        }
+    }
+}
+
+/// A binary response status. Statuses 0x10 and up carry a UTF-8 message as payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    /// Success.
+    Ok = 0x00,
+    /// Key absent or expired.
+    NotFound = 0x01,
+    /// Bad request content: empty key, nonzero flags, short frame, bad arguments.
+    InvalidArgument = 0x10,
+    /// The opcode (or text command) is not known.
+    UnknownOpcode = 0x11,
+    /// The key exceeds the configured limit.
+    KeyTooLarge = 0x12,
+    /// The value exceeds the configured limit.
+    ValueTooLarge = 0x13,
+    /// The node does not host the key's shard.
+    WrongShard = 0x14,
+    /// Authentication required.
+    NoAuth = 0x15,
+    /// The store is full and the eviction policy refuses the write.
+    OutOfMemory = 0x20,
+    /// Overloaded; retry later.
+    Busy = 0x21,
+    /// Router: no replica could serve.
+    Unavailable = 0x30,
+    /// Router: a write reached only some replicas.
+    Partial = 0x31,
+    /// A deadline passed.
+    Timeout = 0x32,
+    /// A bug or unexpected condition in the server.
+    Internal = 0x7F,
+    /// Fatal: the stream cannot be read any more; sent just before close.
+    ProtocolError = 0x80,
+    /// Fatal: `len` exceeds the limit; sent just before close.
+    FrameTooLarge = 0x81,
+}
+
+impl Status {
+    /// All defined statuses.
+    pub const ALL: [Status; 16] = [
+        Status::Ok,
+        Status::NotFound,
+        Status::InvalidArgument,
+        Status::UnknownOpcode,
+        Status::KeyTooLarge,
+        Status::ValueTooLarge,
+        Status::WrongShard,
+        Status::NoAuth,
+        Status::OutOfMemory,
+        Status::Busy,
+        Status::Unavailable,
+        Status::Partial,
+        Status::Timeout,
+        Status::Internal,
+        Status::ProtocolError,
+        Status::FrameTooLarge,
+    ];
+
+    /// The status for a wire byte, if it is defined.
+    pub fn from_u8(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u8 == b)
+    }
+
+    /// Whether the payload is a UTF-8 error message.
+    pub fn is_error(self) -> bool {
+        (self as u8) >= 0x10
+    }
+
+    /// Whether the server closes the connection after sending this status.
+    pub fn is_fatal(self) -> bool {
+        (self as u8) >= 0x80
+    }
+
+    /// The word a RESP error reply starts with (`-ERR ...`, `-NOAUTH ...`).
+    pub fn resp_prefix(self) -> &'static str {
+        match self {
+            Status::WrongShard => "WRONGSHARD",
+            Status::NoAuth => "NOAUTH",
+            Status::OutOfMemory => "OOM",
+            Status::Busy => "BUSY",
+            Status::Unavailable => "UNAVAILABLE",
+            Status::Partial => "PARTIAL",
+            Status::Timeout => "TIMEOUT",
+            _ => "ERR",
+        }
+    }
+
+    /// Snake-case name used in STATS and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NotFound => "not_found",
+            Status::InvalidArgument => "invalid_argument",
+            Status::UnknownOpcode => "unknown_opcode",
+            Status::KeyTooLarge => "key_too_large",
+            Status::ValueTooLarge => "value_too_large",
+            Status::WrongShard => "wrong_shard",
+            Status::NoAuth => "noauth",
+            Status::OutOfMemory => "out_of_memory",
+            Status::Busy => "busy",
+            Status::Unavailable => "unavailable",
+            Status::Partial => "partial",
+            Status::Timeout => "timeout",
+            Status::Internal => "internal",
+            Status::ProtocolError => "protocol_error",
+            Status::FrameTooLarge => "frame_too_large",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcode_bytes_round_trip() {
+        for op in Opcode::ALL {
+            assert_eq!(Opcode::from_u8(op as u8), Some(op));
+        }
+        assert_eq!(Opcode::from_u8(0x00), None);
+        assert_eq!(Opcode::from_u8(0x10), None);
+    }
+
+    #[test]
+    fn status_bytes_round_trip_and_classes() {
+        for s in Status::ALL {
+            assert_eq!(Status::from_u8(s as u8), Some(s));
+        }
+        assert!(!Status::NotFound.is_error());
+        assert!(Status::InvalidArgument.is_error());
+        assert!(Status::FrameTooLarge.is_fatal());
+        assert!(!Status::Internal.is_fatal());
+    }
+}

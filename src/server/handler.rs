@@ -1,0 +1,92 @@
+//! The store-backed [`Handler`]: dispatches each [`Command`] to its function in `cmd`.
+
+use std::future::{Future, ready};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::net::{Handler, NetConfig, NetStats, Session};
+use crate::protocol::{Command, Reply, Status};
+use crate::store::Store;
+
+use super::cmd::{admin, expiry, info, keys};
+
+/// Answers requests from the local store.
+#[derive(Debug)]
+pub struct StoreHandler {
+    store: Arc<Store>,
+    net: Arc<NetStats>,
+    started: Instant,
+    port: u16,
+    settings: Vec<(&'static str, String)>,
+}
+
+impl StoreHandler {
+    /// A handler over `store`, reporting `net` counters and settings from `cfg`.
+    pub fn new(store: Arc<Store>, net: Arc<NetStats>, cfg: &NetConfig, port: u16) -> Self {
+        let idle = cfg.idle_timeout.map_or(0, |d| d.as_secs());
+        let settings = vec![
+            ("save", String::new()),
+            ("appendonly", "no".to_owned()),
+            ("databases", "1".to_owned()),
+            ("maxclients", cfg.max_connections.to_string()),
+            ("timeout", idle.to_string()),
+            ("maxmemory", "0".to_owned()),
+            ("port", port.to_string()),
+            ("proto-max-bulk-len", cfg.limits.max_value_size.to_string()),
+        ];
+        Self { store, net, started: Instant::now(), port, settings }
+    }
+
+    /// The store this handler serves.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn info_source(&self) -> info::InfoSource<'_> {
+        info::InfoSource {
+            store: &self.store,
+            net: &self.net,
+            started: self.started,
+            port: self.port,
+        }
+    }
+
+    /// Answers one command synchronously.
+    pub fn apply(&self, session: &mut Session, command: Command) -> Reply {
+        let store = &*self.store;
+        match command {
+            Command::Get(key) => keys::get(store, &key),
+            Command::Set(args) => keys::set(store, &args),
+            Command::Del(k) => keys::del(store, &k),
+            Command::Exists(k) => keys::exists(store, &k),
+            Command::MGet(k) => keys::mget(store, &k),
+            Command::MSet(pairs) => keys::mset(store, &pairs),
+            Command::Ttl { key, unit } => expiry::ttl(store, &key, unit),
+            Command::Expire { key, ttl } => expiry::expire(store, &key, ttl),
+            Command::Persist(key) => expiry::persist(store, &key),
+            Command::Ping(msg) => admin::ping(msg),
+            Command::Echo(msg) => Reply::Bulk(msg),
+            Command::DbSize => admin::dbsize(store),
+            Command::FlushAll => admin::flushall(store),
+            Command::Info(section) => info::info(section.as_deref(), &self.info_source()),
+            Command::Stats => info::stats(&self.info_source()),
+            Command::Select(db) => admin::select(db),
+            Command::Hello(v) => admin::hello(v, session),
+            Command::CommandDocs(args) => admin::command(&args),
+            Command::ConfigGet(patterns) => admin::config_get(&patterns, &self.settings),
+            Command::Client(args) => admin::client(&args, session),
+            Command::Auth(_) => Reply::error(
+                Status::InvalidArgument,
+                "AUTH <password> called without any password configured for the default user. \
+                 Are you sure your configuration is correct?",
+            ),
+            Command::Quit => Reply::Ok,
+        }
+    }
+}
+
+impl Handler for StoreHandler {
+    fn call(&self, session: &mut Session, command: Command) -> impl Future<Output = Reply> + Send {
+        ready(self.apply(session, command))
+    }
+}

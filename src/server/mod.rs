@@ -1,0 +1,123 @@
+//! The shale server: the store-backed handler plugged into [`crate::net`], plus the
+//! background sweeper, started and stopped together.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use shale::server::{Server, ServerConfig};
+//!
+//! let server = Server::start(ServerConfig::loopback(0)).await.expect("binds");
+//! println!("listening on {}", server.local_addr());
+//! server.shutdown().await;
+//! # }
+//! ```
+
+pub mod cmd;
+mod handler;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::net::{self, BindError, NetConfig, NetStats, Running};
+use crate::store::{Store, StoreConfig, SweepConfig, spawn_sweeper};
+
+pub use handler::StoreHandler;
+
+/// Default port of `shale server`.
+pub const DEFAULT_PORT: u16 = 7379;
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Connection limits and timeouts.
+    pub net: NetConfig,
+    /// Store shape.
+    pub store: StoreConfig,
+    /// Background expiry sweep.
+    pub sweep: SweepConfig,
+}
+
+impl ServerConfig {
+    /// Defaults, listening on 127.0.0.1 at `port`.
+    pub fn loopback(port: u16) -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            net: NetConfig::default(),
+            store: StoreConfig::default(),
+            sweep: SweepConfig::default(),
+        }
+    }
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+#[derive(Debug)]
+pub struct Server {
+    running: Running,
+    handler: Arc<StoreHandler>,
+    stats: Arc<NetStats>,
+}
+
+impl Server {
+    /// Binds, starts the sweeper and the accept loop, and returns once it is listening.
+    pub async fn start(cfg: ServerConfig) -> Result<Self, BindError> {
+        let store = Arc::new(Store::new(cfg.store));
+        Self::start_with_store(cfg, store).await
+    }
+
+    /// Like [`Server::start`] over a given store (for instance one with a manual clock).
+    pub async fn start_with_store(cfg: ServerConfig, store: Arc<Store>) -> Result<Self, BindError> {
+        let listener = net::bind(cfg.addr)?;
+        let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let stats = Arc::new(NetStats::default());
+        let handler =
+            Arc::new(StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port()));
+        spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
+        let net_cfg = Arc::new(cfg.net.clone());
+        let grace = net_cfg.shutdown_grace;
+        let serve = net::serve(
+            listener,
+            handler.clone(),
+            net_cfg,
+            stats.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        );
+        tracker.spawn(serve);
+        info!(%addr, "shale server listening");
+        Ok(Self { running: Running::new(addr, cancel, tracker, grace), handler, stats })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.running.local_addr()
+    }
+
+    /// The store being served.
+    pub fn store(&self) -> &Arc<Store> {
+        self.handler.store()
+    }
+
+    /// Connection counters.
+    pub fn net_stats(&self) -> &Arc<NetStats> {
+        &self.stats
+    }
+
+    /// A token that, when cancelled, begins shutdown.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.running.cancel_token()
+    }
+
+    /// Stops accepting, drains in-flight replies within the grace period, stops the
+    /// sweeper. Returns whether everything finished in time.
+    pub async fn shutdown(self) -> bool {
+        self.running.shutdown().await
+    }
+}

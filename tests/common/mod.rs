@@ -1,0 +1,177 @@
+//! Shared helpers for integration tests: in-process servers on 127.0.0.1:0 and raw
+//! binary/text connections with bounded waits.
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use shale::codec::ClientCodec;
+use shale::protocol::binary::{RequestFrame, ResponseFrame};
+use shale::server::{Server, ServerConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Decoder;
+
+/// Generous bound for any single wait in a test, so a loaded machine still passes.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+    let mut cfg = ServerConfig::loopback(0);
+    tweak(&mut cfg);
+    Server::start(cfg).await.expect("server starts")
+}
+
+pub async fn connect(addr: SocketAddr) -> TcpStream {
+    let s = tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time");
+    let s = s.expect("connects");
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// A raw binary-protocol connection.
+pub struct Bin {
+    pub stream: TcpStream,
+    buf: BytesMut,
+    codec: ClientCodec,
+}
+
+impl Bin {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        Self { stream: connect(addr).await, buf: BytesMut::new(), codec: ClientCodec::default() }
+    }
+
+    pub async fn send(&mut self, op: u8, id: u32, key: &[u8], value: &[u8], ttl_ms: u64) {
+        let mut out = BytesMut::new();
+        frame(op, id, key, value, ttl_ms).encode(&mut out);
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    pub async fn call(&mut self, op: u8, key: &[u8], value: &[u8], ttl_ms: u64) -> ResponseFrame {
+        self.send(op, 1, key, value, ttl_ms).await;
+        self.recv().await.expect("a response")
+    }
+
+    /// The next response, or None when the server closed the connection.
+    pub async fn recv(&mut self) -> Option<ResponseFrame> {
+        next_frame(&mut self.stream, &mut self.buf, &mut self.codec).await
+    }
+}
+
+/// Reads binary responses from a borrowed read half.
+pub struct BinReader<'a> {
+    rd: &'a mut tokio::net::tcp::OwnedReadHalf,
+    buf: BytesMut,
+    codec: ClientCodec,
+}
+
+impl Bin {
+    pub fn from_read(rd: &mut tokio::net::tcp::OwnedReadHalf) -> BinReader<'_> {
+        BinReader { rd, buf: BytesMut::new(), codec: ClientCodec::default() }
+    }
+}
+
+impl BinReader<'_> {
+    pub async fn recv(&mut self) -> Option<ResponseFrame> {
+        next_frame(self.rd, &mut self.buf, &mut self.codec).await
+    }
+}
+
+/// Decodes the next response frame from `rd`, or None at end of stream; bounded by WAIT.
+async fn next_frame<R: tokio::io::AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    codec: &mut ClientCodec,
+) -> Option<ResponseFrame> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(f) = codec.decode(buf).expect("valid response") {
+                return Some(f);
+            }
+            if rd.read_buf(buf).await.unwrap_or(0) == 0 {
+                return None;
+            }
+        }
+    })
+    .await
+    .expect("response in time")
+}
+
+pub fn frame(op: u8, id: u32, key: &[u8], value: &[u8], ttl_ms: u64) -> RequestFrame {
+    RequestFrame {
+        opcode: op,
+        flags: 0,
+        id,
+        ttl_ms,
+        key: Bytes::copy_from_slice(key),
+        value: Bytes::copy_from_slice(value),
+    }
+}
+
+/// A raw text connection: write bytes, read until an expected byte count or close.
+pub struct Text {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Text {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        Self { stream: connect(addr).await, buf: BytesMut::new() }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads until `want` is a prefix of what arrived, returning exactly those bytes.
+    pub async fn expect(&mut self, want: &[u8]) {
+        let got = tokio::time::timeout(WAIT, async {
+            while self.buf.len() < want.len() {
+                if self.stream.read_buf(&mut self.buf).await.unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+            let n = want.len().min(self.buf.len());
+            self.buf.split_to(n)
+        })
+        .await
+        .expect("reply in time");
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+    }
+
+    /// Sends a command and checks the exact reply.
+    pub async fn roundtrip(&mut self, cmd: &[u8], want: &[u8]) {
+        self.send(cmd).await;
+        self.expect(want).await;
+    }
+
+    /// Reads until the peer closes; returns everything left.
+    pub async fn read_to_close(&mut self) -> Vec<u8> {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return self.buf.split().to_vec(),
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .expect("close in time")
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `WAIT` passes.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}

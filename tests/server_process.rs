@@ -1,0 +1,59 @@
+//! The real `shale server` binary: starts on port 0, serves, and exits cleanly on SIGTERM.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn binary_serves_then_exits_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shale"))
+        .args(["server", "--port", "0", "--log-level", "info"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Readiness: wait for the "listening" log line and take the address from it.
+    let addr = loop {
+        let line = rx.recv_timeout(WAIT).expect("server logs its address");
+        if let Some(rest) = line.split("addr=").nth(1) {
+            if line.contains("listening") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    };
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"SET k v\r\nGET k\r\n").unwrap();
+    let mut got = [0u8; 12];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"+OK\r\n$1\r\nv\r\n");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "clean exit: {status:?}");
+    // The open connection was closed by the server.
+    let mut rest = Vec::new();
+    assert_eq!(s.read_to_end(&mut rest).unwrap_or(0), 0);
+    let lines: Vec<String> = rx.try_iter().collect();
+    assert!(lines.iter().any(|l| l.contains("SIGTERM")), "{lines:?}");
+}
