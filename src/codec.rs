@@ -208,15 +208,17 @@ impl Encoder<Outbound> for ServerCodec {
     type Error = CodecError;
 
     fn encode(&mut self, item: Outbound, dst: &mut BytesMut) -> Result<(), CodecError> {
-        encode_outbound(item.id, item.shape, &item.reply, dst);
+        encode_outbound(item.id, item.shape, &item.reply, false, dst);
         Ok(())
     }
 }
 
-/// Renders a reply in the given shape; the allocation-free path the connection loop uses.
-pub fn encode_outbound(id: u32, shape: Shape, reply: &Reply, dst: &mut BytesMut) {
+/// Renders a reply in the given shape (text in RESP3 when `resp3`); the allocation-free
+/// path the connection loop uses.
+pub fn encode_outbound(id: u32, shape: Shape, reply: &Reply, resp3: bool, dst: &mut BytesMut) {
     match shape {
         Shape::Binary { opcode } => binary::encode_reply(id, opcode, reply, dst),
+        Shape::Text if resp3 => text::encode_reply_resp3(reply, dst),
         Shape::Text => text::encode_reply(reply, dst),
     }
 }

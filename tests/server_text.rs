@@ -94,6 +94,18 @@ async fn client_handshakes_are_answered() {
 }
 
 #[tokio::test]
+async fn hello_3_switches_to_resp3() {
+    let server = start().await;
+    let mut c = Text::connect(server.local_addr()).await;
+    c.send(b"HELLO 3\r\n").await;
+    c.expect(b"%7\r\n$6\r\nserver\r\n$5\r\nshale\r\n").await;
+    c.send(b"HELLO 3\r\nGET missing\r\nHELLO 2\r\nGET missing\r\n").await;
+    let _ = c.read_until(b"_\r\n").await;
+    let _ = c.read_until(b"$-1\r\n").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn info_reports_the_contract_fields() {
     let server = start().await;
     let mut c = Text::connect(server.local_addr()).await;

@@ -206,7 +206,7 @@ impl<H: Handler> Conn<'_, H> {
                 Ok(cmd) => (self.handler.call(&mut self.session, cmd).await, false),
                 Err(e) => (Reply::Error(e), false),
             };
-            encode_outbound(inbound.id, inbound.shape, &reply, &mut self.wbuf);
+            encode_outbound(inbound.id, inbound.shape, &reply, self.session.resp3, &mut self.wbuf);
             if quit {
                 break Turn::Close(End::Quit);
             }

@@ -34,13 +34,15 @@ pub struct Session {
     pub authenticated: bool,
     /// Name set with CLIENT SETNAME.
     pub name: Option<Bytes>,
+    /// Text replies use RESP3 (after `HELLO 3`) instead of RESP2.
+    pub resp3: bool,
 }
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        Session { id, peer, authenticated: true, name: None }
+        Session { id, peer, authenticated: true, name: None, resp3: false }
     }
 
     /// Answers one command. The connection loop handles QUIT itself.

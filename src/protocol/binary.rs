@@ -229,7 +229,7 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
         (_, Reply::Int(n)) => encode_response_parts(id, ok, &n.to_be_bytes(), dst),
         (_, Reply::Bulk(b)) => encode_response_parts(id, ok, b, dst),
         (_, Reply::Ok | Reply::Simple(_)) => encode_response_parts(id, ok, &[], dst),
-        (_, Reply::Array(_)) => {
+        (_, Reply::Array(_) | Reply::Map(_)) => {
             let msg = "internal: array reply has no binary form";
             encode_response_parts(id, Status::Internal as u8, msg.as_bytes(), dst)
         }

@@ -177,6 +177,8 @@ pub enum Reply {
     Int(i64),
     /// An array of replies.
     Array(Vec<Reply>),
+    /// Key/value pairs: a RESP3 map, or a flat array of 2n elements in RESP2.
+    Map(Vec<(Reply, Reply)>),
     /// An error.
     Error(ErrorReply),
 }

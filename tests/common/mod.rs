@@ -143,6 +143,20 @@ impl Text {
         assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
     }
 
+    /// Reads until `marker` appears; returns everything up to and including it.
+    pub async fn read_until(&mut self, marker: &[u8]) -> Vec<u8> {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(pos) = self.buf.windows(marker.len()).position(|w| w == marker) {
+                    return self.buf.split_to(pos + marker.len()).to_vec();
+                }
+                assert!(self.stream.read_buf(&mut self.buf).await.unwrap() > 0, "closed early");
+            }
+        })
+        .await
+        .expect("marker in time")
+    }
+
     /// Sends a command and checks the exact reply.
     pub async fn roundtrip(&mut self, cmd: &[u8], want: &[u8]) {
         self.send(cmd).await;

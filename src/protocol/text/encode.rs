@@ -1,4 +1,5 @@
-//! Rendering RESP2: [`encode_reply`] (server side) and [`encode_command`] (client side).
+//! Rendering RESP: [`encode_reply`] (RESP2) and [`encode_reply_resp3`] (after `HELLO 3`) on
+//! the server side, [`encode_command`] on the client side.
 //!
 //! Owns the byte layout of outgoing text frames and allocation-free number formatting.
 //! Does not own buffering or flushing.
@@ -15,6 +16,16 @@ const MAX_DIGITS: usize = 20;
 /// Error messages have `\r` and `\n` removed, because an error line cannot contain them
 /// and a message echoing user input must not be able to forge further replies.
 pub fn encode_reply(reply: &Reply, dst: &mut BytesMut) {
+    encode(reply, false, dst);
+}
+
+/// Renders `reply` as RESP3 into `dst`: as RESP2 except that nil is `_` and maps are `%`.
+/// (shale has no doubles, booleans, sets or pushes, so nothing else differs.)
+pub fn encode_reply_resp3(reply: &Reply, dst: &mut BytesMut) {
+    encode(reply, true, dst);
+}
+
+fn encode(reply: &Reply, resp3: bool, dst: &mut BytesMut) {
     match reply {
         Reply::Ok => dst.put_slice(b"+OK\r\n"),
         Reply::Simple(s) => {
@@ -23,6 +34,7 @@ pub fn encode_reply(reply: &Reply, dst: &mut BytesMut) {
             dst.put_slice(b"\r\n");
         }
         Reply::Bulk(bytes) => put_bulk(dst, bytes),
+        Reply::Nil if resp3 => dst.put_slice(b"_\r\n"),
         Reply::Nil => dst.put_slice(b"$-1\r\n"),
         Reply::Int(n) => {
             dst.put_u8(b':');
@@ -32,7 +44,18 @@ pub fn encode_reply(reply: &Reply, dst: &mut BytesMut) {
         Reply::Array(items) => {
             put_header(dst, b'*', items.len());
             for item in items {
-                encode_reply(item, dst);
+                encode(item, resp3, dst);
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                put_header(dst, b'%', pairs.len());
+            } else {
+                put_header(dst, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode(k, resp3, dst);
+                encode(v, resp3, dst);
             }
         }
         Reply::Error(e) => {

@@ -66,7 +66,7 @@ use std::borrow::Cow;
 use super::{Command, Limits, Reply};
 use super::{ErrorReply, Status, limits::MAX_RESP_NUMBER_LEN};
 
-pub use encode::{encode_command, encode_reply};
+pub use encode::{encode_command, encode_reply, encode_reply_resp3};
 pub use parse::parse_command;
 pub use reply_decoder::{MAX_REPLY_DEPTH, ReplyDecoder};
 pub use request::RequestDecoder;

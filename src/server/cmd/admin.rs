@@ -33,22 +33,29 @@ pub fn select(db: i64) -> Reply {
     }
 }
 
-/// HELLO [2]: server facts as a flat RESP2 map; RESP3 is refused so clients fall back.
-pub fn hello(version: Option<i64>, session: &Session) -> Reply {
-    if !matches!(version, None | Some(2)) {
-        return Reply::error(Status::InvalidArgument, "NOPROTO unsupported protocol version");
+/// HELLO [2|3]: switches the connection's text replies to that RESP version and answers
+/// with server facts as a map.
+pub fn hello(version: Option<i64>, session: &mut Session) -> Reply {
+    match version {
+        None => {}
+        Some(2) => session.resp3 = false,
+        Some(3) => session.resp3 = true,
+        Some(_) => {
+            return Reply::error(Status::InvalidArgument, "NOPROTO unsupported protocol version");
+        }
     }
     let id = i64::try_from(session.id).unwrap_or(i64::MAX);
+    let proto = if session.resp3 { 3 } else { 2 };
     let pairs: [(&str, Reply); 7] = [
         ("server", bulk("shale")),
         ("version", bulk(env!("CARGO_PKG_VERSION"))),
-        ("proto", Reply::Int(2)),
+        ("proto", Reply::Int(proto)),
         ("id", Reply::Int(id)),
         ("mode", bulk("standalone")),
         ("role", bulk("master")),
         ("modules", Reply::Array(Vec::new())),
     ];
-    Reply::Array(pairs.into_iter().flat_map(|(k, v)| [bulk(k), v]).collect())
+    Reply::Map(pairs.into_iter().map(|(k, v)| (bulk(k), v)).collect())
 }
 
 /// COMMAND [COUNT|DOCS|INFO ...]: an empty table. redis-cli only uses it for hints.
@@ -163,14 +170,15 @@ mod tests {
     }
 
     #[test]
-    fn hello_refuses_resp3() {
-        let s = Session {
-            id: 1,
-            peer: "127.0.0.1:1".parse().expect("addr"),
-            authenticated: true,
-            name: None,
-        };
-        assert!(matches!(hello(Some(3), &s), Reply::Error(_)));
-        assert!(matches!(hello(None, &s), Reply::Array(v) if v.len() == 14));
+    fn hello_switches_resp_version() {
+        let peer = "127.0.0.1:1".parse().expect("addr");
+        let mut s = Session { id: 1, peer, authenticated: true, name: None, resp3: false };
+        assert!(matches!(hello(Some(4), &mut s), Reply::Error(_)));
+        assert!(matches!(hello(Some(3), &mut s), Reply::Map(v) if v[2].1 == Reply::Int(3)));
+        assert!(s.resp3);
+        assert!(matches!(hello(None, &mut s), Reply::Map(v) if v.len() == 7));
+        assert!(s.resp3, "HELLO without a version keeps the current one");
+        hello(Some(2), &mut s);
+        assert!(!s.resp3);
     }
 }
