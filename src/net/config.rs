@@ -20,6 +20,9 @@ pub const DEFAULT_OUTPUT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Requests handled per turn before the connection yields to others.
 pub const MAX_BATCH: usize = 512;
+/// Requests of one connection being answered at once (router handlers are asynchronous);
+/// past this, the connection stops decoding until one completes.
+pub const MAX_IN_FLIGHT: usize = 1024;
 /// Bytes reserved per socket read; the read buffer grows in these steps as bytes arrive.
 pub const READ_CHUNK: usize = 16 * 1024;
 /// Listen backlog.

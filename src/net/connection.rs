@@ -1,10 +1,11 @@
 //! The per-connection loop: read, decode every complete request, dispatch to the handler,
 //! encode replies into one buffer and flush once per batch.
 //!
-//! One task owns both socket halves and `select!`s between reading, writing, the deadline
-//! and shutdown, so a slow reader never blocks a fast writer of the same connection and
-//! pending output is always bounded: reading pauses above the soft limit, the client is
-//! dropped above the hard limit or when output makes no progress for the output timeout.
+//! One task owns both socket halves and `select!`s between reading, writing, replies still
+//! in flight, the deadline and shutdown, so pending output is always bounded: reading
+//! pauses above the soft output limit or [`MAX_IN_FLIGHT`] unanswered requests, and the
+//! client is dropped above the hard limit or when output makes no progress for the output
+//! timeout. Replies leave in request order.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,13 +13,14 @@ use std::sync::atomic::Ordering;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::{Handler, MAX_BATCH, NetConfig, NetStats, READ_CHUNK, Session};
-use crate::codec::{CodecError, ServerCodec, encode_outbound};
+use super::inflight::InFlight;
+use super::{Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, READ_CHUNK, Session};
+use crate::codec::{CodecError, ServerCodec, Shape, encode_outbound};
 use crate::protocol::{Command, Reply, Status};
 
 /// Why a connection ended; logged at debug level.
@@ -38,15 +40,22 @@ enum End {
 
 /// Outcome of one processing turn.
 enum Turn {
-    /// All complete requests handled (or output is at the soft limit).
+    /// Nothing more can be decoded now (or a limit on pending work was reached).
     Drained,
     /// The batch cap was hit with requests still buffered.
     More,
-    /// Stop reading; flush what is pending, then close.
+    /// Stop reading; answer what is in flight, flush, then close.
     Close(End),
 }
 
-struct Conn<'a, H> {
+/// When things last happened, for the deadlines.
+struct Clock {
+    last_read: Instant,
+    frame_start: Instant,
+    last_write: Instant,
+}
+
+struct Conn<'a, H: Handler> {
     handler: &'a H,
     cfg: &'a NetConfig,
     stats: &'a NetStats,
@@ -54,6 +63,9 @@ struct Conn<'a, H> {
     session: Session,
     rbuf: BytesMut,
     wbuf: BytesMut,
+    inflight: InFlight<H::Future>,
+    /// A last error to send once in-flight replies are out, then close.
+    last_words: Option<(Status, String)>,
 }
 
 /// Serves one accepted connection until it ends, the client quits or `shutdown` fires.
@@ -73,6 +85,8 @@ pub async fn serve_connection<H: Handler>(
         session,
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         wbuf: BytesMut::with_capacity(READ_CHUNK),
+        inflight: InFlight::new(),
+        last_words: None,
     };
     let end = conn.run(&mut stream, &shutdown).await;
     debug!(?end, "connection closed");
@@ -84,32 +98,36 @@ impl<H: Handler> Conn<'_, H> {
         let mut closing: Option<End> = None;
         let mut more = false;
         let now = Instant::now();
-        let (mut last_read, mut frame_start, mut last_write) = (now, now, now);
+        let mut clock = Clock { last_read: now, frame_start: now, last_write: now };
         loop {
-            if closing.is_none() && self.wbuf.len() < self.cfg.output_soft_limit {
+            if closing.is_none() && self.has_room() {
                 let was_idle = self.wbuf.is_empty();
-                match self.process().await {
+                match self.process() {
                     Turn::Drained => more = false,
                     Turn::More => more = true,
                     Turn::Close(end) => closing = Some(end),
                 }
-                if self.wbuf.len() > self.cfg.output_hard_limit {
-                    return End::OutputLimit;
-                }
                 if was_idle {
                     // The output-stall clock starts when output becomes pending.
-                    last_write = Instant::now();
+                    clock.last_write = Instant::now();
                 }
+            }
+            if self.wbuf.len() > self.cfg.output_hard_limit {
+                return End::OutputLimit;
             }
             if let Some(end) = closing {
-                if self.wbuf.is_empty() {
-                    return end;
+                if self.inflight.is_empty() {
+                    if let Some((status, msg)) = self.last_words.take() {
+                        self.codec.encode_fatal(status, &msg, &mut self.wbuf);
+                    }
+                    if self.wbuf.is_empty() {
+                        return end;
+                    }
                 }
             }
-            let reading =
-                closing.is_none() && !more && self.wbuf.len() < self.cfg.output_soft_limit;
+            let reading = closing.is_none() && !more && self.has_room();
             let mid_frame = self.codec.is_mid_frame(&self.rbuf);
-            let deadline = self.deadline(reading, mid_frame, last_read, frame_start, last_write);
+            let (deadline, why) = self.deadline(reading, mid_frame, &clock);
             if reading && self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
@@ -117,82 +135,77 @@ impl<H: Handler> Conn<'_, H> {
                 biased;
                 _ = shutdown.cancelled(), if closing.is_none() => closing = Some(End::Shutdown),
                 res = wr.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match res {
-                    Ok(n) if n > 0 => last_write = Instant::now(),
+                    Ok(n) if n > 0 => clock.last_write = Instant::now(),
                     _ => return End::Io,
                 },
+                Some((id, shape, reply)) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
+                }
                 _ = tokio::task::yield_now(), if more => {}
                 res = rd.read_buf(&mut self.rbuf), if reading => match res {
                     Ok(0) => closing = Some(End::Eof),
                     Ok(_) => {
-                        last_read = Instant::now();
+                        clock.last_read = Instant::now();
                         if !mid_frame {
-                            frame_start = last_read;
+                            clock.frame_start = clock.last_read;
                         }
                     }
                     Err(_) => return End::Io,
                 },
-                _ = sleep_until(deadline.0) => match self.expire(deadline.1) {
-                    Some(end) => return end,
-                    None => closing = Some(End::SlowFrame),
+                _ = sleep_until(deadline) => match why {
+                    End::SlowFrame => {
+                        let msg = format!("request incomplete after {:?}", self.cfg.frame_timeout);
+                        self.last_words = Some((Status::ProtocolError, msg));
+                        closing = Some(End::SlowFrame);
+                    }
+                    other => return other,
                 },
             }
-            if let Some(End::Shutdown | End::Eof) = closing {
+            if let Some(End::Shutdown) = closing {
                 // Requests already fully received still get their replies.
-                if let Turn::Close(end) = self.process().await {
+                if let Turn::Close(end) = self.process() {
                     closing = Some(end);
                 }
             }
         }
     }
 
+    /// Whether there is room to take on more requests.
+    fn has_room(&self) -> bool {
+        self.wbuf.len() < self.cfg.output_soft_limit && self.inflight.len() < MAX_IN_FLIGHT
+    }
+
     /// The earliest deadline that applies now, and which one it is.
-    fn deadline(
-        &self,
-        reading: bool,
-        mid_frame: bool,
-        last_read: Instant,
-        frame_start: Instant,
-        last_write: Instant,
-    ) -> (Instant, End) {
-        let far = Instant::now() + std::time::Duration::from_secs(24 * 3600);
-        let mut best = (far, End::Idle);
+    fn deadline(&self, reading: bool, mid_frame: bool, c: &Clock) -> (Instant, End) {
+        let mut best = (Instant::now() + Duration::from_secs(24 * 3600), End::Idle);
         let mut consider = |at: Instant, why: End| {
             if at < best.0 {
                 best = (at, why);
             }
         };
         if !self.wbuf.is_empty() {
-            consider(last_write + self.cfg.output_timeout, End::OutputStalled);
+            consider(c.last_write + self.cfg.output_timeout, End::OutputStalled);
         }
         if reading && mid_frame {
-            consider(frame_start + self.cfg.frame_timeout, End::SlowFrame);
-        } else if reading {
+            consider(c.frame_start + self.cfg.frame_timeout, End::SlowFrame);
+        } else if reading && self.inflight.is_empty() {
             if let Some(idle) = self.cfg.idle_timeout {
-                consider(last_read.max(last_write) + idle, End::Idle);
+                consider(c.last_read.max(c.last_write) + idle, End::Idle);
             }
         }
         best
     }
 
-    /// Handles a passed deadline: `None` means "send a last error, then close".
-    fn expire(&mut self, why: End) -> Option<End> {
-        if why != End::SlowFrame {
-            return Some(why);
-        }
-        let msg = format!("request incomplete after {:?}", self.cfg.frame_timeout);
-        self.codec.encode_fatal(Status::ProtocolError, &msg, &mut self.wbuf);
-        None
-    }
-
-    /// Decodes and answers buffered requests until none is complete, the batch cap is hit,
-    /// or pending output reaches the soft limit.
-    async fn process(&mut self) -> Turn {
+    /// Decodes and dispatches buffered requests until none is complete, the batch cap is
+    /// hit, or pending work reaches its limits. Replies that are ready at once are encoded
+    /// straight into the output buffer.
+    fn process(&mut self) -> Turn {
         let mut handled = 0u64;
         let turn = loop {
             if handled as usize >= MAX_BATCH {
                 break Turn::More;
             }
-            if self.wbuf.len() >= self.cfg.output_soft_limit {
+            if !self.has_room() {
                 break Turn::Drained;
             }
             let inbound = match self.codec.decode(&mut self.rbuf) {
@@ -201,12 +214,19 @@ impl<H: Handler> Conn<'_, H> {
                 Err(e) => break Turn::Close(self.codec_failed(e)),
             };
             handled += 1;
-            let (reply, quit) = match inbound.command {
-                Ok(Command::Quit) => (Reply::Ok, true),
-                Ok(cmd) => (self.handler.call(&mut self.session, cmd).await, false),
-                Err(e) => (Reply::Error(e), false),
+            let (id, shape) = (inbound.id, inbound.shape);
+            let quit = matches!(inbound.command, Ok(Command::Quit));
+            let ready = match inbound.command {
+                Ok(Command::Quit) => self.inflight.push_ready(id, shape, Reply::Ok),
+                Ok(cmd) => {
+                    let fut = self.handler.call(&mut self.session, cmd);
+                    self.inflight.push(id, shape, fut)
+                }
+                Err(e) => self.inflight.push_ready(id, shape, Reply::Error(e)),
             };
-            encode_outbound(inbound.id, inbound.shape, &reply, self.session.resp3, &mut self.wbuf);
+            if let Some(reply) = ready {
+                self.encode(id, shape, &reply);
+            }
             if quit {
                 break Turn::Close(End::Quit);
             }
@@ -215,11 +235,15 @@ impl<H: Handler> Conn<'_, H> {
         turn
     }
 
+    fn encode(&mut self, id: u32, shape: Shape, reply: &Reply) {
+        encode_outbound(id, shape, reply, self.session.resp3, &mut self.wbuf);
+    }
+
     fn codec_failed(&mut self, err: CodecError) -> End {
         match err {
             CodecError::Fatal { status, message } => {
                 debug!(%message, "closing after protocol error");
-                self.codec.encode_fatal(status, &message, &mut self.wbuf);
+                self.last_words = Some((status, message));
                 End::Fatal
             }
             CodecError::CrossProtocol => {

@@ -7,6 +7,7 @@
 
 mod config;
 mod connection;
+mod inflight;
 mod listener;
 mod shutdown;
 
@@ -40,13 +41,18 @@ pub struct Session {
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {
+    /// The answer to one command. It must not borrow the handler or session: the loop keeps
+    /// several in flight while it reads more requests. Change the session in `call` itself.
+    type Future: Future<Output = Reply> + Send + Unpin + 'static;
+
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
         Session { id, peer, authenticated: true, name: None, resp3: false }
     }
 
-    /// Answers one command. The connection loop handles QUIT itself.
-    fn call(&self, session: &mut Session, command: Command) -> impl Future<Output = Reply> + Send;
+    /// Starts answering one command. The connection loop handles QUIT itself. A future that
+    /// is ready at once (the store's) skips the in-flight queue entirely.
+    fn call(&self, session: &mut Session, command: Command) -> Self::Future;
 }
 
 /// Connection counters shared by the listener and every connection.

@@ -1,6 +1,6 @@
 //! The store-backed [`Handler`]: dispatches each [`Command`] to its function in `cmd`.
 
-use std::future::{Future, ready};
+use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,7 +86,9 @@ impl StoreHandler {
 }
 
 impl Handler for StoreHandler {
-    fn call(&self, session: &mut Session, command: Command) -> impl Future<Output = Reply> + Send {
+    type Future = Ready<Reply>;
+
+    fn call(&self, session: &mut Session, command: Command) -> Ready<Reply> {
         ready(self.apply(session, command))
     }
 }

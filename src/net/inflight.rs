@@ -1,0 +1,86 @@
+//! The queue of requests a connection is still answering: replies leave in request order,
+//! whichever finishes first, so text clients (which match replies by position) stay correct
+//! while an asynchronous handler (the router) works on many requests at once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{FuturesOrdered, StreamExt};
+
+use crate::codec::Shape;
+use crate::protocol::Reply;
+
+/// A reply being produced: by the handler, or already known (an error, QUIT's OK).
+enum Slot<F> {
+    Handler(F),
+    Ready(Option<Reply>),
+}
+
+/// A slot with the id and shape its reply must be encoded with.
+struct Tagged<F> {
+    id: u32,
+    shape: Shape,
+    slot: Slot<F>,
+}
+
+impl<F: Future<Output = Reply> + Unpin> Future for Tagged<F> {
+    type Output = (u32, Shape, Reply);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (id, shape) = (self.id, self.shape);
+        let reply = match &mut self.slot {
+            Slot::Handler(f) => std::task::ready!(Pin::new(f).poll(cx)),
+            Slot::Ready(r) => r
+                .take()
+                .unwrap_or_else(|| Reply::error(crate::protocol::Status::Internal, "polled twice")),
+        };
+        Poll::Ready((id, shape, reply))
+    }
+}
+
+/// Ordered in-flight replies of one connection.
+pub(super) struct InFlight<F: Future<Output = Reply> + Unpin> {
+    queue: FuturesOrdered<Tagged<F>>,
+}
+
+impl<F: Future<Output = Reply> + Unpin> InFlight<F> {
+    pub(super) fn new() -> Self {
+        Self { queue: FuturesOrdered::new() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Queues a handler future. Returns its reply at once instead when nothing is queued
+    /// ahead of it and it is already complete, which is always so for the store.
+    pub(super) fn push(&mut self, id: u32, shape: Shape, mut fut: F) -> Option<Reply> {
+        if self.queue.is_empty() {
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            if let Poll::Ready(reply) = Pin::new(&mut fut).poll(&mut cx) {
+                return Some(reply);
+            }
+        }
+        self.queue.push_back(Tagged { id, shape, slot: Slot::Handler(fut) });
+        None
+    }
+
+    /// Queues a known reply behind the ones in flight, or returns it if none are.
+    pub(super) fn push_ready(&mut self, id: u32, shape: Shape, reply: Reply) -> Option<Reply> {
+        if self.queue.is_empty() {
+            return Some(reply);
+        }
+        self.queue.push_back(Tagged { id, shape, slot: Slot::Ready(Some(reply)) });
+        None
+    }
+
+    /// The next reply in request order.
+    pub(super) async fn next(&mut self) -> Option<(u32, Shape, Reply)> {
+        self.queue.next().await
+    }
+}
