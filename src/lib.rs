@@ -4,9 +4,12 @@
 //! -> [`protocol::Reply`] -> [`codec`] -> bytes. The router and the client reuse [`protocol`]
 //! and [`codec`]; nothing parses the wire twice.
 
+pub mod client;
+pub mod cluster;
 pub mod codec;
 pub mod net;
 pub mod protocol;
+pub mod router;
 pub mod server;
 pub mod store;
 pub mod units;

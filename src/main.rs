@@ -1,12 +1,19 @@
 //! The `shale` binary: a thin clap shell over the library.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use shale::cluster::ClusterConfig;
 use shale::net::wait_for_signal;
-use shale::server::{DEFAULT_PORT, Server, ServerConfig};
+use shale::router::forward::Timeouts;
+use shale::router::select::ReadPolicy;
+use shale::router::shardmap::ShardMap;
+use shale::router::watch::MapWatcher;
+use shale::router::{Router, RouterConfig};
+use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
 use shale::units::{parse_duration, parse_size};
 
 #[derive(Parser)]
@@ -20,6 +27,63 @@ struct Cli {
 enum Cmd {
     /// Run a cache server (binary protocol and Redis text on one port).
     Server(ServerArgs),
+    /// Run a router in front of replicated shards.
+    Router(RouterArgs),
+    /// Start a local cluster (servers + router) for trying the distributed setup.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args)]
+struct RouterArgs {
+    /// The shard map file (JSON), followed for changes and on SIGHUP.
+    #[arg(long)]
+    shardmap: PathBuf,
+    /// Address to listen on. Loopback by default.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
+    port: u16,
+    /// How reads pick a replica: random or p2c.
+    #[arg(long, default_value = "random")]
+    read_policy: ReadPolicy,
+    /// Backend connect timeout.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// Timeout of one read attempt on one replica.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    read_timeout: Duration,
+    /// Timeout of a write fan-out.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    write_timeout: Duration,
+    /// Timeout of a whole request, failovers included.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Most concurrent client connections.
+    #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Log level or tracing filter (RUST_LOG overrides).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Server processes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u32,
+    /// Shards in the map.
+    #[arg(long, default_value_t = 16)]
+    shards: u32,
+    /// Replicas per shard.
+    #[arg(long, default_value_t = 2)]
+    replicas: u32,
+    /// The router's port; node i listens on base-port + i.
+    #[arg(long, default_value_t = 7400)]
+    base_port: u16,
+    /// Directory for the shard map (default: a folder under the system temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -48,6 +112,12 @@ struct ServerArgs {
     /// Log level or tracing filter (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Serve one node of a cluster: the shard map file (requires --node).
+    #[arg(long, requires = "node")]
+    shardmap: Option<PathBuf>,
+    /// This server's node name in the shard map; keys of other shards get WRONG_SHARD.
+    #[arg(long, requires = "shardmap")]
+    node: Option<String>,
 }
 
 fn init_logging(level: &str) {
@@ -74,15 +144,55 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
     cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
+    if let (Some(path), Some(node)) = (args.shardmap, args.node) {
+        let map = ShardMap::load(&path).context("loading the shard map")?;
+        anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
+        cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
+    }
     let server = Server::start(cfg).await.context("starting server")?;
     wait_for_signal().await;
     server.shutdown().await;
     Ok(())
 }
 
+async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_level);
+    let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
+    cfg.addr = SocketAddr::new(args.bind, args.port);
+    cfg.read_policy = args.read_policy;
+    cfg.net.max_connections = args.max_connections;
+    cfg.timeouts = Timeouts {
+        connect: args.connect_timeout,
+        read_try: args.read_timeout,
+        write: args.write_timeout,
+        request: args.request_timeout,
+    };
+    let router = Router::start(cfg).await.context("starting router")?;
+    wait_for_signal().await;
+    router.shutdown().await;
+    Ok(())
+}
+
+async fn run_cluster(args: ClusterArgs) -> anyhow::Result<()> {
+    init_logging("warn");
+    let dir = args
+        .dir
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("shale-cluster-{}", args.base_port)));
+    let cfg = ClusterConfig {
+        nodes: args.nodes,
+        shards: args.shards,
+        replicas: args.replicas,
+        base_port: args.base_port,
+        dir,
+    };
+    Ok(shale::cluster::run(cfg).await?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Server(args) => run_server(args).await,
+        Cmd::Router(args) => run_router(args).await,
+        Cmd::Cluster(args) => run_cluster(args).await,
     }
 }

@@ -9,6 +9,7 @@ use crate::protocol::{Command, Reply, Status};
 use crate::store::Store;
 
 use super::cmd::{admin, expiry, info, keys};
+use super::shards::ShardFilter;
 
 /// Answers requests from the local store.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ pub struct StoreHandler {
     started: Instant,
     port: u16,
     settings: Vec<(&'static str, String)>,
+    shards: Option<ShardFilter>,
 }
 
 impl StoreHandler {
@@ -34,7 +36,13 @@ impl StoreHandler {
             ("port", port.to_string()),
             ("proto-max-bulk-len", cfg.limits.max_value_size.to_string()),
         ];
-        Self { store, net, started: Instant::now(), port, settings }
+        Self { store, net, started: Instant::now(), port, settings, shards: None }
+    }
+
+    /// Answer WRONG_SHARD for keys of shards this node does not host.
+    pub fn with_shards(mut self, shards: Option<ShardFilter>) -> Self {
+        self.shards = shards;
+        self
     }
 
     /// The store this handler serves.
@@ -53,6 +61,9 @@ impl StoreHandler {
 
     /// Answers one command synchronously.
     pub fn apply(&self, session: &mut Session, command: Command) -> Reply {
+        if let Some(Err(e)) = self.shards.as_ref().map(|s| s.check(&command)) {
+            return Reply::Error(e);
+        }
         let store = &*self.store;
         match command {
             Command::Get(key) => keys::get(store, &key),

@@ -14,6 +14,7 @@
 
 pub mod cmd;
 mod handler;
+mod shards;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -23,9 +24,11 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
+use crate::router::watch::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, SweepConfig, spawn_sweeper};
 
 pub use handler::StoreHandler;
+pub use shards::ShardFilter;
 
 /// Default port of `shale server`.
 pub const DEFAULT_PORT: u16 = 7379;
@@ -41,6 +44,8 @@ pub struct ServerConfig {
     pub store: StoreConfig,
     /// Background expiry sweep.
     pub sweep: SweepConfig,
+    /// Serve only some shards of a cluster map (`--shardmap --node`); `None` serves all keys.
+    pub shards: Option<ShardFilter>,
 }
 
 impl ServerConfig {
@@ -51,6 +56,7 @@ impl ServerConfig {
             net: NetConfig::default(),
             store: StoreConfig::default(),
             sweep: SweepConfig::default(),
+            shards: None,
         }
     }
 }
@@ -77,9 +83,12 @@ impl Server {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let stats = Arc::new(NetStats::default());
-        let handler =
-            Arc::new(StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port()));
+        let handler = StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port());
+        let handler = Arc::new(handler.with_shards(cfg.shards.clone()));
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
+        if let Some(shards) = &cfg.shards {
+            shards.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
+        }
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(

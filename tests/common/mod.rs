@@ -189,3 +189,155 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+// ---- Scripted fake servers for the client tests (tests/client_*.rs) ----
+
+/// A listener on 127.0.0.1:0 that hands each accepted connection, with its 0-based
+/// index, to a script. The accept loop is aborted when this is dropped.
+pub struct Fake {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn fake_server<F, Fut>(script: F) -> Fake
+where
+    F: Fn(usize, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        for index in 0.. {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            tokio::spawn(script(index, stream));
+        }
+    });
+    Fake { addr, task }
+}
+
+/// Reads exactly `n` binary request frames; None if the peer closes first. Bounded by WAIT.
+pub async fn read_requests(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    n: usize,
+) -> Option<Vec<RequestFrame>> {
+    use bytes::Buf;
+    let mut out = Vec::with_capacity(n);
+    let read = async {
+        while out.len() < n {
+            if buf.len() >= 4 {
+                let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+                if buf.len() >= 4 + len {
+                    buf.advance(4);
+                    let body = buf.split_to(len).freeze();
+                    out.push(RequestFrame::parse(body).expect("a valid request"));
+                    continue;
+                }
+            }
+            if stream.read_buf(buf).await.unwrap_or(0) == 0 {
+                return None;
+            }
+        }
+        Some(())
+    };
+    tokio::time::timeout(WAIT, read).await.ok().flatten()?;
+    Some(out)
+}
+
+/// A plausible reply: GET answers the key itself as the value, SET empty, DEL 1,
+/// TTL "no expiry", PING the echo, anything else an empty OK.
+pub fn answer(req: &RequestFrame) -> ResponseFrame {
+    let payload = match req.opcode {
+        0x02 => req.key.clone(),
+        0x04 => Bytes::from_static(&[1]),
+        0x05 => Bytes::copy_from_slice(&(-1i64).to_be_bytes()),
+        0x01 => req.value.clone(),
+        _ => Bytes::new(),
+    };
+    ResponseFrame { status: 0, flags: 0, id: req.id, payload }
+}
+
+/// Encodes and writes response frames in one write; errors are ignored (peer gone).
+pub async fn write_replies(stream: &mut TcpStream, replies: &[ResponseFrame]) {
+    let mut out = BytesMut::new();
+    for r in replies {
+        r.encode(&mut out);
+    }
+    let _ = stream.write_all(&out).await;
+}
+
+/// Serves requests with [`answer`] until the peer closes.
+pub async fn serve_answers(mut stream: TcpStream) {
+    let mut buf = BytesMut::new();
+    while let Some(reqs) = read_requests(&mut stream, &mut buf, 1).await {
+        let replies: Vec<_> = reqs.iter().map(answer).collect();
+        write_replies(&mut stream, &replies).await;
+    }
+}
+
+/// A `shale` child process (server or router), killed on drop.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl Proc {
+    /// Runs `shale <args> --port 0` and waits for its "listening" log line (readiness).
+    pub fn spawn(args: &[&str]) -> Proc {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shale"))
+            .args(args)
+            .args(["--port", "0", "--log-level", "info"])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    if let Some(addr) = line.split("addr=").nth(1) {
+                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                    }
+                }
+            }
+        });
+        let addr = rx.recv_timeout(WAIT * 2).expect("the process logs its address");
+        Proc { child, addr: addr.parse().unwrap() }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        let ok = std::process::Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(ok.success(), "kill {sig} {pid}");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `text` to a fresh file in a unique temp directory and returns its path.
+pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "shale-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -1,0 +1,165 @@
+//! [`ClientBuilder`]: addresses, timeouts, pool size, reconnect policy and limits, each
+//! with a documented default.
+//!
+//! Owns validation of the settings; the numbers live in [`super::config`].
+
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Error;
+use super::config::{
+    ConnectionConfig, DEFAULT_CONNECTIONS_PER_ADDR, DEFAULT_REQUEST_TIMEOUT, ReconnectPolicy,
+};
+use super::handle::{Client, Inner};
+use super::pool::Pool;
+use crate::protocol::Limits;
+
+/// Configures and creates a [`Client`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let server = shale::server::Server::start(shale::server::ServerConfig::loopback(0)).await.unwrap();
+/// # let primary = server.local_addr().to_string();
+/// use std::time::Duration;
+/// use shale::client::{Client, ReconnectPolicy};
+///
+/// let client = Client::builder()
+///     .addr(primary)                 // tried first
+///     .addr("127.0.0.1:1")           // failover target, in order
+///     .connect_timeout(Duration::from_millis(250))
+///     .request_timeout(Duration::from_millis(200))
+///     .connections_per_addr(2)
+///     .reconnect(ReconnectPolicy { base: Duration::from_millis(10), ..Default::default() })
+///     .connect()
+///     .await
+///     .expect("the first address is up");
+/// client.ping().await.expect("pong");
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    addrs: Vec<String>,
+    connection: ConnectionConfig,
+    request_timeout: Duration,
+    connections_per_addr: usize,
+    reconnect: ReconnectPolicy,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            addrs: Vec::new(),
+            connection: ConnectionConfig::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            connections_per_addr: DEFAULT_CONNECTIONS_PER_ADDR,
+            reconnect: ReconnectPolicy::default(),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Adds an address (`host:port`, resolved at each connect). Addresses are used in
+    /// the order given: the client moves to the next one when connecting fails.
+    pub fn addr(mut self, addr: impl Into<String>) -> Self {
+        self.addrs.push(addr.into());
+        self
+    }
+
+    /// Adds several addresses, in order.
+    pub fn addrs<I, A>(mut self, addrs: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.addrs.extend(addrs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Longest a TCP connect may take. Default 1 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connection.connect_timeout = timeout;
+        self
+    }
+
+    /// Deadline of each call (connection setup included) unless overridden with
+    /// [`Client::with_timeout`]. Default 500 ms.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Connections per address; requests are spread round-robin. Default 1, which
+    /// already multiplexes any number of concurrent requests.
+    pub fn connections_per_addr(mut self, n: usize) -> Self {
+        self.connections_per_addr = n;
+        self
+    }
+
+    /// Backoff between reconnect attempts. Default 50 ms doubling to 5 s, with jitter.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Key and value limits checked before sending. Default [`Limits::default`]; set them
+    /// to the server's so oversize arguments fail without a round trip.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.connection.limits = limits;
+        self
+    }
+
+    /// Most requests in flight per connection. Default 65 536.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.connection.max_in_flight = n;
+        self
+    }
+
+    /// Every connection-level setting at once (replaces connect timeout, limits and
+    /// in-flight limits set earlier).
+    pub fn connection_config(mut self, cfg: ConnectionConfig) -> Self {
+        self.connection = cfg;
+        self
+    }
+
+    /// Creates the client without connecting: the first call connects. Needs no runtime.
+    pub fn build(self) -> Result<Client, Error> {
+        if self.addrs.is_empty() {
+            return Err(Error::NoAddresses);
+        }
+        if self.request_timeout.is_zero() || self.connection.connect_timeout.is_zero() {
+            return Err(Error::InvalidArgument("timeouts must be positive".into()));
+        }
+        if self.connections_per_addr == 0 {
+            return Err(Error::InvalidArgument("connections_per_addr must be at least 1".into()));
+        }
+        let pools = self
+            .addrs
+            .into_iter()
+            .map(|a| {
+                Pool::new(a, self.connections_per_addr, self.connection.clone(), self.reconnect)
+            })
+            .collect();
+        let inner = Inner {
+            pools,
+            active: AtomicUsize::new(0),
+            limits: self.connection.limits,
+            metrics: Default::default(),
+        };
+        Ok(Client::from_parts(inner, self.request_timeout))
+    }
+
+    /// Creates the client and connects to the first reachable address (in order), so a
+    /// wrong address fails here rather than on the first call.
+    pub async fn connect(self) -> Result<Client, Error> {
+        let attempts = u32::try_from(self.addrs.len()).unwrap_or(u32::MAX);
+        let per_attempt = self.connection.connect_timeout;
+        let client = self.build()?;
+        // Each attempt ends within the connect timeout; one extra covers scheduling.
+        let deadline = Instant::now() + per_attempt.saturating_mul(attempts.saturating_add(1));
+        client.connection(deadline).await?;
+        Ok(client)
+    }
+}

@@ -1,0 +1,255 @@
+//! The router: one address in front of replicated shards. Each key maps to a shard with
+//! FNV-1 32 (`hash % numShards + 1`); reads go to one healthy replica (random or P2C) with
+//! failover to each other replica at most once; writes fan out to every replica at once.
+//! Health is tracked passively (request failures) and actively (probes), with backoff.
+//!
+//! Built from small parts, each testable alone: [`shardmap`] and [`hash`] (the map),
+//! [`watch`] (reloading it), [`health`], [`backend`] (a node: pools, health, load),
+//! [`select`] (read policy), [`forward`] (failover and fan-out), [`topology`] (the map
+//! resolved to backends). The router plugs into [`crate::net`] like the server does; only
+//! its [`crate::net::Handler`] differs. Backend connections are the client's multiplexed
+//! [`crate::client::Pool`]s.
+
+pub mod backend;
+pub mod forward;
+mod handler;
+pub mod hash;
+pub mod health;
+mod probe;
+pub mod select;
+pub mod shardmap;
+pub mod stats;
+pub mod topology;
+pub mod watch;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::client::ConnectionConfig;
+use crate::net::{self, BindError, NetConfig, NetStats, Running};
+use crate::protocol::Reply;
+use forward::Timeouts;
+use health::HealthConfig;
+use select::ReadPolicy;
+use shardmap::{MapError, ShardMap};
+use stats::RouterStats;
+use topology::{BackendSettings, Topology};
+use watch::{MAP_POLL_INTERVAL, MapWatcher};
+
+/// Default port of `shale router`.
+pub const DEFAULT_ROUTER_PORT: u16 = 7380;
+/// Default multiplexed connections per backend node.
+pub const DEFAULT_POOL_SIZE: usize = 2;
+
+/// Everything a router needs to start.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Client-side connection limits and timeouts.
+    pub net: NetConfig,
+    /// The shard map file, followed for changes.
+    pub map_path: PathBuf,
+    /// How reads choose a replica.
+    pub read_policy: ReadPolicy,
+    /// Backend timeouts.
+    pub timeouts: Timeouts,
+    /// Traffic connections per backend node.
+    pub pool_size: usize,
+    /// Health thresholds and probe timing.
+    pub health: HealthConfig,
+}
+
+impl RouterConfig {
+    /// Defaults, listening on 127.0.0.1 at `port`, routing by the map at `map_path`.
+    pub fn loopback(port: u16, map_path: impl Into<PathBuf>) -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            net: NetConfig::default(),
+            map_path: map_path.into(),
+            read_policy: ReadPolicy::Random,
+            timeouts: Timeouts::default(),
+            pool_size: DEFAULT_POOL_SIZE,
+            health: HealthConfig::default(),
+        }
+    }
+}
+
+/// Why a router could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// The shard map is missing or invalid.
+    #[error("shard map: {0}")]
+    Map(#[from] MapError),
+    /// The listening socket could not be opened.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+}
+
+/// The router's shared state; [`Router`] is a cheap handle to it.
+#[derive(Debug)]
+struct Inner {
+    topology: ArcSwap<Topology>,
+    backend_settings: BackendSettings,
+    read_policy: ReadPolicy,
+    timeouts: Timeouts,
+    stats: RouterStats,
+    net: Arc<NetStats>,
+    started: Instant,
+    port: u16,
+    settings: Vec<(&'static str, String)>,
+}
+
+/// A handle on a router: the request handler and a view of its topology and counters.
+#[derive(Debug, Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+/// A running router. Call [`RunningRouter::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct RunningRouter {
+    running: Running,
+    router: Router,
+    watcher: Arc<MapWatcher>,
+}
+
+impl Router {
+    /// Loads the map, binds, starts probers and the map watcher, and returns once
+    /// listening.
+    pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
+        let map = Arc::new(ShardMap::load(&cfg.map_path)?);
+        let listener = net::bind(cfg.addr)?;
+        let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+        let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+        let conn = ConnectionConfig {
+            connect_timeout: cfg.timeouts.connect,
+            limits: cfg.net.limits,
+            ..ConnectionConfig::default()
+        };
+        let backend_settings =
+            BackendSettings { pool_size: cfg.pool_size, conn, health: cfg.health };
+        let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
+        for b in &fresh {
+            probe::spawn_prober(b, cfg.health.probe_timeout, cancel.clone(), &tracker);
+        }
+        let net_stats = Arc::new(NetStats::default());
+        let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
+        let inner = Inner {
+            topology: ArcSwap::from_pointee(topology),
+            backend_settings,
+            read_policy: cfg.read_policy,
+            timeouts: cfg.timeouts,
+            stats: RouterStats::default(),
+            net: net_stats.clone(),
+            started: Instant::now(),
+            port: addr.port(),
+            settings,
+        };
+        let router = Router { inner: Arc::new(inner) };
+        let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
+        watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
+        tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone(), tracker.clone()));
+        let net_cfg = Arc::new(cfg.net.clone());
+        let grace = net_cfg.shutdown_grace;
+        let serve = net::serve(
+            listener,
+            Arc::new(router.clone()),
+            net_cfg,
+            net_stats,
+            cancel.clone(),
+            tracker.clone(),
+        );
+        tracker.spawn(serve);
+        info!(%addr, shards = map.num_shards(), "shale router listening");
+        Ok(RunningRouter { running: Running::new(addr, cancel, tracker, grace), router, watcher })
+    }
+
+    /// The topology requests are routed by now.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.inner.topology.load_full()
+    }
+
+    fn apply_map(&self, map: Arc<ShardMap>, cancel: &CancellationToken, tracker: &TaskTracker) {
+        let old = self.inner.topology.load_full();
+        let (topology, fresh) = Topology::build(map, Some(&old), &self.inner.backend_settings);
+        for b in &fresh {
+            let timeout = self.inner.backend_settings.health.probe_timeout;
+            probe::spawn_prober(b, timeout, cancel.clone(), tracker);
+        }
+        info!(shards = topology.map().num_shards(), new_nodes = fresh.len(), "routing by new map");
+        self.inner.topology.store(Arc::new(topology));
+    }
+}
+
+impl Inner {
+    fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
+        let topo = self.topology.load();
+        stats::sections(&self.stats, &self.net, &topo, self.started.elapsed(), self.port)
+    }
+
+    fn info(&self, section: Option<&str>) -> Reply {
+        Reply::Bulk(stats::render(&self.sections(), section, true).into())
+    }
+
+    fn stats_reply(&self) -> Reply {
+        Reply::Bulk(stats::render(&self.sections(), None, false).into())
+    }
+}
+
+/// Swaps in each new map the watcher accepts.
+async fn follow_map(
+    router: Router,
+    watcher: Arc<MapWatcher>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let mut rx = watcher.subscribe();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let map = rx.borrow_and_update().clone();
+                router.apply_map(map, &cancel, &tracker);
+            }
+        }
+    }
+}
+
+impl RunningRouter {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.running.local_addr()
+    }
+
+    /// The router handle (topology, counters).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Re-reads the map file now (as SIGHUP does). Returns whether the map changed.
+    pub fn reload(&self) -> Result<bool, MapError> {
+        self.watcher.reload()
+    }
+
+    /// A token that, when cancelled, begins shutdown.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.running.cancel_token()
+    }
+
+    /// Stops accepting, drains in-flight replies within the grace period, stops probers and
+    /// the map watcher.
+    pub async fn shutdown(self) -> bool {
+        self.running.shutdown().await
+    }
+}

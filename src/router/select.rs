@@ -1,0 +1,141 @@
+//! Choosing which replica serves a read: uniformly at random among healthy replicas, or
+//! power of two choices on load. [`next_replica`] is the failover loop's step: each call
+//! picks among replicas not yet tried, so every replica is tried at most once.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use super::backend::Backend;
+
+/// Scores within this fraction of each other count as equal, so equal replicas still
+/// split load evenly under P2C instead of following latency noise.
+pub const P2C_TIE_BAND: f64 = 0.2;
+
+/// How reads pick a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadPolicy {
+    /// Uniformly at random among healthy replicas.
+    #[default]
+    Random,
+    /// Power of two choices on EWMA latency x (in flight + 1) / weight.
+    P2c,
+}
+
+impl std::str::FromStr for ReadPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "random" => Ok(ReadPolicy::Random),
+            "p2c" => Ok(ReadPolicy::P2c),
+            other => Err(format!("unknown read policy '{other}' (use random or p2c)")),
+        }
+    }
+}
+
+/// Picks the next replica to try, or `None` when every eligible one was tried.
+///
+/// Eligible: not yet tried, and not ejected, unless every replica of the shard is
+/// ejected, in which case all are tried anyway (fail open: a wrong verdict must not make
+/// a shard unavailable).
+pub fn next_replica<R: Rng>(
+    policy: ReadPolicy,
+    replicas: &[Arc<Backend>],
+    tried: &[bool],
+    rng: &mut R,
+) -> Option<usize> {
+    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
+    let eligible: Vec<usize> = (0..replicas.len())
+        .filter(|&i| !tried[i] && (all_ejected || !replicas[i].health().is_ejected()))
+        .collect();
+    match (policy, eligible.len()) {
+        (_, 0) => None,
+        (_, 1) => Some(eligible[0]),
+        (ReadPolicy::Random, _) => eligible.choose(rng).copied(),
+        (ReadPolicy::P2c, _) => {
+            let mut two = eligible.choose_multiple(rng, 2).copied();
+            let (a, b) = (two.next()?, two.next()?);
+            let (sa, sb) = (replicas[a].load_score(), replicas[b].load_score());
+            if (sa - sb).abs() <= P2C_TIE_BAND * sa.max(sb) {
+                Some(if rng.gen_bool(0.5) { a } else { b })
+            } else if sa < sb {
+                Some(a)
+            } else {
+                Some(b)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+    use crate::client::ConnectionConfig;
+    use crate::router::health::{Failure, HealthConfig};
+
+    fn backends(n: usize) -> Vec<Arc<Backend>> {
+        (0..n)
+            .map(|i| {
+                let cfg = ConnectionConfig::default();
+                let addr = format!("127.0.0.1:{}", 1000 + i);
+                Arc::new(Backend::new(&format!("n{i}"), addr, 1, 1, cfg, HealthConfig::default()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_replica_is_tried_at_most_once() {
+        let mut rng = StdRng::seed_from_u64(1);
+        for policy in [ReadPolicy::Random, ReadPolicy::P2c] {
+            let bs = backends(4);
+            let mut tried = vec![false; 4];
+            for _ in 0..4 {
+                let i = next_replica(policy, &bs, &tried, &mut rng).expect("one left");
+                assert!(!tried[i]);
+                tried[i] = true;
+            }
+            assert_eq!(next_replica(policy, &bs, &tried, &mut rng), None);
+        }
+    }
+
+    #[test]
+    fn ejected_replicas_are_skipped_unless_all_are() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let bs = backends(3);
+        bs[0].health().record_failure(Failure::Refused);
+        bs[2].health().record_failure(Failure::Refused);
+        for _ in 0..20 {
+            assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false; 3], &mut rng), Some(1));
+        }
+        assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false, true, false], &mut rng), None);
+        bs[1].health().record_failure(Failure::Refused);
+        assert!(
+            next_replica(ReadPolicy::Random, &bs, &[false; 3], &mut rng).is_some(),
+            "fail open"
+        );
+    }
+
+    #[test]
+    fn equal_replicas_split_evenly_under_both_policies() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for policy in [ReadPolicy::Random, ReadPolicy::P2c] {
+            let bs = backends(2);
+            let mut counts = [0; 2];
+            for _ in 0..1000 {
+                counts[next_replica(policy, &bs, &[false; 2], &mut rng).expect("some")] += 1;
+            }
+            assert!((400..=600).contains(&counts[0]), "{policy:?}: {counts:?}");
+        }
+    }
+
+    #[test]
+    fn policy_parses() {
+        assert_eq!("p2c".parse(), Ok(ReadPolicy::P2c));
+        assert!("rr".parse::<ReadPolicy>().is_err());
+    }
+}

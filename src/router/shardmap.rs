@@ -1,0 +1,488 @@
+//! The shard map: how many shards there are, which nodes exist and which nodes hold each shard.
+//!
+//! Owns: the JSON file format, its validation ([`MapError`] names every problem found) and the
+//! read-only lookups the router makes per request. Does not own: key hashing (see
+//! [`super::hash`]), reloading the file (see [`super::watch`]), health or replica selection.
+//!
+//! # Format
+//!
+//! ```json
+//! {
+//!   "numShards": 8,
+//!   "nodes": {
+//!     "n1": { "address": "127.0.0.1", "port": 7401, "weight": 2 },
+//!     "n2": { "address": "cache-2.internal", "port": 7401 }
+//!   },
+//!   "shards": { "1": ["n1", "n2"], "2": ["n2"] }
+//! }
+//! ```
+//!
+//! Shards are numbered `1..=numShards`. A shard missing from `"shards"` or mapped to `[]` has
+//! no replicas. `"weight"` defaults to 1. Unknown fields are ignored at every level, so newer
+//! tools can add fields without breaking older routers. Duplicate keys inside `"nodes"` or
+//! `"shards"` are rejected rather than silently letting the last one win.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::marker::PhantomData;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Largest `numShards` a map may declare. The map keeps one entry per shard, so this bounds
+/// the memory a hostile or mistyped file can make the router allocate.
+pub const MAX_SHARDS_IN_MAP: u32 = 65_536;
+
+/// Largest map file [`ShardMap::load`] will read, in bytes.
+pub const MAX_MAP_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why a shard map was rejected. The message names the offending shard, node or file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The text is not JSON of the expected shape; serde's message carries line and column.
+    #[error("shard map is not valid JSON: {source}")]
+    Json {
+        /// The parser's error, with `line()` and `column()`.
+        #[from]
+        source: serde_json::Error,
+    },
+    /// `numShards` is 0.
+    #[error("numShards must be at least 1")]
+    NoShards,
+    /// `numShards` is over [`MAX_SHARDS_IN_MAP`].
+    #[error("numShards {num_shards} exceeds the limit of {max}")]
+    TooManyShards {
+        /// The declared count.
+        num_shards: u64,
+        /// [`MAX_SHARDS_IN_MAP`].
+        max: u32,
+    },
+    /// A key of `"shards"` is not a decimal integer.
+    #[error("shard key '{key}' is not an integer")]
+    ShardKeyNotInteger {
+        /// The key as written.
+        key: String,
+    },
+    /// A shard number outside `1..=numShards`.
+    #[error("shard {shard} is out of range 1..={num_shards}")]
+    ShardOutOfRange {
+        /// The shard as written (it may not fit in a `u32`).
+        shard: String,
+        /// The map's shard count.
+        num_shards: u32,
+    },
+    /// The same shard appears twice in `"shards"` (for example as `"2"` and `"02"`).
+    #[error("shard {shard} is listed twice")]
+    DuplicateShard {
+        /// The shard number.
+        shard: u32,
+    },
+    /// A shard lists a node that `"nodes"` does not define.
+    #[error("shard {shard} names unknown node '{node}'")]
+    UnknownNode {
+        /// The shard number.
+        shard: u32,
+        /// The undefined node name.
+        node: String,
+    },
+    /// A shard lists the same node twice.
+    #[error("shard {shard} lists node '{node}' twice")]
+    DuplicateReplica {
+        /// The shard number.
+        shard: u32,
+        /// The repeated node name.
+        node: String,
+    },
+    /// `"nodes"` defines the same name twice.
+    #[error("node '{node}' is defined twice")]
+    DuplicateNode {
+        /// The repeated node name.
+        node: String,
+    },
+    /// A node name is the empty string.
+    #[error("a node has an empty name")]
+    EmptyNodeName,
+    /// A node's weight is 0; weights must be at least 1.
+    #[error("node '{node}' has weight 0; weights must be at least 1")]
+    ZeroWeight {
+        /// The node name.
+        node: String,
+    },
+    /// A node's port is 0.
+    #[error("node '{node}' has port 0")]
+    ZeroPort {
+        /// The node name.
+        node: String,
+    },
+    /// A node's address is neither an IP address nor a valid hostname.
+    #[error("node '{node}' has address '{address}', which is not an IP address or hostname")]
+    BadAddress {
+        /// The node name.
+        node: String,
+        /// The address as written.
+        address: String,
+    },
+    /// [`ShardMapBuilder::weight`] was called before any [`ShardMapBuilder::node`].
+    #[error("builder: weight() called before any node()")]
+    WeightWithoutNode,
+    /// The map file could not be opened or read.
+    #[error("cannot read shard map {}: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The map file is larger than [`MAX_MAP_FILE_BYTES`].
+    #[error("shard map {} is larger than {max} bytes", path.display())]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// [`MAX_MAP_FILE_BYTES`].
+        max: u64,
+    },
+}
+
+/// One cache node named by the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// The node's name, the key in `"nodes"`.
+    pub name: String,
+    /// IP address or hostname, without brackets or port.
+    pub address: String,
+    /// TCP port, never 0.
+    pub port: u16,
+    /// Relative weight for replica selection, at least 1.
+    pub weight: u32,
+}
+
+impl NodeSpec {
+    /// `host:port`, with an IPv6 address bracketed (`[::1]:7401`) so it parses as a socket
+    /// address.
+    pub fn addr_string(&self) -> String {
+        if self.address.parse::<std::net::Ipv6Addr>().is_ok() {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        }
+    }
+}
+
+/// A validated shard map. Immutable: a new file produces a new map (see [`super::watch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardMap {
+    num_shards: u32,
+    /// Keyed by name, so iteration is sorted by name.
+    nodes: BTreeMap<String, NodeSpec>,
+    /// `replicas[shard - 1]`, in the order the file lists them.
+    replicas: Vec<Vec<String>>,
+    /// Each node's shards, sorted: derived from `replicas` so `hosts` is a lookup plus a
+    /// binary search instead of a scan.
+    hosted: BTreeMap<String, Vec<u32>>,
+}
+
+impl ShardMap {
+    /// Parses and validates a map from JSON text.
+    pub fn from_json(text: &str) -> Result<Self, MapError> {
+        let raw: RawMap = serde_json::from_str(text)?;
+        raw.validate()
+    }
+
+    /// Reads and validates a map file, refusing files over [`MAX_MAP_FILE_BYTES`].
+    pub fn load(path: &Path) -> Result<Self, MapError> {
+        let unreadable = |source| MapError::Unreadable { path: path.to_owned(), source };
+        let too_large =
+            || MapError::FileTooLarge { path: path.to_owned(), max: MAX_MAP_FILE_BYTES };
+        let file = std::fs::File::open(path).map_err(unreadable)?;
+        // The length check is a fast path; `take` is what bounds the read, because the file
+        // may grow between the stat and the read, or report no length at all.
+        if file.metadata().map_err(unreadable)?.len() > MAX_MAP_FILE_BYTES {
+            return Err(too_large());
+        }
+        let mut text = String::new();
+        file.take(MAX_MAP_FILE_BYTES + 1).read_to_string(&mut text).map_err(unreadable)?;
+        if text.len() as u64 > MAX_MAP_FILE_BYTES {
+            return Err(too_large());
+        }
+        Self::from_json(&text)
+    }
+
+    /// Canonical pretty JSON in the file format: nodes sorted by name, every shard `1..=N`
+    /// listed (empty ones as `[]`), weights explicit. Round-trips through [`Self::from_json`].
+    pub fn to_json(&self) -> String {
+        let out =
+            MapOut { num_shards: self.num_shards, nodes: &self.nodes, shards: &self.replicas };
+        // Cannot fail: every map key is a string and no Serialize impl here returns an error.
+        serde_json::to_string_pretty(&out).expect("shard map serialization is infallible")
+    }
+
+    /// The number of shards, at least 1.
+    pub fn num_shards(&self) -> u32 {
+        self.num_shards
+    }
+
+    /// The 1-based shard that owns `key`.
+    pub fn shard_for_key(&self, key: &[u8]) -> u32 {
+        super::hash::shard_for_key(key, self.num_shards)
+    }
+
+    /// The nodes holding `shard`, in file order; empty for an unknown or unassigned shard.
+    pub fn replicas(&self, shard: u32) -> &[String] {
+        let index = shard.checked_sub(1).map(|i| i as usize);
+        index.and_then(|i| self.replicas.get(i)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every node, sorted by name.
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeSpec> {
+        self.nodes.values()
+    }
+
+    /// The node called `name`, if the map defines it.
+    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.get(name)
+    }
+
+    /// The shards `node` holds, sorted; empty for an unknown node.
+    pub fn shards_of(&self, node: &str) -> Vec<u32> {
+        self.hosted.get(node).cloned().unwrap_or_default()
+    }
+
+    /// Whether `node` holds `shard`. O(log nodes + log shards).
+    pub fn hosts(&self, node: &str, shard: u32) -> bool {
+        self.hosted.get(node).is_some_and(|shards| shards.binary_search(&shard).is_ok())
+    }
+
+    /// Starts building a map in code (for `shale cluster` and tests).
+    pub fn builder(num_shards: u32) -> ShardMapBuilder {
+        ShardMapBuilder {
+            raw: RawMap {
+                num_shards: u64::from(num_shards),
+                nodes: Vec::new(),
+                shards: Vec::new(),
+            },
+            misuse: None,
+        }
+    }
+}
+
+/// Builds a [`ShardMap`] in code; [`Self::build`] applies the same validation as a file.
+///
+/// ```
+/// use shale::router::shardmap::ShardMap;
+/// let map = ShardMap::builder(2)
+///     .node("n1", "127.0.0.1", 7401)
+///     .weight(3)
+///     .node("n2", "::1", 7402)
+///     .shard(1, &["n1", "n2"])
+///     .build()
+///     .unwrap();
+/// assert_eq!(map.replicas(1), ["n1", "n2"]);
+/// assert_eq!(map.node("n2").unwrap().addr_string(), "[::1]:7402");
+/// ```
+#[derive(Debug)]
+#[must_use = "call build() to get the map"]
+pub struct ShardMapBuilder {
+    raw: RawMap,
+    /// A misuse of the builder, reported by `build` rather than panicking.
+    misuse: Option<MapError>,
+}
+
+impl ShardMapBuilder {
+    /// Adds a node with weight 1.
+    pub fn node(mut self, name: &str, address: &str, port: u16) -> Self {
+        let node = RawNode { address: address.to_owned(), port, weight: 1 };
+        self.raw.nodes.push((name.to_owned(), node));
+        self
+    }
+
+    /// Sets the weight of the node added last.
+    pub fn weight(mut self, weight: u32) -> Self {
+        match self.raw.nodes.last_mut() {
+            Some((_, node)) => node.weight = weight,
+            None => self.misuse = self.misuse.or(Some(MapError::WeightWithoutNode)),
+        }
+        self
+    }
+
+    /// Assigns `nodes` (in order) to `shard`.
+    pub fn shard(mut self, shard: u32, nodes: &[&str]) -> Self {
+        let names = nodes.iter().map(|n| (*n).to_owned()).collect();
+        self.raw.shards.push((shard.to_string(), names));
+        self
+    }
+
+    /// Validates and returns the map.
+    pub fn build(self) -> Result<ShardMap, MapError> {
+        match self.misuse {
+            Some(err) => Err(err),
+            None => self.raw.validate(),
+        }
+    }
+}
+
+/// The file as parsed, before validation. Object entries are kept as lists so duplicate
+/// keys can be reported instead of silently overwritten.
+#[derive(Debug, Deserialize)]
+struct RawMap {
+    #[serde(rename = "numShards")]
+    num_shards: u64,
+    #[serde(default, deserialize_with = "entries")]
+    nodes: Vec<(String, RawNode)>,
+    #[serde(default, deserialize_with = "entries")]
+    shards: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct RawNode {
+    address: String,
+    port: u16,
+    #[serde(default = "default_weight")]
+    weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+impl RawMap {
+    fn validate(self) -> Result<ShardMap, MapError> {
+        let num_shards = match self.num_shards {
+            0 => return Err(MapError::NoShards),
+            n if n > u64::from(MAX_SHARDS_IN_MAP) => {
+                return Err(MapError::TooManyShards { num_shards: n, max: MAX_SHARDS_IN_MAP });
+            }
+            n => n as u32, // In range: checked just above.
+        };
+        let mut nodes = BTreeMap::new();
+        for (name, raw) in self.nodes {
+            let spec = validate_node(name, raw)?;
+            if nodes.contains_key(&spec.name) {
+                return Err(MapError::DuplicateNode { node: spec.name });
+            }
+            nodes.insert(spec.name.clone(), spec);
+        }
+        let mut replicas = vec![Vec::new(); num_shards as usize];
+        let mut seen = vec![false; num_shards as usize];
+        let mut hosted: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (key, names) in self.shards {
+            let shard = parse_shard_key(&key, num_shards)?;
+            let index = shard as usize - 1;
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(MapError::DuplicateShard { shard });
+            }
+            for name in &names {
+                if !nodes.contains_key(name) {
+                    return Err(MapError::UnknownNode { shard, node: name.clone() });
+                }
+                let held = hosted.entry(name.clone()).or_default();
+                if held.last() == Some(&shard) {
+                    return Err(MapError::DuplicateReplica { shard, node: name.clone() });
+                }
+                held.push(shard);
+            }
+            replicas[index] = names;
+        }
+        // Shards arrive in file order, not numeric order.
+        hosted.values_mut().for_each(|shards| shards.sort_unstable());
+        Ok(ShardMap { num_shards, nodes, replicas, hosted })
+    }
+}
+
+fn validate_node(name: String, raw: RawNode) -> Result<NodeSpec, MapError> {
+    if name.is_empty() {
+        return Err(MapError::EmptyNodeName);
+    }
+    if raw.port == 0 {
+        return Err(MapError::ZeroPort { node: name });
+    }
+    if raw.weight == 0 {
+        return Err(MapError::ZeroWeight { node: name });
+    }
+    if !is_ip_or_hostname(&raw.address) {
+        return Err(MapError::BadAddress { node: name, address: raw.address });
+    }
+    Ok(NodeSpec { name, address: raw.address, port: raw.port, weight: raw.weight })
+}
+
+/// Parses a `"shards"` key: decimal digits only (no sign, no spaces), in `1..=num_shards`.
+fn parse_shard_key(key: &str, num_shards: u32) -> Result<u32, MapError> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MapError::ShardKeyNotInteger { key: key.to_owned() });
+    }
+    match key.parse::<u32>() {
+        Ok(shard) if (1..=num_shards).contains(&shard) => Ok(shard),
+        // Digits that overflow `u32` are still a number, just a very out-of-range one.
+        _ => Err(MapError::ShardOutOfRange { shard: key.to_owned(), num_shards }),
+    }
+}
+
+/// An IP address (IPv6 without brackets) or an RFC 1123 hostname: dot-separated labels of
+/// 1-63 letters, digits and hyphens, no label starting or ending with a hyphen, at most 253
+/// bytes. An all-numeric last label is refused so `999.1.1.1` is not taken for a hostname.
+fn is_ip_or_hostname(address: &str) -> bool {
+    if address.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    let last_numeric =
+        address.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    address.len() <= 253 && address.split('.').all(label_ok) && !last_numeric
+}
+
+/// Deserializes a JSON object into its entries in file order, keeping duplicate keys.
+fn entries<'de, D, V>(deserializer: D) -> Result<Vec<(String, V)>, D::Error>
+where
+    D: Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<V>(PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+        type Value = Vec<(String, V)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(Entries(PhantomData))
+}
+
+/// The canonical output shape, borrowing from the map.
+#[derive(Serialize)]
+struct MapOut<'a> {
+    #[serde(rename = "numShards")]
+    num_shards: u32,
+    #[serde(serialize_with = "nodes_out")]
+    nodes: &'a BTreeMap<String, NodeSpec>,
+    #[serde(serialize_with = "shards_out")]
+    shards: &'a [Vec<String>],
+}
+
+fn nodes_out<S: Serializer>(nodes: &&BTreeMap<String, NodeSpec>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(nodes.iter().map(|(name, n)| {
+        (name, RawNode { address: n.address.clone(), port: n.port, weight: n.weight })
+    }))
+}
+
+/// Shards in numeric order; a `BTreeMap<String, _>` would put "10" before "2".
+fn shards_out<S: Serializer>(shards: &&[Vec<String>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(shards.iter().enumerate().map(|(i, names)| ((i + 1).to_string(), names)))
+}
+
+#[cfg(test)]
+#[path = "shardmap_tests.rs"]
+mod tests;

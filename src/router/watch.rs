@@ -1,0 +1,234 @@
+//! Follows the shard map file and swaps in each new valid version.
+//!
+//! Owns: the current [`ShardMap`] (read lock-free by the request path through
+//! [`arc_swap::ArcSwap`]), change notification ([`tokio::sync::watch`]) and the background task
+//! that polls the file and listens for SIGHUP. Does not own: the file format or validation
+//! (see [`super::shardmap`]), nor what subscribers do with a new map (reconnects, draining).
+//!
+//! A map that fails validation never replaces a good one: the router keeps serving with the
+//! last good map and logs why the new file was refused.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::{ArcSwap, Guard};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use super::shardmap::{MapError, ShardMap};
+
+/// Default interval between checks of the map file's metadata.
+pub const MAP_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Shortest poll interval [`MapWatcher::spawn`] accepts; shorter ones are raised to this so a
+/// zero does not spin (or panic in `tokio::time::interval`).
+pub const MIN_MAP_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The live shard map and the machinery that keeps it in step with its file.
+#[derive(Debug)]
+pub struct MapWatcher {
+    path: PathBuf,
+    current: ArcSwap<ShardMap>,
+    notify: watch::Sender<Arc<ShardMap>>,
+    /// Serializes reloads so two concurrent ones cannot publish file versions out of order.
+    /// Held only for a synchronous read-validate-swap, never across an `.await`.
+    reload_lock: Mutex<()>,
+}
+
+impl MapWatcher {
+    /// A watcher for `path`, starting from `initial` (normally `ShardMap::load(&path)`).
+    pub fn new(path: PathBuf, initial: ShardMap) -> Arc<Self> {
+        let initial = Arc::new(initial);
+        let (notify, _) = watch::channel(Arc::clone(&initial));
+        Arc::new(Self { path, current: ArcSwap::new(initial), notify, reload_lock: Mutex::new(()) })
+    }
+
+    /// The file being followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current map, as an owned handle that stays valid across swaps.
+    pub fn current(&self) -> Arc<ShardMap> {
+        self.current.load_full()
+    }
+
+    /// The current map, borrowed cheaply for one request; does not bump the refcount in the
+    /// common case. Do not hold the guard across an `.await`.
+    pub fn load(&self) -> Guard<Arc<ShardMap>> {
+        self.current.load()
+    }
+
+    /// A receiver that sees every map swapped in from now on (it starts marked as seen).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<ShardMap>> {
+        self.notify.subscribe()
+    }
+
+    /// Re-reads and validates the file. Swaps only if the new map is valid and differs from
+    /// the current one; returns whether it swapped. On error the current map stays, the
+    /// error is logged at warn, and returned.
+    ///
+    /// Blocking: reads the file synchronously (at most
+    /// [`MAX_MAP_FILE_BYTES`](super::shardmap::MAX_MAP_FILE_BYTES)).
+    pub fn reload(&self) -> Result<bool, MapError> {
+        let _serial = self.reload_lock.lock();
+        let new = match ShardMap::load(&self.path) {
+            Ok(map) => map,
+            Err(err) => {
+                warn!(path = %self.path.display(), error = %err,
+                    "shard map rejected; keeping the last good map");
+                return Err(err);
+            }
+        };
+        let old = self.current.load_full();
+        if *old == new {
+            debug!(path = %self.path.display(), "shard map unchanged");
+            return Ok(false);
+        }
+        info!(
+            path = %self.path.display(),
+            old_shards = old.num_shards(),
+            new_shards = new.num_shards(),
+            old_nodes = old.nodes().count(),
+            new_nodes = new.nodes().count(),
+            "shard map swapped"
+        );
+        let new = Arc::new(new);
+        self.current.store(Arc::clone(&new));
+        // `send_replace` rather than `send`: having no subscribers is not an error.
+        self.notify.send_replace(new);
+        Ok(true)
+    }
+
+    /// Starts the background task on `tracker`: checks the file's (mtime, length, inode)
+    /// every `poll` (see [`MAP_POLL_INTERVAL`]) and reloads when it changes, and reloads on
+    /// SIGHUP (unix). It reloads once at start too, so an edit made between loading the
+    /// initial map and this call is not missed. Stops when `cancel` fires.
+    pub fn spawn(
+        self: &Arc<Self>,
+        poll: Duration,
+        cancel: CancellationToken,
+        tracker: &TaskTracker,
+    ) {
+        let me = Arc::clone(self);
+        tracker.spawn(async move { me.run(poll.max(MIN_MAP_POLL_INTERVAL), cancel).await });
+    }
+
+    async fn run(self: Arc<Self>, poll: Duration, cancel: CancellationToken) {
+        let mut hangup = Hangup::install();
+        let mut ticks = tokio::time::interval_at(Instant::now() + poll, poll);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut seen = tokio::select! {
+            _ = cancel.cancelled() => return,
+            seen = self.fingerprint() => seen,
+        };
+        if !self.reload_in_background(&cancel).await {
+            return;
+        }
+        loop {
+            let forced = tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticks.tick() => false,
+                () = hangup.recv() => true,
+            };
+            let now = tokio::select! {
+                _ = cancel.cancelled() => return,
+                now = self.fingerprint() => now,
+            };
+            if forced {
+                info!(path = %self.path.display(), "SIGHUP: reloading shard map");
+            }
+            if forced || now != seen {
+                // Recorded before reading, so a write landing during the read is seen next
+                // time rather than lost.
+                seen = now;
+                if !self.reload_in_background(&cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs [`Self::reload`] on the blocking pool so a large file does not stall a runtime
+    /// worker. Returns false if cancelled first. The result is already logged by `reload`.
+    async fn reload_in_background(self: &Arc<Self>, cancel: &CancellationToken) -> bool {
+        let me = Arc::clone(self);
+        let job = tokio::task::spawn_blocking(move || me.reload());
+        tokio::select! {
+            _ = cancel.cancelled() => false,
+            joined = job => {
+                if let Err(err) = joined {
+                    warn!(path = %self.path.display(), error = %err, "shard map reload task failed");
+                }
+                true
+            }
+        }
+    }
+
+    /// What identifies a version of the file without reading it; `None` if it cannot be
+    /// stat'ed (deleted, or mid-rename), which is itself a change worth reacting to.
+    async fn fingerprint(&self) -> Option<Fingerprint> {
+        let meta = tokio::fs::metadata(&self.path).await.ok()?;
+        Some(Fingerprint {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(&meta),
+        })
+    }
+}
+
+/// File metadata compared between polls. The inode catches atomic replace-by-rename even
+/// when the new file has the same size and a coarse mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    modified: Option<SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+/// SIGHUP as a stream of wake-ups; never fires where signals are unavailable.
+struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .map_err(|err| warn!(error = %err, "cannot listen for SIGHUP; polling only"))
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Resolves on the next SIGHUP; pends forever if there is no signal stream.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+            // The stream ended (the runtime is shutting down): stop listening.
+            self.signal = None;
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

@@ -1,0 +1,294 @@
+//! The router end to end over real TCP: routing, read failover, write fan-out, health,
+//! map reload. Backends are in-process servers, scripted fake nodes, or (for SIGKILL and
+//! SIGSTOP) real `shale server` processes.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
+use shale::net::{self, Handler, NetConfig, NetStats, Session};
+use shale::protocol::{Command, Reply, Status};
+use shale::router::health::State;
+use shale::router::shardmap::ShardMap;
+use shale::router::{Router, RouterConfig, RunningRouter};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A fake node: answers PING, counts data requests, can delay them or fail GETs.
+#[derive(Default)]
+struct Fake {
+    delay: Duration,
+    fail_gets: bool,
+    data_requests: Arc<AtomicU64>,
+}
+
+impl Handler for Fake {
+    type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
+        let (delay, fail) = (self.delay, self.fail_gets);
+        if !matches!(cmd, Command::Ping(_)) {
+            self.data_requests.fetch_add(1, Ordering::Relaxed);
+        }
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            match cmd {
+                Command::Ping(_) => Reply::Simple("PONG"),
+                Command::Get(_) if fail => Reply::error(Status::Internal, "disk on fire"),
+                Command::Get(_) => Reply::Bulk("fake".into()),
+                Command::Del(_) => Reply::Int(1),
+                _ => Reply::Ok,
+            }
+        })
+    }
+}
+
+async fn fake(node: Fake) -> (SocketAddr, Arc<AtomicU64>, CancellationToken) {
+    let listener = net::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = node.data_requests.clone();
+    let cancel = CancellationToken::new();
+    let cfg = Arc::new(NetConfig::default());
+    let serve = net::serve(
+        listener,
+        Arc::new(node),
+        cfg,
+        Arc::new(NetStats::default()),
+        cancel.clone(),
+        TaskTracker::new(),
+    );
+    tokio::spawn(serve);
+    (addr, count, cancel)
+}
+
+/// A one-shard map over `nodes` (all replicas of shard 1), written to a temp file.
+fn one_shard_map(nodes: &[(&str, SocketAddr)]) -> std::path::PathBuf {
+    let mut b = ShardMap::builder(1);
+    for (name, addr) in nodes {
+        b = b.node(name, &addr.ip().to_string(), addr.port());
+    }
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    temp_file("map.json", &b.shard(1, &names).build().unwrap().to_json())
+}
+
+async fn router(map: &std::path::Path, tweak: impl FnOnce(&mut RouterConfig)) -> RunningRouter {
+    let mut cfg = RouterConfig::loopback(0, map);
+    tweak(&mut cfg);
+    Router::start(cfg).await.unwrap()
+}
+
+fn hits(server: &shale::server::Server) -> u64 {
+    let s = server.store().stats();
+    s.get_hits + s.get_misses
+}
+
+#[tokio::test]
+async fn gets_split_evenly_between_equal_replicas() {
+    let (a, b) = (start().await, start().await);
+    let map = one_shard_map(&[("n1", a.local_addr()), ("n2", b.local_addr())]);
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.roundtrip(b"SET k v\r\n", b"+OK\r\n").await;
+    assert_eq!((a.store().len(), b.store().len()), (1, 1), "the write reached both replicas");
+    for _ in 0..100 {
+        c.roundtrip(b"GET k\r\n", b"$1\r\nv\r\n").await;
+    }
+    let (ha, hb) = (hits(&a), hits(&b));
+    assert_eq!(ha + hb, 100);
+    assert!((36..=64).contains(&ha), "split {ha}/{hb}");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_erroring_replica_is_tried_and_the_get_succeeds_via_the_other() {
+    let (bad, bad_count, _c1) = fake(Fake { fail_gets: true, ..Default::default() }).await;
+    let (good, _, _c2) = fake(Fake::default()).await;
+    let map = one_shard_map(&[("bad", bad), ("good", good)]);
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    for _ in 0..50 {
+        c.roundtrip(b"GET k\r\n", b"$4\r\nfake\r\n").await;
+    }
+    assert!(bad_count.load(Ordering::Relaxed) >= 1, "the bad replica was tried");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn shard_without_replicas_is_unavailable() {
+    let a = start().await;
+    let map = ShardMap::builder(2)
+        .node("n1", "127.0.0.1", a.local_addr().port())
+        .shard(1, &["n1"])
+        .build()
+        .unwrap();
+    let path = temp_file("map.json", &map.to_json());
+    let r = router(&path, |_| {}).await;
+    // "abc" hashes to shard 2 of 2 (0x439c2f4b % 2 + 1), which has no replicas.
+    assert_eq!(map.shard_for_key(b"abc"), 2);
+    let mut c = Bin::connect(r.local_addr()).await;
+    let resp = c.call(0x02, b"abc", b"", 0).await;
+    assert_eq!(resp.status(), Some(Status::Unavailable));
+    assert_eq!(&resp.payload[..], b"shard 2 has no replicas");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_reach_every_replica_once_concurrently() {
+    let mut nodes = Vec::new();
+    let mut counts = Vec::new();
+    let mut keep = Vec::new();
+    for i in 0..10 {
+        let (addr, count, cancel) =
+            fake(Fake { delay: Duration::from_millis(300), ..Default::default() }).await;
+        nodes.push((format!("n{i}"), addr));
+        counts.push(count);
+        keep.push(cancel);
+    }
+    let named: Vec<(&str, SocketAddr)> = nodes.iter().map(|(n, a)| (n.as_str(), *a)).collect();
+    let map = one_shard_map(&named);
+    let r = router(&map, |c| {
+        c.timeouts.write = Duration::from_secs(5);
+        c.timeouts.request = Duration::from_secs(10);
+    })
+    .await;
+    let mut c = Bin::connect(r.local_addr()).await;
+    for (op, name) in [(0x03, "SET"), (0x04, "DEL")] {
+        let started = std::time::Instant::now();
+        let resp = c.call(op, b"k", b"v", 0).await;
+        let took = started.elapsed();
+        assert_eq!(resp.status(), Some(Status::Ok), "{name}");
+        // Ten 300 ms replicas one after another would take 3 s.
+        assert!(took < Duration::from_millis(2500), "{name} took {took:?}: not concurrent");
+    }
+    for count in &counts {
+        assert_eq!(count.load(Ordering::Relaxed), 2, "one SET and one DEL per replica");
+    }
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn partial_and_unavailable_writes_are_reported() {
+    let a = start().await;
+    // A port with nothing listening: bind, note the port, close.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let map = one_shard_map(&[("n1", a.local_addr()), ("n2", dead)]);
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.roundtrip(b"SET k v\r\n", b"-PARTIAL 1/2 replicas acked; failed: n2\r\n").await;
+    assert_eq!(a.store().get(b"k").as_deref(), Some(&b"v"[..]), "the live replica has it");
+    a.shutdown().await;
+    c.send(b"SET k v\r\n").await;
+    let got = c.read_until(b"\r\n").await;
+    assert!(
+        got.starts_with(b"-UNAVAILABLE no replica of shard 1 acked"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn map_reload_moves_traffic() {
+    let (a, b) = (start().await, start().await);
+    let path = one_shard_map(&[("n1", a.local_addr())]);
+    let r = router(&path, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.roundtrip(b"SET k 1\r\n", b"+OK\r\n").await;
+    let moved = one_shard_map(&[("n2", b.local_addr())]);
+    std::fs::copy(&moved, &path).unwrap();
+    assert!(r.reload().unwrap(), "the new map was swapped in");
+    c.roundtrip(b"SET k 2\r\n", b"+OK\r\n").await;
+    assert_eq!(a.store().get(b"k").as_deref(), Some(&b"1"[..]));
+    assert_eq!(b.store().get(b"k").as_deref(), Some(&b"2"[..]));
+    // An invalid map keeps the last good one.
+    std::fs::write(&path, "{ not json").unwrap();
+    assert!(r.reload().is_err());
+    c.roundtrip(b"GET k\r\n", b"$1\r\n2\r\n").await;
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_with_a_shard_map_rejects_unhosted_shards() {
+    // "abc" is in shard 4 of 8; n1 hosts it, n2 does not.
+    let map = ShardMap::builder(8)
+        .node("n1", "127.0.0.1", 7401)
+        .node("n2", "127.0.0.1", 7402)
+        .shard(4, &["n1"])
+        .shard(1, &["n2"])
+        .build()
+        .unwrap();
+    let path = temp_file("map.json", &map.to_json());
+    let p = path.to_str().unwrap();
+    let n2 = Proc::spawn(&["server", "--shardmap", p, "--node", "n2"]);
+    let mut t = Text::connect(n2.addr).await;
+    t.send(b"SET abc v\r\n").await;
+    let got = t.read_until(b"\r\n").await;
+    assert!(got.starts_with(b"-WRONGSHARD shard 4"), "{}", String::from_utf8_lossy(&got));
+    let mut b = Bin::connect(n2.addr).await;
+    assert_eq!(b.call(0x02, b"abc", b"", 0).await.status(), Some(Status::WrongShard));
+    let n1 = Proc::spawn(&["server", "--shardmap", p, "--node", "n1"]);
+    let mut t1 = Text::connect(n1.addr).await;
+    t1.roundtrip(b"SET abc v\r\n", b"+OK\r\n").await;
+}
+
+/// Two real server processes behind a router, with a key stored on both.
+async fn two_process_replicas() -> (Proc, Proc, RunningRouter) {
+    let a = Proc::spawn(&["server"]);
+    let b = Proc::spawn(&["server"]);
+    let map = one_shard_map(&[("a", a.addr), ("b", b.addr)]);
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.roundtrip(b"SET k v\r\n", b"+OK\r\n").await;
+    (a, b, r)
+}
+
+fn state_of(r: &RunningRouter, name: &str) -> State {
+    let topo = r.router().topology();
+    topo.backends().into_iter().find(|b| b.name() == name).map(|b| b.health().state()).unwrap()
+}
+
+#[tokio::test]
+async fn sigkill_of_a_replica_fails_no_get() {
+    let (a, _b, r) = two_process_replicas().await;
+    let mut c = Bin::connect(r.local_addr()).await;
+    let mut failed = 0;
+    for i in 0..600 {
+        if i == 100 {
+            a.signal("-KILL");
+        }
+        if c.call(0x02, b"k", b"", 0).await.status() != Some(Status::Ok) {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 0);
+    assert!(eventually(|| state_of(&r, "a") != State::Up).await, "the dead node was ejected");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn sigstop_is_detected_avoided_and_readmitted_after_sigcont() {
+    let (a, _b, r) = two_process_replicas().await;
+    a.signal("-STOP");
+    // Idle: only the probes can notice.
+    assert!(eventually(|| state_of(&r, "a") != State::Up).await, "hung node ejected");
+    let mut c = Bin::connect(r.local_addr()).await;
+    for _ in 0..50 {
+        let started = std::time::Instant::now();
+        assert_eq!(c.call(0x02, b"k", b"", 0).await.status(), Some(Status::Ok));
+        assert!(started.elapsed() < WAIT / 2, "reads avoid the hung node");
+    }
+    a.signal("-CONT");
+    let deadline = std::time::Instant::now() + 2 * WAIT;
+    while state_of(&r, "a") != State::Up && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state_of(&r, "a"), State::Up, "readmitted after SIGCONT");
+    r.shutdown().await;
+}
