@@ -64,6 +64,7 @@ mod pool;
 mod reply;
 mod request;
 mod stats;
+mod tasks;
 
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, ReconnectPolicy};

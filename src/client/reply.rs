@@ -53,7 +53,10 @@ pub(crate) fn check_shape(expect: &Expect, frame: &ResponseFrame) -> Result<(), 
         (_, Expect::Echo(sent)) => p == sent,
         (_, Expect::Op(Opcode::Get)) => true,
         (_, Expect::Op(Opcode::Set | Opcode::Auth)) => p.is_empty(),
-        (_, Expect::Op(Opcode::Del)) => matches!(p.as_ref(), [0] | [1]),
+        (_, Expect::Op(Opcode::Del | Opcode::VSet | Opcode::VDel)) => {
+            matches!(p.as_ref(), [0] | [1])
+        }
+        (_, Expect::Op(Opcode::ShardDump)) => true,
         (_, Expect::Op(Opcode::Ttl)) => ttl_millis(p).is_some_and(|ms| ms >= -1),
         (_, Expect::Op(Opcode::Stats)) => std::str::from_utf8(p).is_ok(),
         (_, Expect::Op(Opcode::Ping)) => true,

@@ -1,0 +1,295 @@
+//! The state a [`super::Connection`] shares with its two tasks, and the tasks: the
+//! writer drains the submission queue and sends everything queued in one write; the
+//! reader decodes replies with [`ClientCodec`], checks each against the request it claims
+//! to answer and completes that caller.
+//!
+//! A reply with an unknown id, an undecodable frame or a wrong shape means the stream
+//! can't be trusted: every caller on it fails with a connection error and both tasks stop.
+//! They also stop when the handle is dropped (its `DropGuard` cancels them).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, timeout_at};
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::Error;
+use super::config::{ConnectionConfig, MAX_IDLE_WRITE_BUFFER, MAX_WRITE_BATCH, READ_CHUNK};
+use super::inflight::{InFlight, Outcome, Refused, Taken};
+use super::reply::{Expect, check_shape};
+use crate::codec::ClientCodec;
+use crate::protocol::binary::{RequestFrame, ResponseFrame};
+
+/// Replies are accepted up to the limits' frame length, but never less than this, so a
+/// client with a tiny value limit can still read STATS and error messages.
+const MIN_REPLY_FRAME_LEN: usize = 1024 * 1024;
+
+/// What callers hand the writer: one frame, or a pipeline that must go out together.
+pub(super) enum Submission {
+    One(RequestFrame),
+    Many(Vec<RequestFrame>),
+}
+
+/// Why a submission did not reach the writer.
+#[derive(Clone, Copy)]
+pub(super) enum NotSent {
+    Timeout,
+    Closed,
+}
+
+/// State shared by the handle and its two tasks.
+pub(super) struct Shared {
+    pub(super) addr: String,
+    pub(super) table: Mutex<InFlight>,
+    pub(super) cancel: CancellationToken,
+    /// Replies delivered successfully; tells the pool whether this connection ever worked.
+    pub(super) replies: AtomicU64,
+    /// Set when the connection died of a protocol violation or a stuck peer.
+    pub(super) unhealthy: AtomicBool,
+}
+
+/// Starts the writer and reader tasks over `stream`.
+pub(super) fn start(
+    stream: TcpStream,
+    addr: &str,
+    cfg: &ConnectionConfig,
+) -> (Arc<Shared>, mpsc::Sender<Submission>) {
+    let (rd, wr) = stream.into_split();
+    let shared = Arc::new(Shared {
+        addr: addr.to_owned(),
+        table: Mutex::new(InFlight::new(cfg.max_in_flight, cfg.max_abandoned)),
+        cancel: CancellationToken::new(),
+        replies: AtomicU64::new(0),
+        unhealthy: AtomicBool::new(false),
+    });
+    let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
+    let codec = ClientCodec::new(cfg.limits.max_frame_len().max(MIN_REPLY_FRAME_LEN));
+    tokio::spawn(write_loop(shared.clone(), rx, wr));
+    tokio::spawn(read_loop(shared.clone(), rd, codec));
+    (shared, tx)
+}
+
+impl Shared {
+    pub(super) fn register(
+        &self,
+        expect: Expect,
+    ) -> Result<(u32, oneshot::Receiver<Outcome>), Error> {
+        self.table.lock().register(expect).map_err(|r| self.refused(r))
+    }
+
+    pub(super) fn refused(&self, refused: Refused) -> Error {
+        match refused {
+            Refused::Closed(reason) => Error::ConnectionClosed { addr: self.addr.clone(), reason },
+            Refused::Full(limit) => Error::InFlightLimit { limit },
+        }
+    }
+
+    pub(super) fn error(&self, why: NotSent) -> Error {
+        match why {
+            NotSent::Timeout => Error::Timeout,
+            NotSent::Closed => self.closed_error(),
+        }
+    }
+
+    pub(super) fn closed_error(&self) -> Error {
+        let reason = self.table.lock().closed_reason().unwrap_or("closed").to_owned();
+        Error::ConnectionClosed { addr: self.addr.clone(), reason }
+    }
+
+    /// Kills the connection: fails every waiting caller and stops both tasks.
+    pub(super) fn fail(&self, reason: &str, unhealthy: bool) {
+        if unhealthy {
+            self.unhealthy.store(true, Ordering::Relaxed);
+        }
+        let waiters = self.table.lock().close(reason);
+        self.cancel.cancel();
+        if unhealthy {
+            warn!(addr = %self.addr, reason, failed = waiters.len(), "shale connection reset");
+        } else {
+            debug!(addr = %self.addr, reason, failed = waiters.len(), "shale connection closed");
+        }
+        for waiter in waiters {
+            let reason = reason.to_owned();
+            let _ =
+                waiter.tx.send(Err(Error::ConnectionClosed { addr: self.addr.clone(), reason }));
+        }
+    }
+
+    /// Picks the frames whose callers are still waiting, marking them written.
+    fn select_for_write(&self, batch: &mut Vec<Submission>, out: &mut Vec<RequestFrame>) {
+        let mut table = self.table.lock();
+        let mut keep = |frame: RequestFrame| {
+            if table.mark_sent(frame.id) {
+                out.push(frame);
+            }
+        };
+        for submission in batch.drain(..) {
+            match submission {
+                Submission::One(frame) => keep(frame),
+                Submission::Many(frames) => frames.into_iter().for_each(&mut keep),
+            }
+        }
+    }
+
+    /// Hands decoded replies to their callers. `Err` carries the reason the stream can't
+    /// be trusted any more; replies before the offending one are still delivered.
+    fn deliver(&self, frames: &mut Vec<ResponseFrame>) -> Result<(), String> {
+        let mut ready = Vec::with_capacity(frames.len());
+        let mut violation = None;
+        {
+            let mut table = self.table.lock();
+            for frame in frames.drain(..) {
+                match table.take(frame.id) {
+                    Taken::Waiter(w) => match check_shape(&w.expect, &frame) {
+                        Ok(()) => ready.push((w.tx, Ok(frame))),
+                        Err(why) => {
+                            ready.push((w.tx, Err(Error::Protocol(why.clone()))));
+                            violation = Some(why);
+                            break;
+                        }
+                    },
+                    Taken::Abandoned => {}
+                    Taken::Unknown => {
+                        violation = Some(unknown_reply(&frame));
+                        break;
+                    }
+                }
+            }
+        }
+        let delivered = ready.iter().filter(|(_, outcome)| outcome.is_ok()).count();
+        self.replies.fetch_add(delivered as u64, Ordering::Relaxed);
+        for (tx, outcome) in ready {
+            // The caller may have given up in the meantime; its reply is simply dropped.
+            let _ = tx.send(outcome);
+        }
+        violation.map_or(Ok(()), Err)
+    }
+
+    /// The caller of `id` gave up.
+    fn abandon(&self, id: u32) {
+        let reset = self.table.lock().abandon(id);
+        if reset {
+            self.fail("too many requests abandoned without a reply; peer presumed stuck", true);
+        }
+    }
+}
+
+fn unknown_reply(frame: &ResponseFrame) -> String {
+    let id = frame.id;
+    match frame.status() {
+        Some(s) if s.is_error() => {
+            let msg = String::from_utf8_lossy(&frame.payload[..frame.payload.len().min(200)]);
+            format!("reply with unknown id {id}: {}: {msg}", s.name())
+        }
+        _ => format!("reply with unknown id {id} (status 0x{:02x})", frame.status),
+    }
+}
+
+/// A caller's claim on a reply. Dropping it unanswered (timeout, or the caller's future
+/// was dropped) abandons the request, so the in-flight table never leaks.
+pub(super) struct Pending<'a> {
+    shared: &'a Shared,
+    id: u32,
+    rx: oneshot::Receiver<Outcome>,
+    settled: bool,
+}
+
+impl<'a> Pending<'a> {
+    /// A claim on the reply to request `id`, received on `rx`.
+    pub(super) fn new(shared: &'a Shared, id: u32, rx: oneshot::Receiver<Outcome>) -> Self {
+        Self { shared, id, rx, settled: false }
+    }
+
+    pub(super) async fn wait(&mut self, deadline: Instant) -> Outcome {
+        let outcome = match timeout_at(deadline, &mut self.rx).await {
+            Ok(Ok(outcome)) => outcome,
+            // Only `close` drops waiters, and it sends first; treat it as closed anyway.
+            Ok(Err(_)) => Err(self.shared.closed_error()),
+            Err(_) => return Err(Error::Timeout),
+        };
+        self.settled = true;
+        outcome
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.shared.abandon(self.id);
+        }
+    }
+}
+
+async fn write_loop(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Submission>,
+    mut wr: OwnedWriteHalf,
+) {
+    let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
+    let mut frames = Vec::new();
+    let mut buf = BytesMut::new();
+    loop {
+        let received = tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            n = rx.recv_many(&mut batch, MAX_WRITE_BATCH) => n,
+        };
+        if received == 0 {
+            return; // Every handle is gone.
+        }
+        shared.select_for_write(&mut batch, &mut frames);
+        // Encoding happens outside the table lock: large values are copied here.
+        for frame in frames.drain(..) {
+            frame.encode(&mut buf);
+        }
+        if buf.is_empty() {
+            continue;
+        }
+        let written = tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            r = wr.write_all(&buf) => r,
+        };
+        if let Err(e) = written {
+            return shared.fail(&format!("write failed: {e}"), false);
+        }
+        if buf.capacity() > MAX_IDLE_WRITE_BUFFER {
+            buf = BytesMut::new();
+        } else {
+            buf.clear();
+        }
+    }
+}
+
+async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut codec: ClientCodec) {
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    loop {
+        buf.reserve(READ_CHUNK);
+        let read = tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            r = rd.read_buf(&mut buf) => r,
+        };
+        match read {
+            Ok(0) => return shared.fail("closed by the server", false),
+            Err(e) => return shared.fail(&format!("read failed: {e}"), false),
+            Ok(_) => {}
+        }
+        let decoded = loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(format!("undecodable reply: {e}")),
+            }
+        };
+        if let Err(reason) = shared.deliver(&mut frames).and(decoded) {
+            return shared.fail(&reason, true);
+        }
+    }
+}
