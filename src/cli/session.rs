@@ -1,0 +1,251 @@
+//! [`Session`]: the CLI's connections to one server, opened lazily and dropped on failure.
+//!
+//! Binary operations go through a [`Client`]; text commands through one plain TCP
+//! connection speaking RESP, opened on first use. Both are dropped when a call fails for
+//! connection reasons (refused, closed, timed out, garbled reply), so the next command
+//! reconnects from scratch: that is the REPL's "not connected" state. The client's own
+//! reconnect backoff is bypassed on purpose, since a person retrying by hand should not
+//! be told the address is "in backoff".
+//!
+//! Owns turning client results into [`Reply`] values; printing is [`super::output`]'s.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::CliError;
+use super::request::{Op, Request};
+use crate::client::{self, Client, TtlState};
+use crate::protocol::text::{ReplyDecoder, encode_command};
+use crate::protocol::{ErrorReply, Limits, Reply, TtlUnit};
+
+/// Bytes read from the text connection per read call: replies are buffered in bounded
+/// steps, and [`ReplyDecoder`] rejects any reply over [`Limits::max_text_request`].
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Connections to one server address.
+#[derive(Debug)]
+pub struct Session {
+    addr: String,
+    timeout: Duration,
+    client: Option<Client>,
+    text: Option<TextConn>,
+}
+
+impl Session {
+    /// A session that connects on first use. `timeout` bounds connecting and each reply.
+    pub fn new(addr: String, timeout: Duration) -> Self {
+        Self { addr, timeout, client: None, text: None }
+    }
+
+    /// The address, as shown in the prompt.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Whether a connection is open (as far as is known without sending anything).
+    pub fn is_connected(&self) -> bool {
+        self.client.is_some() || self.text.is_some()
+    }
+
+    /// Opens the binary connection now, so an unreachable server is reported up front.
+    pub async fn connect(&mut self) -> Result<(), CliError> {
+        self.client().await.map(drop)
+    }
+
+    /// Drops every connection; the next call reconnects.
+    pub fn disconnect(&mut self) {
+        self.client = None;
+        self.text = None;
+    }
+
+    /// Sends one request and returns the reply. Error replies are `Ok`; `Err` means no
+    /// reply could be had, and the connections have been dropped.
+    pub async fn execute(&mut self, request: &Request) -> Result<Reply, CliError> {
+        let result = match request {
+            Request::Text(args) => self.text_call(args).await,
+            Request::Binary(op) => self.binary_call(op).await,
+        };
+        if result.as_ref().is_err_and(CliError::loses_connection) {
+            self.disconnect();
+        }
+        result
+    }
+
+    /// One PING round trip over the binary connection, for `--latency`.
+    pub async fn ping(&mut self) -> Result<Duration, CliError> {
+        let client = self.client().await?;
+        let result = client.ping().await.map_err(|e| self.failure(e));
+        if result.is_err() {
+            self.disconnect();
+        }
+        result
+    }
+
+    async fn client(&mut self) -> Result<Client, CliError> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        let client = Client::builder()
+            .addr(self.addr.clone())
+            .connect_timeout(self.timeout)
+            .request_timeout(self.timeout)
+            .connections_per_addr(1)
+            .connect()
+            .await
+            .map_err(|e| self.failure(e))?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    async fn binary_call(&mut self, op: &Op) -> Result<Reply, CliError> {
+        let client = self.client().await?;
+        let result = match op {
+            Op::Ping => client.ping().await.map(|_| Reply::Simple("PONG")),
+            Op::Get(key) => {
+                client.get(key.clone()).await.map(|v| v.map_or(Reply::Nil, Reply::Bulk))
+            }
+            Op::Set { key, value, ttl: None } => {
+                client.set(key.clone(), value.clone()).await.map(|()| Reply::Ok)
+            }
+            Op::Set { key, value, ttl: Some(ttl) } => {
+                client.set_ttl(key.clone(), value.clone(), *ttl).await.map(|()| Reply::Ok)
+            }
+            Op::Del(key) => client.del(key.clone()).await.map(|gone| Reply::Int(gone.into())),
+            Op::Ttl(key, unit) => client.ttl_state(key.clone()).await.map(|t| ttl_reply(t, *unit)),
+            Op::Stats => client.stats().await.map(|stats| {
+                let field = |s: &str| Reply::Bulk(s.to_owned().into());
+                Reply::Map(stats.iter().map(|(k, v)| (field(k), field(v))).collect())
+            }),
+        };
+        match result {
+            Ok(reply) => Ok(reply),
+            Err(e) => self.error_reply(e),
+        }
+    }
+
+    /// Server error statuses and arguments the client refused to send are replies; the
+    /// rest are failures to get one.
+    fn error_reply(&self, e: client::Error) -> Result<Reply, CliError> {
+        match e {
+            client::Error::Server { status, message } => {
+                Ok(Reply::Error(ErrorReply::new(status, message)))
+            }
+            e @ (client::Error::KeyTooLarge { .. }
+            | client::Error::ValueTooLarge { .. }
+            | client::Error::InvalidArgument(_)) => {
+                Ok(Reply::Error(ErrorReply::invalid(e.to_string())))
+            }
+            e => Err(self.failure(e)),
+        }
+    }
+
+    fn failure(&self, e: client::Error) -> CliError {
+        match e {
+            client::Error::Connect { addr, source } => CliError::connect(&addr, &source),
+            client::Error::Timeout => CliError::Timeout(self.timeout),
+            other => CliError::Connection(other.to_string()),
+        }
+    }
+
+    async fn text_call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
+        if self.text.is_none() {
+            let conn = TextConn::connect(&self.addr, self.timeout).await?;
+            self.text = Some(conn);
+        }
+        let timeout = self.timeout;
+        let Some(conn) = self.text.as_mut() else {
+            return Err(CliError::Connection("no text connection".into()));
+        };
+        match tokio::time::timeout(timeout, conn.call(args)).await {
+            Ok(result) => result,
+            Err(_) => Err(CliError::Timeout(timeout)),
+        }
+    }
+}
+
+/// Redis's TTL answers: -2 absent, -1 no expiry, else the time left, rounded to the
+/// nearest second for TTL as Redis does (so `SET .. EX 10` then `TTL` says 10).
+fn ttl_reply(ttl: TtlState, unit: TtlUnit) -> Reply {
+    let left = match ttl {
+        TtlState::Missing => return Reply::Int(-2),
+        TtlState::Persistent => return Reply::Int(-1),
+        TtlState::Expires(left) => left.as_millis(),
+    };
+    let n = match unit {
+        TtlUnit::Seconds => (left + 500) / 1000,
+        TtlUnit::Millis => left,
+    };
+    Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// A RESP connection: one request, then exactly one reply, at a time.
+#[derive(Debug)]
+struct TextConn {
+    stream: TcpStream,
+    buf: BytesMut,
+    decoder: ReplyDecoder,
+    limits: Limits,
+}
+
+impl TextConn {
+    async fn connect(addr: &str, timeout: Duration) -> Result<Self, CliError> {
+        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return Err(CliError::connect(addr, &e)),
+            Err(_) => {
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out");
+                return Err(CliError::connect(addr, &e));
+            }
+        };
+        // Commands are single small writes; waiting for Nagle would only add latency.
+        let _ = stream.set_nodelay(true);
+        Ok(Self {
+            stream,
+            buf: BytesMut::new(),
+            decoder: ReplyDecoder::default(),
+            limits: Limits::default(),
+        })
+    }
+
+    async fn call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
+        let mut out = BytesMut::new();
+        encode_command(args, &mut out);
+        let lost = |e: std::io::Error| CliError::Connection(format!("connection lost: {e}"));
+        self.stream.write_all(&out).await.map_err(lost)?;
+        loop {
+            match self.decoder.decode(&mut self.buf, &self.limits) {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => {}
+                Err(e) => return Err(CliError::Connection(format!("bad reply: {e}"))),
+            }
+            self.buf.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.buf).await.map_err(lost)? == 0 {
+                return Err(CliError::Connection("server closed the connection".into()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_replies_match_redis() {
+        let ms = Duration::from_millis;
+        // (state, unit, reply)
+        let cases = [
+            (TtlState::Missing, TtlUnit::Seconds, -2),
+            (TtlState::Persistent, TtlUnit::Millis, -1),
+            (TtlState::Expires(ms(9_999)), TtlUnit::Seconds, 10),
+            (TtlState::Expires(ms(9_400)), TtlUnit::Seconds, 9),
+            (TtlState::Expires(ms(1_234)), TtlUnit::Millis, 1_234),
+        ];
+        for (state, unit, want) in cases {
+            assert_eq!(ttl_reply(state, unit), Reply::Int(want), "{state:?} {unit:?}");
+        }
+    }
+}
