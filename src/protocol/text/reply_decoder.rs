@@ -118,6 +118,11 @@ fn parse_value(
     let Some(&kind) = buf.get(pos) else {
         return Ok(None);
     };
+    // Checked before the line search: a line that starts with its CR has no type byte, and
+    // its length would underflow below.
+    if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
+        return Err(protocol(format!("unexpected reply type '{}'", show_byte(kind))));
+    }
     let max = if matches!(kind, b'+' | b'-') { MAX_INLINE_LEN } else { HEADER_MAX };
     let end = match find_line(buf, pos, *scanned, max) {
         Line::Found(end) => end,
