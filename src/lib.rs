@@ -4,12 +4,17 @@
 //! -> [`protocol::Reply`] -> [`codec`] -> bytes. The router and the client reuse [`protocol`]
 //! and [`codec`]; nothing parses the wire twice.
 
+pub mod bench;
+pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod codec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod protocol;
 pub mod router;
 pub mod server;
 pub mod store;
 pub mod units;
+pub mod version;

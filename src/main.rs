@@ -31,6 +31,12 @@ enum Cmd {
     Router(RouterArgs),
     /// Start a local cluster (servers + router) for trying the distributed setup.
     Cluster(ClusterArgs),
+    /// A redis-cli-style client: one-shot commands, a REPL, latency probes.
+    Cli(shale::cli::CliArgs),
+    /// Closed-loop benchmark (like redis-benchmark): throughput and latency percentiles.
+    Bench(shale::bench::BenchArgs),
+    /// Open-loop load at fixed rates with a checker that judges every read.
+    Stress(shale::bench::StressArgs),
 }
 
 #[derive(Args)]
@@ -147,6 +153,10 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     if let (Some(path), Some(node)) = (args.shardmap, args.node) {
         let map = ShardMap::load(&path).context("loading the shard map")?;
         anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
+        // Cluster nodes keep DEL tombstones so a delayed older write can't resurrect a key,
+        // and stamp direct writes with a clock id of their own.
+        cfg.store_options.tombstones = true;
+        cfg.store_options.clock_id = shale::router::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
         cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
     }
     let server = Server::start(cfg).await.context("starting server")?;
@@ -194,5 +204,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Server(args) => run_server(args).await,
         Cmd::Router(args) => run_router(args).await,
         Cmd::Cluster(args) => run_cluster(args).await,
+        Cmd::Cli(args) => shale::cli::run(args).await,
+        Cmd::Bench(args) => Ok(shale::bench::run_bench(args).await?),
+        Cmd::Stress(args) => Ok(shale::bench::run_stress(args).await?),
     }
 }

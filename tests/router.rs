@@ -43,7 +43,7 @@ impl Handler for Fake {
                 Command::Ping(_) => Reply::Simple("PONG"),
                 Command::Get(_) if fail => Reply::error(Status::Internal, "disk on fire"),
                 Command::Get(_) => Reply::Bulk("fake".into()),
-                Command::Del(_) => Reply::Int(1),
+                Command::Del(_) | Command::VSet { .. } | Command::VDel { .. } => Reply::Int(1),
                 _ => Reply::Ok,
             }
         })
@@ -234,6 +234,7 @@ async fn server_with_a_shard_map_rejects_unhosted_shards() {
     let mut b = Bin::connect(n2.addr).await;
     assert_eq!(b.call(0x02, b"abc", b"", 0).await.status(), Some(Status::WrongShard));
     let n1 = Proc::spawn(&["server", "--shardmap", p, "--node", "n1"]);
+    n1.wait_log("node ready");
     let mut t1 = Text::connect(n1.addr).await;
     t1.roundtrip(b"SET abc v\r\n", b"+OK\r\n").await;
 }

@@ -174,7 +174,67 @@ pub fn to_command(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let ttl = ttl_from_ms(ttl_ms)?;
             Ok(Command::Set(SetArgs { key, value, ttl, mode: SetMode::Always }))
         }
+        Opcode::VSet => {
+            let key = check_key(key, limits)?;
+            let (version, value) = split_version(value)?;
+            check_value(&value, limits)?;
+            Ok(Command::VSet { key, value, ttl: ttl_from_ms(ttl_ms)?, version })
+        }
+        Opcode::VDel => {
+            let key = check_key(key, limits)?;
+            let (version, _) = split_version(value)?;
+            Ok(Command::VDel { key, version })
+        }
+        Opcode::ShardDump => {
+            let args = <[u8; 8]>::try_from(value.as_ref())
+                .map_err(|_| ErrorReply::invalid("SHARD_DUMP value is shard:u32 max_items:u32"))?;
+            let shard = u32::from_be_bytes([args[0], args[1], args[2], args[3]]);
+            let max_items = u32::from_be_bytes([args[4], args[5], args[6], args[7]]);
+            Ok(Command::ShardDump { shard, cursor: ttl_ms, max_items })
+        }
     }
+}
+
+/// Splits a versioned write's value into its leading `version:u64` and the data.
+fn split_version(mut value: Bytes) -> Result<(u64, Bytes), ErrorReply> {
+    if value.len() < 8 {
+        return Err(ErrorReply::invalid(
+            "versioned write needs an 8-byte version before the value",
+        ));
+    }
+    let version = value.get_u64();
+    if version == 0 {
+        return Err(ErrorReply::invalid("version 0 is reserved"));
+    }
+    Ok((version, value))
+}
+
+/// The request frame of a versioned write (`VSET` when `value` is given, else `VDEL`).
+pub fn versioned_frame(
+    key: Bytes,
+    value: Option<&[u8]>,
+    ttl_ms: u64,
+    version: u64,
+) -> RequestFrame {
+    let mut v = BytesMut::with_capacity(8 + value.map_or(0, <[u8]>::len));
+    v.put_u64(version);
+    let opcode = match value {
+        Some(data) => {
+            v.put_slice(data);
+            Opcode::VSet
+        }
+        None => Opcode::VDel,
+    };
+    RequestFrame { opcode: opcode as u8, ttl_ms, key, value: v.freeze(), ..Default::default() }
+}
+
+/// The request frame of a SHARD_DUMP page.
+pub fn shard_dump_frame(shard: u32, cursor: u64, max_items: u32) -> RequestFrame {
+    let mut v = BytesMut::with_capacity(8);
+    v.put_u32(shard);
+    v.put_u32(max_items);
+    let opcode = Opcode::ShardDump as u8;
+    RequestFrame { opcode, ttl_ms: cursor, value: v.freeze(), ..Default::default() }
 }
 
 /// Checks a key is non-empty and within the limit.
@@ -220,7 +280,7 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
             encode_response_parts(id, e.status as u8, e.message.as_bytes(), dst)
         }
         (_, Reply::Nil) => encode_response_parts(id, Status::NotFound as u8, &[], dst),
-        (Some(Opcode::Del), Reply::Int(n)) => {
+        (Some(Opcode::Del | Opcode::VSet | Opcode::VDel), Reply::Int(n)) => {
             encode_response_parts(id, ok, &[u8::from(*n > 0)], dst)
         }
         (Some(Opcode::Ttl), Reply::Int(-2)) => {
@@ -245,11 +305,15 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
     };
     let payload = &frame.payload;
     match (status, op) {
-        (Status::Ok, Opcode::Get | Opcode::Stats) => Reply::Bulk(payload.clone()),
+        (Status::Ok, Opcode::Get | Opcode::Stats | Opcode::ShardDump) => {
+            Reply::Bulk(payload.clone())
+        }
         (Status::Ok, Opcode::Ping) if payload.is_empty() => Reply::Simple("PONG"),
         (Status::Ok, Opcode::Ping) => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Set | Opcode::Auth) => Reply::Ok,
-        (Status::Ok, Opcode::Del) => Reply::Int(i64::from(payload.first() == Some(&1))),
+        (Status::Ok, Opcode::Del | Opcode::VSet | Opcode::VDel) => {
+            Reply::Int(i64::from(payload.first() == Some(&1)))
+        }
         (Status::Ok, Opcode::Ttl) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),
             Err(_) => Reply::error(Status::Internal, "TTL payload is not 8 bytes"),

@@ -101,6 +101,33 @@ pub enum Command {
     ConfigGet(Vec<Bytes>),
     /// CLIENT subcommand ...: SETNAME, GETNAME, SETINFO, ID, INFO.
     Client(Vec<Bytes>),
+    /// Versioned SET: applied only if `version` is newer than what the key holds.
+    VSet {
+        /// The key.
+        key: Bytes,
+        /// The value.
+        value: Bytes,
+        /// Time to live; `None` never expires.
+        ttl: Option<Duration>,
+        /// Last-writer-wins version.
+        version: u64,
+    },
+    /// Versioned DEL: leaves a tombstone holding `version`.
+    VDel {
+        /// The key.
+        key: Bytes,
+        /// Last-writer-wins version.
+        version: u64,
+    },
+    /// One page of a shard's entries, starting at `cursor` (0 = the start).
+    ShardDump {
+        /// Shard number, 1-based.
+        shard: u32,
+        /// Opaque position from the previous page.
+        cursor: u64,
+        /// Most entries wanted (0 = the server's page size).
+        max_items: u32,
+    },
 }
 
 impl Command {
@@ -129,6 +156,9 @@ impl Command {
             Command::CommandDocs(_) => "COMMAND",
             Command::ConfigGet(_) => "CONFIG",
             Command::Client(_) => "CLIENT",
+            Command::VSet { .. } => "VSET",
+            Command::VDel { .. } => "VDEL",
+            Command::ShardDump { .. } => "SHARD_DUMP",
         }
     }
 }

@@ -22,6 +22,7 @@
 
 pub mod binary;
 mod command;
+pub mod dump;
 pub mod limits;
 mod status;
 pub mod text;

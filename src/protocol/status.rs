@@ -18,11 +18,17 @@ pub enum Opcode {
     Stats = 0x06,
     /// Authenticate with a password (value).
     Auth = 0x07,
+    /// Versioned SET (router to replica): value = version:u64 then the data.
+    VSet = 0x10,
+    /// Versioned DEL (router to replica): value = version:u64; leaves a tombstone.
+    VDel = 0x11,
+    /// One page of a shard's keys, values, TTLs and versions (shard copy).
+    ShardDump = 0x12,
 }
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 7] = [
+    pub const ALL: [Opcode; 10] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -30,6 +36,9 @@ impl Opcode {
         Opcode::Ttl,
         Opcode::Stats,
         Opcode::Auth,
+        Opcode::VSet,
+        Opcode::VDel,
+        Opcode::ShardDump,
     ];
 
     /// The opcode for a wire byte, if it is defined.
@@ -47,6 +56,9 @@ impl Opcode {
             Opcode::Ttl => "TTL",
             Opcode::Stats => "STATS",
             Opcode::Auth => "AUTH",
+            Opcode::VSet => "VSET",
+            Opcode::VDel => "VDEL",
+            Opcode::ShardDump => "SHARD_DUMP",
         }
     }
 }
@@ -172,7 +184,7 @@ mod tests {
             assert_eq!(Opcode::from_u8(op as u8), Some(op));
         }
         assert_eq!(Opcode::from_u8(0x00), None);
-        assert_eq!(Opcode::from_u8(0x10), None);
+        assert_eq!(Opcode::from_u8(0x13), None);
     }
 
     #[test]

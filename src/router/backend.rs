@@ -9,6 +9,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::health::{Failure, Flip, Health, HealthConfig};
+use super::hints::Hints;
 use crate::client::ClientMetrics;
 use crate::client::metrics::Metrics;
 use crate::client::{ConnectionConfig, Error, Pool, ReconnectPolicy};
@@ -39,6 +40,7 @@ pub struct Backend {
     pool: Pool,
     probe_pool: Pool,
     health: Health,
+    hints: Hints,
     in_flight: AtomicU32,
     ewma_us: AtomicU64,
     metrics: Metrics,
@@ -76,6 +78,7 @@ impl Backend {
             pool,
             probe_pool,
             health: Health::new(health),
+            hints: Hints::default(),
             in_flight: AtomicU32::new(0),
             ewma_us: AtomicU64::new(0f64.to_bits()),
             metrics: Metrics::default(),
@@ -101,6 +104,16 @@ impl Backend {
     /// Health state.
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Missed writes, stale shards and settling keys.
+    pub fn hints(&self) -> &Hints {
+        &self.hints
+    }
+
+    /// Whether a read of `key` (in `shard`) may go here: up, and caught up on that key.
+    pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
+        !self.health.is_ejected() && self.hints.readable(shard, key)
     }
 
     /// P2C's load score: EWMA latency x (in flight + 1) / weight. Lower is better.
@@ -137,6 +150,8 @@ impl Backend {
                 self.observe_latency(took);
                 self.health.record_success();
             }
+            // A map disagreement is not the node's ill health.
+            Err(Error::Server { status: Status::WrongShard, .. }) => {}
             Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),
         }
         result

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::join_all;
 use tokio::time::Instant;
 
-use super::backend::{Backend, is_client_fault};
+use super::backend::Backend;
 use super::select::{ReadPolicy, next_replica};
 use crate::client::Error;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
@@ -47,8 +46,26 @@ impl Default for Timeouts {
     }
 }
 
+/// Why a forwarded request failed: the error reply, and whether some replica said the
+/// key's shard is not where the router's map put it (so the map should be re-read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    /// What the client gets.
+    pub reply: ErrorReply,
+    /// A replica answered WRONG_SHARD.
+    pub wrong_shard: bool,
+}
+
+impl Failed {
+    /// A failure that says nothing about the map.
+    pub fn plain(reply: ErrorReply) -> Self {
+        Self { reply, wrong_shard: false }
+    }
+}
+
 /// Reads from one replica, failing over to each other replica at most once. A miss is a
-/// success. Returns the first good reply, or UNAVAILABLE naming the last error.
+/// success. Replicas that are ejected or not caught up on `key` are skipped (unless none
+/// is usable). Returns the first good reply, or UNAVAILABLE naming the last error.
 pub async fn read(
     policy: ReadPolicy,
     shard: u32,
@@ -56,94 +73,37 @@ pub async fn read(
     frame: &RequestFrame,
     timeouts: &Timeouts,
     deadline: Instant,
-) -> Result<ResponseFrame, ErrorReply> {
+) -> Result<ResponseFrame, Failed> {
     if replicas.is_empty() {
-        return Err(no_replicas(shard));
+        return Err(Failed::plain(no_replicas(shard)));
     }
+    let usable = |b: &Backend| b.readable(shard, &frame.key);
     let mut tried = vec![false; replicas.len()];
     let mut last: Option<(String, Error)> = None;
+    let mut wrong_shard = false;
     loop {
-        let pick = next_replica(policy, replicas, &tried, &mut rand::thread_rng());
+        // The rng is not Send, so it must not live across the await below.
+        let pick = next_replica(policy, replicas, &tried, usable, &mut rand::thread_rng());
         let Some(i) = pick else { break };
         tried[i] = true;
         let try_deadline = deadline.min(Instant::now() + timeouts.read_try);
         match replicas[i].call(frame.clone(), try_deadline).await {
             Ok(resp) => return Ok(resp),
-            Err(e) => last = Some((replicas[i].name().to_owned(), e)),
+            Err(e) => {
+                wrong_shard |= matches!(&e, Error::Server { status: Status::WrongShard, .. });
+                last = Some((replicas[i].name().to_owned(), e));
+            }
         }
         if Instant::now() >= deadline {
             break;
         }
     }
-    let why =
-        last.map_or_else(|| "every replica is ejected".to_owned(), |(n, e)| format!("{n}: {e}"));
-    Err(ErrorReply::new(
-        Status::Unavailable,
-        format!("no replica of shard {shard} could serve ({why})"),
-    ))
+    let why = last.map_or_else(|| "no replica tried".to_owned(), |(n, e)| format!("{n}: {e}"));
+    let msg = format!("no replica of shard {shard} could serve ({why})");
+    Err(Failed { reply: ErrorReply::new(Status::Unavailable, msg), wrong_shard })
 }
 
-/// What a write fan-out achieved.
-#[derive(Debug)]
-pub struct WriteOutcome {
-    /// Replies of the replicas that acknowledged.
-    pub acked: Vec<ResponseFrame>,
-    /// Names and errors of the replicas that did not.
-    pub failed: Vec<(String, String)>,
-}
-
-/// Sends a write to every replica at once and waits for all (bounded by the write
-/// timeout). Ejected replicas are not contacted, unless all are ejected: they count as
-/// failed, so a dead node costs nothing per request.
-pub async fn write(
-    replicas: &[Arc<Backend>],
-    frame: &RequestFrame,
-    timeouts: &Timeouts,
-    deadline: Instant,
-) -> WriteOutcome {
-    let deadline = deadline.min(Instant::now() + timeouts.write);
-    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
-    let calls = replicas.iter().map(|b| async move {
-        if b.health().is_ejected() && !all_ejected {
-            return (b.name(), Err("ejected".to_owned()));
-        }
-        let result = b.call(frame.clone(), deadline).await.map_err(|e| e.to_string());
-        (b.name(), result)
-    });
-    let mut out = WriteOutcome { acked: Vec::new(), failed: Vec::new() };
-    for (name, result) in join_all(calls).await {
-        match result {
-            Ok(resp) if resp.status().is_some_and(|s| !is_client_fault(s)) => out.acked.push(resp),
-            Ok(resp) => {
-                out.failed.push((name.to_owned(), String::from_utf8_lossy(&resp.payload).into()))
-            }
-            Err(e) => out.failed.push((name.to_owned(), e)),
-        }
-    }
-    out
-}
-
-impl WriteOutcome {
-    /// OK (the first ack), PARTIAL or UNAVAILABLE.
-    pub fn into_result(self, shard: u32, total: usize) -> Result<Vec<ResponseFrame>, ErrorReply> {
-        if total == 0 {
-            return Err(no_replicas(shard));
-        }
-        if self.failed.is_empty() {
-            return Ok(self.acked);
-        }
-        let names: Vec<&str> = self.failed.iter().map(|(n, _)| n.as_str()).collect();
-        if self.acked.is_empty() {
-            let (node, why) = &self.failed[0];
-            let msg = format!("no replica of shard {shard} acked the write ({node}: {why})");
-            return Err(ErrorReply::new(Status::Unavailable, msg));
-        }
-        let msg =
-            format!("{}/{} replicas acked; failed: {}", self.acked.len(), total, names.join(","));
-        Err(ErrorReply::new(Status::Partial, msg))
-    }
-}
-
-fn no_replicas(shard: u32) -> ErrorReply {
+/// UNAVAILABLE for a shard with no replicas.
+pub fn no_replicas(shard: u32) -> ErrorReply {
     ErrorReply::new(Status::Unavailable, format!("shard {shard} has no replicas"))
 }

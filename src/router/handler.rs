@@ -10,7 +10,8 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::Router;
-use super::forward::{read, write};
+use super::forward::read;
+use super::write::{WriteReq, write};
 use crate::net::{Handler, Session};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
@@ -79,22 +80,45 @@ impl Router {
         reply
     }
 
-    /// Forwards a read-type request and returns the backend's reply frame.
+    /// Forwards a read-type request and returns the backend's reply frame. On WRONG_SHARD
+    /// the map is re-read and the request retried once.
     async fn read_frame(&self, op: Opcode, key: Bytes) -> Result<ResponseFrame, ErrorReply> {
-        let topo = self.inner.topology.load_full();
-        let (shard, replicas) = topo.route(&key);
+        let t = self.inner.timeouts;
         let frame = RequestFrame { opcode: op as u8, key, ..Default::default() };
-        let t = &self.inner.timeouts;
-        read(self.inner.read_policy, shard, replicas, &frame, t, Instant::now() + t.request).await
+        let mut retried = false;
+        loop {
+            let topo = self.inner.topology.load_full();
+            let (shard, replicas) = topo.route(&frame.key);
+            let policy = self.inner.read_policy;
+            match read(policy, shard, replicas, &frame, &t, Instant::now() + t.request).await {
+                Ok(resp) => return Ok(resp),
+                Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
+                Err(f) => return Err(f.reply),
+            }
+        }
     }
 
-    /// Fans a write-type request out; returns the acknowledging replicas' replies.
-    async fn write_frames(&self, frame: RequestFrame) -> Result<Vec<ResponseFrame>, ErrorReply> {
-        let topo = self.inner.topology.load_full();
-        let (shard, replicas) = topo.route(&frame.key);
-        let t = &self.inner.timeouts;
-        let outcome = write(replicas, &frame, t, Instant::now() + t.request).await;
-        outcome.into_result(shard, replicas.len())
+    /// Fans a versioned write out (same retry rule); returns the acks' replies.
+    async fn write_frames(
+        &self,
+        key: Bytes,
+        value: Option<Bytes>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<Vec<ResponseFrame>, ErrorReply> {
+        let t = self.inner.timeouts;
+        let version = self.inner.hlc.now();
+        let mut retried = false;
+        loop {
+            let topo = self.inner.topology.load_full();
+            let (shard, replicas) = topo.route(&key);
+            let req = WriteReq { shard, key: key.clone(), value: value.clone(), ttl, version };
+            let ack = self.inner.write_ack;
+            match write(replicas, &req, ack, &t, Instant::now() + t.request).await {
+                Ok(acks) => return Ok(acks),
+                Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
+                Err(f) => return Err(f.reply),
+            }
+        }
     }
 
     async fn get(&self, key: Bytes) -> Reply {
@@ -128,24 +152,14 @@ impl Router {
                 "NX/XX are not supported through the router",
             );
         }
-        let ttl_ms =
-            args.ttl.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
-        let frame = RequestFrame {
-            opcode: Opcode::Set as u8,
-            ttl_ms,
-            key: args.key,
-            value: args.value,
-            ..Default::default()
-        };
-        match self.write_frames(frame).await {
+        match self.write_frames(args.key, Some(args.value), args.ttl).await {
             Ok(_) => Reply::Ok,
             Err(e) => Reply::Error(e),
         }
     }
 
     async fn del(&self, key: Bytes) -> Reply {
-        let frame = RequestFrame { opcode: Opcode::Del as u8, key, ..Default::default() };
-        match self.write_frames(frame).await {
+        match self.write_frames(key, None, None).await {
             Ok(acks) => Reply::Int(i64::from(acks.iter().any(|r| r.payload.first() == Some(&1)))),
             Err(e) => Reply::Error(e),
         }

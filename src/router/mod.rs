@@ -15,12 +15,15 @@ pub mod forward;
 mod handler;
 pub mod hash;
 pub mod health;
+pub mod hints;
 mod probe;
+mod repair;
 pub mod select;
 pub mod shardmap;
 pub mod stats;
 pub mod topology;
 pub mod watch;
+pub mod write;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -42,6 +45,9 @@ use shardmap::{MapError, ShardMap};
 use stats::RouterStats;
 use topology::{BackendSettings, Topology};
 use watch::{MAP_POLL_INTERVAL, MapWatcher};
+use write::WriteAck;
+
+use crate::version::Hlc;
 
 /// Default port of `shale router`.
 pub const DEFAULT_ROUTER_PORT: u16 = 7380;
@@ -65,6 +71,10 @@ pub struct RouterConfig {
     pub pool_size: usize,
     /// Health thresholds and probe timing.
     pub health: HealthConfig,
+    /// How many replicas must ack a write before the client is answered.
+    pub write_ack: WriteAck,
+    /// Tie-breaker of this router's version clock; distinct per router.
+    pub router_id: u8,
 }
 
 impl RouterConfig {
@@ -78,6 +88,8 @@ impl RouterConfig {
             timeouts: Timeouts::default(),
             pool_size: DEFAULT_POOL_SIZE,
             health: HealthConfig::default(),
+            write_ack: WriteAck::All,
+            router_id: rand::random(),
         }
     }
 }
@@ -105,6 +117,11 @@ struct Inner {
     started: Instant,
     port: u16,
     settings: Vec<(&'static str, String)>,
+    hlc: Hlc,
+    write_ack: WriteAck,
+    watcher: Arc<MapWatcher>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
 }
 
 /// A handle on a router: the request handler and a view of its topology and counters.
@@ -142,6 +159,7 @@ impl Router {
         }
         let net_stats = Arc::new(NetStats::default());
         let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
+        let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
             backend_settings,
@@ -152,11 +170,16 @@ impl Router {
             started: Instant::now(),
             port: addr.port(),
             settings,
+            hlc: Hlc::new(cfg.router_id),
+            write_ack: cfg.write_ack,
+            watcher: watcher.clone(),
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
         };
         let router = Router { inner: Arc::new(inner) };
-        let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
         watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
-        tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone(), tracker.clone()));
+        tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
+        tracker.spawn(repair::run(router.clone(), cancel.clone()));
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(
@@ -177,15 +200,28 @@ impl Router {
         self.inner.topology.load_full()
     }
 
-    fn apply_map(&self, map: Arc<ShardMap>, cancel: &CancellationToken, tracker: &TaskTracker) {
+    /// Routes by `map` from now on (requests in flight finish on the old one).
+    fn apply_map(&self, map: Arc<ShardMap>) {
         let old = self.inner.topology.load_full();
+        if **old.map() == *map {
+            return;
+        }
         let (topology, fresh) = Topology::build(map, Some(&old), &self.inner.backend_settings);
         for b in &fresh {
             let timeout = self.inner.backend_settings.health.probe_timeout;
-            probe::spawn_prober(b, timeout, cancel.clone(), tracker);
+            probe::spawn_prober(b, timeout, self.inner.cancel.clone(), &self.inner.tracker);
         }
         info!(shards = topology.map().num_shards(), new_nodes = fresh.len(), "routing by new map");
         self.inner.topology.store(Arc::new(topology));
+    }
+
+    /// Re-reads the map file now (after a WRONG_SHARD). Returns true so the caller retries
+    /// once whether or not the map changed: the node may have finished a shard copy.
+    fn refresh_map(&self) -> bool {
+        if let Ok(true) = self.inner.watcher.reload() {
+            self.apply_map(self.inner.watcher.current());
+        }
+        true
     }
 }
 
@@ -205,12 +241,7 @@ impl Inner {
 }
 
 /// Swaps in each new map the watcher accepts.
-async fn follow_map(
-    router: Router,
-    watcher: Arc<MapWatcher>,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-) {
+async fn follow_map(router: Router, watcher: Arc<MapWatcher>, cancel: CancellationToken) {
     let mut rx = watcher.subscribe();
     loop {
         tokio::select! {
@@ -220,7 +251,7 @@ async fn follow_map(
                     break;
                 }
                 let map = rx.borrow_and_update().clone();
-                router.apply_map(map, &cancel, &tracker);
+                router.apply_map(map);
             }
         }
     }

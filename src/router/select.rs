@@ -37,19 +37,20 @@ impl std::str::FromStr for ReadPolicy {
 
 /// Picks the next replica to try, or `None` when every eligible one was tried.
 ///
-/// Eligible: not yet tried, and not ejected, unless every replica of the shard is
-/// ejected, in which case all are tried anyway (fail open: a wrong verdict must not make
-/// a shard unavailable).
+/// Eligible: not yet tried, and `usable` (up, and caught up on the key), unless no replica
+/// of the shard is usable, in which case all are tried anyway (fail open: a wrong verdict
+/// must not make a shard unavailable).
 pub fn next_replica<R: Rng>(
     policy: ReadPolicy,
     replicas: &[Arc<Backend>],
     tried: &[bool],
+    usable: impl Fn(&Backend) -> bool,
     rng: &mut R,
 ) -> Option<usize> {
-    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
-    let eligible: Vec<usize> = (0..replicas.len())
-        .filter(|&i| !tried[i] && (all_ejected || !replicas[i].health().is_ejected()))
-        .collect();
+    let ok: Vec<bool> = replicas.iter().map(|b| usable(b)).collect();
+    let none_usable = !ok.contains(&true);
+    let eligible: Vec<usize> =
+        (0..replicas.len()).filter(|&i| !tried[i] && (none_usable || ok[i])).collect();
     match (policy, eligible.len()) {
         (_, 0) => None,
         (_, 1) => Some(eligible[0]),
@@ -78,6 +79,10 @@ mod tests {
     use crate::client::ConnectionConfig;
     use crate::router::health::{Failure, HealthConfig};
 
+    fn up(b: &Backend) -> bool {
+        !b.health().is_ejected()
+    }
+
     fn backends(n: usize) -> Vec<Arc<Backend>> {
         (0..n)
             .map(|i| {
@@ -95,11 +100,11 @@ mod tests {
             let bs = backends(4);
             let mut tried = vec![false; 4];
             for _ in 0..4 {
-                let i = next_replica(policy, &bs, &tried, &mut rng).expect("one left");
+                let i = next_replica(policy, &bs, &tried, up, &mut rng).expect("one left");
                 assert!(!tried[i]);
                 tried[i] = true;
             }
-            assert_eq!(next_replica(policy, &bs, &tried, &mut rng), None);
+            assert_eq!(next_replica(policy, &bs, &tried, up, &mut rng), None);
         }
     }
 
@@ -110,12 +115,15 @@ mod tests {
         bs[0].health().record_failure(Failure::Refused);
         bs[2].health().record_failure(Failure::Refused);
         for _ in 0..20 {
-            assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false; 3], &mut rng), Some(1));
+            assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false; 3], up, &mut rng), Some(1));
         }
-        assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false, true, false], &mut rng), None);
+        assert_eq!(
+            next_replica(ReadPolicy::Random, &bs, &[false, true, false], up, &mut rng),
+            None
+        );
         bs[1].health().record_failure(Failure::Refused);
         assert!(
-            next_replica(ReadPolicy::Random, &bs, &[false; 3], &mut rng).is_some(),
+            next_replica(ReadPolicy::Random, &bs, &[false; 3], up, &mut rng).is_some(),
             "fail open"
         );
     }
@@ -127,7 +135,7 @@ mod tests {
             let bs = backends(2);
             let mut counts = [0; 2];
             for _ in 0..1000 {
-                counts[next_replica(policy, &bs, &[false; 2], &mut rng).expect("some")] += 1;
+                counts[next_replica(policy, &bs, &[false; 2], up, &mut rng).expect("some")] += 1;
             }
             assert!((400..=600).contains(&counts[0]), "{policy:?}: {counts:?}");
         }

@@ -74,11 +74,15 @@ impl Topology {
     /// The shard of `key` and its replicas (empty when the shard has none).
     pub fn route(&self, key: &[u8]) -> (u32, &[Arc<Backend>]) {
         let shard = self.map.shard_for_key(key);
-        let replicas = usize::try_from(shard)
+        (shard, self.replicas_of(shard))
+    }
+
+    /// The replicas of `shard` (empty when it has none or is out of range).
+    pub fn replicas_of(&self, shard: u32) -> &[Arc<Backend>] {
+        usize::try_from(shard)
             .ok()
             .and_then(|s| self.shards.get(s.wrapping_sub(1)))
-            .map_or(&[][..], Vec::as_slice);
-        (shard, replicas)
+            .map_or(&[][..], Vec::as_slice)
     }
 
     /// Every backend, sorted by node name.

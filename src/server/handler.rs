@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::net::{Handler, NetConfig, NetStats, Session};
+use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
 use crate::protocol::{Command, Reply, Status};
 use crate::store::Store;
 
@@ -19,7 +20,7 @@ pub struct StoreHandler {
     started: Instant,
     port: u16,
     settings: Vec<(&'static str, String)>,
-    shards: Option<ShardFilter>,
+    shards: Option<Arc<ShardFilter>>,
 }
 
 impl StoreHandler {
@@ -40,7 +41,7 @@ impl StoreHandler {
     }
 
     /// Answer WRONG_SHARD for keys of shards this node does not host.
-    pub fn with_shards(mut self, shards: Option<ShardFilter>) -> Self {
+    pub fn with_shards(mut self, shards: Option<Arc<ShardFilter>>) -> Self {
         self.shards = shards;
         self
     }
@@ -57,6 +58,25 @@ impl StoreHandler {
             started: self.started,
             port: self.port,
         }
+    }
+
+    /// One page of a shard's entries (the shard's readiness was checked already).
+    fn dump(&self, shard: u32, cursor: u64, max_items: u32) -> Reply {
+        let Some(filter) = &self.shards else {
+            return Reply::error(
+                Status::InvalidArgument,
+                "SHARD_DUMP needs a server started with --shardmap",
+            );
+        };
+        let map = filter.served().map.clone();
+        let in_shard = |key: &[u8]| map.shard_for_key(key) == shard;
+        let max = match max_items as usize {
+            0 => DUMP_PAGE_MAX_ITEMS,
+            n => n.min(DUMP_PAGE_MAX_ITEMS),
+        };
+        let (entries, next) = self.store.dump_page(cursor, max, DUMP_PAGE_MAX_BYTES, &in_shard);
+        let records = entries.into_iter().map(super::sync::to_record).collect();
+        Reply::Bulk(encode_page(&DumpPage { records, next }))
     }
 
     /// Answers one command synchronously.
@@ -92,6 +112,13 @@ impl StoreHandler {
                  Are you sure your configuration is correct?",
             ),
             Command::Quit => Reply::Ok,
+            Command::VSet { key, value, ttl, version } => {
+                Reply::Int(i64::from(store.set_versioned(&key, &value, ttl, version)))
+            }
+            Command::VDel { key, version } => {
+                Reply::Int(i64::from(store.del_versioned(&key, version)))
+            }
+            Command::ShardDump { shard, cursor, max_items } => self.dump(shard, cursor, max_items),
         }
     }
 }

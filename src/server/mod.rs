@@ -15,6 +15,7 @@
 pub mod cmd;
 mod handler;
 mod shards;
+mod sync;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,10 +26,10 @@ use tracing::info;
 
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
 use crate::router::watch::MAP_POLL_INTERVAL;
-use crate::store::{Store, StoreConfig, SweepConfig, spawn_sweeper};
+use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
 
 pub use handler::StoreHandler;
-pub use shards::ShardFilter;
+pub use shards::{Served, ShardFilter};
 
 /// Default port of `shale server`.
 pub const DEFAULT_PORT: u16 = 7379;
@@ -42,10 +43,12 @@ pub struct ServerConfig {
     pub net: NetConfig,
     /// Store shape.
     pub store: StoreConfig,
+    /// Tombstones, clock id, maxmemory and eviction.
+    pub store_options: StoreOptions,
     /// Background expiry sweep.
     pub sweep: SweepConfig,
     /// Serve only some shards of a cluster map (`--shardmap --node`); `None` serves all keys.
-    pub shards: Option<ShardFilter>,
+    pub shards: Option<Arc<ShardFilter>>,
 }
 
 impl ServerConfig {
@@ -55,6 +58,7 @@ impl ServerConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             net: NetConfig::default(),
             store: StoreConfig::default(),
+            store_options: StoreOptions::default(),
             sweep: SweepConfig::default(),
             shards: None,
         }
@@ -72,7 +76,8 @@ pub struct Server {
 impl Server {
     /// Binds, starts the sweeper and the accept loop, and returns once it is listening.
     pub async fn start(cfg: ServerConfig) -> Result<Self, BindError> {
-        let store = Arc::new(Store::new(cfg.store));
+        let store =
+            Arc::new(Store::with_options(cfg.store, cfg.store_options, Arc::new(SystemClock)));
         Self::start_with_store(cfg, store).await
     }
 
@@ -88,6 +93,7 @@ impl Server {
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
         if let Some(shards) = &cfg.shards {
             shards.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
+            tracker.spawn(sync::run(shards.clone(), handler.store().clone(), cancel.clone()));
         }
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;

@@ -1,25 +1,57 @@
-//! Shard ownership for a server that is one node of a cluster (`--shardmap --node`): keys
-//! of shards the node does not host are answered WRONG_SHARD, so a stale router or a
-//! misdirected client can't write where nobody will read. The map is followed live.
+//! Shard ownership for a server that is one node of a cluster (`--shardmap --node`).
+//!
+//! The node serves a shard's reads only once the shard is *ready* (copied from a peer);
+//! while it is being copied, versioned writes from routers are accepted (last-writer-wins
+//! merges them with the copy, so nothing written meanwhile is lost) and everything else
+//! answers WRONG_SHARD. Keys of shards the node does not host always get WRONG_SHARD. The
+//! state here is what [`super::sync`] has applied, not merely what the map file says, so
+//! a shard removed and re-added is never served before its old data is gone and its new
+//! copy is complete.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use crate::protocol::{Command, ErrorReply, Status};
+use crate::router::shardmap::ShardMap;
 use crate::router::watch::MapWatcher;
 
-/// Which shards this node serves, per the current map.
+/// The map being served and which of the node's shards are ready.
 #[derive(Debug, Clone)]
+pub struct Served {
+    /// The map applied so far.
+    pub map: Arc<ShardMap>,
+    /// `ready[s - 1]`: shard `s` is hosted here and fully copied.
+    pub ready: Vec<bool>,
+}
+
+impl Served {
+    fn is_ready(&self, shard: u32) -> bool {
+        usize::try_from(shard).ok().and_then(|s| self.ready.get(s.wrapping_sub(1))).copied()
+            == Some(true)
+    }
+}
+
+/// Which shards this node serves.
+#[derive(Debug)]
 pub struct ShardFilter {
     watcher: Arc<MapWatcher>,
     node: String,
+    served: ArcSwap<Served>,
 }
 
 impl ShardFilter {
-    /// Serve the shards `node` hosts in the map `watcher` follows.
-    pub fn new(watcher: Arc<MapWatcher>, node: impl Into<String>) -> Self {
-        Self { watcher, node: node.into() }
+    /// Serve the shards `node` hosts in the map `watcher` follows; none is ready until
+    /// [`super::sync`] has copied it.
+    pub fn new(watcher: Arc<MapWatcher>, node: impl Into<String>) -> Arc<Self> {
+        let map = watcher.current();
+        let ready = vec![false; map.num_shards() as usize];
+        Arc::new(Self {
+            watcher,
+            node: node.into(),
+            served: ArcSwap::from_pointee(Served { map, ready }),
+        })
     }
 
     /// The node name.
@@ -27,30 +59,54 @@ impl ShardFilter {
         &self.node
     }
 
-    /// The map being followed.
+    /// The map file being followed.
     pub fn watcher(&self) -> &Arc<MapWatcher> {
         &self.watcher
     }
 
-    /// WRONG_SHARD for the first key of `command` this node does not host.
+    /// What is served now.
+    pub fn served(&self) -> Arc<Served> {
+        self.served.load_full()
+    }
+
+    /// Publishes a new served state.
+    pub fn publish(&self, served: Served) {
+        self.served.store(Arc::new(served));
+    }
+
+    /// Whether `shard` is ready (hosted and copied).
+    pub fn is_ready(&self, shard: u32) -> bool {
+        self.served.load().is_ready(shard)
+    }
+
+    /// WRONG_SHARD for the first key of `command` this node may not answer now.
     pub fn check(&self, command: &Command) -> Result<(), ErrorReply> {
-        let map = self.watcher.load();
-        let check = |key: &Bytes| {
-            let shard = map.shard_for_key(key);
-            if map.hosts(&self.node, shard) {
+        let served = self.served.load();
+        let check = |key: &Bytes, write_only: bool| {
+            let shard = served.map.shard_for_key(key);
+            if served.is_ready(shard) || (write_only && served.map.hosts(&self.node, shard)) {
                 return Ok(());
             }
-            let msg = format!("shard {shard} is not hosted by node {}", self.node);
+            let msg = if served.map.hosts(&self.node, shard) {
+                format!("shard {shard} is still being copied to node {}", self.node)
+            } else {
+                format!("shard {shard} is not hosted by node {}", self.node)
+            };
             Err(ErrorReply::new(Status::WrongShard, msg))
         };
         match command {
-            Command::Get(k) | Command::Persist(k) => check(k),
-            Command::Ttl { key, .. } | Command::Expire { key, .. } => check(key),
-            Command::Set(args) => check(&args.key),
+            Command::VSet { key, .. } | Command::VDel { key, .. } => check(key, true),
+            Command::Get(k) | Command::Persist(k) => check(k, false),
+            Command::Ttl { key, .. } | Command::Expire { key, .. } => check(key, false),
+            Command::Set(args) => check(&args.key, false),
             Command::Del(keys) | Command::Exists(keys) | Command::MGet(keys) => {
-                keys.iter().try_for_each(check)
+                keys.iter().try_for_each(|k| check(k, false))
             }
-            Command::MSet(pairs) => pairs.iter().try_for_each(|(k, _)| check(k)),
+            Command::MSet(pairs) => pairs.iter().try_for_each(|(k, _)| check(k, false)),
+            Command::ShardDump { shard, .. } if !served.is_ready(*shard) => {
+                let msg = format!("shard {shard} is not ready on node {}", self.node);
+                Err(ErrorReply::new(Status::WrongShard, msg))
+            }
             _ => Ok(()),
         }
     }
@@ -59,23 +115,46 @@ impl ShardFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::router::shardmap::ShardMap;
 
-    #[test]
-    fn keys_of_unhosted_shards_are_wrong_shard() {
-        // "abc" is in shard 4 of 8.
+    fn filter(node: &str) -> Arc<ShardFilter> {
+        // "abc" is in shard 4 of 8; n1 hosts it, n2 does not.
         let map = ShardMap::builder(8)
             .node("n1", "127.0.0.1", 7401)
             .node("n2", "127.0.0.1", 7402)
             .shard(4, &["n1"])
             .build()
             .unwrap();
-        let watcher = MapWatcher::new("unused.json".into(), map);
-        let n1 = ShardFilter::new(watcher.clone(), "n1");
-        let n2 = ShardFilter::new(watcher, "n2");
+        ShardFilter::new(MapWatcher::new("unused.json".into(), map), node)
+    }
+
+    fn ready_all(f: &ShardFilter) {
+        let mut served = (*f.served()).clone();
+        served.ready = (1..=8).map(|s| served.map.hosts(f.node(), s)).collect();
+        f.publish(served);
+    }
+
+    #[test]
+    fn keys_of_unhosted_shards_are_wrong_shard() {
+        let (n1, n2) = (filter("n1"), filter("n2"));
+        ready_all(&n1);
+        ready_all(&n2);
         let get = Command::Get(Bytes::from_static(b"abc"));
         assert!(n1.check(&get).is_ok());
         assert_eq!(n2.check(&get).unwrap_err().status, Status::WrongShard);
         assert!(n2.check(&Command::DbSize).is_ok(), "keyless commands pass");
+    }
+
+    #[test]
+    fn a_shard_being_copied_takes_versioned_writes_only() {
+        let n1 = filter("n1");
+        let key = Bytes::from_static(b"abc");
+        let get = Command::Get(key.clone());
+        let vset = Command::VSet { key, value: Bytes::new(), ttl: None, version: 1 };
+        let dump = Command::ShardDump { shard: 4, cursor: 0, max_items: 0 };
+        assert!(n1.check(&get).unwrap_err().message.contains("being copied"));
+        assert!(n1.check(&dump).is_err(), "a half-copied shard is no copy source");
+        assert!(n1.check(&vset).is_ok());
+        ready_all(&n1);
+        assert!(n1.check(&get).is_ok() && n1.check(&dump).is_ok());
     }
 }

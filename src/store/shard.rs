@@ -1,5 +1,8 @@
-//! One shard of the store: a dense entry vector, an index table over it, its sweep cursor and
-//! its counters. Everything here runs under the shard's mutex, which [`super::Store`] owns.
+//! One shard of the store: a dense entry vector, an index table over it, its sweep cursor,
+//! its eviction hand and its counters. Everything here runs under the shard's mutex, which
+//! [`super::Store`] owns. This file holds the structure, its bookkeeping and the reads;
+//! `shard/write.rs` the writes, `shard/evict.rs` memory admission and eviction, and
+//! `shard/scan.rs` the index walks (sweep, dump, bulk removal).
 //!
 //! ```text
 //! table: HashTable<u32>          entries: Vec<Entry>
@@ -12,20 +15,35 @@
 //!
 //! The key lives once, in `entries`; the table only holds indices and compares through a
 //! closure that looks the key up, rehashing from each entry's stored 32-bit hash. Dense
-//! entries let the sweeper walk a shard by index with a plain cursor. Removal is
-//! `swap_remove`, then the moved entry's table slot is repointed.
+//! entries let the sweeper, the eviction hand and dumps walk a shard by index. Removal is
+//! `swap_remove`, then the moved entry's table slot is repointed. **Entries only ever move
+//! that way** (the last entry into a lower slot); dumps rely on it (see `scan.rs`).
 //!
-//! This module does not pick shards or read clocks, and writes never allocate key or value
-//! storage here: the store builds entries before locking and frees what comes back (replaced,
-//! rejected or swept entries) after unlocking. Reads copy small inline values under the lock.
+//! Entries are keys or tombstones. Tombstones are invisible to reads and NX/XX conditions but
+//! hold a version that writes must beat. An expired entry of either kind counts as absent and
+//! is removed when found.
+//!
+//! This module does not pick shards, read clocks or decide whether deletes leave tombstones,
+//! and writes never allocate key or value storage here: the store builds entries before
+//! locking and frees what comes back ([`Garbage`]) after unlocking. Reads copy small inline
+//! values under the lock.
 
+mod evict;
+mod scan;
+mod write;
+
+pub use evict::EVICT_SCAN_MAX;
+pub(super) use write::{Outcome, Put};
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hashbrown::HashTable;
 
-use super::entry::{Entry, Expiry, table_hash};
-use super::{SetCond, SweepProgress, TtlState};
+use super::entry::{Entry, table_hash};
+use super::{EvictionPolicy, TtlState};
+use crate::version::Hlc;
 
 /// Shards whose entry vector is at least this big are shrunk when they fall under a quarter
 /// full at the end of a sweep pass; smaller ones are not worth the reallocation.
@@ -37,23 +55,81 @@ pub(super) struct Counters {
     pub(super) hits: u64,
     pub(super) misses: u64,
     pub(super) expired: u64,
+    pub(super) evictions: u64,
+    /// Entries the eviction hand has looked at (for tests of bounded work).
+    pub(super) evict_inspected: u64,
     pub(super) used: usize,
+    pub(super) tombstones: usize,
+}
+
+/// A shard's memory limit: bytes of `used_memory` (`usize::MAX` = unlimited) and what to do
+/// when a write would exceed them.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Budget {
+    pub(super) bytes: usize,
+    pub(super) policy: EvictionPolicy,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self { bytes: usize::MAX, policy: EvictionPolicy::NoEviction }
+    }
+}
+
+/// Entries a call removed or did not use, for the caller to free after unlocking. Holds one
+/// without allocating (the common case, an overwrite) and spills into a `Vec` beyond that.
+#[derive(Default)]
+pub(super) struct Garbage {
+    first: Option<Entry>,
+    rest: Vec<Entry>,
+}
+
+impl Garbage {
+    pub(super) fn push(&mut self, entry: Entry) {
+        match self.first {
+            None => self.first = Some(entry),
+            Some(_) => self.rest.push(entry),
+        }
+    }
+
+    fn push_opt(&mut self, entry: Option<Entry>) {
+        if let Some(entry) = entry {
+            self.push(entry);
+        }
+    }
 }
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
-/// under the table hash of the entry at that index. Indices fit in `u32` because
-/// [`Shard::set`] refuses to grow past `u32::MAX` entries.
-#[derive(Default)]
+/// under the table hash of the entry at that index; `counters.used` and
+/// `counters.tombstones` match the entries. Indices fit in `u32` because
+/// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
     entries: Vec<Entry>,
     table: HashTable<u32>,
     cursor: usize,
+    hand: usize,
+    budget: Budget,
+    /// The store's clock (shared by all shards), which stamps plain writes.
+    hlc: Arc<Hlc>,
     pub(super) counters: Counters,
 }
 
 impl Shard {
+    pub(super) fn new(budget: Budget, hlc: Arc<Hlc>) -> Self {
+        Self {
+            entries: Vec::new(),
+            table: HashTable::new(),
+            cursor: 0,
+            hand: 0,
+            budget,
+            hlc,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Keys held, including expired ones not yet reclaimed, not counting tombstones.
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() - self.counters.tombstones
     }
 
     fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
@@ -66,15 +142,40 @@ impl Shard {
             .map(|&i| i as usize)
     }
 
-    /// Index of the live entry for `key`; an expired one is removed on the spot and counted.
-    fn find_live(&mut self, hash: u32, key: &[u8], now: u64) -> Option<usize> {
+    /// Index of the unexpired entry (key or tombstone) for `key`; an expired one is removed
+    /// on the spot.
+    fn find_held(&mut self, hash: u32, key: &[u8], now: u64) -> Option<usize> {
         let i = self.find(hash, key)?;
         if self.entries[i].is_expired(now) {
-            self.remove_at(i);
-            self.counters.expired += 1;
+            drop(self.reclaim(i));
             return None;
         }
         Some(i)
+    }
+
+    /// Index of the live key (not a tombstone) for `key`.
+    fn find_live(&mut self, hash: u32, key: &[u8], now: u64) -> Option<usize> {
+        self.find_held(hash, key, now).filter(|&i| !self.entries[i].is_tombstone())
+    }
+
+    /// Removes the expired entry at `i`, counting it if it was a key.
+    fn reclaim(&mut self, i: usize) -> Entry {
+        let entry = self.remove_at(i);
+        if !entry.is_tombstone() {
+            self.counters.expired += 1;
+        }
+        entry
+    }
+
+    fn account(&mut self, entry: &Entry, added: bool) {
+        let (fp, tomb) = (entry.footprint(), usize::from(entry.is_tombstone()));
+        if added {
+            self.counters.used += fp;
+            self.counters.tombstones += tomb;
+        } else {
+            self.counters.used = self.counters.used.saturating_sub(fp);
+            self.counters.tombstones -= tomb;
+        }
     }
 
     /// Removes the entry at `i`, keeping the table invariant.
@@ -92,28 +193,42 @@ impl Shard {
                 *slot = i as u32;
             }
         }
-        self.counters.used = self.counters.used.saturating_sub(entry.footprint());
+        self.account(&entry, false);
         entry
+    }
+
+    /// Replaces the entry at `i` with one for the same key (so the table slot stays valid).
+    fn replace_at(&mut self, i: usize, entry: Entry) -> Entry {
+        self.account(&entry, true);
+        let old = std::mem::replace(&mut self.entries[i], entry);
+        self.account(&old, false);
+        old
     }
 
     /// Appends a new entry; gives it back if the shard already holds `u32::MAX` entries.
     fn insert_new(&mut self, entry: Entry) -> Result<(), Entry> {
-        let Ok(index) = u32::try_from(self.entries.len()) else {
-            return Err(entry);
+        let index = match u32::try_from(self.entries.len()) {
+            Ok(index) if index < u32::MAX => index,
+            _ => return Err(entry),
         };
         let hash = table_hash(entry.hash());
-        self.counters.used += entry.footprint();
+        self.account(&entry, true);
         self.entries.push(entry);
         let entries = &self.entries;
         self.table.insert_unique(hash, index, |&i| table_hash(entries[i as usize].hash()));
         Ok(())
     }
 
+    /// The live value of `key`, marking it recently used. Counts a hit or a miss.
     pub(super) fn get(&mut self, hash: u32, key: &[u8], now: u64) -> Option<Bytes> {
         match self.find_live(hash, key, now) {
             Some(i) => {
                 self.counters.hits += 1;
-                Some(self.entries[i].value())
+                let e = &mut self.entries[i];
+                if !e.is_visited() {
+                    e.set_visited(true);
+                }
+                Some(e.value())
             }
             None => {
                 self.counters.misses += 1;
@@ -126,47 +241,9 @@ impl Shard {
         self.find_live(hash, key, now).is_some()
     }
 
-    /// Stores `entry` if `cond` allows. Returns whether it wrote, and whatever entry is left
-    /// over (the replaced one, or `entry` itself if unused) so the caller frees it unlocked.
-    pub(super) fn set(
-        &mut self,
-        mut entry: Entry,
-        expiry: Expiry,
-        cond: SetCond,
-        now: u64,
-    ) -> (bool, Option<Entry>) {
-        let found = self.find_live(entry.hash(), entry.key(), now);
-        let allowed = match cond {
-            SetCond::Always => true,
-            SetCond::IfAbsent => found.is_none(),
-            SetCond::IfPresent => found.is_some(),
-        };
-        if !allowed {
-            return (false, Some(entry));
-        }
-        match expiry {
-            Expiry::Never => {}
-            Expiry::At(at) => entry.set_expiry(at),
-            Expiry::Now => return (true, found.map(|i| self.remove_at(i))),
-        }
-        match found {
-            // Same key, same hash: the table slot stays valid.
-            Some(i) => {
-                let used = self.counters.used.saturating_sub(self.entries[i].footprint());
-                self.counters.used = used + entry.footprint();
-                (true, Some(std::mem::replace(&mut self.entries[i], entry)))
-            }
-            None => match self.insert_new(entry) {
-                Ok(()) => (true, None),
-                Err(entry) => (false, Some(entry)),
-            },
-        }
-    }
-
-    /// Removes a live key; an expired one is reclaimed and counted but reported as absent.
-    pub(super) fn remove_live(&mut self, hash: u32, key: &[u8], now: u64) -> Option<Entry> {
-        let i = self.find_live(hash, key, now)?;
-        Some(self.remove_at(i))
+    /// The version of the unexpired key or tombstone for `key`.
+    pub(super) fn version_of(&mut self, hash: u32, key: &[u8], now: u64) -> Option<u64> {
+        self.find_held(hash, key, now).map(|i| self.entries[i].version())
     }
 
     pub(super) fn ttl(&mut self, hash: u32, key: &[u8], now: u64) -> TtlState {
@@ -180,64 +257,13 @@ impl Shard {
         }
     }
 
-    /// Replaces the deadline of a live key. `Expiry::Now` deletes it; `Expiry::Never`
-    /// persists it. Returns the old deadline (`0` = none) if the key was live.
-    pub(super) fn set_expiry(
-        &mut self,
-        hash: u32,
-        key: &[u8],
-        expiry: Expiry,
-        now: u64,
-    ) -> Option<u64> {
-        let i = self.find_live(hash, key, now)?;
-        let old = self.entries[i].expires_at();
-        match expiry {
-            Expiry::Now => drop(self.remove_at(i)),
-            Expiry::Never => self.entries[i].set_expiry(0),
-            Expiry::At(at) => self.entries[i].set_expiry(at),
-        }
-        Some(old)
-    }
-
     /// Empties the shard, handing the old storage back so it is freed outside the lock.
     pub(super) fn take_all(&mut self) -> (Vec<Entry>, HashTable<u32>) {
         self.cursor = 0;
+        self.hand = 0;
         self.counters.used = 0;
+        self.counters.tombstones = 0;
         (std::mem::take(&mut self.entries), std::mem::take(&mut self.table))
-    }
-
-    /// Inspects at most `max` entries (at least 1) from the cursor, moving expired ones into
-    /// `garbage` so they are freed outside the lock.
-    pub(super) fn sweep_chunk(
-        &mut self,
-        now: u64,
-        max: usize,
-        garbage: &mut Vec<Entry>,
-    ) -> SweepProgress {
-        let max = max.max(1);
-        let mut progress = SweepProgress::default();
-        while progress.inspected < max && self.cursor < self.entries.len() {
-            progress.inspected += 1;
-            if self.entries[self.cursor].is_expired(now) {
-                garbage.push(self.remove_at(self.cursor));
-                self.counters.expired += 1;
-                progress.reclaimed += 1;
-                // swap_remove put the last entry in this slot: inspect it next, same cursor.
-            } else {
-                self.cursor += 1;
-            }
-        }
-        if self.cursor >= self.entries.len() {
-            self.cursor = 0;
-            progress.pass_complete = true;
-            self.maybe_shrink();
-        }
-        progress
-    }
-
-    /// Restarts the sweep cursor at the first entry.
-    pub(super) fn rewind(&mut self) {
-        self.cursor = 0;
     }
 
     /// Gives memory back after mass deletion/expiry. Hysteresis (shrink below 1/4, to 1/2)
@@ -252,7 +278,7 @@ impl Shard {
         self.table.shrink_to(len * 2, |&i| table_hash(entries[i as usize].hash()));
     }
 
-    /// Checks the table/entries invariant and the memory counter (tests only).
+    /// Checks the table/entries invariant and the counters (tests only).
     #[cfg(test)]
     pub(super) fn check_invariants(&self) {
         assert_eq!(self.table.len(), self.entries.len());
@@ -261,5 +287,7 @@ impl Shard {
         }
         let used: usize = self.entries.iter().map(Entry::footprint).sum();
         assert_eq!(self.counters.used, used);
+        let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
+        assert_eq!(self.counters.tombstones, tombs);
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    ENTRY_OVERHEAD, MAX_SHARDS, ManualClock, SetCond, Store, StoreConfig, StoreStats, TtlState,
+    DumpEntry, ENTRY_OVERHEAD, MAX_SHARDS, ManualClock, SetCond, Store, StoreConfig, StoreOptions,
+    StoreStats, TtlState,
 };
 
 const SEC: Duration = Duration::from_secs(1);
@@ -14,6 +15,29 @@ pub(super) fn store_with(shards: usize) -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new());
     let store = Store::with_clock(StoreConfig { shards }, Arc::clone(&clock) as _);
     (store, clock)
+}
+
+/// A store with `opts` on its own manual clock.
+pub(super) fn store_opts(shards: usize, opts: StoreOptions) -> (Store, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new());
+    let store = Store::with_options(StoreConfig { shards }, opts, Arc::clone(&clock) as _);
+    (store, clock)
+}
+
+/// Every entry of a quiescent store, sorted by key (pages have no duplicates when nothing
+/// changes between them).
+pub(super) fn full_dump(store: &Store) -> Vec<DumpEntry> {
+    let (mut all, mut cursor) = (Vec::new(), 0);
+    loop {
+        let (page, next) = store.dump_page(cursor, 100, usize::MAX, &|_| true);
+        all.extend(page);
+        match next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    all
 }
 
 fn get(store: &Store, key: &[u8]) -> Option<Vec<u8>> {
@@ -197,7 +221,9 @@ fn stats_counters() {
     let st = s.stats();
     let expected = StoreStats {
         keys: 1,
+        tombstones: 0,
         expired_keys: 1,
+        evictions: 0,
         get_hits: 2,
         get_misses: 2,
         used_memory: 2 + ENTRY_OVERHEAD,

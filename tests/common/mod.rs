@@ -285,32 +285,63 @@ pub async fn serve_answers(mut stream: TcpStream) {
 pub struct Proc {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far, so a line logged before the one awaited is not lost.
+    seen: std::cell::RefCell<Vec<String>>,
 }
 
 impl Proc {
     /// Runs `shale <args> --port 0` and waits for its "listening" log line (readiness).
     pub fn spawn(args: &[&str]) -> Proc {
+        Self::spawn_on(args, 0)
+    }
+
+    /// Runs `shale <args> --port <port>` and waits until it listens.
+    pub fn spawn_on(args: &[&str], port: u16) -> Proc {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shale"))
             .args(args)
-            .args(["--port", "0", "--log-level", "info"])
+            .args(["--port", &port.to_string(), "--log-level", "info"])
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening") {
-                    if let Some(addr) = line.split("addr=").nth(1) {
-                        let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-                    }
+                if tx.send(line).is_err() {
+                    break;
                 }
             }
         });
-        let addr = rx.recv_timeout(WAIT * 2).expect("the process logs its address");
-        Proc { child, addr: addr.parse().unwrap() }
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut proc = Proc { child, addr: "127.0.0.1:1".parse().unwrap(), lines, seen };
+        let line = proc.wait_log("listening");
+        let addr = line.split("addr=").nth(1).and_then(|a| a.split_whitespace().next());
+        proc.addr = addr.expect("the process logs its address").parse().unwrap();
+        proc
+    }
+
+    /// Waits (bounded) for a log line containing `pattern`, logged at any time since the
+    /// process started, and returns it.
+    pub fn wait_log(&self, pattern: &str) -> String {
+        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(pattern)) {
+            return line.clone();
+        }
+        let deadline = std::time::Instant::now() + WAIT * 3;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.borrow_mut().push(line.clone());
+                    if line.contains(pattern) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!("no log line with '{pattern}': {e}"),
+            }
+        }
     }
 
     pub fn signal(&self, sig: &str) {
@@ -325,6 +356,11 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A port that was free a moment ago (for nodes that must restart on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Writes `text` to a fresh file in a unique temp directory and returns its path.

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Throughput of the same redis-benchmark workloads direct to a shale server, through the
+# shale router, and through twemproxy (nutcracker), in one run, over the same two shale
+# servers sharded the same way (2 shards, 1 replica each; twemproxy has no replication).
+# Also runs the router with 2 replicas per shard (writes fan out to both).
+# Loopback only; not part of CI.
+#
+#   bench/router-compare.sh            # INSTALL=1 to apt-get install nutcracker and redis-tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+CLIENTS=${CLIENTS:-50}
+BASE=${BASE:-7410}
+if [ "${INSTALL:-0}" = 1 ]; then
+  apt-get update -qq && apt-get install -y -qq nutcracker redis-tools >/dev/null
+fi
+for bin in nutcracker redis-benchmark redis-cli; do
+  command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
+done
+
+cargo build --release --quiet
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$((BASE)); ROUTER_R2=$((BASE + 5)); TWEM=$((BASE + 9))
+./target/release/shale server --port "$S1" --log-level warn & pids+=($!)
+./target/release/shale server --port "$S2" --log-level warn & pids+=($!)
+
+cat > "$dir/sharded.json" <<JSON
+{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
+ "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1"], "2": ["n2"]}}
+JSON
+cat > "$dir/replicated.json" <<JSON
+{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
+ "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1", "n2"], "2": ["n2", "n1"]}}
+JSON
+cat > "$dir/nutcracker.yml" <<YML
+shale:
+  listen: 127.0.0.1:$TWEM
+  hash: fnv1_32
+  distribution: modula
+  redis: true
+  server_connections: 2
+  servers:
+   - 127.0.0.1:$S1:1 n1
+   - 127.0.0.1:$S2:1 n2
+YML
+./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --log-level warn & pids+=($!)
+./target/release/shale router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --log-level warn & pids+=($!)
+nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & pids+=($!)
+for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+rps() { # PORT TEST PIPELINE
+  redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 32 --csv -q 2>/dev/null |
+    awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+}
+
+printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' test P direct router twemproxy router-2rep r/direct r/twem
+for p in 1 16; do
+  for t in set get; do
+    d=$(rps "$S1" "$t" "$p"); r=$(rps "$ROUTER" "$t" "$p"); w=$(rps "$TWEM" "$t" "$p"); r2=$(rps "$ROUTER_R2" "$t" "$p")
+    printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' "$t" "$p" "$d" "$r" "$w" "$r2" \
+      "$(awk -v a="$r" -v b="$d" 'BEGIN{printf "%.2f", a/b}')" \
+      "$(awk -v a="$r" -v b="$w" 'BEGIN{printf "%.2f", a/b}')"
+  done
+done

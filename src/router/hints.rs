@@ -1,0 +1,288 @@
+//! Hinted handoff: writes a replica missed, queued per node and replayed when it is back,
+//! plus which shards of the node are stale (hints were lost) and which keys still have a
+//! write in flight to it. The request path asks [`Hints::readable`] with two relaxed
+//! loads when nothing is pending; the lock is taken only while something is.
+//!
+//! A node is readable for a key only when it has no hints queued, the key's shard is not
+//! stale, and no write of that key to it is still settling. So a client always reads its
+//! own acknowledged write, and a node serves reads again only after its hints are in.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+/// Most hints queued for one node.
+pub const MAX_HINTS_PER_NODE: usize = 100_000;
+/// Most hint bytes (keys + values + overhead) queued for one node.
+pub const MAX_HINT_BYTES_PER_NODE: usize = 64 * 1024 * 1024;
+/// Oldest a hint may get; older ones are dropped and their shard marked stale.
+pub const MAX_HINT_AGE: Duration = Duration::from_secs(600);
+/// Bookkeeping bytes charged per hint.
+const HINT_OVERHEAD: usize = 64;
+
+/// A write a node missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// Shard of the key.
+    pub shard: u32,
+    /// The key.
+    pub key: Bytes,
+    /// The value, or `None` for a delete.
+    pub value: Option<Bytes>,
+    /// When the value expires, if it does.
+    pub expires: Option<Instant>,
+    /// The write's version.
+    pub version: u64,
+    /// When it was queued.
+    pub queued: Instant,
+}
+
+impl Hint {
+    fn cost(&self) -> usize {
+        HINT_OVERHEAD + self.key.len() + self.value.as_ref().map_or(0, Bytes::len)
+    }
+}
+
+/// A hint ready to send: a versioned SET with its remaining TTL, or a versioned DEL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    /// The hint (kept so it can be requeued).
+    pub hint: Hint,
+    /// `Some(ttl_ms)` (0 = none) for a SET, `None` for a DEL.
+    pub set_ttl_ms: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    hints: VecDeque<Hint>,
+    bytes: usize,
+    stale: BTreeSet<u32>,
+    settling: HashMap<Bytes, u32>,
+}
+
+/// One node's hints, stale shards and settling keys.
+#[derive(Debug, Default)]
+pub struct Hints {
+    queue: Mutex<Queue>,
+    /// Hints queued + stale shards + settling keys: zero means "nothing to check".
+    pending: AtomicUsize,
+    hinted: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl Hints {
+    /// Whether reads of `key` (in `shard`) may go to this node.
+    pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        let q = self.queue.lock();
+        q.hints.is_empty() && !q.stale.contains(&shard) && !q.settling.contains_key(key)
+    }
+
+    /// Whether this node has every write of `shard` (no hints queued, shard not stale), so
+    /// it can be the source of a shard copy.
+    pub fn caught_up(&self, shard: u32) -> bool {
+        if self.pending.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        let q = self.queue.lock();
+        q.hints.is_empty() && !q.stale.contains(&shard)
+    }
+
+    /// Queues a missed write; past the bounds the hint is dropped and its shard marked
+    /// stale (to be repaired by a shard copy).
+    pub fn push(&self, hint: Hint) {
+        let mut q = self.queue.lock();
+        self.hinted.fetch_add(1, Ordering::Relaxed);
+        if q.hints.len() >= MAX_HINTS_PER_NODE || q.bytes + hint.cost() > MAX_HINT_BYTES_PER_NODE {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            q.stale.insert(hint.shard);
+        } else {
+            q.bytes += hint.cost();
+            q.hints.push_back(hint);
+        }
+        self.sync_pending(&q);
+    }
+
+    /// Takes up to `n` hints to replay, oldest first. Hints past [`MAX_HINT_AGE`] are
+    /// dropped (their shard goes stale); a SET whose value has expired is replayed as a
+    /// DEL at the same version, which is exactly the state the key should be in.
+    pub fn take(&self, n: usize, now: Instant) -> Vec<Replay> {
+        let mut q = self.queue.lock();
+        let mut out = Vec::with_capacity(n.min(q.hints.len()));
+        while out.len() < n {
+            let Some(hint) = q.hints.pop_front() else { break };
+            q.bytes -= hint.cost();
+            if now.saturating_duration_since(hint.queued) > MAX_HINT_AGE {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                q.stale.insert(hint.shard);
+                continue;
+            }
+            let set_ttl_ms = match (&hint.value, hint.expires) {
+                (None, _) => None,
+                (Some(_), None) => Some(0),
+                (Some(_), Some(at)) if at <= now => None,
+                (Some(_), Some(at)) => Some(ms_ceil(at - now)),
+            };
+            out.push(Replay { hint, set_ttl_ms });
+        }
+        self.sync_pending(&q);
+        out
+    }
+
+    /// Puts back hints that could not be delivered, in their original order.
+    pub fn requeue(&self, failed: Vec<Replay>) {
+        let mut q = self.queue.lock();
+        for r in failed.into_iter().rev() {
+            q.bytes += r.hint.cost();
+            q.hints.push_front(r.hint);
+        }
+        self.sync_pending(&q);
+    }
+
+    /// Hints queued.
+    pub fn len(&self) -> usize {
+        self.queue.lock().hints.len()
+    }
+
+    /// Whether no hint is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shards whose hints were lost, in order.
+    pub fn stale_shards(&self) -> Vec<u32> {
+        self.queue.lock().stale.iter().copied().collect()
+    }
+
+    /// Marks `shard` stale (e.g. a node restarted and its copy may be incomplete).
+    pub fn mark_stale(&self, shard: u32) {
+        let mut q = self.queue.lock();
+        q.stale.insert(shard);
+        self.sync_pending(&q);
+    }
+
+    /// A shard copy brought `shard` up to date.
+    pub fn clear_stale(&self, shard: u32) {
+        let mut q = self.queue.lock();
+        q.stale.remove(&shard);
+        self.sync_pending(&q);
+    }
+
+    /// A write of `key` to this node is still completing after the client was answered.
+    pub fn settle_begin(&self, key: &Bytes) {
+        let mut q = self.queue.lock();
+        *q.settling.entry(key.clone()).or_insert(0) += 1;
+        self.sync_pending(&q);
+    }
+
+    /// That write completed (acked, or turned into a hint).
+    pub fn settle_end(&self, key: &Bytes) {
+        let mut q = self.queue.lock();
+        if let Some(n) = q.settling.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                q.settling.remove(key);
+            }
+        }
+        self.sync_pending(&q);
+    }
+
+    /// (hints queued ever, hints dropped ever) for STATS.
+    pub fn counters(&self) -> (usize, usize) {
+        (self.hinted.load(Ordering::Relaxed), self.dropped.load(Ordering::Relaxed))
+    }
+
+    fn sync_pending(&self, q: &Queue) {
+        self.pending.store(q.hints.len() + q.stale.len() + q.settling.len(), Ordering::Release);
+    }
+}
+
+fn ms_ceil(d: Duration) -> u64 {
+    u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(key: &'static str, value: Option<&'static str>, expires: Option<Instant>) -> Hint {
+        Hint {
+            shard: 1,
+            key: Bytes::from_static(key.as_bytes()),
+            value: value.map(|v| Bytes::from_static(v.as_bytes())),
+            expires,
+            version: 7,
+            queued: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn pending_hints_make_the_node_unreadable_until_taken() {
+        let h = Hints::default();
+        assert!(h.readable(1, b"k"));
+        h.push(hint("k", Some("v"), None));
+        assert!(!h.readable(1, b"other"), "no reads at all while hints are queued");
+        let batch = h.take(10, Instant::now());
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].set_ttl_ms, Some(0));
+        assert!(h.readable(1, b"k"));
+    }
+
+    #[test]
+    fn requeue_keeps_order() {
+        let h = Hints::default();
+        h.push(hint("a", Some("1"), None));
+        h.push(hint("b", None, None));
+        let batch = h.take(10, Instant::now());
+        h.requeue(batch);
+        let again: Vec<_> = h.take(10, Instant::now()).into_iter().map(|r| r.hint.key).collect();
+        assert_eq!(again, [Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_values_replay_as_deletes_and_old_hints_go_stale() {
+        let h = Hints::default();
+        let soon = Instant::now() + Duration::from_secs(1);
+        h.push(hint("ttl", Some("v"), Some(soon)));
+        h.push(hint("later", Some("v"), Some(Instant::now() + Duration::from_secs(100))));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let batch = h.take(10, Instant::now());
+        assert_eq!(batch[0].set_ttl_ms, None, "expired SET becomes a DEL");
+        assert_eq!(batch[1].set_ttl_ms, Some(98_000));
+        h.push(hint("old", Some("v"), None));
+        tokio::time::advance(MAX_HINT_AGE + Duration::from_secs(1)).await;
+        assert!(h.take(10, Instant::now()).is_empty());
+        assert_eq!(h.stale_shards(), [1]);
+        assert!(!h.readable(1, b"x") && h.readable(2, b"x"));
+        h.clear_stale(1);
+        assert!(h.readable(1, b"x"));
+    }
+
+    #[test]
+    fn overflow_drops_and_marks_stale() {
+        let h = Hints::default();
+        for _ in 0..MAX_HINTS_PER_NODE + 1 {
+            h.push(hint("k", Some("v"), None));
+        }
+        assert_eq!(h.len(), MAX_HINTS_PER_NODE);
+        assert_eq!(h.stale_shards(), [1]);
+        assert_eq!(h.counters().1, 1);
+    }
+
+    #[test]
+    fn settling_keys_are_unreadable_only_for_that_key() {
+        let h = Hints::default();
+        let k = Bytes::from_static(b"k");
+        h.settle_begin(&k);
+        assert!(!h.readable(1, b"k"));
+        assert!(h.readable(1, b"j"));
+        h.settle_end(&k);
+        assert!(h.readable(1, b"k"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The store's public value types: construction settings ([`StoreConfig`], [`StoreOptions`]),
+//! write conditions, TTL states, counters, dump records and errors. No behaviour lives here
+//! beyond resolving defaults.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Upper bound on the shard count. More shards than this only add per-shard fixed cost
+/// (128 bytes each, and a sweep pass visits every one). The dump cursor gives the shard
+/// index 16 bits, so this must not grow past `1 << 16`.
+pub const MAX_SHARDS: usize = 1 << 16;
+
+/// Shards per available core when [`StoreConfig::shards`] is 0 (auto).
+pub const SHARDS_PER_CORE: usize = 4;
+
+/// How long a tombstone (the record a delete leaves in cluster mode) lives by default.
+pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(30);
+
+/// Store construction settings: the shard layout. Everything else is in [`StoreOptions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Number of shards. `0` (the default) means [`SHARDS_PER_CORE`] x available parallelism.
+    /// Other values are rounded up to a power of two and capped at [`MAX_SHARDS`].
+    pub shards: usize,
+}
+
+impl StoreConfig {
+    /// The shard count this config produces: a power of two in `1..=MAX_SHARDS`.
+    pub fn resolved_shards(&self) -> usize {
+        let wanted = match self.shards {
+            0 => {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                    * SHARDS_PER_CORE
+            }
+            n => n,
+        };
+        wanted.clamp(1, MAX_SHARDS).next_power_of_two()
+    }
+}
+
+/// Replication and memory settings, passed to [`super::Store::with_options`].
+///
+/// These are a separate struct (not fields of [`StoreConfig`]) because `StoreConfig` is built
+/// with exhaustive struct literals elsewhere in the crate, which new fields would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Whether plain deletes ([`super::Store::del`], zero-TTL `set`/`expire`) leave a
+    /// tombstone carrying the delete's version. Off by default; cluster mode turns it on.
+    /// Versioned deletes always leave one.
+    pub tombstones: bool,
+    /// How long a tombstone blocks older writes before the sweep reclaims it; this bounds how
+    /// late a replicated write may arrive and still be ordered correctly. Default
+    /// [`DEFAULT_TOMBSTONE_TTL`].
+    pub tombstone_ttl: Duration,
+    /// Tie-breaker id of the store's own [`crate::version::Hlc`], which stamps plain writes.
+    pub clock_id: u8,
+    /// Memory limit in bytes of `used_memory` accounting; `0` (default) = unlimited. Each
+    /// shard gets `maxmemory / shards` of it (see the module docs).
+    pub maxmemory: usize,
+    /// What a write that would exceed `maxmemory` does.
+    pub eviction: EvictionPolicy,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            tombstones: false,
+            tombstone_ttl: DEFAULT_TOMBSTONE_TTL,
+            clock_id: 0,
+            maxmemory: 0,
+            eviction: EvictionPolicy::default(),
+        }
+    }
+}
+
+/// What happens when a write would push a shard past its share of `maxmemory`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    /// Refuse the write with [`StoreError::OutOfMemory`] (Redis `noeviction`). Deletes and
+    /// writes that do not grow memory still work.
+    #[default]
+    NoEviction,
+    /// Evict entries not read since the clock hand last passed them (CLOCK / SIEVE style),
+    /// expired entries first come first served, with bounded work per write.
+    Clock,
+}
+
+/// Why the store refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The write would exceed `maxmemory` under [`EvictionPolicy::NoEviction`], or the value
+    /// alone is larger than a shard's budget.
+    #[error("OOM command not allowed when used memory > 'maxmemory' ({maxmemory} bytes)")]
+    OutOfMemory {
+        /// The configured limit.
+        maxmemory: usize,
+    },
+    /// The key is longer than the store can hold.
+    #[error("key of {len} bytes is longer than the store's limit of {max}")]
+    KeyTooLarge {
+        /// The key's length.
+        len: usize,
+        /// [`super::MAX_KEY_LEN`].
+        max: usize,
+    },
+}
+
+/// The condition a [`super::Store::set`] must meet to write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SetCond {
+    /// Write unconditionally.
+    #[default]
+    Always,
+    /// Write only if the key is absent or expired (Redis `NX`).
+    IfAbsent,
+    /// Write only if the key is present and live (Redis `XX`).
+    IfPresent,
+}
+
+impl SetCond {
+    /// Whether the condition holds given whether a live key exists.
+    pub(super) fn allows(self, live: bool) -> bool {
+        match self {
+            SetCond::Always => true,
+            SetCond::IfAbsent => !live,
+            SetCond::IfPresent => live,
+        }
+    }
+}
+
+/// A key's expiry state, as seen by [`super::Store::ttl`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlState {
+    /// No live key (never set, deleted or expired).
+    Missing,
+    /// Live, with no deadline.
+    Persistent,
+    /// Live; expires after this much more time (exact to the nanosecond, never zero). Rounding
+    /// to seconds or milliseconds for a reply is the caller's choice.
+    Expires(Duration),
+}
+
+/// A snapshot of store counters (see [`super::Store::stats`]). Shards are read one after
+/// another, so under concurrent writes the fields are each accurate but not one atomic instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Keys held, including expired ones not yet reclaimed (like Redis `DBSIZE`); tombstones
+    /// are not keys and are not counted.
+    pub keys: usize,
+    /// Tombstones held (including expired ones not yet reclaimed).
+    pub tombstones: usize,
+    /// Total expired keys reclaimed, by read paths, sweeping or eviction (tombstones that
+    /// run out are not counted).
+    pub expired_keys: u64,
+    /// Live keys evicted to stay under `maxmemory`.
+    pub evictions: u64,
+    /// `get` calls that found a live key.
+    pub get_hits: u64,
+    /// `get` calls that found no live key.
+    pub get_misses: u64,
+    /// Approximate bytes held by keys and tombstones: key + value lengths +
+    /// [`super::ENTRY_OVERHEAD`] per entry. This is what `maxmemory` limits.
+    pub used_memory: usize,
+    /// Wall time of the last completed sweep pass, in milliseconds.
+    pub sweep_last_pass_ms: u64,
+    /// Completed sweep passes (sweeper task and [`super::Store::sweep_pass`]).
+    pub sweep_passes: u64,
+}
+
+/// What one [`super::Store::sweep_chunk`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepProgress {
+    /// Entries looked at (at most the requested maximum).
+    pub inspected: usize,
+    /// Expired entries (keys or tombstones) removed.
+    pub reclaimed: usize,
+    /// The cursor reached the end of the shard and wrapped to 0.
+    pub pass_complete: bool,
+}
+
+/// One record of a shard dump ([`super::Store::dump_page`]), applied elsewhere with
+/// [`super::Store::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpEntry {
+    /// The key.
+    pub key: Bytes,
+    /// The value; `None` for a tombstone.
+    pub value: Option<Bytes>,
+    /// Remaining time to live when dumped; `None` = no expiry. Always `Some` for a tombstone
+    /// (its remaining life).
+    pub ttl: Option<Duration>,
+    /// The write's version (last writer wins).
+    pub version: u64,
+}

@@ -1,0 +1,122 @@
+//! The last-writer-wins write API replication uses: versioned sets and deletes, version
+//! lookups, and applying dumped entries. Plain writes (in `mod.rs`) are stamped by the store's
+//! clock instead; both kinds compare against the same per-key version, live or tombstone.
+//!
+//! Rules, all decided under the shard lock:
+//! * a versioned write applies iff its version is greater than the held one (a live key's or
+//!   a tombstone's; an expired entry counts as absent, i.e. version 0, so version 0 never
+//!   applies);
+//! * every version passed in is observed into the store's clock first, so later plain writes
+//!   are stamped newer;
+//! * a versioned delete always leaves a tombstone, even for an absent key, whether or not
+//!   [`StoreOptions::tombstones`](super::StoreOptions::tombstones) is set.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::entry::{Entry, deadline};
+use super::shard::{Garbage, Put, Shard};
+use super::{DumpEntry, Store, StoreError, key_too_large};
+
+impl Store {
+    /// Writes `key = value` (TTL `None` = persistent) iff `version` is newer than the held
+    /// version. A zero TTL makes it a versioned delete. `false` if stale or refused (out of
+    /// memory); [`Store::try_set_versioned`] tells those apart.
+    pub fn set_versioned(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl: Option<Duration>,
+        version: u64,
+    ) -> bool {
+        self.try_set_versioned(key, value, ttl, version).unwrap_or(false)
+    }
+
+    /// [`Store::set_versioned`], with refusals as errors: `Ok(false)` means only "stale".
+    pub fn try_set_versioned(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        ttl: Option<Duration>,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.hlc.observe(version);
+        if ttl.is_some_and(|t| t.is_zero()) {
+            let put = self.put_tombstone(key, version, self.opts.tombstone_ttl);
+            return Ok(matches!(put, Put::Applied { .. }));
+        }
+        let (shard, hash) = self.locate(key);
+        let mut entry = Entry::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
+        entry.set_version(version);
+        match self.put(shard, entry, ttl) {
+            Put::Applied { .. } => Ok(true),
+            Put::Stale => Ok(false),
+            Put::OutOfMemory => Err(self.out_of_memory()),
+        }
+    }
+
+    /// Deletes `key` as of `version`: if that is newer than the held version, the key (live or
+    /// not) is replaced by a tombstone carrying `version` for
+    /// [`StoreOptions::tombstone_ttl`](super::StoreOptions::tombstone_ttl), so an older write
+    /// arriving later is ignored. Returns whether a live key was removed. Never refused for
+    /// memory.
+    pub fn del_versioned(&self, key: &[u8], version: u64) -> bool {
+        self.hlc.observe(version);
+        let put = self.put_tombstone(key, version, self.opts.tombstone_ttl);
+        put == Put::Applied { replaced_live: true }
+    }
+
+    /// The version `key` holds, live or tombstone; `None` if absent or expired.
+    pub fn version_of(&self, key: &[u8]) -> Option<u64> {
+        self.with_shard(key, |s, h, now| s.version_of(h, key, now))
+    }
+
+    /// Applies a dumped entry, last writer wins: a value as [`Store::set_versioned`] with the
+    /// remaining TTL (so a copy never outlives its source), a tombstone as a versioned delete
+    /// with the tombstone's remaining life. An entry with zero TTL left was already expired
+    /// at the source and is ignored. `true` if applied; `false` if stale or refused.
+    pub fn apply(&self, e: &DumpEntry) -> bool {
+        self.try_apply(e).unwrap_or(false)
+    }
+
+    /// [`Store::apply`], with refusals as errors: `Ok(false)` means stale or expired.
+    pub fn try_apply(&self, e: &DumpEntry) -> Result<bool, StoreError> {
+        if e.ttl.is_some_and(|t| t.is_zero()) {
+            return Ok(false);
+        }
+        match &e.value {
+            Some(value) => self.try_set_versioned(&e.key, value, e.ttl, e.version),
+            None => {
+                self.hlc.observe(e.version);
+                let life = e.ttl.unwrap_or(self.opts.tombstone_ttl);
+                Ok(matches!(self.put_tombstone(&e.key, e.version, life), Put::Applied { .. }))
+            }
+        }
+    }
+
+    /// A versioned tombstone for `key` living `life` (a key too long to store cannot be held,
+    /// so it needs no tombstone and reports stale).
+    fn put_tombstone(&self, key: &[u8], version: u64, life: Duration) -> Put {
+        let (shard, hash) = self.locate(key);
+        let Some(mut tomb) = Entry::tombstone(hash, key) else {
+            return Put::Stale;
+        };
+        tomb.set_version(version);
+        self.put(shard, tomb, Some(life))
+    }
+
+    /// Locks `shard` and writes `entry` (version set) last-writer-wins with a deadline `ttl`
+    /// from now; frees what it displaced after unlocking.
+    fn put(&self, shard: &Mutex<Shard>, mut entry: Entry, ttl: Option<Duration>) -> Put {
+        let mut garbage = Garbage::default();
+        let put = {
+            let mut shard = shard.lock();
+            let now = self.clock.now();
+            entry.set_expiry(deadline(now, ttl));
+            shard.put_versioned(entry, now, &mut garbage)
+        };
+        drop(garbage);
+        put
+    }
+}

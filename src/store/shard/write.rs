@@ -1,0 +1,157 @@
+//! The shard's write paths: plain writes stamped by the store's clock, last-writer-wins
+//! versioned writes, and deletes that may leave a tombstone. Whether a delete leaves one is the
+//! caller's decision (it passes the tombstone in, built outside the lock).
+
+use super::{Garbage, Shard};
+use crate::store::SetCond;
+use crate::store::entry::Entry;
+
+/// How a plain write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum Outcome {
+    Written,
+    /// The NX/XX condition failed.
+    Skipped,
+    /// Over budget under `NoEviction`, bigger than the whole budget, or the shard is full.
+    OutOfMemory,
+}
+
+/// How a versioned (last-writer-wins) write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::store) enum Put {
+    /// Written; `replaced_live` says whether a live key was there before.
+    Applied {
+        replaced_live: bool,
+    },
+    /// The held entry's version is the same or newer.
+    Stale,
+    OutOfMemory,
+}
+
+impl Shard {
+    /// A version for a plain write: from the store's clock, and always newer than the one
+    /// held, even if an absurd version was observed and the clock wrapped.
+    fn stamp(&self, held: u64) -> u64 {
+        self.hlc.now().max(held.saturating_add(1))
+    }
+
+    /// Puts `entry` in place of the held entry for its key (`held`) or appends it, making
+    /// room within the budget first. Tombstones skip the budget: deletes always work.
+    /// `false` (with `entry` in `garbage`) if it does not fit.
+    fn store(&mut self, mut held: Option<usize>, entry: Entry, now: u64, g: &mut Garbage) -> bool {
+        if !entry.is_tombstone() && !self.admit(&mut held, entry.footprint(), now, g) {
+            g.push(entry);
+            return false;
+        }
+        match held {
+            Some(i) => g.push(self.replace_at(i, entry)),
+            None => {
+                if let Err(entry) = self.insert_new(entry) {
+                    g.push(entry);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// A plain write: stores `entry` with `deadline` (0 = none) if `cond` allows, stamped
+    /// with a fresh version. Whatever it displaces goes to `g`.
+    pub(in crate::store) fn set(
+        &mut self,
+        mut entry: Entry,
+        deadline: u64,
+        cond: SetCond,
+        now: u64,
+        g: &mut Garbage,
+    ) -> Outcome {
+        let held = self.find_held(entry.hash(), entry.key(), now);
+        let live = held.filter(|&i| !self.entries[i].is_tombstone());
+        if !cond.allows(live.is_some()) {
+            g.push(entry);
+            return Outcome::Skipped;
+        }
+        entry.set_expiry(deadline);
+        entry.set_version(self.stamp(held.map_or(0, |i| self.entries[i].version())));
+        // An overwrite is a use of the key: keep its recently-used mark.
+        entry.set_visited(live.is_some_and(|i| self.entries[i].is_visited()));
+        if self.store(held, entry, now, g) { Outcome::Written } else { Outcome::OutOfMemory }
+    }
+
+    /// A last-writer-wins write of `entry` (a key or a tombstone, with its version and
+    /// deadline set): applied iff its version is newer than the held entry's.
+    pub(in crate::store) fn put_versioned(
+        &mut self,
+        mut entry: Entry,
+        now: u64,
+        g: &mut Garbage,
+    ) -> Put {
+        let held = self.find_held(entry.hash(), entry.key(), now);
+        if entry.version() <= held.map_or(0, |i| self.entries[i].version()) {
+            g.push(entry);
+            return Put::Stale;
+        }
+        let live = held.filter(|&i| !self.entries[i].is_tombstone());
+        let replaced_live = live.is_some();
+        if !entry.is_tombstone() {
+            entry.set_visited(live.is_some_and(|i| self.entries[i].is_visited()));
+        }
+        if self.store(held, entry, now, g) {
+            Put::Applied { replaced_live }
+        } else {
+            Put::OutOfMemory
+        }
+    }
+
+    /// A plain delete of the live `key` if `cond` allows: replaced by `tomb` (stamped with a
+    /// fresh version) if given, else removed. `None` if `cond` failed, else whether a live key
+    /// was deleted. An absent key gets no tombstone.
+    pub(in crate::store) fn delete(
+        &mut self,
+        hash: u32,
+        key: &[u8],
+        cond: SetCond,
+        tomb: Option<Entry>,
+        now: u64,
+        g: &mut Garbage,
+    ) -> Option<bool> {
+        let live = self.find_live(hash, key, now);
+        if !cond.allows(live.is_some()) {
+            g.push_opt(tomb);
+            return None;
+        }
+        let Some(i) = live else {
+            g.push_opt(tomb);
+            return Some(false);
+        };
+        let old = match tomb {
+            Some(mut t) => {
+                t.set_version(self.stamp(self.entries[i].version()));
+                self.replace_at(i, t)
+            }
+            None => self.remove_at(i),
+        };
+        g.push(old);
+        Some(true)
+    }
+
+    /// Replaces the deadline of a live key (`0` persists it), stamping a fresh version if it
+    /// changed. Returns the old deadline (`0` = none) if the key was live.
+    pub(in crate::store) fn set_expiry(
+        &mut self,
+        hash: u32,
+        key: &[u8],
+        deadline: u64,
+        now: u64,
+    ) -> Option<u64> {
+        let i = self.find_live(hash, key, now)?;
+        let old = self.entries[i].expires_at();
+        if old != deadline {
+            let version = self.stamp(self.entries[i].version());
+            let e = &mut self.entries[i];
+            e.set_expiry(deadline);
+            e.set_version(version);
+        }
+        Some(old)
+    }
+}
