@@ -12,8 +12,10 @@ use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
 use shale::router::shardmap::ShardMap;
 use shale::router::watch::MapWatcher;
+use shale::router::write::WriteAck;
 use shale::router::{Router, RouterConfig};
 use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
+use shale::store::EvictionPolicy;
 use shale::units::{parse_duration, parse_size};
 
 #[derive(Parser)]
@@ -68,6 +70,12 @@ struct RouterArgs {
     /// Most concurrent client connections.
     #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Replicas that must ack a write before the client is answered: all, quorum or one.
+    #[arg(long, default_value = "all")]
+    write_ack: WriteAck,
+    /// Tie-breaker of this router's version clock (distinct per router; random if unset).
+    #[arg(long)]
+    router_id: Option<u8>,
     /// Log level or tracing filter (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -118,12 +126,26 @@ struct ServerArgs {
     /// Log level or tracing filter (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Memory limit for keys and values (0 = none), e.g. 2GiB.
+    #[arg(long, default_value = "0", value_parser = parse_size)]
+    maxmemory: usize,
+    /// What a write does past --maxmemory: noeviction (answer OOM) or clock (evict cold keys).
+    #[arg(long, default_value = "noeviction", value_parser = parse_eviction)]
+    eviction: EvictionPolicy,
     /// Serve one node of a cluster: the shard map file (requires --node).
     #[arg(long, requires = "node")]
     shardmap: Option<PathBuf>,
     /// This server's node name in the shard map; keys of other shards get WRONG_SHARD.
     #[arg(long, requires = "shardmap")]
     node: Option<String>,
+}
+
+fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
+    match s {
+        "noeviction" => Ok(EvictionPolicy::NoEviction),
+        "clock" => Ok(EvictionPolicy::Clock),
+        other => Err(format!("unknown eviction policy '{other}' (use noeviction or clock)")),
+    }
 }
 
 fn init_logging(level: &str) {
@@ -150,6 +172,8 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
     cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
+    cfg.store_options.maxmemory = args.maxmemory;
+    cfg.store_options.eviction = args.eviction;
     if let (Some(path), Some(node)) = (args.shardmap, args.node) {
         let map = ShardMap::load(&path).context("loading the shard map")?;
         anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
@@ -171,6 +195,10 @@ async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.addr = SocketAddr::new(args.bind, args.port);
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
+    cfg.write_ack = args.write_ack;
+    if let Some(id) = args.router_id {
+        cfg.router_id = id;
+    }
     cfg.timeouts = Timeouts {
         connect: args.connect_timeout,
         read_try: args.read_timeout,

@@ -89,7 +89,7 @@ pub fn sections(
             let mut v = String::new();
             let _ = write!(
                 v,
-                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={}",
+                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hints_dropped={},stale_shards={}",
                 b.addr(),
                 b.health().state().name(),
                 s.metrics.requests,
@@ -100,6 +100,9 @@ pub fn sections(
                 s.in_flight,
                 s.metrics.latency.p50.as_micros(),
                 s.metrics.latency.p99.as_micros(),
+                b.hints().len(),
+                b.hints().counters().1,
+                b.hints().stale_shards().len(),
             );
             (format!("node_{}", b.name()), v)
         })

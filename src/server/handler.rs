@@ -33,7 +33,7 @@ impl StoreHandler {
             ("databases", "1".to_owned()),
             ("maxclients", cfg.max_connections.to_string()),
             ("timeout", idle.to_string()),
-            ("maxmemory", "0".to_owned()),
+            ("maxmemory", store.options().maxmemory.to_string()),
             ("port", port.to_string()),
             ("proto-max-bulk-len", cfg.limits.max_value_size.to_string()),
         ];
@@ -112,8 +112,16 @@ impl StoreHandler {
                  Are you sure your configuration is correct?",
             ),
             Command::Quit => Reply::Ok,
+            Command::VSet { version, .. } | Command::VDel { version, .. }
+                if too_far_ahead(version) =>
+            {
+                Reply::error(Status::InvalidArgument, "version is too far in the future")
+            }
             Command::VSet { key, value, ttl, version } => {
-                Reply::Int(i64::from(store.set_versioned(&key, &value, ttl, version)))
+                match store.try_set_versioned(&key, &value, ttl, version) {
+                    Ok(applied) => Reply::Int(i64::from(applied)),
+                    Err(e) => keys::store_error(&e),
+                }
             }
             Command::VDel { key, version } => {
                 Reply::Int(i64::from(store.del_versioned(&key, version)))
@@ -121,6 +129,17 @@ impl StoreHandler {
             Command::ShardDump { shard, cursor, max_items } => self.dump(shard, cursor, max_items),
         }
     }
+}
+
+/// How far ahead of this node's wall clock a write version may be. Every version a store
+/// sees moves its clock forward, so one absurd version would drag all later ones with it.
+pub const MAX_VERSION_SKEW: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn too_far_ahead(version: u64) -> bool {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let limit = u64::try_from((now + MAX_VERSION_SKEW).as_millis()).unwrap_or(u64::MAX);
+    crate::version::millis_of(version) > limit
 }
 
 impl Handler for StoreHandler {

@@ -123,7 +123,8 @@ async fn copy_from(addr: &str, shard: u32, store: &Store) -> Result<usize, Strin
         }
         let page = decode_page(resp.payload).map_err(|e| e.to_string())?;
         for record in &page.records {
-            store.apply(&to_entry(record));
+            // A refused copy would leave the replicas different: stop and try another peer.
+            store.try_apply(&to_entry(record)).map_err(|e| format!("applying the copy: {e}"))?;
             applied += 1;
         }
         match page.next {

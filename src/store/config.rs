@@ -81,8 +81,8 @@ pub enum EvictionPolicy {
     /// writes that do not grow memory still work.
     #[default]
     NoEviction,
-    /// Evict entries not read since the clock hand last passed them (CLOCK / SIEVE style),
-    /// expired entries first come first served, with bounded work per write.
+    /// Evict keys not read since the clock hand last passed them (CLOCK / SIEVE style);
+    /// expired entries the hand meets go whatever their bit. Work per write is bounded.
     Clock,
 }
 

@@ -92,7 +92,7 @@ mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ahash::RandomState;
 use bytes::Bytes;
@@ -332,56 +332,9 @@ impl Store {
         st
     }
 
-    /// Inspects at most `max_entries` (at least 1) entries of shard `shard` from its sweep
-    /// cursor under one lock hold, reclaiming expired keys and tombstones. An out-of-range
-    /// `shard` does nothing and reports `pass_complete` so callers' loops end.
-    pub fn sweep_chunk(&self, shard: usize, max_entries: usize) -> SweepProgress {
-        let Some(slot) = self.slots.get(shard) else {
-            return SweepProgress { pass_complete: true, ..SweepProgress::default() };
-        };
-        let mut garbage = Garbage::default();
-        let progress = {
-            let mut s = slot.0.lock();
-            let now = self.clock.now();
-            s.sweep_chunk(now, max_entries, &mut garbage)
-        };
-        drop(garbage);
-        progress
-    }
-
-    /// One full pass over every shard from index 0, in chunks of
-    /// [`SweepConfig::default`]'s size, without throttling. Returns entries reclaimed.
-    ///
-    /// Covers every entry that exists for the whole pass, except one that a concurrent delete
-    /// moves behind the cursor (the next pass sees it).
-    pub fn sweep_pass(&self) -> usize {
-        let started = Instant::now();
-        let chunk = SweepConfig::default().chunk;
-        let mut reclaimed = 0;
-        for (i, slot) in self.slots.iter().enumerate() {
-            slot.0.lock().rewind();
-            loop {
-                let p = self.sweep_chunk(i, chunk);
-                reclaimed += p.reclaimed;
-                if p.pass_complete {
-                    break;
-                }
-            }
-        }
-        self.record_pass(started.elapsed());
-        reclaimed
-    }
-
     /// Number of shards (a power of two).
     pub fn shard_count(&self) -> usize {
         self.slots.len()
-    }
-
-    /// Publishes a completed pass to [`Store::stats`].
-    fn record_pass(&self, elapsed: Duration) {
-        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-        self.sweep_last_pass_ms.store(ms, Ordering::Relaxed);
-        self.sweep_passes.fetch_add(1, Ordering::Relaxed);
     }
 
     fn out_of_memory(&self) -> StoreError {

@@ -10,17 +10,20 @@
 //! costs more (~0.2 us per key: two table probes and a free), so a mass expiry is paid back at
 //! the budgeted rate: 4M keys expiring at once took ~4 s to clear on a 2-core machine.
 //!
-//! This module owns the pacing (interval, budget, cancellation); what a chunk does is
-//! [`Store::sweep_chunk`].
+//! This module owns the pacing (interval, budget, cancellation) and the store's sweep entry
+//! points ([`Store::sweep_chunk`], [`Store::sweep_pass`]); what a chunk does to a shard is in
+//! `shard/scan.rs`.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::Store;
+use super::shard::Garbage;
+use super::{Store, SweepProgress};
 
 /// Smallest accepted CPU budget; lower (or NaN) values are raised to it / the default.
 pub const MIN_CPU_BUDGET: f64 = 0.01;
@@ -56,6 +59,55 @@ impl SweepConfig {
         } else {
             self.cpu_budget.clamp(MIN_CPU_BUDGET, 1.0)
         }
+    }
+}
+
+impl Store {
+    /// Inspects at most `max_entries` (at least 1) entries of shard `shard` from its sweep
+    /// cursor under one lock hold, reclaiming expired keys and tombstones. An out-of-range
+    /// `shard` does nothing and reports `pass_complete` so callers' loops end.
+    pub fn sweep_chunk(&self, shard: usize, max_entries: usize) -> SweepProgress {
+        let Some(slot) = self.slots.get(shard) else {
+            return SweepProgress { pass_complete: true, ..SweepProgress::default() };
+        };
+        let mut garbage = Garbage::default();
+        let progress = {
+            let mut s = slot.0.lock();
+            let now = self.clock.now();
+            s.sweep_chunk(now, max_entries, &mut garbage)
+        };
+        drop(garbage);
+        progress
+    }
+
+    /// One full pass over every shard from index 0, in chunks of
+    /// [`SweepConfig::default`]'s size, without throttling. Returns entries reclaimed.
+    ///
+    /// Covers every entry that exists for the whole pass, except one that a concurrent delete
+    /// moves behind the cursor (the next pass sees it).
+    pub fn sweep_pass(&self) -> usize {
+        let started = std::time::Instant::now();
+        let chunk = SweepConfig::default().chunk;
+        let mut reclaimed = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            slot.0.lock().rewind();
+            loop {
+                let p = self.sweep_chunk(i, chunk);
+                reclaimed += p.reclaimed;
+                if p.pass_complete {
+                    break;
+                }
+            }
+        }
+        self.record_pass(started.elapsed());
+        reclaimed
+    }
+
+    /// Publishes a completed pass to [`Store::stats`].
+    fn record_pass(&self, elapsed: Duration) {
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.sweep_last_pass_ms.store(ms, Ordering::Relaxed);
+        self.sweep_passes.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::net::Session;
-use crate::protocol::{Reply, Status};
+use crate::protocol::{HelloArgs, Reply, Status};
 use crate::store::Store;
 
 /// PING [msg]: PONG, or the message.
@@ -33,16 +33,20 @@ pub fn select(db: i64) -> Reply {
     }
 }
 
-/// HELLO [2|3]: switches the connection's text replies to that RESP version and answers
-/// with server facts as a map.
-pub fn hello(version: Option<i64>, session: &mut Session) -> Reply {
-    match version {
+/// HELLO [2|3] [SETNAME name]: switches the connection's text replies to that RESP version
+/// and answers with server facts as a map. Its AUTH option is the auth gate's business
+/// ([`crate::auth::Gate`]), which has run before this.
+pub fn hello(args: HelloArgs, session: &mut Session) -> Reply {
+    match args.version {
         None => {}
         Some(2) => session.resp3 = false,
         Some(3) => session.resp3 = true,
         Some(_) => {
             return Reply::error(Status::InvalidArgument, "NOPROTO unsupported protocol version");
         }
+    }
+    if let Some(name) = args.setname {
+        session.name = Some(name);
     }
     let id = i64::try_from(session.id).unwrap_or(i64::MAX);
     let proto = if session.resp3 { 3 } else { 2 };
@@ -173,12 +177,16 @@ mod tests {
     fn hello_switches_resp_version() {
         let peer = "127.0.0.1:1".parse().expect("addr");
         let mut s = Session { id: 1, peer, authenticated: true, name: None, resp3: false };
-        assert!(matches!(hello(Some(4), &mut s), Reply::Error(_)));
-        assert!(matches!(hello(Some(3), &mut s), Reply::Map(v) if v[2].1 == Reply::Int(3)));
+        let v = |version| HelloArgs { version, ..Default::default() };
+        assert!(matches!(hello(v(Some(4)), &mut s), Reply::Error(_)));
+        assert!(matches!(hello(v(Some(3)), &mut s), Reply::Map(v) if v[2].1 == Reply::Int(3)));
         assert!(s.resp3);
-        assert!(matches!(hello(None, &mut s), Reply::Map(v) if v.len() == 7));
+        assert!(matches!(hello(v(None), &mut s), Reply::Map(v) if v.len() == 7));
         assert!(s.resp3, "HELLO without a version keeps the current one");
-        hello(Some(2), &mut s);
+        hello(v(Some(2)), &mut s);
         assert!(!s.resp3);
+        let named = HelloArgs { version: Some(2), setname: Some("app".into()), auth: None };
+        hello(named, &mut s);
+        assert_eq!(s.name.as_deref(), Some(&b"app"[..]), "SETNAME is applied");
     }
 }

@@ -50,12 +50,22 @@ fn sections(src: &InfoSource<'_>) -> Vec<Section> {
                 ("connected_clients", n(&src.net.connections)),
             ],
         ),
-        ("Memory", vec![("used_memory", s.used_memory.to_string()), ("used_memory_rss", rss)]),
+        (
+            "Memory",
+            vec![
+                ("used_memory", s.used_memory.to_string()),
+                ("used_memory_rss", rss),
+                ("maxmemory", src.store.options().maxmemory.to_string()),
+            ],
+        ),
         (
             "Stats",
             vec![
                 ("keys", s.keys.to_string()),
+                ("tombstones", s.tombstones.to_string()),
                 ("expired_keys", s.expired_keys.to_string()),
+                ("evictions", s.evictions.to_string()),
+                ("evicted_keys", s.evictions.to_string()),
                 ("get_hits", s.get_hits.to_string()),
                 ("get_misses", s.get_misses.to_string()),
                 ("keyspace_hits", s.get_hits.to_string()),

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use crate::protocol::{Reply, SetArgs, SetMode};
-use crate::store::{SetCond, Store};
+use crate::protocol::{Reply, SetArgs, SetMode, Status};
+use crate::store::{SetCond, Store, StoreError};
 
 /// GET key: the value, or nil when absent or expired.
 pub fn get(store: &Store, key: &[u8]) -> Reply {
@@ -17,7 +17,20 @@ pub fn set(store: &Store, args: &SetArgs) -> Reply {
         SetMode::IfAbsent => SetCond::IfAbsent,
         SetMode::IfPresent => SetCond::IfPresent,
     };
-    if store.set(&args.key, &args.value, args.ttl, cond) { Reply::Ok } else { Reply::Nil }
+    match store.try_set(&args.key, &args.value, args.ttl, cond) {
+        Ok(true) => Reply::Ok,
+        Ok(false) => Reply::Nil,
+        Err(e) => store_error(&e),
+    }
+}
+
+/// The reply for a write the store refused: OUT_OF_MEMORY (`-OOM ...`) when full.
+pub fn store_error(e: &StoreError) -> Reply {
+    let status = match e {
+        StoreError::OutOfMemory { .. } => Status::OutOfMemory,
+        _ => Status::InvalidArgument,
+    };
+    Reply::error(status, e.to_string())
 }
 
 /// DEL key...: how many live keys were removed.
@@ -35,10 +48,13 @@ pub fn mget(store: &Store, keys: &[Bytes]) -> Reply {
     Reply::Array(keys.iter().map(|k| get(store, k)).collect())
 }
 
-/// MSET key value...: always OK. Each pair is written atomically; the batch is not.
+/// MSET key value...: OK, or OOM at the first pair the store refuses. Each pair is written
+/// atomically; the batch is not.
 pub fn mset(store: &Store, pairs: &[(Bytes, Bytes)]) -> Reply {
     for (k, v) in pairs {
-        store.set(k, v, None, SetCond::Always);
+        if let Err(e) = store.try_set(k, v, None, SetCond::Always) {
+            return store_error(&e);
+        }
     }
     Reply::Ok
 }
