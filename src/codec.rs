@@ -103,6 +103,12 @@ impl ServerCodec {
         Self { limits, dialect: None, frame: Frame::Head, text: Default::default() }
     }
 
+    /// Enforces `limits` from the next request on (after authentication, for instance).
+    /// Call it between requests: a request being decoded may have been checked already.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// The dialect, once the first byte has arrived.
     pub fn dialect(&self) -> Option<Dialect> {
         self.dialect

@@ -4,6 +4,7 @@
 //! -> [`protocol::Reply`] -> [`codec`] -> bytes. The router and the client reuse [`protocol`]
 //! and [`codec`]; nothing parses the wire twice.
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use shale::auth::{Password, check_protected_mode};
 use shale::cluster::ClusterConfig;
 use shale::net::wait_for_signal;
 use shale::router::forward::Timeouts;
@@ -39,6 +40,43 @@ enum Cmd {
     Bench(shale::bench::BenchArgs),
     /// Open-loop load at fixed rates with a checker that judges every read.
     Stress(shale::bench::StressArgs),
+}
+
+/// Who may connect: the password clients must AUTH with, and protected mode. Shared by
+/// `server` and `router`.
+#[derive(Args)]
+struct SecurityArgs {
+    /// Clients must AUTH with this password first. Visible in `ps`: prefer
+    /// --requirepass-file.
+    #[arg(long, value_name = "PASS", conflicts_with = "requirepass_file")]
+    requirepass: Option<String>,
+    /// Read the client password from the first line of this file.
+    #[arg(long, value_name = "PATH")]
+    requirepass_file: Option<PathBuf>,
+    /// yes: refuse to listen on a non-loopback address without a password.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = ArgAction::Set,
+          value_parser = parse_yes_no)]
+    protected_mode: bool,
+}
+
+/// Redis spells its switches yes/no.
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("'{s}' is neither yes nor no")),
+    }
+}
+
+impl SecurityArgs {
+    /// The client password, after checking that listening on `bind` is allowed.
+    fn password(&self, bind: IpAddr) -> anyhow::Result<Option<Password>> {
+        let file = self.requirepass_file.as_deref();
+        let password =
+            Password::from_flag_or_file(self.requirepass.clone(), file).context("--requirepass")?;
+        check_protected_mode(bind, password.is_some(), self.protected_mode)?;
+        Ok(password)
+    }
 }
 
 #[derive(Args)]
@@ -79,6 +117,15 @@ struct RouterArgs {
     /// Log level or tracing filter (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     log_level: String,
+    #[command(flatten)]
+    security: SecurityArgs,
+    /// Password the router sends as AUTH on every backend connection. Visible in `ps`:
+    /// prefer --backend-password-file.
+    #[arg(long, value_name = "PASS", conflicts_with = "backend_password_file")]
+    backend_password: Option<String>,
+    /// Read the backend password from the first line of this file.
+    #[arg(long, value_name = "PATH")]
+    backend_password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -138,6 +185,8 @@ struct ServerArgs {
     /// This server's node name in the shard map; keys of other shards get WRONG_SHARD.
     #[arg(long, requires = "shardmap")]
     node: Option<String>,
+    #[command(flatten)]
+    security: SecurityArgs,
 }
 
 fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
@@ -166,6 +215,7 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         "--max-key-size is at most 64KiB (key_len is a u16)"
     );
     let mut cfg = ServerConfig::loopback(args.port);
+    cfg.password = args.security.password(args.bind)?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
     cfg.store.shards = args.shards;
     cfg.net.max_connections = args.max_connections;
@@ -192,6 +242,10 @@ async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
     let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
+    cfg.password = args.security.password(args.bind)?;
+    let backend_file = args.backend_password_file.as_deref();
+    cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
+        .context("--backend-password")?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;

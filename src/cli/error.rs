@@ -26,6 +26,10 @@ pub enum CliError {
     /// The connection broke, or the server sent bytes that are not a valid reply.
     #[error("Error: {0}")]
     Connection(String),
+    /// The server refused the password given with `-a` / `SHALE_PASSWORD`. Worded like
+    /// redis-cli (`AUTH failed: WRONGPASS ...`).
+    #[error("AUTH failed: {0}")]
+    Auth(String),
     /// The address given with `-u`, `-h`/`-p` or `SHALE_ADDR` is unusable.
     #[error("Invalid address '{input}': {why}")]
     Address {
@@ -58,7 +62,13 @@ impl CliError {
 
     /// Whether the connection must be dropped and re-opened for the next command.
     pub(crate) fn loses_connection(&self) -> bool {
-        matches!(self, CliError::Connect { .. } | CliError::Timeout(_) | CliError::Connection(_))
+        matches!(
+            self,
+            CliError::Connect { .. }
+                | CliError::Timeout(_)
+                | CliError::Connection(_)
+                | CliError::Auth(_)
+        )
     }
 }
 

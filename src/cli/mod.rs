@@ -1,7 +1,8 @@
 //! `shale cli`: a redis-cli-style command-line client.
 //!
 //! ```text
-//! shale cli [-h host] [-p port] [-u shale://host:port] [-t timeout] [-r N] [-i secs] [-x]
+//! shale cli [-h host] [-p port] [-u shale://host:port] [-a password] [-t timeout] [-r N]
+//!           [-i secs] [-x]
 //!           [--raw|--no-raw|--json] [--latency|--latency-history] [CMD ARGS...]
 //! ```
 //!
@@ -59,6 +60,10 @@ pub struct CliArgs {
     /// Server address, host:port or shale://host:port (-h and -p override its parts).
     #[arg(short = 'u', long = "uri", env = "SHALE_ADDR", value_name = "URI")]
     uri: Option<String>,
+    /// Password sent as AUTH on connecting (both connections). Visible in `ps`: prefer the
+    /// SHALE_PASSWORD environment variable.
+    #[arg(short = 'a', long = "pass", env = "SHALE_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
     /// Connect and reply timeout, e.g. 1s, 250ms.
     #[arg(short = 't', long, default_value = "1s", value_parser = crate::units::parse_duration)]
     timeout: Duration,
@@ -133,7 +138,8 @@ pub async fn run(args: CliArgs) -> anyhow::Result<()> {
 async fn execute(args: CliArgs) -> Result<i32, CliError> {
     let addr = Addr::resolve(args.uri.as_deref(), args.host.as_deref(), args.port)?;
     let format = args.format();
-    let session = Session::new(addr.to_string(), args.timeout);
+    let password = args.password.map(Bytes::from);
+    let session = Session::new(addr.to_string(), args.timeout).with_password(password);
     let mut shell = Shell::new(session, format, args.interval);
     if args.latency || args.latency_history {
         let mode = LatencyMode {

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -30,6 +30,7 @@ const READ_CHUNK: usize = 16 * 1024;
 pub struct Session {
     addr: String,
     timeout: Duration,
+    password: Option<Bytes>,
     client: Option<Client>,
     text: Option<TextConn>,
 }
@@ -37,7 +38,13 @@ pub struct Session {
 impl Session {
     /// A session that connects on first use. `timeout` bounds connecting and each reply.
     pub fn new(addr: String, timeout: Duration) -> Self {
-        Self { addr, timeout, client: None, text: None }
+        Self { addr, timeout, password: None, client: None, text: None }
+    }
+
+    /// Authenticate both connections with `password` as soon as they open (`-a`).
+    pub fn with_password(mut self, password: Option<Bytes>) -> Self {
+        self.password = password;
+        self
     }
 
     /// The address, as shown in the prompt.
@@ -88,14 +95,15 @@ impl Session {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let client = Client::builder()
+        let mut builder = Client::builder()
             .addr(self.addr.clone())
             .connect_timeout(self.timeout)
             .request_timeout(self.timeout)
-            .connections_per_addr(1)
-            .connect()
-            .await
-            .map_err(|e| self.failure(e))?;
+            .connections_per_addr(1);
+        if let Some(password) = &self.password {
+            builder = builder.password(password.clone());
+        }
+        let client = builder.connect().await.map_err(|e| self.failure(e))?;
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -146,13 +154,19 @@ impl Session {
         match e {
             client::Error::Connect { addr, source } => CliError::connect(&addr, &source),
             client::Error::Timeout => CliError::Timeout(self.timeout),
+            client::Error::Auth { status, message, .. } => {
+                CliError::Auth(ErrorReply::new(status, message).to_string())
+            }
             other => CliError::Connection(other.to_string()),
         }
     }
 
     async fn text_call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
         if self.text.is_none() {
-            let conn = TextConn::connect(&self.addr, self.timeout).await?;
+            let mut conn = TextConn::connect(&self.addr, self.timeout).await?;
+            if let Some(password) = &self.password {
+                conn.authenticate(password.clone(), self.timeout).await?;
+            }
             self.text = Some(conn);
         }
         let timeout = self.timeout;
@@ -208,6 +222,17 @@ impl TextConn {
             decoder: ReplyDecoder::default(),
             limits: Limits::default(),
         })
+    }
+
+    /// AUTH before the first command; an error reply is [`CliError::Auth`].
+    async fn authenticate(&mut self, password: Bytes, timeout: Duration) -> Result<(), CliError> {
+        let args = [Bytes::from_static(b"AUTH"), password];
+        match tokio::time::timeout(timeout, self.call(&args)).await {
+            Ok(Ok(Reply::Error(e))) => Err(CliError::Auth(e.to_string())),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(CliError::Timeout(timeout)),
+        }
     }
 
     async fn call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {

@@ -1,11 +1,12 @@
-//! [`ClientBuilder`]: addresses, timeouts, pool size, reconnect policy and limits, each
-//! with a documented default.
+//! [`ClientBuilder`]: addresses, timeouts, pool size, reconnect policy, limits and the
+//! password, each with a documented default.
 //!
 //! Owns validation of the settings; the numbers live in [`super::config`].
 
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Error;
@@ -14,6 +15,7 @@ use super::config::{
 };
 use super::handle::{Client, Inner};
 use super::pool::Pool;
+use crate::auth::Password;
 use crate::protocol::Limits;
 
 /// Configures and creates a [`Client`].
@@ -46,6 +48,7 @@ pub struct ClientBuilder {
     request_timeout: Duration,
     connections_per_addr: usize,
     reconnect: ReconnectPolicy,
+    password: Option<Bytes>,
 }
 
 impl Default for ClientBuilder {
@@ -56,6 +59,7 @@ impl Default for ClientBuilder {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             connections_per_addr: DEFAULT_CONNECTIONS_PER_ADDR,
             reconnect: ReconnectPolicy::default(),
+            password: None,
         }
     }
 }
@@ -117,15 +121,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticate every connection with AUTH `password` before using it (servers started
+    /// with `--requirepass`). A refused password fails calls with [`Error::Auth`]; it is
+    /// retried only after the reconnect backoff. An empty password is refused by `build`.
+    pub fn password(mut self, password: impl Into<Bytes>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
     /// Every connection-level setting at once (replaces connect timeout, limits and
-    /// in-flight limits set earlier).
+    /// in-flight limits set earlier; a [`ClientBuilder::password`] still applies).
     pub fn connection_config(mut self, cfg: ConnectionConfig) -> Self {
         self.connection = cfg;
         self
     }
 
     /// Creates the client without connecting: the first call connects. Needs no runtime.
-    pub fn build(self) -> Result<Client, Error> {
+    pub fn build(mut self) -> Result<Client, Error> {
         if self.addrs.is_empty() {
             return Err(Error::NoAddresses);
         }
@@ -134,6 +146,11 @@ impl ClientBuilder {
         }
         if self.connections_per_addr == 0 {
             return Err(Error::InvalidArgument("connections_per_addr must be at least 1".into()));
+        }
+        if let Some(password) = self.password.take() {
+            let password = Password::new(password)
+                .map_err(|_| Error::InvalidArgument("the password is empty".into()))?;
+            self.connection.password = Some(password);
         }
         let pools = self
             .addrs

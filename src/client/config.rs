@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use crate::auth::Password;
 use crate::protocol::Limits;
 
 /// Default time a TCP connect may take.
@@ -49,6 +50,9 @@ pub struct ConnectionConfig {
     pub max_abandoned: usize,
     /// Capacity of the writer queue. Default [`DEFAULT_QUEUE_DEPTH`].
     pub queue_depth: usize,
+    /// Sent as AUTH right after each connect; the connection is used only once the server
+    /// answered OK. Default `None` (no AUTH).
+    pub password: Option<Password>,
 }
 
 impl Default for ConnectionConfig {
@@ -59,6 +63,7 @@ impl Default for ConnectionConfig {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_abandoned: DEFAULT_MAX_ABANDONED,
             queue_depth: DEFAULT_QUEUE_DEPTH,
+            password: None,
         }
     }
 }

@@ -22,8 +22,9 @@ use super::config::ConnectionConfig;
 use super::inflight::Outcome;
 use super::reply::Expect;
 use super::tasks::{self, NotSent, Pending, Shared, Submission};
-use crate::protocol::Opcode;
+use crate::auth::Password;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
+use crate::protocol::{Opcode, Status};
 
 /// One multiplexed connection to one address. Closes when dropped.
 ///
@@ -46,7 +47,10 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Connects to `addr` (`host:port`) within `cfg.connect_timeout` and starts the
-    /// connection's reader and writer tasks. Must be called inside a tokio runtime.
+    /// connection's reader and writer tasks; with `cfg.password`, then sends AUTH and
+    /// returns only once it was accepted (the AUTH round trip gets its own
+    /// `connect_timeout`). A refused password is [`Error::Auth`]. Must be called inside a
+    /// tokio runtime.
     pub async fn connect(addr: &str, cfg: &ConnectionConfig) -> Result<Self, Error> {
         let connect_err = |source| Error::Connect { addr: addr.to_owned(), source };
         let stream = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await
@@ -61,7 +65,27 @@ impl Connection {
         // Requests are small and latency-bound; batching is done by the writer task.
         stream.set_nodelay(true).map_err(connect_err)?;
         let (shared, tx) = tasks::start(stream, addr, cfg);
-        Ok(Self { _close: shared.cancel.clone().drop_guard(), shared, tx })
+        let conn = Self { _close: shared.cancel.clone().drop_guard(), shared, tx };
+        if let Some(password) = &cfg.password {
+            // On failure `conn` is dropped here, which closes the socket.
+            conn.authenticate(password, Instant::now() + cfg.connect_timeout).await?;
+        }
+        Ok(conn)
+    }
+
+    /// AUTH as the connection's first request; anything but OK is [`Error::Auth`].
+    async fn authenticate(&self, password: &Password, deadline: Instant) -> Result<(), Error> {
+        let value = password.expose().clone();
+        let frame = RequestFrame { opcode: Opcode::Auth as u8, value, ..Default::default() };
+        let resp = self.call_until(frame, deadline).await?;
+        match resp.status() {
+            Some(Status::Ok) => Ok(()),
+            status => Err(Error::Auth {
+                addr: self.shared.addr.clone(),
+                status: status.unwrap_or(Status::Internal),
+                message: String::from_utf8_lossy(&resp.payload).into_owned(),
+            }),
+        }
     }
 
     /// Sends `frame` (its `id` is replaced by a fresh one) and awaits the matching reply

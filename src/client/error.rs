@@ -48,6 +48,19 @@ pub enum Error {
         /// The server's UTF-8 message (lossily decoded).
         message: String,
     },
+    /// The server did not accept the configured password (a wrong one, or a server without
+    /// a password): the connection was closed before any request used it. Not retryable:
+    /// the same password fails again. A server that wants a password the client lacks
+    /// answers each request with [`Error::Server`] status NOAUTH instead.
+    #[error("authentication to {addr} failed ({}): {message}", status.name())]
+    Auth {
+        /// The address that refused.
+        addr: String,
+        /// The status of the AUTH reply (NOAUTH for a wrong password).
+        status: Status,
+        /// The server's message.
+        message: String,
+    },
     /// The key exceeds the configured limit; caught before sending.
     #[error("key too large: {len} bytes, max {max}")]
     KeyTooLarge {
@@ -150,6 +163,12 @@ mod tests {
             (server(Status::InvalidArgument), false, false, false),
             (Error::KeyTooLarge { len: 2, max: 1 }, false, false, false),
             (Error::NoAddresses, false, false, false),
+            (
+                Error::Auth { addr: "a".into(), status: Status::NoAuth, message: "m".into() },
+                false,
+                false,
+                false,
+            ),
         ];
         for (e, timeout, conn, retry) in table {
             assert_eq!(e.is_timeout(), timeout, "{e}");

@@ -5,8 +5,9 @@
 //! if the caller that started it times out; later callers wait on the same attempt. A
 //! dead connection is replaced on the next use: at once if it had worked and ended
 //! cleanly, after a backoff delay if it never answered or broke the protocol. While a
-//! slot is in backoff, calls fail fast with [`Error::Connect`] instead of waiting. Owns
-//! no failover between addresses; that is [`super::Client`]'s.
+//! slot is in backoff, calls fail fast with [`Error::Connect`] (or [`Error::Auth`] when the
+//! server refused the password, so a wrong password is never retried in a tight loop)
+//! instead of waiting. Owns no failover between addresses; that is [`super::Client`]'s.
 
 use std::io;
 use std::sync::Arc;
@@ -21,11 +22,49 @@ use super::config::{ConnectionConfig, ReconnectPolicy};
 use super::connection::Connection;
 use super::error::Error;
 use super::inflight::Outcome;
+use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 
-/// The result of one connect attempt, shared with every caller waiting on it. The error
-/// is kept as kind and text because `io::Error` is not `Clone`.
-type Attempt = Result<Arc<Connection>, (io::ErrorKind, String)>;
+/// The result of one connect attempt, shared with every caller waiting on it.
+type Attempt = Result<Arc<Connection>, Failure>;
+
+/// Why a connect attempt failed, in a form that can be cloned to every waiter (an
+/// `io::Error` cannot be).
+#[derive(Debug, Clone)]
+enum Failure {
+    /// No usable connection: kind and text of the I/O error, or of a failed setup step.
+    Io(io::ErrorKind, String),
+    /// The server refused the password; kept apart so callers see [`Error::Auth`].
+    Auth { status: Status, message: String },
+}
+
+impl Failure {
+    fn of(e: Error) -> Self {
+        match e {
+            Error::Connect { source, .. } => Failure::Io(source.kind(), source.to_string()),
+            Error::Auth { status, message, .. } => Failure::Auth { status, message },
+            Error::Timeout => {
+                Failure::Io(io::ErrorKind::TimedOut, "connection setup timed out".into())
+            }
+            other => Failure::Io(io::ErrorKind::Other, other.to_string()),
+        }
+    }
+
+    /// The caller-facing error, with `note` (such as the backoff left) after the message.
+    fn to_error(&self, addr: &str, note: &str) -> Error {
+        match self {
+            Failure::Io(kind, msg) => Error::Connect {
+                addr: addr.to_owned(),
+                source: io::Error::new(*kind, format!("{msg}{note}")),
+            },
+            Failure::Auth { status, message } => Error::Auth {
+                addr: addr.to_owned(),
+                status: *status,
+                message: format!("{message}{note}"),
+            },
+        }
+    }
+}
 
 /// One connection's place in the pool.
 #[derive(Default)]
@@ -34,7 +73,7 @@ struct Slot {
     connecting: Option<watch::Receiver<Option<Attempt>>>,
     failures: u32,
     retry_at: Option<Instant>,
-    last_error: Option<(io::ErrorKind, String)>,
+    last_error: Option<Failure>,
     ever_connected: bool,
 }
 
@@ -52,12 +91,12 @@ impl Slot {
             self.retry_at = Some(Instant::now() + policy.delay(self.failures));
             let reason = dead.closed_reason().unwrap_or_default();
             let kind = io::ErrorKind::ConnectionAborted;
-            self.last_error = Some((kind, format!("connection reset: {reason}")));
+            self.last_error = Some(Failure::Io(kind, format!("connection reset: {reason}")));
         }
         None
     }
 
-    fn record_failure(&mut self, detail: (io::ErrorKind, String), policy: &ReconnectPolicy) {
+    fn record_failure(&mut self, detail: Failure, policy: &ReconnectPolicy) {
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(Instant::now() + policy.delay(self.failures));
         self.last_error = Some(detail);
@@ -181,10 +220,10 @@ impl PoolInner {
         }
         let now = Instant::now();
         if let Some(at) = slot.retry_at.filter(|at| *at > now) {
-            let (kind, msg) =
-                slot.last_error.clone().unwrap_or((io::ErrorKind::Other, String::new()));
-            let msg = format!("{msg} (next attempt in {:?})", at - now);
-            return Checkout::Backoff(self.connect_error(kind, msg));
+            let last = slot.last_error.clone();
+            let last = last.unwrap_or_else(|| Failure::Io(io::ErrorKind::Other, String::new()));
+            let note = format!(" (next attempt in {:?})", at - now);
+            return Checkout::Backoff(last.to_error(&self.addr, &note));
         }
         let (tx, rx) = watch::channel(None);
         slot.connecting = Some(rx.clone());
@@ -209,10 +248,7 @@ impl PoolInner {
                     Ok(conn)
                 }
                 Err(e) => {
-                    let detail = match e {
-                        Error::Connect { source, .. } => (source.kind(), source.to_string()),
-                        other => (io::ErrorKind::Other, other.to_string()),
-                    };
+                    let detail = Failure::of(e);
                     slot.record_failure(detail.clone(), &self.policy);
                     Err(detail)
                 }
@@ -233,7 +269,7 @@ impl PoolInner {
             Ok(Err(_)) => Err(gone()),
             Ok(Ok(attempt)) => match attempt.as_ref() {
                 Some(Ok(conn)) => Ok(conn.clone()),
-                Some(Err((kind, msg))) => Err(self.connect_error(*kind, msg.clone())),
+                Some(Err(failure)) => Err(failure.to_error(&self.addr, "")),
                 None => Err(gone()),
             },
         }

@@ -34,11 +34,18 @@ pub const MAX_REJECTING: usize = 64;
 /// dialect of the rejection) before it is answered in text.
 pub const REJECT_PEEK_TIMEOUT: Duration = Duration::from_millis(250);
 
+/// Key and value limits of a connection that has not authenticated yet (only when a
+/// password is set), as Redis does since 6.2: room for AUTH, not for making the server
+/// buffer megabytes on behalf of a stranger. Frames: 18 + 1 KiB + 16 KiB.
+pub const PRE_AUTH_LIMITS: Limits = Limits { max_key_size: 1024, max_value_size: 16 * 1024 };
+
 /// Every connection-level limit in one place. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
     /// Frame, key and value size limits.
     pub limits: Limits,
+    /// The limits until the client authenticates, when the handler requires it.
+    pub pre_auth_limits: Limits,
     /// Most concurrent client connections.
     pub max_connections: usize,
     /// Idle connections are closed after this long; `None` disables it.
@@ -59,6 +66,7 @@ impl Default for NetConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
+            pre_auth_limits: PRE_AUTH_LIMITS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             frame_timeout: DEFAULT_FRAME_TIMEOUT,

@@ -66,6 +66,8 @@ struct Conn<'a, H: Handler> {
     inflight: InFlight<H::Future>,
     /// A last error to send once in-flight replies are out, then close.
     last_words: Option<(Status, String)>,
+    /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
+    pre_auth: bool,
 }
 
 /// Serves one accepted connection until it ends, the client quits or `shutdown` fires.
@@ -77,16 +79,19 @@ pub async fn serve_connection<H: Handler>(
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
 ) {
+    let pre_auth = !session.authenticated;
+    let limits = if pre_auth { cfg.pre_auth_limits } else { cfg.limits };
     let mut conn = Conn {
         handler: &*handler,
         cfg: &cfg,
         stats: &stats,
-        codec: ServerCodec::new(cfg.limits),
+        codec: ServerCodec::new(limits),
         session,
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         wbuf: BytesMut::with_capacity(READ_CHUNK),
         inflight: InFlight::new(),
         last_words: None,
+        pre_auth,
     };
     let end = conn.run(&mut stream, &shutdown).await;
     debug!(?end, "connection closed");
@@ -220,6 +225,7 @@ impl<H: Handler> Conn<'_, H> {
                 Ok(Command::Quit) => self.inflight.push_ready(id, shape, Reply::Ok),
                 Ok(cmd) => {
                     let fut = self.handler.call(&mut self.session, cmd);
+                    self.lift_pre_auth_limits();
                     self.inflight.push(id, shape, fut)
                 }
                 Err(e) => self.inflight.push_ready(id, shape, Reply::Error(e)),
@@ -233,6 +239,14 @@ impl<H: Handler> Conn<'_, H> {
         };
         self.stats.commands.fetch_add(handled, Ordering::Relaxed);
         turn
+    }
+
+    /// Once the handler has authenticated the session, the next request may be full size.
+    fn lift_pre_auth_limits(&mut self) {
+        if self.pre_auth && self.session.authenticated {
+            self.pre_auth = false;
+            self.codec.set_limits(self.cfg.limits);
+        }
     }
 
     fn encode(&mut self, id: u32, shape: Shape, reply: &Reply) {

@@ -44,6 +44,28 @@ pub enum TtlUnit {
     Millis,
 }
 
+/// Arguments of HELLO.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct HelloArgs {
+    /// Requested RESP version; `None` keeps the current one.
+    pub version: Option<i64>,
+    /// The password of `AUTH user pass` (only the password is checked, as for AUTH).
+    pub auth: Option<Bytes>,
+    /// `SETNAME name`.
+    pub setname: Option<Bytes>,
+}
+
+// Hand-written so a logged command never shows the password.
+impl std::fmt::Debug for HelloArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelloArgs")
+            .field("version", &self.version)
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("setname", &self.setname)
+            .finish()
+    }
+}
+
 /// One decoded request, whichever dialect it arrived in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -93,8 +115,8 @@ pub enum Command {
     Quit,
     /// SELECT db: only database 0 exists.
     Select(i64),
-    /// HELLO [protover ...]: only RESP2 is spoken.
-    Hello(Option<i64>),
+    /// HELLO [protover [AUTH user pass] [SETNAME name]].
+    Hello(HelloArgs),
     /// COMMAND [subcommand ...]: answered minimally so clients' start-up probes succeed.
     CommandDocs(Vec<Bytes>),
     /// CONFIG GET pattern [pattern ...].
@@ -163,6 +185,9 @@ impl Command {
     }
 }
 
+/// Redis's answer to a wrong password, sent with status NOAUTH (RESP: `-WRONGPASS ...`).
+pub const WRONGPASS_MESSAGE: &str = "invalid username-password pair or user is disabled.";
+
 /// An error reply: a status and a human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReply {
@@ -182,11 +207,21 @@ impl ErrorReply {
     pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Status::InvalidArgument, message)
     }
+
+    /// The word the RESP form starts with: the status's, except that a wrong password is
+    /// `WRONGPASS` as in Redis (binary has no such status; it is NOAUTH there).
+    pub fn resp_prefix(&self) -> &'static str {
+        if self.status == Status::NoAuth && self.message == WRONGPASS_MESSAGE {
+            "WRONGPASS"
+        } else {
+            self.status.resp_prefix()
+        }
+    }
 }
 
 impl std::fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.status.resp_prefix(), self.message)
+        write!(f, "{} {}", self.resp_prefix(), self.message)
     }
 }
 

@@ -27,6 +27,8 @@ pub mod limits;
 mod status;
 pub mod text;
 
-pub use command::{Command, ErrorReply, Reply, SetArgs, SetMode, TtlUnit};
+pub use command::{
+    Command, ErrorReply, HelloArgs, Reply, SetArgs, SetMode, TtlUnit, WRONGPASS_MESSAGE,
+};
 pub use limits::Limits;
 pub use status::{Opcode, Status};

@@ -48,6 +48,9 @@ pub struct Backend {
 }
 
 /// Statuses that are the request's fault, not the node's: no failover, no health penalty.
+/// NOAUTH is not among them: clients authenticate to the router, so a backend asking for
+/// a password means the router's `--backend-password` is missing, which is the node's
+/// problem as far as routing goes (fail over, eject, report it).
 pub fn is_client_fault(status: Status) -> bool {
     matches!(
         status,
@@ -55,7 +58,6 @@ pub fn is_client_fault(status: Status) -> bool {
             | Status::UnknownOpcode
             | Status::KeyTooLarge
             | Status::ValueTooLarge
-            | Status::NoAuth
     )
 }
 

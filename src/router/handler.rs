@@ -3,6 +3,7 @@
 //! EXISTS) are split per key and run concurrently.
 
 use std::future::{Future, ready};
+use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 use super::Router;
 use super::forward::read;
 use super::write::{WriteReq, write};
+use crate::auth::Screened;
 use crate::net::{Handler, Session};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
@@ -23,7 +25,15 @@ pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 impl Handler for Router {
     type Future = ReplyFuture;
 
+    fn session(&self, id: u64, peer: SocketAddr) -> Session {
+        self.inner.gate.session(id, peer)
+    }
+
     fn call(&self, session: &mut Session, command: Command) -> ReplyFuture {
+        let command = match self.inner.gate.screen(session, command) {
+            Screened::Forward(command) => command,
+            Screened::Answer(reply) => return Box::pin(ready(reply)),
+        };
         let local = match command {
             Command::Ping(msg) => admin::ping(msg),
             Command::Echo(msg) => Reply::Bulk(msg),

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::auth::{Gate, Password};
 use crate::client::ConnectionConfig;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
 use crate::protocol::Reply;
@@ -75,6 +76,10 @@ pub struct RouterConfig {
     pub write_ack: WriteAck,
     /// Tie-breaker of this router's version clock; distinct per router.
     pub router_id: u8,
+    /// Clients must AUTH with this first (`--requirepass`); `None` lets everyone in.
+    pub password: Option<Password>,
+    /// Sent as AUTH on every backend connection, probes included (`--backend-password`).
+    pub backend_password: Option<Password>,
 }
 
 impl RouterConfig {
@@ -90,6 +95,8 @@ impl RouterConfig {
             health: HealthConfig::default(),
             write_ack: WriteAck::All,
             router_id: rand::random(),
+            password: None,
+            backend_password: None,
         }
     }
 }
@@ -117,6 +124,7 @@ struct Inner {
     started: Instant,
     port: u16,
     settings: Vec<(&'static str, String)>,
+    gate: Gate,
     hlc: Hlc,
     write_ack: WriteAck,
     watcher: Arc<MapWatcher>,
@@ -149,6 +157,7 @@ impl Router {
         let conn = ConnectionConfig {
             connect_timeout: cfg.timeouts.connect,
             limits: cfg.net.limits,
+            password: cfg.backend_password.clone(),
             ..ConnectionConfig::default()
         };
         let backend_settings =
@@ -170,6 +179,7 @@ impl Router {
             started: Instant::now(),
             port: addr.port(),
             settings,
+            gate: Gate::new(cfg.password.clone()),
             hlc: Hlc::new(cfg.router_id),
             write_ack: cfg.write_ack,
             watcher: watcher.clone(),

@@ -1,9 +1,11 @@
 //! The store-backed [`Handler`]: dispatches each [`Command`] to its function in `cmd`.
 
 use std::future::{Ready, ready};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::{Gate, Password, Screened};
 use crate::net::{Handler, NetConfig, NetStats, Session};
 use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
 use crate::protocol::{Command, Reply, Status};
@@ -21,6 +23,7 @@ pub struct StoreHandler {
     port: u16,
     settings: Vec<(&'static str, String)>,
     shards: Option<Arc<ShardFilter>>,
+    gate: Gate,
 }
 
 impl StoreHandler {
@@ -37,7 +40,14 @@ impl StoreHandler {
             ("port", port.to_string()),
             ("proto-max-bulk-len", cfg.limits.max_value_size.to_string()),
         ];
-        Self { store, net, started: Instant::now(), port, settings, shards: None }
+        let gate = Gate::default();
+        Self { store, net, started: Instant::now(), port, settings, shards: None, gate }
+    }
+
+    /// Require clients to AUTH with `password` first (`None`: no password).
+    pub fn with_password(mut self, password: Option<Password>) -> Self {
+        self.gate = Gate::new(password);
+        self
     }
 
     /// Answer WRONG_SHARD for keys of shards this node does not host.
@@ -81,6 +91,10 @@ impl StoreHandler {
 
     /// Answers one command synchronously.
     pub fn apply(&self, session: &mut Session, command: Command) -> Reply {
+        let command = match self.gate.screen(session, command) {
+            Screened::Forward(command) => command,
+            Screened::Answer(reply) => return reply,
+        };
         if let Some(Err(e)) = self.shards.as_ref().map(|s| s.check(&command)) {
             return Reply::Error(e);
         }
@@ -144,6 +158,10 @@ fn too_far_ahead(version: u64) -> bool {
 
 impl Handler for StoreHandler {
     type Future = Ready<Reply>;
+
+    fn session(&self, id: u64, peer: SocketAddr) -> Session {
+        self.gate.session(id, peer)
+    }
 
     fn call(&self, session: &mut Session, command: Command) -> Ready<Reply> {
         ready(self.apply(session, command))

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::auth::Password;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
 use crate::router::watch::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
@@ -49,6 +50,9 @@ pub struct ServerConfig {
     pub sweep: SweepConfig,
     /// Serve only some shards of a cluster map (`--shardmap --node`); `None` serves all keys.
     pub shards: Option<Arc<ShardFilter>>,
+    /// Clients must AUTH with this first (`--requirepass`); `None` lets everyone in. A
+    /// cluster node also uses it to authenticate to its peers for shard copies.
+    pub password: Option<Password>,
 }
 
 impl ServerConfig {
@@ -61,6 +65,7 @@ impl ServerConfig {
             store_options: StoreOptions::default(),
             sweep: SweepConfig::default(),
             shards: None,
+            password: None,
         }
     }
 }
@@ -89,11 +94,14 @@ impl Server {
         let tracker = TaskTracker::new();
         let stats = Arc::new(NetStats::default());
         let handler = StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port());
-        let handler = Arc::new(handler.with_shards(cfg.shards.clone()));
+        let handler = handler.with_shards(cfg.shards.clone()).with_password(cfg.password.clone());
+        let handler = Arc::new(handler);
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
         if let Some(shards) = &cfg.shards {
             shards.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
-            tracker.spawn(sync::run(shards.clone(), handler.store().clone(), cancel.clone()));
+            let peers = sync::peer_config(cfg.password.clone());
+            let store = handler.store().clone();
+            tracker.spawn(sync::run(shards.clone(), store, peers, cancel.clone()));
         }
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::shards::{Served, ShardFilter};
+use crate::auth::Password;
 use crate::client::{Connection, ConnectionConfig};
 use crate::protocol::Status;
 use crate::protocol::binary::shard_dump_frame;
@@ -24,11 +25,23 @@ pub const COPY_PAGE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connect timeout to a peer.
 pub const COPY_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How a node connects to its peers: nodes of one cluster are expected to share a
+/// password, so a node authenticates with its own.
+pub fn peer_config(password: Option<Password>) -> ConnectionConfig {
+    ConnectionConfig { connect_timeout: COPY_CONNECT_TIMEOUT, password, ..Default::default() }
+}
+
 /// Applies the current map, then every map the watcher accepts, until `cancel` fires.
-pub async fn run(filter: Arc<ShardFilter>, store: Arc<Store>, cancel: CancellationToken) {
+/// Peers are reached with `peers`.
+pub async fn run(
+    filter: Arc<ShardFilter>,
+    store: Arc<Store>,
+    peers: ConnectionConfig,
+    cancel: CancellationToken,
+) {
     let mut rx = filter.watcher().subscribe();
     let first = filter.watcher().current();
-    apply(&filter, &store, first, &cancel).await;
+    apply(&filter, &store, first, &peers, &cancel).await;
     info!(node = filter.node(), "node ready");
     loop {
         tokio::select! {
@@ -38,7 +51,7 @@ pub async fn run(filter: Arc<ShardFilter>, store: Arc<Store>, cancel: Cancellati
                     break;
                 }
                 let map = rx.borrow_and_update().clone();
-                apply(&filter, &store, map, &cancel).await;
+                apply(&filter, &store, map, &peers, &cancel).await;
             }
         }
     }
@@ -49,6 +62,7 @@ async fn apply(
     filter: &ShardFilter,
     store: &Arc<Store>,
     map: Arc<ShardMap>,
+    peers: &ConnectionConfig,
     cancel: &CancellationToken,
 ) {
     let old = filter.served();
@@ -79,7 +93,7 @@ async fn apply(
         if cancel.is_cancelled() {
             return;
         }
-        copy_shard(&map, node, shard, store).await;
+        copy_shard(&map, node, shard, store, peers).await;
         ready[shard as usize - 1] = true;
         filter.publish(Served { map: map.clone(), ready: ready.clone() });
     }
@@ -87,7 +101,13 @@ async fn apply(
 
 /// Copies `shard` from the first peer that can serve it, starting at a different peer per
 /// shard so copies spread out. Starts the shard empty (and says so) if none can.
-async fn copy_shard(map: &ShardMap, node: &str, shard: u32, store: &Store) {
+async fn copy_shard(
+    map: &ShardMap,
+    node: &str,
+    shard: u32,
+    store: &Store,
+    conn: &ConnectionConfig,
+) {
     let peers: Vec<_> = map.replicas(shard).iter().filter(|n| n.as_str() != node).collect();
     if peers.is_empty() {
         info!(node, shard, "no peer hosts this shard; starting it empty");
@@ -96,7 +116,7 @@ async fn copy_shard(map: &ShardMap, node: &str, shard: u32, store: &Store) {
     let start = shard as usize % peers.len();
     for peer in peers.iter().cycle().skip(start).take(peers.len()) {
         let Some(spec) = map.node(peer) else { continue };
-        match copy_from(&spec.addr_string(), shard, store).await {
+        match copy_from(&spec.addr_string(), shard, store, conn).await {
             Ok(keys) => {
                 info!(node, shard, peer = peer.as_str(), keys, "shard copied");
                 return;
@@ -110,10 +130,13 @@ async fn copy_shard(map: &ShardMap, node: &str, shard: u32, store: &Store) {
 }
 
 /// Pages through a peer's dump of `shard`, applying every entry. Returns entries applied.
-async fn copy_from(addr: &str, shard: u32, store: &Store) -> Result<usize, String> {
-    let cfg =
-        ConnectionConfig { connect_timeout: COPY_CONNECT_TIMEOUT, ..ConnectionConfig::default() };
-    let conn = Connection::connect(addr, &cfg).await.map_err(|e| e.to_string())?;
+async fn copy_from(
+    addr: &str,
+    shard: u32,
+    store: &Store,
+    cfg: &ConnectionConfig,
+) -> Result<usize, String> {
+    let conn = Connection::connect(addr, cfg).await.map_err(|e| e.to_string())?;
     let (mut cursor, mut applied) = (0, 0);
     loop {
         let resp = conn.call(shard_dump_frame(shard, cursor, 0), COPY_PAGE_TIMEOUT).await;

@@ -377,3 +377,13 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+// ---- Measuring helpers for the hostile-client tests (tests/hostile.rs) ----
+
+/// This process's resident set size in KiB (`VmRSS` in /proc/self/status); 0 where that
+/// file does not exist. In-process servers make this the server's memory too.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}

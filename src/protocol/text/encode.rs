@@ -59,7 +59,7 @@ fn encode(reply: &Reply, resp3: bool, dst: &mut BytesMut) {
             }
         }
         Reply::Error(e) => {
-            let prefix = e.status.resp_prefix();
+            let prefix = e.resp_prefix();
             dst.reserve(prefix.len() + e.message.len() + 4);
             dst.put_u8(b'-');
             dst.put_slice(prefix.as_bytes());

@@ -1,15 +1,15 @@
 //! [`parse_command`]: a Redis argument vector to a [`Command`], with Redis's error messages.
 //!
 //! Owns command names, arity, option syntax and key/value size checks. Does not own
-//! framing (the decoder) or semantics such as "only DB 0 exists" or "HELLO 3 is refused"
-//! (the server answers those).
+//! framing (the decoder) or semantics such as "only DB 0 exists" or "that password is
+//! wrong" (the server answers those).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::protocol::limits::MAX_TTL;
-use crate::protocol::{Command, ErrorReply, Limits, SetArgs, SetMode, Status, TtlUnit};
+use crate::protocol::{Command, ErrorReply, HelloArgs, Limits, SetArgs, SetMode, Status, TtlUnit};
 
 use super::parse_i64;
 
@@ -293,20 +293,24 @@ fn parse_select(args: Vec<Bytes>, _: &Limits) -> Result<Command, ErrorReply> {
     Ok(Command::Select(db))
 }
 
-/// `HELLO [protover [AUTH user pass] [SETNAME name]]`. The options are checked like Redis
-/// does, but only the version is kept: [`Command::Hello`] has no room for the rest.
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`, with options checked like Redis
+/// does. Of AUTH only the password is kept, as for the AUTH command.
 fn parse_hello(args: Vec<Bytes>, _: &Limits) -> Result<Command, ErrorReply> {
+    let mut hello = HelloArgs::default();
     let Some(version) = args.get(1) else {
-        return Ok(Command::Hello(None));
+        return Ok(Command::Hello(hello));
     };
     let version = parse_i64(version)
         .ok_or_else(|| ErrorReply::invalid("Protocol version is not an integer or out of range"))?;
+    hello.version = Some(version);
     let mut i = 2;
     while let Some(opt) = args.get(i) {
         let more = args.len() - 1 - i;
         if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
+            hello.auth = args.get(i + 2).cloned();
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
+            hello.setname = args.get(i + 1).cloned();
             i += 2;
         } else {
             return Err(ErrorReply::invalid(format!(
@@ -315,7 +319,7 @@ fn parse_hello(args: Vec<Bytes>, _: &Limits) -> Result<Command, ErrorReply> {
             )));
         }
     }
-    Ok(Command::Hello(Some(version)))
+    Ok(Command::Hello(hello))
 }
 
 /// `CONFIG GET pattern...`; other subcommands are not supported.

@@ -227,7 +227,7 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
     let status = match prefix {
         b"ERR" if message.starts_with("unknown command") => Status::UnknownOpcode,
         b"ERR" => Status::InvalidArgument,
-        b"NOAUTH" => Status::NoAuth,
+        b"NOAUTH" | b"WRONGPASS" => Status::NoAuth,
         b"OOM" => Status::OutOfMemory,
         b"WRONGSHARD" => Status::WrongShard,
         b"BUSY" => Status::Busy,

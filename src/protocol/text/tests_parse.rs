@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::parse_command;
-use crate::protocol::{Command, Limits, SetArgs, SetMode, Status, TtlUnit};
+use crate::protocol::{Command, HelloArgs, Limits, SetArgs, SetMode, Status, TtlUnit};
 
 type Want = Result<Command, (Status, &'static str)>;
 
@@ -19,6 +19,10 @@ fn bs(items: &[&str]) -> Vec<Bytes> {
 
 fn set(key: &str, value: &str, ttl: Option<Duration>, mode: SetMode) -> Want {
     Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, mode }))
+}
+
+fn hello(version: Option<i64>, auth: Option<&str>, setname: Option<&str>) -> HelloArgs {
+    HelloArgs { version, auth: auth.map(b), setname: setname.map(b) }
 }
 
 fn err(status: Status, message: &'static str) -> Want {
@@ -161,9 +165,16 @@ fn parses_server_commands() {
             (&["SELECT", "x"], invalid("value is not an integer or out of range")), // not a number
             (&["SELECT", "99999999999"], invalid("value is not an integer or out of range")), // over int
             (&["SELECT"], invalid("wrong number of arguments for 'select' command")), // no db
-            (&["HELLO"], Ok(Command::Hello(None))),                                   // no version
-            (&["HELLO", "3"], Ok(Command::Hello(Some(3)))),                           // version
-            (&["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"], Ok(Command::Hello(Some(2)))), // options
+            (&["HELLO"], Ok(Command::Hello(hello(None, None, None)))),                // no version
+            (&["HELLO", "3"], Ok(Command::Hello(hello(Some(3), None, None)))),        // version
+            (
+                &["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"],
+                Ok(Command::Hello(hello(Some(2), Some("p"), Some("n")))),
+            ), // options
+            (
+                &["HELLO", "3", "auth", "u", "p"],
+                Ok(Command::Hello(hello(Some(3), Some("p"), None))),
+            ), // AUTH alone
             (&["HELLO", "x"], invalid("Protocol version is not an integer or out of range")), // bad version
             (&["HELLO", "3", "AUTH", "u"], invalid("Syntax error in HELLO option 'AUTH'")), // short AUTH
             (&["HELLO", "3", "FOO"], invalid("Syntax error in HELLO option 'FOO'")), // unknown option

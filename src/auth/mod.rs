@@ -1,0 +1,257 @@
+//! Password authentication and protected mode, shared by the server and the router.
+//!
+//! [`Gate`] sits in front of a handler: with a password set, a new connection is
+//! unauthenticated and, as in Redis, may only send AUTH, HELLO (with its AUTH option) and
+//! QUIT; everything else is answered NOAUTH (text `-NOAUTH Authentication required.`). A
+//! wrong password is answered with Redis's WRONGPASS text (binary: status NOAUTH with the
+//! same message) and logged at warn with the peer's address, never the password (at most
+//! [`MAX_FAILURE_LOGS_PER_SEC`] lines a second).
+//! [`protected`] refuses to listen on a non-loopback address without a password.
+//!
+//! Owns who may talk; what the commands then do is the handler's business. Transport
+//! security is not here: there is no TLS and there are no users or ACLs.
+
+mod password;
+pub mod protected;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tracing::warn;
+
+use crate::net::Session;
+use crate::protocol::{Command, HelloArgs, Reply, Status, WRONGPASS_MESSAGE};
+
+pub use password::{MAX_PASSWORD_FILE_LEN, Password, PasswordError};
+pub use protected::{ProtectedModeError, check_protected_mode};
+
+/// Redis's answer to a command sent before AUTH.
+pub const NOAUTH_MESSAGE: &str = "Authentication required.";
+
+/// Redis's answer to HELLO without AUTH on a connection that has not authenticated.
+pub const HELLO_NOAUTH_MESSAGE: &str = "HELLO must be called with the client already \
+     authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to \
+     authenticate the client and select the RESP protocol version at the same time";
+
+/// Most "authentication failed" lines logged per second; the rest are counted and the
+/// count is reported on the next line, so a client pipelining wrong passwords cannot
+/// flood the log.
+pub const MAX_FAILURE_LOGS_PER_SEC: u64 = 10;
+
+/// Rate limit of the failure log: a one-second window and what it has used.
+#[derive(Debug)]
+struct FailureLog {
+    started: Instant,
+    /// `second << 32 | lines logged in that second`, updated in one atomic step.
+    window: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl FailureLog {
+    fn new() -> Self {
+        Self { started: Instant::now(), window: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+    }
+
+    /// Logs one failed attempt unless this second's quota is used up; returns whether it
+    /// was logged.
+    fn record(&self, session: &Session) -> bool {
+        let second = self.started.elapsed().as_secs() & 0xFFFF_FFFF;
+        let update = |w| admit(w, second);
+        if self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, update).is_err() {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        warn!(
+            peer = %session.peer,
+            conn = session.id,
+            suppressed,
+            "authentication failed: wrong password"
+        );
+        true
+    }
+}
+
+/// The log window after one more line in `second`, or `None` if its quota is used up.
+fn admit(window: u64, second: u64) -> Option<u64> {
+    let used = if window >> 32 == second { window & 0xFFFF_FFFF } else { 0 };
+    (used < MAX_FAILURE_LOGS_PER_SEC).then_some(second << 32 | (used + 1))
+}
+
+/// What the gate decided about one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screened {
+    /// Hand the command to the handler.
+    Forward(Command),
+    /// Answered here: AUTH's verdict, or NOAUTH.
+    Answer(Reply),
+}
+
+/// The authentication check in front of a handler. Without a password every connection
+/// starts authenticated and the gate lets everything through.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    password: Option<Password>,
+    failures: Arc<FailureLog>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl Gate {
+    /// A gate requiring `password`, or an open one for `None`.
+    pub fn new(password: Option<Password>) -> Self {
+        Self { password, failures: Arc::new(FailureLog::new()) }
+    }
+
+    /// Whether clients must authenticate.
+    pub fn requires_auth(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// A new connection's session: unauthenticated exactly when a password is set.
+    pub fn session(&self, id: u64, peer: SocketAddr) -> Session {
+        let authenticated = !self.requires_auth();
+        Session { id, peer, authenticated, name: None, resp3: false }
+    }
+
+    /// Forwards `command` to the handler or answers it here. AUTH and HELLO's AUTH option
+    /// are checked here when a password is set; without one, AUTH is forwarded so the
+    /// handler gives its usual "no password configured" error.
+    pub fn screen(&self, session: &mut Session, command: Command) -> Screened {
+        let Some(password) = &self.password else {
+            return Screened::Forward(command);
+        };
+        match command {
+            Command::Auth(candidate) => {
+                Screened::Answer(self.authenticate(password, session, &candidate))
+            }
+            Command::Hello(args) => self.hello(password, session, args),
+            // The connection loop answers QUIT itself; this is for handlers called directly.
+            Command::Quit => Screened::Forward(Command::Quit),
+            other if session.authenticated => Screened::Forward(other),
+            _ => Screened::Answer(Reply::error(Status::NoAuth, NOAUTH_MESSAGE)),
+        }
+    }
+
+    /// HELLO authenticates with its AUTH option; without one it needs a session that
+    /// already has. An unsupported version is passed on first (NOPROTO), as Redis checks
+    /// the version before the credentials.
+    fn hello(&self, password: &Password, session: &mut Session, args: HelloArgs) -> Screened {
+        if !matches!(args.version, None | Some(2) | Some(3)) {
+            return Screened::Forward(Command::Hello(args));
+        }
+        if let Some(candidate) = &args.auth {
+            if let Reply::Error(e) = self.authenticate(password, session, candidate) {
+                return Screened::Answer(Reply::Error(e));
+            }
+        }
+        if !session.authenticated {
+            return Screened::Answer(Reply::error(Status::NoAuth, HELLO_NOAUTH_MESSAGE));
+        }
+        Screened::Forward(Command::Hello(args))
+    }
+
+    /// Checks one password attempt. A failure leaves an already authenticated session
+    /// authenticated, as in Redis.
+    fn authenticate(&self, password: &Password, session: &mut Session, candidate: &[u8]) -> Reply {
+        if password.matches(candidate) {
+            session.authenticated = true;
+            return Reply::Ok;
+        }
+        self.failures.record(session);
+        Reply::error(Status::NoAuth, WRONGPASS_MESSAGE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::Screened::{Answer, Forward};
+    use super::*;
+
+    fn gate() -> (Gate, Session) {
+        let gate = Gate::new(Some(Password::new("pw").unwrap()));
+        let session = gate.session(1, "127.0.0.1:1".parse().unwrap());
+        (gate, session)
+    }
+
+    fn hello(version: Option<i64>, auth: Option<&'static str>) -> Command {
+        Command::Hello(HelloArgs { version, auth: auth.map(Bytes::from), setname: None })
+    }
+
+    fn noauth(message: &'static str) -> Screened {
+        Screened::Answer(Reply::error(Status::NoAuth, message))
+    }
+
+    #[test]
+    fn open_gate_lets_everything_through() {
+        let gate = Gate::default();
+        let mut s = gate.session(1, "127.0.0.1:1".parse().unwrap());
+        assert!(s.authenticated);
+        let auth = Command::Auth("x".into());
+        assert_eq!(gate.screen(&mut s, auth.clone()), Forward(auth), "the handler answers AUTH");
+        assert_eq!(gate.screen(&mut s, Command::DbSize), Forward(Command::DbSize));
+    }
+
+    #[test]
+    fn only_auth_hello_and_quit_before_authenticating() {
+        let (gate, mut s) = gate();
+        assert!(!s.authenticated);
+        // (command, answer)
+        let cases = [
+            (Command::Get("k".into()), noauth(NOAUTH_MESSAGE)), // data
+            (Command::Ping(None), noauth(NOAUTH_MESSAGE)),      // PING too, as in Redis
+            (Command::Quit, Forward(Command::Quit)),            // QUIT always
+            (hello(Some(3), None), noauth(HELLO_NOAUTH_MESSAGE)), // HELLO without AUTH
+            (hello(Some(9), None), Forward(hello(Some(9), None))), // bad version: NOPROTO first
+            (Command::Auth("nope".into()), noauth(WRONGPASS_MESSAGE)), // wrong password
+        ];
+        for (command, want) in cases {
+            assert_eq!(gate.screen(&mut s, command.clone()), want, "{command:?}");
+            assert!(!s.authenticated, "{command:?}");
+        }
+        assert_eq!(gate.screen(&mut s, Command::Auth("pw".into())), Answer(Reply::Ok));
+        assert!(s.authenticated);
+        assert_eq!(gate.screen(&mut s, Command::DbSize), Forward(Command::DbSize));
+        let _ = gate.screen(&mut s, Command::Auth("nope".into()));
+        assert!(s.authenticated, "a failed AUTH keeps an authenticated session");
+    }
+
+    #[test]
+    fn failure_log_admits_a_few_lines_per_second() {
+        let max = MAX_FAILURE_LOGS_PER_SEC;
+        // (window, second, next window)
+        let cases = [
+            (0, 0, Some(1)),                       // first line ever
+            (7 << 32 | 3, 7, Some(7 << 32 | 4)),   // room left this second
+            (7 << 32 | max, 7, None),              // quota used up
+            (7 << 32 | max, 8, Some(8 << 32 | 1)), // a new second starts over
+        ];
+        for (window, second, want) in cases {
+            assert_eq!(admit(window, second), want, "{window:#x} at {second}");
+        }
+        let log = FailureLog::new();
+        let (_, s) = gate();
+        let logged = (0..3 * max).filter(|_| log.record(&s)).count() as u64;
+        // However the attempts straddle a second boundary, at most two windows' worth.
+        assert!((max..=2 * max).contains(&logged), "{logged}");
+    }
+
+    #[test]
+    fn hello_auth_authenticates() {
+        let (gate, mut s) = gate();
+        assert_eq!(gate.screen(&mut s, hello(Some(3), Some("bad"))), noauth(WRONGPASS_MESSAGE));
+        assert!(!s.authenticated);
+        let good = hello(Some(3), Some("pw"));
+        assert_eq!(gate.screen(&mut s, good.clone()), Forward(good));
+        assert!(s.authenticated);
+        assert_eq!(gate.screen(&mut s, hello(None, None)), Forward(hello(None, None)));
+    }
+}
