@@ -293,3 +293,24 @@ async fn sigstop_is_detected_avoided_and_readmitted_after_sigcont() {
     assert_eq!(state_of(&r, "a"), State::Up, "readmitted after SIGCONT");
     r.shutdown().await;
 }
+
+#[tokio::test]
+async fn pipelined_requests_on_one_key_keep_their_order() {
+    let (a, b) = (start().await, start().await);
+    let map = one_shard_map(&[("n1", a.local_addr()), ("n2", b.local_addr())]);
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    for i in 0..100 {
+        let cmds = format!("SET k{i} one\r\nGET k{i}\r\nSET k{i} two\r\nGET k{i}\r\nDEL k{i}\r\nGET k{i}\r\n");
+        c.send(cmds.as_bytes()).await;
+        c.expect(b"+OK\r\n$3\r\none\r\n+OK\r\n$3\r\ntwo\r\n:1\r\n$-1\r\n").await;
+    }
+    // Two SETs of one key pipelined land in the order sent on every replica.
+    assert_eq!(a.store().get(b"k99"), None);
+    c.send(b"SET last 1\r\nSET last 2\r\nSET last 3\r\n").await;
+    c.expect(b"+OK\r\n+OK\r\n+OK\r\n").await;
+    for s in [&a, &b] {
+        assert_eq!(s.store().get(b"last").as_deref(), Some(&b"3"[..]));
+    }
+    r.shutdown().await;
+}

@@ -117,7 +117,7 @@ impl Gate {
     /// A new connection's session: unauthenticated exactly when a password is set.
     pub fn session(&self, id: u64, peer: SocketAddr) -> Session {
         let authenticated = !self.requires_auth();
-        Session { id, peer, authenticated, name: None, resp3: false }
+        Session { id, peer, authenticated, name: None, resp3: false, order: Default::default() }
     }
 
     /// Forwards `command` to the handler or answers it here. AUTH and HELLO's AUTH option

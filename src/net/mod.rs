@@ -8,6 +8,7 @@
 mod config;
 mod connection;
 mod inflight;
+mod order;
 mod listener;
 mod shutdown;
 
@@ -21,6 +22,7 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
+pub use order::{Gate, KeyOrder, Ticket};
 pub use listener::{BindError, bind, serve};
 pub use shutdown::{Running, wait_for_signal};
 
@@ -37,6 +39,8 @@ pub struct Session {
     pub name: Option<Bytes>,
     /// Text replies use RESP3 (after `HELLO 3`) instead of RESP2.
     pub resp3: bool,
+    /// Keys with writes in flight on this connection (used by concurrent handlers).
+    pub order: KeyOrder,
 }
 
 /// What the server or router does with each decoded request.
@@ -47,7 +51,7 @@ pub trait Handler: Send + Sync + 'static {
 
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        Session { id, peer, authenticated: true, name: None, resp3: false }
+        Session { id, peer, authenticated: true, name: None, resp3: false, order: KeyOrder::default() }
     }
 
     /// Starts answering one command. The connection loop handles QUIT itself. A future that

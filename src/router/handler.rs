@@ -55,7 +55,15 @@ impl Handler for Router {
             ),
             data => {
                 let router = self.clone();
-                return Box::pin(async move { router.data(data).await });
+                // Taken in request order, before any of the requests run.
+                let (keys, write) = keys_of(&data);
+                let ticket = session.order.enter(&keys, write);
+                return Box::pin(async move {
+                    ticket.ready().await;
+                    let reply = router.data(data).await;
+                    drop(ticket);
+                    reply
+                });
             }
         };
         Box::pin(ready(local))
@@ -186,6 +194,19 @@ impl Router {
             return e;
         }
         Reply::Int(replies.iter().map(|r| if let Reply::Int(n) = r { *n } else { 0 }).sum())
+    }
+}
+
+/// The keys a data command touches, and whether it writes them.
+fn keys_of(command: &Command) -> (Vec<Bytes>, bool) {
+    match command {
+        Command::Get(k) => (vec![k.clone()], false),
+        Command::Ttl { key, .. } => (vec![key.clone()], false),
+        Command::Exists(keys) | Command::MGet(keys) => (keys.clone(), false),
+        Command::Set(args) => (vec![args.key.clone()], true),
+        Command::Del(keys) => (keys.clone(), true),
+        Command::MSet(pairs) => (pairs.iter().map(|(k, _)| k.clone()).collect(), true),
+        _ => (Vec::new(), false),
     }
 }
 
