@@ -1,23 +1,8 @@
 //! The `shale` binary: a thin clap shell over the library.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::time::Duration;
+mod shell;
 
-use anyhow::Context as _;
-use clap::{ArgAction, Args, Parser, Subcommand};
-use shale::auth::{Password, check_protected_mode};
-use shale::cluster::ClusterConfig;
-use shale::net::wait_for_signal;
-use shale::router::forward::Timeouts;
-use shale::router::select::ReadPolicy;
-use shale::router::shardmap::ShardMap;
-use shale::router::watch::MapWatcher;
-use shale::router::write::WriteAck;
-use shale::router::{Router, RouterConfig};
-use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
-use shale::store::EvictionPolicy;
-use shale::units::{parse_duration, parse_size};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "shale", version, about = "A Redis-like distributed cache")]
@@ -29,11 +14,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a cache server (binary protocol and Redis text on one port).
-    Server(ServerArgs),
+    Server(shell::ServerArgs),
     /// Run a router in front of replicated shards.
-    Router(RouterArgs),
+    Router(shell::RouterArgs),
     /// Start a local cluster (servers + router) for trying the distributed setup.
-    Cluster(ClusterArgs),
+    Cluster(shell::ClusterArgs),
     /// A redis-cli-style client: one-shot commands, a REPL, latency probes.
     Cli(shale::cli::CliArgs),
     /// Closed-loop benchmark (like redis-benchmark): throughput and latency percentiles.
@@ -42,250 +27,12 @@ enum Cmd {
     Stress(shale::bench::StressArgs),
 }
 
-/// Who may connect: the password clients must AUTH with, and protected mode. Shared by
-/// `server` and `router`.
-#[derive(Args)]
-struct SecurityArgs {
-    /// Clients must AUTH with this password first. Visible in `ps`: prefer
-    /// --requirepass-file.
-    #[arg(long, value_name = "PASS", conflicts_with = "requirepass_file")]
-    requirepass: Option<String>,
-    /// Read the client password from the first line of this file.
-    #[arg(long, value_name = "PATH")]
-    requirepass_file: Option<PathBuf>,
-    /// yes: refuse to listen on a non-loopback address without a password.
-    #[arg(long, value_name = "yes|no", default_value = "yes", action = ArgAction::Set,
-          value_parser = parse_yes_no)]
-    protected_mode: bool,
-}
-
-/// Redis spells its switches yes/no.
-fn parse_yes_no(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err(format!("'{s}' is neither yes nor no")),
-    }
-}
-
-impl SecurityArgs {
-    /// The client password, after checking that listening on `bind` is allowed.
-    fn password(&self, bind: IpAddr) -> anyhow::Result<Option<Password>> {
-        let file = self.requirepass_file.as_deref();
-        let password =
-            Password::from_flag_or_file(self.requirepass.clone(), file).context("--requirepass")?;
-        check_protected_mode(bind, password.is_some(), self.protected_mode)?;
-        Ok(password)
-    }
-}
-
-#[derive(Args)]
-struct RouterArgs {
-    /// The shard map file (JSON), followed for changes and on SIGHUP.
-    #[arg(long)]
-    shardmap: PathBuf,
-    /// Address to listen on. Loopback by default.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
-    /// Port to listen on.
-    #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
-    port: u16,
-    /// How reads pick a replica: random or p2c.
-    #[arg(long, default_value = "random")]
-    read_policy: ReadPolicy,
-    /// Backend connect timeout.
-    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
-    connect_timeout: Duration,
-    /// Timeout of one read attempt on one replica.
-    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
-    read_timeout: Duration,
-    /// Timeout of a write fan-out.
-    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
-    write_timeout: Duration,
-    /// Timeout of a whole request, failovers included.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
-    request_timeout: Duration,
-    /// Most concurrent client connections.
-    #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Replicas that must ack a write before the client is answered: all, quorum or one.
-    #[arg(long, default_value = "all")]
-    write_ack: WriteAck,
-    /// Tie-breaker of this router's version clock (distinct per router; random if unset).
-    #[arg(long)]
-    router_id: Option<u8>,
-    /// Log level or tracing filter (RUST_LOG overrides).
-    #[arg(long, default_value = "info")]
-    log_level: String,
-    #[command(flatten)]
-    security: SecurityArgs,
-    /// Password the router sends as AUTH on every backend connection. Visible in `ps`:
-    /// prefer --backend-password-file.
-    #[arg(long, value_name = "PASS", conflicts_with = "backend_password_file")]
-    backend_password: Option<String>,
-    /// Read the backend password from the first line of this file.
-    #[arg(long, value_name = "PATH")]
-    backend_password_file: Option<PathBuf>,
-}
-
-#[derive(Args)]
-struct ClusterArgs {
-    /// Server processes.
-    #[arg(long, default_value_t = 3)]
-    nodes: u32,
-    /// Shards in the map.
-    #[arg(long, default_value_t = 16)]
-    shards: u32,
-    /// Replicas per shard.
-    #[arg(long, default_value_t = 2)]
-    replicas: u32,
-    /// The router's port; node i listens on base-port + i.
-    #[arg(long, default_value_t = 7400)]
-    base_port: u16,
-    /// Directory for the shard map (default: a folder under the system temp dir).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-}
-
-#[derive(Args)]
-struct ServerArgs {
-    /// Address to listen on. Loopback by default.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    port: u16,
-    /// Store shards (a power of two); 0 = 4 x cores.
-    #[arg(long, default_value_t = 0)]
-    shards: usize,
-    /// Most concurrent client connections.
-    #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Largest key, e.g. 8KiB.
-    #[arg(long, default_value = "8KiB", value_parser = parse_size)]
-    max_key_size: usize,
-    /// Largest value, e.g. 1MiB.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
-    max_value_size: usize,
-    /// Close connections idle this long (0 = never).
-    #[arg(long, default_value = "300s", value_parser = parse_duration)]
-    idle_timeout: Duration,
-    /// Log level or tracing filter (RUST_LOG overrides).
-    #[arg(long, default_value = "info")]
-    log_level: String,
-    /// Memory limit for keys and values (0 = none), e.g. 2GiB.
-    #[arg(long, default_value = "0", value_parser = parse_size)]
-    maxmemory: usize,
-    /// What a write does past --maxmemory: noeviction (answer OOM) or clock (evict cold keys).
-    #[arg(long, default_value = "noeviction", value_parser = parse_eviction)]
-    eviction: EvictionPolicy,
-    /// Serve one node of a cluster: the shard map file (requires --node).
-    #[arg(long, requires = "node")]
-    shardmap: Option<PathBuf>,
-    /// This server's node name in the shard map; keys of other shards get WRONG_SHARD.
-    #[arg(long, requires = "shardmap")]
-    node: Option<String>,
-    #[command(flatten)]
-    security: SecurityArgs,
-}
-
-fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
-    match s {
-        "noeviction" => Ok(EvictionPolicy::NoEviction),
-        "clock" => Ok(EvictionPolicy::Clock),
-        other => Err(format!("unknown eviction policy '{other}' (use noeviction or clock)")),
-    }
-}
-
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level);
-    anyhow::ensure!(
-        args.max_key_size <= shale::protocol::limits::MAX_KEY_SIZE_HARD,
-        "--max-key-size is at most 64KiB (key_len is a u16)"
-    );
-    let mut cfg = ServerConfig::loopback(args.port);
-    cfg.password = args.security.password(args.bind)?;
-    cfg.addr = SocketAddr::new(args.bind, args.port);
-    cfg.store.shards = args.shards;
-    cfg.net.max_connections = args.max_connections;
-    cfg.net.limits.max_key_size = args.max_key_size;
-    cfg.net.limits.max_value_size = args.max_value_size;
-    cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
-    cfg.store_options.maxmemory = args.maxmemory;
-    cfg.store_options.eviction = args.eviction;
-    if let (Some(path), Some(node)) = (args.shardmap, args.node) {
-        let map = ShardMap::load(&path).context("loading the shard map")?;
-        anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
-        // Cluster nodes keep DEL tombstones so a delayed older write can't resurrect a key,
-        // and stamp direct writes with a clock id of their own.
-        cfg.store_options.tombstones = true;
-        cfg.store_options.clock_id = shale::router::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
-        cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
-    }
-    let server = Server::start(cfg).await.context("starting server")?;
-    wait_for_signal().await;
-    server.shutdown().await;
-    Ok(())
-}
-
-async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
-    init_logging(&args.log_level);
-    let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
-    cfg.password = args.security.password(args.bind)?;
-    let backend_file = args.backend_password_file.as_deref();
-    cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
-        .context("--backend-password")?;
-    cfg.addr = SocketAddr::new(args.bind, args.port);
-    cfg.read_policy = args.read_policy;
-    cfg.net.max_connections = args.max_connections;
-    cfg.write_ack = args.write_ack;
-    if let Some(id) = args.router_id {
-        cfg.router_id = id;
-    }
-    cfg.timeouts = Timeouts {
-        connect: args.connect_timeout,
-        read_try: args.read_timeout,
-        write: args.write_timeout,
-        request: args.request_timeout,
-    };
-    let router = Router::start(cfg).await.context("starting router")?;
-    wait_for_signal().await;
-    router.shutdown().await;
-    Ok(())
-}
-
-async fn run_cluster(args: ClusterArgs) -> anyhow::Result<()> {
-    init_logging("warn");
-    let dir = args
-        .dir
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("shale-cluster-{}", args.base_port)));
-    let cfg = ClusterConfig {
-        nodes: args.nodes,
-        shards: args.shards,
-        replicas: args.replicas,
-        base_port: args.base_port,
-        dir,
-    };
-    Ok(shale::cluster::run(cfg).await?)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Cmd::Server(args) => run_server(args).await,
-        Cmd::Router(args) => run_router(args).await,
-        Cmd::Cluster(args) => run_cluster(args).await,
+        Cmd::Server(args) => shell::run_server(args).await,
+        Cmd::Router(args) => shell::run_router(args).await,
+        Cmd::Cluster(args) => shell::run_cluster(args).await,
         Cmd::Cli(args) => shale::cli::run(args).await,
         Cmd::Bench(args) => Ok(shale::bench::run_bench(args).await?),
         Cmd::Stress(args) => Ok(shale::bench::run_stress(args).await?),

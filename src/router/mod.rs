@@ -16,6 +16,7 @@ mod handler;
 pub mod hash;
 pub mod health;
 pub mod hints;
+mod map_error;
 mod probe;
 mod repair;
 pub mod select;
