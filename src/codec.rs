@@ -88,6 +88,33 @@ enum Frame {
     Data(usize),
 }
 
+impl Frame {
+    /// One step of framing: `Ok(Some(len))` when a whole frame of `len` bytes is buffered
+    /// (its prefix already consumed), `Ok(None)` when more bytes are needed, `Err(len)` when
+    /// the declared length is over `max`, before any of the body is buffered.
+    fn next(&mut self, src: &mut BytesMut, max: usize) -> Result<Option<usize>, usize> {
+        let len = match *self {
+            Frame::Data(n) => n,
+            Frame::Head => {
+                if src.len() < LEN_PREFIX {
+                    return Ok(None);
+                }
+                let len = src.get_u32() as usize;
+                if len > max {
+                    return Err(len);
+                }
+                *self = Frame::Data(len);
+                len
+            }
+        };
+        if src.len() < len {
+            return Ok(None);
+        }
+        *self = Frame::Head;
+        Ok(Some(len))
+    }
+}
+
 /// Server-side codec: detects the dialect, then decodes requests and encodes replies.
 #[derive(Debug)]
 pub struct ServerCodec {
@@ -133,26 +160,15 @@ impl ServerCodec {
     }
 
     fn decode_binary(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
-        let len = match self.frame {
-            Frame::Data(n) => n,
-            Frame::Head => {
-                if src.len() < LEN_PREFIX {
-                    return Ok(None);
-                }
-                let len = src.get_u32() as usize;
-                let max = self.limits.max_frame_len();
-                if len > max {
-                    let message = format!("frame length {len} exceeds limit {max}");
-                    return Err(CodecError::Fatal { status: Status::FrameTooLarge, message });
-                }
-                self.frame = Frame::Data(len);
-                len
+        let max = self.limits.max_frame_len();
+        let len = match self.frame.next(src, max) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Ok(None),
+            Err(len) => {
+                let message = format!("frame length {len} exceeds limit {max}");
+                return Err(CodecError::Fatal { status: Status::FrameTooLarge, message });
             }
         };
-        if src.len() < len {
-            return Ok(None);
-        }
-        self.frame = Frame::Head;
         let body = src.split_to(len).freeze();
         let opcode = body.get(1).copied().unwrap_or(0);
         let shape = Shape::Binary { opcode };
@@ -273,24 +289,12 @@ impl Decoder for ClientCodec {
     type Error = ClientCodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<ResponseFrame>, ClientCodecError> {
-        let len = match self.frame {
-            Frame::Data(n) => n,
-            Frame::Head => {
-                if src.len() < LEN_PREFIX {
-                    return Ok(None);
-                }
-                let len = src.get_u32() as usize;
-                if len > self.max_frame_len {
-                    return Err(ClientCodecError::FrameTooLarge { len, max: self.max_frame_len });
-                }
-                self.frame = Frame::Data(len);
-                len
-            }
+        let max = self.max_frame_len;
+        let len = match self.frame.next(src, max) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Ok(None),
+            Err(len) => return Err(ClientCodecError::FrameTooLarge { len, max }),
         };
-        if src.len() < len {
-            return Ok(None);
-        }
-        self.frame = Frame::Head;
         Ok(Some(ResponseFrame::parse(src.split_to(len).freeze())?))
     }
 }
