@@ -223,3 +223,29 @@ async fn shard_removed_and_readded_never_resurrects() {
     r.shutdown().await;
     drop(a);
 }
+
+#[tokio::test]
+async fn hints_lost_with_a_router_restart_are_repaired() {
+    let (path, pa, pb) = two_nodes();
+    let (_a, b) = (node(&path, "a", pa), node(&path, "b", pb));
+    let r1 = router(&path).await;
+    let mut c = Text::connect(r1.local_addr()).await;
+    c.roundtrip(b"SET k old\r\n", b"+OK\r\n").await;
+    b.signal("-STOP");
+    c.send(b"SET k new\r\n").await;
+    let got = c.read_until(b"\r\n").await;
+    assert!(got.starts_with(b"-PARTIAL"), "{}", String::from_utf8_lossy(&got));
+    // The router goes away with b's hint; b comes back without restarting (no copy).
+    r1.shutdown().await;
+    b.signal("-CONT");
+    let r2 = router(&path).await;
+    let mut c = Text::connect(r2.local_addr()).await;
+    for _ in 0..200 {
+        c.roundtrip(b"GET k\r\n", b"$3\r\nnew\r\n").await;
+    }
+    let db = client(b.addr).await;
+    assert!(
+        until(|| async { db.get("k").await.ok().flatten().as_deref() == Some(&b"new"[..]) }).await
+    );
+    r2.shutdown().await;
+}

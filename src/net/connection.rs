@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
+use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Duration, Instant, sleep_until};
@@ -139,13 +140,16 @@ impl<H: Handler> Conn<'_, H> {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled(), if closing.is_none() => closing = Some(End::Shutdown),
+                // Replies first, and all that are ready at once, so one write carries them
+                // all instead of one write per reply.
+                Some((id, shape, reply)) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
+                    self.drain_ready();
+                }
                 res = wr.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match res {
                     Ok(n) if n > 0 => clock.last_write = Instant::now(),
                     _ => return End::Io,
                 },
-                Some((id, shape, reply)) = self.inflight.next(), if !self.inflight.is_empty() => {
-                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
-                }
                 _ = tokio::task::yield_now(), if more => {}
                 res = rd.read_buf(&mut self.rbuf), if reading => match res {
                     Ok(0) => closing = Some(End::Eof),
@@ -171,6 +175,18 @@ impl<H: Handler> Conn<'_, H> {
                 if let Turn::Close(end) = self.process() {
                     closing = Some(end);
                 }
+            }
+        }
+    }
+
+    /// Encodes every in-flight reply that is already complete, in order.
+    fn drain_ready(&mut self) {
+        while self.wbuf.len() < self.cfg.output_soft_limit {
+            match self.inflight.next().now_or_never() {
+                Some(Some((id, shape, reply))) => {
+                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
+                }
+                _ => break,
             }
         }
     }

@@ -8,8 +8,8 @@
 mod config;
 mod connection;
 mod inflight;
-mod order;
 mod listener;
+mod order;
 mod shutdown;
 
 use std::future::Future;
@@ -22,8 +22,8 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
-pub use order::{Gate, KeyOrder, Ticket};
 pub use listener::{BindError, bind, serve};
+pub use order::{Gate, KeyOrder, Ticket};
 pub use shutdown::{Running, wait_for_signal};
 
 /// Per-connection state a handler may read and change.
@@ -51,7 +51,14 @@ pub trait Handler: Send + Sync + 'static {
 
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        Session { id, peer, authenticated: true, name: None, resp3: false, order: KeyOrder::default() }
+        Session {
+            id,
+            peer,
+            authenticated: true,
+            name: None,
+            resp3: false,
+            order: KeyOrder::default(),
+        }
     }
 
     /// Starts answering one command. The connection loop handles QUIT itself. A future that

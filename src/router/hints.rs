@@ -61,6 +61,8 @@ struct Queue {
     hints: VecDeque<Hint>,
     bytes: usize,
     stale: BTreeSet<u32>,
+    /// Shards to merge from peers without gating reads (after a router start).
+    merge: BTreeSet<u32>,
     settling: HashMap<Bytes, u32>,
 }
 
@@ -165,6 +167,23 @@ impl Hints {
         let mut q = self.queue.lock();
         q.stale.insert(shard);
         self.sync_pending(&q);
+    }
+
+    /// Asks for `shard` to be merged from its peers in the background, without keeping
+    /// reads away (a router that just started knows of no missed write, only that its
+    /// predecessor may have had some).
+    pub fn mark_merge(&self, shard: u32) {
+        self.queue.lock().merge.insert(shard);
+    }
+
+    /// Shards waiting for a background merge.
+    pub fn merge_shards(&self) -> Vec<u32> {
+        self.queue.lock().merge.iter().copied().collect()
+    }
+
+    /// The background merge of `shard` is done (or had no peer to merge with).
+    pub fn clear_merge(&self, shard: u32) {
+        self.queue.lock().merge.remove(&shard);
     }
 
     /// A shard copy brought `shard` up to date.

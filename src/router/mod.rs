@@ -166,6 +166,11 @@ impl Router {
         let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
         for b in &fresh {
             probe::spawn_prober(b, cfg.health.probe_timeout, cancel.clone(), &tracker);
+            // A router that just started cannot know which writes its predecessor failed to
+            // deliver: every replica is merged with its peers (before serving, see below).
+            for shard in map.shards_of(b.name()) {
+                b.hints().mark_merge(shard);
+            }
         }
         let net_stats = Arc::new(NetStats::default());
         let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
@@ -188,6 +193,8 @@ impl Router {
             tracker: tracker.clone(),
         };
         let router = Router { inner: Arc::new(inner) };
+        // Merge the replicas before serving, so no stale replica answers a read meanwhile.
+        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, repair::pass(&router)).await;
         watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
         tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
         tracker.spawn(repair::run(router.clone(), cancel.clone()));

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Router;
-use super::backend::Backend;
+use super::backend::{Backend, is_client_fault};
 use super::hints::Replay;
 use super::topology::Topology;
 use crate::client::Error;
@@ -29,6 +29,9 @@ pub const REPLAY_PER_TICK: usize = 2048;
 /// Deadline of one replay batch or one dump page.
 pub const REPAIR_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest a starting router spends merging replicas before it serves.
+pub const STARTUP_REPAIR_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Runs until `cancel` fires.
 pub async fn run(router: Router, cancel: CancellationToken) {
     let mut tick = tokio::time::interval(REPAIR_TICK);
@@ -38,21 +41,31 @@ pub async fn run(router: Router, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let topo = router.topology();
-        for node in topo.backends() {
-            if node.health().is_ejected() {
-                continue;
+        pass(&router).await;
+    }
+}
+
+/// One round: replay each reachable node's hints, or resync its stale shards.
+pub async fn pass(router: &Router) {
+    let topo = router.topology();
+    for node in topo.backends() {
+        if node.health().is_ejected() {
+            continue;
+        }
+        if !node.hints().is_empty() {
+            replay(node).await;
+            continue;
+        }
+        for shard in node.hints().stale_shards() {
+            if resync(&topo, node, shard).await {
+                node.hints().clear_stale(shard);
+                info!(node = node.name(), shard, "stale shard resynchronised");
             }
-            if !node.hints().is_empty() {
-                replay(node).await;
-                continue;
-            }
-            for shard in node.hints().stale_shards() {
-                if resync(&topo, node, shard).await {
-                    node.hints().clear_stale(shard);
-                    info!(node = node.name(), shard, "stale shard resynchronised");
-                }
-            }
+        }
+        for shard in node.hints().merge_shards() {
+            // Best effort: a peer that is down or broken has nothing to contribute now.
+            resync(&topo, node, shard).await;
+            node.hints().clear_merge(shard);
         }
     }
 }
@@ -86,6 +99,11 @@ async fn replay(node: &Arc<Backend>) {
     }
 }
 
+fn cannot_dump(node: &Backend, shard: u32) -> bool {
+    warn!(node = node.name(), shard, "peer cannot dump the shard; replica left as it is");
+    true
+}
+
 fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
     let h = &r.hint;
     match r.set_ttl_ms {
@@ -94,14 +112,22 @@ fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
     }
 }
 
-/// Copies `shard` from a caught-up peer into `node`. Returns whether it completed.
+/// Copies `shard` from a peer into `node`: a caught-up peer if there is one, else any
+/// peer that is up (after a router restart every replica is stale; merging each into the
+/// others last-writer-wins still makes them converge). A shard with no other replica has
+/// nothing to merge. Returns whether it completed.
 async fn resync(topo: &Topology, node: &Arc<Backend>, shard: u32) -> bool {
-    let source = topo
+    let peers: Vec<&Arc<Backend>> = topo
         .replicas_of(shard)
         .iter()
-        .find(|b| !Arc::ptr_eq(b, node) && !b.health().is_ejected() && b.hints().caught_up(shard));
+        .filter(|b| !Arc::ptr_eq(b, node) && !b.health().is_ejected())
+        .collect();
+    if topo.replicas_of(shard).len() < 2 {
+        return true;
+    }
+    let source = peers.iter().find(|b| b.hints().caught_up(shard)).or(peers.first());
     let Some(source) = source else {
-        warn!(node = node.name(), shard, "stale shard has no caught-up peer to copy from");
+        warn!(node = node.name(), shard, "stale shard has no peer up to copy from");
         return false;
     };
     let mut cursor = 0;
@@ -109,9 +135,13 @@ async fn resync(topo: &Topology, node: &Arc<Backend>, shard: u32) -> bool {
         let deadline = Instant::now() + REPAIR_TIMEOUT;
         let page = match source.call(shard_dump_frame(shard, cursor, 0), deadline).await {
             Ok(resp) if resp.status() == Some(Status::Ok) => decode_page(resp.payload),
+            // Not a cluster node (no SHARD_DUMP): there is nothing this router can merge.
+            Ok(resp) if resp.status().is_some_and(is_client_fault) => {
+                return cannot_dump(node, shard);
+            }
             _ => return false,
         };
-        let Ok(page) = page else { return false };
+        let Ok(page) = page else { return cannot_dump(node, shard) };
         let writes = page.records.iter().map(|r| {
             let frame = versioned_frame(r.key.clone(), r.value.as_deref(), r.ttl_ms, r.version);
             node.call(frame, deadline)

@@ -176,7 +176,14 @@ mod tests {
     #[test]
     fn hello_switches_resp_version() {
         let peer = "127.0.0.1:1".parse().expect("addr");
-        let mut s = Session { id: 1, peer, authenticated: true, name: None, resp3: false, order: Default::default() };
+        let mut s = Session {
+            id: 1,
+            peer,
+            authenticated: true,
+            name: None,
+            resp3: false,
+            order: Default::default(),
+        };
         let v = |version| HelloArgs { version, ..Default::default() };
         assert!(matches!(hello(v(Some(4)), &mut s), Reply::Error(_)));
         assert!(matches!(hello(v(Some(3)), &mut s), Reply::Map(v) if v[2].1 == Reply::Int(3)));
