@@ -1,49 +1,92 @@
 #!/usr/bin/env bash
-# Runs the same redis-benchmark workloads against shale and redis-server in one run and
-# prints ops/s for each and the ratio shale/redis. Loopback only; not part of CI.
-#
-#   bench/compare.sh                 # uses redis-server / redis-benchmark if installed
-#   INSTALL=1 bench/compare.sh       # apt-get installs redis-server and redis-tools first
-#   N=200000 CLIENTS=50 bench/compare.sh
+# shale vs redis-server (and the shale router vs twemproxy) on loopback, in one run:
+#  - redis-benchmark SET/GET, 50 connections, 32-byte values, 100 000 random keys, -P 1 / 16:
+#    ops/s and server CPU time per op (utime+stime from /proc), ratio shale/peer
+#  - resident memory per key after loading 1 000 000 keys (13-byte keys, 32-byte values)
+#    without and with a TTL
+#  - expiry: 1M keys with a 1 s TTL expire while a GET benchmark runs; time until all are
+#    reclaimed, and the benchmark's p99 against a run without expiry
+# Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
 N=${N:-200000}
-CLIENTS=${CLIENTS:-50}
 SHALE_PORT=${SHALE_PORT:-7390}
 REDIS_PORT=${REDIS_PORT:-7391}
-
+KEYS=${KEYS:-1000000}
 if [ "${INSTALL:-0}" = 1 ]; then
-  apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null
+  apt-get update -qq && apt-get install -y -qq redis-server redis-tools nutcracker >/dev/null
 fi
-for bin in redis-server redis-benchmark; do
+for bin in redis-server redis-benchmark redis-cli; do
   command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
 done
-
 cargo build --release --quiet
+bin=./target/release/shale
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
+tick=$(getconf CLK_TCK)
 
-./target/release/shale server --port "$SHALE_PORT" --log-level warn & pids+=($!)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --daemonize no --loglevel warning & pids+=($!)
-for port in "$SHALE_PORT" "$REDIS_PORT"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+start_shale() { $bin server --port "$SHALE_PORT" --log-level warn "$@" >/dev/null 2>&1 & SHALE_PID=$!; pids+=("$SHALE_PID"); wait_port "$SHALE_PORT"; }
+start_redis() { redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null & REDIS_PID=$!; pids+=("$REDIS_PID"); wait_port "$REDIS_PORT"; }
+stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# rps PORT TEST PIPELINE -> requests per second
-rps() {
-  redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 32 --csv -q 2>/dev/null |
-    awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+# bench PORT PID TEST PIPELINE -> "ops_per_sec cpu_us_per_op"
+bench() {
+  local before after rps
+  before=$(cpu_ticks "$2")
+  rps=$(redis-benchmark -p "$1" -t "$3" -n "$N" -c 50 -P "$4" -r 100000 -d 32 --csv -q 2>/dev/null |
+    awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+  after=$(cpu_ticks "$2")
+  awk -v r="$rps" -v t=$((after - before)) -v hz="$tick" -v n="$N" \
+    'BEGIN { printf "%s %.2f", r, t * 1e6 / hz / n }'
 }
 
-printf '%-6s %-3s %14s %14s %8s\n' test P shale redis ratio
+start_shale; start_redis
+echo "== throughput and CPU per op (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
+printf '%-4s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
 for p in 1 16; do
   for t in set get; do
-    s=$(rps "$SHALE_PORT" "$t" "$p")
-    r=$(rps "$REDIS_PORT" "$t" "$p")
-    ratio=$(awk -v s="$s" -v r="$r" 'BEGIN { printf "%.2f", s / r }')
-    printf '%-6s %-3s %14s %14s %8s\n' "$t" "$p" "$s" "$r" "$ratio"
+    read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
+    read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
+    printf '%-4s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
+      "$(awk -v a="$so" -v b="$ro" 'BEGIN{print a/b}')" "$sc" "$rc" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
   done
 done
+stop "$SHALE_PID"; stop "$REDIS_PID"
+
+# load PORT PID TTLFLAG -> bytes of RSS growth per key
+load() {
+  local before after keys
+  before=$(rss_kib "$2")
+  $bin bench -p "$1" --proto resp -t set --key-pattern seq -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --quiet $3 >/dev/null
+  after=$(rss_kib "$2")
+  keys=$(redis-cli -p "$1" dbsize)
+  awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) * 1024 / k }'
+}
+echo "== resident memory per key ($KEYS keys, 13-byte keys, 32-byte values)"
+for ttl in "" "--ttl 3600s"; do
+  start_shale; start_redis
+  s=$(load "$SHALE_PORT" "$SHALE_PID" "$ttl"); r=$(load "$REDIS_PORT" "$REDIS_PID" "$ttl")
+  printf '%-12s shale %7s B/key  redis %7s B/key  ratio %.2f\n' "${ttl:-no ttl}" "$s" "$r" "$(awk -v a="$s" -v b="$r" 'BEGIN{print a/b}')"
+  stop "$SHALE_PID"; stop "$REDIS_PID"
+done
+
+echo "== expiry under load: $KEYS keys with a 1 s TTL"
+start_shale
+p99() { $bin bench -p "$SHALE_PORT" -t get -r 100000 --duration "$1" -c 50 --quiet --csv | awk -F, '$1=="GET" {print $10}'; }
+base=$(p99 4s)
+$bin bench -p "$SHALE_PORT" --proto resp -t set --key-pattern seq -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --ttl 1s --quiet >/dev/null
+loaded=$(date +%s%3N)
+during_file=$(mktemp)
+( p99 4s > "$during_file" ) &
+bench_pid=$!
+while [ "$(redis-cli -p "$SHALE_PORT" dbsize)" -gt 0 ]; do sleep 0.05; done
+gone=$(( $(date +%s%3N) - loaded ))
+wait "$bench_pid"
+during=$(cat "$during_file")
+echo "all keys reclaimed ${gone} ms after the load finished (TTL 1 s, so $((gone - 1000)) ms after the last expiry at the latest)"
+echo "GET p99 without expiry ${base} ms, during the sweep ${during} ms, ratio $(awk -v a="$during" -v b="$base" 'BEGIN{printf "%.2f", a/b}')"
+stop "$SHALE_PID"

@@ -1,0 +1,7 @@
+//! cargo-fuzz target: runs `shale::fuzzing::split` (see its docs for the invariants)
+//! under the allocation guard.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| shale_fuzz::guarded(data, shale_fuzz::BASE, shale::fuzzing::split));

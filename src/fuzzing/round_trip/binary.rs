@@ -1,0 +1,240 @@
+//! Binary round trips: request frames (against a reference model of `to_command`),
+//! response frames, and replies per opcode.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio_util::codec::Decoder;
+
+use crate::codec::{ClientCodec, CodecError, ServerCodec, Shape};
+use crate::protocol::binary::{RequestFrame, ResponseFrame, encode_reply, to_reply};
+use crate::protocol::limits::{LEN_PREFIX, MAX_TTL, REQUEST_HEADER_LEN};
+use crate::protocol::{Command, Limits, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
+
+use super::super::Config;
+use super::super::check::{Origin, check_command};
+use super::super::input::Input;
+use super::{blob, message};
+
+/// Encodes an arbitrary request frame: parsing the body gives it back exactly, and the
+/// server codec decodes it to the command (or error status) [`expected_command`] predicts,
+/// or refuses it as too large exactly when it is.
+pub(super) fn request_frame(input: &mut Input<'_>) {
+    let limits = Config::limits(input.u8() & 0b11);
+    let frame = RequestFrame {
+        opcode: if input.bool() { input.pick(&Opcode::ALL) as u8 } else { input.u8() },
+        flags: if input.below(4) == 0 { input.u16() } else { 0 },
+        id: input.u32(),
+        ttl_ms: ttl_ms(input),
+        key: blob(input),
+        value: blob(input),
+    };
+    let mut buf = BytesMut::new();
+    frame.encode(&mut buf);
+    let body_len = REQUEST_HEADER_LEN + frame.key.len() + frame.value.len();
+    assert_eq!(buf.len(), LEN_PREFIX + body_len, "encoded size");
+    assert_eq!(buf[..LEN_PREFIX], (body_len as u32).to_be_bytes(), "len prefix");
+    let body = Bytes::copy_from_slice(&buf[LEN_PREFIX..]);
+    assert_eq!(RequestFrame::parse(body).as_ref(), Ok(&frame), "parse(encode(frame))");
+
+    let mut codec = ServerCodec::new(limits);
+    match codec.decode(&mut buf) {
+        Ok(Some(inbound)) => {
+            assert!(body_len <= limits.max_frame_len(), "{body_len}-byte frame accepted");
+            assert!(buf.is_empty(), "{} bytes left after one frame", buf.len());
+            assert_eq!(inbound.id, frame.id);
+            assert_eq!(inbound.shape, Shape::Binary { opcode: frame.opcode });
+            let got = inbound.command.as_ref().map_err(|e| e.status);
+            assert_eq!(got, expected_command(&frame, &limits).as_ref().map_err(|s| *s));
+            if let Ok(cmd) = &inbound.command {
+                check_command(cmd, &limits, Origin::Binary);
+            }
+        }
+        Err(CodecError::Fatal { status: Status::FrameTooLarge, .. }) => {
+            assert!(body_len > limits.max_frame_len(), "{body_len}-byte frame refused");
+        }
+        other => panic!("whole frame of {body_len} bytes decoded to {other:?}"),
+    }
+}
+
+/// TTLs around the interesting values: none, tiny, the cap, just past it, and anything.
+fn ttl_ms(input: &mut Input<'_>) -> u64 {
+    let max_ms = MAX_TTL.as_millis() as u64;
+    match input.below(6) {
+        0 => 0,
+        1 => u64::from(input.u8()),
+        2 => max_ms,
+        3 => max_ms + 1,
+        4 => u64::MAX,
+        _ => input.u64(),
+    }
+}
+
+/// What `to_command` must make of a frame: a reference model written from protocol.md,
+/// compared by command, or by status for errors.
+fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, Status> {
+    let op = Opcode::from_u8(frame.opcode).ok_or(Status::UnknownOpcode)?;
+    if frame.flags != 0 {
+        return Err(Status::InvalidArgument);
+    }
+    let key = || match frame.key.len() {
+        0 => Err(Status::InvalidArgument),
+        n if n > limits.max_key_size => Err(Status::KeyTooLarge),
+        _ => Ok(frame.key.clone()),
+    };
+    let value = frame.value.clone();
+    Ok(match op {
+        Opcode::Ping => Command::Ping((!value.is_empty()).then_some(value)),
+        Opcode::Stats => Command::Stats,
+        Opcode::Auth => Command::Auth(value),
+        Opcode::Get => Command::Get(key()?),
+        Opcode::Del => Command::Del(vec![key()?]),
+        Opcode::Ttl => Command::Ttl { key: key()?, unit: TtlUnit::Millis },
+        Opcode::Set => {
+            let key = key()?;
+            if value.len() > limits.max_value_size {
+                return Err(Status::ValueTooLarge);
+            }
+            Command::Set(SetArgs { key, value, ttl: ttl(frame.ttl_ms)?, mode: SetMode::Always })
+        }
+        Opcode::VSet => {
+            let key = key()?;
+            let (version, data) = versioned(&value)?;
+            if data.len() > limits.max_value_size {
+                return Err(Status::ValueTooLarge);
+            }
+            Command::VSet { key, value: data, ttl: ttl(frame.ttl_ms)?, version }
+        }
+        Opcode::VDel => Command::VDel { key: key()?, version: versioned(&value)?.0 },
+        Opcode::ShardDump => match <[u8; 8]>::try_from(&value[..]) {
+            Ok(v) => Command::ShardDump {
+                shard: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                cursor: frame.ttl_ms,
+                max_items: u32::from_be_bytes([v[4], v[5], v[6], v[7]]),
+            },
+            Err(_) => return Err(Status::InvalidArgument),
+        },
+    })
+}
+
+/// A `ttl_ms` field: 0 is no TTL, and more than [`MAX_TTL`] is refused.
+fn ttl(ttl_ms: u64) -> Result<Option<Duration>, Status> {
+    match Duration::from_millis(ttl_ms) {
+        d if d.is_zero() => Ok(None),
+        d if d > MAX_TTL => Err(Status::InvalidArgument),
+        d => Ok(Some(d)),
+    }
+}
+
+/// A versioned write's value: a non-zero big-endian `version:u64`, then the data.
+fn versioned(value: &Bytes) -> Result<(u64, Bytes), Status> {
+    let version = value.get(..8).and_then(|v| <[u8; 8]>::try_from(v).ok());
+    match version.map(u64::from_be_bytes) {
+        Some(version) if version != 0 => Ok((version, value.slice(8..))),
+        _ => Err(Status::InvalidArgument),
+    }
+}
+
+/// Response frames (with `flags = 0`, the only value `encode` writes) survive the client
+/// codec exactly.
+pub(super) fn response_frame(input: &mut Input<'_>) {
+    let frame =
+        ResponseFrame { status: input.u8(), flags: 0, id: input.u32(), payload: blob(input) };
+    let mut buf = BytesMut::new();
+    frame.encode(&mut buf);
+    let got = ClientCodec::default().decode(&mut buf).expect("a well-formed response frame");
+    assert_eq!(got.as_ref(), Some(&frame), "decode(encode(frame))");
+    assert!(buf.is_empty(), "{} bytes left after one frame", buf.len());
+}
+
+/// A reply of a shape `op` produces survives `encode_reply(op)` then `to_reply(op)`; any
+/// reply to an unknown opcode at least renders as a well-formed frame with its id.
+pub(super) fn reply(input: &mut Input<'_>) {
+    let id = input.u32();
+    let (opcode, reply) = if input.below(4) == 0 {
+        (input.u8(), any_reply(input))
+    } else {
+        let op = input.pick(&Opcode::ALL);
+        (op as u8, reply_for(op, input))
+    };
+    let mut buf = BytesMut::new();
+    encode_reply(id, opcode, &reply, &mut buf);
+    let frame = ClientCodec::default().decode(&mut buf).expect("a well-formed reply frame");
+    let frame = frame.expect("a whole reply frame");
+    assert!(buf.is_empty(), "{} bytes left after one frame", buf.len());
+    assert_eq!(frame.id, id);
+    match Opcode::from_u8(opcode) {
+        Some(op) if reply_fits(op, &reply) => {
+            assert_eq!(to_reply(op, &frame), reply, "{op:?} reply did not round-trip");
+        }
+        _ => {
+            let want = match &reply {
+                Reply::Error(e) => e.status,
+                Reply::Nil => Status::NotFound,
+                Reply::Array(_) | Reply::Map(_) => Status::Internal,
+                _ => Status::Ok,
+            };
+            assert_eq!(frame.status(), Some(want), "status for {reply:?}");
+        }
+    }
+}
+
+/// Whether `reply` is one of the shapes a response to `op` decodes to (see [`reply_for`]).
+fn reply_fits(op: Opcode, reply: &Reply) -> bool {
+    match (op, reply) {
+        (_, Reply::Error(e)) => e.status.is_error(),
+        (Opcode::Ttl, Reply::Int(_)) => true,
+        (Opcode::Ttl, _) => false,
+        (_, Reply::Nil) => true,
+        (Opcode::Get | Opcode::Stats | Opcode::ShardDump, Reply::Bulk(_)) => true,
+        (Opcode::Ping, Reply::Bulk(b)) => !b.is_empty(),
+        (Opcode::Ping, Reply::Simple("PONG")) => true,
+        (Opcode::Set | Opcode::Auth, Reply::Ok) => true,
+        (Opcode::Del | Opcode::VSet | Opcode::VDel, Reply::Int(n)) => *n == 0 || *n == 1,
+        _ => false,
+    }
+}
+
+/// A reply of a shape `op` produces, or an error with an error status.
+fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
+    if input.below(4) == 0 {
+        return error(input);
+    }
+    if op != Opcode::Ttl && input.below(4) == 0 {
+        return Reply::Nil;
+    }
+    match op {
+        Opcode::Get | Opcode::Stats | Opcode::ShardDump => Reply::Bulk(blob(input)),
+        Opcode::Ping => match blob(input) {
+            b if b.is_empty() => Reply::Simple("PONG"),
+            b => Reply::Bulk(b),
+        },
+        Opcode::Set | Opcode::Auth => Reply::Ok,
+        Opcode::Del | Opcode::VSet | Opcode::VDel => Reply::Int(i64::from(input.bool())),
+        Opcode::Ttl => Reply::Int(match input.below(4) {
+            0 => -2,
+            1 => -1,
+            _ => input.u64() as i64,
+        }),
+    }
+}
+
+/// An error reply with one of the error statuses.
+fn error(input: &mut Input<'_>) -> Reply {
+    let statuses: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_error()).collect();
+    Reply::error(input.pick(&statuses), message(input))
+}
+
+/// Any reply variant, arrays included (which have no binary form).
+fn any_reply(input: &mut Input<'_>) -> Reply {
+    match input.below(8) {
+        7 => Reply::Map(vec![(Reply::Nil, Reply::Nil)]),
+        0 => Reply::Ok,
+        1 => Reply::Simple("PONG"),
+        2 => Reply::Bulk(blob(input)),
+        3 => Reply::Nil,
+        4 => Reply::Int(input.u64() as i64),
+        5 => Reply::Array(vec![Reply::Nil]),
+        _ => Reply::error(input.pick(&Status::ALL), message(input)),
+    }
+}
