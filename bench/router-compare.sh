@@ -48,16 +48,27 @@ shale:
    - 127.0.0.1:$S1:1 n1
    - 127.0.0.1:$S2:1 n2
 YML
-./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --log-level warn & pids+=($!)
+./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --log-level warn & ROUTER_PID=$!; pids+=($!)
 ./target/release/shale router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --log-level warn & pids+=($!)
-nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & pids+=($!)
+nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)
 for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
-rps() { # PORT TEST PIPELINE
-  redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 32 --csv -q 2>/dev/null |
-    awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+rps() { # PORT TEST PIPELINE -> ops/s
+  run "$@" | cut -d' ' -f1
+}
+run() { # PORT TEST PIPELINE -> "ops/s p50_ms"
+  redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 32 --csv 2>/dev/null |
+    awk -F'","' 'NR>1 {gsub(/"/,"",$2); gsub(/"/,"",$5); print $2, $5; exit}'
+}
+tick=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# proxy PORT PID TEST PIPELINE -> "ops/s p50_ms cpu_us_per_op" of the proxy process
+proxy() {
+  local before after out
+  before=$(cpu_ticks "$2"); out=$(run "$1" "$3" "$4"); after=$(cpu_ticks "$2")
+  echo "$out $(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
 }
 
 printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' test P direct router twemproxy router-2rep r/direct r/twem
@@ -67,5 +78,19 @@ for p in 1 16; do
     printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' "$t" "$p" "$d" "$r" "$w" "$r2" \
       "$(awk -v a="$r" -v b="$d" 'BEGIN{printf "%.2f", a/b}')" \
       "$(awk -v a="$r" -v b="$w" 'BEGIN{printf "%.2f", a/b}')"
+  done
+done
+
+echo
+echo "proxy CPU per op and p50 (same workload)"
+printf '%-4s %-3s %10s %10s %10s %12s %10s %10s %8s\n' test P p50_direct p50_router p50_twem added_us router_us twem_us cpu_r/t
+for p in 1 16; do
+  for t in set get; do
+    read -r _ dp <<<"$(run "$S1" "$t" "$p")"
+    read -r _ rp rc <<<"$(proxy "$ROUTER" "$ROUTER_PID" "$t" "$p")"
+    read -r _ wp wc <<<"$(proxy "$TWEM" "$TWEM_PID" "$t" "$p")"
+    printf '%-4s %-3s %10s %10s %10s %12s %10s %10s %8s\n' "$t" "$p" "$dp" "$rp" "$wp" \
+      "$(awk -v a="$rp" -v b="$dp" 'BEGIN{printf "%.0f", (a-b)*1000}')" "$rc" "$wc" \
+      "$(awk -v a="$rc" -v b="$wc" 'BEGIN{printf "%.2f", a/b}')"
   done
 done
