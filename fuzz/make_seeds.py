@@ -2,9 +2,9 @@
 """Writes the hand-made seed corpus under fuzz/corpus/<target>/.
 
 Each seed is a meaningful scenario (a valid frame, a pipeline, an edge length, a limit hit),
-named after what it shows. Run from anywhere: `python3 fuzz/make_seeds.py`. Seeds found by
-fuzzing are added with `cargo fuzz cmin`, not here. Layouts of the inputs are documented in
-src/fuzzing/ (config byte, selector byte, ops).
+named after what it shows. Run from anywhere: `python3 fuzz/make_seeds.py`. Inputs found by
+fuzzing are merged in as fuzz/README.md describes, not here. The input layouts are documented
+in src/fuzzing/ (config byte, selector byte, ops).
 """
 
 import os

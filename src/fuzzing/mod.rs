@@ -14,7 +14,7 @@
 //! | [`text_decode`] | `RequestDecoder` + `parse_command`, `ReplyDecoder` | arg counts and sizes, progress, re-encoding is a fixed point |
 //! | [`round_trip`] | every encoder against its decoder | encode then decode gives the value back (documented lossy cases aside) |
 //! | [`split`] | every decoder | whole input and arbitrary cuts decode to the same items and error |
-//! | [`store_model`] | `Store` on a `ManualClock` | agrees with a `BTreeMap` model; never serves an expired value |
+//! | [`store_model`] | `Store` on a `ManualClock` | agrees with a `BTreeMap` model of TTLs, tombstones and versions; never serves an expired value or a tombstone |
 //!
 //! Most harnesses read a leading *config byte* ([`Config`]) that picks the limits and how the
 //! rest of the input is cut into reads, so one corpus file pins one exact scenario.
