@@ -142,7 +142,7 @@ async fn reads_see_acknowledged_writes_while_hints_are_pending() {
     let r = router(&path).await;
     let mut c = Text::connect(r.local_addr()).await;
     c.roundtrip(b"SET k old\r\n", b"+OK\r\n").await;
-    b.signal("-STOP");
+    b.stop();
     c.send(b"SET k new\r\n").await;
     let got = c.read_until(b"\r\n").await;
     assert!(got.starts_with(b"-PARTIAL 1/2"), "{}", String::from_utf8_lossy(&got));
@@ -231,7 +231,7 @@ async fn hints_lost_with_a_router_restart_are_repaired() {
     let r1 = router(&path).await;
     let mut c = Text::connect(r1.local_addr()).await;
     c.roundtrip(b"SET k old\r\n", b"+OK\r\n").await;
-    b.signal("-STOP");
+    b.stop();
     c.send(b"SET k new\r\n").await;
     let got = c.read_until(b"\r\n").await;
     assert!(got.starts_with(b"-PARTIAL"), "{}", String::from_utf8_lossy(&got));

@@ -284,7 +284,7 @@ async fn sigkill_of_a_replica_fails_no_get() {
 #[tokio::test]
 async fn sigstop_is_detected_avoided_and_readmitted_after_sigcont() {
     let (a, _b, r) = two_process_replicas().await;
-    a.signal("-STOP");
+    a.stop();
     // Idle: only the probes can notice.
     assert!(eventually(|| state_of(&r, "a") != State::Up).await, "hung node ejected");
     let mut c = Bin::connect(r.local_addr()).await;

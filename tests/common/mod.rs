@@ -349,6 +349,29 @@ impl Proc {
         let ok = std::process::Command::new("kill").args([sig, &pid]).status().unwrap();
         assert!(ok.success(), "kill {sig} {pid}");
     }
+
+    /// Stops the process (SIGSTOP) and waits until every one of its threads is stopped:
+    /// the kernel stops a multi-threaded process's other threads only once the thread that
+    /// took the signal runs, so a worker could still answer right after `kill` returns.
+    pub fn stop(&self) {
+        self.signal("-STOP");
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let all_stopped = || {
+            let Ok(dir) = std::fs::read_dir(&tasks) else { return false };
+            dir.filter_map(Result::ok).all(|t| {
+                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                // The state follows the parenthesised command name.
+                matches!(stat.rsplit(") ").next().and_then(|s| s.chars().next()), Some('T' | 't'))
+            })
+        };
+        for _ in 0..500 {
+            if all_stopped() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("process {} did not stop", self.child.id());
+    }
 }
 
 impl Drop for Proc {
