@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::net::wait_for_signal;
+use crate::net::Signals;
 use crate::router::shardmap::{MapError, ShardMap};
 use crate::router::{Router, RouterConfig, RouterError};
 
@@ -73,6 +73,7 @@ pub fn build_map(cfg: &ClusterConfig) -> Result<ShardMap, ClusterError> {
 
 /// Runs the cluster until SIGINT/SIGTERM.
 pub async fn run(cfg: ClusterConfig) -> Result<(), ClusterError> {
+    let signals = Signals::install();
     let map = build_map(&cfg)?;
     let io = |what: String| move |source| ClusterError::Io { what, source };
     std::fs::create_dir_all(&cfg.dir).map_err(io(format!("creating {}", cfg.dir.display())))?;
@@ -97,7 +98,7 @@ pub async fn run(cfg: ClusterConfig) -> Result<(), ClusterError> {
     println!("router at {}", SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.base_port)));
     println!("shard map {}", map_path.display());
     println!("press Ctrl-C to stop");
-    wait_for_signal().await;
+    signals.wait().await;
     router.shutdown().await;
     stop(&mut children);
     Ok(())

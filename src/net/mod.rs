@@ -24,7 +24,7 @@ pub use config::*;
 pub use connection::serve_connection;
 pub use listener::{BindError, bind, serve};
 pub use order::{Gate, KeyOrder, Ticket};
-pub use shutdown::{Running, wait_for_signal};
+pub use shutdown::{Running, Signals};
 
 /// Per-connection state a handler may read and change.
 #[derive(Debug, Clone)]

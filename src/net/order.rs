@@ -1,9 +1,15 @@
 //! Per-connection ordering of requests that touch the same key, for handlers that answer
 //! a connection's requests concurrently (the router). A pipelined `SET k v` then `GET k`
-//! must read `v`, and two pipelined SETs of `k` must land in the order sent, even though
-//! the router works on both at once. So a request first waits for the writes of its keys
-//! that the same connection sent earlier and that are still in flight, and a write holds a
-//! gate on its keys until it completes. Requests on other keys never wait.
+//! must read `v`; `GET k` then `SET k w` must not read `w`; and two pipelined SETs of `k`
+//! must land in the order sent, even though the router works on all of them at once. So:
+//!
+//! * a read waits for the latest earlier write of its keys that is still in flight;
+//! * a write waits for that write too, and for every read of its keys sent since then.
+//!
+//! Requests on other keys never wait. Reads since the latest write form a *group* that
+//! the next write of the key waits for as a whole; later reads start a new group behind
+//! that write. Everything is under one per-connection mutex, which only this connection's
+//! task and its request futures take.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +19,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-/// Opened when a write completes.
+/// Opened when the request (or group of reads) it stands for completes.
 #[derive(Debug, Default)]
 pub struct Gate {
     open: AtomicBool,
@@ -31,46 +37,96 @@ impl Gate {
             notified.await;
         }
     }
+
+    fn open(&self) {
+        self.open.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
 }
 
-/// Keys with writes in flight on one connection.
+/// Reads of one key in flight since its latest write; the gate opens when the last ends.
+/// A later write takes the group out of the key's state and waits on the gate, while the
+/// reads keep their handles to count themselves out.
+#[derive(Debug, Default)]
+struct Group {
+    left: AtomicUsize,
+    done: Arc<Gate>,
+}
+
+/// What is in flight on one key.
+#[derive(Debug, Default)]
+struct KeyState {
+    write: Option<Arc<Gate>>,
+    reads: Option<Arc<Group>>,
+}
+
+impl KeyState {
+    fn is_idle(&self) -> bool {
+        self.write.is_none() && self.reads.is_none()
+    }
+}
+
+/// Keys with requests in flight on one connection.
 #[derive(Debug, Clone, Default)]
 pub struct KeyOrder {
-    gates: Arc<Mutex<HashMap<Bytes, Arc<Gate>>>>,
-    /// Writes in flight; zero lets reads skip the lock.
-    writes: Arc<AtomicUsize>,
+    keys: Arc<Mutex<HashMap<Bytes, KeyState>>>,
 }
 
-/// What a request must wait for, and (for a write) the gate it must open when done.
+/// What a request must wait for, and what it must release when done.
 #[derive(Debug, Default)]
 pub struct Ticket {
     earlier: Vec<Arc<Gate>>,
-    mine: Option<(KeyOrder, Vec<Bytes>, Arc<Gate>)>,
+    mine: Option<Mine>,
+}
+
+#[derive(Debug)]
+struct Mine {
+    order: KeyOrder,
+    keys: Vec<Bytes>,
+    /// The write's own gate, or `None` for a read (which counts in each key's group).
+    write: Option<Arc<Gate>>,
+    /// For a read: the group it joined, per key.
+    groups: Vec<Arc<Group>>,
 }
 
 impl KeyOrder {
-    /// Registers a request on `keys`: it must wait for earlier writes of those keys; a
-    /// write also makes later requests on them wait for it. Called in request order.
+    /// Registers a request on `keys`; called in request order.
     pub fn enter(&self, keys: &[Bytes], write: bool) -> Ticket {
-        if !write && self.writes.load(Ordering::Acquire) == 0 {
+        if keys.is_empty() {
             return Ticket::default();
         }
-        let mut gates = self.gates.lock();
-        let earlier = keys.iter().filter_map(|k| gates.get(k).cloned()).collect();
-        let mine = write.then(|| {
-            let gate = Arc::new(Gate::default());
-            for k in keys {
-                gates.insert(k.clone(), gate.clone());
+        let mut map = self.keys.lock();
+        let mut earlier = Vec::new();
+        let own = write.then(|| Arc::new(Gate::default()));
+        let mut groups = Vec::new();
+        for key in keys {
+            let state = map.entry(key.clone()).or_default();
+            earlier.extend(state.write.clone());
+            match &own {
+                Some(gate) => {
+                    earlier.extend(state.reads.take().map(|g| g.done.clone()));
+                    state.write = Some(gate.clone());
+                }
+                None => {
+                    let group = state.reads.get_or_insert_with(Arc::default);
+                    group.left.fetch_add(1, Ordering::Relaxed);
+                    groups.push(group.clone());
+                }
             }
-            self.writes.fetch_add(1, Ordering::AcqRel);
-            (self.clone(), keys.to_vec(), gate)
-        });
-        Ticket { earlier, mine }
+        }
+        let mine = Mine { order: self.clone(), keys: keys.to_vec(), write: own, groups };
+        Ticket { earlier, mine: Some(mine) }
+    }
+
+    /// Keys with something in flight (for tests of cleanup).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.keys.lock().len()
     }
 }
 
 impl Ticket {
-    /// Waits for the earlier writes this request depends on.
+    /// Waits for the earlier requests this one depends on.
     pub async fn ready(&self) {
         for gate in &self.earlier {
             gate.wait().await;
@@ -79,60 +135,44 @@ impl Ticket {
 }
 
 impl Drop for Ticket {
-    /// Opens this write's gate (also when the request is dropped unfinished) and forgets
-    /// its keys unless a later write of the same key took them over.
+    /// Releases the request's claim (also when it is dropped unfinished) and forgets keys
+    /// that have nothing in flight any more.
     fn drop(&mut self) {
-        let Some((order, keys, gate)) = self.mine.take() else { return };
-        {
-            let mut gates = order.gates.lock();
-            for k in &keys {
-                if gates.get(k).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
-                    gates.remove(k);
+        let Some(mine) = self.mine.take() else { return };
+        let mut map = mine.order.keys.lock();
+        for (i, key) in mine.keys.iter().enumerate() {
+            let Some(state) = map.get_mut(key) else { continue };
+            match &mine.write {
+                Some(gate) => {
+                    if state.write.as_ref().is_some_and(|g| Arc::ptr_eq(g, gate)) {
+                        state.write = None;
+                    }
                 }
+                None => leave_group(state, &mine.groups[i]),
+            }
+            if state.is_idle() {
+                map.remove(key);
             }
         }
-        order.writes.fetch_sub(1, Ordering::AcqRel);
-        gate.open.store(true, Ordering::Release);
-        gate.notify.notify_waiters();
+        drop(map);
+        if let Some(gate) = &mine.write {
+            gate.open();
+        }
+    }
+}
+
+/// A read of the key ends; the last of its group opens the group's gate. The group may
+/// have been taken over by a later write by now, which waits on that gate.
+fn leave_group(state: &mut KeyState, group: &Arc<Group>) {
+    // Every change of `left` happens under the connection's key mutex.
+    if group.left.fetch_sub(1, Ordering::Relaxed) == 1 {
+        if state.reads.as_ref().is_some_and(|g| Arc::ptr_eq(g, group)) {
+            state.reads = None;
+        }
+        group.done.open();
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn k(s: &'static str) -> Vec<Bytes> {
-        vec![Bytes::from_static(s.as_bytes())]
-    }
-
-    #[tokio::test]
-    async fn a_read_waits_for_an_earlier_write_of_its_key_only() {
-        let order = KeyOrder::default();
-        let write = order.enter(&k("a"), true);
-        let same = order.enter(&k("a"), false);
-        let other = order.enter(&k("b"), false);
-        other.ready().await;
-        let waiting = tokio::time::timeout(Duration::from_millis(50), same.ready()).await;
-        assert!(waiting.is_err(), "the read of a waits for the write of a");
-        drop(write);
-        tokio::time::timeout(Duration::from_secs(5), same.ready()).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn writes_of_one_key_queue_in_order() {
-        let order = KeyOrder::default();
-        let first = order.enter(&k("a"), true);
-        let second = order.enter(&k("a"), true);
-        let read = order.enter(&k("a"), false);
-        assert!(tokio::time::timeout(Duration::from_millis(20), second.ready()).await.is_err());
-        drop(first);
-        second.ready().await;
-        assert!(tokio::time::timeout(Duration::from_millis(20), read.ready()).await.is_err());
-        drop(second);
-        read.ready().await;
-        assert_eq!(order.writes.load(Ordering::Relaxed), 0);
-        assert!(order.gates.lock().is_empty());
-    }
-}
+#[path = "order_tests.rs"]
+mod tests;

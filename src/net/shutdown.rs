@@ -58,25 +58,40 @@ impl Running {
     }
 }
 
-/// Resolves on the first SIGINT or SIGTERM (Ctrl-C only on non-Unix).
-pub async fn wait_for_signal() {
+/// SIGINT and SIGTERM handlers, installed before a service announces it is listening:
+/// a signal that arrives between "listening" and the wait must not kill the process with
+/// the default action instead of shutting it down gracefully.
+#[derive(Debug)]
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => info!("SIGINT received, shutting down"),
-                    _ = term.recv() => info!("SIGTERM received, shutting down"),
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    handlers: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Installs the handlers (needs a tokio runtime). Where they can't be installed,
+    /// [`Signals::wait`] falls back to Ctrl-C.
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let handlers =
+                signal(SignalKind::interrupt()).ok().zip(signal(SignalKind::terminate()).ok());
+            Self { handlers }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Resolves on the first SIGINT or SIGTERM (Ctrl-C only on non-Unix).
+    pub async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.handlers {
+            tokio::select! {
+                _ = int.recv() => info!("SIGINT received, shutting down"),
+                _ = term.recv() => info!("SIGTERM received, shutting down"),
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -5,11 +5,13 @@
 //! soon as enough did, while the rest complete in the background, their keys marked
 //! settling on those replicas so no read goes there until they do.
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use super::backend::{Backend, is_client_fault};
@@ -81,6 +83,48 @@ impl WriteReq {
 
 type Call = (Arc<Backend>, Result<ResponseFrame, Error>);
 
+/// The replica calls of one fan-out, yielded as they finish. Every wake-up polls every
+/// unfinished call, which for a handful of replicas is cheaper than `FuturesUnordered` and,
+/// unlike it, never wakes its own task: `FuturesUnordered` does that once it has polled all
+/// its members, which made a pipelining connection stop after every second write and send
+/// its backend frames one or two at a time.
+struct FanOut<F> {
+    calls: Vec<Option<Pin<Box<F>>>>,
+}
+
+impl<F> Default for FanOut<F> {
+    fn default() -> Self {
+        Self { calls: Vec::new() }
+    }
+}
+
+impl<F: Future> FanOut<F> {
+    fn push(&mut self, call: F) {
+        self.calls.push(Some(Box::pin(call)));
+    }
+
+    fn is_done(&self) -> bool {
+        self.calls.iter().all(Option::is_none)
+    }
+
+    /// The next call to finish, or `None` when all have.
+    async fn next(&mut self) -> Option<F::Output> {
+        poll_fn(|cx| {
+            let mut pending = false;
+            for slot in &mut self.calls {
+                let Some(call) = slot else { continue };
+                if let Poll::Ready(out) = call.as_mut().poll(cx) {
+                    *slot = None;
+                    return Poll::Ready(Some(out));
+                }
+                pending = true;
+            }
+            if pending { Poll::Pending } else { Poll::Ready(None) }
+        })
+        .await
+    }
+}
+
 /// Sends `req` to every replica and answers per `ack`. Returns the acks' replies, or
 /// PARTIAL / UNAVAILABLE (noting a WRONG_SHARD).
 pub async fn write(
@@ -97,7 +141,7 @@ pub async fn write(
     let deadline = deadline.min(Instant::now() + timeouts.write);
     let frame = req.frame();
     let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
-    let mut calls: FuturesUnordered<_> = FuturesUnordered::new();
+    let mut calls = FanOut::default();
     let mut in_flight: Vec<Arc<Backend>> = Vec::new();
     let mut tally = Tally::default();
     for b in replicas {
@@ -123,7 +167,7 @@ pub async fn write(
         in_flight.retain(|b| !Arc::ptr_eq(b, &call.0));
         tally.record(call, req);
     }
-    if !calls.is_empty() {
+    if !calls.is_done() {
         // Marked before the client hears back, so a read right after the ack can't go to
         // a replica that has not applied the write yet. The futures are not polled again
         // until the task below runs, so none of them can finish before being marked.

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args};
 use shale::auth::{Password, check_protected_mode};
 use shale::cluster::ClusterConfig;
-use shale::net::wait_for_signal;
+use shale::net::Signals;
 use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
 use shale::router::shardmap::ShardMap;
@@ -211,8 +211,9 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         cfg.store_options.clock_id = shale::router::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
         cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
     }
+    let signals = Signals::install();
     let server = Server::start(cfg).await.context("starting server")?;
-    wait_for_signal().await;
+    signals.wait().await;
     server.shutdown().await;
     Ok(())
 }
@@ -237,8 +238,9 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         write: args.write_timeout,
         request: args.request_timeout,
     };
+    let signals = Signals::install();
     let router = Router::start(cfg).await.context("starting router")?;
-    wait_for_signal().await;
+    signals.wait().await;
     router.shutdown().await;
     Ok(())
 }
