@@ -4,6 +4,13 @@ mod shell;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: a cache and a proxy allocate many small,
+/// short-lived buffers (frames, futures) and keep millions of small key blocks, where
+/// glibc's malloc costs both CPU (about a sixth of the router's time in profiles) and a
+/// 16-byte header plus rounding per block. The library leaves the choice to its users.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "shale", version, about = "A Redis-like distributed cache")]
 struct Cli {

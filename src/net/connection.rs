@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{Duration, Instant, sleep_until};
+use tokio::time::{Duration, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -40,6 +40,9 @@ enum End {
 }
 
 /// Outcome of one processing turn.
+/// "No deadline": further out than any timeout a connection has.
+const FAR: Duration = Duration::from_secs(24 * 3600);
+
 enum Turn {
     /// Nothing more can be decoded now (or a limit on pending work was reached).
     Drained,
@@ -105,6 +108,11 @@ impl<H: Handler> Conn<'_, H> {
         let mut more = false;
         let now = Instant::now();
         let mut clock = Clock { last_read: now, frame_start: now, last_write: now };
+        // One timer for the connection's life: re-arming a fresh one on every turn costs a
+        // timer-wheel insert and removal per request. It is moved earlier when a deadline
+        // comes closer and otherwise allowed to fire early, then re-armed.
+        let timer = tokio::time::sleep_until(now + FAR);
+        tokio::pin!(timer);
         loop {
             if closing.is_none() && self.has_room() {
                 let was_idle = self.wbuf.is_empty();
@@ -134,6 +142,9 @@ impl<H: Handler> Conn<'_, H> {
             let reading = closing.is_none() && !more && self.has_room();
             let mid_frame = self.codec.is_mid_frame(&self.rbuf);
             let (deadline, why) = self.deadline(reading, mid_frame, &clock);
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             if reading && self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
@@ -161,7 +172,8 @@ impl<H: Handler> Conn<'_, H> {
                     }
                     Err(_) => return End::Io,
                 },
-                _ = sleep_until(deadline) => match why {
+                _ = &mut timer => match why {
+                    _ if Instant::now() < deadline => timer.as_mut().reset(deadline),
                     End::SlowFrame => {
                         let msg = format!("request incomplete after {:?}", self.cfg.frame_timeout);
                         self.last_words = Some((Status::ProtocolError, msg));
@@ -198,7 +210,7 @@ impl<H: Handler> Conn<'_, H> {
 
     /// The earliest deadline that applies now, and which one it is.
     fn deadline(&self, reading: bool, mid_frame: bool, c: &Clock) -> (Instant, End) {
-        let mut best = (Instant::now() + Duration::from_secs(24 * 3600), End::Idle);
+        let mut best = (c.last_read.max(c.last_write) + FAR, End::Idle);
         let mut consider = |at: Instant, why: End| {
             if at < best.0 {
                 best = (at, why);

@@ -11,7 +11,7 @@
 //! that write. Everything is under one per-connection mutex, which only this connection's
 //! task and its request futures take.
 
-use std::collections::HashMap;
+use ahash::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
