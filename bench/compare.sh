@@ -2,7 +2,7 @@
 # shale vs redis-server (and the shale router vs twemproxy) on loopback, in one run:
 #  - redis-benchmark SET/GET, 50 connections, 32-byte values, 100 000 random keys, -P 1 / 16:
 #    ops/s and server CPU time per op (utime+stime from /proc), ratio shale/peer
-#  - resident memory per key after loading 1 000 000 keys (13-byte keys, 32-byte values)
+#  - resident memory per key after loading 1 000 000 keys (16-byte keys, 32-byte values)
 #    without and with a TTL
 #  - expiry: 1M keys with a 1 s TTL expire while a GET benchmark runs; time until all are
 #    reclaimed, and the benchmark's p99 against a run without expiry
@@ -61,7 +61,7 @@ stop "$SHALE_PID"; stop "$REDIS_PID"
 load() {
   local before after keys
   before=$(rss_kib "$2")
-  $bin bench -p "$1" --proto resp -t set --key-pattern seq -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --quiet $3 >/dev/null
+  $bin bench -p "$1" --proto resp -t set --key-pattern seq --key-prefix kv: -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --quiet $3 >/dev/null
   after=$(rss_kib "$2")
   keys=$(redis-cli -p "$1" dbsize)
   awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) * 1024 / k }'

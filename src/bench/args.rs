@@ -246,6 +246,9 @@ pub struct BenchArgs {
     /// How keys are drawn.
     #[arg(long, value_enum, default_value_t = KeyPattern::Uniform)]
     pub key_pattern: KeyPattern,
+    /// Text put before every key name (`key:` and nine digits), e.g. `kv:` for 16-byte keys.
+    #[arg(long, default_value = "")]
+    pub key_prefix: String,
     /// Expiry for SETs (e.g. 30s); none by default.
     #[arg(long, value_parser = parse_duration)]
     pub ttl: Option<Duration>,

@@ -90,6 +90,7 @@ struct Conn {
 #[derive(Debug, Clone)]
 struct Shared {
     mix: Mix,
+    key_prefix: Arc<str>,
     pipeline: u64,
     duration: Option<Duration>,
     values: ValueGen,
@@ -109,6 +110,7 @@ async fn run_test(
     let (start_tx, start) = watch::channel(None);
     let shared = Shared {
         mix,
+        key_prefix: args.key_prefix.as_str().into(),
         pipeline: u64::from(args.pipeline),
         duration: args.duration,
         values: values.clone(),
@@ -267,7 +269,7 @@ fn next_op(shared: &Shared, conn: &mut Conn) -> Op {
             pick
         }
     };
-    let key = key_name("", conn.keys.next_index(&mut conn.key_rng));
+    let key = key_name(&shared.key_prefix, conn.keys.next_index(&mut conn.key_rng));
     let value = match kind {
         OpKind::Set => shared.values.next_value(&mut conn.rng),
         _ => bytes::Bytes::new(),
