@@ -114,7 +114,7 @@ impl<'a> Draft<'a> {
         let reuse = old.filter(|o| Slab::same_class(o.record_len(), len)).map(|o| o.slot);
         let Some(slot) = reuse.or_else(|| self.place(slab, g)) else {
             if value & BIG != 0 {
-                self.big = slab.take_big(value & !BIG);
+                self.big = slab.take_big(value & !BIG, g);
             }
             return Err(self);
         };

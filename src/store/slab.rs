@@ -23,6 +23,8 @@ mod class;
 #[cfg(test)]
 mod tests;
 
+use std::any::Any;
+
 use bytes::Bytes;
 
 use class::Class;
@@ -41,6 +43,8 @@ pub(super) const SIDE_MAX: usize = 1 << 31;
 pub(super) enum Trash {
     Value(Bytes),
     Block(Box<[u8]>),
+    /// An emptied side table: dropping it walks every slot, so not under the lock.
+    Table(Box<dyn Any + Send>),
 }
 
 /// What a locked call freed or did not use, for the caller to drop after unlocking. Holds one
@@ -78,7 +82,7 @@ impl<T> Default for Side<T> {
     }
 }
 
-impl<T> Side<T> {
+impl<T: Send + 'static> Side<T> {
     /// Stores `item`; gives it back if [`SIDE_MAX`] indices are in use.
     fn insert(&mut self, item: T) -> Result<u32, T> {
         if let Some(i) = self.free.pop() {
@@ -98,13 +102,13 @@ impl<T> Side<T> {
         self.items[i as usize].as_ref().expect("side-table index of a live entry")
     }
 
-    /// Takes the item at `i`. When the table empties, its storage is released, so a mass
+    /// Takes the item at `i`. When the table empties, its storage goes to `g`, so a mass
     /// deletion of big values gives the table's memory back too.
-    fn remove(&mut self, i: u32) -> Option<T> {
+    fn remove(&mut self, i: u32, g: &mut Garbage) -> Option<T> {
         let item = self.items.get_mut(i as usize)?.take()?;
         self.free.push(i);
         if self.free.len() == self.items.len() {
-            *self = Self::default();
+            g.push(Trash::Table(Box::new(std::mem::take(self))));
         }
         Some(item)
     }
@@ -161,18 +165,26 @@ impl Slab {
         self.huge.insert(record)
     }
 
-    /// The record of `len` bytes at `slot`.
+    /// The record of `len` bytes at `slot`. The slab case is inlined (it is on every key
+    /// lookup); empty and huge records take an out-of-line path.
+    #[inline(always)]
     pub(super) fn record(&self, len: usize, slot: u32) -> &[u8] {
-        match len {
-            0 => &[],
-            len if len <= CLASS_MAX => &self.classes[class_of(len)].slot(slot)[..len],
-            _ => self.huge.get(slot),
+        if (1..=CLASS_MAX).contains(&len) {
+            self.classes[class_of(len)].bytes(slot, len)
+        } else {
+            self.unslabbed(len, slot)
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unslabbed(&self, len: usize, slot: u32) -> &[u8] {
+        if len == 0 { &[] } else { self.huge.get(slot) }
     }
 
     /// The slot of a record of `len` bytes (`1..=CLASS_MAX`), to write it.
     pub(super) fn record_mut(&mut self, len: usize, slot: u32) -> &mut [u8] {
-        &mut self.classes[class_of(len)].slot_mut(slot)[..len]
+        self.classes[class_of(len)].bytes_mut(slot, len)
     }
 
     /// Frees the record of `len` bytes at `slot` (a huge one goes to `g`).
@@ -181,7 +193,7 @@ impl Slab {
             0 => {}
             len if len <= CLASS_MAX => self.classes[class_of(len)].free(slot, g),
             _ => {
-                if let Some(block) = self.huge.remove(slot) {
+                if let Some(block) = self.huge.remove(slot, g) {
                     g.push(Trash::Block(block));
                 }
             }
@@ -198,8 +210,8 @@ impl Slab {
     }
 
     /// Takes the big value at `i` out (for `g`, or to undo a [`Slab::put_big`]).
-    pub(super) fn take_big(&mut self, i: u32) -> Option<Bytes> {
-        self.big.remove(i)
+    pub(super) fn take_big(&mut self, i: u32, g: &mut Garbage) -> Option<Bytes> {
+        self.big.remove(i, g)
     }
 
     /// Drops at most a few trailing empty pages, looking at each class in turn: pages that a

@@ -71,20 +71,24 @@ impl Class {
     }
 
     /// The page and byte offset of `slot`.
+    #[inline(always)]
     fn locate(&self, slot: u32) -> (usize, usize) {
         let mask = (1u32 << self.shift) - 1;
         ((slot >> self.shift) as usize, (slot & mask) as usize * self.size)
     }
 
-    /// The `size` bytes of a live `slot`.
-    pub(super) fn slot(&self, slot: u32) -> &[u8] {
+    /// The first `len` (at most the slot size) bytes of a live `slot`.
+    #[inline(always)]
+    pub(super) fn bytes(&self, slot: u32, len: usize) -> &[u8] {
+        debug_assert!(len <= self.size);
         let (p, off) = self.locate(slot);
-        &self.pages[p].data[off..off + self.size]
+        &self.pages[p].data[off..off + len]
     }
 
-    pub(super) fn slot_mut(&mut self, slot: u32) -> &mut [u8] {
+    pub(super) fn bytes_mut(&mut self, slot: u32, len: usize) -> &mut [u8] {
+        debug_assert!(len <= self.size);
         let (p, off) = self.locate(slot);
-        &mut self.pages[p].data[off..off + self.size]
+        &mut self.pages[p].data[off..off + len]
     }
 
     /// A free slot, reusing freed ones first. `None` only when the class has handed out

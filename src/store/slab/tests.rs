@@ -56,10 +56,11 @@ fn huge_records_and_big_values_live_in_side_tables() {
     assert_eq!(&slab.big(v)[..], b"big");
     assert_eq!(slab.counts(), (0, 1, 1));
     slab.free(CLASS_MAX + 1, h, &mut g);
-    assert_eq!(g.len(), 1, "the block is freed after unlocking");
-    assert_eq!(slab.take_big(v).as_deref(), Some(&b"big"[..]));
-    assert_eq!(slab.take_big(v), None, "taken once");
+    assert_eq!(g.len(), 2, "the block (and the emptied table) are freed after unlocking");
+    assert_eq!(slab.take_big(v, &mut g).as_deref(), Some(&b"big"[..]));
+    assert_eq!(slab.take_big(v, &mut g), None, "taken once");
     assert_eq!(slab.counts(), (0, 0, 0));
+    assert_eq!(g.len(), 3, "and the emptied tables, whose slots are walked when dropped");
     // Emptied side tables start over at index 0.
     assert_eq!(slab.put_big(Bytes::new()), Ok(0));
 }
