@@ -14,8 +14,10 @@
 //! Why a free list per page rather than one per class: when the last page has no live slot
 //! left it can be dropped in O(1), because its free slots are linked only among themselves.
 //! A class-wide list would thread through every page and need an O(page) unlink first.
-//! `partial` may hold indices of dropped pages (or duplicates of re-created ones); allocation
-//! skips those lazily, each at most once per push, so every operation stays O(1) amortized.
+//! `partial` may still hold the index of a dropped page that was not on top of it; allocation
+//! skips such entries lazily, each once, so every operation stays O(1) amortized. A dropped
+//! page's index is only reused by a new page after `partial` has been drained (new slots are
+//! only bumped when no page has a free one), so a stale entry never names a live page.
 //!
 //! Only page 0 starts small ([`FIRST_PAGE_BYTES`]) and doubles up to [`PAGE_BYTES`] as it
 //! fills, so a shard touching many classes with few keys each reserves little. Slot ids are
@@ -111,7 +113,7 @@ impl Class {
                     }
                     return Some(slot);
                 }
-                // A stale entry (a dropped page's index, re-used by a new page).
+                // Listed pages always have a free slot; keep the flag honest regardless.
                 page.listed = false;
             }
             self.partial.pop();
