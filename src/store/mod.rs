@@ -236,7 +236,8 @@ impl Store {
             return Ok(self.delete(key, cond).is_some());
         }
         let (shard, hash) = self.locate(key);
-        // Copy before locking: the lock is held only to link the entry in.
+        // Allocate before locking (a big value is copied here); under the lock a small key and
+        // value are only copied into a slab slot and linked in.
         let entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
         let mut garbage = Garbage::default();
         let outcome = {

@@ -1,8 +1,9 @@
 //! One shard of the store: a dense entry vector, an index table over it, the slab holding the
-//! entries' bytes, its sweep cursor, its eviction hand and its counters. Everything here runs under the shard's mutex, which
-//! [`super::Store`] owns. This file holds the structure, its bookkeeping and the reads;
-//! `shard/write.rs` the writes, `shard/evict.rs` memory admission and eviction, and
-//! `shard/scan.rs` the index walks (sweep, dump, bulk removal).
+//! entries' bytes, its sweep cursor, its eviction hand and its counters. Everything here runs
+//! under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
+//! bookkeeping and the reads; `shard/write.rs` the writes, `shard/evict.rs` memory admission
+//! and eviction, and `shard/scan.rs` the index walks (sweep, dump, bulk removal). The slab's
+//! internals are in `slab.rs`.
 //!
 //! ```text
 //! table: HashTable<u32>          entries: Vec<Entry> (32 B each)     slab (per size class)
