@@ -145,6 +145,25 @@ impl<'a> Draft<'a> {
         }
     }
 
+    /// The common overwrite, done in place: `old` holds the same key, neither value is big and
+    /// both records share a slot size, so only the new value bytes and the metadata are
+    /// written (the key bytes are already there). Gives the draft back otherwise, for
+    /// [`Draft::commit`].
+    #[inline]
+    pub(super) fn overwrite(self, old: &mut Entry, slab: &mut Slab) -> Result<(), Self> {
+        let len = self.record_len();
+        let (old_len, old_big) = (old.record_len(), old.value & BIG != 0);
+        if self.big.is_some() || old_big || !Slab::same_class(old_len, len) {
+            return Err(self);
+        }
+        debug_assert_eq!(old.key(slab), self.key, "an overwrite keeps the key");
+        slab.record_mut(len, old.slot)[self.key.len()..].copy_from_slice(self.inline);
+        // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
+        old.value = self.inline.len() as u32;
+        (old.expires_at, old.version, old.meta) = (self.expires_at, self.version, self.meta);
+        Ok(())
+    }
+
     /// Hands what the draft allocated to `g`, to be freed after unlocking.
     pub(super) fn discard(self, g: &mut Garbage) {
         if let Some(block) = self.heap {

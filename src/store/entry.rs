@@ -169,6 +169,7 @@ impl Entry {
 
     /// Frees this entry's storage (its record unless `keep_record`, which a same-sized
     /// overwrite reuses, and its big value into `g`). The entry must not be read afterwards.
+    #[inline]
     pub(super) fn release(&self, slab: &mut Slab, keep_record: bool, g: &mut Garbage) {
         if !keep_record {
             slab.free(self.record_len(), self.slot, g);
@@ -300,6 +301,24 @@ mod tests {
         let newer = draft.commit(&mut slab, Some(&new), &mut g).ok().expect("room");
         assert_eq!((newer.value(&slab).len(), slab.counts()), (100, (1, 0, 0)), "old slot freed");
         assert_eq!(g.len(), 3, "and its emptied page released");
+    }
+
+    #[test]
+    fn same_sized_plain_overwrites_only_write_the_value() {
+        let mut slab = Slab::default();
+        let mut e = entry(&mut slab, b"key", b"abc");
+        let mut draft = Draft::new(1, b"key", b"xyzw").expect("short key");
+        draft.set_version(9);
+        assert!(draft.overwrite(&mut e, &mut slab).is_ok(), "7 and 6 bytes share a class");
+        assert_eq!(
+            (e.key(&slab), &e.value(&slab)[..], e.version()),
+            (&b"key"[..], &b"xyzw"[..], 9)
+        );
+        let draft = Draft::new(1, b"key", b"longer value").expect("short key");
+        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "another class: commit instead");
+        let draft = Draft::new(1, b"key", &[0; INLINE_VALUE_MAX + 1]).expect("short key");
+        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "a big value: commit instead");
+        assert_eq!(slab.counts(), (1, 0, 0));
     }
 
     #[test]

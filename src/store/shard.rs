@@ -213,7 +213,9 @@ impl Shard {
     ) -> Result<(), Draft<'a>> {
         let (old_fp, old_tomb) = (self.footprint(i), self.entries[i].is_tombstone());
         let (new_fp, new_tomb) = (draft.footprint(), draft.is_tombstone());
-        self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
+        if let Err(draft) = draft.overwrite(&mut self.entries[i], &mut self.slab) {
+            self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
+        }
         self.account(new_fp, new_tomb, true);
         self.account(old_fp, old_tomb, false);
         Ok(())
