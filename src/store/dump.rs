@@ -28,8 +28,8 @@
 use bytes::Bytes;
 use std::time::Duration;
 
-use super::entry::Entry;
-use super::shard::Garbage;
+use super::entry::EntryRef;
+use super::slab::Garbage;
 use super::{DumpEntry, Store};
 
 /// Entries scanned per lock hold by [`Store::dump_page`] and [`Store::remove_matching`]
@@ -75,7 +75,7 @@ impl Page<'_> {
     /// Takes `e` if it belongs in the dump (unexpired, passes the filter). `false` if it
     /// belongs but the page is full: the scan stops and `e` opens the next page. A page always
     /// takes at least one entry, however big, so paging progresses.
-    fn offer(&mut self, e: &Entry, now: u64) -> bool {
+    fn offer(&mut self, e: EntryRef<'_>, now: u64) -> bool {
         if e.is_expired(now) || !(self.filter)(e.key()) {
             return true;
         }
@@ -158,8 +158,7 @@ impl Store {
             let mut top = FROM_END;
             while top > 0 {
                 let mut garbage = Garbage::default();
-                let (next, n) =
-                    slot.0.lock().remove_down(top, SCAN_CHUNK, |e| filter(e.key()), &mut garbage);
+                let (next, n) = slot.0.lock().remove_down(top, SCAN_CHUNK, filter, &mut garbage);
                 drop(garbage);
                 removed += n;
                 top = next;

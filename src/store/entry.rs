@@ -1,37 +1,45 @@
 //! The per-key record and its memory layout, deadlines ([`deadline`]) and the hash split between
-//! shard choice and table index. Nothing here locks, reads a clock or knows about shards.
+//! shard choice and table index. Nothing here locks, reads a clock or knows about shards; the
+//! bytes an entry points at live in the shard's [`Slab`].
 //!
-//! Layout (48 bytes on 64-bit targets, plus one heap block per key):
+//! Layout (32 bytes on 64-bit targets; no heap block of its own):
 //!
 //! ```text
 //! Entry
-//! +----------------+---------------+------------+---------+---------+---------+
-//! | data: Box<[u8]>| big: Option<  | expires_at | version | meta    | hash    |
-//! |  ptr+len 16 B  | Box<Bytes>> 8B| u64 8 B    | u64 8 B | u32 4 B | u32 4 B |
-//! +----------------+---------------+------------+---------+---------+---------+
-//!         |                                                 |
-//!         v  one allocation                                 v
-//!  +-----------+-------------------------------+    bit 31: tombstone
-//!  | key bytes | value bytes (if inline)       |    bit 30: visited (CLOCK eviction)
-//!  +-----------+-------------------------------+    bits 0..30: key length
+//! +------------+---------+---------+---------+---------+---------+
+//! | expires_at | version | hash    | meta    | value   | slot    |
+//! | u64 8 B    | u64 8 B | u32 4 B | u32 4 B | u32 4 B | u32 4 B |
+//! +------------+---------+---------+---------+---------+---------+
+//!                                    |         |         |
+//!   meta bit 31: tombstone           |         |         v  slab record (length = key length
+//!   meta bit 30: visited (CLOCK)  <--+         |            + inline value length):
+//!   meta bits 0..30: key length                |         +-----------+------------------+
+//!                                              |         | key bytes | value (if inline)|
+//!   value bit 31 clear: inline value length <--+         +-----------+------------------+
+//!   value bit 31 set:   bits 0..31 index the shard's big values (shared `Bytes`)
 //! ```
 //!
-//! Why: a small key/value pair costs one heap block instead of three (key box, value buffer,
-//! and the refcount block `Bytes` allocates on its first clone). A small inline value is
-//! copied out on read, which is about as cheap as a refcount bump and never makes hot keys
+//! Why: the key and a small value share one slab slot (rounded up to 8 bytes, no allocator
+//! header), so a small key/value pair costs this record plus its bytes. A small inline value
+//! is copied out on read, which is about as cheap as a refcount bump and never makes hot keys
 //! ping-pong a shared refcount between cores. Values over [`INLINE_VALUE_MAX`] are kept as
-//! shared [`Bytes`] so reads never copy them. The stored 32-bit hash fills what would be
-//! padding; it lets the table rehash and repoint moved entries without touching key bytes.
-//! The two flags live in the key length's top bits because keys are capped far below 1 GiB
-//! anyway, and a separate flag byte would pad the entry to 56 bytes.
+//! shared [`Bytes`] so reads never copy them. The stored 32-bit hash lets the table rehash
+//! and repoint moved entries without touching key bytes. The two flags live in the key
+//! length's top bits because keys are capped far below 1 GiB anyway, and the big-value flag in
+//! the value field's because inline lengths are tiny: a separate flag byte would pad the entry
+//! to 40 bytes.
 //!
 //! A *tombstone* is an entry with the tombstone flag, the key only (no value) and the version
 //! of the delete that made it; it keeps a delete's version around so a delayed older write
-//! cannot resurrect the key. Reads never see tombstones.
+//! cannot resurrect the key. Reads never see tombstones. Entries are built as a
+//! [`Draft`](super::draft::Draft) outside the lock and committed into the slab under it.
 
+use std::ops::Deref;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use super::slab::{Garbage, Slab, Trash};
 
 /// Values up to this many bytes are stored inline after the key and copied out on read;
 /// larger ones are shared [`Bytes`] and reads return a reference-counted handle.
@@ -42,14 +50,17 @@ pub const INLINE_VALUE_MAX: usize = 256;
 pub const MAX_KEY_LEN: usize = LEN_MASK as usize;
 
 /// Approximate bytes a key costs beyond its key and value bytes, as counted by `used_memory`:
-/// the 48-byte entry record plus the table's `u32` index and control byte. Allocator headers,
-/// `Vec`/table growth slack, and the `Bytes` handle and refcount blocks of values over
-/// [`INLINE_VALUE_MAX`] are not counted.
+/// the 32-byte entry record plus the table's `u32` index and control byte. Not counted: the
+/// rounding of a key's slab slot up to 8 bytes (3.5 bytes on average), the index table's
+/// spare buckets, `Vec` growth slack, and the side-table slot, `Bytes` handle and buffer
+/// header of values over [`INLINE_VALUE_MAX`].
 pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<u32>() + 1;
 
-const TOMBSTONE: u32 = 1 << 31;
-const VISITED: u32 = 1 << 30;
+pub(super) const TOMBSTONE: u32 = 1 << 31;
+pub(super) const VISITED: u32 = 1 << 30;
 const LEN_MASK: u32 = VISITED - 1;
+/// In `value`: the value is big, and the other bits index the slab's big values.
+pub(super) const BIG: u32 = 1 << 31;
 
 /// Splits a key's 64-bit hash: bits 32.. pick the shard, bits ..32 become the table hash.
 pub(super) fn split_hash(hash: u64) -> (usize, u32) {
@@ -62,60 +73,56 @@ pub(super) fn table_hash(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// One key/value pair or tombstone. `expires_at == 0` means "never"; real deadlines are always
-/// >= 1 because they are `now + ttl` with a non-zero ttl. `version == 0` means "none".
+/// One key/value pair or tombstone, its bytes in a [`Slab`]. `expires_at == 0` means "never";
+/// real deadlines are always >= 1 because they are `now + ttl` with a non-zero ttl.
+/// `version == 0` means "none".
 #[derive(Debug)]
 pub(super) struct Entry {
-    data: Box<[u8]>,
-    big: Option<Box<Bytes>>,
-    expires_at: u64,
-    version: u64,
-    meta: u32,
-    hash: u32,
+    pub(super) expires_at: u64,
+    pub(super) version: u64,
+    pub(super) hash: u32,
+    pub(super) meta: u32,
+    pub(super) value: u32,
+    pub(super) slot: u32,
 }
 
 impl Entry {
-    /// Copies `key` and `value` into fresh storage (persistent, unversioned, unvisited).
-    /// `None` if the key is longer than [`MAX_KEY_LEN`].
-    pub(super) fn new(hash: u32, key: &[u8], value: &[u8]) -> Option<Self> {
-        let meta = key_meta(key)?;
-        let (data, big) = if value.len() <= INLINE_VALUE_MAX {
-            ([key, value].concat().into_boxed_slice(), None)
-        } else {
-            (Box::from(key), Some(Box::new(Bytes::copy_from_slice(value))))
-        };
-        Some(Self { data, big, expires_at: 0, version: 0, meta, hash })
-    }
-
-    /// A tombstone for `key` (persistent and unversioned until set). `None` if the key is
-    /// longer than [`MAX_KEY_LEN`].
-    pub(super) fn tombstone(hash: u32, key: &[u8]) -> Option<Self> {
-        let meta = key_meta(key)? | TOMBSTONE;
-        Some(Self { data: Box::from(key), big: None, expires_at: 0, version: 0, meta, hash })
-    }
-
     fn key_len(&self) -> usize {
         (self.meta & LEN_MASK) as usize
     }
 
-    pub(super) fn key(&self) -> &[u8] {
-        &self.data[..self.key_len()]
+    fn big_index(&self) -> Option<u32> {
+        (self.value & BIG != 0).then_some(self.value & !BIG)
+    }
+
+    /// Bytes of the slab record: the key, plus the value if inline.
+    #[inline]
+    pub(super) fn record_len(&self) -> usize {
+        self.key_len() + if self.value & BIG != 0 { 0 } else { self.value as usize }
+    }
+
+    #[inline]
+    pub(super) fn key<'s>(&self, slab: &'s Slab) -> &'s [u8] {
+        &slab.record(self.record_len(), self.slot)[..self.key_len()]
     }
 
     pub(super) fn hash(&self) -> u32 {
         self.hash
     }
 
-    pub(super) fn value_len(&self) -> usize {
-        self.big.as_ref().map_or(self.data.len() - self.key_len(), |b| b.len())
+    pub(super) fn value_len(&self, slab: &Slab) -> usize {
+        self.big_index().map_or(self.value as usize, |i| slab.big(i).len())
     }
 
     /// The value as an owned handle: a copy if inline, a refcount bump otherwise. Empty for
     /// a tombstone (callers filter tombstones out first).
-    pub(super) fn value(&self) -> Bytes {
-        match &self.big {
-            Some(big) => Bytes::clone(big),
-            None => Bytes::copy_from_slice(&self.data[self.key_len()..]),
+    #[inline]
+    pub(super) fn value(&self, slab: &Slab) -> Bytes {
+        match self.big_index() {
+            Some(i) => Bytes::clone(slab.big(i)),
+            None => {
+                Bytes::copy_from_slice(&slab.record(self.record_len(), self.slot)[self.key_len()..])
+            }
         }
     }
 
@@ -156,13 +163,60 @@ impl Entry {
     }
 
     /// What this entry adds to `used_memory`.
-    pub(super) fn footprint(&self) -> usize {
-        self.key_len() + self.value_len() + ENTRY_OVERHEAD
+    pub(super) fn footprint(&self, slab: &Slab) -> usize {
+        self.key_len() + self.value_len(slab) + ENTRY_OVERHEAD
+    }
+
+    /// Frees this entry's storage (its record unless `keep_record`, which a same-sized
+    /// overwrite reuses, and its big value into `g`). The entry must not be read afterwards.
+    #[inline]
+    pub(super) fn release(&self, slab: &mut Slab, keep_record: bool, g: &mut Garbage) {
+        if !keep_record {
+            slab.free(self.record_len(), self.slot, g);
+        }
+        if let Some(value) = self.big_index().and_then(|i| slab.take_big(i, g)) {
+            g.push(Trash::Value(value));
+        }
+    }
+
+    /// A read-only view that can reach the entry's bytes.
+    pub(super) fn view<'a>(&'a self, slab: &'a Slab) -> EntryRef<'a> {
+        EntryRef { entry: self, slab }
+    }
+}
+
+/// An entry together with the slab holding its bytes, for code that reads whole entries
+/// (dumps). Metadata is reached through `Deref`.
+#[derive(Clone, Copy)]
+pub(super) struct EntryRef<'a> {
+    entry: &'a Entry,
+    slab: &'a Slab,
+}
+
+impl<'a> EntryRef<'a> {
+    pub(super) fn key(&self) -> &'a [u8] {
+        self.entry.key(self.slab)
+    }
+
+    pub(super) fn value(&self) -> Bytes {
+        self.entry.value(self.slab)
+    }
+
+    pub(super) fn value_len(&self) -> usize {
+        self.entry.value_len(self.slab)
+    }
+}
+
+impl Deref for EntryRef<'_> {
+    type Target = Entry;
+
+    fn deref(&self) -> &Entry {
+        self.entry
     }
 }
 
 /// The key length as entry metadata with no flags; `None` if it does not fit.
-fn key_meta(key: &[u8]) -> Option<u32> {
+pub(super) fn key_meta(key: &[u8]) -> Option<u32> {
     u32::try_from(key.len()).ok().filter(|&len| len <= LEN_MASK)
 }
 
@@ -179,27 +233,37 @@ pub(super) fn deadline(now: u64, ttl: Option<Duration>) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::draft::Draft;
+    use super::super::slab::CLASS_MAX;
     use super::*;
+
+    /// Commits a draft for `key`/`value` into `slab`.
+    fn entry(slab: &mut Slab, key: &[u8], value: &[u8]) -> Entry {
+        let draft = Draft::new(1, key, value).expect("short key");
+        draft.commit(slab, None, &mut Garbage::default()).ok().expect("room")
+    }
 
     #[test]
     fn entry_is_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 48);
-        assert_eq!(ENTRY_OVERHEAD, 53);
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        assert_eq!(ENTRY_OVERHEAD, 37);
     }
 
     #[test]
     fn flags_do_not_disturb_the_key() {
-        let mut e = Entry::new(1, b"key", b"val").expect("short key");
+        let mut slab = Slab::default();
+        let mut e = entry(&mut slab, b"key", b"val");
         assert!(!e.is_visited() && !e.is_tombstone());
         e.set_visited(true);
         assert!(e.is_visited());
-        assert_eq!((e.key(), &e.value()[..]), (&b"key"[..], &b"val"[..]));
+        assert_eq!((e.key(&slab), &e.value(&slab)[..]), (&b"key"[..], &b"val"[..]));
         e.set_visited(false);
         assert!(!e.is_visited());
-        let t = Entry::tombstone(1, b"key").expect("short key");
+        let draft = Draft::tombstone(1, b"key").expect("short key");
+        let t = draft.commit(&mut slab, None, &mut Garbage::default()).ok().expect("room");
         assert!(t.is_tombstone() && !t.is_visited());
-        assert_eq!((t.key(), t.value_len()), (&b"key"[..], 0));
-        assert_eq!(t.footprint(), 3 + ENTRY_OVERHEAD);
+        assert_eq!((t.key(&slab), t.value_len(&slab)), (&b"key"[..], 0));
+        assert_eq!(t.footprint(&slab), 3 + ENTRY_OVERHEAD);
     }
 
     #[test]
@@ -210,16 +274,63 @@ mod tests {
 
     #[test]
     fn small_values_inline_large_values_shared() {
-        let small = Entry::new(1, b"key", b"val").expect("short key");
-        assert_eq!((small.key(), &small.value()[..]), (&b"key"[..], &b"val"[..]));
-        assert!(small.big.is_none());
+        let mut slab = Slab::default();
+        let small = entry(&mut slab, b"key", b"val");
+        assert_eq!((small.key(&slab), &small.value(&slab)[..]), (&b"key"[..], &b"val"[..]));
+        assert_eq!((small.record_len(), slab.counts()), (6, (1, 0, 0)), "one slot, no side");
         let payload = vec![9u8; INLINE_VALUE_MAX + 1];
-        let large = Entry::new(1, b"key", &payload).expect("short key");
-        assert_eq!(large.key(), b"key");
-        assert_eq!(large.value_len(), INLINE_VALUE_MAX + 1);
+        let large = entry(&mut slab, b"key", &payload);
+        assert_eq!(large.key(&slab), b"key");
+        assert_eq!((large.record_len(), large.value_len(&slab)), (3, INLINE_VALUE_MAX + 1));
         // Two reads share one buffer rather than copying.
-        assert_eq!(large.value().as_ptr(), large.value().as_ptr());
-        assert_eq!(large.footprint(), 3 + INLINE_VALUE_MAX + 1 + ENTRY_OVERHEAD);
+        assert_eq!(large.value(&slab).as_ptr(), large.value(&slab).as_ptr());
+        assert_eq!(large.footprint(&slab), 3 + INLINE_VALUE_MAX + 1 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn overwrites_reuse_the_slot_and_release_what_they_replace() {
+        let (mut slab, mut g) = (Slab::default(), Garbage::default());
+        let old = entry(&mut slab, b"key", &[1; INLINE_VALUE_MAX + 1]);
+        let draft = Draft::new(1, b"key", b"small").expect("short key");
+        let new = draft.commit(&mut slab, Some(&old), &mut g).ok().expect("room");
+        assert_eq!(new.slot, old.slot, "same slot size: overwritten in place");
+        assert_eq!(&new.value(&slab)[..], b"small");
+        // The big value goes to garbage, and so does the big-value table it emptied.
+        assert_eq!((slab.counts(), g.len()), ((1, 0, 0), 2));
+        let draft = Draft::new(1, b"key", &[2; 100]).expect("short key");
+        let newer = draft.commit(&mut slab, Some(&new), &mut g).ok().expect("room");
+        assert_eq!((newer.value(&slab).len(), slab.counts()), (100, (1, 0, 0)), "old slot freed");
+        assert_eq!(g.len(), 3, "and its emptied page released");
+    }
+
+    #[test]
+    fn same_sized_plain_overwrites_only_write_the_value() {
+        let mut slab = Slab::default();
+        let mut e = entry(&mut slab, b"key", b"abc");
+        let mut draft = Draft::new(1, b"key", b"xyzw").expect("short key");
+        draft.set_version(9);
+        assert!(draft.overwrite(&mut e, &mut slab).is_ok(), "7 and 6 bytes share a class");
+        assert_eq!(
+            (e.key(&slab), &e.value(&slab)[..], e.version()),
+            (&b"key"[..], &b"xyzw"[..], 9)
+        );
+        let draft = Draft::new(1, b"key", b"longer value").expect("short key");
+        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "another class: commit instead");
+        let draft = Draft::new(1, b"key", &[0; INLINE_VALUE_MAX + 1]).expect("short key");
+        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "a big value: commit instead");
+        assert_eq!(slab.counts(), (1, 0, 0));
+    }
+
+    #[test]
+    fn huge_keys_get_their_own_block() {
+        let mut slab = Slab::default();
+        let key = vec![b'k'; CLASS_MAX];
+        let e = entry(&mut slab, &key, b"v");
+        assert_eq!((e.key(&slab), &e.value(&slab)[..]), (&key[..], &b"v"[..]));
+        assert_eq!(slab.counts(), (0, 1, 0));
+        let mut g = Garbage::default();
+        e.release(&mut slab, false, &mut g);
+        assert_eq!((slab.counts(), g.len()), ((0, 0, 0), 2), "the block and its emptied table");
     }
 
     #[test]

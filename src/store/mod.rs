@@ -17,8 +17,9 @@
 //! * **Dense shards.** Entries live in a `Vec`, and a `hashbrown::HashTable<u32>` maps keys to
 //!   indices (see `shard.rs`), so a key is stored once and sweeps, eviction and dumps walk by
 //!   index.
-//! * **Compact entries.** 48 bytes per entry plus one heap block holding the key and, up to
-//!   [`INLINE_VALUE_MAX`] bytes, the value (see `entry.rs`).
+//! * **Compact entries.** 32 bytes per entry plus one slot in the shard's slab holding the key
+//!   and, up to [`INLINE_VALUE_MAX`] bytes, the value, rounded up to 8 bytes with no allocator
+//!   header (see `entry.rs` and `slab.rs`). Larger values are shared [`Bytes`] in a side table.
 //! * **Expiry is checked on every read.** Every path that looks at a key compares the deadline
 //!   with [`Clock::now`] under the shard lock: expired iff `now >= deadline`. An expired entry
 //!   is removed on the spot. No correctness depends on the sweeper, which only reclaims memory
@@ -43,14 +44,19 @@
 //!   each other and the store as a whole refuses or evicts within a percent or so of
 //!   `maxmemory`. Over budget, [`EvictionPolicy::NoEviction`] refuses growing writes
 //!   ([`Store::try_set`] says so) and [`EvictionPolicy::Clock`] evicts (see `shard/evict.rs`).
-//!   Not counted: allocator headers and size-class rounding of each key+value block, and the
-//!   slack of the entry `Vec` and table, which grow by doubling (up to ~53 bytes per entry
-//!   just after a doubling). Measured RSS / `used_memory` (`memory_tests.rs`): 1.22 for 2M
-//!   keys of 14 B with 8 B values, 1.08 with 200 B values, 1.03 with 4 KB values; budget up
-//!   to ~1.5x for tiny entries right after a shard's vector doubles.
-//! * **Copies in.** Writes copy key and value into fresh allocations before the lock is taken,
-//!   so a cached value never pins a caller's large read buffer; replaced, rejected, evicted or
-//!   flushed storage is freed after the lock is released.
+//!   Not counted: the rounding of each slab slot up to 8 bytes, the unused part of each slab
+//!   class's last page, the index table's spare buckets (it grows by doubling, so up to
+//!   ~6 bytes per entry just after a doubling), the big-value side table, and the entry
+//!   `Vec`'s spare capacity (mostly never touched, so not resident). Measured RSS /
+//!   `used_memory` (`memory_tests.rs`): 1.13 for 2M keys of 14 B with 8 B values, 1.04 with
+//!   200 B values, 1.01 with 4 KB values; budget up to ~1.4x for the tiniest entries right
+//!   after a table doubles.
+//! * **Copies in.** Writes copy a large value (and a key too long for the slab) into a fresh
+//!   allocation before the lock is taken, and a key with a small value into a slab slot under
+//!   it (a few dozen bytes; the slab allocates only when a page grows). So a cached value never
+//!   pins a caller's read buffer, and replaced, rejected, evicted or flushed heap storage is
+//!   freed after the lock is released (slab slots go back to their page's free list; a
+//!   trailing page with no live slot left is freed, a bounded number at a time).
 //! * **Values out.** [`Store::get`] returns [`Bytes`]: a fresh copy of a small inline value, or
 //!   a refcounted handle to a large one (no copy).
 //!
@@ -71,10 +77,12 @@
 
 mod clock;
 mod config;
+mod draft;
 mod dump;
 mod entry;
 mod replica;
 mod shard;
+mod slab;
 mod sweeper;
 
 #[cfg(test)]
@@ -109,8 +117,10 @@ pub use shard::EVICT_SCAN_MAX;
 pub use sweeper::{SweepConfig, spawn_sweeper};
 
 use crate::version::Hlc;
-use entry::{Entry, deadline, split_hash};
-use shard::{Budget, Garbage, Outcome, Shard};
+use draft::Draft;
+use entry::{deadline, split_hash};
+use shard::{Budget, Outcome, Shard};
+use slab::Garbage;
 
 fn key_too_large(key: &[u8]) -> StoreError {
     StoreError::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN }
@@ -226,8 +236,9 @@ impl Store {
             return Ok(self.delete(key, cond).is_some());
         }
         let (shard, hash) = self.locate(key);
-        // Copy before locking: the lock is held only to link the entry in.
-        let entry = Entry::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
+        // Allocate before locking (a big value is copied here); under the lock a small key and
+        // value are only copied into a slab slot and linked in.
+        let entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
         let mut garbage = Garbage::default();
         let outcome = {
             let mut shard = shard.lock();
@@ -251,7 +262,7 @@ impl Store {
     /// Deletes `key` if `cond` allows: `None` if it did not, else whether a live key went.
     fn delete(&self, key: &[u8], cond: SetCond) -> Option<bool> {
         let (shard, hash) = self.locate(key);
-        let tomb = if self.opts.tombstones { Entry::tombstone(hash, key) } else { None };
+        let tomb = if self.opts.tombstones { Draft::tombstone(hash, key) } else { None };
         let mut garbage = Garbage::default();
         let deleted = {
             let mut shard = shard.lock();

@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::entry::{Entry, deadline};
-use super::shard::{Garbage, Put, Shard};
+use super::draft::Draft;
+use super::entry::deadline;
+use super::shard::{Put, Shard};
+use super::slab::Garbage;
 use super::{DumpEntry, Store, StoreError, key_too_large};
 
 impl Store {
@@ -47,7 +49,7 @@ impl Store {
             return Ok(matches!(put, Put::Applied { .. }));
         }
         let (shard, hash) = self.locate(key);
-        let mut entry = Entry::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
+        let mut entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
         entry.set_version(version);
         match self.put(shard, entry, ttl) {
             Put::Applied { .. } => Ok(true),
@@ -99,7 +101,7 @@ impl Store {
     /// so it needs no tombstone and reports stale).
     fn put_tombstone(&self, key: &[u8], version: u64, life: Duration) -> Put {
         let (shard, hash) = self.locate(key);
-        let Some(mut tomb) = Entry::tombstone(hash, key) else {
+        let Some(mut tomb) = Draft::tombstone(hash, key) else {
             return Put::Stale;
         };
         tomb.set_version(version);
@@ -108,7 +110,7 @@ impl Store {
 
     /// Locks `shard` and writes `entry` (version set) last-writer-wins with a deadline `ttl`
     /// from now; frees what it displaced after unlocking.
-    fn put(&self, shard: &Mutex<Shard>, mut entry: Entry, ttl: Option<Duration>) -> Put {
+    fn put(&self, shard: &Mutex<Shard>, mut entry: Draft<'_>, ttl: Option<Duration>) -> Put {
         let mut garbage = Garbage::default();
         let put = {
             let mut shard = shard.lock();

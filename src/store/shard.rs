@@ -1,20 +1,22 @@
-//! One shard of the store: a dense entry vector, an index table over it, its sweep cursor,
-//! its eviction hand and its counters. Everything here runs under the shard's mutex, which
-//! [`super::Store`] owns. This file holds the structure, its bookkeeping and the reads;
-//! `shard/write.rs` the writes, `shard/evict.rs` memory admission and eviction, and
-//! `shard/scan.rs` the index walks (sweep, dump, bulk removal).
+//! One shard of the store: a dense entry vector, an index table over it, the slab holding the
+//! entries' bytes, its sweep cursor, its eviction hand and its counters. Everything here runs
+//! under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
+//! bookkeeping and the reads; `shard/write.rs` the writes, `shard/evict.rs` memory admission
+//! and eviction, and `shard/scan.rs` the index walks (sweep, dump, bulk removal). The slab's
+//! internals are in `slab.rs`.
 //!
 //! ```text
-//! table: HashTable<u32>          entries: Vec<Entry>
-//! +----+----+----+----+          +-----------------------------------------+
-//! |  2 |    |  0 |  1 |  ---->   | 0: data(key[+value]) | deadline | hash  |
-//! +----+----+----+----+          | 1: ...                                  |
-//!  (4 bytes + 1 control byte     | 2: ...                                  |
-//!   per slot, no key copy)       +-----------------------------------------+
+//! table: HashTable<u32>          entries: Vec<Entry> (32 B each)     slab (per size class)
+//! +----+----+----+----+          +------------------------------+    +------------------+
+//! |  2 |    |  0 |  1 |  ---->   | 0: deadline|version|hash|slot | -> | key[+value] slot |
+//! +----+----+----+----+          | 1: ...                       |    | ...              |
+//!  (4 bytes + 1 control byte     | 2: ...                       |    +------------------+
+//!   per bucket, no key copy)     +------------------------------+
 //! ```
 //!
-//! The key lives once, in `entries`; the table only holds indices and compares through a
-//! closure that looks the key up, rehashing from each entry's stored 32-bit hash. Dense
+//! The key lives once, in the slab; the table only holds indices and compares through a
+//! closure that looks the key up, rehashing from each entry's stored 32-bit hash. Slab slots
+//! never move while in use, so entries can move without touching their bytes. Dense
 //! entries let the sweeper, the eviction hand and dumps walk a shard by index. Removal is
 //! `swap_remove`, then the moved entry's table slot is repointed. **Entries only ever move
 //! that way** (the last entry into a lower slot); dumps rely on it (see `scan.rs`).
@@ -23,10 +25,11 @@
 //! hold a version that writes must beat. An expired entry of either kind counts as absent and
 //! is removed when found.
 //!
-//! This module does not pick shards, read clocks or decide whether deletes leave tombstones,
-//! and writes never allocate key or value storage here: the store builds entries before
-//! locking and frees what comes back ([`Garbage`]) after unlocking. Reads copy small inline
-//! values under the lock.
+//! This module does not pick shards, read clocks or decide whether deletes leave tombstones.
+//! Writes arrive as a [`Draft`] built before locking; committing one copies the key and a small
+//! value into a slab slot (allocating only when a slab page grows), and what is freed comes
+//! back as [`Garbage`] for the caller to drop after unlocking. Reads copy small inline values
+//! under the lock.
 
 mod evict;
 mod scan;
@@ -41,7 +44,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use hashbrown::HashTable;
 
+use super::draft::Draft;
 use super::entry::{Entry, table_hash};
+use super::slab::{Garbage, Slab};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
 
@@ -76,36 +81,26 @@ impl Default for Budget {
     }
 }
 
-/// Entries a call removed or did not use, for the caller to free after unlocking. Holds one
-/// without allocating (the common case, an overwrite) and spills into a `Vec` beyond that.
-#[derive(Default)]
-pub(super) struct Garbage {
-    first: Option<Entry>,
-    rest: Vec<Entry>,
+/// What removing an entry freed, for the caller's bookkeeping (its storage is already back
+/// in the slab or in [`Garbage`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Gone {
+    pub(super) footprint: usize,
+    pub(super) tombstone: bool,
 }
 
-impl Garbage {
-    pub(super) fn push(&mut self, entry: Entry) {
-        match self.first {
-            None => self.first = Some(entry),
-            Some(_) => self.rest.push(entry),
-        }
-    }
-
-    fn push_opt(&mut self, entry: Option<Entry>) {
-        if let Some(entry) = entry {
-            self.push(entry);
-        }
-    }
-}
+/// A shard's storage, taken out whole by [`Shard::take_all`] to be freed outside the lock.
+pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
 /// under the table hash of the entry at that index; `counters.used` and
-/// `counters.tombstones` match the entries. Indices fit in `u32` because
+/// `counters.tombstones` match the entries; `slab` holds exactly the entries' records and
+/// big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
     entries: Vec<Entry>,
     table: HashTable<u32>,
+    slab: Slab,
     cursor: usize,
     hand: usize,
     budget: Budget,
@@ -119,6 +114,7 @@ impl Shard {
         Self {
             entries: Vec::new(),
             table: HashTable::new(),
+            slab: Slab::default(),
             cursor: 0,
             hand: 0,
             budget,
@@ -133,21 +129,23 @@ impl Shard {
     }
 
     fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
+        let (entries, slab) = (&self.entries, &self.slab);
         self.table
             .find(table_hash(hash), |&i| {
                 let e = &entries[i as usize];
-                e.hash() == hash && e.key() == key
+                e.hash() == hash && e.key(slab) == key
             })
             .map(|&i| i as usize)
     }
 
     /// Index of the unexpired entry (key or tombstone) for `key`; an expired one is removed
-    /// on the spot.
+    /// on the spot (a big value it held is freed right here, under the lock: reads have no
+    /// garbage to hand back, and expiry found by a read is the rare case).
     fn find_held(&mut self, hash: u32, key: &[u8], now: u64) -> Option<usize> {
         let i = self.find(hash, key)?;
         if self.entries[i].is_expired(now) {
-            drop(self.reclaim(i));
+            let mut garbage = Garbage::default();
+            self.reclaim(i, &mut garbage);
             return None;
         }
         Some(i)
@@ -159,16 +157,21 @@ impl Shard {
     }
 
     /// Removes the expired entry at `i`, counting it if it was a key.
-    fn reclaim(&mut self, i: usize) -> Entry {
-        let entry = self.remove_at(i);
-        if !entry.is_tombstone() {
+    fn reclaim(&mut self, i: usize, g: &mut Garbage) -> Gone {
+        let gone = self.remove_at(i, g);
+        if !gone.tombstone {
             self.counters.expired += 1;
         }
-        entry
+        gone
     }
 
-    fn account(&mut self, entry: &Entry, added: bool) {
-        let (fp, tomb) = (entry.footprint(), usize::from(entry.is_tombstone()));
+    /// What the entry at `i` adds to `used_memory`.
+    fn footprint(&self, i: usize) -> usize {
+        self.entries[i].footprint(&self.slab)
+    }
+
+    fn account(&mut self, fp: usize, tombstone: bool, added: bool) {
+        let tomb = usize::from(tombstone);
         if added {
             self.counters.used += fp;
             self.counters.tombstones += tomb;
@@ -178,8 +181,10 @@ impl Shard {
         }
     }
 
-    /// Removes the entry at `i`, keeping the table invariant.
-    fn remove_at(&mut self, i: usize) -> Entry {
+    /// Removes the entry at `i`, keeping the table invariant; its storage goes back to the
+    /// slab (or to `g`).
+    fn remove_at(&mut self, i: usize, g: &mut Garbage) -> Gone {
+        let gone = Gone { footprint: self.footprint(i), tombstone: self.entries[i].is_tombstone() };
         let hash = table_hash(self.entries[i].hash());
         if let Ok(slot) = self.table.find_entry(hash, |&x| x as usize == i) {
             slot.remove();
@@ -193,26 +198,40 @@ impl Shard {
                 *slot = i as u32;
             }
         }
-        self.account(&entry, false);
-        entry
+        entry.release(&mut self.slab, false, g);
+        self.account(gone.footprint, gone.tombstone, false);
+        gone
     }
 
-    /// Replaces the entry at `i` with one for the same key (so the table slot stays valid).
-    fn replace_at(&mut self, i: usize, entry: Entry) -> Entry {
-        self.account(&entry, true);
-        let old = std::mem::replace(&mut self.entries[i], entry);
-        self.account(&old, false);
-        old
+    /// Replaces the entry at `i` with `draft` for the same key (so the table slot stays
+    /// valid); gives the draft back if the slab has no room for it.
+    fn replace_at<'a>(
+        &mut self,
+        i: usize,
+        draft: Draft<'a>,
+        g: &mut Garbage,
+    ) -> Result<(), Draft<'a>> {
+        let (old_fp, old_tomb) = (self.footprint(i), self.entries[i].is_tombstone());
+        let (new_fp, new_tomb) = (draft.footprint(), draft.is_tombstone());
+        if let Err(draft) = draft.overwrite(&mut self.entries[i], &mut self.slab) {
+            self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
+        }
+        self.account(new_fp, new_tomb, true);
+        self.account(old_fp, old_tomb, false);
+        Ok(())
     }
 
-    /// Appends a new entry; gives it back if the shard already holds `u32::MAX` entries.
-    fn insert_new(&mut self, entry: Entry) -> Result<(), Entry> {
+    /// Appends `draft` as a new entry; gives it back if the shard already holds `u32::MAX`
+    /// entries or the slab has no room for it.
+    fn insert_new<'a>(&mut self, draft: Draft<'a>, g: &mut Garbage) -> Result<(), Draft<'a>> {
         let index = match u32::try_from(self.entries.len()) {
             Ok(index) if index < u32::MAX => index,
-            _ => return Err(entry),
+            _ => return Err(draft),
         };
+        let (fp, tomb) = (draft.footprint(), draft.is_tombstone());
+        let entry = draft.commit(&mut self.slab, None, g)?;
         let hash = table_hash(entry.hash());
-        self.account(&entry, true);
+        self.account(fp, tomb, true);
         self.entries.push(entry);
         let entries = &self.entries;
         self.table.insert_unique(hash, index, |&i| table_hash(entries[i as usize].hash()));
@@ -228,7 +247,7 @@ impl Shard {
                 if !e.is_visited() {
                     e.set_visited(true);
                 }
-                Some(e.value())
+                Some(e.value(&self.slab))
             }
             None => {
                 self.counters.misses += 1;
@@ -258,12 +277,13 @@ impl Shard {
     }
 
     /// Empties the shard, handing the old storage back so it is freed outside the lock.
-    pub(super) fn take_all(&mut self) -> (Vec<Entry>, HashTable<u32>) {
+    pub(super) fn take_all(&mut self) -> Storage {
         self.cursor = 0;
         self.hand = 0;
         self.counters.used = 0;
         self.counters.tombstones = 0;
-        (std::mem::take(&mut self.entries), std::mem::take(&mut self.table))
+        let entries = std::mem::take(&mut self.entries);
+        (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }
 
     /// Gives memory back after mass deletion/expiry. Hysteresis (shrink below 1/4, to 1/2)
@@ -278,16 +298,29 @@ impl Shard {
         self.table.shrink_to(len * 2, |&i| table_hash(entries[i as usize].hash()));
     }
 
+    /// Slab pages held and the bytes they span (tests only).
+    #[cfg(test)]
+    pub(super) fn slab_pages(&self) -> (usize, usize) {
+        self.slab.pages()
+    }
+
     /// Checks the table/entries invariant and the counters (tests only).
     #[cfg(test)]
     pub(super) fn check_invariants(&self) {
         assert_eq!(self.table.len(), self.entries.len());
         for (i, e) in self.entries.iter().enumerate() {
-            assert_eq!(self.find(e.hash(), e.key()), Some(i), "entry {i} not indexed");
+            assert_eq!(self.find(e.hash(), e.key(&self.slab)), Some(i), "entry {i} not indexed");
         }
-        let used: usize = self.entries.iter().map(Entry::footprint).sum();
+        let used: usize = self.entries.iter().map(|e| e.footprint(&self.slab)).sum();
         assert_eq!(self.counters.used, used);
         let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
         assert_eq!(self.counters.tombstones, tombs);
+        let len = |e: &&Entry| e.record_len();
+        let slotted =
+            self.entries.iter().filter(|e| (1..=super::slab::CLASS_MAX).contains(&len(e)));
+        let huge = self.entries.iter().filter(|e| len(e) > super::slab::CLASS_MAX).count();
+        let big =
+            self.entries.iter().filter(|e| e.value(&self.slab).len() > super::INLINE_VALUE_MAX);
+        assert_eq!(self.slab.counts(), (slotted.count(), huge, big.count()), "slab leaks");
     }
 }

@@ -185,3 +185,18 @@ async fn sweeper_exits_when_cancelled_before_start() {
         .await
         .expect("sweeper exits without a pass");
 }
+
+#[test]
+fn a_mass_expiry_gives_slab_pages_back() {
+    let (s, clock) = store_with(2);
+    for i in 0..50_000u32 {
+        s.set(&key(i), &[1; 40], Some(SEC), SetCond::Always);
+    }
+    assert!(s.slots.iter().all(|slot| slot.0.lock().slab_pages().0 > 1));
+    clock.advance(SEC);
+    assert_eq!(s.sweep_pass(), 50_000);
+    s.check_invariants();
+    for slot in &s.slots {
+        assert_eq!(slot.0.lock().slab_pages(), (0, 0), "pages freed during the pass");
+    }
+}

@@ -7,7 +7,7 @@
 //! Inspecting an entry is a deadline compare on a sequential array (~2 ns), so at a quarter of
 //! one core a pass scans on the order of 100M entries per second of wall time; with the default
 //! 1 s interval an unread key is reclaimed within about one interval plus one pass. Reclaiming
-//! costs more (~0.2 us per key: two table probes and a free), so a mass expiry is paid back at
+//! costs more (~0.2 us per key: two table probes and a slab free), so a mass expiry is paid back at
 //! the budgeted rate: 4M keys expiring at once took ~4 s to clear on a 2-core machine.
 //!
 //! This module owns the pacing (interval, budget, cancellation) and the store's sweep entry
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::shard::Garbage;
+use super::slab::Garbage;
 use super::{Store, SweepProgress};
 
 /// Smallest accepted CPU budget; lower (or NaN) values are raised to it / the default.

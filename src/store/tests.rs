@@ -310,3 +310,41 @@ fn micro_sanity_concurrent_ops() {
     assert_eq!(s.stats().used_memory, 4 * 10_000 * (8 + 4 + ENTRY_OVERHEAD));
     s.check_invariants();
 }
+
+#[test]
+fn keys_and_values_of_every_slab_size_match_a_model_and_give_memory_back() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use std::collections::HashMap;
+    // Lengths at and around the slab's class edges, the inline limit and the huge-record limit.
+    const KEY_LENS: [usize; 9] = [0, 1, 8, 9, 16, 100, 511, 512, 513];
+    const VALUE_LENS: [usize; 8] = [0, 1, 7, 8, 40, 256, 257, 1_000];
+    let (s, _) = store_with(2);
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+    for step in 0..20_000u32 {
+        let id = rng.gen_range(0..400u32).to_be_bytes();
+        let key: Vec<u8> = id.iter().cycle().take(KEY_LENS[rng.gen_range(0..9)]).copied().collect();
+        match rng.gen_range(0..8) {
+            0..=4 => {
+                let value = vec![step as u8; VALUE_LENS[rng.gen_range(0..8)]];
+                assert!(s.set(&key, &value, None, SetCond::Always));
+                model.insert(key, value);
+            }
+            5 | 6 => assert_eq!(s.del(&key), model.remove(&key).is_some()),
+            _ => assert_eq!(get(&s, &key), model.get(&key).cloned(), "step {step}"),
+        }
+        if step % 2_000 == 0 {
+            s.check_invariants();
+        }
+    }
+    s.check_invariants();
+    for (key, value) in &model {
+        assert_eq!(get(&s, key).as_ref(), Some(value));
+        assert!(s.del(key));
+    }
+    assert_eq!(s.stats().used_memory, 0);
+    s.check_invariants();
+    for slot in &s.slots {
+        assert_eq!(slot.0.lock().slab_pages(), (0, 0), "every slab page given back");
+    }
+}

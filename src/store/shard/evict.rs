@@ -36,7 +36,7 @@ impl Shard {
         g: &mut Garbage,
     ) -> bool {
         let budget = self.budget.bytes;
-        let old_fp = held.map_or(0, |i| self.entries[i].footprint());
+        let old_fp = held.map_or(0, |i| self.footprint(i));
         let after = self.counters.used.saturating_sub(old_fp).saturating_add(new_fp);
         // Shrinking writes are always fine, even over budget: they move towards it.
         if after <= budget || new_fp <= old_fp {
@@ -71,12 +71,11 @@ impl Shard {
             }
             let last = self.entries.len() - 1;
             let expired = self.entries[h].is_expired(now);
-            let victim = if expired { self.reclaim(h) } else { self.remove_at(h) };
-            if !expired && !victim.is_tombstone() {
+            let victim = if expired { self.reclaim(h, g) } else { self.remove_at(h, g) };
+            if !expired && !victim.tombstone {
                 self.counters.evictions += 1;
             }
-            freed += victim.footprint();
-            g.push(victim);
+            freed += victim.footprint;
             if *held == Some(last) {
                 *held = Some(h);
             }

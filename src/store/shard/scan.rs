@@ -11,7 +11,7 @@
 
 use super::{Garbage, Shard};
 use crate::store::SweepProgress;
-use crate::store::entry::Entry;
+use crate::store::entry::EntryRef;
 
 impl Shard {
     /// Visits entries downwards from index `top - 1` (`top` is clamped to the length), at most
@@ -21,23 +21,23 @@ impl Shard {
         &self,
         top: usize,
         max: usize,
-        mut visit: impl FnMut(&Entry) -> bool,
+        mut visit: impl FnMut(EntryRef<'_>) -> bool,
     ) -> usize {
         let mut top = top.min(self.entries.len());
         let stop = top.saturating_sub(max.max(1));
-        while top > stop && visit(&self.entries[top - 1]) {
+        while top > stop && visit(self.entries[top - 1].view(&self.slab)) {
             top -= 1;
         }
         top
     }
 
-    /// Like [`Shard::scan_down`], removing every entry `doomed` picks into `g`. Returns the
-    /// new `top` and how many entries were removed.
+    /// Like [`Shard::scan_down`], removing every entry whose key `doomed` picks (storage into
+    /// `g`). Returns the new `top` and how many entries were removed.
     pub(in crate::store) fn remove_down(
         &mut self,
         top: usize,
         max: usize,
-        doomed: impl Fn(&Entry) -> bool,
+        doomed: impl Fn(&[u8]) -> bool,
         g: &mut Garbage,
     ) -> (usize, usize) {
         let mut top = top.min(self.entries.len());
@@ -45,9 +45,9 @@ impl Shard {
         let mut removed = 0;
         while top > stop {
             top -= 1;
-            if doomed(&self.entries[top]) {
+            if doomed(self.entries[top].key(&self.slab)) {
                 // The last entry (already visited, or newly added) moves into `top`.
-                g.push(self.remove_at(top));
+                self.remove_at(top, g);
                 removed += 1;
             }
         }
@@ -70,7 +70,7 @@ impl Shard {
         while progress.inspected < max && self.cursor < self.entries.len() {
             progress.inspected += 1;
             if self.entries[self.cursor].is_expired(now) {
-                g.push(self.reclaim(self.cursor));
+                self.reclaim(self.cursor, g);
                 progress.reclaimed += 1;
                 // swap_remove put the last entry in this slot: inspect it next, same cursor.
             } else {
@@ -82,6 +82,7 @@ impl Shard {
             progress.pass_complete = true;
             self.maybe_shrink();
         }
+        self.slab.trim(g);
         progress
     }
 

@@ -4,7 +4,7 @@
 
 use super::{Garbage, Shard};
 use crate::store::SetCond;
-use crate::store::entry::Entry;
+use crate::store::draft::Draft;
 
 /// How a plain write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,31 +35,32 @@ impl Shard {
         self.hlc.now().max(held.saturating_add(1))
     }
 
-    /// Puts `entry` in place of the held entry for its key (`held`) or appends it, making
+    /// Puts `draft` in place of the held entry for its key (`held`) or appends it, making
     /// room within the budget first. Tombstones skip the budget: deletes always work.
-    /// `false` (with `entry` in `garbage`) if it does not fit.
-    fn store(&mut self, mut held: Option<usize>, entry: Entry, now: u64, g: &mut Garbage) -> bool {
-        if !entry.is_tombstone() && !self.admit(&mut held, entry.footprint(), now, g) {
-            g.push(entry);
+    /// `false` (with the draft's allocations in `g`) if it does not fit.
+    fn store(
+        &mut self,
+        mut held: Option<usize>,
+        draft: Draft<'_>,
+        now: u64,
+        g: &mut Garbage,
+    ) -> bool {
+        if !draft.is_tombstone() && !self.admit(&mut held, draft.footprint(), now, g) {
+            draft.discard(g);
             return false;
         }
-        match held {
-            Some(i) => g.push(self.replace_at(i, entry)),
-            None => {
-                if let Err(entry) = self.insert_new(entry) {
-                    g.push(entry);
-                    return false;
-                }
-            }
-        }
-        true
+        let stored = match held {
+            Some(i) => self.replace_at(i, draft, g),
+            None => self.insert_new(draft, g),
+        };
+        stored.map_err(|draft| draft.discard(g)).is_ok()
     }
 
     /// A plain write: stores `entry` with `deadline` (0 = none) if `cond` allows, stamped
     /// with a fresh version. Whatever it displaces goes to `g`.
     pub(in crate::store) fn set(
         &mut self,
-        mut entry: Entry,
+        mut entry: Draft<'_>,
         deadline: u64,
         cond: SetCond,
         now: u64,
@@ -68,7 +69,7 @@ impl Shard {
         let held = self.find_held(entry.hash(), entry.key(), now);
         let live = held.filter(|&i| !self.entries[i].is_tombstone());
         if !cond.allows(live.is_some()) {
-            g.push(entry);
+            entry.discard(g);
             return Outcome::Skipped;
         }
         entry.set_expiry(deadline);
@@ -82,13 +83,13 @@ impl Shard {
     /// deadline set): applied iff its version is newer than the held entry's.
     pub(in crate::store) fn put_versioned(
         &mut self,
-        mut entry: Entry,
+        mut entry: Draft<'_>,
         now: u64,
         g: &mut Garbage,
     ) -> Put {
         let held = self.find_held(entry.hash(), entry.key(), now);
         if entry.version() <= held.map_or(0, |i| self.entries[i].version()) {
-            g.push(entry);
+            entry.discard(g);
             return Put::Stale;
         }
         let live = held.filter(|&i| !self.entries[i].is_tombstone());
@@ -111,27 +112,31 @@ impl Shard {
         hash: u32,
         key: &[u8],
         cond: SetCond,
-        tomb: Option<Entry>,
+        tomb: Option<Draft<'_>>,
         now: u64,
         g: &mut Garbage,
     ) -> Option<bool> {
         let live = self.find_live(hash, key, now);
-        if !cond.allows(live.is_some()) {
-            g.push_opt(tomb);
-            return None;
-        }
-        let Some(i) = live else {
-            g.push_opt(tomb);
-            return Some(false);
+        let allowed = cond.allows(live.is_some());
+        let (Some(i), true) = (live, allowed) else {
+            if let Some(t) = tomb {
+                t.discard(g);
+            }
+            return allowed.then_some(false);
         };
-        let old = match tomb {
+        match tomb {
             Some(mut t) => {
                 t.set_version(self.stamp(self.entries[i].version()));
-                self.replace_at(i, t)
+                if let Err(t) = self.replace_at(i, t, g) {
+                    // The slab had no room for the tombstone: delete without one.
+                    t.discard(g);
+                    self.remove_at(i, g);
+                }
             }
-            None => self.remove_at(i),
-        };
-        g.push(old);
+            None => {
+                self.remove_at(i, g);
+            }
+        }
         Some(true)
     }
 

@@ -1,0 +1,176 @@
+//! A write in the making: an entry built before the shard lock is taken and committed into
+//! the shard's [`Slab`] under it. Owns the parts that need an allocation (a big value's
+//! [`Bytes`], a huge record's block) so none happens under the lock; the key and an inline
+//! value stay borrowed from the caller and are copied into a slab slot when committed.
+//! Does not decide where the entry goes in the shard: that is `shard.rs`.
+
+use bytes::Bytes;
+
+use super::entry::{BIG, ENTRY_OVERHEAD, Entry, INLINE_VALUE_MAX, TOMBSTONE, VISITED, key_meta};
+use super::slab::{Garbage, Slab, Trash};
+
+/// A key/value pair or tombstone not yet in a shard.
+pub(super) struct Draft<'a> {
+    key: &'a [u8],
+    /// The value if it is stored after the key (empty for big values and tombstones).
+    inline: &'a [u8],
+    /// Key + inline value, when that is too long for a slab class.
+    heap: Option<Box<[u8]>>,
+    big: Option<Bytes>,
+    hash: u32,
+    meta: u32,
+    expires_at: u64,
+    version: u64,
+}
+
+impl<'a> Draft<'a> {
+    /// A pair for `key` and `value` (persistent, unversioned, unvisited). Copies a big value
+    /// now. `None` if the key is longer than [`MAX_KEY_LEN`](super::MAX_KEY_LEN).
+    pub(super) fn new(hash: u32, key: &'a [u8], value: &'a [u8]) -> Option<Self> {
+        let meta = key_meta(key)?;
+        Some(if value.len() <= INLINE_VALUE_MAX {
+            Self::build(hash, meta, key, value, None)
+        } else {
+            Self::build(hash, meta, key, &[], Some(Bytes::copy_from_slice(value)))
+        })
+    }
+
+    /// A tombstone for `key` (persistent and unversioned until set). `None` if the key is
+    /// longer than [`MAX_KEY_LEN`](super::MAX_KEY_LEN).
+    pub(super) fn tombstone(hash: u32, key: &'a [u8]) -> Option<Self> {
+        let meta = key_meta(key)? | TOMBSTONE;
+        Some(Self::build(hash, meta, key, &[], None))
+    }
+
+    fn build(hash: u32, meta: u32, key: &'a [u8], inline: &'a [u8], big: Option<Bytes>) -> Self {
+        let len = key.len() + inline.len();
+        let heap = Slab::is_huge(len).then(|| [key, inline].concat().into_boxed_slice());
+        Self { key, inline, heap, big, hash, meta, expires_at: 0, version: 0 }
+    }
+
+    pub(super) fn hash(&self) -> u32 {
+        self.hash
+    }
+
+    pub(super) fn key(&self) -> &'a [u8] {
+        self.key
+    }
+
+    pub(super) fn is_tombstone(&self) -> bool {
+        self.meta & TOMBSTONE != 0
+    }
+
+    pub(super) fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub(super) fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    pub(super) fn set_expiry(&mut self, at: u64) {
+        self.expires_at = at;
+    }
+
+    pub(super) fn set_visited(&mut self, visited: bool) {
+        if visited {
+            self.meta |= VISITED;
+        } else {
+            self.meta &= !VISITED;
+        }
+    }
+
+    /// What the entry will add to `used_memory` (see [`Entry::footprint`]).
+    pub(super) fn footprint(&self) -> usize {
+        let value = self.big.as_ref().map_or(self.inline.len(), Bytes::len);
+        self.key.len() + value + ENTRY_OVERHEAD
+    }
+
+    fn record_len(&self) -> usize {
+        self.key.len() + self.inline.len()
+    }
+
+    /// Moves the draft into `slab`, replacing `old` (whose storage is released; a record of
+    /// the same slot size is overwritten in place) if given. Gives the draft back, with
+    /// nothing changed, if the slab is out of slot ids for it.
+    pub(super) fn commit(
+        mut self,
+        slab: &mut Slab,
+        old: Option<&Entry>,
+        g: &mut Garbage,
+    ) -> Result<Entry, Self> {
+        let len = self.record_len();
+        let value = match self.big.take() {
+            // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
+            None => self.inline.len() as u32,
+            Some(big) => match slab.put_big(big) {
+                Ok(i) => BIG | i,
+                Err(big) => {
+                    self.big = Some(big);
+                    return Err(self);
+                }
+            },
+        };
+        let reuse = old.filter(|o| Slab::same_class(o.record_len(), len)).map(|o| o.slot);
+        let Some(slot) = reuse.or_else(|| self.place(slab, g)) else {
+            if value & BIG != 0 {
+                self.big = slab.take_big(value & !BIG, g);
+            }
+            return Err(self);
+        };
+        if len > 0 && !Slab::is_huge(len) {
+            let record = slab.record_mut(len, slot);
+            record[..self.key.len()].copy_from_slice(self.key);
+            record[self.key.len()..].copy_from_slice(self.inline);
+        }
+        if let Some(old) = old {
+            old.release(slab, reuse.is_some(), g);
+        }
+        let (expires_at, version, hash, meta) =
+            (self.expires_at, self.version, self.hash, self.meta);
+        Ok(Entry { expires_at, version, hash, meta, value, slot })
+    }
+
+    /// A slot for the record: a huge one moves its block into the slab.
+    fn place(&mut self, slab: &mut Slab, g: &mut Garbage) -> Option<u32> {
+        match self.heap.take() {
+            Some(block) => match slab.put_huge(block) {
+                Ok(slot) => Some(slot),
+                Err(block) => {
+                    self.heap = Some(block);
+                    None
+                }
+            },
+            None => slab.alloc(self.record_len(), g),
+        }
+    }
+
+    /// The common overwrite, done in place: `old` holds the same key, neither value is big and
+    /// both records share a slot size, so only the new value bytes and the metadata are
+    /// written (the key bytes are already there). Gives the draft back otherwise, for
+    /// [`Draft::commit`].
+    #[inline]
+    pub(super) fn overwrite(self, old: &mut Entry, slab: &mut Slab) -> Result<(), Self> {
+        let len = self.record_len();
+        let (old_len, old_big) = (old.record_len(), old.value & BIG != 0);
+        if self.big.is_some() || old_big || !Slab::same_class(old_len, len) {
+            return Err(self);
+        }
+        debug_assert_eq!(old.key(slab), self.key, "an overwrite keeps the key");
+        slab.record_mut(len, old.slot)[self.key.len()..].copy_from_slice(self.inline);
+        // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
+        old.value = self.inline.len() as u32;
+        (old.expires_at, old.version, old.meta) = (self.expires_at, self.version, self.meta);
+        Ok(())
+    }
+
+    /// Hands what the draft allocated to `g`, to be freed after unlocking.
+    pub(super) fn discard(self, g: &mut Garbage) {
+        if let Some(block) = self.heap {
+            g.push(Trash::Block(block));
+        }
+        if let Some(value) = self.big {
+            g.push(Trash::Value(value));
+        }
+    }
+}
