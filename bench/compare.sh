@@ -66,7 +66,7 @@ load() {
   keys=$(redis-cli -p "$1" dbsize)
   awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) * 1024 / k }'
 }
-echo "== resident memory per key ($KEYS keys, 13-byte keys, 32-byte values)"
+echo "== resident memory per key ($KEYS keys, 16-byte keys, 32-byte values)"
 for ttl in "" "--ttl 3600s"; do
   start_shale; start_redis
   s=$(load "$SHALE_PORT" "$SHALE_PID" "$ttl"); r=$(load "$REDIS_PORT" "$REDIS_PID" "$ttl")

@@ -94,3 +94,16 @@ for p in 1 16; do
       "$(awk -v a="$rc" -v b="$wc" 'BEGIN{printf "%.2f", a/b}')"
   done
 done
+
+# The added latency of one hop, without queueing: one connection, one request at a time.
+echo
+echo "added p50 with one client connection (redis-benchmark -c 1 -P 1, N/10 requests)"
+printf '%-4s %10s %10s %10s %12s %12s\n' test p50_direct p50_router p50_twem router_add_us twem_add_us
+for t in set get; do
+  p50() { redis-benchmark -p "$1" -t "$t" -n $((N / 10)) -c 1 -P 1 -r 100000 -d 32 --csv 2>/dev/null |
+    awk -F'","' 'NR>1 {gsub(/"/,"",$5); print $5; exit}'; }
+  dp=$(p50 "$S1"); rp=$(p50 "$ROUTER"); wp=$(p50 "$TWEM")
+  printf '%-4s %10s %10s %10s %12s %12s\n' "$t" "$dp" "$rp" "$wp" \
+    "$(awk -v a="$rp" -v b="$dp" 'BEGIN{printf "%.0f", (a-b)*1000}')" \
+    "$(awk -v a="$wp" -v b="$dp" 'BEGIN{printf "%.0f", (a-b)*1000}')"
+done

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 /// mimalloc instead of the system allocator: a cache and a proxy allocate many small,
 /// short-lived buffers (frames, futures) and keep millions of small key blocks, where
 /// glibc's malloc costs both CPU (about a sixth of the router's time in profiles) and a
-/// 16-byte header plus rounding per block. The library leaves the choice to its users.
+/// 16-byte header plus rounding per block. The library leaves the choice to its users;
+/// `--no-default-features` builds the binary with the system allocator.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

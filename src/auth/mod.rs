@@ -129,7 +129,7 @@ impl Gate {
         };
         match command {
             Command::Auth(candidate) => {
-                Screened::Answer(self.authenticate(password, session, &candidate))
+                Screened::Answer(self.authenticate(password, session, &candidate.0))
             }
             Command::Hello(args) => self.hello(password, session, args),
             // The connection loop answers QUIT itself; this is for handlers called directly.

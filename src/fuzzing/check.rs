@@ -159,7 +159,9 @@ fn check_binary_command(cmd: &Command, limits: &Limits) {
         Command::Ttl { unit, .. } => {
             assert_eq!(*unit, crate::protocol::TtlUnit::Millis, "binary TTL is in ms");
         }
-        Command::Auth(v) => assert!(v.len() <= limits.max_frame_len(), "AUTH of {} bytes", v.len()),
+        Command::Auth(v) => {
+            assert!(v.0.len() <= limits.max_frame_len(), "AUTH of {} bytes", v.0.len())
+        }
         Command::Get(_)
         | Command::Set(_)
         | Command::Stats

@@ -164,7 +164,7 @@ pub fn to_command(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
     match op {
         Opcode::Ping => Ok(Command::Ping((!value.is_empty()).then_some(value))),
         Opcode::Stats => Ok(Command::Stats),
-        Opcode::Auth => Ok(Command::Auth(value)),
+        Opcode::Auth => Ok(Command::Auth(crate::protocol::Secret(value))),
         Opcode::Get => Ok(Command::Get(check_key(key, limits)?)),
         Opcode::Del => Ok(Command::Del(vec![check_key(key, limits)?])),
         Opcode::Ttl => Ok(Command::Ttl { key: check_key(key, limits)?, unit: TtlUnit::Millis }),

@@ -44,6 +44,23 @@ pub enum TtlUnit {
     Millis,
 }
 
+/// A password as received: compared, never shown. Its `Debug` prints only the length, so
+/// a logged [`Command::Auth`] does not leak it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(pub Bytes);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret(<{} bytes>)", self.0.len())
+    }
+}
+
+impl<T: Into<Bytes>> From<T> for Secret {
+    fn from(bytes: T) -> Self {
+        Secret(bytes.into())
+    }
+}
+
 /// Arguments of HELLO.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct HelloArgs {
@@ -110,7 +127,7 @@ pub enum Command {
     /// Binary STATS: the same fields as INFO, as `name:value` lines.
     Stats,
     /// AUTH [username] password.
-    Auth(Bytes),
+    Auth(Secret),
     /// QUIT: reply OK, then close.
     Quit,
     /// SELECT db: only database 0 exists.
@@ -258,5 +275,19 @@ impl Reply {
 impl From<ErrorReply> for Reply {
     fn from(e: ErrorReply) -> Self {
         Reply::Error(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let auth = format!("{:?}", Command::Auth("hunter2".into()));
+        assert!(!auth.contains("hunter2"), "{auth}");
+        let hello = HelloArgs { auth: Some("hunter2".into()), ..HelloArgs::default() };
+        let hello = format!("{:?}", Command::Hello(hello));
+        assert!(!hello.contains("hunter2"), "{hello}");
     }
 }

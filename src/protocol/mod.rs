@@ -28,7 +28,7 @@ mod status;
 pub mod text;
 
 pub use command::{
-    Command, ErrorReply, HelloArgs, Reply, SetArgs, SetMode, TtlUnit, WRONGPASS_MESSAGE,
+    Command, ErrorReply, HelloArgs, Reply, Secret, SetArgs, SetMode, TtlUnit, WRONGPASS_MESSAGE,
 };
 pub use limits::Limits;
 pub use status::{Opcode, Status};

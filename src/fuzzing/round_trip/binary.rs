@@ -86,7 +86,7 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
     Ok(match op {
         Opcode::Ping => Command::Ping((!value.is_empty()).then_some(value)),
         Opcode::Stats => Command::Stats,
-        Opcode::Auth => Command::Auth(value),
+        Opcode::Auth => Command::Auth(crate::protocol::Secret(value)),
         Opcode::Get => Command::Get(key()?),
         Opcode::Del => Command::Del(vec![key()?]),
         Opcode::Ttl => Command::Ttl { key: key()?, unit: TtlUnit::Millis },

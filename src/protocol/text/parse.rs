@@ -280,7 +280,7 @@ fn parse_auth(args: Vec<Bytes>, _: &Limits) -> Result<Command, ErrorReply> {
     if args.len() > 3 {
         return Err(syntax_error());
     }
-    Ok(Command::Auth(args.into_iter().last().unwrap_or_default()))
+    Ok(Command::Auth(crate::protocol::Secret(args.into_iter().last().unwrap_or_default())))
 }
 
 /// `SELECT n`: `n` must fit Redis's `int`; which DBs exist is the server's call.

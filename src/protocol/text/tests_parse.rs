@@ -155,8 +155,8 @@ fn parses_server_commands() {
             (&["INFO", "Memory"], Ok(Command::Info(Some("memory".into())))), // section lower-cased
             (&["INFO", "a", "b"], invalid("wrong number of arguments for 'info' command")), // two sections
             (&["STATS"], Ok(Command::Stats)), // text alias
-            (&["AUTH", "pw"], Ok(Command::Auth(b("pw")))), // password only
-            (&["AUTH", "user", "pw"], Ok(Command::Auth(b("pw")))), // username ignored
+            (&["AUTH", "pw"], Ok(Command::Auth(b("pw").into()))), // password only
+            (&["AUTH", "user", "pw"], Ok(Command::Auth(b("pw").into()))), // username ignored
             (&["AUTH"], invalid("wrong number of arguments for 'auth' command")), // nothing
             (&["AUTH", "a", "b", "c"], invalid("syntax error")), // too many
             (&["QUIT"], Ok(Command::Quit)),   // quit
