@@ -244,10 +244,12 @@ async fn write_loop(
         if received == 0 {
             return; // Every handle is gone.
         }
-        if received < MAX_WRITE_BATCH {
-            // Let the other tasks this scheduler tick woke (a router's client connections,
-            // each with a request for this backend) queue theirs first, so they share one
-            // write instead of a syscall each; it costs one trip through the run queue.
+        // With other requests already waiting for replies, the connection is busy: let the
+        // other tasks this scheduler tick woke (a router's client connections, each with a
+        // request for this backend) queue theirs first, so they share one write instead of
+        // a syscall each, for one trip through the run queue. A lone request goes at once.
+        let busy = shared.table.lock().len() > received;
+        if busy && received < MAX_WRITE_BATCH {
             tokio::task::yield_now().await;
             let room = MAX_WRITE_BATCH - received;
             if room > 0 && !rx.is_empty() {
