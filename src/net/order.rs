@@ -101,7 +101,9 @@ impl KeyOrder {
         let mut groups = Vec::new();
         for key in keys {
             let state = map.entry(key.clone()).or_default();
-            earlier.extend(state.write.clone());
+            // A key named twice (`DEL k k`) must not make a write wait for itself.
+            let mine = |g: &Arc<Gate>| own.as_ref().is_some_and(|o| Arc::ptr_eq(o, g));
+            earlier.extend(state.write.clone().filter(|g| !mine(g)));
             match &own {
                 Some(gate) => {
                     earlier.extend(state.reads.take().map(|g| g.done.clone()));

@@ -105,3 +105,17 @@ async fn multi_key_requests_wait_per_key() {
     drop(wb);
     assert_eq!(order.tracked(), 0);
 }
+
+#[tokio::test]
+async fn a_key_named_twice_never_waits_for_itself() {
+    let order = KeyOrder::default();
+    let twice = [Bytes::from_static(b"a"), Bytes::from_static(b"a")];
+    let write = order.enter(&twice, true);
+    free(&write).await;
+    let read = order.enter(&twice, false);
+    assert!(waits(&read).await);
+    drop(write);
+    free(&read).await;
+    drop(read);
+    assert_eq!(order.tracked(), 0);
+}
