@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -113,6 +113,7 @@ impl<H: Handler> Conn<'_, H> {
         // comes closer and otherwise allowed to fire early, then re-armed.
         let timer = tokio::time::sleep_until(now + FAR);
         tokio::pin!(timer);
+        let mut flush_now = false;
         loop {
             if closing.is_none() && self.has_room() {
                 let was_idle = self.wbuf.is_empty();
@@ -121,13 +122,19 @@ impl<H: Handler> Conn<'_, H> {
                     Turn::More => more = true,
                     Turn::Close(end) => closing = Some(end),
                 }
-                if was_idle {
+                if was_idle && !self.wbuf.is_empty() {
                     // The output-stall clock starts when output becomes pending.
                     clock.last_write = Instant::now();
+                    flush_now = self.inflight.is_empty();
                 }
             }
             if self.wbuf.len() > self.cfg.output_hard_limit {
                 return End::OutputLimit;
+            }
+            // Replies of a request/response client go out at once, without another turn
+            // through the select below (which would only find the socket writable).
+            if std::mem::take(&mut flush_now) && !self.try_flush(&wr) {
+                return End::Io;
             }
             if let Some(end) = closing {
                 if self.inflight.is_empty() {
@@ -192,6 +199,17 @@ impl<H: Handler> Conn<'_, H> {
     }
 
     /// Encodes every in-flight reply that is already complete, in order.
+    /// Writes what the socket takes now without waiting; `false` on a write error.
+    fn try_flush(&mut self, wr: &tokio::net::tcp::WriteHalf<'_>) -> bool {
+        match wr.try_write(&self.wbuf) {
+            Ok(n) => {
+                self.wbuf.advance(n);
+                true
+            }
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        }
+    }
+
     fn drain_ready(&mut self) {
         while self.wbuf.len() < self.cfg.output_soft_limit {
             match self.inflight.next().now_or_never() {
