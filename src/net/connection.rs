@@ -14,6 +14,7 @@ use bytes::{Buf, BytesMut};
 use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::WriteHalf;
 use tokio::time::{Duration, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,33 @@ enum Turn {
 }
 
 /// When things last happened, for the deadlines.
+/// What one connection's loop carries from turn to turn.
+struct LoopState {
+    closing: Option<End>,
+    /// The last turn stopped at the batch limit with requests still buffered.
+    more: bool,
+    /// A reply became pending with nothing in flight: write it before waiting.
+    flush_now: bool,
+    clock: Clock,
+}
+
+impl LoopState {
+    /// Bytes arrived (or the peer closed).
+    fn on_read(&mut self, res: std::io::Result<usize>, mid_frame: bool) -> Option<End> {
+        match res {
+            Ok(0) => self.closing = Some(End::Eof),
+            Ok(_) => {
+                self.clock.last_read = Instant::now();
+                if !mid_frame {
+                    self.clock.frame_start = self.clock.last_read;
+                }
+            }
+            Err(_) => return Some(End::Io),
+        }
+        None
+    }
+}
+
 struct Clock {
     last_read: Instant,
     frame_start: Instant,
@@ -104,103 +132,127 @@ pub async fn serve_connection<H: Handler>(
 impl<H: Handler> Conn<'_, H> {
     async fn run(&mut self, stream: &mut TcpStream, shutdown: &CancellationToken) -> End {
         let (mut rd, mut wr) = stream.split();
-        let mut closing: Option<End> = None;
-        let mut more = false;
         let now = Instant::now();
-        let mut clock = Clock { last_read: now, frame_start: now, last_write: now };
+        let mut st = LoopState {
+            closing: None,
+            more: false,
+            flush_now: false,
+            clock: Clock { last_read: now, frame_start: now, last_write: now },
+        };
         // One timer for the connection's life: re-arming a fresh one on every turn costs a
         // timer-wheel insert and removal per request. It is moved earlier when a deadline
         // comes closer and otherwise allowed to fire early, then re-armed.
         let timer = tokio::time::sleep_until(now + FAR);
         tokio::pin!(timer);
-        let mut flush_now = false;
         loop {
-            if closing.is_none() && self.has_room() {
-                let was_idle = self.wbuf.is_empty();
-                match self.process() {
-                    Turn::Drained => more = false,
-                    Turn::More => more = true,
-                    Turn::Close(end) => closing = Some(end),
-                }
-                if was_idle && !self.wbuf.is_empty() {
-                    // The output-stall clock starts when output becomes pending.
-                    clock.last_write = Instant::now();
-                    flush_now = self.inflight.is_empty();
-                }
+            if let Err(end) = self.prepare(&mut st, &wr) {
+                return end;
             }
-            if self.wbuf.len() > self.cfg.output_hard_limit {
-                return End::OutputLimit;
-            }
-            // Replies of a request/response client go out at once, without another turn
-            // through the select below (which would only find the socket writable).
-            if std::mem::take(&mut flush_now) && !self.try_flush(&wr) {
-                return End::Io;
-            }
-            if let Some(end) = closing {
-                if self.inflight.is_empty() {
-                    if let Some((status, msg)) = self.last_words.take() {
-                        self.codec.encode_fatal(status, &msg, &mut self.wbuf);
-                    }
-                    if self.wbuf.is_empty() {
-                        return end;
-                    }
-                }
-            }
-            let reading = closing.is_none() && !more && self.has_room();
+            let reading = st.closing.is_none() && !st.more && self.has_room();
             let mid_frame = self.codec.is_mid_frame(&self.rbuf);
-            let (deadline, why) = self.deadline(reading, mid_frame, &clock);
+            let (deadline, why) = self.deadline(reading, mid_frame, &st.clock);
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
             if reading && self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            tokio::select! {
+            let done = tokio::select! {
                 biased;
-                _ = shutdown.cancelled(), if closing.is_none() => closing = Some(End::Shutdown),
+                _ = shutdown.cancelled(), if st.closing.is_none() => {
+                    st.closing = Some(End::Shutdown);
+                    None
+                }
                 // Replies first, and all that are ready at once, so one write carries them
                 // all instead of one write per reply.
                 Some((id, shape, reply)) = self.inflight.next(), if !self.inflight.is_empty() => {
                     encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
                     self.drain_ready();
+                    None
                 }
                 res = wr.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match res {
-                    Ok(n) if n > 0 => clock.last_write = Instant::now(),
-                    _ => return End::Io,
-                },
-                _ = tokio::task::yield_now(), if more => {}
-                res = rd.read_buf(&mut self.rbuf), if reading => match res {
-                    Ok(0) => closing = Some(End::Eof),
-                    Ok(_) => {
-                        clock.last_read = Instant::now();
-                        if !mid_frame {
-                            clock.frame_start = clock.last_read;
-                        }
+                    Ok(n) if n > 0 => {
+                        st.clock.last_write = Instant::now();
+                        None
                     }
-                    Err(_) => return End::Io,
+                    _ => Some(End::Io),
                 },
-                _ = &mut timer => match why {
-                    _ if Instant::now() < deadline => timer.as_mut().reset(deadline),
-                    End::SlowFrame => {
-                        let msg = format!("request incomplete after {:?}", self.cfg.frame_timeout);
-                        self.last_words = Some((Status::ProtocolError, msg));
-                        closing = Some(End::SlowFrame);
+                _ = tokio::task::yield_now(), if st.more => None,
+                res = rd.read_buf(&mut self.rbuf), if reading => st.on_read(res, mid_frame),
+                _ = &mut timer => {
+                    if Instant::now() < deadline {
+                        timer.as_mut().reset(deadline);
+                        None
+                    } else {
+                        self.on_deadline(&mut st, why)
                     }
-                    other => return other,
-                },
+                }
+            };
+            if let Some(end) = done {
+                return end;
             }
-            if let Some(End::Shutdown) = closing {
+            if let Some(End::Shutdown) = st.closing {
                 // Requests already fully received still get their replies.
                 if let Turn::Close(end) = self.process() {
-                    closing = Some(end);
+                    st.closing = Some(end);
                 }
             }
         }
     }
 
-    /// Encodes every in-flight reply that is already complete, in order.
+    /// The work of a turn before waiting: handle what was read, enforce the output limit,
+    /// flush a lone reply, and end a closing connection once its output is out. `Err` ends
+    /// the connection.
+    fn prepare(&mut self, st: &mut LoopState, wr: &WriteHalf<'_>) -> Result<(), End> {
+        if st.closing.is_none() && self.has_room() {
+            let was_idle = self.wbuf.is_empty();
+            match self.process() {
+                Turn::Drained => st.more = false,
+                Turn::More => st.more = true,
+                Turn::Close(end) => st.closing = Some(end),
+            }
+            if was_idle && !self.wbuf.is_empty() {
+                // The output-stall clock starts when output becomes pending.
+                st.clock.last_write = Instant::now();
+                st.flush_now = self.inflight.is_empty();
+            }
+        }
+        if self.wbuf.len() > self.cfg.output_hard_limit {
+            return Err(End::OutputLimit);
+        }
+        // Replies of a request/response client go out at once, without another turn
+        // through the select (which would only find the socket writable).
+        if std::mem::take(&mut st.flush_now) && !self.try_flush(wr) {
+            return Err(End::Io);
+        }
+        if let Some(end) = st.closing {
+            if self.inflight.is_empty() {
+                if let Some((status, msg)) = self.last_words.take() {
+                    self.codec.encode_fatal(status, &msg, &mut self.wbuf);
+                }
+                if self.wbuf.is_empty() {
+                    return Err(end);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A deadline passed: a slow frame gets an error before the close, the others close.
+    fn on_deadline(&mut self, st: &mut LoopState, why: End) -> Option<End> {
+        match why {
+            End::SlowFrame => {
+                let msg = format!("request incomplete after {:?}", self.cfg.frame_timeout);
+                self.last_words = Some((Status::ProtocolError, msg));
+                st.closing = Some(End::SlowFrame);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
     /// Writes what the socket takes now without waiting; `false` on a write error.
-    fn try_flush(&mut self, wr: &tokio::net::tcp::WriteHalf<'_>) -> bool {
+    fn try_flush(&mut self, wr: &WriteHalf<'_>) -> bool {
         match wr.try_write(&self.wbuf) {
             Ok(n) => {
                 self.wbuf.advance(n);
@@ -210,6 +262,7 @@ impl<H: Handler> Conn<'_, H> {
         }
     }
 
+    /// Encodes every in-flight reply that is already complete, in order.
     fn drain_ready(&mut self) {
         while self.wbuf.len() < self.cfg.output_soft_limit {
             match self.inflight.next().now_or_never() {
