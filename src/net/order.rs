@@ -11,10 +11,10 @@
 //! that write. Everything is under one per-connection mutex, which only this connection's
 //! task and its request futures take.
 
-use ahash::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use ahash::HashMap;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
