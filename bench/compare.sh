@@ -6,6 +6,8 @@
 #    without and with a TTL
 #  - expiry: 1M keys with a 1 s TTL expire while a GET benchmark runs; time until all are
 #    reclaimed, and the benchmark's p99 against a run without expiry
+#  - then bench/router-compare.sh (when nutcracker is installed): the shale router and
+#    twemproxy over the same two shale servers, ops/s, proxy CPU per op, added p50
 # Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,3 +92,12 @@ during=$(cat "$during_file")
 echo "all keys reclaimed ${gone} ms after the load finished (TTL 1 s, so $((gone - 1000)) ms after the last expiry at the latest)"
 echo "GET p99 without expiry ${base} ms, during the sweep ${during} ms, ratio $(awk -v a="$during" -v b="$base" 'BEGIN{printf "%.2f", a/b}')"
 stop "$SHALE_PID"
+
+# The proxies: the shale router and twemproxy in front of the same two shale servers, same
+# redis-benchmark workloads, with the proxies' CPU per op and added latency.
+if command -v nutcracker >/dev/null; then
+  echo "== router vs twemproxy (bench/router-compare.sh)"
+  N="$N" bash bench/router-compare.sh
+else
+  echo "== router vs twemproxy skipped: nutcracker is not installed (INSTALL=1 installs it)"
+fi
