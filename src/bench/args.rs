@@ -203,10 +203,10 @@ impl fmt::Display for Proto {
     }
 }
 
-/// `shale bench`: a closed-loop load generator (like redis-benchmark or memtier).
+/// The server a tool talks to. `-h` is the host (as in `redis-benchmark`), so help is
+/// `--help` only; both tools flatten this.
 #[derive(Debug, Clone, Args)]
-#[command(disable_help_flag = true)]
-pub struct BenchArgs {
+pub struct Target {
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
@@ -216,6 +216,22 @@ pub struct BenchArgs {
     /// Server port.
     #[arg(short = 'p', long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+}
+
+impl Target {
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// `shale bench`: a closed-loop load generator (like redis-benchmark or memtier).
+#[derive(Debug, Clone, Args)]
+#[command(disable_help_flag = true)]
+pub struct BenchArgs {
+    /// The server (`-h`, `-p`) and `--help`.
+    #[command(flatten)]
+    pub target: Target,
     /// Connections, each running closed-loop.
     #[arg(short = 'c', long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub connections: u32,
@@ -272,7 +288,7 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// `host:port`.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        self.target.addr()
     }
 
     /// The worker thread count, `0` resolved to the number of cores, and never more
@@ -368,7 +384,7 @@ mod tests {
     #[test]
     fn defaults_match_redis_benchmark() {
         let a = parse(&[]).unwrap();
-        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 7379));
+        assert_eq!((a.target.host.as_str(), a.target.port), ("127.0.0.1", 7379));
         assert_eq!((a.connections, a.requests, a.pipeline, a.keyspace), (50, 100_000, 1, 100_000));
         assert_eq!(a.data_size, SizeRange { min: 32, max: 32 });
         assert_eq!(a.tests(), vec![Mix::Only(OpKind::Set), Mix::Only(OpKind::Get)]);

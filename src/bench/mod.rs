@@ -31,7 +31,7 @@ mod stress_report;
 use std::io;
 use std::path::PathBuf;
 
-pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange};
+pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange, Target};
 pub use report::{BenchReport, CSV_HEADER};
 pub use run::run_bench;
 pub use stats::Row;

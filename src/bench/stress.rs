@@ -13,19 +13,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use clap::{ArgAction, Args};
+use clap::Args;
 use parking_lot::Mutex;
 use rand::Rng;
 use tokio_util::task::TaskTracker;
 
 use super::BenchError;
-use super::args::OpKind;
+use super::args::{OpKind, Target};
 use super::checker::{Ack, Checker, MutationId};
 use super::keys::{key_name, task_rng};
 use super::report::write_json;
 use super::stress_report::{STRESS_PREFIX, StressReport, StressSettings, StressStats};
 use crate::client::{Client, Error as ClientError};
-use crate::server::DEFAULT_PORT;
 use crate::units::parse_duration;
 
 /// Client connections the requests are multiplexed over.
@@ -43,15 +42,9 @@ const CLEAR_BATCH: u64 = 512;
 #[derive(Debug, Clone, Args)]
 #[command(disable_help_flag = true)]
 pub struct StressArgs {
-    /// Print help.
-    #[arg(long, action = ArgAction::Help)]
-    help: Option<bool>,
-    /// Server host.
-    #[arg(short = 'h', long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(short = 'p', long, default_value_t = DEFAULT_PORT)]
-    pub port: u16,
+    /// The server (`-h`, `-p`) and `--help`.
+    #[command(flatten)]
+    pub target: Target,
     /// GETs per second.
     #[arg(long, default_value_t = 1000)]
     pub get_qps: u32,
@@ -103,7 +96,7 @@ impl StressArgs {
             return Err(BenchError::InvalidArgs(why.into()));
         }
         Ok(StressSettings {
-            target: format!("{}:{}", self.host, self.port),
+            target: self.target.addr(),
             duration: self.duration,
             qps,
             num_keys: self.num_keys,
