@@ -251,9 +251,8 @@ async fn write_loop(
         let busy = shared.table.lock().len() > received;
         if busy && received < MAX_WRITE_BATCH {
             tokio::task::yield_now().await;
-            let room = MAX_WRITE_BATCH - received;
-            if room > 0 && !rx.is_empty() {
-                rx.recv_many(&mut batch, room).await;
+            if !rx.is_empty() {
+                rx.recv_many(&mut batch, MAX_WRITE_BATCH - received).await;
             }
         }
         shared.select_for_write(&mut batch, &mut frames);

@@ -260,18 +260,9 @@ impl Inner {
 
 /// Swaps in each new map the watcher accepts.
 async fn follow_map(router: Router, watcher: Arc<MapWatcher>, cancel: CancellationToken) {
-    let mut rx = watcher.subscribe();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            changed = rx.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let map = rx.borrow_and_update().clone();
-                router.apply_map(map);
-            }
-        }
+    let mut updates = watcher.updates(cancel);
+    while let Some(map) = updates.next().await {
+        router.apply_map(map);
     }
 }
 

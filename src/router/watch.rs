@@ -22,6 +22,26 @@ use tracing::{debug, info, warn};
 
 use super::shardmap::{MapError, ShardMap};
 
+/// The stream of maps a [`MapWatcher`] swaps in, from [`MapWatcher::updates`].
+#[derive(Debug)]
+pub struct MapUpdates {
+    rx: watch::Receiver<Arc<ShardMap>>,
+    cancel: CancellationToken,
+}
+
+impl MapUpdates {
+    /// The next new map; `None` once cancelled or when the watcher is dropped.
+    pub async fn next(&mut self) -> Option<Arc<ShardMap>> {
+        tokio::select! {
+            _ = self.cancel.cancelled() => None,
+            changed = self.rx.changed() => match changed {
+                Ok(()) => Some(self.rx.borrow_and_update().clone()),
+                Err(_) => None,
+            },
+        }
+    }
+}
+
 /// Default interval between checks of the map file's metadata.
 pub const MAP_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -67,6 +87,12 @@ impl MapWatcher {
     /// A receiver that sees every map swapped in from now on (it starts marked as seen).
     pub fn subscribe(&self) -> watch::Receiver<Arc<ShardMap>> {
         self.notify.subscribe()
+    }
+
+    /// Every map swapped in from now on, one at a time, until `cancel` fires or the watcher
+    /// is gone. The router's map follower and a node's shard sync both run on it.
+    pub fn updates(&self, cancel: CancellationToken) -> MapUpdates {
+        MapUpdates { rx: self.subscribe(), cancel }
     }
 
     /// Re-reads and validates the file. Swaps only if the new map is valid and differs from

@@ -39,21 +39,13 @@ pub async fn run(
     peers: ConnectionConfig,
     cancel: CancellationToken,
 ) {
-    let mut rx = filter.watcher().subscribe();
+    // Subscribed before the first map is read, so a change in between is not missed.
+    let mut updates = filter.watcher().updates(cancel.clone());
     let first = filter.watcher().current();
     apply(&filter, &store, first, &peers, &cancel).await;
     info!(node = filter.node(), "node ready");
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            changed = rx.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let map = rx.borrow_and_update().clone();
-                apply(&filter, &store, map, &peers, &cancel).await;
-            }
-        }
+    while let Some(map) = updates.next().await {
+        apply(&filter, &store, map, &peers, &cancel).await;
     }
 }
 
