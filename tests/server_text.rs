@@ -173,3 +173,31 @@ async fn text_connection_over_limit_gets_err() {
     assert_eq!(&got[..], b"-ERR max number of clients reached\r\n");
     server.shutdown().await;
 }
+
+/// Requests are decoded in runs (`net::PREPARE_RUN`) and their keys prefetched together;
+/// replies must still follow every request in order across run boundaries, and whatever ends
+/// a run early (QUIT, a protocol error) must come after the replies to what preceded it.
+#[tokio::test]
+async fn long_pipelines_end_in_order_at_quit_or_a_protocol_error() {
+    let server = start().await;
+    let (mut req, mut want) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        req.extend_from_slice(format!("SET k{i} v{i}\r\nGET k{}\r\n", i / 2).as_bytes());
+        let value = format!("v{}", i / 2);
+        want.extend_from_slice(format!("+OK\r\n${}\r\n{value}\r\n", value.len()).as_bytes());
+    }
+    for (end, reply) in [(&b"QUIT\r\n"[..], &b"+OK\r\n"[..]), (b"*abc\r\n", b"-ERR Protocol error")]
+    {
+        let mut c = Text::connect(server.local_addr()).await;
+        let mut bytes = req.clone();
+        bytes.extend_from_slice(end);
+        bytes.extend_from_slice(b"PING\r\nPING\r\n");
+        c.send(&bytes).await;
+        let got = c.read_to_close().await;
+        let text = String::from_utf8_lossy(&got);
+        assert!(got.starts_with(&want), "{text}");
+        assert!(got[want.len()..].starts_with(reply), "{text}");
+        assert!(!text.contains("PONG"), "{text}");
+    }
+    server.shutdown().await;
+}

@@ -20,6 +20,10 @@ pub const DEFAULT_OUTPUT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Requests handled per turn before the connection yields to others.
 pub const MAX_BATCH: usize = 512;
+/// Pipelined requests decoded ahead and shown to the handler together
+/// ([`super::Handler::prepare`]) before any is dispatched; limits are checked between runs, so
+/// a connection may pass the soft output and in-flight limits by up to this many requests.
+pub const PREPARE_RUN: usize = 16;
 /// Requests of one connection being answered at once (router handlers are asynchronous);
 /// past this, the connection stops decoding until one completes.
 pub const MAX_IN_FLIGHT: usize = 1024;

@@ -21,8 +21,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::inflight::InFlight;
-use super::{Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, READ_CHUNK, Session};
-use crate::codec::{CodecError, ServerCodec, Shape, encode_outbound};
+use super::{
+    Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
+};
+use crate::codec::{CodecError, Inbound, ServerCodec, Shape, encode_outbound};
 use crate::protocol::{Command, Reply, Status};
 
 /// Why a connection ended; logged at debug level.
@@ -96,6 +98,8 @@ struct Conn<'a, H: Handler> {
     rbuf: BytesMut,
     wbuf: BytesMut,
     inflight: InFlight<H::Future>,
+    /// The run of requests being decoded (kept to reuse its buffer).
+    run: Vec<Inbound>,
     /// A last error to send once in-flight replies are out, then close.
     last_words: Option<(Status, String)>,
     /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
@@ -122,6 +126,7 @@ pub async fn serve_connection<H: Handler>(
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         wbuf: BytesMut::with_capacity(READ_CHUNK),
         inflight: InFlight::new(),
+        run: Vec::new(),
         last_words: None,
         pre_auth,
     };
@@ -300,27 +305,59 @@ impl<H: Handler> Conn<'_, H> {
         best
     }
 
-    /// Decodes and dispatches buffered requests until none is complete, the batch cap is
-    /// hit, or pending work reaches its limits. Replies that are ready at once are encoded
-    /// straight into the output buffer.
+    /// Decodes and dispatches buffered requests, a run at a time, until none is complete,
+    /// the batch cap is hit, or pending work reaches its limits. Replies that are ready at
+    /// once are encoded straight into the output buffer.
     fn process(&mut self) -> Turn {
-        let mut handled = 0u64;
+        let mut run = std::mem::take(&mut self.run);
+        let mut handled = 0;
         let turn = loop {
-            if handled as usize >= MAX_BATCH {
+            if handled >= MAX_BATCH {
                 break Turn::More;
             }
             if !self.has_room() {
                 break Turn::Drained;
             }
-            let inbound = match self.codec.decode(&mut self.rbuf) {
-                Ok(Some(inbound)) => inbound,
-                Ok(None) => break Turn::Drained,
+            let decoded = self.decode_run(&mut run);
+            handled += run.len();
+            self.handler.prepare(&run);
+            if self.dispatch(&mut run) {
+                break Turn::Close(End::Quit);
+            }
+            match decoded {
+                Ok(true) => {}
+                Ok(false) => break Turn::Drained,
                 Err(e) => break Turn::Close(self.codec_failed(e)),
+            }
+        };
+        self.run = run;
+        self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
+        turn
+    }
+
+    /// Decodes up to [`PREPARE_RUN`] requests into `run`, stopping after a QUIT; `Ok(true)`
+    /// if more may be buffered. Before authentication a run is one request, because AUTH
+    /// lifts the size limits the next request is decoded under.
+    fn decode_run(&mut self, run: &mut Vec<Inbound>) -> Result<bool, CodecError> {
+        let cap = if self.pre_auth { 1 } else { PREPARE_RUN };
+        while run.len() < cap {
+            let Some(inbound) = self.codec.decode(&mut self.rbuf)? else {
+                return Ok(false);
             };
-            handled += 1;
-            let (id, shape) = (inbound.id, inbound.shape);
             let quit = matches!(inbound.command, Ok(Command::Quit));
-            let ready = match inbound.command {
+            run.push(inbound);
+            if quit {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Hands a run to the handler in order; `true` if it ended with QUIT.
+    fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
+        for Inbound { id, shape, command } in run.drain(..) {
+            let quit = matches!(command, Ok(Command::Quit));
+            let ready = match command {
                 Ok(Command::Quit) => self.inflight.push_ready(id, shape, Reply::Ok),
                 Ok(cmd) => {
                     let fut = self.handler.call(&mut self.session, cmd);
@@ -333,11 +370,10 @@ impl<H: Handler> Conn<'_, H> {
                 self.encode(id, shape, &reply);
             }
             if quit {
-                break Turn::Close(End::Quit);
+                return true;
             }
-        };
-        self.stats.commands.fetch_add(handled, Ordering::Relaxed);
-        turn
+        }
+        false
     }
 
     /// Once the handler has authenticated the session, the next request may be full size.

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use crate::codec::Inbound;
 use crate::protocol::{Command, Reply};
 
 pub use config::*;
@@ -60,6 +61,11 @@ pub trait Handler: Send + Sync + 'static {
             order: KeyOrder::default(),
         }
     }
+
+    /// Called with each run of up to [`PREPARE_RUN`] pipelined requests before any of them is
+    /// passed to [`Handler::call`], so the handler can warm caches for the whole run (the
+    /// server prefetches the keys' entries). Runs of one are common. The default does nothing.
+    fn prepare(&self, _run: &[Inbound]) {}
 
     /// Starts answering one command. The connection loop handles QUIT itself. A future that
     /// is ready at once (the store's) skips the in-flight queue entirely.

@@ -170,6 +170,23 @@ pub enum Command {
 }
 
 impl Command {
+    /// The keys this command names, in order; none for commands without keys.
+    pub fn keys(&self) -> impl Iterator<Item = &Bytes> {
+        let (one, many, pairs): (Option<&Bytes>, &[Bytes], &[(Bytes, Bytes)]) = match self {
+            Command::Get(key)
+            | Command::Persist(key)
+            | Command::Ttl { key, .. }
+            | Command::Expire { key, .. }
+            | Command::VSet { key, .. }
+            | Command::VDel { key, .. } => (Some(key), &[], &[]),
+            Command::Set(args) => (Some(&args.key), &[], &[]),
+            Command::Del(keys) | Command::Exists(keys) | Command::MGet(keys) => (None, keys, &[]),
+            Command::MSet(pairs) => (None, &[], pairs),
+            _ => (None, &[], &[]),
+        };
+        one.into_iter().chain(many).chain(pairs.iter().map(|(key, _)| key))
+    }
+
     /// Upper-case command name, for logs and per-command stats.
     pub fn name(&self) -> &'static str {
         match self {
@@ -289,5 +306,19 @@ mod tests {
         let hello = HelloArgs { auth: Some("hunter2".into()), ..HelloArgs::default() };
         let hello = format!("{:?}", Command::Hello(hello));
         assert!(!hello.contains("hunter2"), "{hello}");
+    }
+
+    #[test]
+    fn keys_lists_every_key_a_command_names() {
+        let b = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let keys = |c: &Command| c.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&Command::Get(b("a"))), [b("a")]);
+        assert_eq!(keys(&Command::Del(vec![b("a"), b("b")])), [b("a"), b("b")]);
+        assert_eq!(
+            keys(&Command::MSet(vec![(b("a"), b("1")), (b("b"), b("2"))])),
+            [b("a"), b("b")]
+        );
+        assert_eq!(keys(&Command::VDel { key: b("v"), version: 1 }), [b("v")]);
+        assert!(keys(&Command::DbSize).is_empty());
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::{Gate, Password, Screened};
+use crate::codec::Inbound;
 use crate::net::{Handler, NetConfig, NetStats, Session};
 use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
 use crate::protocol::{Command, Reply, Status};
@@ -165,5 +166,14 @@ impl Handler for StoreHandler {
 
     fn call(&self, session: &mut Session, command: Command) -> Ready<Reply> {
         ready(self.apply(session, command))
+    }
+
+    /// A pipelined run's keys are prefetched together, so their cache misses overlap; a
+    /// lone request gains nothing from it.
+    fn prepare(&self, run: &[Inbound]) {
+        if run.len() > 1 {
+            let commands = run.iter().filter_map(|inbound| inbound.command.as_ref().ok());
+            self.store.prefetch(commands.flat_map(Command::keys).map(|key| &key[..]));
+        }
     }
 }

@@ -84,6 +84,7 @@ mod replica;
 mod shard;
 mod slab;
 mod sweeper;
+mod warm;
 
 #[cfg(test)]
 mod dump_tests;
@@ -115,6 +116,7 @@ pub use dump::{DUMP_SCAN_MAX, SCAN_CHUNK};
 pub use entry::{ENTRY_OVERHEAD, INLINE_VALUE_MAX, MAX_KEY_LEN};
 pub use shard::EVICT_SCAN_MAX;
 pub use sweeper::{SweepConfig, spawn_sweeper};
+pub use warm::PREFETCH_MAX;
 
 use crate::version::Hlc;
 use draft::Draft;

@@ -33,6 +33,7 @@
 
 mod evict;
 mod scan;
+mod warm;
 mod write;
 
 pub use evict::EVICT_SCAN_MAX;

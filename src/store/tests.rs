@@ -348,3 +348,27 @@ fn keys_and_values_of_every_slab_size_match_a_model_and_give_memory_back() {
         assert_eq!(slot.0.lock().slab_pages(), (0, 0), "every slab page given back");
     }
 }
+
+#[test]
+fn prefetch_changes_nothing() {
+    let (store, clock) = store_with(4);
+    for i in 0..100u32 {
+        let ttl = (i % 3 == 0).then_some(SEC);
+        assert!(store.set(
+            format!("k{i}").as_bytes(),
+            &[7; 300][..(i as usize % 300)],
+            ttl,
+            SetCond::Always
+        ));
+    }
+    store.del(b"k1");
+    clock.advance(SEC);
+    let before = (full_dump(&store), store.stats().get_hits, store.stats().get_misses);
+    let keys: Vec<String> = (0..120).map(|i| format!("k{}", i % 110)).collect();
+    store.prefetch(keys.iter().map(|k| k.as_bytes()));
+    store.prefetch([&b""[..], b"k2", b"k2", b"missing"]);
+    let after = (full_dump(&store), store.stats().get_hits, store.stats().get_misses);
+    assert_eq!(before, after);
+    assert_eq!(store.get(b"k2").as_deref(), Some(&[7; 300][..2]));
+    assert_eq!(store.get(b"k3"), None);
+}
