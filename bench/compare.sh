@@ -46,18 +46,23 @@ bench() {
     'BEGIN { printf "%s %.2f", r, t * 1e6 / hz / n }'
 }
 
-start_shale; start_redis
-echo "== throughput and CPU per op (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
-printf '%-4s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
-for p in 1 16; do
-  for t in set get; do
-    read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
-    read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
-    printf '%-4s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
-      "$(awk -v a="$so" -v b="$ro" 'BEGIN{print a/b}')" "$sc" "$rc" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
+# Twice: with the default threads (one per core) and with --threads 1, as redis-server is
+# single-threaded; on a small machine shared with the benchmark client a second worker
+# thread mostly adds wakeups.
+for threads in 0 1; do
+  start_shale --threads "$threads"; start_redis
+  echo "== throughput and CPU per op, shale --threads $threads (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
+  printf '%-4s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
+  for p in 1 16; do
+    for t in set get; do
+      read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
+      read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
+      printf '%-4s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
+        "$(awk -v a="$so" -v b="$ro" 'BEGIN{print a/b}')" "$sc" "$rc" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
+    done
   done
+  stop "$SHALE_PID"; stop "$REDIS_PID"
 done
-stop "$SHALE_PID"; stop "$REDIS_PID"
 
 # load PORT PID TTLFLAG -> bytes of RSS growth per key
 load() {

@@ -6,12 +6,14 @@
 # Loopback only; not part of CI.
 #
 #   bench/router-compare.sh            # INSTALL=1 to apt-get install nutcracker and redis-tools
+#   ROUTER_THREADS=1 bench/router-compare.sh   # routers with one worker thread, as twemproxy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
 BASE=${BASE:-7410}
+ROUTER_THREADS=${ROUTER_THREADS:-0}
 if [ "${INSTALL:-0}" = 1 ]; then
   apt-get update -qq && apt-get install -y -qq nutcracker redis-tools >/dev/null
 fi
@@ -48,8 +50,8 @@ shale:
    - 127.0.0.1:$S1:1 n1
    - 127.0.0.1:$S2:1 n2
 YML
-./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --log-level warn & ROUTER_PID=$!; pids+=($!)
-./target/release/shale router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --log-level warn & pids+=($!)
+./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
+./target/release/shale router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)
 for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -71,6 +73,7 @@ proxy() {
   echo "$out $(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
 }
 
+echo "router --threads $ROUTER_THREADS (0 = one per core); twemproxy is single-threaded"
 printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' test P direct router twemproxy router-2rep r/direct r/twem
 for p in 1 16; do
   for t in set get; do

@@ -36,9 +36,22 @@ enum Cmd {
     Stress(shale::bench::StressArgs),
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> anyhow::Result<()> {
+    let command = Cli::parse().command;
+    let threads = match &command {
+        Cmd::Server(args) => args.threads,
+        Cmd::Router(args) => args.threads,
+        _ => 0,
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        runtime.worker_threads(threads);
+    }
+    runtime.enable_all().build()?.block_on(run(command))
+}
+
+async fn run(command: Cmd) -> anyhow::Result<()> {
+    match command {
         Cmd::Server(args) => shell::run_server(args).await,
         Cmd::Router(args) => shell::run_router(args).await,
         Cmd::Cluster(args) => shell::run_cluster(args).await,

@@ -65,6 +65,10 @@ pub struct ServerArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
+    /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
+    /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Store shards (a power of two); 0 = 4 x cores.
     #[arg(long, default_value_t = 0)]
     pub shards: usize,
@@ -118,6 +122,10 @@ pub struct RouterArgs {
     /// Port to listen on.
     #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
     pub port: u16,
+    /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
+    /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// How reads pick a replica: random or p2c.
     #[arg(long, default_value = "random")]
     pub read_policy: ReadPolicy,
