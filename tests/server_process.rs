@@ -11,8 +11,28 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn binary_serves_then_exits_on_sigterm() {
+    serve_then_exit(&[], |_| {});
+}
+
+#[test]
+fn threads_flag_sets_the_worker_threads() {
+    serve_then_exit(&["--threads", "1"], |pid| assert_eq!(workers(pid), 1));
+    serve_then_exit(&["--threads", "3"], |pid| assert_eq!(workers(pid), 3));
+}
+
+/// Threads of process `pid` named like tokio's runtime workers.
+fn workers(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let names = tasks.map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap());
+    names.filter(|name| name.trim() == "tokio-rt-worker").count()
+}
+
+/// Starts `shale server` with `extra` flags, checks it serves, runs `check(pid)` while it
+/// runs, then checks it exits cleanly on SIGTERM.
+fn serve_then_exit(extra: &[&str], check: impl FnOnce(u32)) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shale"))
         .args(["server", "--port", "0", "--log-level", "info"])
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -39,6 +59,7 @@ fn binary_serves_then_exits_on_sigterm() {
     let mut got = [0u8; 12];
     s.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"+OK\r\n$1\r\nv\r\n");
+    check(child.id());
 
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
