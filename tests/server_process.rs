@@ -16,8 +16,21 @@ fn binary_serves_then_exits_on_sigterm() {
 
 #[test]
 fn threads_flag_sets_the_worker_threads() {
-    serve_then_exit(&["--threads", "1"], |pid| assert_eq!(workers(pid), 1));
-    serve_then_exit(&["--threads", "3"], |pid| assert_eq!(workers(pid), 3));
+    serve_then_exit(&["--threads", "1"], |pid| assert_eq!(settled_workers(pid, 1), 1));
+    serve_then_exit(&["--threads", "3"], |pid| assert_eq!(settled_workers(pid, 3), 3));
+}
+
+/// The worker count of `pid` once it reaches `want` or the wait runs out: the runtime may
+/// still be starting its threads when the first request is answered.
+fn settled_workers(pid: u32, want: usize) -> usize {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let n = workers(pid);
+        if n == want || std::time::Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Threads of process `pid` named like tokio's runtime workers.
