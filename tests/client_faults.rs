@@ -276,3 +276,23 @@ async fn dropping_every_clone_closes_the_connection() {
     drop(clone);
     assert!(common::eventually(|| closed.load(Ordering::Relaxed)).await, "connection closed");
 }
+
+/// With a writer queue of one, nearly every request finds it full and waits for room
+/// (the slow path of submitting); all of them still get their own reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_writer_queue_makes_requests_wait_not_fail() {
+    let server = common::start().await;
+    let cfg = ConnectionConfig { queue_depth: 1, ..Default::default() };
+    let conn = Arc::new(Connection::connect(&server.local_addr().to_string(), &cfg).await.unwrap());
+    let calls = (0..300).map(|i| {
+        let conn = Arc::clone(&conn);
+        let frame =
+            RequestFrame { opcode: 0x02, key: Bytes::from(format!("k{i}")), ..Default::default() };
+        async move { (i, conn.call(frame, WAIT).await) }
+    });
+    for (i, outcome) in join_all(calls).await {
+        assert!(outcome.is_ok(), "request {i}: {outcome:?}");
+    }
+    assert_eq!(conn.in_flight(), 0);
+    server.shutdown().await;
+}

@@ -169,7 +169,20 @@ impl Connection {
     }
 
     async fn submit(&self, submission: Submission, deadline: Instant) -> Result<(), NotSent> {
-        match timeout_at(deadline, self.tx.send(submission)).await {
+        // The queue almost always has room: no timer, and no send future in every request's
+        // state (which the router boxes per request), unless it is full.
+        match self.tx.try_send(submission) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(NotSent::Closed),
+            Err(mpsc::error::TrySendError::Full(submission)) => {
+                Box::pin(self.submit_when_room(submission, deadline)).await
+            }
+        }
+    }
+
+    /// Waits (until `deadline`) for room in the full queue to the writer task.
+    async fn submit_when_room(&self, s: Submission, deadline: Instant) -> Result<(), NotSent> {
+        match timeout_at(deadline, self.tx.send(s)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(NotSent::Closed),
             Err(_) => Err(NotSent::Timeout),
