@@ -1,4 +1,5 @@
-//! The per-connection loop: read, decode every complete request, dispatch to the handler,
+//! The per-connection loop: read, decode every complete request (in runs of up to
+//! [`PREPARE_RUN`], each shown to [`Handler::prepare`] first), dispatch to the handler,
 //! encode replies into one buffer and flush once per batch.
 //!
 //! One task owns both socket halves and `select!`s between reading, writing, replies still
@@ -42,10 +43,10 @@ enum End {
     Io,
 }
 
-/// Outcome of one processing turn.
 /// "No deadline": further out than any timeout a connection has.
 const FAR: Duration = Duration::from_secs(24 * 3600);
 
+/// Outcome of one processing turn.
 enum Turn {
     /// Nothing more can be decoded now (or a limit on pending work was reached).
     Drained,
@@ -55,7 +56,6 @@ enum Turn {
     Close(End),
 }
 
-/// When things last happened, for the deadlines.
 /// What one connection's loop carries from turn to turn.
 struct LoopState {
     closing: Option<End>,
@@ -83,6 +83,7 @@ impl LoopState {
     }
 }
 
+/// When things last happened, for the deadlines.
 struct Clock {
     last_read: Instant,
     frame_start: Instant,
