@@ -199,15 +199,8 @@ impl Router {
 
 /// The keys a data command touches, and whether it writes them.
 fn keys_of(command: &Command) -> (Vec<Bytes>, bool) {
-    match command {
-        Command::Get(k) => (vec![k.clone()], false),
-        Command::Ttl { key, .. } => (vec![key.clone()], false),
-        Command::Exists(keys) | Command::MGet(keys) => (keys.clone(), false),
-        Command::Set(args) => (vec![args.key.clone()], true),
-        Command::Del(keys) => (keys.clone(), true),
-        Command::MSet(pairs) => (pairs.iter().map(|(k, _)| k.clone()).collect(), true),
-        _ => (Vec::new(), false),
-    }
+    let write = matches!(command, Command::Set(_) | Command::Del(_) | Command::MSet(_));
+    (command.keys().cloned().collect(), write)
 }
 
 fn first_error(replies: &[Reply]) -> Option<Reply> {
