@@ -6,7 +6,9 @@
 
 use bytes::Bytes;
 
-use super::entry::{BIG, ENTRY_OVERHEAD, Entry, INLINE_VALUE_MAX, TOMBSTONE, VISITED, key_meta};
+use super::entry::{
+    BIG, ENTRY_OVERHEAD, Entry, INLINE_VALUE_MAX, TOMBSTONE, key_meta, with_visited,
+};
 use super::slab::{Garbage, Slab, Trash};
 
 /// A key/value pair or tombstone not yet in a shard.
@@ -73,11 +75,7 @@ impl<'a> Draft<'a> {
     }
 
     pub(super) fn set_visited(&mut self, visited: bool) {
-        if visited {
-            self.meta |= VISITED;
-        } else {
-            self.meta &= !VISITED;
-        }
+        self.meta = with_visited(self.meta, visited);
     }
 
     /// What the entry will add to `used_memory` (see [`Entry::footprint`]).

@@ -59,6 +59,11 @@ pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_
 pub(super) const TOMBSTONE: u32 = 1 << 31;
 pub(super) const VISITED: u32 = 1 << 30;
 const LEN_MASK: u32 = VISITED - 1;
+
+/// `meta` with its visited flag set to `visited` (for entries and drafts alike).
+pub(super) fn with_visited(meta: u32, visited: bool) -> u32 {
+    if visited { meta | VISITED } else { meta & !VISITED }
+}
 /// In `value`: the value is big, and the other bits index the slab's big values.
 pub(super) const BIG: u32 = 1 << 31;
 
@@ -135,11 +140,7 @@ impl Entry {
     }
 
     pub(super) fn set_visited(&mut self, visited: bool) {
-        if visited {
-            self.meta |= VISITED;
-        } else {
-            self.meta &= !VISITED;
-        }
+        self.meta = with_visited(self.meta, visited);
     }
 
     pub(super) fn version(&self) -> u64 {
