@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::net::Signals;
-use crate::router::shardmap::{MapError, ShardMap};
 use crate::router::{Router, RouterConfig, RouterError};
+use crate::shardmap::{MapError, ShardMap};
 
 /// Shape of the local cluster.
 #[derive(Debug, Clone)]

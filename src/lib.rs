@@ -16,6 +16,7 @@ pub mod net;
 pub mod protocol;
 pub mod router;
 pub mod server;
+pub mod shardmap;
 pub mod store;
 pub mod units;
 pub mod version;

@@ -12,8 +12,8 @@ use common::{Bin, Proc, Text, WAIT, free_port, temp_file};
 use shale::client::Client;
 use shale::protocol::Status;
 use shale::protocol::binary::versioned_frame;
-use shale::router::shardmap::ShardMap;
 use shale::router::{Router, RouterConfig, RunningRouter};
+use shale::shardmap::ShardMap;
 
 /// A one-shard map over named nodes on fixed ports; every node hosts shard 1.
 fn map_json(nodes: &[(&str, u16)], shard1: &[&str]) -> String {

@@ -16,8 +16,8 @@ use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
 use shale::protocol::{Command, Reply, Status};
 use shale::router::health::State;
-use shale::router::shardmap::ShardMap;
 use shale::router::{Router, RouterConfig, RunningRouter};
+use shale::shardmap::ShardMap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 

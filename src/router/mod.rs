@@ -3,27 +3,22 @@
 //! failover to each other replica at most once; writes fan out to every replica at once.
 //! Health is tracked passively (request failures) and actively (probes), with backoff.
 //!
-//! Built from small parts, each testable alone: [`shardmap`] and [`hash`] (the map),
-//! [`watch`] (reloading it), [`health`], [`backend`] (a node: pools, health, load),
-//! [`select`] (read policy), [`forward`] (failover and fan-out), [`topology`] (the map
-//! resolved to backends). The router plugs into [`crate::net`] like the server does; only
+//! Built from small parts, each testable alone: [`health`], [`backend`] (a node: pools,
+//! health, load), [`select`] (read policy), [`forward`] (failover and fan-out), [`topology`]
+//! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into [`crate::net`] like the server does; only
 //! its [`crate::net::Handler`] differs. Backend connections are the client's multiplexed
 //! [`crate::client::Pool`]s.
 
 pub mod backend;
 pub mod forward;
 mod handler;
-pub mod hash;
 pub mod health;
 pub mod hints;
-mod map_error;
 mod probe;
 mod repair;
 pub mod select;
-pub mod shardmap;
 pub mod stats;
 pub mod topology;
-pub mod watch;
 pub mod write;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,13 +35,12 @@ use crate::auth::{Gate, Password};
 use crate::client::ConnectionConfig;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
 use crate::protocol::Reply;
+use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
 use forward::Timeouts;
 use health::HealthConfig;
 use select::ReadPolicy;
-use shardmap::{MapError, ShardMap};
 use stats::RouterStats;
 use topology::{BackendSettings, Topology};
-use watch::{MAP_POLL_INTERVAL, MapWatcher};
 use write::WriteAck;
 
 use crate::version::Hlc;

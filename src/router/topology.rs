@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::backend::Backend;
 use super::health::HealthConfig;
-use super::shardmap::ShardMap;
 use crate::client::ConnectionConfig;
+use crate::shardmap::ShardMap;
 
 /// How backends are built.
 #[derive(Debug, Clone)]

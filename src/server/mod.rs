@@ -26,7 +26,7 @@ use tracing::info;
 
 use crate::auth::Password;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
-use crate::router::watch::MAP_POLL_INTERVAL;
+use crate::shardmap::watch::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
 
 pub use handler::StoreHandler;

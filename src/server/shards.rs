@@ -14,8 +14,8 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use crate::protocol::{Command, ErrorReply, Status};
-use crate::router::shardmap::ShardMap;
-use crate::router::watch::MapWatcher;
+use crate::shardmap::ShardMap;
+use crate::shardmap::watch::MapWatcher;
 
 /// The map being served and which of the node's shards are ready.
 #[derive(Debug, Clone)]

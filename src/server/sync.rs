@@ -17,7 +17,7 @@ use crate::client::{Connection, ConnectionConfig};
 use crate::protocol::Status;
 use crate::protocol::binary::shard_dump_frame;
 use crate::protocol::dump::{DumpRecord, decode_page};
-use crate::router::shardmap::ShardMap;
+use crate::shardmap::ShardMap;
 use crate::store::{DumpEntry, Store};
 
 /// Deadline of one dump page from a peer.

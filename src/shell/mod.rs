@@ -12,11 +12,11 @@ use shale::cluster::ClusterConfig;
 use shale::net::Signals;
 use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
-use shale::router::shardmap::ShardMap;
-use shale::router::watch::MapWatcher;
 use shale::router::write::WriteAck;
 use shale::router::{Router, RouterConfig};
 use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
+use shale::shardmap::ShardMap;
+use shale::shardmap::watch::MapWatcher;
 use shale::store::EvictionPolicy;
 use shale::units::{parse_duration, parse_size};
 
@@ -216,7 +216,8 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         // Cluster nodes keep DEL tombstones so a delayed older write can't resurrect a key,
         // and stamp direct writes with a clock id of their own.
         cfg.store_options.tombstones = true;
-        cfg.store_options.clock_id = shale::router::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
+        cfg.store_options.clock_id =
+            shale::shardmap::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
         cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
     }
     let signals = Signals::install();

@@ -9,8 +9,8 @@ use bytes::BytesMut;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shale::protocol::Status;
-use shale::router::shardmap::ShardMap;
 use shale::router::{Router, RouterConfig, RunningRouter};
+use shale::shardmap::ShardMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use shale::protocol::Status;
 use shale::router::health::State;
-use shale::router::shardmap::ShardMap;
 use shale::router::{Router, RouterConfig, RunningRouter};
 use shale::server::Server;
+use shale::shardmap::ShardMap;
 
 use crate::auth::{PASSWORD, password};
 use crate::common::{Bin, Text, eventually, start_with, temp_file};

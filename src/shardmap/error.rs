@@ -17,12 +17,12 @@ pub enum MapError {
     /// `numShards` is 0.
     #[error("numShards must be at least 1")]
     NoShards,
-    /// `numShards` is over [`MAX_SHARDS_IN_MAP`](super::shardmap::MAX_SHARDS_IN_MAP).
+    /// `numShards` is over [`MAX_SHARDS_IN_MAP`](super::map::MAX_SHARDS_IN_MAP).
     #[error("numShards {num_shards} exceeds the limit of {max}")]
     TooManyShards {
         /// The declared count.
         num_shards: u64,
-        /// [`MAX_SHARDS_IN_MAP`](super::shardmap::MAX_SHARDS_IN_MAP).
+        /// [`MAX_SHARDS_IN_MAP`](super::map::MAX_SHARDS_IN_MAP).
         max: u32,
     },
     /// A key of `"shards"` is not a decimal integer.
@@ -90,7 +90,7 @@ pub enum MapError {
         /// The address as written.
         address: String,
     },
-    /// [`ShardMapBuilder::weight`] was called before any [`ShardMapBuilder::node`].
+    /// [`super::ShardMapBuilder::weight`] was called before any [`super::ShardMapBuilder::node`].
     #[error("builder: weight() called before any node()")]
     WeightWithoutNode,
     /// The map file could not be opened or read.

@@ -3,7 +3,7 @@
 //! Owns: the current [`ShardMap`] (read lock-free by the request path through
 //! [`arc_swap::ArcSwap`]), change notification ([`tokio::sync::watch`]) and the background task
 //! that polls the file and listens for SIGHUP. Does not own: the file format or validation
-//! (see [`super::shardmap`]), nor what subscribers do with a new map (reconnects, draining).
+//! (see [`super::map`]), nor what subscribers do with a new map (reconnects, draining).
 //!
 //! A map that fails validation never replaces a good one: the router keeps serving with the
 //! last good map and logs why the new file was refused.
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use super::shardmap::{MapError, ShardMap};
+use super::map::{MapError, ShardMap};
 
 /// The stream of maps a [`MapWatcher`] swaps in, from [`MapWatcher::updates`].
 #[derive(Debug)]
@@ -100,7 +100,7 @@ impl MapWatcher {
     /// error is logged at warn, and returned.
     ///
     /// Blocking: reads the file synchronously (at most
-    /// [`MAX_MAP_FILE_BYTES`](super::shardmap::MAX_MAP_FILE_BYTES)).
+    /// [`MAX_MAP_FILE_BYTES`](super::map::MAX_MAP_FILE_BYTES)).
     pub fn reload(&self) -> Result<bool, MapError> {
         let _serial = self.reload_lock.lock();
         let new = match ShardMap::load(&self.path) {

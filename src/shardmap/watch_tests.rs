@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::MapWatcher;
-use crate::router::shardmap::{MapError, ShardMap};
+use crate::shardmap::{MapError, ShardMap};
 
 /// How long the poller tests wait for something that should happen within a few polls.
 const WAIT_LIMIT: Duration = Duration::from_secs(10);

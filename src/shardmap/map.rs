@@ -32,7 +32,7 @@ use std::path::Path;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-pub use super::map_error::MapError;
+pub use super::error::MapError;
 
 /// Largest `numShards` a map may declare. The map keeps one entry per shard, so this bounds
 /// the memory a hostile or mistyped file can make the router allocate.
@@ -166,7 +166,7 @@ impl ShardMap {
 /// Builds a [`ShardMap`] in code; [`Self::build`] applies the same validation as a file.
 ///
 /// ```
-/// use shale::router::shardmap::ShardMap;
+/// use shale::shardmap::ShardMap;
 /// let map = ShardMap::builder(2)
 ///     .node("n1", "127.0.0.1", 7401)
 ///     .weight(3)
@@ -378,5 +378,5 @@ fn shards_out<S: Serializer>(shards: &&[Vec<String>], s: S) -> Result<S::Ok, S::
 }
 
 #[cfg(test)]
-#[path = "shardmap_tests.rs"]
+#[path = "map_tests.rs"]
 mod tests;

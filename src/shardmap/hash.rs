@@ -1,7 +1,7 @@
 //! Key hashing for the router: which shard a key belongs to.
 //!
 //! Owns: the FNV-1 32-bit hash and the key -> 1-based shard mapping. Does not own: the shard
-//! map itself (see [`super::shardmap`]) or replica selection.
+//! map itself (see [`super::map`]) or replica selection.
 //!
 //! The hash is FNV-1 (multiply, then xor), **not** FNV-1a: the placement of keys must match
 //! other tools that already shard with FNV-1, so changing it would move every key.
@@ -14,7 +14,7 @@ const FNV_PRIME: u32 = 0x0100_0193;
 /// FNV-1 (not FNV-1a) 32-bit hash of `bytes`.
 ///
 /// ```
-/// use shale::router::hash::fnv1_32;
+/// use shale::shardmap::hash::fnv1_32;
 /// assert_eq!(fnv1_32(b""), 0x811c_9dc5);
 /// assert_eq!(fnv1_32(b"foobar"), 0x31f0_b262);
 /// ```
@@ -26,11 +26,11 @@ pub fn fnv1_32(bytes: &[u8]) -> u32 {
 
 /// The 1-based shard that owns `key` among `num_shards` shards: `fnv1_32(key) % num_shards + 1`.
 ///
-/// `num_shards` must be at least 1; a [`ShardMap`](super::shardmap::ShardMap) guarantees that.
+/// `num_shards` must be at least 1; a [`ShardMap`](super::map::ShardMap) guarantees that.
 /// A zero is treated as one rather than panicking, so a bad caller gets shard 1, not a crash.
 ///
 /// ```
-/// use shale::router::hash::shard_for_key;
+/// use shale::shardmap::hash::shard_for_key;
 /// assert_eq!(shard_for_key(b"abc", 8), 4);
 /// ```
 pub fn shard_for_key(key: &[u8], num_shards: u32) -> u32 {

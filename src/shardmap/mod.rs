@@ -1,0 +1,16 @@
+//! The cluster's shard map, below both the server and the router: the JSON file format and
+//! its validation ([`ShardMap`]), the key hash that places a key in a shard ([`hash`]), why a map
+//! is refused ([`MapError`]) and the watcher that follows the file ([`watch`]).
+//!
+//! Owns: what the map says and whether it is well formed. Does not own: what a node or a
+//! router does with a new map (copying shards, reconnecting, routing): those are theirs.
+
+mod error;
+pub mod hash;
+mod map;
+pub mod watch;
+
+pub use error::MapError;
+pub use hash::{fnv1_32, shard_for_key};
+pub use map::{MAX_MAP_FILE_BYTES, MAX_SHARDS_IN_MAP, NodeSpec, ShardMap, ShardMapBuilder};
+pub use watch::{MAP_POLL_INTERVAL, MapUpdates, MapWatcher};
