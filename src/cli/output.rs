@@ -75,6 +75,7 @@ fn tty(reply: &Reply, prefix: &str, out: &mut Vec<u8>) {
         Reply::Nil => out.extend_from_slice(b"(nil)\n"),
         Reply::Int(n) => line(out, &format!("(integer) {n}")),
         Reply::Error(e) => line(out, &format!("(error) {e}")),
+        Reply::Raw(status, _) => line(out, &format!("(status) {}", status.name())),
         Reply::Array(items) if items.is_empty() => out.extend_from_slice(b"(empty array)\n"),
         Reply::Array(items) => {
             let width = items.len().to_string().len();
@@ -104,6 +105,7 @@ fn raw(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Nil => {}
         Reply::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Reply::Error(e) => out.extend_from_slice(e.to_string().as_bytes()),
+        Reply::Raw(status, _) => out.extend_from_slice(status.name().as_bytes()),
         Reply::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -164,6 +166,7 @@ fn json(reply: &Reply) -> Value {
             object.insert("error".to_owned(), Value::from(e.to_string()));
             Value::Object(object)
         }
+        Reply::Raw(status, _) => Value::from(status.name()),
         Reply::Array(items) => Value::Array(items.iter().map(json).collect()),
         Reply::Map(pairs) => {
             let object = pairs.iter().map(|(k, v)| (key_text(k), json(v))).collect();

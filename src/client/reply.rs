@@ -50,13 +50,20 @@ pub(crate) fn check_shape(expect: &Expect, frame: &ResponseFrame) -> Result<(), 
         (_, Expect::Any) => true,
         (Status::NotFound, Expect::Op(op)) => matches!(op, Opcode::Get | Opcode::Ttl),
         (Status::NotFound, Expect::Echo(_)) => false,
+        (Status::Stale, Expect::Op(op)) => {
+            matches!(op, Opcode::VSet | Opcode::VDel)
+                && p.len() == crate::protocol::cluster::STALE_LEN
+        }
+        (Status::Stale, Expect::Echo(_)) => false,
         (_, Expect::Echo(sent)) => p == sent,
         (_, Expect::Op(Opcode::Get)) => true,
         (_, Expect::Op(Opcode::Set | Opcode::Auth)) => p.is_empty(),
-        (_, Expect::Op(Opcode::Del | Opcode::VSet | Opcode::VDel)) => {
-            matches!(p.as_ref(), [0] | [1])
+        (_, Expect::Op(Opcode::Del)) => matches!(p.as_ref(), [0] | [1]),
+        (_, Expect::Op(Opcode::VSet | Opcode::VDel)) => {
+            crate::protocol::cluster::WriteAck::decode(p).is_some()
         }
-        (_, Expect::Op(Opcode::ShardDump)) => true,
+        (_, Expect::Op(Opcode::ShardDump | Opcode::BucketDump | Opcode::Digest)) => true,
+        (_, Expect::Op(Opcode::NodeStatus | Opcode::Sync)) => true,
         (_, Expect::Op(Opcode::Ttl)) => ttl_millis(p).is_some_and(|ms| ms >= -1),
         (_, Expect::Op(Opcode::Stats)) => std::str::from_utf8(p).is_ok(),
         (_, Expect::Op(Opcode::Ping)) => true,

@@ -162,7 +162,18 @@ fn check_to_reply(op: Opcode, frame: &ResponseFrame) {
         (Reply::Nil, _) => true,
         (Reply::Int(n), Opcode::Del | Opcode::VSet | Opcode::VDel) => *n == 0 || *n == 1,
         (Reply::Int(_), Opcode::Ttl) => true,
-        (Reply::Bulk(_), Opcode::Get | Opcode::Stats | Opcode::Ping | Opcode::ShardDump) => true,
+        (
+            Reply::Bulk(_),
+            Opcode::Get
+            | Opcode::Stats
+            | Opcode::Ping
+            | Opcode::ShardDump
+            | Opcode::NodeStatus
+            | Opcode::Digest
+            | Opcode::BucketDump,
+        ) => true,
+        (Reply::Int(_), Opcode::Sync) => true,
+        (Reply::Raw(Status::Stale, _), _) => frame.status() == Some(Status::Stale),
         (Reply::Simple("PONG"), Opcode::Ping) => true,
         (Reply::Ok, Opcode::Set | Opcode::Auth) => true,
         _ => false,

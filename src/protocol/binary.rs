@@ -11,7 +11,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::limits::{
     LEN_PREFIX, Limits, MAX_TTL, PROTOCOL_VERSION, REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN,
 };
-use super::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
+use super::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit, cluster};
 
 /// A binary request frame as it is on the wire, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -192,7 +192,26 @@ pub fn to_command(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let max_items = u32::from_be_bytes([args[4], args[5], args[6], args[7]]);
             Ok(Command::ShardDump { shard, cursor: ttl_ms, max_items })
         }
+        Opcode::NodeStatus => Ok(Command::NodeStatus),
+        Opcode::Digest => {
+            let (shard, fresh) = cluster::parse_digest(&value)
+                .ok_or_else(|| ErrorReply::invalid("DIGEST value is shard:u32 [fresh:u8]"))?;
+            Ok(Command::Digest { shard, fresh })
+        }
+        Opcode::Sync => Ok(Command::Sync { shard: shard_of(op, &value)? }),
+        Opcode::BucketDump => {
+            let (shard, buckets) = cluster::parse_bucket_dump(&value).ok_or_else(|| {
+                ErrorReply::invalid("BUCKET_DUMP value is shard:u32 then a 128-byte bucket bitmap")
+            })?;
+            Ok(Command::BucketDump { shard, buckets, cursor: ttl_ms })
+        }
     }
+}
+
+/// The `shard:u32` value of an internal request.
+fn shard_of(op: Opcode, value: &[u8]) -> Result<u32, ErrorReply> {
+    cluster::parse_shard(value)
+        .ok_or_else(|| ErrorReply::invalid(format!("{} value is shard:u32", op.name())))
 }
 
 /// Splits a versioned write's value into its leading `version:u64` and the data.
@@ -279,6 +298,7 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
         (_, Reply::Error(e)) => {
             encode_response_parts(id, e.status as u8, e.message.as_bytes(), dst)
         }
+        (_, Reply::Raw(status, payload)) => encode_response_parts(id, *status as u8, payload, dst),
         (_, Reply::Nil) => encode_response_parts(id, Status::NotFound as u8, &[], dst),
         (Some(Opcode::Del | Opcode::VSet | Opcode::VDel), Reply::Int(n)) => {
             encode_response_parts(id, ok, &[u8::from(*n > 0)], dst)
@@ -305,9 +325,20 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
     };
     let payload = &frame.payload;
     match (status, op) {
-        (Status::Ok, Opcode::Get | Opcode::Stats | Opcode::ShardDump) => {
-            Reply::Bulk(payload.clone())
-        }
+        (
+            Status::Ok,
+            Opcode::Get
+            | Opcode::Stats
+            | Opcode::ShardDump
+            | Opcode::NodeStatus
+            | Opcode::Digest
+            | Opcode::BucketDump,
+        ) => Reply::Bulk(payload.clone()),
+        (Status::Ok, Opcode::Sync) => match <[u8; 8]>::try_from(payload.as_ref()) {
+            Ok(b) => Reply::Int(i64::from_be_bytes(b)),
+            Err(_) => Reply::error(Status::Internal, "SYNC payload is not 8 bytes"),
+        },
+        (Status::Stale, _) => Reply::Raw(status, payload.clone()),
         (Status::Ok, Opcode::Ping) if payload.is_empty() => Reply::Simple("PONG"),
         (Status::Ok, Opcode::Ping) => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Set | Opcode::Auth) => Reply::Ok,

@@ -167,6 +167,29 @@ pub enum Command {
         /// Most entries wanted (0 = the server's page size).
         max_items: u32,
     },
+    /// The node's identity, clock, limits and per-shard states.
+    NodeStatus,
+    /// A shard's anti-entropy digest.
+    Digest {
+        /// Shard number, 1-based.
+        shard: u32,
+        /// Walk the store now rather than answer from the cache.
+        fresh: bool,
+    },
+    /// One page of the entries of some digest buckets of a shard.
+    BucketDump {
+        /// Shard number, 1-based.
+        shard: u32,
+        /// Which buckets.
+        buckets: super::cluster::BucketSet,
+        /// Opaque position from the previous page (0 = the start).
+        cursor: u64,
+    },
+    /// Run one anti-entropy round of a shard with all its peers now.
+    Sync {
+        /// Shard number, 1-based.
+        shard: u32,
+    },
 }
 
 impl Command {
@@ -215,6 +238,10 @@ impl Command {
             Command::VSet { .. } => "VSET",
             Command::VDel { .. } => "VDEL",
             Command::ShardDump { .. } => "SHARD_DUMP",
+            Command::NodeStatus => "NODE_STATUS",
+            Command::Digest { .. } => "DIGEST",
+            Command::BucketDump { .. } => "BUCKET_DUMP",
+            Command::Sync { .. } => "SYNC",
         }
     }
 }
@@ -278,6 +305,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// Key/value pairs: a RESP3 map, or a flat array of 2n elements in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// A binary status below 0x10 other than OK with its binary payload (STALE), for the
+    /// cluster's internal operations; a text connection never asks for one.
+    Raw(Status, Bytes),
     /// An error.
     Error(ErrorReply),
 }

@@ -17,6 +17,11 @@ pub const MAX_FRAME_LEN_HARD: usize = (1 << 24) - 1;
 pub const MAX_KEY_SIZE_HARD: usize = u16::MAX as usize;
 /// The only binary protocol version.
 pub const PROTOCOL_VERSION: u8 = 1;
+/// Bytes a router (or a node copying from a peer) may add around a client's key and value
+/// when it forwards them: the 8-byte version of a versioned write, with room to spare. Every
+/// frame limit counts it, so a request that passed the router's key and value limits can
+/// never become a frame a node refuses (and closes the shared backend connection over).
+pub const FORWARD_OVERHEAD: usize = 64;
 
 /// Default largest key accepted.
 pub const DEFAULT_MAX_KEY_SIZE: usize = 8 * 1024;
@@ -50,13 +55,18 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Largest binary frame `len` these limits admit: a header, a key and a value, capped at
-    /// the hard limit. Anything larger cannot be a valid request, so it is fatal.
+    /// Largest binary frame `len` these limits admit: a header, a key, a value and the
+    /// [`FORWARD_OVERHEAD`] a router adds, capped at the hard limit. Anything larger cannot
+    /// be a valid request, so it is fatal.
     pub fn max_frame_len(&self) -> usize {
+        self.max_request_len().saturating_add(FORWARD_OVERHEAD).min(MAX_FRAME_LEN_HARD)
+    }
+
+    /// A header, a largest key and a largest value: the biggest request a client can need.
+    fn max_request_len(&self) -> usize {
         REQUEST_HEADER_LEN
             .saturating_add(self.max_key_size.min(MAX_KEY_SIZE_HARD))
             .saturating_add(self.max_value_size)
-            .min(MAX_FRAME_LEN_HARD)
     }
 
     /// Largest RESP bulk string accepted: the larger of key and value limits.
@@ -66,7 +76,7 @@ impl Limits {
 
     /// Largest whole text request (all bulk strings of one command together).
     pub fn max_text_request(&self) -> usize {
-        self.max_frame_len().saturating_mul(2)
+        self.max_request_len().min(MAX_FRAME_LEN_HARD).saturating_mul(2)
     }
 }
 
@@ -77,7 +87,10 @@ mod tests {
     #[test]
     fn default_frame_fits_under_hard_cap() {
         let l = Limits::default();
-        assert_eq!(l.max_frame_len(), REQUEST_HEADER_LEN + 8 * 1024 + 1024 * 1024);
+        assert_eq!(
+            l.max_frame_len(),
+            REQUEST_HEADER_LEN + FORWARD_OVERHEAD + 8 * 1024 + 1024 * 1024
+        );
         assert!(l.max_frame_len() <= MAX_FRAME_LEN_HARD);
     }
 

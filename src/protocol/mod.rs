@@ -21,6 +21,7 @@
 //! ```
 
 pub mod binary;
+pub mod cluster;
 mod command;
 pub mod dump;
 pub mod limits;

@@ -24,11 +24,19 @@ pub enum Opcode {
     VDel = 0x11,
     /// One page of a shard's keys, values, TTLs and versions (shard copy).
     ShardDump = 0x12,
+    /// A node's identity, clock, limits and per-shard readiness (router probes, peers).
+    NodeStatus = 0x13,
+    /// A shard's anti-entropy digest: one hash per bucket of keys and versions.
+    Digest = 0x14,
+    /// One page of the entries of some buckets of a shard (anti-entropy repair).
+    BucketDump = 0x15,
+    /// Run one anti-entropy round of a shard with all its peers now; answer when done.
+    Sync = 0x16,
 }
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 10] = [
+    pub const ALL: [Opcode; 14] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -39,6 +47,10 @@ impl Opcode {
         Opcode::VSet,
         Opcode::VDel,
         Opcode::ShardDump,
+        Opcode::NodeStatus,
+        Opcode::Digest,
+        Opcode::BucketDump,
+        Opcode::Sync,
     ];
 
     /// The opcode for a wire byte, if it is defined.
@@ -59,6 +71,10 @@ impl Opcode {
             Opcode::VSet => "VSET",
             Opcode::VDel => "VDEL",
             Opcode::ShardDump => "SHARD_DUMP",
+            Opcode::NodeStatus => "NODE_STATUS",
+            Opcode::Digest => "DIGEST",
+            Opcode::BucketDump => "BUCKET_DUMP",
+            Opcode::Sync => "SYNC",
         }
     }
 }
@@ -71,6 +87,9 @@ pub enum Status {
     Ok = 0x00,
     /// Key absent or expired.
     NotFound = 0x01,
+    /// A versioned write was not applied: the key holds a newer version (payload: the held
+    /// version and the node's clock). Not an error; the writer re-stamps and retries.
+    Stale = 0x02,
     /// Bad request content: empty key, nonzero flags, short frame, bad arguments.
     InvalidArgument = 0x10,
     /// The opcode (or text command) is not known.
@@ -83,10 +102,16 @@ pub enum Status {
     WrongShard = 0x14,
     /// Authentication required.
     NoAuth = 0x15,
+    /// The node hosts the key's shard but is not ready to serve reads of it (copying it,
+    /// a failed copy, or it may be missing writes). Retryable on another replica.
+    NotReady = 0x16,
     /// The store is full and the eviction policy refuses the write.
     OutOfMemory = 0x20,
     /// Overloaded; retry later.
     Busy = 0x21,
+    /// A write's version is further ahead of the node's clock than the allowed skew: one of
+    /// the two clocks is wrong. The write is not applied; the writer reports and hints it.
+    ClockSkew = 0x22,
     /// Router: no replica could serve.
     Unavailable = 0x30,
     /// Router: a write reached only some replicas.
@@ -103,17 +128,20 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 19] = [
         Status::Ok,
         Status::NotFound,
+        Status::Stale,
         Status::InvalidArgument,
         Status::UnknownOpcode,
         Status::KeyTooLarge,
         Status::ValueTooLarge,
         Status::WrongShard,
         Status::NoAuth,
+        Status::NotReady,
         Status::OutOfMemory,
         Status::Busy,
+        Status::ClockSkew,
         Status::Unavailable,
         Status::Partial,
         Status::Timeout,
@@ -142,6 +170,8 @@ impl Status {
         match self {
             Status::WrongShard => "WRONGSHARD",
             Status::NoAuth => "NOAUTH",
+            Status::NotReady => "NOTREADY",
+            Status::ClockSkew => "CLOCKSKEW",
             Status::OutOfMemory => "OOM",
             Status::Busy => "BUSY",
             Status::Unavailable => "UNAVAILABLE",
@@ -156,14 +186,17 @@ impl Status {
         match self {
             Status::Ok => "ok",
             Status::NotFound => "not_found",
+            Status::Stale => "stale",
             Status::InvalidArgument => "invalid_argument",
             Status::UnknownOpcode => "unknown_opcode",
             Status::KeyTooLarge => "key_too_large",
             Status::ValueTooLarge => "value_too_large",
             Status::WrongShard => "wrong_shard",
             Status::NoAuth => "noauth",
+            Status::NotReady => "not_ready",
             Status::OutOfMemory => "out_of_memory",
             Status::Busy => "busy",
+            Status::ClockSkew => "clock_skew",
             Status::Unavailable => "unavailable",
             Status::Partial => "partial",
             Status::Timeout => "timeout",
@@ -184,7 +217,7 @@ mod tests {
             assert_eq!(Opcode::from_u8(op as u8), Some(op));
         }
         assert_eq!(Opcode::from_u8(0x00), None);
-        assert_eq!(Opcode::from_u8(0x13), None);
+        assert_eq!(Opcode::from_u8(0x17), None);
     }
 
     #[test]

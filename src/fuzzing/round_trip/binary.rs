@@ -9,7 +9,7 @@ use tokio_util::codec::Decoder;
 use crate::codec::{ClientCodec, CodecError, ServerCodec, Shape};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, encode_reply, to_reply};
 use crate::protocol::limits::{LEN_PREFIX, MAX_TTL, REQUEST_HEADER_LEN};
-use crate::protocol::{Command, Limits, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
+use crate::protocol::{Command, Limits, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit, cluster};
 
 use super::super::Config;
 use super::super::check::{Origin, check_command};
@@ -114,7 +114,23 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             },
             Err(_) => return Err(Status::InvalidArgument),
         },
+        Opcode::NodeStatus => Command::NodeStatus,
+        Opcode::Digest => {
+            let (shard, fresh) = cluster::parse_digest(&value).ok_or(Status::InvalidArgument)?;
+            Command::Digest { shard, fresh }
+        }
+        Opcode::Sync => Command::Sync { shard: shard(&value)? },
+        Opcode::BucketDump => {
+            let (shard, buckets) =
+                cluster::parse_bucket_dump(&value).ok_or(Status::InvalidArgument)?;
+            Command::BucketDump { shard, buckets, cursor: frame.ttl_ms }
+        }
     })
+}
+
+/// The value of an internal request that names a shard: exactly `shard:u32`.
+fn shard(value: &Bytes) -> Result<u32, Status> {
+    <[u8; 4]>::try_from(&value[..]).map(u32::from_be_bytes).map_err(|_| Status::InvalidArgument)
 }
 
 /// A `ttl_ms` field: 0 is no TTL, and more than [`MAX_TTL`] is refused.
@@ -172,6 +188,7 @@ pub(super) fn reply(input: &mut Input<'_>) {
                 Reply::Error(e) => e.status,
                 Reply::Nil => Status::NotFound,
                 Reply::Array(_) | Reply::Map(_) => Status::Internal,
+                Reply::Raw(status, _) => *status,
                 _ => Status::Ok,
             };
             assert_eq!(frame.status(), Some(want), "status for {reply:?}");
@@ -186,7 +203,17 @@ fn reply_fits(op: Opcode, reply: &Reply) -> bool {
         (Opcode::Ttl, Reply::Int(_)) => true,
         (Opcode::Ttl, _) => false,
         (_, Reply::Nil) => true,
-        (Opcode::Get | Opcode::Stats | Opcode::ShardDump, Reply::Bulk(_)) => true,
+        (
+            Opcode::Get
+            | Opcode::Stats
+            | Opcode::ShardDump
+            | Opcode::NodeStatus
+            | Opcode::Digest
+            | Opcode::BucketDump,
+            Reply::Bulk(_),
+        ) => true,
+        (Opcode::Sync, Reply::Int(_)) => true,
+        (Opcode::VSet | Opcode::VDel, Reply::Raw(Status::Stale, _)) => true,
         (Opcode::Ping, Reply::Bulk(b)) => !b.is_empty(),
         (Opcode::Ping, Reply::Simple("PONG")) => true,
         (Opcode::Set | Opcode::Auth, Reply::Ok) => true,
@@ -204,7 +231,14 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
         return Reply::Nil;
     }
     match op {
-        Opcode::Get | Opcode::Stats | Opcode::ShardDump => Reply::Bulk(blob(input)),
+        Opcode::Get
+        | Opcode::Stats
+        | Opcode::ShardDump
+        | Opcode::NodeStatus
+        | Opcode::Digest
+        | Opcode::BucketDump => Reply::Bulk(blob(input)),
+        Opcode::Sync => Reply::Int(input.u64() as i64),
+        Opcode::VSet | Opcode::VDel if input.bool() => Reply::Raw(Status::Stale, blob(input)),
         Opcode::Ping => match blob(input) {
             b if b.is_empty() => Reply::Simple("PONG"),
             b => Reply::Bulk(b),

@@ -169,8 +169,9 @@ impl Model {
     }
 
     /// A last-writer-wins write: a key (`value`) or a tombstone (`None`), applied iff
-    /// `version` beats the held one (an expired entry counts as version 0). Returns whether
-    /// it applied and whether it replaced a live key.
+    /// `version` beats the held one (an expired entry counts as version 0), or equals it and
+    /// the content wins the tie (a value beats a tombstone, the greater value the smaller).
+    /// Returns whether it applied and whether it replaced a live key.
     pub(super) fn put_versioned(
         &mut self,
         key: &[u8],
@@ -178,15 +179,24 @@ impl Model {
         ttl: Option<Duration>,
         version: u64,
     ) -> (bool, bool) {
-        let held = self.held(key).map(|e| (e.version, e.value.is_some()));
-        if version <= held.map_or(0, |(v, _)| v) {
+        let held = self.held(key).map(|e| (e.version, e.value.clone()));
+        let wins = match &held {
+            None => version > 0,
+            Some((v, _)) if version != *v => version > *v,
+            Some((_, old)) => match (value, old) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(new), Some(old)) => new > old.as_slice(),
+            },
+        };
+        if !wins {
             return (false, false);
         }
         let ttl = if value.is_some() { ttl } else { Some(self.tombstone_ttl) };
         let deadline = ttl.map(|t| self.deadline(t));
         let entry = Entry { value: value.map(<[u8]>::to_vec), deadline, version };
         self.entries.insert(key.to_vec(), entry);
-        (true, held.is_some_and(|(_, live)| live))
+        (true, held.is_some_and(|(_, old)| old.is_some()))
     }
 
     pub(super) fn version_of(&mut self, key: &[u8]) -> Option<u64> {

@@ -58,6 +58,12 @@ fn encode(reply: &Reply, resp3: bool, dst: &mut BytesMut) {
                 encode(v, resp3, dst);
             }
         }
+        // Internal binary statuses have no text form; a text client never asks for one.
+        Reply::Raw(status, _) => {
+            dst.put_slice(b"-ERR internal binary status ");
+            put_line_text(dst, status.name().as_bytes());
+            dst.put_slice(b"\r\n");
+        }
         Reply::Error(e) => {
             let prefix = e.resp_prefix();
             dst.reserve(prefix.len() + e.message.len() + 4);

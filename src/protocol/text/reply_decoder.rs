@@ -230,6 +230,8 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
         b"NOAUTH" | b"WRONGPASS" => Status::NoAuth,
         b"OOM" => Status::OutOfMemory,
         b"WRONGSHARD" => Status::WrongShard,
+        b"NOTREADY" => Status::NotReady,
+        b"CLOCKSKEW" => Status::ClockSkew,
         b"BUSY" => Status::Busy,
         b"UNAVAILABLE" => Status::Unavailable,
         b"PARTIAL" => Status::Partial,
