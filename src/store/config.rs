@@ -14,8 +14,10 @@ pub const MAX_SHARDS: usize = 1 << 16;
 /// Shards per available core when [`StoreConfig::shards`] is 0 (auto).
 pub const SHARDS_PER_CORE: usize = 4;
 
-/// How long a tombstone (the record a delete leaves in cluster mode) lives by default.
-pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(30);
+/// How long a tombstone (the record a delete leaves in cluster mode) lives by default: the
+/// tombstone grace. A replica away from its peers for longer than half of it resynchronises
+/// before it serves again, so a delete can never come back from a replica that missed it.
+pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Store construction settings: the shard layout. Everything else is in [`StoreOptions`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,7 +56,7 @@ pub struct StoreOptions {
     /// [`DEFAULT_TOMBSTONE_TTL`].
     pub tombstone_ttl: Duration,
     /// Tie-breaker id of the store's own [`crate::version::Hlc`], which stamps plain writes.
-    pub clock_id: u8,
+    pub clock_id: u16,
     /// Memory limit in bytes of `used_memory` accounting; `0` (default) = unlimited. Each
     /// shard gets `maxmemory / shards` of it (see the module docs).
     pub maxmemory: usize,

@@ -66,6 +66,11 @@ impl<'a> Draft<'a> {
         self.version
     }
 
+    /// The value's bytes (empty for a tombstone).
+    pub(super) fn value_bytes(&self) -> &[u8] {
+        self.big.as_deref().unwrap_or(self.inline)
+    }
+
     pub(super) fn set_version(&mut self, version: u64) {
         self.version = version;
     }

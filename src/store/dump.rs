@@ -147,12 +147,33 @@ impl Store {
         (page.out, None)
     }
 
-    /// Removes every key and tombstone whose key passes `filter` (for a shard of the keyspace
-    /// that leaves this node), [`SCAN_CHUNK`] entries per lock hold, freeing them outside the
-    /// locks. Returns how many entries (keys and tombstones) were removed. Entries written
-    /// concurrently may survive; stop routing writes for those keys first. `filter` runs under
-    /// a shard lock.
-    pub fn remove_matching(&self, filter: &dyn Fn(&[u8]) -> bool) -> usize {
+    /// Calls `visit(key, version, is_tombstone)` for every unexpired key and tombstone,
+    /// [`SCAN_CHUNK`] entries per lock hold (so writers wait at most a few microseconds).
+    /// Entries written or removed during the walk may or may not be seen; an entry that
+    /// exists throughout is seen at least once. `visit` runs under a shard lock: keep it
+    /// cheap and never call back into the store.
+    pub fn for_each_entry(&self, visit: &mut dyn FnMut(&[u8], u64, bool)) {
+        for slot in &self.slots {
+            let mut top = FROM_END;
+            while top > 0 {
+                let s = slot.0.lock();
+                let now = self.clock.now();
+                top = s.scan_down(top, SCAN_CHUNK, |e| {
+                    if !e.is_expired(now) {
+                        visit(e.key(), e.version(), e.is_tombstone());
+                    }
+                    true
+                });
+            }
+        }
+    }
+
+    /// Removes every key and tombstone for which `filter(key, version)` holds (a shard of
+    /// the keyspace that leaves this node, or its entries older than some version),
+    /// [`SCAN_CHUNK`] entries per lock hold, freeing them outside the locks. Returns how many
+    /// entries (keys and tombstones) were removed. Entries written concurrently may survive;
+    /// stop routing writes for those keys first. `filter` runs under a shard lock.
+    pub fn remove_matching(&self, filter: &dyn Fn(&[u8], u64) -> bool) -> usize {
         let mut removed = 0;
         for slot in &self.slots {
             let mut top = FROM_END;

@@ -210,11 +210,11 @@ fn remove_matching_drops_keys_and_tombstones() {
     s.del(&key("gone", 1));
     s.del_versioned(b"gone-tomb", 5);
     s.del_versioned(b"mine-tomb", 5);
-    let removed = s.remove_matching(&|k| k.starts_with(b"gone"));
+    let removed = s.remove_matching(&|k, _| k.starts_with(b"gone"));
     assert_eq!(removed, 500 + 1, "499 keys, 2 tombstones");
     let st = s.stats();
     assert_eq!((st.keys, st.tombstones), (500, 1));
     assert!(full_dump(&s).iter().all(|e| e.key.starts_with(b"mine")));
-    assert_eq!(s.remove_matching(&|k| k.starts_with(b"gone")), 0);
+    assert_eq!(s.remove_matching(&|k, _| k.starts_with(b"gone")), 0);
     s.check_invariants();
 }

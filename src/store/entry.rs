@@ -131,6 +131,14 @@ impl Entry {
         }
     }
 
+    /// The value's bytes, borrowed from the slab (empty for a tombstone).
+    pub(super) fn value_slice<'s>(&self, slab: &'s Slab) -> &'s [u8] {
+        match self.big_index() {
+            Some(i) => slab.big(i),
+            None => &slab.record(self.record_len(), self.slot)[self.key_len()..],
+        }
+    }
+
     pub(super) fn is_tombstone(&self) -> bool {
         self.meta & TOMBSTONE != 0
     }

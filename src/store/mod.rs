@@ -114,6 +114,7 @@ pub use config::{
 };
 pub use dump::{DUMP_SCAN_MAX, SCAN_CHUNK};
 pub use entry::{ENTRY_OVERHEAD, INLINE_VALUE_MAX, MAX_KEY_LEN};
+pub use replica::Lww;
 pub use shard::EVICT_SCAN_MAX;
 pub use sweeper::{SweepConfig, spawn_sweeper};
 pub use warm::PREFETCH_MAX;

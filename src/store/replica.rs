@@ -5,7 +5,8 @@
 //! Rules, all decided under the shard lock:
 //! * a versioned write applies iff its version is greater than the held one (a live key's or
 //!   a tombstone's; an expired entry counts as absent, i.e. version 0, so version 0 never
-//!   applies);
+//!   applies), or equal and its content wins the tie (a value beats a tombstone, the
+//!   bytewise greater value beats the other), so replicas agree even on equal versions;
 //! * every version passed in is observed into the store's clock first, so later plain writes
 //!   are stamped newer;
 //! * a versioned delete always leaves a tombstone, even for an absent key, whether or not
@@ -20,6 +21,36 @@ use super::entry::deadline;
 use super::shard::{Put, Shard};
 use super::slab::Garbage;
 use super::{DumpEntry, Store, StoreError, key_too_large};
+
+/// How a last-writer-wins write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lww {
+    /// Written; `replaced_live` says whether a live key was there before.
+    Applied {
+        /// A live (unexpired, not deleted) value was replaced.
+        replaced_live: bool,
+    },
+    /// Not written: the key holds `held`, which wins over the write's version.
+    Stale {
+        /// The version the key holds.
+        held: u64,
+    },
+}
+
+impl Lww {
+    fn of(put: Put) -> Result<Self, ()> {
+        match put {
+            Put::Applied { replaced_live } => Ok(Lww::Applied { replaced_live }),
+            Put::Stale { held } => Ok(Lww::Stale { held }),
+            Put::OutOfMemory => Err(()),
+        }
+    }
+
+    /// Whether the write was applied.
+    pub fn applied(self) -> bool {
+        matches!(self, Lww::Applied { .. })
+    }
+}
 
 impl Store {
     /// Writes `key = value` (TTL `None` = persistent) iff `version` is newer than the held
@@ -43,19 +74,28 @@ impl Store {
         ttl: Option<Duration>,
         version: u64,
     ) -> Result<bool, StoreError> {
+        self.write_versioned(key, Some(value), ttl, version).map(Lww::applied)
+    }
+
+    /// A versioned write of `value` (`None`: a delete, leaving a tombstone) with the held
+    /// version reported when it loses. A zero TTL makes a value write a delete.
+    pub fn write_versioned(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ttl: Option<Duration>,
+        version: u64,
+    ) -> Result<Lww, StoreError> {
         self.hlc.observe(version);
-        if ttl.is_some_and(|t| t.is_zero()) {
+        let value = value.filter(|_| !ttl.is_some_and(|t| t.is_zero()));
+        let Some(value) = value else {
             let put = self.put_tombstone(key, version, self.opts.tombstone_ttl);
-            return Ok(matches!(put, Put::Applied { .. }));
-        }
+            return Lww::of(put).map_err(|()| self.out_of_memory());
+        };
         let (shard, hash) = self.locate(key);
         let mut entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
         entry.set_version(version);
-        match self.put(shard, entry, ttl) {
-            Put::Applied { .. } => Ok(true),
-            Put::Stale => Ok(false),
-            Put::OutOfMemory => Err(self.out_of_memory()),
-        }
+        Lww::of(self.put(shard, entry, ttl)).map_err(|()| self.out_of_memory())
     }
 
     /// Deletes `key` as of `version`: if that is newer than the held version, the key (live or
@@ -64,9 +104,8 @@ impl Store {
     /// arriving later is ignored. Returns whether a live key was removed. Never refused for
     /// memory.
     pub fn del_versioned(&self, key: &[u8], version: u64) -> bool {
-        self.hlc.observe(version);
-        let put = self.put_tombstone(key, version, self.opts.tombstone_ttl);
-        put == Put::Applied { replaced_live: true }
+        let done = self.write_versioned(key, None, None, version);
+        done == Ok(Lww::Applied { replaced_live: true })
     }
 
     /// The version `key` holds, live or tombstone; `None` if absent or expired.
@@ -102,7 +141,7 @@ impl Store {
     fn put_tombstone(&self, key: &[u8], version: u64, life: Duration) -> Put {
         let (shard, hash) = self.locate(key);
         let Some(mut tomb) = Draft::tombstone(hash, key) else {
-            return Put::Stale;
+            return Put::Stale { held: 0 };
         };
         tomb.set_version(version);
         self.put(shard, tomb, Some(life))

@@ -26,8 +26,11 @@ fn versioned_set_is_last_writer_wins() {
     let (s, _) = store_with(2);
     assert!(s.set_versioned(b"k", b"v10", None, 10), "absent: applied");
     assert!(!s.set_versioned(b"k", b"v5", None, 5), "older: ignored");
-    assert!(!s.set_versioned(b"k", b"v10b", None, 10), "equal: ignored");
-    assert_eq!((get(&s, b"k"), s.version_of(b"k")), (Some(b"v10".to_vec()), Some(10)));
+    assert!(!s.set_versioned(b"k", b"v10", None, 10), "equal and the same: ignored");
+    assert!(!s.set_versioned(b"k", b"v1", None, 10), "equal, smaller content: loses the tie");
+    assert!(s.set_versioned(b"k", b"v10b", None, 10), "equal, greater content: wins the tie");
+    assert_eq!((get(&s, b"k"), s.version_of(b"k")), (Some(b"v10b".to_vec()), Some(10)));
+    assert!(!s.del_versioned(b"k", 10), "a delete never wins a tie against a value");
     assert!(s.set_versioned(b"k", b"v11", Some(SEC), 11), "newer: applied");
     assert_eq!((get(&s, b"k"), s.version_of(b"k")), (Some(b"v11".to_vec()), Some(11)));
     assert_eq!(s.ttl(b"k"), TtlState::Expires(SEC), "the newer write's TTL");

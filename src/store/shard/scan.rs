@@ -31,13 +31,13 @@ impl Shard {
         top
     }
 
-    /// Like [`Shard::scan_down`], removing every entry whose key `doomed` picks (storage into
-    /// `g`). Returns the new `top` and how many entries were removed.
+    /// Like [`Shard::scan_down`], removing every entry whose key and version `doomed` picks
+    /// (storage into `g`). Returns the new `top` and how many entries were removed.
     pub(in crate::store) fn remove_down(
         &mut self,
         top: usize,
         max: usize,
-        doomed: impl Fn(&[u8]) -> bool,
+        doomed: impl Fn(&[u8], u64) -> bool,
         g: &mut Garbage,
     ) -> (usize, usize) {
         let mut top = top.min(self.entries.len());
@@ -45,7 +45,8 @@ impl Shard {
         let mut removed = 0;
         while top > stop {
             top -= 1;
-            if doomed(self.entries[top].key(&self.slab)) {
+            let e = &self.entries[top];
+            if doomed(e.key(&self.slab), e.version()) {
                 // The last entry (already visited, or newly added) moves into `top`.
                 self.remove_at(top, g);
                 removed += 1;

@@ -23,8 +23,11 @@ pub(in crate::store) enum Put {
     Applied {
         replaced_live: bool,
     },
-    /// The held entry's version is the same or newer.
-    Stale,
+    /// The held entry wins: its version is newer, or equal with content that wins the tie.
+    Stale {
+        /// The held entry's version.
+        held: u64,
+    },
     OutOfMemory,
 }
 
@@ -80,7 +83,8 @@ impl Shard {
     }
 
     /// A last-writer-wins write of `entry` (a key or a tombstone, with its version and
-    /// deadline set): applied iff its version is newer than the held entry's.
+    /// deadline set): applied iff its version is newer than the held entry's, or equal and
+    /// its content wins the tie (see [`Shard::beats`]).
     pub(in crate::store) fn put_versioned(
         &mut self,
         mut entry: Draft<'_>,
@@ -88,9 +92,9 @@ impl Shard {
         g: &mut Garbage,
     ) -> Put {
         let held = self.find_held(entry.hash(), entry.key(), now);
-        if entry.version() <= held.map_or(0, |i| self.entries[i].version()) {
+        if !self.beats(&entry, held) {
             entry.discard(g);
-            return Put::Stale;
+            return Put::Stale { held: held.map_or(0, |i| self.entries[i].version()) };
         }
         let live = held.filter(|&i| !self.entries[i].is_tombstone());
         let replaced_live = live.is_some();
@@ -101,6 +105,25 @@ impl Shard {
             Put::Applied { replaced_live }
         } else {
             Put::OutOfMemory
+        }
+    }
+
+    /// Whether `entry` replaces the held entry `held` under last-writer-wins. Versions
+    /// decide; at equal versions (two writers that happened to share a version) the content
+    /// decides the same way on every replica: a value beats a tombstone, and of two values
+    /// the bytewise greater wins. Identical content is the same write: stale. Version 0
+    /// never applies.
+    fn beats(&self, entry: &Draft<'_>, held: Option<usize>) -> bool {
+        let Some(i) = held else { return entry.version() > 0 };
+        let old = &self.entries[i];
+        match entry.version().cmp(&old.version()) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => match (entry.is_tombstone(), old.is_tombstone()) {
+                (true, _) => false,
+                (false, true) => true,
+                (false, false) => entry.value_bytes() > old.value_slice(&self.slab),
+            },
         }
     }
 
