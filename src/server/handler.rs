@@ -1,19 +1,30 @@
 //! The store-backed [`Handler`]: dispatches each [`Command`] to its function in `cmd`.
+//! Everything is answered synchronously from the store except two cluster operations that
+//! wait for work elsewhere (a digest's walk of the store, a SYNC's rounds with peers).
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
+
+use futures_util::future::Either;
 
 use crate::auth::{Gate, Password, Screened};
 use crate::codec::Inbound;
 use crate::net::{Handler, NetConfig, NetStats, Session};
+use crate::protocol::cluster::{BucketSet, Digest, Stale, WriteAck};
 use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
-use crate::protocol::{Command, Reply, Status};
-use crate::store::Store;
+use crate::protocol::{Command, Limits, Reply, Status};
+use crate::store::{Lww, Store};
 
 use super::cmd::{admin, expiry, info, keys};
-use super::shards::ShardFilter;
+use super::node::Cluster;
+use super::node::ae::to_record;
+use super::node::digest::bucket_of;
+
+/// A reply that needs waiting for: a boxed future.
+pub type Pending = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
 /// Answers requests from the local store.
 #[derive(Debug)]
@@ -23,7 +34,8 @@ pub struct StoreHandler {
     started: Instant,
     port: u16,
     settings: Vec<(&'static str, String)>,
-    shards: Option<Arc<ShardFilter>>,
+    cluster: Option<Arc<Cluster>>,
+    limits: Limits,
     gate: Gate,
 }
 
@@ -42,7 +54,8 @@ impl StoreHandler {
             ("proto-max-bulk-len", cfg.limits.max_value_size.to_string()),
         ];
         let gate = Gate::default();
-        Self { store, net, started: Instant::now(), port, settings, shards: None, gate }
+        let limits = cfg.limits;
+        Self { store, net, started: Instant::now(), port, settings, cluster: None, limits, gate }
     }
 
     /// Require clients to AUTH with `password` first (`None`: no password).
@@ -51,10 +64,16 @@ impl StoreHandler {
         self
     }
 
-    /// Answer WRONG_SHARD for keys of shards this node does not host.
-    pub fn with_shards(mut self, shards: Option<Arc<ShardFilter>>) -> Self {
-        self.shards = shards;
+    /// Serve as a node of a cluster: shard states decide what is answered (WRONG_SHARD,
+    /// NOT_READY), and the cluster operations work.
+    pub fn with_cluster(mut self, cluster: Option<Arc<Cluster>>) -> Self {
+        self.cluster = cluster;
         self
+    }
+
+    /// The cluster this handler serves as a node of, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// The store this handler serves.
@@ -71,23 +90,55 @@ impl StoreHandler {
         }
     }
 
-    /// One page of a shard's entries (the shard's readiness was checked already).
-    fn dump(&self, shard: u32, cursor: u64, max_items: u32) -> Reply {
-        let Some(filter) = &self.shards else {
-            return Reply::error(
-                Status::InvalidArgument,
-                "SHARD_DUMP needs a server started with --shardmap",
-            );
+    /// One page of a shard's entries (in `buckets`, if given); the shard's state was
+    /// checked already.
+    fn dump(&self, shard: u32, buckets: Option<&BucketSet>, cursor: u64, max_items: u32) -> Reply {
+        let Some(cluster) = &self.cluster else { return needs_cluster() };
+        let map = cluster.node.shards().map.clone();
+        let wanted = |key: &[u8]| {
+            map.shard_for_key(key) == shard && buckets.is_none_or(|b| b.contains(bucket_of(key)))
         };
-        let map = filter.served().map.clone();
-        let in_shard = |key: &[u8]| map.shard_for_key(key) == shard;
         let max = match max_items as usize {
             0 => DUMP_PAGE_MAX_ITEMS,
             n => n.min(DUMP_PAGE_MAX_ITEMS),
         };
-        let (entries, next) = self.store.dump_page(cursor, max, DUMP_PAGE_MAX_BYTES, &in_shard);
-        let records = entries.into_iter().map(super::sync::to_record).collect();
+        let (entries, next) = self.store.dump_page(cursor, max, DUMP_PAGE_MAX_BYTES, &wanted);
+        let records = entries.into_iter().map(to_record).collect();
         Reply::Bulk(encode_page(&DumpPage { records, next }))
+    }
+
+    /// A versioned write: applied last-writer-wins, or refused when its version is further
+    /// ahead of this node's clock than [`MAX_VERSION_SKEW`].
+    fn versioned(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ttl: Option<std::time::Duration>,
+        version: u64,
+    ) -> Reply {
+        let ahead = crate::version::ahead_of_wall_ms(version);
+        if !crate::version::within_skew(version) {
+            if let Some(c) = &self.cluster {
+                c.node.count_clock_skew();
+            }
+            let msg = format!(
+                "write version is {ahead} ms ahead of this node's clock (allowed skew {} ms): \
+                 the writer's clock or this node's is wrong",
+                MAX_VERSION_SKEW.as_millis()
+            );
+            return Reply::error(Status::ClockSkew, msg);
+        }
+        let clock = |store: &Store| store.hlc().peek();
+        match self.store.write_versioned(key, value, ttl, version) {
+            Ok(Lww::Applied { replaced_live }) => {
+                let applied = if value.is_some() { true } else { replaced_live };
+                Reply::Bulk(WriteAck { applied, clock: clock(&self.store) }.encode())
+            }
+            Ok(Lww::Stale { held }) => {
+                Reply::Raw(Status::Stale, Stale { held, clock: clock(&self.store) }.encode())
+            }
+            Err(e) => keys::store_error(&e),
+        }
     }
 
     /// Answers one command synchronously.
@@ -96,7 +147,7 @@ impl StoreHandler {
             Screened::Forward(command) => command,
             Screened::Answer(reply) => return reply,
         };
-        if let Some(Err(e)) = self.shards.as_ref().map(|s| s.check(&command)) {
+        if let Some(Err(e)) = self.cluster.as_ref().map(|c| c.node.check(&command)) {
             return Reply::Error(e);
         }
         let store = &*self.store;
@@ -127,45 +178,86 @@ impl StoreHandler {
                  Are you sure your configuration is correct?",
             ),
             Command::Quit => Reply::Ok,
-            Command::VSet { version, .. } | Command::VDel { version, .. }
-                if too_far_ahead(version) =>
-            {
-                Reply::error(Status::InvalidArgument, "version is too far in the future")
-            }
             Command::VSet { key, value, ttl, version } => {
-                match store.try_set_versioned(&key, &value, ttl, version) {
-                    Ok(applied) => Reply::Int(i64::from(applied)),
-                    Err(e) => keys::store_error(&e),
-                }
+                self.versioned(&key, Some(&value), ttl, version)
             }
-            Command::VDel { key, version } => {
-                Reply::Int(i64::from(store.del_versioned(&key, version)))
+            Command::VDel { key, version } => self.versioned(&key, None, None, version),
+            Command::ShardDump { shard, cursor, max_items } => {
+                self.dump(shard, None, cursor, max_items)
             }
-            Command::ShardDump { shard, cursor, max_items } => self.dump(shard, cursor, max_items),
+            Command::BucketDump { shard, buckets, cursor } => {
+                self.dump(shard, Some(&buckets), cursor, 0)
+            }
+            Command::NodeStatus => match &self.cluster {
+                Some(c) => Reply::Bulk(c.node.status(store, &self.limits).encode()),
+                None => needs_cluster(),
+            },
+            // Answered asynchronously by `call`; reaching here is a dispatch bug.
+            Command::Digest { .. } | Command::Sync { .. } => {
+                Reply::error(Status::Internal, "cluster operation dispatched synchronously")
+            }
         }
+    }
+
+    /// The cluster operations that wait: a digest (a walk of the store, off the runtime's
+    /// threads) and SYNC (rounds with peers). `None` for everything else.
+    fn waiting(&self, session: &mut Session, command: &Command) -> Option<Pending> {
+        if !matches!(command, Command::Digest { .. } | Command::Sync { .. }) {
+            return None;
+        }
+        let Some(cluster) = self.cluster.clone() else {
+            return Some(Box::pin(ready(needs_cluster())));
+        };
+        if !session.authenticated {
+            return None;
+        }
+        if let Err(e) = cluster.node.check(command) {
+            return Some(Box::pin(ready(Reply::Error(e))));
+        }
+        Some(match *command {
+            Command::Digest { shard, fresh } => Box::pin(async move {
+                let c = cluster.clone();
+                let buckets =
+                    tokio::task::spawn_blocking(move || c.node.digest(&c.store, shard, fresh))
+                        .await
+                        .unwrap_or_default();
+                Reply::Bulk(Digest { clock: cluster.store.hlc().peek(), buckets }.encode())
+            }),
+            Command::Sync { shard } => Box::pin(async move {
+                match cluster.sync(shard).await {
+                    Ok(applied) => Reply::Int(i64::try_from(applied).unwrap_or(i64::MAX)),
+                    Err(why) => Reply::error(Status::NotReady, why),
+                }
+            }),
+            _ => return None,
+        })
     }
 }
 
-/// How far ahead of this node's wall clock a write version may be. Every version a store
-/// sees moves its clock forward, so one absurd version would drag all later ones with it.
-pub const MAX_VERSION_SKEW: std::time::Duration = std::time::Duration::from_secs(600);
+/// How far ahead of this node's wall clock a write version may be (see
+/// [`crate::version::MAX_CLOCK_SKEW`]); a write past it is refused with CLOCK_SKEW, which
+/// the writer reports and hints.
+pub const MAX_VERSION_SKEW: std::time::Duration = crate::version::MAX_CLOCK_SKEW;
 
-fn too_far_ahead(version: u64) -> bool {
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let limit = u64::try_from((now + MAX_VERSION_SKEW).as_millis()).unwrap_or(u64::MAX);
-    crate::version::millis_of(version) > limit
+fn needs_cluster() -> Reply {
+    Reply::error(
+        Status::InvalidArgument,
+        "cluster operations need a server started with --shardmap and --node",
+    )
 }
 
 impl Handler for StoreHandler {
-    type Future = Ready<Reply>;
+    type Future = Either<Ready<Reply>, Pending>;
 
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
         self.gate.session(id, peer)
     }
 
-    fn call(&self, session: &mut Session, command: Command) -> Ready<Reply> {
-        ready(self.apply(session, command))
+    fn call(&self, session: &mut Session, command: Command) -> Self::Future {
+        match self.waiting(session, &command) {
+            Some(pending) => Either::Right(pending),
+            None => Either::Left(ready(self.apply(session, command))),
+        }
     }
 
     /// A pipelined run's keys are prefetched together, so their cache misses overlap; a

@@ -14,8 +14,7 @@
 
 pub mod cmd;
 mod handler;
-mod shards;
-mod sync;
+pub mod node;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -26,11 +25,11 @@ use tracing::info;
 
 use crate::auth::Password;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
-use crate::shardmap::watch::MAP_POLL_INTERVAL;
+use crate::shardmap::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
 
-pub use handler::StoreHandler;
-pub use shards::{Served, ShardFilter};
+pub use handler::{MAX_VERSION_SKEW, StoreHandler};
+pub use node::{Node, node_writer_id};
 
 /// Default port of `shale server`.
 pub const DEFAULT_PORT: u16 = 7379;
@@ -48,8 +47,8 @@ pub struct ServerConfig {
     pub store_options: StoreOptions,
     /// Background expiry sweep.
     pub sweep: SweepConfig,
-    /// Serve only some shards of a cluster map (`--shardmap --node`); `None` serves all keys.
-    pub shards: Option<Arc<ShardFilter>>,
+    /// Serve as one node of a cluster map (`--shardmap --node`); `None` serves all keys.
+    pub node: Option<Arc<Node>>,
     /// Clients must AUTH with this first (`--requirepass`); `None` lets everyone in. A
     /// cluster node also uses it to authenticate to its peers for shard copies.
     pub password: Option<Password>,
@@ -64,7 +63,7 @@ impl ServerConfig {
             store: StoreConfig::default(),
             store_options: StoreOptions::default(),
             sweep: SweepConfig::default(),
-            shards: None,
+            node: None,
             password: None,
         }
     }
@@ -93,16 +92,15 @@ impl Server {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let stats = Arc::new(NetStats::default());
+        let cluster = cfg.node.as_ref().map(|node| {
+            node.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
+            let peers = node::peers::peer_config(cfg.password.clone());
+            node::spawn(node.clone(), store.clone(), peers, cancel.clone(), &tracker)
+        });
         let handler = StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port());
-        let handler = handler.with_shards(cfg.shards.clone()).with_password(cfg.password.clone());
+        let handler = handler.with_cluster(cluster).with_password(cfg.password.clone());
         let handler = Arc::new(handler);
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
-        if let Some(shards) = &cfg.shards {
-            shards.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
-            let peers = sync::peer_config(cfg.password.clone());
-            let store = handler.store().clone();
-            tracker.spawn(sync::run(shards.clone(), store, peers, cancel.clone()));
-        }
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(

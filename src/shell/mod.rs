@@ -2,7 +2,7 @@
 //! and how they start. Binary-only: this is where `anyhow` is allowed.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,7 +14,7 @@ use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
 use shale::router::write::WriteAck;
 use shale::router::{Router, RouterConfig};
-use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
+use shale::server::{DEFAULT_PORT, Node, Server, ServerConfig};
 use shale::shardmap::ShardMap;
 use shale::shardmap::watch::MapWatcher;
 use shale::store::EvictionPolicy;
@@ -62,9 +62,10 @@ pub struct ServerArgs {
     /// Address to listen on. Loopback by default.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = DEFAULT_PORT)]
-    pub port: u16,
+    /// Port to listen on (0 picks a free one). Default 7379, or with --node the node's port
+    /// in the shard map (a different --port is refused unless --behind-proxy).
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
     /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
     #[arg(long, default_value_t = 0)]
@@ -99,6 +100,17 @@ pub struct ServerArgs {
     /// This server's node name in the shard map; keys of other shards get WRONG_SHARD.
     #[arg(long, requires = "shardmap")]
     pub node: Option<String>,
+    /// The map's address for this node is a proxy or NAT in front of it, so --port may
+    /// differ from the map's port.
+    #[arg(long, requires = "node")]
+    pub behind_proxy: bool,
+    /// How long a delete's tombstone lives (cluster nodes): a replica away from its peers for
+    /// half of it resynchronises before serving again.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    pub tombstone_grace: Duration,
+    /// Skews this process's clock (fault-injection tests only).
+    #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+    pub debug_clock_offset_ms: i64,
     #[command(flatten)]
     pub security: SecurityArgs,
 }
@@ -147,9 +159,10 @@ pub struct RouterArgs {
     /// Replicas that must ack a write before the client is answered: all, quorum or one.
     #[arg(long, default_value = "all")]
     pub write_ack: WriteAck,
-    /// Tie-breaker of this router's version clock (distinct per router; random if unset).
-    #[arg(long)]
-    pub router_id: Option<u8>,
+    /// Writer id of this router's version clock, 0-4095 (distinct per router; random in
+    /// 2048-4095 if unset; nodes use 1-2047).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=4095))]
+    pub router_id: Option<u16>,
     /// Log level or tracing filter (RUST_LOG overrides).
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -200,9 +213,18 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         args.max_key_size <= shale::protocol::limits::MAX_KEY_SIZE_HARD,
         "--max-key-size is at most 64KiB (key_len is a u16)"
     );
-    let mut cfg = ServerConfig::loopback(args.port);
+    shale::version::set_debug_offset_ms(args.debug_clock_offset_ms);
+    let cluster = match (&args.shardmap, &args.node) {
+        (Some(path), Some(node)) => Some(load_node_map(path, node, &args)?),
+        _ => None,
+    };
+    let port = match (&cluster, args.port) {
+        (Some((map, node)), None) => map.node(node).map_or(DEFAULT_PORT, |n| n.port),
+        (_, port) => port.unwrap_or(DEFAULT_PORT),
+    };
+    let mut cfg = ServerConfig::loopback(port);
     cfg.password = args.security.password(args.bind)?;
-    cfg.addr = SocketAddr::new(args.bind, args.port);
+    cfg.addr = SocketAddr::new(args.bind, port);
     cfg.store.shards = args.shards;
     cfg.net.max_connections = args.max_connections;
     cfg.net.limits.max_key_size = args.max_key_size;
@@ -210,21 +232,38 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     cfg.store_options.maxmemory = args.maxmemory;
     cfg.store_options.eviction = args.eviction;
-    if let (Some(path), Some(node)) = (args.shardmap, args.node) {
-        let map = ShardMap::load(&path).context("loading the shard map")?;
-        anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
+    if let (Some((map, node)), Some(path)) = (cluster, args.shardmap) {
         // Cluster nodes keep DEL tombstones so a delayed older write can't resurrect a key,
         // and stamp direct writes with a clock id of their own.
         cfg.store_options.tombstones = true;
-        cfg.store_options.clock_id =
-            shale::shardmap::hash::fnv1_32(node.as_bytes()).to_be_bytes()[3];
-        cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
+        cfg.store_options.tombstone_ttl = args.tombstone_grace;
+        cfg.store_options.clock_id = shale::server::node_writer_id(&node);
+        let watcher = MapWatcher::new(path, map);
+        cfg.node = Some(Node::new(watcher, node, args.tombstone_grace));
     }
     let signals = Signals::install();
     let server = Server::start(cfg).await.context("starting server")?;
     signals.wait().await;
     server.shutdown().await;
     Ok(())
+}
+
+/// Loads the map of a cluster node and checks that `node` is in it and that `--port`, if
+/// given, is the map's port for it.
+fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(ShardMap, String)> {
+    let map = ShardMap::load(path)
+        .with_context(|| format!("loading the shard map {}", path.display()))?;
+    let spec =
+        map.node(node).with_context(|| format!("node '{node}' is not in {}", path.display()))?;
+    if let Some(port) = args.port.filter(|p| *p != spec.port && !args.behind_proxy) {
+        anyhow::bail!(
+            "--port {port} disagrees with node {node}'s port {} in {}: leave --port out, fix \
+             the map, or pass --behind-proxy if the map's address is a proxy in front of this node",
+            spec.port,
+            path.display()
+        );
+    }
+    Ok((map, node.to_owned()))
 }
 
 pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {

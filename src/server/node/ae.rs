@@ -1,0 +1,178 @@
+//! Anti-entropy: one round of one shard with one peer. Compare the two digests, pull the
+//! entries of every bucket that differs (BUCKET_DUMP pages) and apply them last-writer-wins,
+//! remaining TTLs kept. A round only ever pulls; each replica pulls from every other, so
+//! they converge on the newest version of every key. Pulls are paced to
+//! [`AE_MAX_BYTES_PER_SEC`], so a full copy cannot saturate the node's network.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Cluster;
+use super::digest::{bucket_of, differing};
+use super::peers::PeerError;
+use crate::protocol::cluster::{BucketSet, Digest, bucket_dump_frame, digest_frame};
+use crate::protocol::dump::{DumpRecord, decode_page};
+use crate::shardmap::ShardMap;
+use crate::store::{DumpEntry, Store};
+
+/// Deadline of one digest or one page from a peer.
+pub const AE_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most bytes of pages one round pulls per second.
+pub const AE_MAX_BYTES_PER_SEC: u64 = 64 * 1024 * 1024;
+
+/// Why a round did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    /// The peer could not be reached or refused.
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    /// The store refused an entry (out of memory): the copy would be incomplete.
+    #[error("applying a pulled entry: {0}")]
+    Apply(String),
+}
+
+/// What a round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundOutcome {
+    /// Buckets that differed.
+    pub buckets: usize,
+    /// Entries applied (newer than what this node held).
+    pub applied: u64,
+}
+
+/// How a round finds what to pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Compare digests, either side's possibly cached for a moment (periodic rounds: a
+    /// difference missed now is found next round).
+    Periodic,
+    /// Compare digests both sides compute now (SYNC: nothing written before it may be
+    /// missed).
+    Exact,
+    /// Pull every bucket (a copy: this replica may hold nothing yet).
+    Full,
+}
+
+/// One round of `shard` with `peer` of `map`.
+pub async fn round(
+    c: &Arc<Cluster>,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    mode: Mode,
+) -> Result<RoundOutcome, RoundError> {
+    let result = pull(c, map, peer, shard, mode).await;
+    let stats = &c.node.stats;
+    let counter = if result.is_ok() { &stats.ae_rounds } else { &stats.ae_failures };
+    counter.fetch_add(1, Ordering::Relaxed);
+    result
+}
+
+async fn pull(
+    c: &Arc<Cluster>,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    mode: Mode,
+) -> Result<RoundOutcome, RoundError> {
+    let diff = match mode {
+        Mode::Full => BucketSet::all(),
+        Mode::Periodic | Mode::Exact => compare(c, map, peer, shard, mode == Mode::Exact).await?,
+    };
+    if diff.is_empty() {
+        return Ok(RoundOutcome::default());
+    }
+    let applied = pull_buckets(c, map, peer, shard, &diff).await?;
+    c.node.invalidate_digests();
+    c.node.stats.ae_keys_repaired.fetch_add(applied, Ordering::Relaxed);
+    Ok(RoundOutcome { buckets: diff.len(), applied })
+}
+
+/// The buckets where this node's digest of `shard` and `peer`'s differ.
+async fn compare(
+    c: &Arc<Cluster>,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    fresh: bool,
+) -> Result<BucketSet, RoundError> {
+    let resp = c.peers.call(map, peer, digest_frame(shard, fresh), AE_CALL_TIMEOUT).await?;
+    let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "DIGEST" };
+    let theirs = Digest::decode(&resp.payload).ok_or_else(malformed)?;
+    observe_clock(&c.store, theirs.clock);
+    let c = c.clone();
+    let mine = tokio::task::spawn_blocking(move || c.node.digest(&c.store, shard, fresh))
+        .await
+        .unwrap_or_default();
+    Ok(differing(&mine, &theirs.buckets))
+}
+
+/// Pages through the peer's entries of `buckets`, applying each. Returns entries applied.
+async fn pull_buckets(
+    c: &Cluster,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    buckets: &BucketSet,
+) -> Result<u64, RoundError> {
+    let (node, store, peers) = (&c.node, &c.store, &c.peers);
+    let (started, mut bytes, mut cursor, mut applied) = (Instant::now(), 0u64, 0u64, 0u64);
+    loop {
+        let frame = bucket_dump_frame(shard, buckets, cursor);
+        let resp = peers.call(map, peer, frame, AE_CALL_TIMEOUT).await?;
+        bytes += resp.payload.len() as u64;
+        node.stats.ae_bytes_pulled.fetch_add(resp.payload.len() as u64, Ordering::Relaxed);
+        let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "BUCKET_DUMP" };
+        let page = decode_page(resp.payload).map_err(|_| malformed())?;
+        for record in &page.records {
+            // A record outside the asked shard and buckets is a confused peer: skip it.
+            if map.shard_for_key(&record.key) != shard || !buckets.contains(bucket_of(&record.key))
+            {
+                continue;
+            }
+            match store.try_apply(&to_entry(record)) {
+                Ok(true) => applied += 1,
+                Ok(false) => {}
+                Err(e) => return Err(RoundError::Apply(e.to_string())),
+            }
+        }
+        let Some(next) = page.next else { return Ok(applied) };
+        cursor = next;
+        pace(started, bytes).await;
+    }
+}
+
+/// Sleeps as long as needed to keep `bytes` since `started` under the rate limit.
+async fn pace(started: Instant, bytes: u64) {
+    let allowed = Duration::from_secs_f64(bytes as f64 / AE_MAX_BYTES_PER_SEC as f64);
+    if let Some(wait) = allowed.checked_sub(started.elapsed()) {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Merges a peer's clock into this node's, unless it is absurdly far ahead (the peer's
+/// clock is wrong; following it would drag every later version along).
+pub fn observe_clock(store: &Store, clock: u64) {
+    if crate::version::within_skew(clock) {
+        store.hlc().observe(clock);
+    }
+}
+
+/// A dump record as a store entry.
+pub fn to_entry(r: &DumpRecord) -> DumpEntry {
+    DumpEntry {
+        key: r.key.clone(),
+        value: r.value.clone(),
+        ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
+        version: r.version,
+    }
+}
+
+/// The wire form of a store entry.
+pub fn to_record(e: DumpEntry) -> DumpRecord {
+    let ttl_ms = e.ttl.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
+    DumpRecord { key: e.key, value: e.value, ttl_ms, version: e.version }
+}

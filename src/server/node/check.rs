@@ -1,0 +1,180 @@
+//! Which commands a node answers for a shard, by the shard's state on this node:
+//!
+//! | command                        | Ready | Copying | Isolated | Retiring | NotHosted |
+//! |--------------------------------|-------|---------|----------|----------|-----------|
+//! | VSET / VDEL (router writes)    | yes   | yes     | yes      | yes      | WRONGSHARD|
+//! | reads (GET, TTL, EXISTS, MGET) | yes   | NOTREADY| NOTREADY | yes      | WRONGSHARD|
+//! | plain writes (SET, DEL, ...)   | yes   | NOTREADY| NOTREADY | WRONGSHARD| WRONGSHARD|
+//! | DIGEST, BUCKET_DUMP (peers)    | yes   | yes     | NOTREADY | yes      | WRONGSHARD|
+//! | SHARD_DUMP (a full copy)       | yes   | NOTREADY| NOTREADY | yes      | WRONGSHARD|
+//! | SYNC                           | yes   | yes     | yes      | WRONGSHARD| WRONGSHARD|
+//!
+//! A copying replica's partial data is still worth pulling (it may hold writes only it
+//! acknowledged), but an isolated one's is not: it may hold keys whose deletes it missed.
+
+use bytes::Bytes;
+
+use super::{Node, Shards};
+use crate::protocol::cluster::ShardState;
+use crate::protocol::{Command, ErrorReply, Status};
+
+/// What a command does with a shard, for admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Versioned,
+    Read,
+    Write,
+    Peer,
+    FullDump,
+    Sync,
+}
+
+impl Access {
+    fn allowed(self, state: ShardState) -> Result<(), Status> {
+        use ShardState::{Copying, Isolated, NotHosted, Ready, Retiring};
+        match (self, state) {
+            (_, NotHosted) => Err(Status::WrongShard),
+            (_, Ready) | (Access::Versioned, _) => Ok(()),
+            (Access::Read | Access::Peer | Access::FullDump, Retiring) => Ok(()),
+            (Access::Peer | Access::Sync, Copying) | (Access::Sync, Isolated) => Ok(()),
+            (Access::Write | Access::Sync, Retiring) => Err(Status::WrongShard),
+            (Access::Read | Access::Write | Access::FullDump, Copying | Isolated) => {
+                Err(Status::NotReady)
+            }
+            (Access::Peer, Isolated) => Err(Status::NotReady),
+        }
+    }
+}
+
+impl Node {
+    /// WRONG_SHARD or NOT_READY for the first key (or shard) of `command` this node may not
+    /// answer now; `Ok` for commands without keys.
+    pub fn check(&self, command: &Command) -> Result<(), ErrorReply> {
+        let shards = self.shards.load_full();
+        let shards = &*shards;
+        let by_key = |access: Access| {
+            move |key: &Bytes| self.admit(shards, shards.map.shard_for_key(key), access)
+        };
+        match command {
+            Command::VSet { key, .. } | Command::VDel { key, .. } => by_key(Access::Versioned)(key),
+            Command::Get(k) | Command::Ttl { key: k, .. } => by_key(Access::Read)(k),
+            Command::Exists(keys) | Command::MGet(keys) => {
+                keys.iter().try_for_each(by_key(Access::Read))
+            }
+            Command::Persist(k) | Command::Expire { key: k, .. } => by_key(Access::Write)(k),
+            Command::Set(args) => by_key(Access::Write)(&args.key),
+            Command::Del(keys) => keys.iter().try_for_each(by_key(Access::Write)),
+            Command::MSet(pairs) => pairs.iter().try_for_each(|(k, _)| by_key(Access::Write)(k)),
+            Command::ShardDump { shard, .. } => self.admit(shards, *shard, Access::FullDump),
+            Command::Digest { shard, .. } | Command::BucketDump { shard, .. } => {
+                self.admit(shards, *shard, Access::Peer)
+            }
+            Command::Sync { shard } => self.admit(shards, *shard, Access::Sync),
+            Command::Ping(_)
+            | Command::Echo(_)
+            | Command::DbSize
+            | Command::FlushAll
+            | Command::Info(_)
+            | Command::Stats
+            | Command::Auth(_)
+            | Command::Quit
+            | Command::Select(_)
+            | Command::Hello(_)
+            | Command::CommandDocs(_)
+            | Command::ConfigGet(_)
+            | Command::Client(_)
+            | Command::NodeStatus => Ok(()),
+        }
+    }
+
+    fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
+        let state = shards.state(shard);
+        access.allowed(state).map_err(|status| {
+            let msg = match (status, state) {
+                (Status::WrongShard, ShardState::Retiring) => {
+                    format!("shard {shard} is moving away from node {}", self.name)
+                }
+                (Status::WrongShard, _) => {
+                    format!("shard {shard} is not hosted by node {}", self.name)
+                }
+                (_, ShardState::Isolated) => format!(
+                    "shard {shard} on node {} is resynchronising after losing touch with its peers",
+                    self.name
+                ),
+                _ => format!("shard {shard} is still being copied to node {}", self.name),
+            };
+            ErrorReply::new(status, msg)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::shardmap::{MapWatcher, ShardMap};
+
+    fn node(name: &str) -> Arc<Node> {
+        // "abc" is in shard 4 of 8; n1 hosts it, n2 does not.
+        let mut b =
+            ShardMap::builder(8).node("n1", "127.0.0.1", 7401).node("n2", "127.0.0.1", 7402);
+        for s in 1..=8 {
+            b = b.shard(s, if s == 4 { &["n1"] } else { &["n1", "n2"] });
+        }
+        let map = b.build().unwrap();
+        Node::new(MapWatcher::new("unused.json".into(), map), name, Duration::from_secs(60))
+    }
+
+    fn set_state(n: &Node, shard: u32, state: ShardState) {
+        let mut s = (*n.shards()).clone();
+        s.states[shard as usize - 1] = state;
+        n.publish(s);
+    }
+
+    #[test]
+    fn keys_of_unhosted_shards_are_wrong_shard() {
+        let (n1, n2) = (node("n1"), node("n2"));
+        set_state(&n1, 4, ShardState::Ready);
+        let get = Command::Get(Bytes::from_static(b"abc"));
+        assert!(n1.check(&get).is_ok());
+        assert_eq!(n2.check(&get).unwrap_err().status, Status::WrongShard);
+        assert!(n2.check(&Command::DbSize).is_ok(), "keyless commands pass");
+    }
+
+    #[test]
+    fn a_shard_being_copied_takes_versioned_writes_only() {
+        let n1 = node("n1");
+        set_state(&n1, 4, ShardState::Copying);
+        let key = Bytes::from_static(b"abc");
+        let get = Command::Get(key.clone());
+        let vset = Command::VSet { key, value: Bytes::new(), ttl: None, version: 1 };
+        let dump = Command::ShardDump { shard: 4, cursor: 0, max_items: 0 };
+        let err = n1.check(&get).unwrap_err();
+        assert_eq!(err.status, Status::NotReady);
+        assert!(err.message.contains("being copied"), "{}", err.message);
+        assert!(n1.check(&dump).is_err(), "a half-copied shard is no full copy source");
+        assert!(
+            n1.check(&Command::Digest { shard: 4, fresh: false }).is_ok(),
+            "but its writes can be pulled"
+        );
+        assert!(n1.check(&vset).is_ok());
+        set_state(&n1, 4, ShardState::Ready);
+        assert!(n1.check(&get).is_ok() && n1.check(&dump).is_ok());
+    }
+
+    #[test]
+    fn a_retiring_shard_serves_reads_until_it_is_dropped() {
+        let n1 = node("n1");
+        set_state(&n1, 4, ShardState::Retiring);
+        let key = Bytes::from_static(b"abc");
+        assert!(n1.check(&Command::Get(key.clone())).is_ok());
+        assert_eq!(n1.check(&Command::Del(vec![key])).unwrap_err().status, Status::WrongShard);
+        set_state(&n1, 4, ShardState::Isolated);
+        assert_eq!(
+            n1.check(&Command::Digest { shard: 4, fresh: false }).unwrap_err().status,
+            Status::NotReady
+        );
+    }
+}
