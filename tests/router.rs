@@ -14,14 +14,17 @@ use std::time::Duration;
 
 use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
+use shale::protocol::cluster::WriteAck;
 use shale::protocol::{Command, Reply, Status};
 use shale::router::health::State;
+use shale::router::write::WriteAck as AckMode;
 use shale::router::{Router, RouterConfig, RunningRouter};
 use shale::shardmap::ShardMap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// A fake node: answers PING, counts data requests, can delay them or fail GETs.
+/// A fake node: answers probes as a plain (non-cluster) server does, counts data requests,
+/// can delay them or fail GETs.
 #[derive(Default)]
 struct Fake {
     delay: Duration,
@@ -34,19 +37,26 @@ impl Handler for Fake {
 
     fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
         let (delay, fail) = (self.delay, self.fail_gets);
-        if !matches!(cmd, Command::Ping(_) | Command::ShardDump { .. }) {
+        let probe = matches!(cmd, Command::Ping(_) | Command::NodeStatus | Command::Sync { .. });
+        if !probe {
             self.data_requests.fetch_add(1, Ordering::Relaxed);
         }
         Box::pin(async move {
             // Data requests are slow; probes are answered at once so the node stays up.
-            if !matches!(cmd, Command::Ping(_)) {
+            if !probe {
                 tokio::time::sleep(delay).await;
             }
             match cmd {
                 Command::Ping(_) => Reply::Simple("PONG"),
+                Command::NodeStatus | Command::Sync { .. } => {
+                    Reply::error(Status::InvalidArgument, "not a cluster node")
+                }
                 Command::Get(_) if fail => Reply::error(Status::Internal, "disk on fire"),
                 Command::Get(_) => Reply::Bulk("fake".into()),
-                Command::Del(_) | Command::VSet { .. } | Command::VDel { .. } => Reply::Int(1),
+                Command::Del(_) => Reply::Int(1),
+                Command::VSet { .. } | Command::VDel { .. } => {
+                    Reply::Bulk(WriteAck { applied: true, clock: 0 }.encode())
+                }
                 _ => Reply::Ok,
             }
         })
@@ -182,14 +192,49 @@ async fn writes_reach_every_replica_once_concurrently() {
 }
 
 #[tokio::test]
+async fn writes_after_an_ejection_are_ok_by_default_and_partial_with_ack_all() {
+    let a = start().await;
+    // A port with nothing listening: bind, note the port, close.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let map = one_shard_map(&[("n1", a.local_addr()), ("n2", dead)]);
+    // Default (healthy): a refused connection ejects n2 at once, so the write is OK, and n2
+    // gets a hint.
+    let r = router(&map, |_| {}).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    for _ in 0..20 {
+        c.roundtrip(b"SET k v\r\n", b"+OK\r\n").await;
+    }
+    let n2 = r.router().topology().backend("n2").cloned().unwrap();
+    assert!(n2.health().is_ejected() && !n2.hints().is_empty(), "n2 ejected and hinted");
+    r.shutdown().await;
+    // With --write-ack all the same write is PARTIAL, naming the replica that missed it.
+    let r = router(&map, |c| c.write_ack = AckMode::All).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.send(b"SET k v\r\n").await;
+    let got = c.read_until(b"\r\n").await;
+    assert!(
+        got.starts_with(b"-PARTIAL 1/2 replicas acked; failed: n2"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    r.shutdown().await;
+}
+
+#[tokio::test]
 async fn partial_and_unavailable_writes_are_reported() {
     let a = start().await;
     // A port with nothing listening: bind, note the port, close.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let map = one_shard_map(&[("n1", a.local_addr()), ("n2", dead)]);
-    let r = router(&map, |_| {}).await;
+    let r = router(&map, |c| c.write_ack = AckMode::All).await;
     let mut c = Text::connect(r.local_addr()).await;
-    c.roundtrip(b"SET k v\r\n", b"-PARTIAL 1/2 replicas acked; failed: n2\r\n").await;
+    c.send(b"SET k v\r\n").await;
+    let got = c.read_until(b"\r\n").await;
+    assert!(
+        got.starts_with(b"-PARTIAL 1/2 replicas acked; failed: n2"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
     assert_eq!(a.store().get(b"k").as_deref(), Some(&b"v"[..]), "the live replica has it");
     a.shutdown().await;
     c.send(b"SET k v\r\n").await;
@@ -225,23 +270,21 @@ async fn map_reload_moves_traffic() {
 #[tokio::test]
 async fn server_with_a_shard_map_rejects_unhosted_shards() {
     // "abc" is in shard 4 of 8; n1 hosts it, n2 does not.
-    let map = ShardMap::builder(8)
-        .node("n1", "127.0.0.1", 7401)
-        .node("n2", "127.0.0.1", 7402)
-        .shard(4, &["n1"])
-        .shard(1, &["n2"])
-        .build()
-        .unwrap();
-    let path = temp_file("map.json", &map.to_json());
+    let (p1, p2) = (common::free_port(), common::free_port());
+    let mut map = ShardMap::builder(8).node("n1", "127.0.0.1", p1).node("n2", "127.0.0.1", p2);
+    for s in 1..=8 {
+        map = map.shard(s, if s == 4 { &["n1"] } else { &["n2"] });
+    }
+    let path = temp_file("map.json", &map.build().unwrap().to_json());
     let p = path.to_str().unwrap();
-    let n2 = Proc::spawn(&["server", "--shardmap", p, "--node", "n2"]);
+    let n2 = Proc::spawn_on(&["server", "--shardmap", p, "--node", "n2"], p2);
     let mut t = Text::connect(n2.addr).await;
     t.send(b"SET abc v\r\n").await;
     let got = t.read_until(b"\r\n").await;
     assert!(got.starts_with(b"-WRONGSHARD shard 4"), "{}", String::from_utf8_lossy(&got));
     let mut b = Bin::connect(n2.addr).await;
     assert_eq!(b.call(0x02, b"abc", b"", 0).await.status(), Some(Status::WrongShard));
-    let n1 = Proc::spawn(&["server", "--shardmap", p, "--node", "n1"]);
+    let n1 = Proc::spawn_on(&["server", "--shardmap", p, "--node", "n1"], p1);
     n1.wait_log("node ready");
     let mut t1 = Text::connect(n1.addr).await;
     t1.roundtrip(b"SET abc v\r\n", b"+OK\r\n").await;

@@ -1,7 +1,9 @@
 //! One backend node as the router sees it: a pool of multiplexed connections for traffic,
 //! a separate one-connection pool for probes (so probes never queue behind traffic), its
-//! [`Health`], and the load signals P2C reads (requests in flight, EWMA latency).
+//! [`Health`], what its NODE_STATUS probes said ([`NodeView`]: identity, limits, per-shard
+//! readiness, clock), and the load signals P2C reads (requests in flight, EWMA latency).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -10,11 +12,14 @@ use tracing::{info, warn};
 
 use super::health::{Failure, Flip, Health, HealthConfig};
 use super::hints::Hints;
+use super::nodeview::NodeView;
 use crate::client::ClientMetrics;
 use crate::client::metrics::Metrics;
 use crate::client::{ConnectionConfig, Error, Pool, ReconnectPolicy};
 use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
+use crate::protocol::cluster::{NodeStatus, node_status_frame};
+use crate::version::Hlc;
 
 /// Weight of the newest sample in the latency EWMA.
 const EWMA_ALPHA: f64 = 0.3;
@@ -41,6 +46,8 @@ pub struct Backend {
     probe_pool: Pool,
     health: Health,
     hints: Hints,
+    view: NodeView,
+    hlc: Arc<Hlc>,
     in_flight: AtomicU32,
     ewma_us: AtomicU64,
     metrics: Metrics,
@@ -62,7 +69,8 @@ pub fn is_client_fault(status: Status) -> bool {
 }
 
 impl Backend {
-    /// A backend at `addr` with `pool_size` traffic connections.
+    /// A backend at `addr` with `pool_size` traffic connections. `hlc` is the router's
+    /// clock: probes merge the node's clock into it.
     pub fn new(
         name: &str,
         addr: String,
@@ -70,6 +78,7 @@ impl Backend {
         pool_size: usize,
         conn: ConnectionConfig,
         health: HealthConfig,
+        hlc: Arc<Hlc>,
     ) -> Self {
         let pool = Pool::new(addr.clone(), pool_size, conn.clone(), TRAFFIC_RECONNECT);
         let probe_pool = Pool::new(addr.clone(), 1, conn, PROBE_RECONNECT);
@@ -81,6 +90,8 @@ impl Backend {
             probe_pool,
             health: Health::new(health),
             hints: Hints::default(),
+            view: NodeView::default(),
+            hlc,
             in_flight: AtomicU32::new(0),
             ewma_us: AtomicU64::new(0f64.to_bits()),
             metrics: Metrics::default(),
@@ -113,9 +124,28 @@ impl Backend {
         &self.hints
     }
 
-    /// Whether a read of `key` (in `shard`) may go here: up, and caught up on that key.
+    /// What the node's NODE_STATUS probes said.
+    pub fn view(&self) -> &NodeView {
+        &self.view
+    }
+
+    /// The router's clock.
+    pub fn hlc(&self) -> &Hlc {
+        &self.hlc
+    }
+
+    /// Whether the node may take writes: it is the node the map names.
+    pub fn writable(&self) -> bool {
+        !self.view.is_impostor()
+    }
+
+    /// Whether a read of `key` (in `shard`) may go here: up, the node the map names, ready
+    /// for the shard, and caught up on that key.
     pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
-        !self.health.is_ejected() && self.hints.readable(shard, key)
+        !self.health.is_ejected()
+            && self.writable()
+            && self.view.serves_reads(shard)
+            && self.hints.readable(shard, key)
     }
 
     /// P2C's load score: EWMA latency x (in flight + 1) / weight. Lower is better.
@@ -132,7 +162,7 @@ impl Backend {
         frame: RequestFrame,
         deadline: Instant,
     ) -> Result<ResponseFrame, Error> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight::enter(&self.in_flight);
         let started = Instant::now();
         let result = match self.pool.call_until(frame, deadline).await {
             Ok(resp) => match resp.status() {
@@ -144,7 +174,6 @@ impl Backend {
             },
             Err(e) => Err(e),
         };
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let took = started.elapsed();
         self.metrics.record(took, result.as_ref().err());
         match &result {
@@ -152,23 +181,42 @@ impl Backend {
                 self.observe_latency(took);
                 self.health.record_success();
             }
-            // A map disagreement is not the node's ill health.
-            Err(Error::Server { status: Status::WrongShard, .. }) => {}
+            // A map disagreement, a shard not ready yet or a clock disagreement is not the
+            // node's ill health: it answered.
+            Err(Error::Server {
+                status: Status::WrongShard | Status::NotReady | Status::ClockSkew,
+                ..
+            }) => {}
             Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),
         }
         result
     }
 
-    /// One active health probe (PING with the probe timeout).
+    /// One active health probe: NODE_STATUS with the probe timeout. A node answering as
+    /// another node fails the probe; a server that is not a cluster node (no NODE_STATUS)
+    /// passes it with nothing known of its shards.
     pub async fn probe(&self, timeout: Duration) {
         self.probes.fetch_add(1, Ordering::Relaxed);
-        let ping =
-            RequestFrame { opcode: crate::protocol::Opcode::Ping as u8, ..Default::default() };
-        let ok = matches!(
-            self.probe_pool.call(ping, timeout).await,
-            Ok(resp) if resp.status() == Some(Status::Ok)
-        );
+        let sent = crate::version::wall_ms();
+        let ok = match self.probe_pool.call(node_status_frame(), timeout).await {
+            Ok(resp) if resp.status() == Some(Status::Ok) => self.take_status(&resp, sent),
+            Ok(resp) if resp.status() == Some(Status::InvalidArgument) => {
+                self.view.clear();
+                true
+            }
+            _ => false,
+        };
         self.on_flip(self.health.record_probe(ok));
+    }
+
+    fn take_status(&self, resp: &ResponseFrame, sent_ms: u64) -> bool {
+        let Some(status) = NodeStatus::decode(&resp.payload) else { return false };
+        let clock = status.clock;
+        let me = self.view.update(&self.name, status, sent_ms, crate::version::wall_ms());
+        if me {
+            observe(&self.hlc, clock);
+        }
+        me
     }
 
     /// Counters for STATS.
@@ -211,6 +259,32 @@ pub struct BackendSnapshot {
     pub ejections: u64,
     /// Requests in flight now.
     pub in_flight: u32,
+}
+
+/// Merges a node's clock into the router's, unless it is further ahead of the router's wall
+/// clock than any node accepts (then the node's clock is wrong, and following it would make
+/// every write of this router refused).
+pub fn observe(hlc: &Hlc, clock: u64) {
+    if crate::version::within_skew(clock) {
+        hlc.observe(clock);
+    }
+}
+
+/// Counts a request in flight until dropped, so a caller that gives up (a client that
+/// disconnected) cannot leave the node looking busy to P2C forever.
+struct InFlight<'a>(&'a AtomicU32);
+
+impl<'a> InFlight<'a> {
+    fn enter(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn failure_kind(e: &Error) -> Failure {

@@ -12,10 +12,13 @@ use tokio::time::Instant;
 
 use super::Router;
 use super::forward::read;
+use super::multikey::{KeyOutcome, partial_error};
+use super::topology::Topology;
 use super::write::{WriteReq, write};
 use crate::auth::Screened;
 use crate::net::{Handler, Session};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
+use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit};
 use crate::server::cmd::admin;
 
@@ -76,20 +79,14 @@ impl Router {
         let reply = match command {
             Command::Get(key) => self.get(key).await,
             Command::Set(args) => self.set(args).await,
-            Command::Del(keys) => self.sum(keys, |r, k| r.del(k)).await,
+            Command::Del(keys) => self.del_keys(keys).await,
             Command::Exists(keys) => self.sum(keys, |r, k| r.exists(k)).await,
             Command::Ttl { key, unit } => self.ttl(key, unit).await,
             Command::MGet(keys) => {
                 let replies = join_all(keys.into_iter().map(|k| self.get(k))).await;
                 first_error(&replies).unwrap_or(Reply::Array(replies))
             }
-            Command::MSet(pairs) => {
-                let sets = pairs.into_iter().map(|(key, value)| {
-                    self.set(SetArgs { key, value, ttl: None, mode: SetMode::Always })
-                });
-                let replies = join_all(sets).await;
-                first_error(&replies).unwrap_or(Reply::Ok)
-            }
+            Command::MSet(pairs) => self.mset(pairs).await,
             other => {
                 Reply::error(Status::Internal, format!("{} is not a data command", other.name()))
             }
@@ -106,7 +103,8 @@ impl Router {
         let mut retried = false;
         loop {
             let topo = self.inner.topology.load_full();
-            let (shard, replicas) = topo.route(&frame.key);
+            let route = topo.route(&frame.key);
+            let (shard, replicas) = (route.shard, route.targets);
             let policy = self.inner.read_policy;
             match read(policy, shard, replicas, &frame, &t, Instant::now() + t.request).await {
                 Ok(resp) => return Ok(resp),
@@ -116,22 +114,23 @@ impl Router {
         }
     }
 
-    /// Fans a versioned write out (same retry rule); returns the acks' replies.
+    /// Fans a versioned write out (same retry rule); returns the replicas' acks.
     async fn write_frames(
         &self,
         key: Bytes,
         value: Option<Bytes>,
         ttl: Option<std::time::Duration>,
-    ) -> Result<Vec<ResponseFrame>, ErrorReply> {
+    ) -> Result<Vec<Ack>, ErrorReply> {
         let t = self.inner.timeouts;
-        let version = self.inner.hlc.now();
         let mut retried = false;
         loop {
             let topo = self.inner.topology.load_full();
-            let (shard, replicas) = topo.route(&key);
-            let req = WriteReq { shard, key: key.clone(), value: value.clone(), ttl, version };
+            let route = topo.route(&key);
+            let version = self.inner.hlc.now();
+            let (shard, value) = (route.shard, value.clone());
+            let req = WriteReq { shard, key: key.clone(), value, ttl, version };
             let ack = self.inner.write_ack;
-            match write(replicas, &req, ack, &t, Instant::now() + t.request).await {
+            match write(route, req, ack, &t, Instant::now() + t.request).await {
                 Ok(acks) => return Ok(acks),
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 Err(f) => return Err(f.reply),
@@ -176,11 +175,32 @@ impl Router {
         }
     }
 
-    async fn del(&self, key: Bytes) -> Reply {
-        match self.write_frames(key, None, None).await {
-            Ok(acks) => Reply::Int(i64::from(acks.iter().any(|r| r.payload.first() == Some(&1)))),
-            Err(e) => Reply::Error(e),
+    /// Deletes one key: whether a live key was removed anywhere.
+    async fn del_one(&self, key: Bytes) -> Result<bool, ErrorReply> {
+        let acks = self.write_frames(key, None, None).await?;
+        Ok(acks.iter().any(|a| a.applied))
+    }
+
+    /// DEL key...: the number removed, or an error naming the shards applied and failed.
+    async fn del_keys(&self, keys: Vec<Bytes>) -> Reply {
+        let topo = self.inner.topology.load_full();
+        let results = join_all(keys.iter().map(|k| self.del_one(k.clone()))).await;
+        let removed = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        let outcomes = outcomes(&topo, keys, results.into_iter().map(|r| r.map(|_| ())));
+        match partial_error("DEL", &outcomes) {
+            Some(e) => Reply::Error(e),
+            None => Reply::Int(i64::try_from(removed).unwrap_or(i64::MAX)),
         }
+    }
+
+    /// MSET k v...: OK, or an error naming the shards applied and failed.
+    async fn mset(&self, pairs: Vec<(Bytes, Bytes)>) -> Reply {
+        let topo = self.inner.topology.load_full();
+        let writes = pairs.iter().map(|(k, v)| self.write_frames(k.clone(), Some(v.clone()), None));
+        let results = join_all(writes).await;
+        let keys = pairs.into_iter().map(|(k, _)| k).collect();
+        let outcomes = outcomes(&topo, keys, results.into_iter().map(|r| r.map(|_| ())));
+        partial_error("MSET", &outcomes).map_or(Reply::Ok, Reply::Error)
     }
 
     /// Runs a per-key command over all keys concurrently and adds up the integer replies.
@@ -195,6 +215,18 @@ impl Router {
         }
         Reply::Int(replies.iter().map(|r| if let Reply::Int(n) = r { *n } else { 0 }).sum())
     }
+}
+
+/// Pairs each key with its shard and result.
+fn outcomes(
+    topo: &Topology,
+    keys: Vec<Bytes>,
+    results: impl Iterator<Item = Result<(), ErrorReply>>,
+) -> Vec<KeyOutcome> {
+    keys.into_iter()
+        .zip(results)
+        .map(|(key, result)| KeyOutcome { shard: topo.map().shard_for_key(&key), key, result })
+        .collect()
 }
 
 /// The keys a data command touches, and whether it writes them.

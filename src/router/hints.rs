@@ -1,6 +1,7 @@
 //! Hinted handoff: writes a replica missed, queued per node and replayed when it is back,
-//! plus which shards of the node are stale (hints were lost) and which keys still have a
-//! write in flight to it. The request path asks [`Hints::readable`] with two relaxed
+//! plus which shards of the node are stale (hints were lost, or the router just started) and
+//! which keys still have a write in flight to it. Hints own exact copies of their keys and
+//! values, so their memory cap counts real bytes. The request path asks [`Hints::readable`] with two relaxed
 //! loads when nothing is pending; the lock is taken only while something is.
 //!
 //! A node is readable for a key only when it has no hints queued, the key's shard is not
@@ -21,8 +22,9 @@ pub const MAX_HINTS_PER_NODE: usize = 100_000;
 pub const MAX_HINT_BYTES_PER_NODE: usize = 64 * 1024 * 1024;
 /// Oldest a hint may get; older ones are dropped and their shard marked stale.
 pub const MAX_HINT_AGE: Duration = Duration::from_secs(600);
-/// Bookkeeping bytes charged per hint.
-const HINT_OVERHEAD: usize = 64;
+/// Bookkeeping bytes charged per hint: its queue slot and the allocator's headers of its
+/// key and value copies.
+const HINT_OVERHEAD: usize = std::mem::size_of::<Hint>() + 32;
 
 /// A write a node missed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,26 @@ pub struct Hint {
 }
 
 impl Hint {
+    /// A hint owning exact copies of `key` and `value`: never a slice of a client's read
+    /// buffer, which would keep the whole buffer alive for as long as the hint is queued.
+    pub fn new(
+        shard: u32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ttl: Option<Duration>,
+        version: u64,
+    ) -> Self {
+        let now = Instant::now();
+        Hint {
+            shard,
+            key: Bytes::copy_from_slice(key),
+            value: value.map(Bytes::copy_from_slice),
+            expires: ttl.map(|t| now + t),
+            version,
+            queued: now,
+        }
+    }
+
     fn cost(&self) -> usize {
         HINT_OVERHEAD + self.key.len() + self.value.as_ref().map_or(0, Bytes::len)
     }
@@ -61,8 +83,6 @@ struct Queue {
     hints: VecDeque<Hint>,
     bytes: usize,
     stale: BTreeSet<u32>,
-    /// Shards to merge from peers without gating reads (after a router start).
-    merge: BTreeSet<u32>,
     settling: HashMap<Bytes, u32>,
 }
 
@@ -84,16 +104,6 @@ impl Hints {
         }
         let q = self.queue.lock();
         q.hints.is_empty() && !q.stale.contains(&shard) && !q.settling.contains_key(key)
-    }
-
-    /// Whether this node has every write of `shard` (no hints queued, shard not stale), so
-    /// it can be the source of a shard copy.
-    pub fn caught_up(&self, shard: u32) -> bool {
-        if self.pending.load(Ordering::Acquire) == 0 {
-            return true;
-        }
-        let q = self.queue.lock();
-        q.hints.is_empty() && !q.stale.contains(&shard)
     }
 
     /// Queues a missed write; past the bounds the hint is dropped and its shard marked
@@ -133,6 +143,7 @@ impl Hints {
             };
             out.push(Replay { hint, set_ttl_ms });
         }
+        shrink(&mut q.hints);
         self.sync_pending(&q);
         out
     }
@@ -162,31 +173,16 @@ impl Hints {
         self.queue.lock().stale.iter().copied().collect()
     }
 
-    /// Marks `shard` stale (e.g. a node restarted and its copy may be incomplete).
+    /// Marks `shard` stale: the node may be missing writes of it (hints were lost, or a
+    /// router just started and cannot know what its predecessor failed to deliver). No read
+    /// of the shard goes to the node until a SYNC of it there succeeds.
     pub fn mark_stale(&self, shard: u32) {
         let mut q = self.queue.lock();
         q.stale.insert(shard);
         self.sync_pending(&q);
     }
 
-    /// Asks for `shard` to be merged from its peers in the background, without keeping
-    /// reads away (a router that just started knows of no missed write, only that its
-    /// predecessor may have had some).
-    pub fn mark_merge(&self, shard: u32) {
-        self.queue.lock().merge.insert(shard);
-    }
-
-    /// Shards waiting for a background merge.
-    pub fn merge_shards(&self) -> Vec<u32> {
-        self.queue.lock().merge.iter().copied().collect()
-    }
-
-    /// The background merge of `shard` is done (or had no peer to merge with).
-    pub fn clear_merge(&self, shard: u32) {
-        self.queue.lock().merge.remove(&shard);
-    }
-
-    /// A shard copy brought `shard` up to date.
+    /// A SYNC brought `shard` up to date.
     pub fn clear_stale(&self, shard: u32) {
         let mut q = self.queue.lock();
         q.stale.remove(&shard);
@@ -207,6 +203,10 @@ impl Hints {
             *n -= 1;
             if *n == 0 {
                 q.settling.remove(key);
+                let (len, cap) = (q.settling.len(), q.settling.capacity());
+                if cap > 1024 && len < cap / 4 {
+                    q.settling.shrink_to(len * 2);
+                }
             }
         }
         self.sync_pending(&q);
@@ -219,6 +219,14 @@ impl Hints {
 
     fn sync_pending(&self, q: &Queue) {
         self.pending.store(q.hints.len() + q.stale.len() + q.settling.len(), Ordering::Release);
+    }
+}
+
+/// Gives back a drained queue's memory: after an outage's hints are replayed, the router's
+/// memory returns to what it was.
+fn shrink(hints: &mut VecDeque<Hint>) {
+    if hints.capacity() > 1024 && hints.len() < hints.capacity() / 4 {
+        hints.shrink_to(hints.len() * 2);
     }
 }
 

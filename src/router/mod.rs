@@ -10,10 +10,13 @@
 //! [`crate::client::Pool`]s.
 
 pub mod backend;
+pub mod fanout;
 pub mod forward;
 mod handler;
 pub mod health;
 pub mod hints;
+mod multikey;
+pub mod nodeview;
 mod probe;
 mod repair;
 pub mod select;
@@ -27,6 +30,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use futures_util::future::join_all;
+use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
@@ -69,8 +74,8 @@ pub struct RouterConfig {
     pub health: HealthConfig,
     /// How many replicas must ack a write before the client is answered.
     pub write_ack: WriteAck,
-    /// Tie-breaker of this router's version clock; distinct per router.
-    pub router_id: u8,
+    /// Writer id of this router's version clock (12 bits); distinct per router.
+    pub router_id: u16,
     /// Clients must AUTH with this first (`--requirepass`); `None` lets everyone in.
     pub password: Option<Password>,
     /// Sent as AUTH on every backend connection, probes included (`--backend-password`).
@@ -88,8 +93,8 @@ impl RouterConfig {
             timeouts: Timeouts::default(),
             pool_size: DEFAULT_POOL_SIZE,
             health: HealthConfig::default(),
-            write_ack: WriteAck::All,
-            router_id: rand::random(),
+            write_ack: WriteAck::Healthy,
+            router_id: rand::thread_rng().gen_range(2048..=crate::version::MAX_WRITER_ID),
             password: None,
             backend_password: None,
         }
@@ -120,7 +125,7 @@ struct Inner {
     port: u16,
     settings: Vec<(&'static str, String)>,
     gate: Gate,
-    hlc: Hlc,
+    hlc: Arc<Hlc>,
     write_ack: WriteAck,
     watcher: Arc<MapWatcher>,
     cancel: CancellationToken,
@@ -155,15 +160,21 @@ impl Router {
             password: cfg.backend_password.clone(),
             ..ConnectionConfig::default()
         };
-        let backend_settings =
-            BackendSettings { pool_size: cfg.pool_size, conn, health: cfg.health };
+        let hlc = Arc::new(Hlc::new(cfg.router_id));
+        let backend_settings = BackendSettings {
+            pool_size: cfg.pool_size,
+            conn,
+            health: cfg.health,
+            hlc: hlc.clone(),
+        };
         let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
         for b in &fresh {
             probe::spawn_prober(b, cfg.health.probe_timeout, cancel.clone(), &tracker);
             // A router that just started cannot know which writes its predecessor failed to
-            // deliver: every replica is merged with its peers (before serving, see below).
+            // deliver: no replica serves reads until it has pulled its shards from its peers
+            // (before serving, see below; failures keep trying in the background).
             for shard in map.shards_of(b.name()) {
-                b.hints().mark_merge(shard);
+                b.hints().mark_stale(shard);
             }
         }
         let net_stats = Arc::new(NetStats::default());
@@ -180,15 +191,22 @@ impl Router {
             port: addr.port(),
             settings,
             gate: Gate::new(cfg.password.clone()),
-            hlc: Hlc::new(cfg.router_id),
+            hlc,
             write_ack: cfg.write_ack,
             watcher: watcher.clone(),
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         };
         let router = Router { inner: Arc::new(inner) };
-        // Merge the replicas before serving, so no stale replica answers a read meanwhile.
-        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, repair::pass(&router)).await;
+        // Probe once and bring the replicas up to date before serving, so no replica that
+        // missed writes answers a read meanwhile.
+        let first = join_all(fresh.iter().map(|b| b.probe(cfg.health.probe_timeout)));
+        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, async {
+            first.await;
+            router.refresh_movers();
+            repair::pass(&router).await;
+        })
+        .await;
         watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
         tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
         tracker.spawn(repair::run(router.clone(), cancel.clone()));
@@ -225,6 +243,14 @@ impl Router {
         }
         info!(shards = topology.map().num_shards(), new_nodes = fresh.len(), "routing by new map");
         self.inner.topology.store(Arc::new(topology));
+    }
+
+    /// Brings the shards' movers in line with what the nodes report.
+    fn refresh_movers(&self) {
+        let topo = self.inner.topology.load();
+        if let Some(next) = topo.refreshed() {
+            self.inner.topology.store(Arc::new(next));
+        }
     }
 
     /// Re-reads the map file now (after a WRONG_SHARD). Returns true so the caller retries

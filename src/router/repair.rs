@@ -1,7 +1,9 @@
-//! Background repair, so replicas converge: replays each node's hints once it is up
-//! (rate-limited; until they are in, the node serves no reads), and resynchronises shards
-//! marked stale (hints were lost) by copying them from a caught-up peer with SHARD_DUMP,
-//! applied as versioned writes so nothing newer on the node is overwritten.
+//! Background repair, the fast path to convergence (the nodes' own anti-entropy is the
+//! slow one, and needs no router): replays each node's hints once it is up (rate-limited;
+//! until they are in, the node serves no reads), and brings stale shards up to date with a
+//! SYNC, which makes the node pull the shard from all its peers. A shard is stale on a node
+//! when hints for it were lost (overflow, age) and, on a router that just started, on every
+//! node: the router cannot know what its predecessor failed to deliver.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,16 +11,16 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info};
 
 use super::Router;
-use super::backend::{Backend, is_client_fault};
+use super::backend::Backend;
+use super::fanout::Answer;
 use super::hints::Replay;
-use super::topology::Topology;
 use crate::client::Error;
 use crate::protocol::Status;
-use crate::protocol::binary::{shard_dump_frame, versioned_frame};
-use crate::protocol::dump::decode_page;
+use crate::protocol::binary::versioned_frame;
+use crate::protocol::cluster::sync_frame;
 
 /// How often nodes are checked for hints to replay and shards to resync.
 pub const REPAIR_TICK: Duration = Duration::from_millis(100);
@@ -26,10 +28,12 @@ pub const REPAIR_TICK: Duration = Duration::from_millis(100);
 pub const REPLAY_BATCH: usize = 256;
 /// Most hints replayed to one node per tick (about 20 000 a second).
 pub const REPLAY_PER_TICK: usize = 2048;
-/// Deadline of one replay batch or one dump page.
+/// Deadline of one replay batch.
 pub const REPAIR_TIMEOUT: Duration = Duration::from_secs(2);
+/// Deadline of one SYNC (the node may copy a whole shard from its peers).
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Longest a starting router spends merging replicas before it serves.
+/// Longest a starting router spends bringing replicas up to date before it serves.
 pub const STARTUP_REPAIR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs until `cancel` fires.
@@ -41,33 +45,29 @@ pub async fn run(router: Router, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = tick.tick() => {}
         }
+        router.refresh_movers();
         pass(&router).await;
     }
 }
 
-/// One round: replay each reachable node's hints, or resync its stale shards.
+/// One round: replay each reachable node's hints, or sync its stale shards.
 pub async fn pass(router: &Router) {
     let topo = router.topology();
-    for node in topo.backends() {
-        if node.health().is_ejected() {
-            continue;
-        }
-        if !node.hints().is_empty() {
-            replay(node).await;
-            continue;
-        }
-        for shard in node.hints().stale_shards() {
-            if resync(&topo, node, shard).await {
-                node.hints().clear_stale(shard);
-                info!(node = node.name(), shard, "stale shard resynchronised");
+    let work =
+        topo.backends().into_iter().filter(|b| !b.health().is_ejected()).map(|node| async move {
+            if !node.hints().is_empty() {
+                replay(node).await;
+                return;
             }
-        }
-        for shard in node.hints().merge_shards() {
-            // Best effort: a peer that is down or broken has nothing to contribute now.
-            resync(&topo, node, shard).await;
-            node.hints().clear_merge(shard);
-        }
-    }
+            let syncs = node.hints().stale_shards().into_iter().map(|shard| async move {
+                if sync(node, shard).await {
+                    node.hints().clear_stale(shard);
+                    info!(node = node.name(), shard, "stale shard brought up to date");
+                }
+            });
+            join_all(syncs).await;
+        });
+    join_all(work).await;
 }
 
 /// Sends up to [`REPLAY_PER_TICK`] hints; undelivered ones go back to the queue.
@@ -85,11 +85,12 @@ async fn replay(node: &Arc<Backend>) {
         let results = join_all(calls).await;
         let mut failed = Vec::new();
         for (r, result) in batch.into_iter().zip(results) {
-            match result {
-                // The node no longer hosts the key: the hint has nowhere to go.
-                Err(Error::Server { status: Status::WrongShard, .. }) => {}
-                Err(_) => failed.push(r),
-                Ok(_) => {}
+            match Answer::of(node, result) {
+                // Applied; or the node holds something newer (this write was superseded);
+                // or the key is no longer its own, or the hint is bad: nowhere to go.
+                Answer::Acked(_) | Answer::Stale(_) | Answer::WrongShard(_) => {}
+                Answer::ClientFault(e) => debug!(node = node.name(), %e, "hint dropped"),
+                Answer::NodeFault(_) => failed.push(r),
             }
         }
         if !failed.is_empty() {
@@ -97,11 +98,6 @@ async fn replay(node: &Arc<Backend>) {
             return;
         }
     }
-}
-
-fn cannot_dump(node: &Backend, shard: u32) -> bool {
-    warn!(node = node.name(), shard, "peer cannot dump the shard; replica left as it is");
-    true
 }
 
 fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
@@ -112,46 +108,17 @@ fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
     }
 }
 
-/// Copies `shard` from a peer into `node`: a caught-up peer if there is one, else any
-/// peer that is up (after a router restart every replica is stale; merging each into the
-/// others last-writer-wins still makes them converge). A shard with no other replica has
-/// nothing to merge. Returns whether it completed.
-async fn resync(topo: &Topology, node: &Arc<Backend>, shard: u32) -> bool {
-    let peers: Vec<&Arc<Backend>> = topo
-        .replicas_of(shard)
-        .iter()
-        .filter(|b| !Arc::ptr_eq(b, node) && !b.health().is_ejected())
-        .collect();
-    if topo.replicas_of(shard).len() < 2 {
-        return true;
-    }
-    let source = peers.iter().find(|b| b.hints().caught_up(shard)).or(peers.first());
-    let Some(source) = source else {
-        warn!(node = node.name(), shard, "stale shard has no peer up to copy from");
-        return false;
-    };
-    let mut cursor = 0;
-    loop {
-        let deadline = Instant::now() + REPAIR_TIMEOUT;
-        let page = match source.call(shard_dump_frame(shard, cursor, 0), deadline).await {
-            Ok(resp) if resp.status() == Some(Status::Ok) => decode_page(resp.payload),
-            // Not a cluster node (no SHARD_DUMP): there is nothing this router can merge.
-            Ok(resp) if resp.status().is_some_and(is_client_fault) => {
-                return cannot_dump(node, shard);
-            }
-            _ => return false,
-        };
-        let Ok(page) = page else { return cannot_dump(node, shard) };
-        let writes = page.records.iter().map(|r| {
-            let frame = versioned_frame(r.key.clone(), r.value.as_deref(), r.ttl_ms, r.version);
-            node.call(frame, deadline)
-        });
-        if join_all(writes).await.iter().any(Result::is_err) {
-            return false;
+/// Asks `node` to pull `shard` from all its peers now. Returns whether it is up to date.
+/// A server that is not a cluster node (no SYNC) has no peers to pull from: nothing more
+/// can be done, so it counts as done.
+pub async fn sync(node: &Backend, shard: u32) -> bool {
+    match node.call(sync_frame(shard), Instant::now() + SYNC_TIMEOUT).await {
+        Ok(resp) if resp.status() == Some(Status::Ok) => true,
+        Ok(resp) => resp.status() == Some(Status::InvalidArgument),
+        Err(Error::Server { status, message }) => {
+            debug!(node = node.name(), shard, status = status.name(), %message, "sync not done");
+            false
         }
-        match page.next {
-            Some(next) => cursor = next,
-            None => return true,
-        }
+        Err(_) => false,
     }
 }

@@ -88,7 +88,9 @@ mod tests {
             .map(|i| {
                 let cfg = ConnectionConfig::default();
                 let addr = format!("127.0.0.1:{}", 1000 + i);
-                Arc::new(Backend::new(&format!("n{i}"), addr, 1, 1, cfg, HealthConfig::default()))
+                let hlc = Arc::new(crate::version::Hlc::new(1));
+                let health = HealthConfig::default();
+                Arc::new(Backend::new(&format!("n{i}"), addr, 1, 1, cfg, health, hlc))
             })
             .collect()
     }

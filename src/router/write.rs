@@ -1,31 +1,54 @@
-//! Write fan-out: a versioned SET or DEL sent to every replica of the shard at once.
-//! Replicas that miss it (down, ejected, timed out) get a hint, replayed when they are
-//! back. The client is answered when enough replicas acked (`--write-ack`): with `all`
-//! (the default) after every replica answered, OK or PARTIAL; with `quorum` or `one` as
-//! soon as enough did, while the rest complete in the background, their keys marked
-//! settling on those replicas so no read goes there until they do.
+//! Versioned writes: a SET or DEL stamped with the router's clock and sent to every replica
+//! of the shard at once ([`super::fanout`]).
+//!
+//! *OK means "this is now the value".* A replica that holds a version that wins over the
+//! write's answers STALE with that version; the router then re-stamps the write above it
+//! and sends it to every replica again (at most [`MAX_RESTAMPS`] times: a write still
+//! stale after that lost to writes that began after it, which is a correct order). So a
+//! router whose clock is behind, or a write that raced a newer one, never answers OK for a
+//! value that is not there.
+//!
+//! Replicas that miss the write (ejected, down, timed out, or refusing it for clock skew)
+//! get a hint, replayed when they are back; a request that is itself bad (too large,
+//! invalid) is answered to its client only, never hinted or retried. The client is
+//! answered per `--write-ack`:
+//!
+//! | mode | OK when |
+//! |---|---|
+//! | `healthy` (default) | every replica the router does not hold ejected acked, and at least one did |
+//! | `all` | every replica acked |
+//! | `quorum` | a majority acked (the rest complete in the background) |
+//! | `one` | one acked (the rest complete in the background) |
+//!
+//! Otherwise PARTIAL (some acked) or UNAVAILABLE (none). In the background cases the keys
+//! are marked settling on the replicas still writing, so no read goes there until they are
+//! done, and a STALE there is re-stamped like any other.
 
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::backend::{Backend, is_client_fault};
+use super::backend::Backend;
+use super::fanout::{FanOut, Tally};
 use super::forward::{Failed, Timeouts, no_replicas};
 use super::hints::Hint;
-use crate::client::Error;
-use crate::protocol::binary::{RequestFrame, ResponseFrame, versioned_frame};
+use super::topology::Route;
+use crate::protocol::binary::{RequestFrame, versioned_frame};
+use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::{ErrorReply, Status};
+
+/// Most times one write is re-stamped after STALE replies.
+pub const MAX_RESTAMPS: usize = 3;
 
 /// How many replicas must ack before the client is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WriteAck {
-    /// Every replica (PARTIAL when some failed).
+    /// Every replica not held ejected, and at least one (ejected ones get hints).
     #[default]
+    Healthy,
+    /// Every replica (PARTIAL when some failed).
     All,
     /// A majority of the shard's replicas.
     Quorum,
@@ -38,10 +61,23 @@ impl std::str::FromStr for WriteAck {
 
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "healthy" => Ok(WriteAck::Healthy),
             "all" => Ok(WriteAck::All),
             "quorum" => Ok(WriteAck::Quorum),
             "one" => Ok(WriteAck::One),
-            other => Err(format!("unknown write ack '{other}' (use all, quorum or one)")),
+            other => Err(format!("unknown write ack '{other}' (use healthy, all, quorum or one)")),
+        }
+    }
+}
+
+impl WriteAck {
+    /// Acks after which the client may be answered while the rest complete in the
+    /// background; `None` when every answer is awaited.
+    fn early(self, total: usize) -> Option<usize> {
+        match self {
+            WriteAck::Healthy | WriteAck::All => None,
+            WriteAck::Quorum => Some(total / 2 + 1),
+            WriteAck::One => Some(1),
         }
     }
 }
@@ -69,177 +105,195 @@ impl WriteReq {
     }
 
     fn hint(&self) -> Hint {
-        let now = Instant::now();
-        Hint {
-            shard: self.shard,
-            key: self.key.clone(),
-            value: self.value.clone(),
-            expires: self.ttl.map(|t| now + t),
-            version: self.version,
-            queued: now,
-        }
+        Hint::new(self.shard, &self.key, self.value.as_deref(), self.ttl, self.version)
     }
 }
 
-type Call = (Arc<Backend>, Result<ResponseFrame, Error>);
-
-/// The replica calls of one fan-out, yielded as they finish. Every wake-up polls every
-/// unfinished call, which for a handful of replicas is cheaper than `FuturesUnordered` and,
-/// unlike it, never wakes its own task: `FuturesUnordered` does that once it has polled all
-/// its members, which made a pipelining connection stop after every second write and send
-/// its backend frames one or two at a time.
-struct FanOut<F> {
-    calls: Vec<Option<Pin<Box<F>>>>,
-}
-
-impl<F> Default for FanOut<F> {
-    fn default() -> Self {
-        Self { calls: Vec::new() }
-    }
-}
-
-impl<F: Future> FanOut<F> {
-    fn push(&mut self, call: F) {
-        self.calls.push(Some(Box::pin(call)));
-    }
-
-    fn is_done(&self) -> bool {
-        self.calls.iter().all(Option::is_none)
-    }
-
-    /// The next call to finish, or `None` when all have.
-    async fn next(&mut self) -> Option<F::Output> {
-        poll_fn(|cx| {
-            let mut pending = false;
-            for slot in &mut self.calls {
-                let Some(call) = slot else { continue };
-                if let Poll::Ready(out) = call.as_mut().poll(cx) {
-                    *slot = None;
-                    return Poll::Ready(Some(out));
-                }
-                pending = true;
-            }
-            if pending { Poll::Pending } else { Poll::Ready(None) }
-        })
-        .await
-    }
-}
-
-/// Sends `req` to every replica and answers per `ack`. Returns the acks' replies, or
-/// PARTIAL / UNAVAILABLE (noting a WRONG_SHARD).
+/// Writes `req` to the route's targets (the shard's replicas, plus old replicas still
+/// holding it during a move) and answers per `ack`, counting replicas only. Returns the
+/// acks, or PARTIAL / UNAVAILABLE (noting a WRONG_SHARD), or a client fault.
 pub async fn write(
-    replicas: &[Arc<Backend>],
-    req: &WriteReq,
+    route: Route<'_>,
+    mut req: WriteReq,
     ack: WriteAck,
     timeouts: &Timeouts,
     deadline: Instant,
-) -> Result<Vec<ResponseFrame>, Failed> {
-    let total = replicas.len();
-    if total == 0 {
+) -> Result<Vec<Ack>, Failed> {
+    let targets = route.targets;
+    if route.replicas == 0 {
         return Err(Failed::plain(no_replicas(req.shard)));
     }
+    admit(targets, &req)?;
     let deadline = deadline.min(Instant::now() + timeouts.write);
-    let frame = req.frame();
-    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
-    let mut calls = FanOut::default();
-    let mut in_flight: Vec<Arc<Backend>> = Vec::new();
-    let mut tally = Tally::default();
-    for b in replicas {
-        if b.health().is_ejected() && !all_ejected {
-            b.hints().push(req.hint());
-            tally.failed.push((b.name().to_owned(), "ejected".to_owned()));
+    for attempt in 0..=MAX_RESTAMPS {
+        let (mut calls, mut tally, skipped) = start(targets, &req, deadline);
+        let early = ack.early(route.replicas);
+        while let Some(answer) = calls.next().await {
+            tally.record(answer);
+            let enough = early.is_some_and(|need| tally.acked.len() >= need);
+            if enough && tally.stale.is_empty() && tally.client_fault.is_none() {
+                break;
+            }
+        }
+        if let Some(e) = tally.client_fault {
+            return Err(Failed::plain(e));
+        }
+        if !calls.is_done() {
+            finish_in_background(targets, &tally, &skipped, req.clone(), calls, deadline);
+            hint_all(&skipped, &req);
+            return Ok(tally.acked.into_iter().map(|(_, a)| a).collect());
+        }
+        if !tally.stale.is_empty() && attempt < MAX_RESTAMPS {
+            req.version = restamp(targets, tally.max_held);
             continue;
         }
-        in_flight.push(b.clone());
-        let (b, frame) = (b.clone(), frame.clone());
-        calls.push(async move {
-            let result = b.call(frame, deadline).await;
-            (b, result)
-        });
+        hint_all(&skipped, &req);
+        hint_all(tally.failed.iter().map(|(b, _)| b), &req);
+        return verdict(tally.without(&targets[route.replicas..]), &skipped, route, ack);
     }
-    let need = match ack {
-        WriteAck::All => total,
-        WriteAck::Quorum => total / 2 + 1,
-        WriteAck::One => 1,
-    };
-    while tally.acked.len() < need {
-        let Some(call) = calls.next().await else { break };
-        in_flight.retain(|b| !Arc::ptr_eq(b, &call.0));
-        tally.record(call, req);
-    }
-    if !calls.is_done() {
-        // Marked before the client hears back, so a read right after the ack can't go to
-        // a replica that has not applied the write yet. The futures are not polled again
-        // until the task below runs, so none of them can finish before being marked.
-        for b in &in_flight {
-            b.hints().settle_begin(&req.key);
-        }
-        let req = req.clone();
-        tokio::spawn(async move {
-            let mut tally = Tally::default();
-            while let Some(call) = calls.next().await {
-                call.0.hints().settle_end(&req.key);
-                tally.record(call, &req);
-            }
-        });
-    }
-    tally.into_result(req.shard, total, need)
+    unreachable_restamps(req.shard)
 }
 
-#[derive(Debug, Default)]
-struct Tally {
-    acked: Vec<ResponseFrame>,
-    failed: Vec<(String, String)>,
-    wrong_shard: bool,
+/// The last attempt always returns; this keeps the loop's type honest without a panic.
+fn unreachable_restamps(shard: u32) -> Result<Vec<Ack>, Failed> {
+    let msg = format!("write to shard {shard} was re-stamped too often");
+    Err(Failed::plain(ErrorReply::new(Status::Internal, msg)))
 }
 
-impl Tally {
-    /// Counts one replica's answer; a miss becomes a hint (unless the replica says the key
-    /// is not its shard, or the request itself was bad).
-    fn record(&mut self, (b, result): Call, req: &WriteReq) {
-        match result {
-            Ok(resp) if resp.status().is_some_and(|s| !s.is_error()) => self.acked.push(resp),
-            Ok(resp) => {
-                let why = String::from_utf8_lossy(&resp.payload).into_owned();
-                if resp.status().is_none_or(|s| !is_client_fault(s)) {
-                    b.hints().push(req.hint());
-                }
-                self.failed.push((b.name().to_owned(), why));
-            }
-            Err(e) => {
-                if matches!(&e, Error::Server { status: Status::WrongShard, .. }) {
-                    self.wrong_shard = true;
-                } else {
-                    b.hints().push(req.hint());
-                }
-                self.failed.push((b.name().to_owned(), e.to_string()));
-            }
-        }
+/// Refuses a request some target would refuse for its size, before anything is sent.
+fn admit(targets: &[Arc<Backend>], req: &WriteReq) -> Result<(), Failed> {
+    let value_len = req.value.as_ref().map_or(0, Bytes::len);
+    for b in targets {
+        b.view().admits(b.name(), req.key.len(), value_len).map_err(Failed::plain)?;
     }
+    Ok(())
+}
 
-    fn into_result(
-        self,
-        shard: u32,
-        total: usize,
-        need: usize,
-    ) -> Result<Vec<ResponseFrame>, Failed> {
-        if self.acked.len() >= need && (need < total || self.failed.is_empty()) {
-            return Ok(self.acked);
-        }
-        let names: Vec<&str> = self.failed.iter().map(|(n, _)| n.as_str()).collect();
-        let reply = if self.acked.is_empty() {
-            let (node, why) = self.failed.first().map_or(("?", "no answer"), |(n, w)| (n, w));
-            let msg = format!("no replica of shard {shard} acked the write ({node}: {why})");
-            ErrorReply::new(Status::Unavailable, msg)
+/// A version above `held` (and everything the router's clock has seen).
+fn restamp(targets: &[Arc<Backend>], held: u64) -> u64 {
+    let hlc = targets[0].hlc();
+    hlc.observe(held);
+    hlc.now()
+}
+
+/// Sends the write to every target that can take it; ejected ones (unless all are) and
+/// ones that are not the node the map names are returned to be hinted.
+fn start(
+    targets: &[Arc<Backend>],
+    req: &WriteReq,
+    deadline: Instant,
+) -> (FanOut, Tally, Vec<Arc<Backend>>) {
+    let all_ejected = targets.iter().all(|b| b.health().is_ejected());
+    let frame = req.frame();
+    let (mut calls, mut skipped) = (FanOut::default(), Vec::new());
+    for b in targets {
+        if (b.health().is_ejected() && !all_ejected) || !b.writable() {
+            skipped.push(b.clone());
         } else {
-            let msg = format!(
-                "{}/{} replicas acked; failed: {}",
-                self.acked.len(),
-                total,
-                names.join(",")
-            );
-            ErrorReply::new(Status::Partial, msg)
-        };
-        Err(Failed { reply, wrong_shard: self.wrong_shard })
+            calls.push(b.clone(), frame.clone(), deadline);
+        }
     }
+    (calls, Tally::default(), skipped)
+}
+
+fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
+    for b in nodes {
+        b.hints().push(req.hint());
+    }
+}
+
+/// Lets the calls still running finish after the client was answered: their keys are
+/// marked settling until then (so no read goes there), failures are hinted, and a STALE is
+/// re-stamped and rewritten to every target.
+fn finish_in_background(
+    targets: &[Arc<Backend>],
+    answered: &Tally,
+    skipped: &[Arc<Backend>],
+    req: WriteReq,
+    mut calls: FanOut,
+    deadline: Instant,
+) {
+    let pending: Vec<Arc<Backend>> = targets.to_vec();
+    let done = |b: &Arc<Backend>| {
+        answered.acked.iter().any(|(a, _)| Arc::ptr_eq(a, b))
+            || skipped.iter().any(|s| Arc::ptr_eq(s, b))
+    };
+    let settling: Vec<Arc<Backend>> = pending.iter().filter(|b| !done(b)).cloned().collect();
+    // Marked before the client hears back; the calls are not polled again until the task
+    // below runs, so none of them can finish before being marked.
+    for b in &settling {
+        b.hints().settle_begin(&req.key);
+    }
+    tokio::spawn(async move {
+        let mut tally = Tally::default();
+        while let Some(answer) = calls.next().await {
+            tally.record(answer);
+        }
+        let mut req = req;
+        let mut stale = !tally.stale.is_empty();
+        hint_all(tally.failed.iter().map(|(b, _)| b), &req);
+        for _ in 0..MAX_RESTAMPS {
+            if !stale {
+                break;
+            }
+            req.version = restamp(&pending, tally.max_held);
+            let (mut calls, mut again, skipped) =
+                start(&pending, &req, deadline.max(Instant::now()));
+            while let Some(answer) = calls.next().await {
+                again.record(answer);
+            }
+            hint_all(&skipped, &req);
+            hint_all(again.failed.iter().map(|(b, _)| b), &req);
+            stale = !again.stale.is_empty();
+            tally = again;
+        }
+        for b in &settling {
+            b.hints().settle_end(&req.key);
+        }
+    });
+}
+
+/// The client's answer once every call finished.
+fn verdict(
+    tally: Tally,
+    skipped: &[Arc<Backend>],
+    route: Route<'_>,
+    ack: WriteAck,
+) -> Result<Vec<Ack>, Failed> {
+    let (total, shard) = (route.replicas, route.shard);
+    let is_replica = |b: &&Arc<Backend>| route.targets[..total].iter().any(|r| Arc::ptr_eq(r, b));
+    let skipped: Vec<&Arc<Backend>> = skipped.iter().filter(is_replica).collect();
+    // A replica still stale after the last re-stamp holds a write that began after this
+    // one: this write was the value, then was replaced. It counts as done.
+    let done = tally.acked.len() + tally.stale.len();
+    let excused = skipped
+        .iter()
+        .copied()
+        .chain(tally.failed.iter().map(|(b, _)| b))
+        .filter(|b| b.health().is_ejected())
+        .count();
+    let ok = match ack {
+        WriteAck::Healthy => done > 0 && done + excused >= total,
+        WriteAck::All => done == total,
+        WriteAck::Quorum => done > total / 2,
+        WriteAck::One => done > 0,
+    };
+    let wrong_shard = !tally.wrong_shard.is_empty();
+    if ok && !wrong_shard {
+        return Ok(tally.acked.into_iter().map(|(_, a)| a).collect());
+    }
+    let mut failed: Vec<String> =
+        tally.failed.iter().map(|(b, why)| format!("{} ({why})", b.name())).collect();
+    failed.extend(skipped.iter().map(|b| format!("{} (ejected)", b.name())));
+    if let Some((b, why)) = tally.wrong_shard.first() {
+        failed.push(format!("{} (wrong shard: {why})", b.name()));
+    }
+    let reply = if done == 0 {
+        let msg = format!("no replica of shard {shard} acked the write: {}", failed.join(", "));
+        ErrorReply::new(Status::Unavailable, msg)
+    } else {
+        let msg = format!("{done}/{total} replicas acked; failed: {}", failed.join(", "));
+        ErrorReply::new(Status::Partial, msg)
+    };
+    Err(Failed { reply, wrong_shard })
 }
