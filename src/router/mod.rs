@@ -150,7 +150,7 @@ impl Router {
     /// Loads the map, binds, starts probers and the map watcher, and returns once
     /// listening.
     pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
-        let map = Arc::new(ShardMap::load(&cfg.map_path)?);
+        let map = Arc::new(ShardMap::load(&cfg.map_path)?.usable()?);
         let listener = net::bind(cfg.addr)?;
         let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());

@@ -101,6 +101,13 @@ pub enum MapError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The map is well formed but would lose data or contradict itself (or, as a change,
+    /// the map in force): every problem found, one per line in the message.
+    #[error("shard map refused: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Refused {
+        /// What is wrong.
+        problems: Vec<MapProblem>,
+    },
     /// The map file is larger than [`MAX_MAP_FILE_BYTES`].
     #[error("shard map {} is larger than {max} bytes", path.display())]
     FileTooLarge {
@@ -108,5 +115,44 @@ pub enum MapError {
         path: PathBuf,
         /// [`MAX_MAP_FILE_BYTES`].
         max: u64,
+    },
+}
+
+/// One reason a well-formed map cannot be used: it would lose data, contradict itself, or
+/// (for a change) break what the map in force promises.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MapProblem {
+    /// A shard in `1..=numShards` has no replicas: its keys would have nowhere to live.
+    #[error("shard {shard} has no replicas (every shard 1..=numShards needs at least one)")]
+    NoReplicas {
+        /// The shard.
+        shard: u32,
+    },
+    /// Two nodes share one address and port: one of them is not the process it names.
+    #[error("nodes '{first}' and '{second}' both have address {addr}")]
+    SharedAddress {
+        /// One node.
+        first: String,
+        /// The other.
+        second: String,
+        /// `host:port`.
+        addr: String,
+    },
+    /// `numShards` differs from the map in force: every key would move to another shard.
+    #[error("numShards changed from {old} to {new}: keys would change shards (resharding a live cluster is not supported)")]
+    NumShardsChanged {
+        /// The map in force.
+        old: u32,
+        /// The new map.
+        new: u32,
+    },
+    /// A node that hosts shards in the map in force is gone from `"nodes"`, so its new
+    /// replicas could not find it to copy from.
+    #[error("node '{node}' is removed while it still hosts shards {shards:?}: first move its shards away (keeping it in \"nodes\"), then remove it")]
+    NodeRemovedWithShards {
+        /// The node.
+        node: String,
+        /// Its shards in the map in force.
+        shards: Vec<u32>,
     },
 }

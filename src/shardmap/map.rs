@@ -32,7 +32,7 @@ use std::path::Path;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-pub use super::error::MapError;
+pub use super::error::{MapError, MapProblem};
 
 /// Largest `numShards` a map may declare. The map keeps one entry per shard, so this bounds
 /// the memory a hostile or mistyped file can make the router allocate.
@@ -84,6 +84,45 @@ impl ShardMap {
     pub fn from_json(text: &str) -> Result<Self, MapError> {
         let raw: RawMap = serde_json::from_str(text)?;
         raw.validate()
+    }
+
+    /// The problems that make this well-formed map unusable: shards with no replicas, nodes
+    /// sharing an address. Empty when it can be used.
+    pub fn problems(&self) -> Vec<MapProblem> {
+        let mut out: Vec<MapProblem> = (1..=self.num_shards)
+            .filter(|&s| self.replicas(s).is_empty())
+            .map(|shard| MapProblem::NoReplicas { shard })
+            .collect();
+        let mut by_addr: BTreeMap<String, &str> = BTreeMap::new();
+        for node in self.nodes.values() {
+            let addr = node.addr_string().to_ascii_lowercase();
+            if let Some(first) = by_addr.insert(addr.clone(), &node.name) {
+                let (first, second) = (first.to_owned(), node.name.clone());
+                out.push(MapProblem::SharedAddress { first, second, addr });
+            }
+        }
+        out
+    }
+
+    /// The problems of replacing the map in force (`self`) with `next`: those of `next`
+    /// itself, a changed `numShards`, and nodes removed while they still host shards.
+    pub fn change_problems(&self, next: &ShardMap) -> Vec<MapProblem> {
+        let mut out = next.problems();
+        if next.num_shards != self.num_shards {
+            out.push(MapProblem::NumShardsChanged { old: self.num_shards, new: next.num_shards });
+        }
+        for (node, shards) in &self.hosted {
+            if !shards.is_empty() && next.node(node).is_none() {
+                out.push(MapProblem::NodeRemovedWithShards { node: node.clone(), shards: shards.clone() });
+            }
+        }
+        out
+    }
+
+    /// This map if it has no [`ShardMap::problems`], else [`MapError::Refused`].
+    pub fn usable(self) -> Result<Self, MapError> {
+        let problems = self.problems();
+        if problems.is_empty() { Ok(self) } else { Err(MapError::Refused { problems }) }
     }
 
     /// Reads and validates a map file, refusing files over [`MAX_MAP_FILE_BYTES`].

@@ -10,7 +10,7 @@ pub mod hash;
 mod map;
 pub mod watch;
 
-pub use error::MapError;
+pub use error::{MapError, MapProblem};
 pub use hash::{fnv1_32, shard_for_key};
 pub use map::{MAX_MAP_FILE_BYTES, MAX_SHARDS_IN_MAP, NodeSpec, ShardMap, ShardMapBuilder};
 pub use watch::{MAP_POLL_INTERVAL, MapUpdates, MapWatcher};

@@ -5,11 +5,15 @@
 //! that polls the file and listens for SIGHUP. Does not own: the file format or validation
 //! (see [`super::map`]), nor what subscribers do with a new map (reconnects, draining).
 //!
-//! A map that fails validation never replaces a good one: the router keeps serving with the
-//! last good map and logs why the new file was refused.
+//! A map that fails validation never replaces a good one, nor does a change that would lose
+//! data ([`ShardMap::change_problems`]: a shard left without replicas, `numShards` changed,
+//! two nodes on one address, a node removed while it hosts shards): the last good map
+//! stays in force, the refusal is logged at ERROR with every problem, and counted
+//! ([`MapWatcher::rejected`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
@@ -18,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::map::{MapError, ShardMap};
 
@@ -58,6 +62,8 @@ pub struct MapWatcher {
     /// Serializes reloads so two concurrent ones cannot publish file versions out of order.
     /// Held only for a synchronous read-validate-swap, never across an `.await`.
     reload_lock: Mutex<()>,
+    /// Maps refused since start (unreadable, invalid, or a change that would lose data).
+    rejected: AtomicU64,
 }
 
 impl MapWatcher {
@@ -65,7 +71,13 @@ impl MapWatcher {
     pub fn new(path: PathBuf, initial: ShardMap) -> Arc<Self> {
         let initial = Arc::new(initial);
         let (notify, _) = watch::channel(Arc::clone(&initial));
-        Arc::new(Self { path, current: ArcSwap::new(initial), notify, reload_lock: Mutex::new(()) })
+        let current = ArcSwap::new(initial);
+        Arc::new(Self { path, current, notify, reload_lock: Mutex::new(()), rejected: AtomicU64::new(0) })
+    }
+
+    /// Maps refused since start (`map_rejected` in STATS).
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 
     /// The file being followed.
@@ -106,7 +118,8 @@ impl MapWatcher {
         let new = match ShardMap::load(&self.path) {
             Ok(map) => map,
             Err(err) => {
-                warn!(path = %self.path.display(), error = %err,
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                error!(path = %self.path.display(), error = %err,
                     "shard map rejected; keeping the last good map");
                 return Err(err);
             }
@@ -115,6 +128,14 @@ impl MapWatcher {
         if *old == new {
             debug!(path = %self.path.display(), "shard map unchanged");
             return Ok(false);
+        }
+        let problems = old.change_problems(&new);
+        if !problems.is_empty() {
+            let err = MapError::Refused { problems };
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            error!(path = %self.path.display(), error = %err,
+                "shard map refused; keeping the map in force");
+            return Err(err);
         }
         info!(
             path = %self.path.display(),

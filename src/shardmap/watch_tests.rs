@@ -39,8 +39,18 @@ impl Drop for TempDir {
     }
 }
 
-fn map(num_shards: u32) -> ShardMap {
-    ShardMap::builder(num_shards).node("n1", "127.0.0.1", 7401).shard(1, &["n1"]).build().unwrap()
+/// Version `nodes` of a map: four shards on n1, and `nodes` nodes in all (the versions
+/// differ in what a live cluster may change: its nodes).
+fn map(nodes: u32) -> ShardMap {
+    let mut b = ShardMap::builder(4);
+    for i in 1..=nodes {
+        b = b.node(&format!("n{i}"), "127.0.0.1", 7400 + i as u16);
+    }
+    (1..=4).fold(b, |b, s| b.shard(s, &["n1"])).build().unwrap()
+}
+
+fn nodes(map: &ShardMap) -> u32 {
+    map.nodes().count() as u32
 }
 
 /// Writes via a temporary file and rename, as deploy tools do, so readers never see half a file.
@@ -50,7 +60,7 @@ fn write_map(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// A watcher following a file that holds `map(num_shards)`.
+/// A watcher following a file that holds `map(nodes)`.
 fn watcher_for(dir: &TempDir, num_shards: u32) -> Arc<MapWatcher> {
     let initial = map(num_shards);
     write_map(&dir.file(), &initial.to_json());
@@ -64,10 +74,10 @@ fn reload_picks_up_a_changed_file() {
     let mut rx = watcher.subscribe();
     write_map(&dir.file(), &map(6).to_json());
     assert!(watcher.reload().unwrap());
-    assert_eq!(watcher.current().num_shards(), 6);
-    assert_eq!(watcher.load().num_shards(), 6);
+    assert_eq!(nodes(&watcher.current()), 6);
+    assert_eq!(nodes(&watcher.load()), 6);
     assert!(rx.has_changed().unwrap());
-    assert_eq!(rx.borrow_and_update().num_shards(), 6);
+    assert_eq!(nodes(&rx.borrow_and_update()), 6);
     assert_eq!(watcher.path(), dir.file());
 }
 
@@ -92,7 +102,7 @@ fn invalid_file_keeps_the_last_good_map() {
     write_map(&dir.file(), r#"{"numShards": 4, "shards": {"9": []}}"#);
     let err = watcher.reload().unwrap_err();
     assert!(matches!(err, MapError::ShardOutOfRange { .. }), "{err:?}");
-    assert_eq!(watcher.current().num_shards(), 4);
+    assert_eq!(nodes(&watcher.current()), 4);
     assert!(!rx.has_changed().unwrap());
 
     std::fs::remove_file(dir.file()).unwrap();
@@ -101,15 +111,15 @@ fn invalid_file_keeps_the_last_good_map() {
     assert_eq!(*watcher.current(), map(4));
 }
 
-/// Waits (bounded) until the watcher's map has `num_shards` shards.
-async fn wait_for_shards(watcher: &MapWatcher, num_shards: u32) {
+/// Waits (bounded) until the watcher's map has `want` nodes.
+async fn wait_for_shards(watcher: &MapWatcher, want: u32) {
     let waited = tokio::time::timeout(WAIT_LIMIT, async {
-        while watcher.current().num_shards() != num_shards {
+        while nodes(&watcher.current()) != want {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await;
-    assert!(waited.is_ok(), "map never reached {num_shards} shards");
+    assert!(waited.is_ok(), "map never reached {want} nodes");
 }
 
 #[tokio::test]
@@ -123,7 +133,7 @@ async fn poller_notices_a_changed_file() {
     write_map(&dir.file(), &map(5).to_json());
     wait_for_shards(&watcher, 5).await;
     tokio::time::timeout(WAIT_LIMIT, rx.changed()).await.unwrap().unwrap();
-    assert_eq!(rx.borrow_and_update().num_shards(), 5);
+    assert_eq!(nodes(&rx.borrow_and_update()), 5);
 
     // A bad file is refused and a later good one still gets through.
     write_map(&dir.file(), "{ not json");
@@ -147,6 +157,38 @@ async fn poller_reloads_at_start() {
     cancel.cancel();
     tracker.close();
     tokio::time::timeout(WAIT_LIMIT, tracker.wait()).await.unwrap();
+}
+
+#[test]
+fn changes_that_would_lose_data_are_refused_and_counted() {
+    let dir = TempDir::new("refused");
+    let watcher = watcher_for(&dir, 2);
+    let refused = |text: String, want: &str| {
+        write_map(&dir.file(), &text);
+        let err = watcher.reload().unwrap_err();
+        assert!(err.to_string().contains(want), "{err}");
+        assert_eq!(*watcher.current(), map(2), "the map in force stays");
+    };
+    // numShards 4 -> 8 moves every key to another shard.
+    let resharded = (1..=8).fold(ShardMap::builder(8).node("n1", "127.0.0.1", 7401), |b, s| {
+        b.shard(s, &["n1"])
+    });
+    refused(resharded.build().unwrap().to_json(), "numShards changed from 4 to 8");
+    // A shard left with no replicas.
+    let text = map(2).to_json().replace(r#""3": [
+      "n1"
+    ]"#, r#""3": []"#);
+    refused(text, "shard 3 has no replicas");
+    // Shards missing from the file have no replicas either.
+    refused(r#"{"numShards": 4, "nodes": {"n1": {"address": "127.0.0.1", "port": 7401}}, "shards": {"1": ["n1"]}}"#.to_owned(), "shard 2 has no replicas");
+    // A mistyped port: n2 given n1's address.
+    refused(map(2).to_json().replace("7402", "7401"), "both have address 127.0.0.1:7401");
+    // n1 hosts every shard; removing it would leave its new replicas nothing to copy from.
+    let moved = (1..=4).fold(ShardMap::builder(4).node("n2", "127.0.0.1", 7402), |b, s| {
+        b.shard(s, &["n2"])
+    });
+    refused(moved.build().unwrap().to_json(), "node 'n1' is removed while it still hosts");
+    assert_eq!(watcher.rejected(), 5);
 }
 
 #[tokio::test]

@@ -252,6 +252,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 /// given, is the map's port for it.
 fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(ShardMap, String)> {
     let map = ShardMap::load(path)
+        .and_then(ShardMap::usable)
         .with_context(|| format!("loading the shard map {}", path.display()))?;
     let spec =
         map.node(node).with_context(|| format!("node '{node}' is not in {}", path.display()))?;
