@@ -266,7 +266,8 @@ impl Router {
 impl Inner {
     fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
         let topo = self.topology.load();
-        stats::sections(&self.stats, &self.net, &topo, self.started.elapsed(), self.port)
+        let rejected = self.watcher.rejected();
+        stats::sections(&self.stats, &self.net, &topo, self.started.elapsed(), self.port, rejected)
     }
 
     fn info(&self, section: Option<&str>) -> Reply {

@@ -9,6 +9,7 @@ use super::topology::Topology;
 use crate::client::Error;
 use crate::client::metrics::Metrics;
 use crate::net::NetStats;
+use crate::protocol::cluster::ShardState;
 use crate::protocol::{Reply, Status};
 
 /// Counters for every request the router forwarded.
@@ -49,6 +50,7 @@ pub fn sections(
     topo: &Topology,
     uptime: Duration,
     port: u16,
+    map_rejected: u64,
 ) -> Vec<(&'static str, Vec<(String, String)>)> {
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
     let m = stats.requests.snapshot(0);
@@ -81,15 +83,26 @@ pub fn sections(
         kv("probes", total(|s| s.probes)),
         kv("num_shards", topo.map().num_shards().to_string()),
         kv("nodes", backends.len().to_string()),
+        kv("map_rejected", map_rejected.to_string()),
+        kv(
+            "clock_skew_refusals",
+            backends.iter().map(|b| b.view().counters().2).sum::<u64>().to_string(),
+        ),
     ];
     let nodes = backends
         .iter()
         .zip(&snaps)
         .map(|(b, s)| {
             let mut v = String::new();
+            let (offset, restarts, refusals) = b.view().counters();
+            let not_ready: Vec<String> =
+                [ShardState::Copying, ShardState::Isolated, ShardState::Retiring]
+                    .into_iter()
+                    .flat_map(|st| b.view().shards_in(st).into_iter().map(move |s| format!("{s}:{}", st.name())))
+                    .collect();
             let _ = write!(
                 v,
-                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hints_dropped={},stale_shards={}",
+                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hints_dropped={},stale_shards={},ready_shards={},not_ready_shards={},clock_offset_ms={offset},restarts={restarts},clock_refusals={refusals},impostor={}",
                 b.addr(),
                 b.health().state().name(),
                 s.metrics.requests,
@@ -103,6 +116,9 @@ pub fn sections(
                 b.hints().len(),
                 b.hints().counters().1,
                 b.hints().stale_shards().len(),
+                b.view().shards_in(ShardState::Ready).len(),
+                not_ready.join(" "),
+                u8::from(b.view().is_impostor()),
             );
             (format!("node_{}", b.name()), v)
         })

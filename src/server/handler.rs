@@ -82,11 +82,15 @@ impl StoreHandler {
     }
 
     fn info_source(&self) -> info::InfoSource<'_> {
+        let cluster = self.cluster.as_ref().map(|c| {
+            super::node::report::fields(&c.node, &self.store, c.node.watcher().rejected())
+        });
         info::InfoSource {
             store: &self.store,
             net: &self.net,
             started: self.started,
             port: self.port,
+            cluster,
         }
     }
 

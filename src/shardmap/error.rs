@@ -139,7 +139,9 @@ pub enum MapProblem {
         addr: String,
     },
     /// `numShards` differs from the map in force: every key would move to another shard.
-    #[error("numShards changed from {old} to {new}: keys would change shards (resharding a live cluster is not supported)")]
+    #[error(
+        "numShards changed from {old} to {new}: keys would change shards (resharding a live cluster is not supported)"
+    )]
     NumShardsChanged {
         /// The map in force.
         old: u32,
@@ -148,7 +150,9 @@ pub enum MapProblem {
     },
     /// A node that hosts shards in the map in force is gone from `"nodes"`, so its new
     /// replicas could not find it to copy from.
-    #[error("node '{node}' is removed while it still hosts shards {shards:?}: first move its shards away (keeping it in \"nodes\"), then remove it")]
+    #[error(
+        "node '{node}' is removed while it still hosts shards {shards:?}: first move its shards away (keeping it in \"nodes\"), then remove it"
+    )]
     NodeRemovedWithShards {
         /// The node.
         node: String,

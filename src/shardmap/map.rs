@@ -113,7 +113,10 @@ impl ShardMap {
         }
         for (node, shards) in &self.hosted {
             if !shards.is_empty() && next.node(node).is_none() {
-                out.push(MapProblem::NodeRemovedWithShards { node: node.clone(), shards: shards.clone() });
+                out.push(MapProblem::NodeRemovedWithShards {
+                    node: node.clone(),
+                    shards: shards.clone(),
+                });
             }
         }
         out

@@ -72,7 +72,13 @@ impl MapWatcher {
         let initial = Arc::new(initial);
         let (notify, _) = watch::channel(Arc::clone(&initial));
         let current = ArcSwap::new(initial);
-        Arc::new(Self { path, current, notify, reload_lock: Mutex::new(()), rejected: AtomicU64::new(0) })
+        Arc::new(Self {
+            path,
+            current,
+            notify,
+            reload_lock: Mutex::new(()),
+            rejected: AtomicU64::new(0),
+        })
     }
 
     /// Maps refused since start (`map_rejected` in STATS).

@@ -170,23 +170,24 @@ fn changes_that_would_lose_data_are_refused_and_counted() {
         assert_eq!(*watcher.current(), map(2), "the map in force stays");
     };
     // numShards 4 -> 8 moves every key to another shard.
-    let resharded = (1..=8).fold(ShardMap::builder(8).node("n1", "127.0.0.1", 7401), |b, s| {
-        b.shard(s, &["n1"])
-    });
+    let resharded = (1..=8)
+        .fold(ShardMap::builder(8).node("n1", "127.0.0.1", 7401), |b, s| b.shard(s, &["n1"]));
     refused(resharded.build().unwrap().to_json(), "numShards changed from 4 to 8");
     // A shard left with no replicas.
-    let text = map(2).to_json().replace(r#""3": [
+    let text = map(2).to_json().replace(
+        r#""3": [
       "n1"
-    ]"#, r#""3": []"#);
+    ]"#,
+        r#""3": []"#,
+    );
     refused(text, "shard 3 has no replicas");
     // Shards missing from the file have no replicas either.
     refused(r#"{"numShards": 4, "nodes": {"n1": {"address": "127.0.0.1", "port": 7401}}, "shards": {"1": ["n1"]}}"#.to_owned(), "shard 2 has no replicas");
     // A mistyped port: n2 given n1's address.
     refused(map(2).to_json().replace("7402", "7401"), "both have address 127.0.0.1:7401");
     // n1 hosts every shard; removing it would leave its new replicas nothing to copy from.
-    let moved = (1..=4).fold(ShardMap::builder(4).node("n2", "127.0.0.1", 7402), |b, s| {
-        b.shard(s, &["n2"])
-    });
+    let moved = (1..=4)
+        .fold(ShardMap::builder(4).node("n2", "127.0.0.1", 7402), |b, s| b.shard(s, &["n2"]));
     refused(moved.build().unwrap().to_json(), "node 'n1' is removed while it still hosts");
     assert_eq!(watcher.rejected(), 5);
 }

@@ -12,7 +12,7 @@ use crate::protocol::Reply;
 use crate::store::Store;
 
 /// Everything INFO reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct InfoSource<'a> {
     /// The store.
     pub store: &'a Store,
@@ -22,11 +22,24 @@ pub struct InfoSource<'a> {
     pub started: Instant,
     /// The port it listens on.
     pub port: u16,
+    /// For a cluster node, its "Cluster" section's fields.
+    pub cluster: Option<Vec<(String, String)>>,
 }
 
-type Section = (&'static str, Vec<(&'static str, String)>);
+type Section = (&'static str, Vec<(String, String)>);
 
 fn sections(src: &InfoSource<'_>) -> Vec<Section> {
+    let owned = |(name, fields): (&'static str, Vec<(&'static str, String)>)| {
+        (name, fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    };
+    let mut out: Vec<Section> = base_sections(src).into_iter().map(owned).collect();
+    if let Some(cluster) = &src.cluster {
+        out.push(("Cluster", cluster.clone()));
+    }
+    out
+}
+
+fn base_sections(src: &InfoSource<'_>) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
     let s = src.store.stats();
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed).to_string();
     let uptime = src.started.elapsed().as_secs();
@@ -128,7 +141,13 @@ mod tests {
     fn stats_has_the_contract_fields() {
         let store = Store::new(StoreConfig::default());
         let net = NetStats::default();
-        let src = InfoSource { store: &store, net: &net, started: Instant::now(), port: 1 };
+        let src = InfoSource {
+            store: &store,
+            net: &net,
+            started: Instant::now(),
+            port: 1,
+            cluster: None,
+        };
         let Reply::Bulk(text) = stats(&src) else { panic!("bulk") };
         let text = String::from_utf8(text.to_vec()).expect("utf8");
         for field in [
@@ -149,7 +168,13 @@ mod tests {
     fn info_section_filter() {
         let store = Store::new(StoreConfig::default());
         let net = NetStats::default();
-        let src = InfoSource { store: &store, net: &net, started: Instant::now(), port: 1 };
+        let src = InfoSource {
+            store: &store,
+            net: &net,
+            started: Instant::now(),
+            port: 1,
+            cluster: None,
+        };
         let Reply::Bulk(text) = info(Some("keyspace"), &src) else { panic!("bulk") };
         assert!(text.starts_with(b"# Keyspace\r\ndb0:keys=0"));
     }

@@ -43,6 +43,7 @@ pub mod decide;
 pub mod digest;
 mod lifecycle;
 pub mod peers;
+pub mod report;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
