@@ -156,9 +156,13 @@ pub struct RouterArgs {
     /// Most concurrent client connections.
     #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
-    /// Replicas that must ack a write before the client is answered: all, quorum or one.
-    #[arg(long, default_value = "all")]
+    /// Replicas that must ack a write before the client is answered: healthy (every replica
+    /// not ejected, at least one), all, quorum or one.
+    #[arg(long, default_value = "healthy")]
     pub write_ack: WriteAck,
+    /// Skews this process's clock (fault-injection tests only).
+    #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+    pub debug_clock_offset_ms: i64,
     /// Writer id of this router's version clock, 0-4095 (distinct per router; random in
     /// 2048-4095 if unset; nodes use 1-2047).
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=4095))]
@@ -269,6 +273,7 @@ fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(
 
 pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
+    shale::version::set_debug_offset_ms(args.debug_clock_offset_ms);
     let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
     cfg.password = args.security.password(args.bind)?;
     let backend_file = args.backend_password_file.as_deref();
