@@ -206,7 +206,8 @@ fn io_err(what: String) -> impl FnOnce(io::Error) -> ClusterError {
 /// process exits.
 async fn wait_ready(name: &str, addr: &str, nodes: &mut Nodes) -> Result<(), ClusterError> {
     let deadline = Instant::now() + NODE_READY_TIMEOUT;
-    let cfg = ConnectionConfig { connect_timeout: Duration::from_millis(200), ..Default::default() };
+    let cfg =
+        ConnectionConfig { connect_timeout: Duration::from_millis(200), ..Default::default() };
     while Instant::now() < deadline {
         if let Some((node, status)) = nodes.exited().into_iter().next() {
             return Err(ClusterError::NodeDied { node, status: describe(status) });

@@ -10,12 +10,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::health::{Failure, Flip, Health, HealthConfig};
+use super::health::{Failure, Flip, Health};
 use super::hints::Hints;
 use super::nodeview::NodeView;
+use super::topology::BackendSettings;
 use crate::client::ClientMetrics;
 use crate::client::metrics::Metrics;
-use crate::client::{ConnectionConfig, Error, Pool, ReconnectPolicy};
+use crate::client::{Error, Pool, ReconnectPolicy};
 use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{NodeStatus, node_status_frame};
@@ -69,29 +70,21 @@ pub fn is_client_fault(status: Status) -> bool {
 }
 
 impl Backend {
-    /// A backend at `addr` with `pool_size` traffic connections. `hlc` is the router's
-    /// clock: probes merge the node's clock into it.
-    pub fn new(
-        name: &str,
-        addr: String,
-        weight: u32,
-        pool_size: usize,
-        conn: ConnectionConfig,
-        health: HealthConfig,
-        hlc: Arc<Hlc>,
-    ) -> Self {
-        let pool = Pool::new(addr.clone(), pool_size, conn.clone(), TRAFFIC_RECONNECT);
-        let probe_pool = Pool::new(addr.clone(), 1, conn, PROBE_RECONNECT);
+    /// A backend at `addr` built with `s` (pool size, connections, health, hint limits and
+    /// the router's clock, which this node's replies move forward).
+    pub fn new(name: &str, addr: String, weight: u32, s: &BackendSettings) -> Self {
+        let pool = Pool::new(addr.clone(), s.pool_size, s.conn.clone(), TRAFFIC_RECONNECT);
+        let probe_pool = Pool::new(addr.clone(), 1, s.conn.clone(), PROBE_RECONNECT);
         Self {
             name: name.to_owned(),
             addr,
             weight: weight.max(1),
             pool,
             probe_pool,
-            health: Health::new(health),
-            hints: Hints::default(),
+            health: Health::new(s.health),
+            hints: Hints::new(s.hints),
             view: NodeView::default(),
-            hlc,
+            hlc: s.hlc.clone(),
             in_flight: AtomicU32::new(0),
             ewma_us: AtomicU64::new(0f64.to_bits()),
             metrics: Metrics::default(),

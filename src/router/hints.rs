@@ -26,6 +26,28 @@ pub const MAX_HINT_AGE: Duration = Duration::from_secs(600);
 /// key and value copies.
 const HINT_OVERHEAD: usize = std::mem::size_of::<Hint>() + 32;
 
+/// Bounds of one node's hint queue; past them hints are dropped and their shard marked
+/// stale (resynchronised with SYNC once the node is back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HintLimits {
+    /// Most hints queued.
+    pub max_hints: usize,
+    /// Most hint bytes queued.
+    pub max_bytes: usize,
+    /// Oldest a hint may get.
+    pub max_age: Duration,
+}
+
+impl Default for HintLimits {
+    fn default() -> Self {
+        Self {
+            max_hints: MAX_HINTS_PER_NODE,
+            max_bytes: MAX_HINT_BYTES_PER_NODE,
+            max_age: MAX_HINT_AGE,
+        }
+    }
+}
+
 /// A write a node missed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hint {
@@ -89,6 +111,7 @@ struct Queue {
 /// One node's hints, stale shards and settling keys.
 #[derive(Debug, Default)]
 pub struct Hints {
+    limits: HintLimits,
     queue: Mutex<Queue>,
     /// Hints queued + stale shards + settling keys: zero means "nothing to check".
     pending: AtomicUsize,
@@ -97,6 +120,11 @@ pub struct Hints {
 }
 
 impl Hints {
+    /// An empty queue with these bounds.
+    pub fn new(limits: HintLimits) -> Self {
+        Self { limits, ..Self::default() }
+    }
+
     /// Whether reads of `key` (in `shard`) may go to this node.
     pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
         if self.pending.load(Ordering::Acquire) == 0 {
@@ -111,7 +139,8 @@ impl Hints {
     pub fn push(&self, hint: Hint) {
         let mut q = self.queue.lock();
         self.hinted.fetch_add(1, Ordering::Relaxed);
-        if q.hints.len() >= MAX_HINTS_PER_NODE || q.bytes + hint.cost() > MAX_HINT_BYTES_PER_NODE {
+        let l = &self.limits;
+        if q.hints.len() >= l.max_hints || q.bytes + hint.cost() > l.max_bytes {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             q.stale.insert(hint.shard);
         } else {
@@ -130,7 +159,7 @@ impl Hints {
         while out.len() < n {
             let Some(hint) = q.hints.pop_front() else { break };
             q.bytes -= hint.cost();
-            if now.saturating_duration_since(hint.queued) > MAX_HINT_AGE {
+            if now.saturating_duration_since(hint.queued) > self.limits.max_age {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 q.stale.insert(hint.shard);
                 continue;

@@ -43,6 +43,7 @@ use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
 use forward::Timeouts;
 use health::HealthConfig;
+use hints::HintLimits;
 use select::ReadPolicy;
 use stats::RouterStats;
 use topology::{BackendSettings, Topology};
@@ -80,6 +81,8 @@ pub struct RouterConfig {
     pub password: Option<Password>,
     /// Sent as AUTH on every backend connection, probes included (`--backend-password`).
     pub backend_password: Option<Password>,
+    /// Bounds of each node's hint queue.
+    pub hints: HintLimits,
 }
 
 impl RouterConfig {
@@ -97,6 +100,7 @@ impl RouterConfig {
             router_id: rand::thread_rng().gen_range(2048..=crate::version::MAX_WRITER_ID),
             password: None,
             backend_password: None,
+            hints: HintLimits::default(),
         }
     }
 }
@@ -166,6 +170,7 @@ impl Router {
             conn,
             health: cfg.health,
             hlc: hlc.clone(),
+            hints: cfg.hints,
         };
         let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
         for b in &fresh {

@@ -23,9 +23,17 @@ pub struct KeyOutcome {
     pub result: Result<(), ErrorReply>,
 }
 
-/// The error for `command` when some keys failed; `None` when every key succeeded.
+/// The error for `command` when some keys failed; `None` when every key succeeded. A
+/// command of one key answers that key's error as it is.
 pub fn partial_error(command: &str, outcomes: &[KeyOutcome]) -> Option<ErrorReply> {
     let first = outcomes.iter().find_map(|o| o.result.as_ref().err())?.clone();
+    if outcomes.len() == 1 {
+        return Some(first);
+    }
+    // A key whose write reached some replicas (PARTIAL) is held: the command then
+    // applied somewhere even if it is listed under failures with what went wrong.
+    let partly =
+        outcomes.iter().any(|o| o.result.as_ref().is_err_and(|e| e.status == Status::Partial));
     let mut applied: BTreeMap<u32, Vec<&Bytes>> = BTreeMap::new();
     let mut failed: BTreeMap<u32, (Vec<&Bytes>, &ErrorReply)> = BTreeMap::new();
     for o in outcomes {
@@ -41,8 +49,10 @@ pub fn partial_error(command: &str, outcomes: &[KeyOutcome]) -> Option<ErrorRepl
         .iter()
         .map(|(s, (keys, e))| format!("shard {s} ({}): {}", key_list(keys), e.message))
         .collect();
-    let (status, head) = if applied.is_empty() {
+    let (status, head) = if applied.is_empty() && !partly {
         (first.status, format!("{command} applied to no shard"))
+    } else if applied.is_empty() {
+        (Status::Partial, format!("{command} applied to no shard in full"))
     } else {
         (Status::Partial, format!("{command} applied to {}", applied_text.join(", ")))
     };
@@ -80,9 +90,11 @@ mod tests {
             e.message,
             "MSET applied to shard 1 (k1 k2); failed on shard 4 (k4): shard 4 has no replicas"
         );
-        let none = partial_error("DEL", &[o("k4", 4, false)]).expect("an error");
+        let none = partial_error("DEL", &[o("k4", 4, false), o("k5", 4, false)]).expect("an error");
         assert_eq!(none.status, Status::Unavailable);
-        assert!(none.message.starts_with("DEL applied to no shard; failed on shard 4 (k4)"));
+        assert!(none.message.starts_with("DEL applied to no shard; failed on shard 4 (k4 k5)"));
+        let one = partial_error("DEL", &[o("k4", 4, false)]).expect("an error");
+        assert_eq!(one.message, "shard 4 has no replicas", "one key: its own error");
         assert!(partial_error("MSET", &[o("k1", 1, true)]).is_none());
     }
 }

@@ -88,9 +88,14 @@ mod tests {
             .map(|i| {
                 let cfg = ConnectionConfig::default();
                 let addr = format!("127.0.0.1:{}", 1000 + i);
-                let hlc = Arc::new(crate::version::Hlc::new(1));
-                let health = HealthConfig::default();
-                Arc::new(Backend::new(&format!("n{i}"), addr, 1, 1, cfg, health, hlc))
+                let settings = crate::router::topology::BackendSettings {
+                    pool_size: 1,
+                    conn: cfg,
+                    health: HealthConfig::default(),
+                    hlc: Arc::new(crate::version::Hlc::new(1)),
+                    hints: Default::default(),
+                };
+                Arc::new(Backend::new(&format!("n{i}"), addr, 1, &settings))
             })
             .collect()
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use super::backend::Backend;
 use super::health::HealthConfig;
+use super::hints::HintLimits;
 use crate::client::ConnectionConfig;
 use crate::shardmap::ShardMap;
 use crate::version::Hlc;
@@ -28,6 +29,8 @@ pub struct BackendSettings {
     pub health: HealthConfig,
     /// The router's clock, which every backend's replies move forward.
     pub hlc: Arc<Hlc>,
+    /// Bounds of each node's hint queue.
+    pub hints: HintLimits,
 }
 
 /// Where one key's requests go.
@@ -70,15 +73,7 @@ impl Topology {
                 .filter(|b| b.addr() == addr && b.weight() == node.weight.max(1))
                 .cloned();
             let backend = reused.unwrap_or_else(|| {
-                let b = Arc::new(Backend::new(
-                    &node.name,
-                    addr,
-                    node.weight,
-                    settings.pool_size,
-                    settings.conn.clone(),
-                    settings.health,
-                    settings.hlc.clone(),
-                ));
+                let b = Arc::new(Backend::new(&node.name, addr, node.weight, settings));
                 fresh.push(b.clone());
                 b
             });

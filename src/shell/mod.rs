@@ -163,6 +163,10 @@ pub struct RouterArgs {
     /// Skews this process's clock (fault-injection tests only).
     #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
     pub debug_clock_offset_ms: i64,
+    /// Most writes queued for one unreachable node (hints); past it the node's shards are
+    /// resynchronised when it is back.
+    #[arg(long, default_value_t = shale::router::hints::MAX_HINTS_PER_NODE)]
+    pub max_hints_per_node: usize,
     /// Writer id of this router's version clock, 0-4095 (distinct per router; random in
     /// 2048-4095 if unset; nodes use 1-2047).
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=4095))]
@@ -283,6 +287,7 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
     cfg.write_ack = args.write_ack;
+    cfg.hints.max_hints = args.max_hints_per_node;
     if let Some(id) = args.router_id {
         cfg.router_id = id;
     }

@@ -225,7 +225,10 @@ impl Cluster {
             }
         }
         let jitter = rand::thread_rng().gen_range(0.8..1.2);
-        let next = Instant::now() + AE_INTERVAL.mul_f64(jitter);
+        // At least eight rounds per tombstone grace, so a shard never isolates itself
+        // between two rounds that would have succeeded.
+        let interval = AE_INTERVAL.min(self.node.grace / 8);
+        let next = Instant::now() + interval.mul_f64(jitter);
         let synced = failed.len() < sources.len() || !has_replicas;
         self.node.with_meta(shard, |m| {
             m.next_round = Some(next);

@@ -60,7 +60,8 @@ use crate::store::Store;
 
 pub use lifecycle::{Cluster, spawn};
 
-/// Mean time between anti-entropy rounds of a Ready shard (jittered +-20%).
+/// Mean time between anti-entropy rounds of a Ready shard (jittered +-20%; at most an
+/// eighth of the tombstone grace).
 pub const AE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The writer id of a node's store clock: from its name, in 1..=2047 (routers use the upper

@@ -1,0 +1,19 @@
+//! Faults, each asserting what users were promised (README: "Consistency model"): real
+//! `shale server` and `shale router` processes, a TCP fault proxy in front of every node,
+//! paused processes, skewed clocks (a hidden `--debug-clock-offset-ms` flag), restarts and
+//! map edits. Every wait is bounded; the bounds are generous so a loaded 2-core machine
+//! passes, and what each test promises is checked exactly (no lost OK'd write, no deleted
+//! key back, identical replicas).
+#![allow(missing_docs, clippy::unwrap_used)]
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[path = "faults/clocks.rs"]
+mod clocks;
+#[path = "faults/proxy.rs"]
+mod proxy;
+#[path = "faults/repair.rs"]
+mod repair;
+#[path = "faults/support.rs"]
+mod support;

@@ -1,0 +1,99 @@
+//! Clock skew: versions come from hybrid logical clocks, and a write answered OK is the
+//! value even when its router's clock is behind another's (the replicas answer STALE and
+//! the router re-stamps above), far ahead, or when a node's clock is behind (it refuses
+//! the write loudly; the router hints it and never reads from that node meanwhile).
+
+use super::support::{TestCluster, client, stat};
+
+const MIN: i64 = 60_000;
+
+async fn two_nodes() -> TestCluster {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_five_seconds_apart_never_lose_an_acknowledged_write() {
+    let c = two_nodes().await;
+    let fast = c.router(&[]);
+    let slow = c.router(&["--debug-clock-offset-ms", "-5000"]);
+    let (f, s) = (client(&fast.addr.to_string()).await, client(&slow.addr.to_string()).await);
+    for i in 0..100 {
+        let key = format!("k{}", i % 10);
+        let value = format!("v{i}");
+        // Alternate routers: each write follows the other router's acknowledged one.
+        let (writer, reader) = if i % 2 == 0 { (&f, &s) } else { (&s, &f) };
+        writer.set(key.clone(), value.clone()).await.unwrap();
+        let got = reader.get(key.clone()).await.unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(value.as_bytes()),
+            "write {i} through the {} router lost",
+            if i % 2 == 0 { "fast" } else { "slow" }
+        );
+    }
+    // A DEL through the slow router after the fast one's SET takes effect too.
+    f.set("gone", "x").await.unwrap();
+    assert!(s.del("gone").await.unwrap(), "DEL answered 1");
+    assert_eq!(f.get("gone").await.unwrap(), None);
+    for node in ["a", "b"] {
+        let d = c.direct(node).await;
+        for i in 90..100 {
+            let got = d.get(format!("k{}", i % 10)).await.unwrap();
+            assert_eq!(got.as_deref(), Some(format!("v{i}").as_bytes()), "{node}");
+        }
+        assert_eq!(d.get("gone").await.unwrap(), None, "{node}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_restarted_behind_still_overwrites_and_deletes() {
+    let c = two_nodes().await;
+    let first = c.router(&[]);
+    client(&first.addr.to_string()).await.set("k", "old").await.unwrap();
+    drop(first);
+    let behind = c.router(&["--debug-clock-offset-ms", &(-30_000).to_string()]);
+    let r = client(&behind.addr.to_string()).await;
+    r.set("k", "new").await.unwrap();
+    assert_eq!(r.get("k").await.unwrap().as_deref(), Some(&b"new"[..]));
+    assert!(r.del("k").await.unwrap(), "DEL of a live key answers 1");
+    assert_eq!(c.direct("a").await.get("k").await.unwrap(), None);
+    assert_eq!(c.direct("b").await.get("k").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_nine_minutes_fast_cannot_silence_the_others() {
+    let c = two_nodes().await;
+    let fast = c.router(&["--debug-clock-offset-ms", &(9 * MIN).to_string()]);
+    let right = c.router(&[]);
+    client(&fast.addr.to_string()).await.set("k", "from the future").await.unwrap();
+    let r = client(&right.addr.to_string()).await;
+    r.set("k", "now").await.unwrap();
+    assert_eq!(c.direct("a").await.get("k").await.unwrap().as_deref(), Some(&b"now"[..]));
+    assert!(r.del("k").await.unwrap());
+    assert_eq!(c.direct("b").await.get("k").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_eleven_minutes_behind_refuses_loudly_and_is_never_read() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.args_of.insert("b".into(), vec!["--debug-clock-offset-ms".into(), (-11 * MIN).to_string()]);
+    c.start_all();
+    let router = c.router(&["--write-ack", "one"]);
+    let r = client(&router.addr.to_string()).await;
+    for i in 0..200 {
+        let key = format!("k{}", i % 20);
+        r.set(key.clone(), format!("v{i}")).await.unwrap();
+        let got = r.get(key).await.unwrap();
+        assert_eq!(got.as_deref(), Some(format!("v{i}").as_bytes()), "read {i} was stale");
+    }
+    let b = format!("127.0.0.1:{}", c.nodes[1].port);
+    let refused: u64 = stat(&b, "clock_skew_refusals").await.unwrap().parse().unwrap();
+    assert!(refused > 0, "node b counts its refusals");
+    let counted: u64 =
+        stat(&router.addr.to_string(), "clock_skew_refusals").await.unwrap().parse().unwrap();
+    assert!(counted > 0, "the router counts them too");
+    let line = stat(&router.addr.to_string(), "node_b").await.unwrap();
+    assert!(!line.contains("hints=0,"), "b's missed writes are hinted: {line}");
+}
