@@ -11,9 +11,13 @@ mod common;
 
 #[path = "faults/clocks.rs"]
 mod clocks;
+#[path = "faults/moves.rs"]
+mod moves;
 #[path = "faults/proxy.rs"]
 mod proxy;
 #[path = "faults/repair.rs"]
 mod repair;
+#[path = "faults/safety.rs"]
+mod safety;
 #[path = "faults/support.rs"]
 mod support;

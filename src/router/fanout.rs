@@ -131,6 +131,11 @@ pub struct Tally {
     pub client_fault: Option<ErrorReply>,
     /// Replicas that answered WRONG_SHARD (no hint: the key is not their own).
     pub wrong_shard: Vec<(Arc<Backend>, String)>,
+    /// New replicas of a moving shard that have not applied the map yet (they answered
+    /// WRONG_SHARD while an old replica took the write; they will copy it from there).
+    pub joining: usize,
+    /// Old replicas of a moving shard that took the write.
+    pub movers_acked: usize,
 }
 
 impl Tally {
@@ -138,10 +143,16 @@ impl Tally {
     /// written to, but their failures are only hinted, never the client's concern.
     pub fn without(mut self, movers: &[Arc<Backend>]) -> Self {
         let mover = |b: &Arc<Backend>| movers.iter().any(|m| Arc::ptr_eq(m, b));
+        self.movers_acked = self.acked.iter().filter(|(b, _)| mover(b)).count();
+        let mover_acked = self.movers_acked > 0;
         self.acked.retain(|(b, _)| !mover(b));
         self.stale.retain(|b| !mover(b));
         self.failed.retain(|(b, _)| !mover(b));
         self.wrong_shard.retain(|(b, _)| !mover(b));
+        if mover_acked {
+            self.joining = self.wrong_shard.len();
+            self.wrong_shard.clear();
+        }
         self
     }
 

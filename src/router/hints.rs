@@ -1,7 +1,8 @@
 //! Hinted handoff: writes a replica missed, queued per node and replayed when it is back,
 //! plus which shards of the node are stale (hints were lost, or the router just started) and
-//! which keys still have a write in flight to it. Hints own exact copies of their keys and
-//! values, so their memory cap counts real bytes. The request path asks [`Hints::readable`] with two relaxed
+//! which keys still have a write in flight to it. Hints' keys and values are copied into
+//! the node's [`HintLog`] (chunks freed whole once replayed), so their memory cap counts
+//! real bytes and the memory goes back once they are replayed. The request path asks [`Hints::readable`] with two relaxed
 //! loads when nothing is pending; the lock is taken only while something is.
 //!
 //! A node is readable for a key only when it has no hints queued, the key's shard is not
@@ -16,16 +17,14 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use super::hintlog::{HintLog, Taken};
+
 /// Most hints queued for one node.
 pub const MAX_HINTS_PER_NODE: usize = 100_000;
 /// Most hint bytes (keys + values + overhead) queued for one node.
 pub const MAX_HINT_BYTES_PER_NODE: usize = 64 * 1024 * 1024;
 /// Oldest a hint may get; older ones are dropped and their shard marked stale.
 pub const MAX_HINT_AGE: Duration = Duration::from_secs(600);
-/// Bookkeeping bytes charged per hint: its queue slot and the allocator's headers of its
-/// key and value copies.
-const HINT_OVERHEAD: usize = std::mem::size_of::<Hint>() + 32;
-
 /// Bounds of one node's hint queue; past them hints are dropped and their shard marked
 /// stale (resynchronised with SYNC once the node is back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,28 +65,9 @@ pub struct Hint {
 }
 
 impl Hint {
-    /// A hint owning exact copies of `key` and `value`: never a slice of a client's read
-    /// buffer, which would keep the whole buffer alive for as long as the hint is queued.
-    pub fn new(
-        shard: u32,
-        key: &[u8],
-        value: Option<&[u8]>,
-        ttl: Option<Duration>,
-        version: u64,
-    ) -> Self {
-        let now = Instant::now();
-        Hint {
-            shard,
-            key: Bytes::copy_from_slice(key),
-            value: value.map(Bytes::copy_from_slice),
-            expires: ttl.map(|t| now + t),
-            version,
-            queued: now,
-        }
-    }
-
-    fn cost(&self) -> usize {
-        HINT_OVERHEAD + self.key.len() + self.value.as_ref().map_or(0, Bytes::len)
+    fn from_taken(t: Taken) -> Self {
+        let Taken { shard, key, value, expires, version, queued } = t;
+        Hint { shard, key, value, expires, version, queued }
     }
 }
 
@@ -102,8 +82,12 @@ pub struct Replay {
 
 #[derive(Debug, Default)]
 struct Queue {
-    hints: VecDeque<Hint>,
-    bytes: usize,
+    /// Hints put back after a failed replay: sent again before the log's.
+    retry: VecDeque<Hint>,
+    log: HintLog,
+    /// Hints taken for a replay that has not finished: until it has, the node may still be
+    /// missing those writes.
+    replaying: usize,
     stale: BTreeSet<u32>,
     settling: HashMap<Bytes, u32>,
 }
@@ -131,21 +115,30 @@ impl Hints {
             return true;
         }
         let q = self.queue.lock();
-        q.hints.is_empty() && !q.stale.contains(&shard) && !q.settling.contains_key(key)
+        q.is_drained() && !q.stale.contains(&shard) && !q.settling.contains_key(key)
     }
 
-    /// Queues a missed write; past the bounds the hint is dropped and its shard marked
-    /// stale (to be repaired by a shard copy).
-    pub fn push(&self, hint: Hint) {
+    /// Queues a missed write (copying its key and value, never keeping a slice of a client's
+    /// buffer); past the bounds the hint is dropped and its shard marked stale (to be
+    /// repaired by a SYNC).
+    pub fn push(
+        &self,
+        shard: u32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ttl: Option<Duration>,
+        version: u64,
+    ) {
         let mut q = self.queue.lock();
         self.hinted.fetch_add(1, Ordering::Relaxed);
         let l = &self.limits;
-        if q.hints.len() >= l.max_hints || q.bytes + hint.cost() > l.max_bytes {
+        let bytes = q.log.bytes() + q.log.cost(key, value);
+        if q.log.len() + q.retry.len() >= l.max_hints || bytes > l.max_bytes {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            q.stale.insert(hint.shard);
+            q.stale.insert(shard);
         } else {
-            q.bytes += hint.cost();
-            q.hints.push_back(hint);
+            let expires = ttl.map(|t| Instant::now() + t);
+            q.log.push(shard, key, value, expires, version);
         }
         self.sync_pending(&q);
     }
@@ -155,10 +148,12 @@ impl Hints {
     /// DEL at the same version, which is exactly the state the key should be in.
     pub fn take(&self, n: usize, now: Instant) -> Vec<Replay> {
         let mut q = self.queue.lock();
-        let mut out = Vec::with_capacity(n.min(q.hints.len()));
+        let mut out = Vec::with_capacity(n.min(q.log.len() + q.retry.len()));
         while out.len() < n {
-            let Some(hint) = q.hints.pop_front() else { break };
-            q.bytes -= hint.cost();
+            let Some(hint) = q.retry.pop_front().or_else(|| q.log.pop().map(Hint::from_taken))
+            else {
+                break;
+            };
             if now.saturating_duration_since(hint.queued) > self.limits.max_age {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 q.stale.insert(hint.shard);
@@ -172,24 +167,40 @@ impl Hints {
             };
             out.push(Replay { hint, set_ttl_ms });
         }
-        shrink(&mut q.hints);
+        if q.retry.is_empty() {
+            q.retry = VecDeque::new();
+        }
+        q.replaying += out.len();
         self.sync_pending(&q);
         out
+    }
+
+    /// A replay of `n` taken hints finished (delivered, or put back with [`Hints::requeue`]
+    /// first).
+    pub fn replayed(&self, n: usize) {
+        let mut q = self.queue.lock();
+        q.replaying = q.replaying.saturating_sub(n);
+        self.sync_pending(&q);
     }
 
     /// Puts back hints that could not be delivered, in their original order.
     pub fn requeue(&self, failed: Vec<Replay>) {
         let mut q = self.queue.lock();
         for r in failed.into_iter().rev() {
-            q.bytes += r.hint.cost();
-            q.hints.push_front(r.hint);
+            q.retry.push_front(r.hint);
         }
         self.sync_pending(&q);
     }
 
     /// Hints queued.
     pub fn len(&self) -> usize {
-        self.queue.lock().hints.len()
+        let q = self.queue.lock();
+        q.log.len() + q.retry.len()
+    }
+
+    /// Bytes the queued hints hold.
+    pub fn bytes(&self) -> usize {
+        self.queue.lock().log.bytes()
     }
 
     /// Whether no hint is queued.
@@ -247,15 +258,14 @@ impl Hints {
     }
 
     fn sync_pending(&self, q: &Queue) {
-        self.pending.store(q.hints.len() + q.stale.len() + q.settling.len(), Ordering::Release);
+        let hints = q.log.len() + q.retry.len() + q.replaying;
+        self.pending.store(hints + q.stale.len() + q.settling.len(), Ordering::Release);
     }
 }
 
-/// Gives back a drained queue's memory: after an outage's hints are replayed, the router's
-/// memory returns to what it was.
-fn shrink(hints: &mut VecDeque<Hint>) {
-    if hints.capacity() > 1024 && hints.len() < hints.capacity() / 4 {
-        hints.shrink_to(hints.len() * 2);
+impl Queue {
+    fn is_drained(&self) -> bool {
+        self.log.is_empty() && self.retry.is_empty() && self.replaying == 0
     }
 }
 
@@ -267,34 +277,29 @@ fn ms_ceil(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    fn hint(key: &'static str, value: Option<&'static str>, expires: Option<Instant>) -> Hint {
-        Hint {
-            shard: 1,
-            key: Bytes::from_static(key.as_bytes()),
-            value: value.map(|v| Bytes::from_static(v.as_bytes())),
-            expires,
-            version: 7,
-            queued: Instant::now(),
-        }
+    fn push(h: &Hints, key: &str, value: Option<&str>, ttl: Option<Duration>) {
+        h.push(1, key.as_bytes(), value.map(str::as_bytes), ttl, 7);
     }
 
     #[test]
     fn pending_hints_make_the_node_unreadable_until_taken() {
         let h = Hints::default();
         assert!(h.readable(1, b"k"));
-        h.push(hint("k", Some("v"), None));
+        push(&h, "k", Some("v"), None);
         assert!(!h.readable(1, b"other"), "no reads at all while hints are queued");
         let batch = h.take(10, Instant::now());
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].set_ttl_ms, Some(0));
+        assert!(!h.readable(1, b"k"), "not while the replay is in flight");
+        h.replayed(batch.len());
         assert!(h.readable(1, b"k"));
     }
 
     #[test]
     fn requeue_keeps_order() {
         let h = Hints::default();
-        h.push(hint("a", Some("1"), None));
-        h.push(hint("b", None, None));
+        push(&h, "a", Some("1"), None);
+        push(&h, "b", None, None);
         let batch = h.take(10, Instant::now());
         h.requeue(batch);
         let again: Vec<_> = h.take(10, Instant::now()).into_iter().map(|r| r.hint.key).collect();
@@ -304,14 +309,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expired_values_replay_as_deletes_and_old_hints_go_stale() {
         let h = Hints::default();
-        let soon = Instant::now() + Duration::from_secs(1);
-        h.push(hint("ttl", Some("v"), Some(soon)));
-        h.push(hint("later", Some("v"), Some(Instant::now() + Duration::from_secs(100))));
+        push(&h, "ttl", Some("v"), Some(Duration::from_secs(1)));
+        push(&h, "later", Some("v"), Some(Duration::from_secs(100)));
         tokio::time::advance(Duration::from_secs(2)).await;
         let batch = h.take(10, Instant::now());
         assert_eq!(batch[0].set_ttl_ms, None, "expired SET becomes a DEL");
         assert_eq!(batch[1].set_ttl_ms, Some(98_000));
-        h.push(hint("old", Some("v"), None));
+        h.replayed(batch.len());
+        push(&h, "old", Some("v"), None);
         tokio::time::advance(MAX_HINT_AGE + Duration::from_secs(1)).await;
         assert!(h.take(10, Instant::now()).is_empty());
         assert_eq!(h.stale_shards(), [1]);
@@ -324,7 +329,7 @@ mod tests {
     fn overflow_drops_and_marks_stale() {
         let h = Hints::default();
         for _ in 0..MAX_HINTS_PER_NODE + 1 {
-            h.push(hint("k", Some("v"), None));
+            push(&h, "k", Some("v"), None);
         }
         assert_eq!(h.len(), MAX_HINTS_PER_NODE);
         assert_eq!(h.stale_shards(), [1]);

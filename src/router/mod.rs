@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod forward;
 mod handler;
 pub mod health;
+pub mod hintlog;
 pub mod hints;
 mod multikey;
 pub mod nodeview;

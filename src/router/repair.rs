@@ -80,6 +80,7 @@ async fn replay(node: &Arc<Backend>) {
             return;
         }
         sent += batch.len();
+        let taken = batch.len();
         let deadline = Instant::now() + REPAIR_TIMEOUT;
         let calls = batch.iter().map(|r| node.call(replay_frame(r), deadline));
         let results = join_all(calls).await;
@@ -93,8 +94,12 @@ async fn replay(node: &Arc<Backend>) {
                 Answer::NodeFault(_) => failed.push(r),
             }
         }
-        if !failed.is_empty() {
+        let again = !failed.is_empty();
+        if again {
             node.hints().requeue(failed);
+        }
+        node.hints().replayed(taken);
+        if again {
             return;
         }
     }

@@ -33,7 +33,6 @@ use tokio::time::Instant;
 use super::backend::Backend;
 use super::fanout::{FanOut, Tally};
 use super::forward::{Failed, Timeouts, no_replicas};
-use super::hints::Hint;
 use super::topology::Route;
 use crate::protocol::binary::{RequestFrame, versioned_frame};
 use crate::protocol::cluster::WriteAck as Ack;
@@ -102,10 +101,6 @@ impl WriteReq {
         let ttl_ms =
             self.ttl.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
         versioned_frame(self.key.clone(), self.value.as_deref(), ttl_ms, self.version)
-    }
-
-    fn hint(&self) -> Hint {
-        Hint::new(self.shard, &self.key, self.value.as_deref(), self.ttl, self.version)
     }
 }
 
@@ -198,7 +193,7 @@ fn start(
 
 fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
     for b in nodes {
-        b.hints().push(req.hint());
+        b.hints().push(req.shard, &req.key, req.value.as_deref(), req.ttl, req.version);
     }
 }
 
@@ -271,9 +266,10 @@ fn verdict(
         .copied()
         .chain(tally.failed.iter().map(|(b, _)| b))
         .filter(|b| b.health().is_ejected())
-        .count();
+        .count()
+        + tally.joining;
     let ok = match ack {
-        WriteAck::Healthy => done > 0 && done + excused >= total,
+        WriteAck::Healthy => done + tally.movers_acked > 0 && done + excused >= total,
         WriteAck::All => done == total,
         WriteAck::Quorum => done > total / 2,
         WriteAck::One => done > 0,

@@ -17,6 +17,7 @@ pub enum Mode {
     /// Forward nothing; keep connections open (a network partition: peers time out).
     Blackhole,
     /// Close every connection, and each new one at once (a crashed host's RSTs).
+    #[allow(dead_code)]
     Reset,
 }
 

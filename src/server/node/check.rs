@@ -88,7 +88,13 @@ impl Node {
     }
 
     fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
-        let state = shards.state(shard);
+        let mut state = shards.state(shard);
+        // A shard out of touch with its peers for half the grace is isolated even before
+        // the lifecycle task says so (it may have been paused): peers must not pull from
+        // it, or keys whose tombstones they dropped would come back.
+        if matches!(access, Access::Peer | Access::FullDump) && self.out_of_touch(shards, shard) {
+            state = ShardState::Isolated;
+        }
         access.allowed(state).map_err(|status| {
             let msg = match (status, state) {
                 (Status::WrongShard, ShardState::Retiring) => {

@@ -215,7 +215,9 @@ impl Cluster {
         has_replicas: bool,
         mode: Mode,
     ) -> Result<u64, String> {
-        let started_wall = crate::version::wall_ms();
+        // The round counts from when it began: one that spanned a pause of this process
+        // must not make the shard look in touch with its peers.
+        let (started, started_wall) = (Instant::now(), crate::version::wall_ms());
         let mut applied = 0;
         let mut failed = Vec::new();
         for peer in sources {
@@ -233,12 +235,12 @@ impl Cluster {
         self.node.with_meta(shard, |m| {
             m.next_round = Some(next);
             m.repaired += applied;
-            if synced {
-                m.last_synced = Some(Instant::now());
+            if synced && m.last_synced.is_none_or(|t| t < started) {
+                m.last_synced = Some(started);
                 m.synced_wall_ms = started_wall;
             }
             if failed.is_empty() {
-                m.last_full = Some(Instant::now());
+                m.last_full = Some(started);
             }
         });
         if failed.is_empty() { Ok(applied) } else { Err(failed.join("; ")) }

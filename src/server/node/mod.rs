@@ -231,6 +231,17 @@ impl Node {
         self.digests.lock().clear();
     }
 
+    /// Whether a Ready `shard` with other replicas has not completed a round with any of
+    /// them for half the tombstone grace.
+    fn out_of_touch(&self, shards: &Shards, shard: u32) -> bool {
+        let others = shards.map.replicas(shard).iter().any(|n| *n != self.name);
+        shards.state(shard) == ShardState::Ready
+            && others
+            && self
+                .with_meta(shard, |m| m.last_synced.is_some_and(|t| t.elapsed() > self.grace / 2))
+                == Some(true)
+    }
+
     fn with_meta<R>(&self, shard: u32, f: impl FnOnce(&mut ShardMeta) -> R) -> Option<R> {
         let mut meta = self.meta.lock();
         let i = usize::try_from(shard).ok()?.checked_sub(1)?;
