@@ -344,6 +344,14 @@ impl Proc {
         }
     }
 
+    /// Every line logged so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.borrow_mut().push(line);
+        }
+        self.seen.borrow().join("\n")
+    }
+
     pub fn signal(&self, sig: &str) {
         let pid = self.child.id().to_string();
         let ok = std::process::Command::new("kill").args([sig, &pid]).status().unwrap();

@@ -146,6 +146,12 @@ impl TestCluster {
         self.nodes.iter().find(|n| n.name == name).and_then(|n| n.proc.as_ref()).expect("running")
     }
 
+    /// Every running node's log, for a failing test's message.
+    pub fn logs(&self) -> String {
+        let running = self.nodes.iter().filter_map(|n| n.proc.as_ref().map(|p| (n, p)));
+        running.map(|(n, p)| format!("---- {} ----\n{}", n.name, p.log())).collect::<Vec<_>>().join("\n")
+    }
+
     /// A client straight to a node's real port.
     pub async fn direct(&self, name: &str) -> Client {
         let n = self.nodes.iter().find(|n| n.name == name).unwrap();
