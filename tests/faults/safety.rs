@@ -184,11 +184,14 @@ async fn a_rolling_restart_under_checked_stress_loses_nothing() {
     let out =
         tokio::task::spawn_blocking(move || stress.wait_with_output()).await.unwrap().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stress failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        panic!(
+            "stress failed:\n{report}\n{}\nrouter:\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            router.log(),
+            c.logs()
+        );
+    }
     for k in &ks {
         assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(&b"v"[..]), "{k} lost");
     }
