@@ -135,10 +135,14 @@ impl Backend {
     /// Whether a read of `key` (in `shard`) may go here: up, the node the map names, ready
     /// for the shard, and caught up on that key.
     pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
-        !self.health.is_ejected()
-            && self.writable()
-            && self.view.serves_reads(shard)
-            && self.hints.readable(shard, key)
+        !self.health.is_ejected() && self.caught_up(shard, key)
+    }
+
+    /// Whether the node holds every acknowledged write of `key` as far as the router knows
+    /// (whatever its health): the node the map names, ready for the shard, nothing queued
+    /// for it, the shard not stale, no write of the key settling.
+    pub fn caught_up(&self, shard: u32, key: &[u8]) -> bool {
+        self.writable() && self.view.serves_reads(shard) && self.hints.readable(shard, key)
     }
 
     /// P2C's load score: EWMA latency x (in flight + 1) / weight. Lower is better.

@@ -78,12 +78,14 @@ pub async fn read(
         return Err(Failed::plain(no_replicas(shard)));
     }
     let usable = |b: &Backend| b.readable(shard, &frame.key);
+    let caught_up = |b: &Backend| b.caught_up(shard, &frame.key);
     let mut tried = vec![false; replicas.len()];
     let mut last: Option<(String, Error)> = None;
     let mut wrong_shard = false;
     loop {
         // The rng is not Send, so it must not live across the await below.
-        let pick = next_replica(policy, replicas, &tried, usable, &mut rand::thread_rng());
+        let pick =
+            next_replica(policy, replicas, &tried, usable, caught_up, &mut rand::thread_rng());
         let Some(i) = pick else { break };
         tried[i] = true;
         let try_deadline = deadline.min(Instant::now() + timeouts.read_try);

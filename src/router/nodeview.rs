@@ -30,6 +30,8 @@ pub struct NodeView {
     clock_offset_ms: AtomicI64,
     /// Times the node's boot changed (restarts seen).
     restarts: AtomicU64,
+    /// A restart was seen and not yet handled by the router's repair.
+    restarted: AtomicBool,
     /// Writes the node refused for clock skew.
     clock_refusals: AtomicU64,
 }
@@ -59,10 +61,17 @@ impl NodeView {
         if let Some(prev) = self.status.load().as_ref() {
             if prev.boot != status.boot {
                 self.restarts.fetch_add(1, Ordering::Relaxed);
+                self.restarted.store(true, Ordering::Relaxed);
             }
         }
         self.status.store(Some(Arc::new(status)));
         true
+    }
+
+    /// Whether a restart was seen since the last call (the node lost its data and copied
+    /// it back from peers that may themselves have been missing writes).
+    pub fn take_restarted(&self) -> bool {
+        self.restarted.swap(false, Ordering::Relaxed)
     }
 
     /// Forgets the status (the node stopped answering NODE_STATUS).

@@ -17,6 +17,7 @@ use super::Router;
 use super::backend::Backend;
 use super::fanout::Answer;
 use super::hints::Replay;
+use super::topology::Topology;
 use crate::client::Error;
 use crate::protocol::Status;
 use crate::protocol::binary::versioned_frame;
@@ -50,24 +51,48 @@ pub async fn run(router: Router, cancel: CancellationToken) {
     }
 }
 
-/// One round: replay each reachable node's hints, or sync its stale shards.
+/// One round: replay each reachable node's hints, or sync its stale shards. A node that
+/// restarted copied its shards from peers that may have been missing writes the router
+/// still held as hints: its shards go stale too, and are synced once those peers are caught
+/// up.
 pub async fn pass(router: &Router) {
     let topo = router.topology();
-    let work =
-        topo.backends().into_iter().filter(|b| !b.health().is_ejected()).map(|node| async move {
-            if !node.hints().is_empty() {
-                replay(node).await;
-                return;
+    for node in topo.backends() {
+        if node.view().take_restarted() {
+            for shard in topo.map().shards_of(node.name()) {
+                node.hints().mark_stale(shard);
             }
-            let syncs = node.hints().stale_shards().into_iter().map(|shard| async move {
-                if sync(node, shard).await {
-                    node.hints().clear_stale(shard);
-                    info!(node = node.name(), shard, "stale shard brought up to date");
-                }
-            });
-            join_all(syncs).await;
+        }
+    }
+    let topo = &topo;
+    let up = topo.backends().into_iter().filter(|b| !b.health().is_ejected());
+    let work = up.map(|node| async move {
+        if !node.hints().is_empty() {
+            replay(node).await;
+            return;
+        }
+        let stale = node.hints().stale_shards();
+        let ready = stale.into_iter().filter(|&s| peers_caught_up(topo, node, s));
+        let syncs = ready.collect::<Vec<_>>().into_iter().map(|shard| async move {
+            if sync(node, shard).await {
+                node.hints().clear_stale(shard);
+                info!(node = node.name(), shard, "stale shard brought up to date");
+            }
         });
+        join_all(syncs).await;
+    });
     join_all(work).await;
+}
+
+/// Whether every other replica of `shard` holds every write the router knows of (no hints
+/// queued, the shard not stale there): only then does a SYNC from them make `node` whole.
+/// A replica that is down does not hold up the sync: what it holds beyond the others is
+/// nothing the router did not also send them.
+fn peers_caught_up(topo: &Topology, node: &Backend, shard: u32) -> bool {
+    topo.replicas_of(shard).iter().filter(|b| b.name() != node.name()).all(|b| {
+        b.health().is_ejected()
+            || (b.hints().is_empty() && !b.hints().stale_shards().contains(&shard))
+    })
 }
 
 /// Sends up to [`REPLAY_PER_TICK`] hints; undelivered ones go back to the queue.

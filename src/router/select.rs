@@ -37,20 +37,23 @@ impl std::str::FromStr for ReadPolicy {
 
 /// Picks the next replica to try, or `None` when every eligible one was tried.
 ///
-/// Eligible: not yet tried, and `usable` (up, and caught up on the key), unless no replica
-/// of the shard is usable, in which case all are tried anyway (fail open: a wrong verdict
-/// must not make a shard unavailable).
+/// Eligible: not yet tried, and `usable` (up, and caught up on the key); when no replica of
+/// the shard is usable, those that are only `caught_up` (the health verdict may be wrong:
+/// try them rather than fail). A replica that is not caught up (it has writes queued for it,
+/// or is not ready) is never read: a stale answer is worse than an error.
 pub fn next_replica<R: Rng>(
     policy: ReadPolicy,
     replicas: &[Arc<Backend>],
     tried: &[bool],
     usable: impl Fn(&Backend) -> bool,
+    caught_up: impl Fn(&Backend) -> bool,
     rng: &mut R,
 ) -> Option<usize> {
     let ok: Vec<bool> = replicas.iter().map(|b| usable(b)).collect();
     let none_usable = !ok.contains(&true);
-    let eligible: Vec<usize> =
-        (0..replicas.len()).filter(|&i| !tried[i] && (none_usable || ok[i])).collect();
+    let eligible: Vec<usize> = (0..replicas.len())
+        .filter(|&i| !tried[i] && (ok[i] || (none_usable && caught_up(&replicas[i]))))
+        .collect();
     match (policy, eligible.len()) {
         (_, 0) => None,
         (_, 1) => Some(eligible[0]),
@@ -83,6 +86,10 @@ mod tests {
         !b.health().is_ejected()
     }
 
+    fn any(_: &Backend) -> bool {
+        true
+    }
+
     fn backends(n: usize) -> Vec<Arc<Backend>> {
         (0..n)
             .map(|i| {
@@ -107,11 +114,11 @@ mod tests {
             let bs = backends(4);
             let mut tried = vec![false; 4];
             for _ in 0..4 {
-                let i = next_replica(policy, &bs, &tried, up, &mut rng).expect("one left");
+                let i = next_replica(policy, &bs, &tried, up, any, &mut rng).expect("one left");
                 assert!(!tried[i]);
                 tried[i] = true;
             }
-            assert_eq!(next_replica(policy, &bs, &tried, up, &mut rng), None);
+            assert_eq!(next_replica(policy, &bs, &tried, up, any, &mut rng), None);
         }
     }
 
@@ -122,17 +129,37 @@ mod tests {
         bs[0].health().record_failure(Failure::Refused);
         bs[2].health().record_failure(Failure::Refused);
         for _ in 0..20 {
-            assert_eq!(next_replica(ReadPolicy::Random, &bs, &[false; 3], up, &mut rng), Some(1));
+            assert_eq!(
+                next_replica(ReadPolicy::Random, &bs, &[false; 3], up, any, &mut rng),
+                Some(1)
+            );
         }
         assert_eq!(
-            next_replica(ReadPolicy::Random, &bs, &[false, true, false], up, &mut rng),
+            next_replica(ReadPolicy::Random, &bs, &[false, true, false], up, any, &mut rng),
             None
         );
         bs[1].health().record_failure(Failure::Refused);
         assert!(
-            next_replica(ReadPolicy::Random, &bs, &[false; 3], up, &mut rng).is_some(),
+            next_replica(ReadPolicy::Random, &bs, &[false; 3], up, any, &mut rng).is_some(),
             "fail open"
         );
+    }
+
+    #[test]
+    fn a_replica_missing_writes_is_never_the_fallback() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let bs = backends(2);
+        bs[0].health().record_failure(Failure::Refused);
+        bs[1].health().record_failure(Failure::Refused);
+        bs[1].hints().push(1, b"k", Some(b"v"), None, 5);
+        let caught_up = |b: &Backend| b.caught_up(1, b"k");
+        for _ in 0..20 {
+            let pick = next_replica(ReadPolicy::Random, &bs, &[false; 2], up, caught_up, &mut rng);
+            assert_eq!(pick, Some(0), "only the replica with nothing queued");
+        }
+        bs[0].hints().mark_stale(1);
+        let pick = next_replica(ReadPolicy::Random, &bs, &[false; 2], up, caught_up, &mut rng);
+        assert_eq!(pick, None, "none is up to date: refuse rather than read stale");
     }
 
     #[test]
@@ -142,7 +169,8 @@ mod tests {
             let bs = backends(2);
             let mut counts = [0; 2];
             for _ in 0..1000 {
-                counts[next_replica(policy, &bs, &[false; 2], up, &mut rng).expect("some")] += 1;
+                counts[next_replica(policy, &bs, &[false; 2], up, any, &mut rng).expect("some")] +=
+                    1;
             }
             assert!((400..=600).contains(&counts[0]), "{policy:?}: {counts:?}");
         }

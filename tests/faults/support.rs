@@ -149,7 +149,10 @@ impl TestCluster {
     /// Every running node's log, for a failing test's message.
     pub fn logs(&self) -> String {
         let running = self.nodes.iter().filter_map(|n| n.proc.as_ref().map(|p| (n, p)));
-        running.map(|(n, p)| format!("---- {} ----\n{}", n.name, p.log())).collect::<Vec<_>>().join("\n")
+        running
+            .map(|(n, p)| format!("---- {} ----\n{}", n.name, p.log()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// A client straight to a node's real port.
