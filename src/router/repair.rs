@@ -84,15 +84,15 @@ pub async fn pass(router: &Router) {
     join_all(work).await;
 }
 
-/// Whether every other replica of `shard` holds every write the router knows of (no hints
-/// queued, the shard not stale there): only then does a SYNC from them make `node` whole.
-/// A replica that is down does not hold up the sync: what it holds beyond the others is
-/// nothing the router did not also send them.
+/// Whether every other replica of `shard` has received every write the router holds for
+/// it (no hints queued): only then does a SYNC from them give `node` those writes too.
+/// (Writes whose hints were lost are nowhere in the router: waiting would not help, and a
+/// SYNC pulls whatever the peers have.) A replica that is down does not hold up the sync.
 fn peers_caught_up(topo: &Topology, node: &Backend, shard: u32) -> bool {
-    topo.replicas_of(shard).iter().filter(|b| b.name() != node.name()).all(|b| {
-        b.health().is_ejected()
-            || (b.hints().is_empty() && !b.hints().stale_shards().contains(&shard))
-    })
+    topo.replicas_of(shard)
+        .iter()
+        .filter(|b| b.name() != node.name())
+        .all(|b| b.health().is_ejected() || b.hints().is_empty())
 }
 
 /// Sends up to [`REPLAY_PER_TICK`] hints; undelivered ones go back to the queue.
