@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use std::sync::Arc;
+
 use crate::auth::Password;
 use crate::protocol::Limits;
+use crate::protocol::binary::{RequestFrame, ResponseFrame};
 
 /// Default time a TCP connect may take.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -53,6 +56,27 @@ pub struct ConnectionConfig {
     /// Sent as AUTH right after each connect; the connection is used only once the server
     /// answered OK. Default `None` (no AUTH).
     pub password: Option<Password>,
+    /// A request sent on each new connection (after AUTH) whose answer decides whether the
+    /// connection may be used. Default `None`.
+    pub greeting: Option<Greeting>,
+}
+
+/// A check of each new connection: `frame` is sent first, and `accept` either lets the
+/// connection carry requests or refuses it with a reason (the connect then fails with it).
+/// The router uses it to learn, before any request reaches a node, that the node at an
+/// address restarted (and so may not hold every write yet).
+#[derive(Clone)]
+pub struct Greeting {
+    /// The request sent first.
+    pub frame: RequestFrame,
+    /// Judges the reply.
+    pub accept: Arc<dyn Fn(&ResponseFrame) -> Result<(), String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Greeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Greeting").field("opcode", &self.frame.opcode).finish_non_exhaustive()
+    }
 }
 
 impl Default for ConnectionConfig {
@@ -64,6 +88,7 @@ impl Default for ConnectionConfig {
             max_abandoned: DEFAULT_MAX_ABANDONED,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             password: None,
+            greeting: None,
         }
     }
 }

@@ -70,6 +70,14 @@ impl Connection {
             // On failure `conn` is dropped here, which closes the socket.
             conn.authenticate(password, Instant::now() + cfg.connect_timeout).await?;
         }
+        if let Some(greeting) = &cfg.greeting {
+            let deadline = Instant::now() + cfg.connect_timeout;
+            let resp = conn.call_until(greeting.frame.clone(), deadline).await?;
+            (greeting.accept)(&resp).map_err(|why| Error::Connect {
+                addr: addr.to_owned(),
+                source: io::Error::other(why),
+            })?;
+        }
         Ok(conn)
     }
 

@@ -67,7 +67,7 @@ mod stats;
 mod tasks;
 
 pub use builder::ClientBuilder;
-pub use config::{ConnectionConfig, ReconnectPolicy};
+pub use config::{ConnectionConfig, Greeting, ReconnectPolicy};
 pub use connection::Connection;
 pub use error::Error;
 pub use handle::Client;

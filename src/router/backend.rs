@@ -16,7 +16,7 @@ use super::nodeview::NodeView;
 use super::topology::BackendSettings;
 use crate::client::ClientMetrics;
 use crate::client::metrics::Metrics;
-use crate::client::{Error, Pool, ReconnectPolicy};
+use crate::client::{ConnectionConfig, Error, Greeting, Pool, ReconnectPolicy};
 use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{NodeStatus, node_status_frame};
@@ -47,7 +47,7 @@ pub struct Backend {
     probe_pool: Pool,
     health: Health,
     hints: Hints,
-    view: NodeView,
+    view: Arc<NodeView>,
     hlc: Arc<Hlc>,
     in_flight: AtomicU32,
     ewma_us: AtomicU64,
@@ -73,7 +73,14 @@ impl Backend {
     /// A backend at `addr` built with `s` (pool size, connections, health, hint limits and
     /// the router's clock, which this node's replies move forward).
     pub fn new(name: &str, addr: String, weight: u32, s: &BackendSettings) -> Self {
-        let pool = Pool::new(addr.clone(), s.pool_size, s.conn.clone(), TRAFFIC_RECONNECT);
+        let view = Arc::new(NodeView::default());
+        let greeter = (view.clone(), name.to_owned());
+        let greeting = Greeting {
+            frame: node_status_frame(),
+            accept: Arc::new(move |resp| greeter.0.greet(&greeter.1, resp)),
+        };
+        let conn = ConnectionConfig { greeting: Some(greeting), ..s.conn.clone() };
+        let pool = Pool::new(addr.clone(), s.pool_size, conn, TRAFFIC_RECONNECT);
         let probe_pool = Pool::new(addr.clone(), 1, s.conn.clone(), PROBE_RECONNECT);
         Self {
             name: name.to_owned(),
@@ -83,7 +90,7 @@ impl Backend {
             probe_pool,
             health: Health::new(s.health),
             hints: Hints::new(s.hints),
-            view: NodeView::default(),
+            view,
             hlc: s.hlc.clone(),
             in_flight: AtomicU32::new(0),
             ewma_us: AtomicU64::new(0f64.to_bits()),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use tracing::{error, warn};
 
+use crate::protocol::binary::ResponseFrame;
 use crate::protocol::cluster::{NodeStatus, ShardState};
 use crate::protocol::{ErrorReply, Status};
 
@@ -68,10 +69,15 @@ impl NodeView {
         true
     }
 
-    /// Whether a restart was seen since the last call (the node lost its data and copied
-    /// it back from peers that may themselves have been missing writes).
-    pub fn take_restarted(&self) -> bool {
-        self.restarted.swap(false, Ordering::Relaxed)
+    /// Whether a restart was seen that the router has not handled yet (the node lost its
+    /// data and copied it back from peers that may themselves have been missing writes).
+    pub fn restart_seen(&self) -> bool {
+        self.restarted.load(Ordering::Relaxed)
+    }
+
+    /// The router has marked the node's shards stale after a restart.
+    pub fn restart_handled(&self) {
+        self.restarted.store(false, Ordering::Relaxed);
     }
 
     /// Forgets the status (the node stopped answering NODE_STATUS).
@@ -89,9 +95,32 @@ impl NodeView {
         self.status.load().as_ref().map(|s| s.shard(shard))
     }
 
-    /// Whether reads of `shard` may go to the node: Ready or Retiring, or not known.
+    /// Whether reads of `shard` may go to the node: Ready or Retiring, or not known, and no
+    /// restart seen that the router's repair has not handled yet.
     pub fn serves_reads(&self, shard: u32) -> bool {
-        self.shard_state(shard).is_none_or(|s| s.holds_data())
+        !self.restarted.load(Ordering::Relaxed)
+            && self.shard_state(shard).is_none_or(|s| s.holds_data())
+    }
+
+    /// Judges the NODE_STATUS answer that opens each new connection to the node: the node
+    /// must be the one the map names, and a restart (a new boot) fails this connection's
+    /// first request, so nothing is read from the node before the router has caught it up.
+    pub fn greet(&self, name: &str, resp: &ResponseFrame) -> Result<(), String> {
+        if resp.status() == Some(Status::InvalidArgument) {
+            return Ok(()); // not a cluster node: nothing to check
+        }
+        let status = NodeStatus::decode(&resp.payload).ok_or("malformed NODE_STATUS reply")?;
+        let known = self.boot();
+        let now = crate::version::wall_ms();
+        if !self.update(name, status, now, now) {
+            return Err(format!("the address of node {name} reaches another node"));
+        }
+        match known {
+            Some(boot) if Some(boot) != self.boot() => {
+                Err(format!("node {name} restarted; it is caught up before it is read"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Shards the node reports in `state`.

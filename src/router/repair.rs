@@ -58,10 +58,11 @@ pub async fn run(router: Router, cancel: CancellationToken) {
 pub async fn pass(router: &Router) {
     let topo = router.topology();
     for node in topo.backends() {
-        if node.view().take_restarted() {
+        if node.view().restart_seen() {
             for shard in topo.map().shards_of(node.name()) {
                 node.hints().mark_stale(shard);
             }
+            node.view().restart_handled();
         }
     }
     let topo = &topo;
