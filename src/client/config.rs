@@ -70,8 +70,11 @@ pub struct Greeting {
     /// The request sent first.
     pub frame: RequestFrame,
     /// Judges the reply.
-    pub accept: Arc<dyn Fn(&ResponseFrame) -> Result<(), String> + Send + Sync>,
+    pub accept: Accept,
 }
+
+/// How a [`Greeting`] judges a reply: `Err(reason)` refuses the connection.
+pub type Accept = Arc<dyn Fn(&ResponseFrame) -> Result<(), String> + Send + Sync>;
 
 impl std::fmt::Debug for Greeting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -102,7 +102,7 @@ pub fn sections(
                     .collect();
             let _ = write!(
                 v,
-                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hint_bytes={},hints_dropped={},stale_shards={},ready_shards={},not_ready_shards={},clock_offset_ms={offset},restarts={restarts},clock_refusals={refusals},impostor={}",
+                "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hint_bytes={},hinted={},hints_dropped={},stale_shards={},ready_shards={},not_ready_shards={},clock_offset_ms={offset},restarts={restarts},clock_refusals={refusals},impostor={}",
                 b.addr(),
                 b.health().state().name(),
                 s.metrics.requests,
@@ -115,6 +115,7 @@ pub fn sections(
                 s.metrics.latency.p99.as_micros(),
                 b.hints().len(),
                 b.hints().bytes(),
+                b.hints().counters().0,
                 b.hints().counters().1,
                 b.hints().stale_shards().len(),
                 b.view().shards_in(ShardState::Ready).len(),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -215,29 +216,39 @@ impl Cluster {
         has_replicas: bool,
         mode: Mode,
     ) -> Result<u64, String> {
-        // The round counts from when it began: one that spanned a pause of this process
-        // must not make the shard look in touch with its peers.
-        let (started, started_wall) = (Instant::now(), crate::version::wall_ms());
-        let mut applied = 0;
-        let mut failed = Vec::new();
-        for peer in sources {
-            match ae::round(self, map, peer, shard, mode).await {
-                Ok(out) => applied += out.applied,
-                Err(e) => failed.push(e.to_string()),
+        let started = Instant::now();
+        // Rounds with the peers run together, and each success counts on its own from when
+        // its round began: a slow or paused peer neither delays the others nor makes the
+        // shard look out of touch, and a round that spanned a pause of this process does
+        // not make it look in touch.
+        let rounds = sources.iter().map(|peer| async move {
+            let (began, began_wall) = (Instant::now(), crate::version::wall_ms());
+            let result = ae::round(self, map, peer, shard, mode).await;
+            if result.is_ok() {
+                self.node.with_meta(shard, |m| {
+                    if m.last_synced.is_none_or(|t| t < began) {
+                        m.last_synced = Some(began);
+                        m.synced_wall_ms = began_wall;
+                    }
+                });
             }
-        }
+            result
+        });
+        let results = join_all(rounds).await;
+        let applied: u64 = results.iter().filter_map(|r| r.as_ref().ok()).map(|o| o.applied).sum();
+        let failed: Vec<String> =
+            results.iter().filter_map(|r| r.as_ref().err()).map(ToString::to_string).collect();
         let jitter = rand::thread_rng().gen_range(0.8..1.2);
         // At least eight rounds per tombstone grace, so a shard never isolates itself
         // between two rounds that would have succeeded.
         let interval = AE_INTERVAL.min(self.node.grace / 8);
         let next = Instant::now() + interval.mul_f64(jitter);
-        let synced = failed.len() < sources.len() || !has_replicas;
         self.node.with_meta(shard, |m| {
             m.next_round = Some(next);
             m.repaired += applied;
-            if synced && m.last_synced.is_none_or(|t| t < started) {
+            if !has_replicas {
                 m.last_synced = Some(started);
-                m.synced_wall_ms = started_wall;
+                m.synced_wall_ms = crate::version::wall_ms();
             }
             if failed.is_empty() {
                 m.last_full = Some(started);
