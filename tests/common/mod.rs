@@ -323,6 +323,22 @@ impl Proc {
         proc
     }
 
+    /// Like [`Proc::wait_log`], but `None` instead of a panic when the line never comes.
+    pub fn try_wait_log(&self, pattern: &str) -> Option<String> {
+        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(pattern)) {
+            return Some(line.clone());
+        }
+        let deadline = std::time::Instant::now() + WAIT * 3;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.borrow_mut().push(line.clone());
+            if line.contains(pattern) {
+                return Some(line);
+            }
+        }
+    }
+
     /// Waits (bounded) for a log line containing `pattern`, logged at any time since the
     /// process started, and returns it.
     pub fn wait_log(&self, pattern: &str) -> String {
