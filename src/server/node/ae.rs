@@ -4,6 +4,7 @@
 //! they converge on the newest version of every key. Pulls are paced to
 //! [`AE_MAX_BYTES_PER_SEC`], so a full copy cannot saturate the node's network.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Cluster;
-use super::digest::{bucket_of, differing};
+use super::digest::{bucket_of, differing, key_hash};
 use super::peers::PeerError;
 use crate::protocol::cluster::{BucketSet, Digest, bucket_dump_frame, digest_frame};
 use crate::protocol::dump::{DumpRecord, decode_page};
@@ -35,12 +36,14 @@ pub enum RoundError {
 }
 
 /// What a round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoundOutcome {
     /// Buckets that differed.
     pub buckets: usize,
     /// Entries applied (newer than what this node held).
     pub applied: u64,
+    /// With [`Mode::Full`]: the [`key_hash`] of every key (or tombstone) the peer sent.
+    pub seen: HashSet<u64>,
 }
 
 /// How a round finds what to pull.
@@ -85,10 +88,12 @@ async fn pull(
     if diff.is_empty() {
         return Ok(RoundOutcome::default());
     }
-    let applied = pull_buckets(c, map, peer, shard, &diff).await?;
+    let mut seen = HashSet::new();
+    let keep = (mode == Mode::Full).then_some(&mut seen);
+    let applied = pull_buckets(c, map, peer, shard, &diff, keep).await?;
     c.node.invalidate_digests();
     c.node.stats.ae_keys_repaired.fetch_add(applied, Ordering::Relaxed);
-    Ok(RoundOutcome { buckets: diff.len(), applied })
+    Ok(RoundOutcome { buckets: diff.len(), applied, seen })
 }
 
 /// The buckets where this node's digest of `shard` and `peer`'s differ.
@@ -117,6 +122,7 @@ async fn pull_buckets(
     peer: &str,
     shard: u32,
     buckets: &BucketSet,
+    mut seen: Option<&mut HashSet<u64>>,
 ) -> Result<u64, RoundError> {
     let (node, store, peers) = (&c.node, &c.store, &c.peers);
     let (started, mut bytes, mut cursor, mut applied) = (Instant::now(), 0u64, 0u64, 0u64);
@@ -132,6 +138,9 @@ async fn pull_buckets(
             if map.shard_for_key(&record.key) != shard || !buckets.contains(bucket_of(&record.key))
             {
                 continue;
+            }
+            if let Some(seen) = seen.as_deref_mut() {
+                seen.insert(key_hash(&record.key));
             }
             match store.try_apply(&to_entry(record)) {
                 Ok(true) => applied += 1,

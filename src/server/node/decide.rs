@@ -47,14 +47,16 @@ pub enum Action {
     ReadyFresh,
     /// Pull everything from these nodes, then be Ready.
     Pull(Vec<String>),
-    /// Resynchronise an isolated shard from these nodes: first drop entries from before
-    /// the isolation if `drop_old` (some source holds data), then pull, then be Ready.
-    Resync {
-        /// The nodes to pull from.
-        sources: Vec<String>,
-        /// Whether to drop entries older than the isolation first.
-        drop_old: bool,
-    },
+    /// Resynchronise an isolated shard from these nodes (at least one of them in touch
+    /// with the cluster): pull everything from each, then drop this node's entries from
+    /// before the isolation that no source has (keys whose deletes it missed), then be
+    /// Ready.
+    Resync(Vec<String>),
+    /// Every replica answered and none is in touch (they all lost touch, e.g. in a
+    /// partition of the whole shard): be Ready again with the data held; anti-entropy
+    /// merges the replicas. (A delete older than the grace may then come back: nobody is
+    /// left who knows better.)
+    Rejoin,
     /// Out of touch with every other replica for half the grace: become Isolated.
     Isolate,
     /// Every new replica is Ready: drop the retired data.
@@ -121,18 +123,21 @@ fn copying(v: &View<'_>) -> Action {
 }
 
 fn isolated(v: &View<'_>) -> Action {
-    let unreachable = names(v.replicas, |p| p == Peer::Unreachable);
-    if !unreachable.is_empty() {
-        return Action::Wait(format!(
-            "isolated; waiting for peer {} to answer",
-            unreachable.join(",")
-        ));
+    let mut in_touch = names(v.replicas, Peer::holds_data);
+    in_touch.extend(retiring_holders(v));
+    if !in_touch.is_empty() {
+        // Copying replicas may hold writes only they acknowledged: pull those too.
+        let mut sources = names(v.replicas, |p| p == Peer::Up(ShardState::Copying));
+        sources.extend(in_touch);
+        return Action::Resync(sources);
     }
-    let holders = retiring_holders(v);
-    let drop_old = v.replicas.iter().any(|(_, p)| p.holds_data()) || !holders.is_empty();
-    let mut sources = names(v.replicas, |p| p != Peer::Up(ShardState::Isolated));
-    sources.extend(holders);
-    Action::Resync { sources, drop_old }
+    let unreachable = names(v.replicas, |p| p == Peer::Unreachable);
+    // Nobody in touch answered. If everyone answered, nobody knows better; if some have
+    // not answered for a whole grace, they are taken for gone.
+    if unreachable.is_empty() || v.unsynced_for.is_some_and(|t| t > v.grace) {
+        return Action::Rejoin;
+    }
+    Action::Wait(format!("isolated; waiting for peer {} to answer", unreachable.join(",")))
 }
 
 #[cfg(test)]
@@ -206,12 +211,20 @@ mod tests {
         let mut v = view(Ready, &alone, &[]);
         v.unsynced_for = Some(GRACE * 2);
         assert_eq!(decide(&v), Action::Keep, "a single replica has nobody to lose touch with");
-        let replicas = [p("b", Peer::Up(Ready))];
-        let want = Action::Resync { sources: vec!["b".into()], drop_old: true };
+        let replicas = [p("b", Peer::Up(Ready)), p("c", Peer::Up(Copying))];
+        let want = Action::Resync(vec!["c".into(), "b".into()]);
         assert_eq!(decide(&view(Isolated, &replicas, &[])), want);
-        let replicas = [p("b", Peer::Up(Copying))];
-        let want = Action::Resync { sources: vec!["b".into()], drop_old: false };
-        assert_eq!(decide(&view(Isolated, &replicas, &[])), want, "no other data: keep ours");
+        let replicas = [p("b", Peer::Up(Copying)), p("c", Peer::Up(Isolated))];
+        assert_eq!(decide(&view(Isolated, &replicas, &[])), Action::Rejoin, "nobody knows better");
+        let replicas = [p("b", Peer::Unreachable), p("c", Peer::Up(Ready))];
+        let want = Action::Resync(vec!["c".into()]);
+        assert_eq!(decide(&view(Isolated, &replicas, &[])), want, "one in touch is enough");
+        let replicas = [p("b", Peer::Unreachable)];
+        let mut v = view(Isolated, &replicas, &[]);
+        v.unsynced_for = Some(GRACE / 2 + Duration::from_secs(1));
+        assert!(matches!(decide(&v), Action::Wait(_)), "b may be partitioned away: wait");
+        v.unsynced_for = Some(GRACE + Duration::from_secs(1));
+        assert_eq!(decide(&v), Action::Rejoin, "b gone for a whole grace: serve again");
     }
 
     #[test]

@@ -34,6 +34,11 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A key's 64-bit hash (the one digests use).
+pub fn key_hash(key: &[u8]) -> u64 {
+    fnv1a64(key)
+}
+
 /// The digest bucket of a key.
 pub fn bucket_of(key: &[u8]) -> usize {
     (mix(fnv1a64(key)) % DIGEST_BUCKETS as u64) as usize

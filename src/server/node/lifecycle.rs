@@ -172,8 +172,14 @@ impl Cluster {
                 Ok(0)
             }
             Action::Pull(sources) => self.copy(&shards.map, shard, &sources, false).await,
-            Action::Resync { sources, drop_old } => {
-                self.copy(&shards.map, shard, &sources, drop_old).await
+            Action::Resync(sources) => self.copy(&shards.map, shard, &sources, true).await,
+            Action::Rejoin => {
+                warn!(
+                    node = self.node.name(),
+                    shard, "shard rejoins: every replica lost touch; keeping the data held"
+                );
+                self.set_ready(shard);
+                Ok(0)
             }
             Action::Isolate => {
                 warn!(node = self.node.name(), shard, grace = ?self.node.grace,
@@ -257,43 +263,67 @@ impl Cluster {
         if failed.is_empty() { Ok(applied) } else { Err(failed.join("; ")) }
     }
 
-    /// Pulls `shard` from every source (after dropping entries older than the isolation,
-    /// if `drop_old`), then marks it Ready. Any source failing leaves it as it is.
+    /// Pulls all of `shard` from every source, then marks it Ready. For a resync of an
+    /// isolated shard, this node's entries from before the isolation that no source sent
+    /// are dropped afterwards (their deletes were missed; the tombstones may be gone). Any
+    /// source failing leaves the shard as it is, with nothing dropped.
     async fn copy(
         self: &Arc<Self>,
         map: &ShardMap,
         shard: u32,
         sources: &[String],
-        drop_old: bool,
+        resync: bool,
     ) -> Result<u64, String> {
-        if drop_old {
-            let cutoff = self.node.with_meta(shard, |m| m.synced_wall_ms).unwrap_or(0);
-            let dropped = self.remove_shard(map, shard, Some(cutoff)).await;
-            info!(
-                node = self.node.name(),
-                shard, dropped, "dropped entries older than the isolation"
-            );
-        }
         let mut applied = 0;
+        let mut seen = std::collections::HashSet::new();
         for peer in sources {
             match ae::round(self, map, peer, shard, Mode::Full).await {
-                Ok(out) => applied += out.applied,
+                Ok(out) => {
+                    applied += out.applied;
+                    seen.extend(out.seen);
+                }
                 Err(e) => return Err(self.waiting(shard, copy_failure(peer, &e))),
             }
         }
-        info!(
-            node = self.node.name(),
-            shard,
-            applied,
-            from = sources.join(","),
-            "shard ready (copied)"
-        );
+        if resync {
+            let cutoff = self.node.with_meta(shard, |m| m.synced_wall_ms).unwrap_or(0);
+            let dropped = self.remove_unseen(map, shard, cutoff, seen).await;
+            info!(
+                node = self.node.name(),
+                shard, dropped, "dropped entries older than the isolation that no peer holds"
+            );
+        }
+        let from = sources.join(",");
+        info!(node = self.node.name(), shard, applied, from, "shard ready (copied)");
         self.set_ready(shard);
         Ok(applied)
     }
 
+    /// Removes `shard`'s entries with versions from before `cutoff_ms` (wall clock) whose
+    /// keys are not in `seen`.
+    async fn remove_unseen(
+        self: &Arc<Self>,
+        map: &ShardMap,
+        shard: u32,
+        cutoff_ms: u64,
+        seen: std::collections::HashSet<u64>,
+    ) -> usize {
+        let (store, n) = (self.store.clone(), map.num_shards());
+        let removed = tokio::task::spawn_blocking(move || {
+            store.remove_matching(&|key, version| {
+                crate::shardmap::shard_for_key(key, n) == shard
+                    && crate::version::millis_of(version) < cutoff_ms
+                    && !seen.contains(&super::digest::key_hash(key))
+            })
+        })
+        .await
+        .unwrap_or(0);
+        self.node.invalidate_digests();
+        removed
+    }
+
     async fn drop_retired(self: &Arc<Self>, map: &ShardMap, shard: u32) -> Result<u64, String> {
-        let dropped = self.remove_shard(map, shard, None).await;
+        let dropped = self.remove_shard(map, shard).await;
         info!(
             node = self.node.name(),
             shard, dropped, "new replicas ready; dropped the retired shard"
@@ -302,20 +332,11 @@ impl Cluster {
         Ok(0)
     }
 
-    /// Removes `shard`'s entries (only those with versions from before `older_than_ms`,
-    /// wall-clock ms, if given).
-    async fn remove_shard(
-        self: &Arc<Self>,
-        map: &ShardMap,
-        shard: u32,
-        older_than_ms: Option<u64>,
-    ) -> usize {
+    /// Removes all of `shard`'s entries.
+    async fn remove_shard(self: &Arc<Self>, map: &ShardMap, shard: u32) -> usize {
         let (store, n) = (self.store.clone(), map.num_shards());
         let removed = tokio::task::spawn_blocking(move || {
-            store.remove_matching(&|key, version| {
-                crate::shardmap::shard_for_key(key, n) == shard
-                    && older_than_ms.is_none_or(|ms| crate::version::millis_of(version) < ms)
-            })
+            store.remove_matching(&|key, _| crate::shardmap::shard_for_key(key, n) == shard)
         })
         .await
         .unwrap_or(0);
