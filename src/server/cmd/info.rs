@@ -78,7 +78,7 @@ fn sections(src: &InfoSource<'_>) -> Vec<Section> {
                 ("sweep_passes", s.sweep_passes.to_string()),
             ],
         ),
-        ("Keyspace", vec![("db0", format!("keys={},expires=0,avg_ttl=0", s.keys))]),
+        ("Keyspace", vec![("db0", format!("keys={},expires={},avg_ttl=0", s.keys, s.expiring))]),
     ]
 }
 
