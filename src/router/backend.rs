@@ -45,6 +45,7 @@ pub struct Backend {
     ewma_us: AtomicU64,
     metrics: Metrics,
     probes: AtomicU64,
+    probe_failures: AtomicU64,
 }
 
 /// Statuses that are the request's fault, not the node's: no failover, no health penalty.
@@ -85,6 +86,7 @@ impl Backend {
             ewma_us: AtomicU64::new(0f64.to_bits()),
             metrics: Metrics::default(),
             probes: AtomicU64::new(0),
+            probe_failures: AtomicU64::new(0),
         }
     }
 
@@ -168,6 +170,9 @@ impl Backend {
             self.probe_pool.call(ping, timeout).await,
             Ok(resp) if resp.status() == Some(Status::Ok)
         );
+        if !ok {
+            self.probe_failures.fetch_add(1, Ordering::Relaxed);
+        }
         self.on_flip(self.health.record_probe(ok));
     }
 
@@ -176,6 +181,7 @@ impl Backend {
         BackendSnapshot {
             metrics: self.metrics.snapshot(self.pool.reconnects()),
             probes: self.probes.load(Ordering::Relaxed),
+            probe_failures: self.probe_failures.load(Ordering::Relaxed),
             ejections: self.health.ejections(),
             in_flight: self.in_flight.load(Ordering::Relaxed),
         }
@@ -207,6 +213,8 @@ pub struct BackendSnapshot {
     pub metrics: ClientMetrics,
     /// Probes sent.
     pub probes: u64,
+    /// Probes that failed (no answer in time, or not OK).
+    pub probe_failures: u64,
     /// Times ejected.
     pub ejections: u64,
     /// Requests in flight now.

@@ -74,6 +74,7 @@ pub struct Hints {
     pending: AtomicUsize,
     hinted: AtomicUsize,
     dropped: AtomicUsize,
+    replayed: AtomicUsize,
 }
 
 impl Hints {
@@ -215,6 +216,16 @@ impl Hints {
     /// (hints queued ever, hints dropped ever) for STATS.
     pub fn counters(&self) -> (usize, usize) {
         (self.hinted.load(Ordering::Relaxed), self.dropped.load(Ordering::Relaxed))
+    }
+
+    /// `n` hints taken with [`Hints::take`] reached the node.
+    pub fn delivered(&self, n: usize) {
+        self.replayed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Hints delivered to the node since start.
+    pub fn replayed(&self) -> usize {
+        self.replayed.load(Ordering::Relaxed)
     }
 
     fn sync_pending(&self, q: &Queue) {

@@ -83,6 +83,7 @@ async fn replay(node: &Arc<Backend>) {
         let deadline = Instant::now() + REPAIR_TIMEOUT;
         let calls = batch.iter().map(|r| node.call(replay_frame(r), deadline));
         let results = join_all(calls).await;
+        node.hints().delivered(results.iter().filter(|r| r.is_ok()).count());
         let mut failed = Vec::new();
         for (r, result) in batch.into_iter().zip(results) {
             match result {
