@@ -145,7 +145,8 @@ impl Router {
     /// Loads the map, binds, starts probers and the map watcher, and returns once
     /// listening.
     pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
-        let map = Arc::new(ShardMap::load(&cfg.map_path)?);
+        let watcher = open_map(&cfg.map_path)?;
+        let map = watcher.current();
         let listener = net::bind(cfg.addr)?;
         let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -160,15 +161,11 @@ impl Router {
         let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
         for b in &fresh {
             probe::spawn_prober(b, cfg.health.probe_timeout, cancel.clone(), &tracker);
-            // A router that just started cannot know which writes its predecessor failed to
-            // deliver: every replica is merged with its peers (before serving, see below).
-            for shard in map.shards_of(b.name()) {
-                b.hints().mark_merge(shard);
-            }
         }
+        // Before serving, see below.
+        merge_everything(&topology);
         let net_stats = Arc::new(NetStats::default());
         let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
-        let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
             backend_settings,
@@ -212,6 +209,34 @@ impl Router {
         self.inner.topology.load_full()
     }
 
+    /// Client connection and per-command counters.
+    pub fn net_stats(&self) -> &Arc<NetStats> {
+        &self.inner.net
+    }
+
+    /// The map watcher (generation, reload failures, whether a map was loaded).
+    pub fn watcher(&self) -> &Arc<MapWatcher> {
+        &self.inner.watcher
+    }
+
+    /// Wrong passwords received from clients since start.
+    pub fn auth_failures(&self) -> u64 {
+        self.inner.gate.failures()
+    }
+
+    /// Whether this router should get traffic (`GET /readyz`): it has a valid map. The one
+    /// place the router's readiness is decided.
+    pub fn is_ready(&self) -> bool {
+        self.inner.watcher.has_map()
+    }
+
+    /// The retryable answer to data commands while no map has been loaded yet.
+    fn no_map(&self) -> Reply {
+        let path = self.inner.watcher.path().display();
+        let msg = format!("no shard map loaded yet (waiting for {path}); retry later");
+        Reply::error(crate::protocol::Status::Unavailable, msg)
+    }
+
     /// Routes by `map` from now on (requests in flight finish on the old one).
     fn apply_map(&self, map: Arc<ShardMap>) {
         let old = self.inner.topology.load_full();
@@ -252,15 +277,50 @@ impl Inner {
     }
 }
 
-/// Swaps in each new map the watcher accepts.
+/// Swaps in each new map the watcher accepts. A router that started without a map treats
+/// the first one as its start: every replica is merged with its peers.
 async fn follow_map(router: Router, watcher: Arc<MapWatcher>, cancel: CancellationToken) {
     let mut updates = watcher.updates(cancel);
+    let mut started = watcher.has_map();
     while let Some(map) = updates.next().await {
         router.apply_map(map);
+        if !std::mem::replace(&mut started, true) {
+            merge_everything(&router.topology());
+        }
+    }
+}
+
+/// The watcher of the map file; one still waiting for the file if it does not exist yet
+/// (a ConfigMap may be mounted after the router starts). Any other problem stops the start.
+fn open_map(path: &std::path::Path) -> Result<Arc<MapWatcher>, MapError> {
+    match ShardMap::load(path) {
+        Ok(map) => Ok(MapWatcher::new(path.to_owned(), map)),
+        Err(MapError::Unreadable { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            tracing::warn!(path = %path.display(), "shard map not found; not ready until it appears");
+            Ok(MapWatcher::waiting(path.to_owned()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A router that just started cannot know which writes its predecessor failed to deliver:
+/// every replica is merged with its peers.
+fn merge_everything(topology: &Topology) {
+    for b in topology.backends() {
+        for shard in topology.map().shards_of(b.name()) {
+            b.hints().mark_merge(shard);
+        }
     }
 }
 
 impl RunningRouter {
+    /// Whether the router should get traffic: see [`Router::is_ready`].
+    pub fn is_ready(&self) -> bool {
+        self.router.is_ready()
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()

@@ -62,6 +62,16 @@ impl StoreHandler {
         &self.store
     }
 
+    /// The shards this node serves (`--shardmap`), if it is a cluster node.
+    pub fn shards(&self) -> Option<&Arc<ShardFilter>> {
+        self.shards.as_ref()
+    }
+
+    /// Wrong passwords received since start.
+    pub fn auth_failures(&self) -> u64 {
+        self.gate.failures()
+    }
+
     fn info_source(&self) -> info::InfoSource<'_> {
         info::InfoSource {
             store: &self.store,

@@ -70,6 +70,17 @@ impl ServerConfig {
     }
 }
 
+/// Whether a server is ready for traffic. A plain server is ready once it listens; a cluster
+/// node (`shards`) once every shard its current map gives it is copied and served. The one
+/// place readiness is decided, so its rules can change here alone.
+pub fn readiness(shards: Option<&ShardFilter>) -> bool {
+    shards.is_none_or(|filter| {
+        let served = filter.served();
+        let ready = |shard: u32| served.ready.get(shard as usize - 1) == Some(&true);
+        served.map.shards_of(filter.node()).into_iter().all(ready)
+    })
+}
+
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 #[derive(Debug)]
 pub struct Server {
@@ -131,6 +142,16 @@ impl Server {
     /// Connection counters.
     pub fn net_stats(&self) -> &Arc<NetStats> {
         &self.stats
+    }
+
+    /// The request handler (store, shard filter, authentication counters).
+    pub fn handler(&self) -> &Arc<StoreHandler> {
+        &self.handler
+    }
+
+    /// Whether this server should get traffic now (`GET /readyz`); see [`readiness`].
+    pub fn is_ready(&self) -> bool {
+        readiness(self.handler.shards().map(|s| &**s))
     }
 
     /// A token that, when cancelled, begins shutdown.

@@ -150,6 +150,17 @@ impl ShardMap {
         self.hosted.get(node).is_some_and(|shards| shards.binary_search(&shard).is_ok())
     }
 
+    /// One shard with no replicas and no nodes: what a watcher holds before its file first
+    /// exists (see [`super::MapWatcher::waiting`]). Routes nothing anywhere.
+    pub(super) fn placeholder() -> Self {
+        Self {
+            num_shards: 1,
+            nodes: BTreeMap::new(),
+            replicas: vec![Vec::new()],
+            hosted: BTreeMap::new(),
+        }
+    }
+
     /// Starts building a map in code (for `shale cluster` and tests).
     pub fn builder(num_shards: u32) -> ShardMapBuilder {
         ShardMapBuilder {
