@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{ArgAction, Args};
 use shale::auth::{Password, check_protected_mode};
 use shale::cluster::ClusterConfig;
+use shale::metrics::MetricsServer;
 use shale::net::Signals;
 use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
@@ -35,6 +36,25 @@ pub struct SecurityArgs {
     #[arg(long, value_name = "yes|no", default_value = "yes", action = ArgAction::Set,
           value_parser = parse_yes_no)]
     pub protected_mode: bool,
+}
+
+/// Where `/metrics`, `/healthz` and `/readyz` are served. Shared by `server` and `router`.
+#[derive(Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics and the /healthz and /readyz probes on this port (0 picks a
+    /// free one); off unless given.
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address of the metrics port. Loopback by default; a pod IP or 0.0.0.0 lets a kubelet
+    /// probe it (it serves no data, so protected mode does not apply).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub metrics_bind: IpAddr,
+}
+
+impl MetricsArgs {
+    fn addr(&self) -> Option<SocketAddr> {
+        self.metrics_port.map(|port| SocketAddr::new(self.metrics_bind, port))
+    }
 }
 
 /// Redis spells its switches yes/no.
@@ -101,6 +121,8 @@ pub struct ServerArgs {
     pub node: Option<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 pub fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
@@ -162,6 +184,8 @@ pub struct RouterArgs {
     /// Read the backend password from the first line of this file.
     #[arg(long, value_name = "PATH")]
     pub backend_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -221,9 +245,11 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         cfg.shards = Some(ShardFilter::new(MapWatcher::new(path, map), node));
     }
     let signals = Signals::install();
-    let server = Server::start(cfg).await.context("starting server")?;
+    let server = Server::start(cfg).await?;
+    let metrics = args.metrics.addr().map(|a| MetricsServer::for_server(&server, a)).transpose()?;
     signals.wait().await;
     server.shutdown().await;
+    drop(metrics);
     Ok(())
 }
 
@@ -248,9 +274,12 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         request: args.request_timeout,
     };
     let signals = Signals::install();
-    let router = Router::start(cfg).await.context("starting router")?;
+    let router = Router::start(cfg).await?;
+    let metrics =
+        args.metrics.addr().map(|a| MetricsServer::for_router(router.router(), a)).transpose()?;
     signals.wait().await;
     router.shutdown().await;
+    drop(metrics);
     Ok(())
 }
 
