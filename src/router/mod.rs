@@ -99,8 +99,8 @@ impl RouterConfig {
 /// Why a router could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
-    /// The shard map is missing or invalid.
-    #[error("shard map: {0}")]
+    /// The shard map is unreadable or invalid (its message names the map).
+    #[error(transparent)]
     Map(#[from] MapError),
     /// The listening socket could not be opened.
     #[error(transparent)]

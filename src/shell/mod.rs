@@ -1,11 +1,14 @@
 //! The binary's subcommands that run services (`server`, `router`, `cluster`): their flags
-//! and how they start. Binary-only: this is where `anyhow` is allowed.
+//! and how they start, and `shale map` ([`map`]). Binary-only: this is where `anyhow` is
+//! allowed. Errors are worded here as one line each (see `main`).
+
+pub mod map;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::anyhow;
 use clap::{ArgAction, Args};
 use shale::auth::{Password, check_protected_mode};
 use shale::cluster::ClusterConfig;
@@ -14,10 +17,10 @@ use shale::net::Signals;
 use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
 use shale::router::write::WriteAck;
-use shale::router::{Router, RouterConfig};
+use shale::router::{Router, RouterConfig, RouterError};
 use shale::server::{DEFAULT_PORT, Server, ServerConfig, ShardFilter};
-use shale::shardmap::ShardMap;
 use shale::shardmap::watch::MapWatcher;
+use shale::shardmap::{MapError, ShardMap};
 use shale::store::EvictionPolicy;
 use shale::units::{parse_duration, parse_size};
 
@@ -70,8 +73,8 @@ impl SecurityArgs {
     /// The client password, after checking that listening on `bind` is allowed.
     fn password(&self, bind: IpAddr) -> anyhow::Result<Option<Password>> {
         let file = self.requirepass_file.as_deref();
-        let password =
-            Password::from_flag_or_file(self.requirepass.clone(), file).context("--requirepass")?;
+        let password = Password::from_flag_or_file(self.requirepass.clone(), file)
+            .map_err(flag("--requirepass"))?;
         check_protected_mode(bind, password.is_some(), self.protected_mode)?;
         Ok(password)
     }
@@ -89,9 +92,10 @@ pub struct ServerArgs {
     /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Store shards (a power of two); 0 = 4 x cores.
-    #[arg(long, default_value_t = 0)]
-    pub shards: usize,
+    /// Lock stripes of the store (a power of two, at most 65536); 0 = 4 x cores. Not the
+    /// cluster's shards: those are in the shard map. (`--shards` is an old spelling.)
+    #[arg(long, alias = "shards", default_value_t = 0, value_parser = parse_stripes)]
+    pub stripes: usize,
     /// Most concurrent client connections.
     #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -123,6 +127,16 @@ pub struct ServerArgs {
     pub security: SecurityArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+}
+
+/// `--stripes`: 0 (automatic) or a power of two up to the store's limit.
+pub fn parse_stripes(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    let max = shale::store::MAX_SHARDS;
+    if n != 0 && (!n.is_power_of_two() || n > max) {
+        return Err(format!("{n} is not a power of two up to {max} (or 0 for 4 per core)"));
+    }
+    Ok(n)
 }
 
 pub fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
@@ -207,6 +221,19 @@ pub struct ClusterArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// Prefixes a flag's error with the flag, as one line.
+fn flag<E: std::fmt::Display>(name: &'static str) -> impl Fn(E) -> anyhow::Error {
+    move |e| anyhow!("{name}: {e}")
+}
+
+/// A shard map error as one line naming the file once.
+pub fn map_error(path: &std::path::Path, e: &MapError) -> String {
+    match e {
+        MapError::Unreadable { .. } | MapError::FileTooLarge { .. } => e.to_string(),
+        other => format!("{}: {other}", path.display()),
+    }
+}
+
 pub fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
@@ -227,7 +254,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let mut cfg = ServerConfig::loopback(args.port);
     cfg.password = args.security.password(args.bind)?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
-    cfg.store.shards = args.shards;
+    cfg.store.shards = args.stripes;
     cfg.net.max_connections = args.max_connections;
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
@@ -235,7 +262,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     cfg.store_options.maxmemory = args.maxmemory;
     cfg.store_options.eviction = args.eviction;
     if let (Some(path), Some(node)) = (args.shardmap, args.node) {
-        let map = ShardMap::load(&path).context("loading the shard map")?;
+        let map = ShardMap::load(&path).map_err(|e| anyhow!(map_error(&path, &e)))?;
         anyhow::ensure!(map.node(&node).is_some(), "node '{node}' is not in {}", path.display());
         // Cluster nodes keep DEL tombstones so a delayed older write can't resurrect a key,
         // and stamp direct writes with a clock id of their own.
@@ -255,11 +282,12 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 
 pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
+    let map_path = args.shardmap.clone();
     let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
     cfg.password = args.security.password(args.bind)?;
     let backend_file = args.backend_password_file.as_deref();
     cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
-        .context("--backend-password")?;
+        .map_err(flag("--backend-password"))?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
@@ -274,7 +302,10 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         request: args.request_timeout,
     };
     let signals = Signals::install();
-    let router = Router::start(cfg).await?;
+    let router = Router::start(cfg).await.map_err(|e| match e {
+        RouterError::Map(e) => anyhow!(map_error(&map_path, &e)),
+        other => anyhow!(other),
+    })?;
     let metrics =
         args.metrics.addr().map(|a| MetricsServer::for_router(router.router(), a)).transpose()?;
     signals.wait().await;
