@@ -3,6 +3,8 @@
 //!
 //! Owns numbers only; [`super::ClientBuilder`] is the user-facing way to set them.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -53,6 +55,21 @@ pub struct ConnectionConfig {
     /// Sent as AUTH right after each connect; the connection is used only once the server
     /// answered OK. Default `None` (no AUTH).
     pub password: Option<Password>,
+    /// Turns `host:port` into addresses on every connect. Default `None`: the system
+    /// resolver (getaddrinfo), asked anew each time, so a name that moves (a restarted
+    /// pod) is followed on the next reconnect.
+    pub resolver: Option<Resolver>,
+}
+
+/// A replacement for the system resolver, called with `host:port` on every connect (tests
+/// use it to move a name between servers without touching the hosts file).
+#[derive(Clone)]
+pub struct Resolver(pub Arc<dyn Fn(&str) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver(..)")
+    }
 }
 
 impl Default for ConnectionConfig {
@@ -64,6 +81,7 @@ impl Default for ConnectionConfig {
             max_abandoned: DEFAULT_MAX_ABANDONED,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             password: None,
+            resolver: None,
         }
     }
 }

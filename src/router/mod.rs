@@ -75,6 +75,9 @@ pub struct RouterConfig {
     pub password: Option<Password>,
     /// Sent as AUTH on every backend connection, probes included (`--backend-password`).
     pub backend_password: Option<Password>,
+    /// Resolves node addresses instead of the system resolver (tests); see
+    /// [`ConnectionConfig::resolver`].
+    pub resolver: Option<crate::client::config::Resolver>,
 }
 
 impl RouterConfig {
@@ -92,6 +95,7 @@ impl RouterConfig {
             router_id: rand::random(),
             password: None,
             backend_password: None,
+            resolver: None,
         }
     }
 }
@@ -154,6 +158,7 @@ impl Router {
             connect_timeout: cfg.timeouts.connect,
             limits: cfg.net.limits,
             password: cfg.backend_password.clone(),
+            resolver: cfg.resolver.clone(),
             ..ConnectionConfig::default()
         };
         let backend_settings =
