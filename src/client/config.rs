@@ -64,7 +64,10 @@ pub struct ConnectionConfig {
 /// A replacement for the system resolver, called with `host:port` on every connect (tests
 /// use it to move a name between servers without touching the hosts file).
 #[derive(Clone)]
-pub struct Resolver(pub Arc<dyn Fn(&str) -> std::io::Result<Vec<SocketAddr>> + Send + Sync>);
+pub struct Resolver(pub Arc<ResolveFn>);
+
+/// What a [`Resolver`] calls: `host:port` in, addresses out.
+pub type ResolveFn = dyn Fn(&str) -> std::io::Result<Vec<SocketAddr>> + Send + Sync;
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
