@@ -370,7 +370,7 @@ impl<H: Handler> Conn<'_, H> {
     fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
         let stats: &NetStats = self.stats;
         let tally = &stats.by_command;
-        let mut now = std::time::Instant::now();
+        let mut now = super::tally::now();
         for Inbound { id, shape, command } in run.drain(..) {
             let quit = matches!(command, Ok(Command::Quit));
             let timing = tally.start(command.as_ref().ok(), now);
@@ -383,7 +383,7 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 Err(e) => self.inflight.push_ready(id, shape, timing, Reply::Error(e)),
             };
-            now = std::time::Instant::now();
+            now = super::tally::now();
             if let Some(reply) = ready {
                 tally.finish(timing, &reply, now);
                 self.encode(id, shape, &reply);

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use futures_util::stream::{FuturesOrdered, StreamExt};
 
@@ -27,9 +26,10 @@ struct Tagged<F> {
     slot: Slot<F>,
 }
 
-/// A finished request: id, shape, reply, timing and when the reply was complete (which may
-/// be before it leaves, if an earlier request is slower).
-pub(super) type Done = (u32, Shape, Reply, Timing, Instant);
+/// A finished request: id, shape, reply, timing and when the reply was complete (a
+/// [`super::tally::now`] timestamp; it may be earlier than when the reply leaves, if an
+/// earlier request is slower).
+pub(super) type Done = (u32, Shape, Reply, Timing, u64);
 
 impl<F: Future<Output = Reply> + Unpin> Future for Tagged<F> {
     type Output = Done;
@@ -42,7 +42,7 @@ impl<F: Future<Output = Reply> + Unpin> Future for Tagged<F> {
                 .take()
                 .unwrap_or_else(|| Reply::error(crate::protocol::Status::Internal, "polled twice")),
         };
-        Poll::Ready((id, shape, reply, timing, Instant::now()))
+        Poll::Ready((id, shape, reply, timing, super::tally::now()))
     }
 }
 
