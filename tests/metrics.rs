@@ -12,9 +12,8 @@ mod scrape;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::{Proc, Text, WAIT, fake_server, start, start_with, temp_file};
+use common::{Proc, Text, fake_server, start, start_with, temp_file};
 use scrape::{get, scrape};
 use shale::auth::Password;
 use shale::metrics::MetricsServer;
@@ -44,16 +43,9 @@ fn write_map(path: &Path, map: &ShardMap) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
-/// Polls `GET path` until it answers `status`; false if it never does within `WAIT` x 3.
+/// Polls `GET path` until it answers `status`; false if it never does within the bound.
 async fn until_status(addr: SocketAddr, path: &str, status: u16) -> bool {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    while tokio::time::Instant::now() < deadline {
-        if get(addr, path).await.0 == status {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+    common::until(async || get(addr, path).await.0 == status).await
 }
 
 #[tokio::test]

@@ -8,24 +8,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use common::{Text, WAIT, start};
+use common::{Text, start, until};
 use shale::client::config::Resolver;
 use shale::router::{Router, RouterConfig};
 use shale::shardmap::ShardMap;
-
-/// Polls `check` until it holds, at most `WAIT` x 3.
-async fn until(mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
 
 /// A one-shard map with one node, `n1`, at `host:port`.
 fn map_at(host: &str, port: u16) -> ShardMap {
