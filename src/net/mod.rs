@@ -1,6 +1,7 @@
 //! Networking shared by the server and the router: a socket2 listener, the per-connection
 //! loop (decode, dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`],
-//! connection limits, and graceful shutdown.
+//! connection limits, graceful shutdown, and the counters every connection keeps
+//! ([`NetStats`], with requests by command and outcome in [`tally`]).
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
