@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod codec;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod router;

@@ -2,6 +2,9 @@
 
 mod shell;
 
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: a cache and a proxy allocate many small,
@@ -34,10 +37,28 @@ enum Cmd {
     Bench(shale::bench::BenchArgs),
     /// Open-loop load at fixed rates with a checker that judges every read.
     Stress(shale::bench::StressArgs),
+    /// Write, plan (add or remove nodes) and check shard maps.
+    Map(shell::map::MapArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let command = Cli::parse().command;
+/// Runs the command. A failure is one line on stderr and exit status 1: the errors say what
+/// went wrong themselves, so neither a backtrace (even with RUST_BACKTRACE set) nor a
+/// "Caused by" list repeating the cause is printed.
+fn main() -> ExitCode {
+    let command = match Cli::try_parse() {
+        Ok(cli) => cli.command,
+        // A bad value is one line (clap adds a "--help" footer); other usage errors keep
+        // clap's full text, which lists what is missing.
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or_default());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    if let Cmd::Map(args) = command {
+        return report(shell::map::run(args));
+    }
     let threads = match &command {
         Cmd::Server(args) => args.threads,
         Cmd::Router(args) => args.threads,
@@ -47,7 +68,19 @@ fn main() -> anyhow::Result<()> {
     if threads > 0 {
         runtime.worker_threads(threads);
     }
-    runtime.enable_all().build()?.block_on(run(command))
+    let ran = match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(command)).map(|()| ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    report(ran)
+}
+
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        // `{e}` is the outermost message only; the shell words each error as one line.
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 async fn run(command: Cmd) -> anyhow::Result<()> {
@@ -58,5 +91,6 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::Cli(args) => shale::cli::run(args).await,
         Cmd::Bench(args) => Ok(shale::bench::run_bench(args).await?),
         Cmd::Stress(args) => Ok(shale::bench::run_stress(args).await?),
+        Cmd::Map(_) => Ok(()),
     }
 }

@@ -47,16 +47,20 @@ struct FailureLog {
     /// `second << 32 | lines logged in that second`, updated in one atomic step.
     window: AtomicU64,
     suppressed: AtomicU64,
+    /// Failed attempts since start, logged or not.
+    total: AtomicU64,
 }
 
 impl FailureLog {
     fn new() -> Self {
-        Self { started: Instant::now(), window: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+        let zero = || AtomicU64::new(0);
+        Self { started: Instant::now(), window: zero(), suppressed: zero(), total: zero() }
     }
 
     /// Logs one failed attempt unless this second's quota is used up; returns whether it
     /// was logged.
     fn record(&self, session: &Session) -> bool {
+        self.total.fetch_add(1, Ordering::Relaxed);
         let second = self.started.elapsed().as_secs() & 0xFFFF_FFFF;
         let update = |w| admit(w, second);
         if self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, update).is_err() {
@@ -107,6 +111,11 @@ impl Gate {
     /// A gate requiring `password`, or an open one for `None`.
     pub fn new(password: Option<Password>) -> Self {
         Self { password, failures: Arc::new(FailureLog::new()) }
+    }
+
+    /// Wrong passwords received since start (AUTH and HELLO's AUTH option).
+    pub fn failures(&self) -> u64 {
+        self.failures.total.load(Ordering::Relaxed)
     }
 
     /// Whether clients must authenticate.
@@ -249,6 +258,7 @@ mod tests {
         let (gate, mut s) = gate();
         assert_eq!(gate.screen(&mut s, hello(Some(3), Some("bad"))), noauth(WRONGPASS_MESSAGE));
         assert!(!s.authenticated);
+        assert_eq!(gate.failures(), 1);
         let good = hello(Some(3), Some("pw"));
         assert_eq!(gate.screen(&mut s, good.clone()), Forward(good));
         assert!(s.authenticated);

@@ -87,9 +87,11 @@ impl Driver {
     /// Opens the connection now, so connecting is not timed as part of the first batch.
     pub async fn connect(&mut self) -> Result<(), String> {
         match self {
-            Driver::Binary { client, .. } => {
-                client.ping().await.map(drop).map_err(|e| e.to_string())
-            }
+            Driver::Binary { client, .. } => client.ping().await.map(drop).map_err(|e| match e {
+                // The caller names the address.
+                crate::client::Error::Connect { source, .. } => source.to_string(),
+                other => other.to_string(),
+            }),
             Driver::Resp(conn) => conn.connect().await.map_err(|e| e.to_string()),
         }
     }

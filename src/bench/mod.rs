@@ -53,6 +53,9 @@ pub enum BenchError {
         /// Why.
         reason: String,
     },
+    /// The port answers Redis text, not shale's binary protocol (a redis-server).
+    #[error("{0}")]
+    WrongProtocol(String),
     /// A client call outside the measured requests failed (stress's initial key clearing).
     #[error(transparent)]
     Client(#[from] crate::client::Error),
@@ -85,4 +88,23 @@ pub enum BenchError {
         /// The allowed rate.
         max_error_rate: f64,
     },
+}
+
+/// Why `addr` could not be reached, without naming the address twice.
+pub(crate) fn unreachable(addr: String, e: &crate::client::Error) -> BenchError {
+    let reason = match e {
+        crate::client::Error::Connect { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    BenchError::Unreachable { addr, reason }
+}
+
+/// Refuses a port that speaks only Redis text before the binary protocol is tried on it
+/// (which would only time out); `hint` says how to reach it instead, where the tool can.
+pub(crate) async fn refuse_redis_text(addr: &str, hint: Option<&str>) -> Result<(), BenchError> {
+    use crate::client::dialect::{DIALECT_PROBE_TIMEOUT, Dialect, probe, redis_text_message};
+    match probe(addr, DIALECT_PROBE_TIMEOUT).await {
+        Dialect::RedisText => Err(BenchError::WrongProtocol(redis_text_message(addr, hint))),
+        Dialect::Binary | Dialect::Unknown => Ok(()),
+    }
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::BenchError;
-use super::args::{BenchArgs, Mix, OpKind};
+use super::args::{BenchArgs, Mix, OpKind, Proto};
 use super::driver::{Driver, Op, Outcome};
 use super::keys::{KeyGen, ValueGen, key_name, task_rng};
 use super::progress::{Live, Progress};
@@ -40,6 +40,9 @@ pub struct TestResult {
 
 /// Runs `shale bench`: every test in turn, then the report (stdout, and `--json`).
 pub async fn run_bench(args: BenchArgs) -> Result<(), BenchError> {
+    if args.proto == Proto::Binary {
+        super::refuse_redis_text(&args.addr(), Some("use --proto resp")).await?;
+    }
     let mut probe = new_driver(&args)?;
     probe
         .connect()

@@ -130,13 +130,14 @@ impl Run {
 /// read or an error rate above `--max-error-rate`.
 pub async fn run_stress(args: StressArgs) -> Result<(), BenchError> {
     let cfg = args.settings()?;
+    super::refuse_redis_text(&cfg.target, None).await?;
     let client = Client::builder()
         .addr(cfg.target.clone())
         .request_timeout(args.timeout)
         .connections_per_addr(CONNECTIONS)
         .connect()
         .await
-        .map_err(|e| BenchError::Unreachable { addr: cfg.target.clone(), reason: e.to_string() })?;
+        .map_err(|e| super::unreachable(cfg.target.clone(), &e))?;
     clear_keys(&client, args.num_keys).await?;
     let run = Arc::new(Run {
         client,

@@ -30,6 +30,9 @@ pub enum CliError {
     /// redis-cli (`AUTH failed: WRONGPASS ...`).
     #[error("AUTH failed: {0}")]
     Auth(String),
+    /// The port speaks only Redis text (a redis-server), not shale's binary protocol.
+    #[error("{0}")]
+    WrongProtocol(String),
     /// The address given with `-u`, `-h`/`-p` or `SHALE_ADDR` is unusable.
     #[error("Invalid address '{input}': {why}")]
     Address {

@@ -9,6 +9,7 @@
 //!
 //! Owns turning client results into [`Reply`] values; printing is [`super::output`]'s.
 
+use crate::client::dialect::{DIALECT_PROBE_TIMEOUT, Dialect, probe, redis_text_message};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -102,6 +103,12 @@ impl Session {
             .connections_per_addr(1);
         if let Some(password) = &self.password {
             builder = builder.password(password.clone());
+        }
+        // A Redis-text port never answers a binary request: say so instead of timing out.
+        let wait = self.timeout.min(DIALECT_PROBE_TIMEOUT);
+        if probe(&self.addr, wait).await == Dialect::RedisText {
+            let hint = Some("use redis-cli for it");
+            return Err(CliError::WrongProtocol(redis_text_message(&self.addr, hint)));
         }
         let client = builder.connect().await.map_err(|e| self.failure(e))?;
         self.client = Some(client.clone());

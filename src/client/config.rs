@@ -3,11 +3,11 @@
 //!
 //! Owns numbers only; [`super::ClientBuilder`] is the user-facing way to set them.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-
-use std::sync::Arc;
 
 use crate::auth::Password;
 use crate::protocol::Limits;
@@ -59,6 +59,10 @@ pub struct ConnectionConfig {
     /// A request sent on each new connection (after AUTH) whose answer decides whether the
     /// connection may be used. Default `None`.
     pub greeting: Option<Greeting>,
+    /// Turns `host:port` into addresses on every connect. Default `None`: the system
+    /// resolver (getaddrinfo), asked anew each time, so a name that moves (a restarted
+    /// pod) is followed on the next reconnect.
+    pub resolver: Option<Resolver>,
 }
 
 /// A check of each new connection: `frame` is sent first, and `accept` either lets the
@@ -82,6 +86,20 @@ impl std::fmt::Debug for Greeting {
     }
 }
 
+/// A replacement for the system resolver, called with `host:port` on every connect (tests
+/// use it to move a name between servers without touching the hosts file).
+#[derive(Clone)]
+pub struct Resolver(pub Arc<ResolveFn>);
+
+/// What a [`Resolver`] calls: `host:port` in, addresses out.
+pub type ResolveFn = dyn Fn(&str) -> std::io::Result<Vec<SocketAddr>> + Send + Sync;
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver(..)")
+    }
+}
+
 impl Default for ConnectionConfig {
     fn default() -> Self {
         Self {
@@ -92,6 +110,7 @@ impl Default for ConnectionConfig {
             queue_depth: DEFAULT_QUEUE_DEPTH,
             password: None,
             greeting: None,
+            resolver: None,
         }
     }
 }

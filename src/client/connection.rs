@@ -53,8 +53,13 @@ impl Connection {
     /// tokio runtime.
     pub async fn connect(addr: &str, cfg: &ConnectionConfig) -> Result<Self, Error> {
         let connect_err = |source| Error::Connect { addr: addr.to_owned(), source };
-        let stream = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await
-        {
+        let connecting = async {
+            match &cfg.resolver {
+                None => TcpStream::connect(addr).await,
+                Some(resolve) => TcpStream::connect(&(resolve.0)(addr)?[..]).await,
+            }
+        };
+        let stream = match tokio::time::timeout(cfg.connect_timeout, connecting).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(connect_err(e)),
             Err(_) => {

@@ -55,6 +55,7 @@ pub mod blocking;
 mod builder;
 pub mod config;
 mod connection;
+pub mod dialect;
 mod error;
 mod handle;
 mod inflight;

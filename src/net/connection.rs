@@ -21,7 +21,7 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::inflight::InFlight;
+use super::inflight::{Done, InFlight};
 use super::{
     Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
 };
@@ -171,20 +171,26 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 // Replies first, and all that are ready at once, so one write carries them
                 // all instead of one write per reply.
-                Some((id, shape, reply)) = self.inflight.next(), if !self.inflight.is_empty() => {
-                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
+                Some(done) = self.inflight.next(), if !self.inflight.is_empty() => {
+                    self.finish(done);
                     self.drain_ready();
                     None
                 }
                 res = wr.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match res {
                     Ok(n) if n > 0 => {
+                        self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
                         st.clock.last_write = Instant::now();
                         None
                     }
                     _ => Some(End::Io),
                 },
                 _ = tokio::task::yield_now(), if st.more => None,
-                res = rd.read_buf(&mut self.rbuf), if reading => st.on_read(res, mid_frame),
+                res = rd.read_buf(&mut self.rbuf), if reading => {
+                    if let Ok(n) = res {
+                        self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    st.on_read(res, mid_frame)
+                }
                 _ = &mut timer => {
                     if Instant::now() < deadline {
                         timer.as_mut().reset(deadline);
@@ -261,6 +267,7 @@ impl<H: Handler> Conn<'_, H> {
     fn try_flush(&mut self, wr: &WriteHalf<'_>) -> bool {
         match wr.try_write(&self.wbuf) {
             Ok(n) => {
+                self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
                 self.wbuf.advance(n);
                 true
             }
@@ -272,12 +279,16 @@ impl<H: Handler> Conn<'_, H> {
     fn drain_ready(&mut self) {
         while self.wbuf.len() < self.cfg.output_soft_limit {
             match self.inflight.next().now_or_never() {
-                Some(Some((id, shape, reply))) => {
-                    encode_outbound(id, shape, &reply, self.session.resp3, &mut self.wbuf);
-                }
+                Some(Some(done)) => self.finish(done),
                 _ => break,
             }
         }
+    }
+
+    /// Counts a request that completed in flight and encodes its reply.
+    fn finish(&mut self, (id, shape, reply, timing, at): Done) {
+        self.stats.by_command.finish(timing, &reply, at);
+        self.encode(id, shape, &reply);
     }
 
     /// Whether there is room to take on more requests.
@@ -354,20 +365,27 @@ impl<H: Handler> Conn<'_, H> {
         Ok(true)
     }
 
-    /// Hands a run to the handler in order; `true` if it ended with QUIT.
+    /// Hands a run to the handler in order; `true` if it ended with QUIT. One clock read
+    /// per request times them all: each starts when the one before was handed over.
     fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
+        let stats: &NetStats = self.stats;
+        let tally = &stats.by_command;
+        let mut now = super::tally::now();
         for Inbound { id, shape, command } in run.drain(..) {
             let quit = matches!(command, Ok(Command::Quit));
+            let timing = tally.start(command.as_ref().ok(), now);
             let ready = match command {
-                Ok(Command::Quit) => self.inflight.push_ready(id, shape, Reply::Ok),
+                Ok(Command::Quit) => self.inflight.push_ready(id, shape, timing, Reply::Ok),
                 Ok(cmd) => {
                     let fut = self.handler.call(&mut self.session, cmd);
                     self.lift_pre_auth_limits();
-                    self.inflight.push(id, shape, fut)
+                    self.inflight.push(id, shape, timing, fut)
                 }
-                Err(e) => self.inflight.push_ready(id, shape, Reply::Error(e)),
+                Err(e) => self.inflight.push_ready(id, shape, timing, Reply::Error(e)),
             };
+            now = super::tally::now();
             if let Some(reply) = ready {
+                tally.finish(timing, &reply, now);
                 self.encode(id, shape, &reply);
             }
             if quit {

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use futures_util::stream::{FuturesOrdered, StreamExt};
 
+use super::tally::Timing;
 use crate::codec::Shape;
 use crate::protocol::Reply;
 
@@ -17,25 +18,31 @@ enum Slot<F> {
     Ready(Option<Reply>),
 }
 
-/// A slot with the id and shape its reply must be encoded with.
+/// A slot with the id and shape its reply must be encoded with, and its request's timing.
 struct Tagged<F> {
     id: u32,
     shape: Shape,
+    timing: Timing,
     slot: Slot<F>,
 }
 
+/// A finished request: id, shape, reply, timing and when the reply was complete (a
+/// [`super::tally::now`] timestamp; it may be earlier than when the reply leaves, if an
+/// earlier request is slower).
+pub(super) type Done = (u32, Shape, Reply, Timing, u64);
+
 impl<F: Future<Output = Reply> + Unpin> Future for Tagged<F> {
-    type Output = (u32, Shape, Reply);
+    type Output = Done;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (id, shape) = (self.id, self.shape);
+        let (id, shape, timing) = (self.id, self.shape, self.timing);
         let reply = match &mut self.slot {
             Slot::Handler(f) => std::task::ready!(Pin::new(f).poll(cx)),
             Slot::Ready(r) => r
                 .take()
                 .unwrap_or_else(|| Reply::error(crate::protocol::Status::Internal, "polled twice")),
         };
-        Poll::Ready((id, shape, reply))
+        Poll::Ready((id, shape, reply, timing, super::tally::now()))
     }
 }
 
@@ -59,28 +66,40 @@ impl<F: Future<Output = Reply> + Unpin> InFlight<F> {
 
     /// Queues a handler future. Returns its reply at once instead when nothing is queued
     /// ahead of it and it is already complete, which is always so for the store.
-    pub(super) fn push(&mut self, id: u32, shape: Shape, mut fut: F) -> Option<Reply> {
+    pub(super) fn push(
+        &mut self,
+        id: u32,
+        shape: Shape,
+        timing: Timing,
+        mut fut: F,
+    ) -> Option<Reply> {
         if self.queue.is_empty() {
             let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
             if let Poll::Ready(reply) = Pin::new(&mut fut).poll(&mut cx) {
                 return Some(reply);
             }
         }
-        self.queue.push_back(Tagged { id, shape, slot: Slot::Handler(fut) });
+        self.queue.push_back(Tagged { id, shape, timing, slot: Slot::Handler(fut) });
         None
     }
 
     /// Queues a known reply behind the ones in flight, or returns it if none are.
-    pub(super) fn push_ready(&mut self, id: u32, shape: Shape, reply: Reply) -> Option<Reply> {
+    pub(super) fn push_ready(
+        &mut self,
+        id: u32,
+        shape: Shape,
+        timing: Timing,
+        reply: Reply,
+    ) -> Option<Reply> {
         if self.queue.is_empty() {
             return Some(reply);
         }
-        self.queue.push_back(Tagged { id, shape, slot: Slot::Ready(Some(reply)) });
+        self.queue.push_back(Tagged { id, shape, timing, slot: Slot::Ready(Some(reply)) });
         None
     }
 
     /// The next reply in request order.
-    pub(super) async fn next(&mut self) -> Option<(u32, Shape, Reply)> {
+    pub(super) async fn next(&mut self) -> Option<Done> {
         self.queue.next().await
     }
 }

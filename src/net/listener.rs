@@ -36,13 +36,20 @@ pub struct BindError {
 
 /// Opens a listening socket with address reuse and the standard backlog.
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
-    let open = || -> io::Result<TcpListener> {
+    let listener = bind_std(addr)?;
+    TcpListener::from_std(listener).map_err(|source| BindError { addr, source })
+}
+
+/// [`bind`], as a non-blocking std listener not yet tied to any runtime (for a listener
+/// served on a thread of its own).
+pub fn bind_std(addr: SocketAddr) -> Result<std::net::TcpListener, BindError> {
+    let open = || -> io::Result<std::net::TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(LISTEN_BACKLOG)?;
-        TcpListener::from_std(socket.into())
+        Ok(socket.into())
     };
     open().map_err(|source| BindError { addr, source })
 }

@@ -1,6 +1,7 @@
 //! Networking shared by the server and the router: a socket2 listener, the per-connection
 //! loop (decode, dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`],
-//! connection limits, and graceful shutdown.
+//! connection limits, graceful shutdown, and the counters every connection keeps
+//! ([`NetStats`], with requests by command and outcome in [`tally`]).
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
@@ -11,6 +12,7 @@ mod inflight;
 mod listener;
 mod order;
 mod shutdown;
+pub mod tally;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,9 +25,10 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
-pub use listener::{BindError, bind, serve};
+pub use listener::{BindError, bind, bind_std, serve};
 pub use order::{Gate, KeyOrder, Ticket};
 pub use shutdown::{Running, Signals};
+pub use tally::{CommandCount, CommandTally};
 
 /// Per-connection state a handler may read and change.
 #[derive(Debug, Clone)]
@@ -83,6 +86,12 @@ pub struct NetStats {
     pub rejected: AtomicU64,
     /// Requests processed since start.
     pub commands: AtomicU64,
+    /// Bytes read from client sockets.
+    pub bytes_in: AtomicU64,
+    /// Bytes written to client sockets.
+    pub bytes_out: AtomicU64,
+    /// Requests by command and outcome, latency by class.
+    pub by_command: CommandTally,
 }
 
 impl NetStats {

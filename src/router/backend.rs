@@ -48,11 +48,13 @@ pub struct Backend {
     health: Health,
     hints: Hints,
     view: Arc<NodeView>,
+    last_repair_error: parking_lot::Mutex<Option<String>>,
     hlc: Arc<Hlc>,
     in_flight: AtomicU32,
     ewma_us: AtomicU64,
     metrics: Metrics,
     probes: AtomicU64,
+    probe_failures: AtomicU64,
 }
 
 /// Statuses that are the request's fault, not the node's: no failover, no health penalty.
@@ -91,11 +93,13 @@ impl Backend {
             health: Health::new(s.health),
             hints: Hints::new(s.hints),
             view,
+            last_repair_error: parking_lot::Mutex::new(None),
             hlc: s.hlc.clone(),
             in_flight: AtomicU32::new(0),
             ewma_us: AtomicU64::new(0f64.to_bits()),
             metrics: Metrics::default(),
             probes: AtomicU64::new(0),
+            probe_failures: AtomicU64::new(0),
         }
     }
 
@@ -143,6 +147,28 @@ impl Backend {
     /// for the shard, and caught up on that key.
     pub fn readable(&self, shard: u32, key: &[u8]) -> bool {
         !self.health.is_ejected() && self.caught_up(shard, key)
+    }
+
+    /// Why a read of `key` does not go to this node (for error messages).
+    pub fn why_not_read(&self, shard: u32, key: &[u8]) -> String {
+        if !self.writable() {
+            return "the map's address reaches another node".to_owned();
+        }
+        if !self.view.serves_reads(shard) {
+            let state = self.view.shard_state(shard).map_or("restarted", |s| s.name());
+            return format!("shard {shard} is {state} there");
+        }
+        if !self.hints.readable(shard, key) {
+            let last = self.last_repair_error.lock().clone();
+            let last = last.map_or_else(String::new, |e| format!(" (last attempt: {e})"));
+            return format!("writes for it are queued or not yet synced{last}");
+        }
+        if self.health.is_ejected() { "ejected".to_owned() } else { "up".to_owned() }
+    }
+
+    /// Records why the last repair of this node (a replay or a sync) failed.
+    pub fn repair_failed(&self, why: String) {
+        *self.last_repair_error.lock() = Some(why);
     }
 
     /// Whether the node holds every acknowledged write of `key` as far as the router knows
@@ -228,6 +254,7 @@ impl Backend {
         BackendSnapshot {
             metrics: self.metrics.snapshot(self.pool.reconnects()),
             probes: self.probes.load(Ordering::Relaxed),
+            probe_failures: self.probe_failures.load(Ordering::Relaxed),
             ejections: self.health.ejections(),
             in_flight: self.in_flight.load(Ordering::Relaxed),
         }
@@ -259,6 +286,8 @@ pub struct BackendSnapshot {
     pub metrics: ClientMetrics,
     /// Probes sent.
     pub probes: u64,
+    /// Probes that failed (no answer in time, or not OK).
+    pub probe_failures: u64,
     /// Times ejected.
     pub ejections: u64,
     /// Requests in flight now.

@@ -100,7 +100,16 @@ pub async fn read(
             break;
         }
     }
-    let why = last.map_or_else(|| "no replica tried".to_owned(), |(n, e)| format!("{n}: {e}"));
+    let why = match last {
+        Some((n, e)) => format!("{n}: {e}"),
+        // None was up to date: say why each was passed over.
+        None => {
+            let each = replicas
+                .iter()
+                .map(|b| format!("{}: {}", b.name(), b.why_not_read(shard, &frame.key)));
+            each.collect::<Vec<_>>().join("; ")
+        }
+    };
     let msg = format!("no replica of shard {shard} could serve ({why})");
     Err(Failed { reply: ErrorReply::new(Status::Unavailable, msg), wrong_shard })
 }

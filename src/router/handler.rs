@@ -56,6 +56,7 @@ impl Handler for Router {
                 Status::InvalidArgument,
                 "AUTH <password> called without any password configured for the default user.",
             ),
+            _ if !self.is_ready() => self.no_map(),
             data => {
                 let router = self.clone();
                 // Taken in request order, before any of the requests run.

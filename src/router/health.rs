@@ -116,6 +116,7 @@ pub struct Health {
     good_probes: AtomicU32,
     backoff_step: AtomicU32,
     ejections: AtomicU64,
+    readmissions: AtomicU64,
 }
 
 impl Health {
@@ -128,6 +129,7 @@ impl Health {
             good_probes: AtomicU32::new(0),
             backoff_step: AtomicU32::new(0),
             ejections: AtomicU64::new(0),
+            readmissions: AtomicU64::new(0),
         }
     }
 
@@ -148,6 +150,11 @@ impl Health {
     /// Times this node was ejected.
     pub fn ejections(&self) -> u64 {
         self.ejections.load(Ordering::Relaxed)
+    }
+
+    /// Times this node was readmitted after an ejection.
+    pub fn readmissions(&self) -> u64 {
+        self.readmissions.load(Ordering::Relaxed)
     }
 
     /// A request to this node succeeded.
@@ -194,7 +201,11 @@ impl Health {
         self.good_probes.store(0, Ordering::Relaxed);
         self.backoff_step.store(0, Ordering::Relaxed);
         let was = self.state.swap(UP, Ordering::AcqRel);
-        (was == EJECTED).then_some(Flip::Readmitted)
+        if was != EJECTED {
+            return None;
+        }
+        self.readmissions.fetch_add(1, Ordering::Relaxed);
+        Some(Flip::Readmitted)
     }
 
     /// How long until the next probe: about the probe interval while up, backoff while
@@ -264,6 +275,7 @@ mod tests {
         assert_eq!(h.record_probe(true), None);
         assert_eq!(h.record_probe(true), Some(Flip::Readmitted));
         assert_eq!(h.state(), State::Up);
+        assert_eq!((h.ejections(), h.readmissions()), (1, 1));
     }
 
     #[test]

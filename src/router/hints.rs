@@ -101,6 +101,7 @@ pub struct Hints {
     pending: AtomicUsize,
     hinted: AtomicUsize,
     dropped: AtomicUsize,
+    replayed: AtomicUsize,
 }
 
 impl Hints {
@@ -177,7 +178,7 @@ impl Hints {
 
     /// A replay of `n` taken hints finished (delivered, or put back with [`Hints::requeue`]
     /// first).
-    pub fn replayed(&self, n: usize) {
+    pub fn replay_done(&self, n: usize) {
         let mut q = self.queue.lock();
         q.replaying = q.replaying.saturating_sub(n);
         self.sync_pending(&q);
@@ -257,6 +258,16 @@ impl Hints {
         (self.hinted.load(Ordering::Relaxed), self.dropped.load(Ordering::Relaxed))
     }
 
+    /// `n` hints taken with [`Hints::take`] reached the node.
+    pub fn delivered(&self, n: usize) {
+        self.replayed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Hints delivered to the node since start.
+    pub fn replayed(&self) -> usize {
+        self.replayed.load(Ordering::Relaxed)
+    }
+
     fn sync_pending(&self, q: &Queue) {
         let hints = q.log.len() + q.retry.len() + q.replaying;
         self.pending.store(hints + q.stale.len() + q.settling.len(), Ordering::Release);
@@ -291,7 +302,7 @@ mod tests {
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].set_ttl_ms, Some(0));
         assert!(!h.readable(1, b"k"), "not while the replay is in flight");
-        h.replayed(batch.len());
+        h.replay_done(batch.len());
         assert!(h.readable(1, b"k"));
     }
 
@@ -315,7 +326,7 @@ mod tests {
         let batch = h.take(10, Instant::now());
         assert_eq!(batch[0].set_ttl_ms, None, "expired SET becomes a DEL");
         assert_eq!(batch[1].set_ttl_ms, Some(98_000));
-        h.replayed(batch.len());
+        h.replay_done(batch.len());
         push(&h, "old", Some("v"), None);
         tokio::time::advance(MAX_HINT_AGE + Duration::from_secs(1)).await;
         assert!(h.take(10, Instant::now()).is_empty());

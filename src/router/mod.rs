@@ -84,6 +84,9 @@ pub struct RouterConfig {
     pub backend_password: Option<Password>,
     /// Bounds of each node's hint queue.
     pub hints: HintLimits,
+    /// Resolves node addresses instead of the system resolver (tests); see
+    /// [`ConnectionConfig::resolver`].
+    pub resolver: Option<crate::client::config::Resolver>,
 }
 
 impl RouterConfig {
@@ -102,6 +105,7 @@ impl RouterConfig {
             password: None,
             backend_password: None,
             hints: HintLimits::default(),
+            resolver: None,
         }
     }
 }
@@ -109,8 +113,8 @@ impl RouterConfig {
 /// Why a router could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RouterError {
-    /// The shard map is missing or invalid.
-    #[error("shard map: {0}")]
+    /// The shard map is unreadable or invalid (its message names the map).
+    #[error(transparent)]
     Map(#[from] MapError),
     /// The listening socket could not be opened.
     #[error(transparent)]
@@ -121,6 +125,9 @@ pub enum RouterError {
 #[derive(Debug)]
 struct Inner {
     topology: ArcSwap<Topology>,
+    /// The first map's replicas have been brought up to date (or tried to be): reads are
+    /// served from then on.
+    synced: std::sync::atomic::AtomicBool,
     backend_settings: BackendSettings,
     read_policy: ReadPolicy,
     timeouts: Timeouts,
@@ -155,7 +162,8 @@ impl Router {
     /// Loads the map, binds, starts probers and the map watcher, and returns once
     /// listening.
     pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
-        let map = Arc::new(ShardMap::load(&cfg.map_path)?.usable()?);
+        let watcher = open_map(&cfg.map_path)?;
+        let map = watcher.current();
         let listener = net::bind(cfg.addr)?;
         let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
@@ -163,6 +171,7 @@ impl Router {
             connect_timeout: cfg.timeouts.connect,
             limits: cfg.net.limits,
             password: cfg.backend_password.clone(),
+            resolver: cfg.resolver.clone(),
             ..ConnectionConfig::default()
         };
         let hlc = Arc::new(Hlc::new(cfg.router_id));
@@ -176,18 +185,13 @@ impl Router {
         let (topology, fresh) = Topology::build(map.clone(), None, &backend_settings);
         for b in &fresh {
             probe::spawn_prober(b, cfg.health.probe_timeout, cancel.clone(), &tracker);
-            // A router that just started cannot know which writes its predecessor failed to
-            // deliver: no replica serves reads until it has pulled its shards from its peers
-            // (before serving, see below; failures keep trying in the background).
-            for shard in map.shards_of(b.name()) {
-                b.hints().mark_stale(shard);
-            }
         }
+        mark_stale(&topology, &fresh);
         let net_stats = Arc::new(NetStats::default());
         let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
-        let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
+            synced: std::sync::atomic::AtomicBool::new(false),
             backend_settings,
             read_policy: cfg.read_policy,
             timeouts: cfg.timeouts,
@@ -207,12 +211,10 @@ impl Router {
         // Probe once and bring the replicas up to date before serving, so no replica that
         // missed writes answers a read meanwhile.
         let first = join_all(fresh.iter().map(|b| b.probe(cfg.health.probe_timeout)));
-        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, async {
-            first.await;
-            router.refresh_movers();
-            repair::pass(&router).await;
-        })
-        .await;
+        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, first).await;
+        if watcher.has_map() {
+            router.first_sync().await;
+        }
         watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
         tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
         tracker.spawn(repair::run(router.clone(), cancel.clone()));
@@ -234,6 +236,44 @@ impl Router {
     /// The topology requests are routed by now.
     pub fn topology(&self) -> Arc<Topology> {
         self.inner.topology.load_full()
+    }
+
+    /// Client connection and per-command counters.
+    pub fn net_stats(&self) -> &Arc<NetStats> {
+        &self.inner.net
+    }
+
+    /// The map watcher (generation, reload failures, whether a map was loaded).
+    pub fn watcher(&self) -> &Arc<MapWatcher> {
+        &self.inner.watcher
+    }
+
+    /// Wrong passwords received from clients since start.
+    pub fn auth_failures(&self) -> u64 {
+        self.inner.gate.failures()
+    }
+
+    /// Whether this router should get traffic (`GET /readyz`): it has a valid map. The one
+    /// place the router's readiness is decided.
+    pub fn is_ready(&self) -> bool {
+        self.inner.watcher.has_map() && self.inner.synced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Brings the first map's replicas up to date (bounded), then counts as ready.
+    async fn first_sync(&self) {
+        let _ = tokio::time::timeout(repair::STARTUP_REPAIR_TIMEOUT, async {
+            self.refresh_movers();
+            repair::pass(self).await;
+        })
+        .await;
+        self.inner.synced.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The retryable answer to data commands while no map has been loaded yet.
+    fn no_map(&self) -> Reply {
+        let path = self.inner.watcher.path().display();
+        let msg = format!("no shard map loaded yet (waiting for {path}); retry later");
+        Reply::error(crate::protocol::Status::Unavailable, msg)
     }
 
     /// Routes by `map` from now on (requests in flight finish on the old one).
@@ -285,15 +325,55 @@ impl Inner {
     }
 }
 
-/// Swaps in each new map the watcher accepts.
+/// Swaps in each new map the watcher accepts. A router that started without a map treats
+/// the first one as its start: every replica is merged with its peers.
 async fn follow_map(router: Router, watcher: Arc<MapWatcher>, cancel: CancellationToken) {
     let mut updates = watcher.updates(cancel);
+    let mut started = watcher.has_map();
     while let Some(map) = updates.next().await {
         router.apply_map(map);
+        if !std::mem::replace(&mut started, true) {
+            let topo = router.topology();
+            mark_stale(&topo, &topo.backends().into_iter().cloned().collect::<Vec<_>>());
+            router.first_sync().await;
+        }
+    }
+}
+
+/// The watcher of the map file; one still waiting for the file if it does not exist yet
+/// (a ConfigMap may be mounted after the router starts). Any other problem stops the start.
+fn open_map(path: &std::path::Path) -> Result<Arc<MapWatcher>, MapError> {
+    match ShardMap::load(path).and_then(ShardMap::usable) {
+        Ok(map) => Ok(MapWatcher::new(path.to_owned(), map)),
+        Err(MapError::Unreadable { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            tracing::warn!(path = %path.display(), "shard map not found; not ready until it appears");
+            Ok(MapWatcher::waiting(path.to_owned()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A router that just started (or got its first map) cannot know which writes its
+/// predecessor failed to deliver: none of the replicas serves reads until it has pulled its
+/// shards from its peers (a SYNC; before the router counts as ready, and in the background
+/// after). A node that joins a running router's map later copies its shards from their
+/// replicas before it is ready, and this router has sent it nothing to miss.
+fn mark_stale(topology: &Topology, fresh: &[Arc<backend::Backend>]) {
+    for b in fresh {
+        for shard in topology.map().shards_of(b.name()) {
+            b.hints().mark_stale(shard);
+        }
     }
 }
 
 impl RunningRouter {
+    /// Whether the router should get traffic: see [`Router::is_ready`].
+    pub fn is_ready(&self) -> bool {
+        self.router.is_ready()
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()

@@ -106,8 +106,14 @@ impl NodeView {
     /// must be the one the map names, and a restart (a new boot) fails this connection's
     /// first request, so nothing is read from the node before the router has caught it up.
     pub fn greet(&self, name: &str, resp: &ResponseFrame) -> Result<(), String> {
-        if resp.status() == Some(Status::InvalidArgument) {
-            return Ok(()); // not a cluster node: nothing to check
+        match resp.status() {
+            Some(Status::Ok) => {}
+            Some(Status::InvalidArgument) => return Ok(()), // not a cluster node
+            other => {
+                let why = String::from_utf8_lossy(&resp.payload);
+                let status = other.map_or("an unknown status", Status::name);
+                return Err(format!("node {name} answered {status}: {why}"));
+            }
         }
         let status = NodeStatus::decode(&resp.payload).ok_or("malformed NODE_STATUS reply")?;
         let known = self.boot();

@@ -18,7 +18,6 @@ use super::backend::Backend;
 use super::fanout::Answer;
 use super::hints::Replay;
 use super::topology::Topology;
-use crate::client::Error;
 use crate::protocol::Status;
 use crate::protocol::binary::versioned_frame;
 use crate::protocol::cluster::sync_frame;
@@ -110,6 +109,7 @@ async fn replay(node: &Arc<Backend>) {
         let deadline = Instant::now() + REPAIR_TIMEOUT;
         let calls = batch.iter().map(|r| node.call(replay_frame(r), deadline));
         let results = join_all(calls).await;
+        node.hints().delivered(results.iter().filter(|r| r.is_ok()).count());
         let mut failed = Vec::new();
         for (r, result) in batch.into_iter().zip(results) {
             match Answer::of(node, result) {
@@ -124,7 +124,7 @@ async fn replay(node: &Arc<Backend>) {
         if again {
             node.hints().requeue(failed);
         }
-        node.hints().replayed(taken);
+        node.hints().replay_done(taken);
         if again {
             return;
         }
@@ -146,10 +146,10 @@ pub async fn sync(node: &Backend, shard: u32) -> bool {
     match node.call(sync_frame(shard), Instant::now() + SYNC_TIMEOUT).await {
         Ok(resp) if resp.status() == Some(Status::Ok) => true,
         Ok(resp) => resp.status() == Some(Status::InvalidArgument),
-        Err(Error::Server { status, message }) => {
-            debug!(node = node.name(), shard, status = status.name(), %message, "sync not done");
+        Err(e) => {
+            debug!(node = node.name(), shard, error = %e, "sync not done");
+            node.repair_failed(format!("sync of shard {shard}: {e}"));
             false
         }
-        Err(_) => false,
     }
 }

@@ -81,6 +81,16 @@ impl StoreHandler {
         &self.store
     }
 
+    /// This server as a cluster node (`--shardmap`), if it is one.
+    pub fn node(&self) -> Option<&Arc<super::Node>> {
+        self.cluster.as_ref().map(|c| &c.node)
+    }
+
+    /// Wrong passwords received since start.
+    pub fn auth_failures(&self) -> u64 {
+        self.gate.failures()
+    }
+
     fn info_source(&self) -> info::InfoSource<'_> {
         let cluster = self.cluster.as_ref().map(|c| {
             super::node::report::fields(&c.node, &self.store, c.node.watcher().rejected())

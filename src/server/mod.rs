@@ -69,6 +69,13 @@ impl ServerConfig {
     }
 }
 
+/// Whether a server is ready for traffic. A plain server is ready once it listens; a cluster
+/// node once every shard its current map gives it is Ready (copied, in touch with its
+/// peers). The one place readiness is decided, so its rules can change here alone.
+pub fn readiness(node: Option<&Node>) -> bool {
+    node.is_none_or(Node::is_ready)
+}
+
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 #[derive(Debug)]
 pub struct Server {
@@ -129,6 +136,16 @@ impl Server {
     /// Connection counters.
     pub fn net_stats(&self) -> &Arc<NetStats> {
         &self.stats
+    }
+
+    /// The request handler (store, shard filter, authentication counters).
+    pub fn handler(&self) -> &Arc<StoreHandler> {
+        &self.handler
+    }
+
+    /// Whether this server should get traffic now (`GET /readyz`); see [`readiness`].
+    pub fn is_ready(&self) -> bool {
+        readiness(self.handler.node().map(|n| &**n))
     }
 
     /// A token that, when cancelled, begins shutdown.

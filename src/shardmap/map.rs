@@ -22,17 +22,18 @@
 //! tools can add fields without breaking older routers. Duplicate keys inside `"nodes"` or
 //! `"shards"` are rejected rather than silently letting the last one win.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
 use std::marker::PhantomData;
-use std::net::IpAddr;
+
 use std::path::Path;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 pub use super::error::{MapError, MapProblem};
+use super::syntax::{is_ip_or_hostname, parse_shard_key};
 
 /// Largest `numShards` a map may declare. The map keeps one entry per shard, so this bounds
 /// the memory a hostile or mistyped file can make the router allocate.
@@ -192,6 +193,17 @@ impl ShardMap {
         self.hosted.get(node).is_some_and(|shards| shards.binary_search(&shard).is_ok())
     }
 
+    /// One shard with no replicas and no nodes: what a watcher holds before its file first
+    /// exists (see [`super::MapWatcher::waiting`]). Routes nothing anywhere.
+    pub(super) fn placeholder() -> Self {
+        Self {
+            num_shards: 1,
+            nodes: BTreeMap::new(),
+            replicas: vec![Vec::new()],
+            hosted: BTreeMap::new(),
+        }
+    }
+
     /// Starts building a map in code (for `shale cluster` and tests).
     pub fn builder(num_shards: u32) -> ShardMapBuilder {
         ShardMapBuilder {
@@ -286,46 +298,69 @@ fn default_weight() -> u32 {
 
 impl RawMap {
     fn validate(self) -> Result<ShardMap, MapError> {
+        self.check().map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// The map, or every problem found (at least one), in file order. Checking goes on past
+    /// a problem wherever what follows can still be judged.
+    fn check(self) -> Result<ShardMap, Vec<MapError>> {
+        let mut errors = Vec::new();
         let num_shards = match self.num_shards {
-            0 => return Err(MapError::NoShards),
+            0 => Err(MapError::NoShards),
             n if n > u64::from(MAX_SHARDS_IN_MAP) => {
-                return Err(MapError::TooManyShards { num_shards: n, max: MAX_SHARDS_IN_MAP });
+                Err(MapError::TooManyShards { num_shards: n, max: MAX_SHARDS_IN_MAP })
             }
-            n => n as u32, // In range: checked just above.
+            n => Ok(n as u32), // In range: checked just above.
         };
+        let num_shards = num_shards.map_err(|e| errors.push(e)).ok();
         let mut nodes = BTreeMap::new();
+        // Every name given, valid or not, so a bad node is not reported again as unknown.
+        let mut named = BTreeSet::new();
         for (name, raw) in self.nodes {
-            let spec = validate_node(name, raw)?;
-            if nodes.contains_key(&spec.name) {
-                return Err(MapError::DuplicateNode { node: spec.name });
+            let fresh = named.insert(name.clone());
+            match validate_node(name, raw) {
+                Ok(spec) if !fresh => errors.push(MapError::DuplicateNode { node: spec.name }),
+                Ok(spec) => drop(nodes.insert(spec.name.clone(), spec)),
+                Err(e) => errors.push(e),
             }
-            nodes.insert(spec.name.clone(), spec);
         }
-        let mut replicas = vec![Vec::new(); num_shards as usize];
-        let mut seen = vec![false; num_shards as usize];
+        let mut replicas = vec![Vec::new(); num_shards.unwrap_or(0) as usize];
+        let mut seen = BTreeSet::new();
         let mut hosted: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (key, names) in self.shards {
-            let shard = parse_shard_key(&key, num_shards)?;
-            let index = shard as usize - 1;
-            if std::mem::replace(&mut seen[index], true) {
-                return Err(MapError::DuplicateShard { shard });
-            }
+            let shard = match parse_shard_key(&key, num_shards.unwrap_or(MAX_SHARDS_IN_MAP)) {
+                Ok(shard) if !seen.insert(shard) => Err(MapError::DuplicateShard { shard }),
+                other => other,
+            };
+            let Some(shard) = shard.map_err(|e| errors.push(e)).ok() else { continue };
             for name in &names {
-                if !nodes.contains_key(name) {
-                    return Err(MapError::UnknownNode { shard, node: name.clone() });
-                }
                 let held = hosted.entry(name.clone()).or_default();
-                if held.last() == Some(&shard) {
-                    return Err(MapError::DuplicateReplica { shard, node: name.clone() });
+                if !named.contains(name) {
+                    errors.push(MapError::UnknownNode { shard, node: name.clone() });
+                } else if held.last() == Some(&shard) {
+                    errors.push(MapError::DuplicateReplica { shard, node: name.clone() });
+                } else {
+                    held.push(shard);
                 }
-                held.push(shard);
             }
-            replicas[index] = names;
+            if let Some(slot) = replicas.get_mut(shard as usize - 1) {
+                *slot = names;
+            }
         }
+        let Some(num_shards) = num_shards.filter(|_| errors.is_empty()) else {
+            return Err(errors);
+        };
         // Shards arrive in file order, not numeric order.
+        hosted.retain(|_, shards| !shards.is_empty());
         hosted.values_mut().for_each(|shards| shards.sort_unstable());
         Ok(ShardMap { num_shards, nodes, replicas, hosted })
     }
+}
+
+/// Every problem of the map in `text` (at least one), or the map if it has none.
+pub(super) fn check_json(text: &str) -> Result<ShardMap, Vec<MapError>> {
+    let raw: RawMap = serde_json::from_str(text).map_err(|e| vec![MapError::from(e)])?;
+    raw.check()
 }
 
 fn validate_node(name: String, raw: RawNode) -> Result<NodeSpec, MapError> {
@@ -342,36 +377,6 @@ fn validate_node(name: String, raw: RawNode) -> Result<NodeSpec, MapError> {
         return Err(MapError::BadAddress { node: name, address: raw.address });
     }
     Ok(NodeSpec { name, address: raw.address, port: raw.port, weight: raw.weight })
-}
-
-/// Parses a `"shards"` key: decimal digits only (no sign, no spaces), in `1..=num_shards`.
-fn parse_shard_key(key: &str, num_shards: u32) -> Result<u32, MapError> {
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(MapError::ShardKeyNotInteger { key: key.to_owned() });
-    }
-    match key.parse::<u32>() {
-        Ok(shard) if (1..=num_shards).contains(&shard) => Ok(shard),
-        // Digits that overflow `u32` are still a number, just a very out-of-range one.
-        _ => Err(MapError::ShardOutOfRange { shard: key.to_owned(), num_shards }),
-    }
-}
-
-/// An IP address (IPv6 without brackets) or an RFC 1123 hostname: dot-separated labels of
-/// 1-63 letters, digits and hyphens, no label starting or ending with a hyphen, at most 253
-/// bytes. An all-numeric last label is refused so `999.1.1.1` is not taken for a hostname.
-fn is_ip_or_hostname(address: &str) -> bool {
-    if address.parse::<IpAddr>().is_ok() {
-        return true;
-    }
-    let label_ok = |label: &str| {
-        (1..=63).contains(&label.len())
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    let last_numeric =
-        address.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    address.len() <= 253 && address.split('.').all(label_ok) && !last_numeric
 }
 
 /// Deserializes a JSON object into its entries in file order, keeping duplicate keys.

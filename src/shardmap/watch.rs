@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::{ArcSwap, Guard};
@@ -62,6 +62,10 @@ pub struct MapWatcher {
     /// Serializes reloads so two concurrent ones cannot publish file versions out of order.
     /// Held only for a synchronous read-validate-swap, never across an `.await`.
     reload_lock: Mutex<()>,
+    /// Whether a map was ever read from the file (false only for [`Self::waiting`]).
+    loaded: AtomicBool,
+    /// Maps swapped in, the first one included.
+    generation: AtomicU64,
     /// Maps refused since start (unreadable, invalid, or a change that would lose data).
     rejected: AtomicU64,
 }
@@ -69,21 +73,51 @@ pub struct MapWatcher {
 impl MapWatcher {
     /// A watcher for `path`, starting from `initial` (normally `ShardMap::load(&path)`).
     pub fn new(path: PathBuf, initial: ShardMap) -> Arc<Self> {
+        Self::with_state(path, initial, true)
+    }
+
+    /// A watcher for a file that does not exist yet (a Kubernetes ConfigMap may be mounted
+    /// after the process starts). Until the file first loads, [`Self::has_map`] is false and
+    /// [`Self::current`] is a map of one shard with no replicas; a missing file is then not
+    /// counted as a failed reload.
+    pub fn waiting(path: PathBuf) -> Arc<Self> {
+        Self::with_state(path, ShardMap::placeholder(), false)
+    }
+
+    fn with_state(path: PathBuf, initial: ShardMap, loaded: bool) -> Arc<Self> {
         let initial = Arc::new(initial);
         let (notify, _) = watch::channel(Arc::clone(&initial));
-        let current = ArcSwap::new(initial);
         Arc::new(Self {
             path,
-            current,
+            current: ArcSwap::new(initial),
             notify,
             reload_lock: Mutex::new(()),
+            loaded: AtomicBool::new(loaded),
+            generation: AtomicU64::new(u64::from(loaded)),
             rejected: AtomicU64::new(0),
         })
+    }
+
+    /// Whether a valid map has been read from the file.
+    pub fn has_map(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// How many maps were swapped in since start (the first one included): grows by one
+    /// with every accepted change of the file.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
     }
 
     /// Maps refused since start (`map_rejected` in STATS).
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Reloads that were refused (invalid or unreadable file, or a change that would lose
+    /// data) since start: the same count as [`Self::rejected`].
+    pub fn reload_failures(&self) -> u64 {
+        self.rejected()
     }
 
     /// The file being followed.
@@ -123,6 +157,10 @@ impl MapWatcher {
         let _serial = self.reload_lock.lock();
         let new = match ShardMap::load(&self.path) {
             Ok(map) => map,
+            Err(err) if !self.has_map() && is_missing(&err) => {
+                debug!(path = %self.path.display(), "waiting for the shard map file");
+                return Err(err);
+            }
             Err(err) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
                 error!(path = %self.path.display(), error = %err,
@@ -131,11 +169,13 @@ impl MapWatcher {
             }
         };
         let old = self.current.load_full();
-        if *old == new {
+        let first = !self.has_map();
+        if *old == new && !first {
             debug!(path = %self.path.display(), "shard map unchanged");
             return Ok(false);
         }
-        let problems = old.change_problems(&new);
+        // The first map (after waiting for the file) has nothing to be a change of.
+        let problems = if self.has_map() { old.change_problems(&new) } else { new.problems() };
         if !problems.is_empty() {
             let err = MapError::Refused { problems };
             self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +183,7 @@ impl MapWatcher {
                 "shard map refused; keeping the map in force");
             return Err(err);
         }
+        self.generation.fetch_add(1, Ordering::Relaxed);
         info!(
             path = %self.path.display(),
             old_shards = old.num_shards(),
@@ -153,6 +194,7 @@ impl MapWatcher {
         );
         let new = Arc::new(new);
         self.current.store(Arc::clone(&new));
+        self.loaded.store(true, Ordering::Release);
         // `send_replace` rather than `send`: having no subscribers is not an error.
         self.notify.send_replace(new);
         Ok(true)
@@ -234,6 +276,11 @@ impl MapWatcher {
             inode: std::os::unix::fs::MetadataExt::ino(&meta),
         })
     }
+}
+
+/// Whether `err` says the file is not there (yet).
+fn is_missing(err: &MapError) -> bool {
+    matches!(err, MapError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// File metadata compared between polls. The inode catches atomic replace-by-rename even

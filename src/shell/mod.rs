@@ -1,22 +1,26 @@
 //! The binary's subcommands that run services (`server`, `router`, `cluster`): their flags
-//! and how they start. Binary-only: this is where `anyhow` is allowed.
+//! and how they start, and `shale map` ([`map`]). Binary-only: this is where `anyhow` is
+//! allowed. Errors are worded here as one line each (see `main`).
+
+pub mod map;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::anyhow;
 use clap::{ArgAction, Args};
 use shale::auth::{Password, check_protected_mode};
 use shale::cluster::ClusterConfig;
+use shale::metrics::MetricsServer;
 use shale::net::Signals;
 use shale::router::forward::Timeouts;
 use shale::router::select::ReadPolicy;
 use shale::router::write::WriteAck;
-use shale::router::{Router, RouterConfig};
+use shale::router::{Router, RouterConfig, RouterError};
 use shale::server::{DEFAULT_PORT, Node, Server, ServerConfig};
-use shale::shardmap::ShardMap;
 use shale::shardmap::watch::MapWatcher;
+use shale::shardmap::{MapError, ShardMap};
 use shale::store::EvictionPolicy;
 use shale::units::{parse_duration, parse_size};
 
@@ -37,6 +41,25 @@ pub struct SecurityArgs {
     pub protected_mode: bool,
 }
 
+/// Where `/metrics`, `/healthz` and `/readyz` are served. Shared by `server` and `router`.
+#[derive(Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics and the /healthz and /readyz probes on this port (0 picks a
+    /// free one); off unless given.
+    #[arg(long, value_name = "PORT")]
+    pub metrics_port: Option<u16>,
+    /// Address of the metrics port. Loopback by default; a pod IP or 0.0.0.0 lets a kubelet
+    /// probe it (it serves no data, so protected mode does not apply).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub metrics_bind: IpAddr,
+}
+
+impl MetricsArgs {
+    fn addr(&self) -> Option<SocketAddr> {
+        self.metrics_port.map(|port| SocketAddr::new(self.metrics_bind, port))
+    }
+}
+
 /// Redis spells its switches yes/no.
 pub fn parse_yes_no(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
@@ -50,8 +73,8 @@ impl SecurityArgs {
     /// The client password, after checking that listening on `bind` is allowed.
     fn password(&self, bind: IpAddr) -> anyhow::Result<Option<Password>> {
         let file = self.requirepass_file.as_deref();
-        let password =
-            Password::from_flag_or_file(self.requirepass.clone(), file).context("--requirepass")?;
+        let password = Password::from_flag_or_file(self.requirepass.clone(), file)
+            .map_err(flag("--requirepass"))?;
         check_protected_mode(bind, password.is_some(), self.protected_mode)?;
         Ok(password)
     }
@@ -70,9 +93,10 @@ pub struct ServerArgs {
     /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Store shards (a power of two); 0 = 4 x cores.
-    #[arg(long, default_value_t = 0)]
-    pub shards: usize,
+    /// Lock stripes of the store (a power of two, at most 65536); 0 = 4 x cores. Not the
+    /// cluster's shards: those are in the shard map. (`--shards` is an old spelling.)
+    #[arg(long, alias = "shards", default_value_t = 0, value_parser = parse_stripes)]
+    pub stripes: usize,
     /// Most concurrent client connections.
     #[arg(long, default_value_t = shale::net::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -113,6 +137,18 @@ pub struct ServerArgs {
     pub debug_clock_offset_ms: i64,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--stripes`: 0 (automatic) or a power of two up to the store's limit.
+pub fn parse_stripes(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    let max = shale::store::MAX_SHARDS;
+    if n != 0 && (!n.is_power_of_two() || n > max) {
+        return Err(format!("{n} is not a power of two up to {max} (or 0 for 4 per core)"));
+    }
+    Ok(n)
 }
 
 pub fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
@@ -183,6 +219,8 @@ pub struct RouterArgs {
     /// Read the backend password from the first line of this file.
     #[arg(long, value_name = "PATH")]
     pub backend_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -202,6 +240,19 @@ pub struct ClusterArgs {
     /// Directory for the shard map (default: a folder under the system temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+/// Prefixes a flag's error with the flag, as one line.
+fn flag<E: std::fmt::Display>(name: &'static str) -> impl Fn(E) -> anyhow::Error {
+    move |e| anyhow!("{name}: {e}")
+}
+
+/// A shard map error as one line naming the file once.
+pub fn map_error(path: &std::path::Path, e: &MapError) -> String {
+    match e {
+        MapError::Unreadable { .. } | MapError::FileTooLarge { .. } => e.to_string(),
+        other => format!("{}: {other}", path.display()),
+    }
 }
 
 pub fn init_logging(level: &str) {
@@ -233,7 +284,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let mut cfg = ServerConfig::loopback(port);
     cfg.password = args.security.password(args.bind)?;
     cfg.addr = SocketAddr::new(args.bind, port);
-    cfg.store.shards = args.shards;
+    cfg.store.shards = args.stripes;
     cfg.net.max_connections = args.max_connections;
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
@@ -250,9 +301,11 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         cfg.node = Some(Node::new(watcher, node, args.tombstone_grace));
     }
     let signals = Signals::install();
-    let server = Server::start(cfg).await.context("starting server")?;
+    let server = Server::start(cfg).await?;
+    let metrics = args.metrics.addr().map(|a| MetricsServer::for_server(&server, a)).transpose()?;
     signals.wait().await;
     server.shutdown().await;
+    drop(metrics);
     Ok(())
 }
 
@@ -261,9 +314,9 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
 fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(ShardMap, String)> {
     let map = ShardMap::load(path)
         .and_then(ShardMap::usable)
-        .with_context(|| format!("loading the shard map {}", path.display()))?;
+        .map_err(|e| anyhow!(map_error(path, &e)))?;
     let spec =
-        map.node(node).with_context(|| format!("node '{node}' is not in {}", path.display()))?;
+        map.node(node).ok_or_else(|| anyhow!("node '{node}' is not in {}", path.display()))?;
     if let Some(port) = args.port.filter(|p| *p != spec.port && !args.behind_proxy) {
         anyhow::bail!(
             "--port {port} disagrees with node {node}'s port {} in {}: leave --port out, fix \
@@ -278,11 +331,12 @@ fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(
 pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
     shale::version::set_debug_offset_ms(args.debug_clock_offset_ms);
+    let map_path = args.shardmap.clone();
     let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
     cfg.password = args.security.password(args.bind)?;
     let backend_file = args.backend_password_file.as_deref();
     cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
-        .context("--backend-password")?;
+        .map_err(flag("--backend-password"))?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
@@ -298,9 +352,15 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
         request: args.request_timeout,
     };
     let signals = Signals::install();
-    let router = Router::start(cfg).await.context("starting router")?;
+    let router = Router::start(cfg).await.map_err(|e| match e {
+        RouterError::Map(e) => anyhow!(map_error(&map_path, &e)),
+        other => anyhow!(other),
+    })?;
+    let metrics =
+        args.metrics.addr().map(|a| MetricsServer::for_router(router.router(), a)).transpose()?;
     signals.wait().await;
     router.shutdown().await;
+    drop(metrics);
     Ok(())
 }
 

@@ -152,6 +152,9 @@ pub struct StoreStats {
     pub keys: usize,
     /// Tombstones held (including expired ones not yet reclaimed).
     pub tombstones: usize,
+    /// Keys with a time to live (Redis's `expires`), including expired ones not yet
+    /// reclaimed.
+    pub expiring: usize,
     /// Total expired keys reclaimed, by read paths, sweeping or eviction (tombstones that
     /// run out are not counted).
     pub expired_keys: u64,

@@ -75,6 +75,11 @@ impl<'a> Draft<'a> {
         self.version = version;
     }
 
+    /// The deadline (`0` = none).
+    pub(super) fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
     pub(super) fn set_expiry(&mut self, at: u64) {
         self.expires_at = at;
     }

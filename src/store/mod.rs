@@ -337,6 +337,7 @@ impl Store {
             let c = &shard.counters;
             st.keys += shard.len();
             st.tombstones += c.tombstones;
+            st.expiring += c.expiring;
             st.expired_keys += c.expired;
             st.evictions += c.evictions;
             st.get_hits += c.hits;

@@ -66,6 +66,8 @@ pub(super) struct Counters {
     pub(super) evict_inspected: u64,
     pub(super) used: usize,
     pub(super) tombstones: usize,
+    /// Keys (not tombstones) with a deadline, expired or not.
+    pub(super) expiring: usize,
 }
 
 /// A shard's memory limit: bytes of `used_memory` (`usize::MAX` = unlimited) and what to do
@@ -94,8 +96,8 @@ pub(super) struct Gone {
 pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
-/// under the table hash of the entry at that index; `counters.used` and
-/// `counters.tombstones` match the entries; `slab` holds exactly the entries' records and
+/// under the table hash of the entry at that index; `counters.used`,
+/// `counters.tombstones` and `counters.expiring` match the entries; `slab` holds exactly the entries' records and
 /// big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
@@ -171,14 +173,17 @@ impl Shard {
         self.entries[i].footprint(&self.slab)
     }
 
-    fn account(&mut self, fp: usize, tombstone: bool, added: bool) {
+    fn account(&mut self, fp: usize, tombstone: bool, deadline: u64, added: bool) {
         let tomb = usize::from(tombstone);
+        let expiring = usize::from(!tombstone && deadline != 0);
         if added {
             self.counters.used += fp;
             self.counters.tombstones += tomb;
+            self.counters.expiring += expiring;
         } else {
             self.counters.used = self.counters.used.saturating_sub(fp);
             self.counters.tombstones -= tomb;
+            self.counters.expiring -= expiring;
         }
     }
 
@@ -186,6 +191,7 @@ impl Shard {
     /// slab (or to `g`).
     fn remove_at(&mut self, i: usize, g: &mut Garbage) -> Gone {
         let gone = Gone { footprint: self.footprint(i), tombstone: self.entries[i].is_tombstone() };
+        let deadline = self.entries[i].expires_at();
         let hash = table_hash(self.entries[i].hash());
         if let Ok(slot) = self.table.find_entry(hash, |&x| x as usize == i) {
             slot.remove();
@@ -200,7 +206,7 @@ impl Shard {
             }
         }
         entry.release(&mut self.slab, false, g);
-        self.account(gone.footprint, gone.tombstone, false);
+        self.account(gone.footprint, gone.tombstone, deadline, false);
         gone
     }
 
@@ -212,13 +218,13 @@ impl Shard {
         draft: Draft<'a>,
         g: &mut Garbage,
     ) -> Result<(), Draft<'a>> {
-        let (old_fp, old_tomb) = (self.footprint(i), self.entries[i].is_tombstone());
-        let (new_fp, new_tomb) = (draft.footprint(), draft.is_tombstone());
+        let old = (self.footprint(i), self.entries[i].is_tombstone(), self.entries[i].expires_at());
+        let new = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
         if let Err(draft) = draft.overwrite(&mut self.entries[i], &mut self.slab) {
             self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
         }
-        self.account(new_fp, new_tomb, true);
-        self.account(old_fp, old_tomb, false);
+        self.account(new.0, new.1, new.2, true);
+        self.account(old.0, old.1, old.2, false);
         Ok(())
     }
 
@@ -229,10 +235,10 @@ impl Shard {
             Ok(index) if index < u32::MAX => index,
             _ => return Err(draft),
         };
-        let (fp, tomb) = (draft.footprint(), draft.is_tombstone());
+        let (fp, tomb, deadline) = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
         let entry = draft.commit(&mut self.slab, None, g)?;
         let hash = table_hash(entry.hash());
-        self.account(fp, tomb, true);
+        self.account(fp, tomb, deadline, true);
         self.entries.push(entry);
         let entries = &self.entries;
         self.table.insert_unique(hash, index, |&i| table_hash(entries[i as usize].hash()));
@@ -283,6 +289,7 @@ impl Shard {
         self.hand = 0;
         self.counters.used = 0;
         self.counters.tombstones = 0;
+        self.counters.expiring = 0;
         let entries = std::mem::take(&mut self.entries);
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }
@@ -316,6 +323,8 @@ impl Shard {
         assert_eq!(self.counters.used, used);
         let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
         assert_eq!(self.counters.tombstones, tombs);
+        let expiring = self.entries.iter().filter(|e| !e.is_tombstone() && e.expires_at() != 0);
+        assert_eq!(self.counters.expiring, expiring.count());
         let len = |e: &&Entry| e.record_len();
         let slotted =
             self.entries.iter().filter(|e| (1..=super::slab::CLASS_MAX).contains(&len(e)));

@@ -222,6 +222,7 @@ fn stats_counters() {
     let expected = StoreStats {
         keys: 1,
         tombstones: 0,
+        expiring: 0,
         expired_keys: 1,
         evictions: 0,
         get_hits: 2,

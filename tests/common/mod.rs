@@ -190,6 +190,18 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
+/// Polls `check` (async) every 50 ms until it holds or `WAIT` x 3 passes.
+pub async fn until(mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 // ---- Scripted fake servers for the client tests (tests/client_*.rs) ----
 
 /// A listener on 127.0.0.1:0 that hands each accepted connection, with its 0-based

@@ -91,7 +91,7 @@ fn base_sections(src: &InfoSource<'_>) -> Vec<(&'static str, Vec<(&'static str, 
                 ("sweep_passes", s.sweep_passes.to_string()),
             ],
         ),
-        ("Keyspace", vec![("db0", format!("keys={},expires=0,avg_ttl=0", s.keys))]),
+        ("Keyspace", vec![("db0", format!("keys={},expires={},avg_ttl=0", s.keys, s.expiring))]),
     ]
 }
 

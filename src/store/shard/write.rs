@@ -179,6 +179,11 @@ impl Shard {
             let e = &mut self.entries[i];
             e.set_expiry(deadline);
             e.set_version(version);
+            match (old, deadline) {
+                (0, _) => self.counters.expiring += 1,
+                (_, 0) => self.counters.expiring -= 1,
+                _ => {}
+            }
         }
         Some(old)
     }
