@@ -1,6 +1,7 @@
-//! Networking shared by the server and the router: a socket2 listener, the per-connection
-//! loop (decode, dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`],
-//! connection limits, and graceful shutdown.
+//! Networking shared by the server and the router: socket2 listeners (plain, or TLS with
+//! the handshake done here, see [`crate::tls`]), the per-connection loop (decode,
+//! dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`] and over the
+//! stream, connection limits shared by all of a service's listeners, and graceful shutdown.
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
@@ -9,8 +10,10 @@ mod config;
 mod connection;
 mod inflight;
 mod listener;
+mod log_limit;
 mod order;
 mod shutdown;
+mod stream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,9 +26,11 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
-pub use listener::{BindError, bind, serve};
+pub use listener::{BindError, Listener, Listeners, bind, serve};
+pub use log_limit::LogLimit;
 pub use order::{Gate, KeyOrder, Ticket};
-pub use shutdown::{Running, Signals};
+pub use shutdown::{Hangup, Running, Signals};
+pub use stream::Stream;
 
 /// Per-connection state a handler may read and change.
 #[derive(Debug, Clone)]
