@@ -3,14 +3,16 @@
 //!
 //! Owns numbers only; [`super::ClientBuilder`] is the user-facing way to set them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 
 use crate::auth::Password;
 use crate::protocol::Limits;
+use crate::tls::TlsConnector;
 
-/// Default time a TCP connect may take.
+/// Default time a connect may take (the TLS handshake included).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default deadline of one request (or one pipeline), connection setup included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
@@ -38,7 +40,8 @@ pub const MAX_IDLE_WRITE_BUFFER: usize = 1024 * 1024;
 /// Settings of one multiplexed [`super::Connection`].
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
-    /// Longest a TCP connect may take. Default [`DEFAULT_CONNECT_TIMEOUT`].
+    /// Longest a connect may take, TLS handshake included. Default
+    /// [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
     /// Key and value limits checked before sending; replies are accepted up to
     /// `limits.max_frame_len()`. Default [`Limits::default`].
@@ -53,6 +56,9 @@ pub struct ConnectionConfig {
     /// Sent as AUTH right after each connect; the connection is used only once the server
     /// answered OK. Default `None` (no AUTH).
     pub password: Option<Password>,
+    /// Speak TLS, verifying the server's certificate against the host of the address (or
+    /// the connector's server name). Default `None` (plain TCP).
+    pub tls: Option<Arc<TlsConnector>>,
 }
 
 impl Default for ConnectionConfig {
@@ -64,6 +70,7 @@ impl Default for ConnectionConfig {
             max_abandoned: DEFAULT_MAX_ABANDONED,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             password: None,
+            tls: None,
         }
     }
 }

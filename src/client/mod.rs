@@ -65,6 +65,7 @@ mod reply;
 mod request;
 mod stats;
 mod tasks;
+pub mod url;
 
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, ReconnectPolicy};

@@ -8,6 +8,7 @@
 
 mod config;
 mod connection;
+mod endpoints;
 mod inflight;
 mod listener;
 mod log_limit;
@@ -26,6 +27,7 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
+pub use endpoints::{Bound, TlsListen, bind_service};
 pub use listener::{BindError, Listener, Listeners, bind, serve};
 pub use log_limit::LogLimit;
 pub use order::{Gate, KeyOrder, Ticket};

@@ -19,6 +19,7 @@ use crate::protocol::binary::shard_dump_frame;
 use crate::protocol::dump::{DumpRecord, decode_page};
 use crate::shardmap::ShardMap;
 use crate::store::{DumpEntry, Store};
+use crate::tls::TlsConnector;
 
 /// Deadline of one dump page from a peer.
 pub const COPY_PAGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,9 +27,9 @@ pub const COPY_PAGE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const COPY_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How a node connects to its peers: nodes of one cluster are expected to share a
-/// password, so a node authenticates with its own.
-pub fn peer_config(password: Option<Password>) -> ConnectionConfig {
-    ConnectionConfig { connect_timeout: COPY_CONNECT_TIMEOUT, password, ..Default::default() }
+/// password, so a node authenticates with its own; with `tls`, over TLS.
+pub fn peer_config(password: Option<Password>, tls: Option<Arc<TlsConnector>>) -> ConnectionConfig {
+    ConnectionConfig { connect_timeout: COPY_CONNECT_TIMEOUT, password, tls, ..Default::default() }
 }
 
 /// Applies the current map, then every map the watcher accepts, until `cancel` fires.

@@ -1,5 +1,7 @@
 //! The binary's subcommands that run services (`server`, `router`, `cluster`): their flags
-//! and how they start. Binary-only: this is where `anyhow` is allowed.
+//! and how they start (TLS flags in `tls`). Binary-only: this is where `anyhow` is allowed.
+
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -62,7 +64,7 @@ pub struct ServerArgs {
     /// Address to listen on. Loopback by default.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on (0 picks a free one).
+    /// Port to listen on (0 picks a free one; next to --tls-port, 0 means TLS only).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     pub port: u16,
     /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
@@ -101,6 +103,10 @@ pub struct ServerArgs {
     pub node: Option<String>,
     #[command(flatten)]
     pub security: SecurityArgs,
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
+    #[command(flatten)]
+    pub replication_tls: tls::ReplicationTlsArgs,
 }
 
 pub fn parse_eviction(s: &str) -> Result<EvictionPolicy, String> {
@@ -119,7 +125,7 @@ pub struct RouterArgs {
     /// Address to listen on. Loopback by default.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on.
+    /// Port to listen on (0 picks a free one; next to --tls-port, 0 means TLS only).
     #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
     pub port: u16,
     /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
@@ -162,6 +168,10 @@ pub struct RouterArgs {
     /// Read the backend password from the first line of this file.
     #[arg(long, value_name = "PATH")]
     pub backend_password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
+    #[command(flatten)]
+    pub backend_tls: tls::BackendTlsArgs,
 }
 
 #[derive(Args)]
@@ -203,6 +213,10 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let mut cfg = ServerConfig::loopback(args.port);
     cfg.password = args.security.password(args.bind)?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
+    cfg.tls = args.tls.listen(args.bind, args.port)?;
+    if args.replication_tls.tls_replication {
+        cfg.peer_tls = Some(args.tls.peer_connector()?);
+    }
     cfg.store.shards = args.shards;
     cfg.net.max_connections = args.max_connections;
     cfg.net.limits.max_key_size = args.max_key_size;
@@ -235,6 +249,8 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
         .context("--backend-password")?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
+    cfg.tls = args.tls.listen(args.bind, args.port)?;
+    cfg.backend_tls = args.backend_tls.connector()?;
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
     cfg.write_ack = args.write_ack;

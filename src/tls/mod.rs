@@ -81,14 +81,18 @@ pub trait Reload: Send + Sync + 'static {
     fn describe(&self) -> &'static str;
 }
 
-/// Reloads every item on each SIGHUP until `cancel` fires. A reload that fails is logged at
-/// ERROR and the item keeps what it had, so a half-written certificate never breaks a
-/// running service. Connections already open keep the session they negotiated.
+/// Reloads a service's TLS files (its listening certificate, and the client settings it
+/// dials other nodes with) on each SIGHUP until `cancel` fires. A reload that fails is
+/// logged at ERROR and the old files stay in use, so a half-written certificate never
+/// breaks a running service. Connections already open keep the session they negotiated.
 pub fn spawn_reload_on_hangup(
-    items: Vec<Arc<dyn Reload>>,
+    acceptor: Option<Arc<TlsAcceptor>>,
+    connector: Option<Arc<TlsConnector>>,
     cancel: CancellationToken,
     tracker: &TaskTracker,
 ) {
+    let listen = acceptor.into_iter().map(|a| a as Arc<dyn Reload>);
+    let items: Vec<Arc<dyn Reload>> = listen.chain(connector.map(|c| c as _)).collect();
     if items.is_empty() {
         return;
     }
