@@ -10,10 +10,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgAction, Args, ValueEnum};
 use serde::Serialize;
 
-use crate::server::DEFAULT_PORT;
+use crate::cli::addr::Addr;
+use crate::tls::{ClientTlsArgs, TlsConnector, TlsError};
 use crate::units::{parse_duration, parse_size};
 
 /// One operation type a benchmark issues.
@@ -210,18 +214,35 @@ pub struct Target {
     /// Print help.
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
-    /// Server host.
-    #[arg(short = 'h', long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(short = 'p', long, default_value_t = DEFAULT_PORT)]
-    pub port: u16,
+    /// Server host [default: 127.0.0.1].
+    #[arg(short = 'h', long, value_parser = NonEmptyStringValueParser::new())]
+    pub host: Option<String>,
+    /// Server port [default: 7379].
+    #[arg(short = 'p', long)]
+    pub port: Option<u16>,
+    /// Server address: host:port, shale://host:port, or shales://host:port for TLS (-h and
+    /// -p override its parts).
+    #[arg(short = 'u', long = "uri", value_name = "URI")]
+    pub uri: Option<Addr>,
+    /// TLS, as redis-cli: --tls --cacert FILE [--cert FILE --key FILE] [--sni NAME].
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 impl Target {
     /// `host:port`.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        self.resolved().to_string()
+    }
+
+    /// The TLS connector the flags and the URI's scheme ask for; `None` for plain TCP.
+    pub fn tls_connector(&self) -> Result<Option<Arc<TlsConnector>>, TlsError> {
+        self.tls.connector(self.resolved().tls)
+    }
+
+    fn resolved(&self) -> Addr {
+        let uri = self.uri.clone().unwrap_or_default();
+        uri.with_parts(self.host.as_deref(), self.port)
     }
 }
 
@@ -384,7 +405,7 @@ mod tests {
     #[test]
     fn defaults_match_redis_benchmark() {
         let a = parse(&[]).unwrap();
-        assert_eq!((a.target.host.as_str(), a.target.port), ("127.0.0.1", 7379));
+        assert_eq!(a.addr(), "127.0.0.1:7379");
         assert_eq!((a.connections, a.requests, a.pipeline, a.keyspace), (50, 100_000, 1, 100_000));
         assert_eq!(a.data_size, SizeRange { min: 32, max: 32 });
         assert_eq!(a.tests(), vec![Mix::Only(OpKind::Set), Mix::Only(OpKind::Get)]);
@@ -397,6 +418,9 @@ mod tests {
         assert_eq!(a.addr(), "10.0.0.1:1");
         assert_eq!(a.pipeline, 16);
         assert_eq!(a.tests(), vec![Mix::Only(OpKind::Get), Mix::Only(OpKind::Del)]);
+        let a = parse(&["-u", "shales://cache:9", "-p", "10", "--cacert", "ca.pem"]).unwrap();
+        assert_eq!(a.addr(), "cache:10");
+        assert!(parse(&["-u", "redis://cache:9"]).is_err());
         let help = parse(&["--help"]).err().unwrap();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     }

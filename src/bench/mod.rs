@@ -53,6 +53,9 @@ pub enum BenchError {
         /// Why.
         reason: String,
     },
+    /// The TLS flags or files are unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A client call outside the measured requests failed (stress's initial key clearing).
     #[error(transparent)]
     Client(#[from] crate::client::Error),

@@ -130,7 +130,11 @@ impl Run {
 /// read or an error rate above `--max-error-rate`.
 pub async fn run_stress(args: StressArgs) -> Result<(), BenchError> {
     let cfg = args.settings()?;
-    let client = Client::builder()
+    let mut builder = Client::builder();
+    if let Some(tls) = args.target.tls_connector()? {
+        builder = builder.tls_connector(tls);
+    }
+    let client = builder
         .addr(cfg.target.clone())
         .request_timeout(args.timeout)
         .connections_per_addr(CONNECTIONS)

@@ -30,6 +30,9 @@ pub enum CliError {
     /// redis-cli (`AUTH failed: WRONGPASS ...`).
     #[error("AUTH failed: {0}")]
     Auth(String),
+    /// The TLS flags or files are unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The address given with `-u`, `-h`/`-p` or `SHALE_ADDR` is unusable.
     #[error("Invalid address '{input}': {why}")]
     Address {

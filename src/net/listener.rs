@@ -157,7 +157,9 @@ async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
                     match tls {
                         None => reject(stream).await,
                         Some(tls) => {
-                            if let Ok(Ok(s)) = tokio::time::timeout(timeout, tls.accept(stream)).await {
+                            if let Ok(Ok(s)) =
+                                tokio::time::timeout(timeout, tls.accept(stream)).await
+                            {
                                 reject(s).await;
                             }
                         }

@@ -112,7 +112,9 @@ impl Hangup {
         {
             use tokio::signal::unix::{SignalKind, signal};
             let signal = signal(SignalKind::hangup())
-                .map_err(|err| warn!(error = %err, "cannot listen for SIGHUP; no reloads on SIGHUP"))
+                .map_err(
+                    |err| warn!(error = %err, "cannot listen for SIGHUP; no reloads on SIGHUP"),
+                )
                 .ok();
             Self { signal }
         }

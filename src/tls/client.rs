@@ -115,7 +115,8 @@ impl Reload for TlsConnector {
 /// A DNS name or IP address to verify a certificate against.
 fn parse_name(name: &str) -> io::Result<ServerName<'static>> {
     ServerName::try_from(name.to_owned()).map_err(|_| {
-        let msg = format!("'{name}' is neither a DNS name nor an IP address a certificate can name");
+        let msg =
+            format!("'{name}' is neither a DNS name nor an IP address a certificate can name");
         io::Error::new(io::ErrorKind::InvalidInput, msg)
     })
 }

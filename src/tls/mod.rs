@@ -14,6 +14,7 @@ mod args;
 mod client;
 mod pem;
 mod server;
+mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use args::ClientTlsArgs;
 pub use client::{ClientTlsConfig, TlsConnector};
 pub use pem::MAX_PEM_FILE_BYTES;
 pub use server::{ClientAuth, ServerTlsConfig, TlsAcceptor};
+pub use stream::ClientStream;
 
 /// Why TLS settings could not be used. Each says which file or flag is at fault.
 #[derive(Debug, thiserror::Error)]

@@ -88,8 +88,9 @@ impl ServerTlsConfig {
                 if auth == ClientAuth::Optional {
                     verifier = verifier.allow_unauthenticated();
                 }
-                let verifier =
-                    verifier.build().map_err(|e| TlsError::Config(format!("{}: {e}", ca.display())))?;
+                let verifier = verifier
+                    .build()
+                    .map_err(|e| TlsError::Config(format!("{}: {e}", ca.display())))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
