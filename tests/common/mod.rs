@@ -386,8 +386,8 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Writes `text` to a fresh file in a unique temp directory and returns its path.
-pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+/// A fresh, unique temp directory.
+pub fn temp_dir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -396,7 +396,12 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    dir
+}
+
+/// Writes `text` to a fresh file in a unique temp directory and returns its path.
+pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = temp_dir().join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
