@@ -313,6 +313,20 @@ async fn write_flushed<W: AsyncWrite + Unpin>(wr: &mut W, buf: &[u8]) -> std::io
     wr.flush().await
 }
 
+/// Why the bytes at the head of the read buffer cannot be replies because they are TLS
+/// (what a TLS port sends a client that does not speak TLS). A binary frame's first byte is
+/// always 0, so this never mistakes a reply.
+fn speaks_tls(buf: &[u8]) -> Option<&'static str> {
+    const TLS_ALERT: u8 = 0x15;
+    const TLS_HANDSHAKE: u8 = 0x16;
+    match buf {
+        [TLS_ALERT | TLS_HANDSHAKE, 0x03, ..] => {
+            Some("the server answered in TLS: connect with TLS (shales://, --tls)")
+        }
+        _ => None,
+    }
+}
+
 async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut codec: ClientCodec) {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
@@ -326,6 +340,9 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut cod
             Ok(0) => return shared.fail("closed by the server", false),
             Err(e) => return shared.fail(&format!("read failed: {e}"), false),
             Ok(_) => {}
+        }
+        if let Some(reason) = speaks_tls(&buf) {
+            return shared.fail(reason, true);
         }
         let decoded = loop {
             match codec.decode(&mut buf) {

@@ -96,6 +96,10 @@ async fn plain_bytes_on_the_tls_port_and_tls_on_the_plain_port_are_closed() {
     text.send(b"PING\r\n").await;
     let got = text.read_to_close().await;
     assert!(!got.windows(4).any(|w| w == b"PONG"), "{got:?}");
+    // The binary client without TLS is told what the port wants.
+    let plain = Client::builder().addr(server.tls_addr().unwrap().to_string()).build().unwrap();
+    let err = plain.ping().await.unwrap_err();
+    assert!(err.to_string().contains("answered in TLS"), "{err}");
     // TLS on the plain port: the client sees bytes that are not TLS and says so.
     let err = refusal(server.local_addr().to_string(), pki.client_settings()).await;
     assert!(err.to_string().contains("TLS handshake failed"), "{err}");
