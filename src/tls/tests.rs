@@ -10,14 +10,13 @@ fn files() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("shale-tls-unit-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let other = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
     let write = |name: &str, text: String| std::fs::write(dir.join(name), text);
-    write("cert.pem", cert.cert.pem()).unwrap_or_else(|e| panic!("{e}"));
-    write("key.pem", cert.signing_key.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
-    write("other-key.pem", other.serialize_pem()).unwrap_or_else(|e| panic!("{e}"));
+    write("cert.pem", cert.cert.pem()).unwrap();
+    write("key.pem", cert.signing_key.serialize_pem()).unwrap();
+    write("other-key.pem", other.serialize_pem()).unwrap();
     dir
 }
 
@@ -72,9 +71,9 @@ fn host_of_strips_the_port_and_brackets() {
 fn a_good_pair_loads_and_a_bad_reload_keeps_it() {
     let dir = files();
     let acceptor = TlsAcceptor::new(server(&dir, "key.pem", None, ClientAuth::None));
-    let acceptor = acceptor.unwrap_or_else(|e| panic!("{e}"));
+    let acceptor = acceptor.unwrap();
     assert!(acceptor.reload().is_ok());
-    std::fs::write(dir.join("cert.pem"), "garbage").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("cert.pem"), "garbage").unwrap();
     let text = error_text(acceptor.reload());
     assert!(text.contains("no CERTIFICATE"), "{text}");
 }
@@ -84,7 +83,7 @@ fn unusable_files_are_explained() {
     let dir = files();
     let big = dir.join("big.pem");
     let len = usize::try_from(MAX_PEM_FILE_BYTES).unwrap_or(usize::MAX) + 1;
-    std::fs::write(&big, vec![b'x'; len]).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&big, vec![b'x'; len]).unwrap();
     // (certificate-side mistake, what the error says)
     let cases = [
         (server(&dir, "missing.pem", None, ClientAuth::None), "cannot read"),
