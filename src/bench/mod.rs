@@ -27,16 +27,18 @@ mod run;
 mod stats;
 mod stress;
 mod stress_report;
+mod target;
 
 use std::io;
 use std::path::PathBuf;
 
-pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange, Target};
+pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange};
 pub use report::{BenchReport, CSV_HEADER};
 pub use run::run_bench;
 pub use stats::Row;
 pub use stress::{StressArgs, run_stress};
 pub use stress_report::{StressReport, StressRow};
+pub use target::Target;
 
 /// Everything the tools can fail with.
 #[derive(Debug, thiserror::Error)]

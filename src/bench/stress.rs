@@ -19,11 +19,12 @@ use rand::Rng;
 use tokio_util::task::TaskTracker;
 
 use super::BenchError;
-use super::args::{OpKind, Target};
+use super::args::OpKind;
 use super::checker::{Ack, Checker, MutationId};
 use super::keys::{key_name, task_rng};
 use super::report::write_json;
 use super::stress_report::{STRESS_PREFIX, StressReport, StressSettings, StressStats};
+use super::target::Target;
 use crate::client::{Client, Error as ClientError};
 use crate::units::parse_duration;
 

@@ -149,49 +149,65 @@ async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
         };
         let _ = SockRef::from(&stream).set_nodelay(true);
         let tls = listener.tls.clone();
-        let Ok(permit) = svc.slots.clone().try_acquire_owned() else {
-            svc.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            if let Ok(permit) = svc.rejecting.clone().try_acquire_owned() {
-                let timeout = svc.cfg.frame_timeout;
-                svc.tracker.spawn(async move {
-                    match tls {
-                        None => reject(stream).await,
-                        Some(tls) => {
-                            if let Ok(Ok(s)) =
-                                tokio::time::timeout(timeout, tls.accept(stream)).await
-                            {
-                                reject(s).await;
-                            }
-                        }
-                    }
-                    drop(permit);
-                });
-            }
-            continue;
-        };
-        let id = svc.next_id.fetch_add(1, Ordering::Relaxed);
-        let open = Open::new(&svc.stats, permit);
-        let span = info_span!("conn", id, %peer);
-        let svc2 = svc.clone();
-        svc.tracker.spawn(
-            async move {
-                let svc = svc2;
-                let session = svc.handler.session(id, peer);
-                let (h, c, s, t) =
-                    (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());
-                match tls {
-                    None => serve_connection(stream, session, h, c, s, t).await,
-                    Some(tls) => {
-                        if let Some(stream) = handshake(&tls, stream, &svc).await {
-                            serve_connection(stream, session, h, c, s, t).await;
-                        }
+        match svc.slots.clone().try_acquire_owned() {
+            Ok(permit) => spawn_connection(&svc, stream, peer, tls, permit),
+            Err(_) => spawn_rejection(&svc, stream, tls),
+        }
+    }
+}
+
+/// Serves an accepted connection on its own task: the TLS handshake first if the listener
+/// has one, then the connection loop. `permit` is its slot of the connection limit.
+fn spawn_connection<H: Handler>(
+    svc: &Arc<Service<H>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<TlsAcceptor>>,
+    permit: OwnedSemaphorePermit,
+) {
+    let id = svc.next_id.fetch_add(1, Ordering::Relaxed);
+    let open = Open::new(&svc.stats, permit);
+    let span = info_span!("conn", id, %peer);
+    let svc = svc.clone();
+    let tracker = svc.tracker.clone();
+    tracker.spawn(
+        async move {
+            let session = svc.handler.session(id, peer);
+            let (h, c, s, t) =
+                (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());
+            match tls {
+                None => serve_connection(stream, session, h, c, s, t).await,
+                Some(tls) => {
+                    if let Some(stream) = handshake(&tls, stream, &svc).await {
+                        serve_connection(stream, session, h, c, s, t).await;
                     }
                 }
-                drop(open);
             }
-            .instrument(span),
-        );
-    }
+            drop(open);
+        }
+        .instrument(span),
+    );
+}
+
+/// Answers a connection over the limit (over TLS on a TLS port), unless too many are being
+/// answered already, in which case it is dropped.
+fn spawn_rejection<H>(svc: &Service<H>, stream: TcpStream, tls: Option<Arc<TlsAcceptor>>) {
+    svc.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    let Ok(permit) = svc.rejecting.clone().try_acquire_owned() else {
+        return;
+    };
+    let timeout = svc.cfg.frame_timeout;
+    svc.tracker.spawn(async move {
+        match tls {
+            None => reject(stream).await,
+            Some(tls) => {
+                if let Ok(Ok(stream)) = tokio::time::timeout(timeout, tls.accept(stream)).await {
+                    reject(stream).await;
+                }
+            }
+        }
+        drop(permit);
+    });
 }
 
 /// One open connection: counted while it lives, holding its slot of the limit.
