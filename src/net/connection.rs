@@ -3,10 +3,10 @@
 //! encode replies into one buffer and flush once per batch.
 //!
 //! One task owns the stream (plain TCP or TLS, see [`Stream`]) and `select!`s between its
-//! reads and writes, replies still in flight, the deadline and shutdown, so pending output is always bounded: reading
-//! pauses above the soft output limit or [`MAX_IN_FLIGHT`] unanswered requests, and the
-//! client is dropped above the hard limit or when output makes no progress for the output
-//! timeout. Replies leave in request order.
+//! reads and writes, replies still in flight, the deadline and shutdown, so pending output
+//! is always bounded: reading pauses above the soft output limit or [`MAX_IN_FLIGHT`]
+//! unanswered requests, and the client is dropped above the hard limit or when output
+//! makes no progress for the output timeout. Replies leave in request order.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -106,3 +106,22 @@ async fn plain_bytes_on_the_tls_port_and_tls_on_the_plain_port_are_closed() {
     released(&server).await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_the_handshake_is_closed_after_the_frame_timeout() {
+    let pki = Pki::new("slow");
+    let tls = listen(&pki, &pki.server(), ClientAuth::None, true);
+    let server = common::start_with(|cfg| {
+        cfg.tls = Some(tls);
+        cfg.net.frame_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    // Half a ClientHello record header, then silence (a slowloris on the handshake).
+    let mut silent = common::Text::connect(server.tls_addr().unwrap()).await;
+    silent.send(&[0x16, 0x03]).await;
+    let started = std::time::Instant::now();
+    assert_eq!(silent.read_to_close().await, b"");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    released(&server).await;
+    server.shutdown().await;
+}
