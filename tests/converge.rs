@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Bin, Proc, Text, WAIT, free_port, temp_file};
+use common::{Bin, Proc, Text, WAIT, free_port, temp_file, until};
 use shale::client::Client;
 use shale::protocol::Status;
 use shale::protocol::binary::versioned_frame;
@@ -36,22 +36,6 @@ async fn router(map: &Path) -> RunningRouter {
 
 async fn client(addr: std::net::SocketAddr) -> Client {
     Client::builder().addr(addr.to_string()).request_timeout(WAIT).connect().await.unwrap()
-}
-
-/// Polls `check` (async) every 50 ms until it holds or a generous bound passes.
-async fn until<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 fn two_nodes() -> (PathBuf, u16, u16) {

@@ -178,6 +178,23 @@ impl Text {
     }
 }
 
+/// Polls `check` (async) every 50 ms until it holds or a generous bound (3 x `WAIT`)
+/// passes.
+pub async fn until<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Polls `check` every 20 ms until it holds or `WAIT` passes.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -9,7 +9,7 @@ use shale::server::{Server, ServerConfig, ShardFilter};
 use shale::shardmap::{MapWatcher, ShardMap};
 use shale::tls::{ClientAuth, ClientTlsConfig, TlsConnector};
 
-use crate::common::{self, WAIT, free_port, temp_file};
+use crate::common::{self, WAIT, free_port, temp_file, until};
 use crate::pki::Pki;
 use crate::support::{listen, tls_server};
 
@@ -131,18 +131,3 @@ async fn nodes_copy_shards_from_peers_over_tls() {
     b.shutdown().await;
 }
 
-/// Polls `check` every 50 ms until it holds or a generous bound passes.
-async fn until<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
