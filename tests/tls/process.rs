@@ -1,5 +1,6 @@
 //! The real binaries over TLS: `shale server` serving TLS only (`--port 0`), certificate
-//! reload on SIGHUP, start-up errors, and `shale cli` / `shale bench` with `--tls`.
+//! reload on SIGHUP, start-up errors, and `shale cli` / `shale bench` / `shale stress`
+//! with `--tls`.
 
 use std::process::Stdio;
 
@@ -104,7 +105,7 @@ async fn bad_tls_files_stop_the_server_with_one_clear_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_and_bench_speak_tls() {
+async fn cli_bench_and_stress_speak_tls() {
     let pki = Pki::new("tools");
     let server = tls_server(&pki, ClientAuth::None, true).await;
     let port = server.tls_addr().unwrap().port().to_string();
@@ -134,5 +135,8 @@ async fn cli_and_bench_speak_tls() {
             out.lines().skip(1).filter_map(|l| l.split(',').nth(2)?.parse::<u64>().ok()).sum();
         assert_eq!(errors, 0, "{proto}: {out}");
     }
+    let stress = ["stress", "-u", &uri, "--cacert", ca, "--duration", "1s", "--num-keys", "50"];
+    let (code, out, err) = shale(&stress).await;
+    assert_eq!(code, Some(0), "stress: {out}{err}");
     server.shutdown().await;
 }
