@@ -130,4 +130,3 @@ async fn nodes_copy_shards_from_peers_over_tls() {
     a.shutdown().await;
     b.shutdown().await;
 }
-
