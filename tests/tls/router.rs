@@ -3,7 +3,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use shale::client::Client;
+use shale::router::backend::Backend;
+use shale::router::health::State;
 use shale::router::{Router, RouterConfig, RunningRouter};
 use shale::server::{Server, ServerConfig, ShardFilter};
 use shale::shardmap::{MapWatcher, ShardMap};
@@ -64,13 +68,12 @@ async fn router_serves_plain_and_tls_clients_from_mutual_tls_nodes() {
         .await
         .unwrap();
     assert_eq!(secure.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
-    // Health probes reach the nodes over TLS too: they keep succeeding, nobody is ejected.
+    // Health probes reach the nodes over TLS too (the nodes speak nothing else): after
+    // several of them every node is still up.
     let topo = r.router().topology();
-    let probed = || topo.backends().iter().all(|b| b.snapshot().probes >= 3);
-    assert!(common::eventually(probed).await, "probes did not run");
-    for backend in topo.backends() {
-        assert_eq!(backend.snapshot().ejections, 0, "{} was ejected", backend.name());
-    }
+    let up = |b: &&Arc<Backend>| b.snapshot().probes >= 3 && b.health().state() == State::Up;
+    let probed = || topo.backends().iter().all(up);
+    assert!(common::eventually(probed).await, "probes failed or did not run");
     r.shutdown().await;
     a.shutdown().await;
     b.shutdown().await;
