@@ -19,5 +19,6 @@ pub mod router;
 pub mod server;
 pub mod shardmap;
 pub mod store;
+pub mod tls;
 pub mod units;
 pub mod version;

@@ -9,7 +9,7 @@
 //! [`protected`] refuses to listen on a non-loopback address without a password.
 //!
 //! Owns who may talk; what the commands then do is the handler's business. Transport
-//! security is not here: there is no TLS and there are no users or ACLs.
+//! security is [`crate::tls`]'s; there are no users or ACLs.
 
 mod password;
 pub mod protected;
@@ -17,11 +17,10 @@ pub mod protected;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use tracing::warn;
 
-use crate::net::Session;
+use crate::net::{LogLimit, Session};
 use crate::protocol::{Command, HelloArgs, Reply, Status, WRONGPASS_MESSAGE};
 
 pub use password::{MAX_PASSWORD_FILE_LEN, Password, PasswordError};
@@ -40,50 +39,6 @@ pub const HELLO_NOAUTH_MESSAGE: &str = "HELLO must be called with the client alr
 /// flood the log.
 pub const MAX_FAILURE_LOGS_PER_SEC: u64 = 10;
 
-/// Rate limit of the failure log: a one-second window and what it has used.
-#[derive(Debug)]
-struct FailureLog {
-    started: Instant,
-    /// `second << 32 | lines logged in that second`, updated in one atomic step.
-    window: AtomicU64,
-    suppressed: AtomicU64,
-    /// Failed attempts since start, logged or not.
-    total: AtomicU64,
-}
-
-impl FailureLog {
-    fn new() -> Self {
-        let zero = || AtomicU64::new(0);
-        Self { started: Instant::now(), window: zero(), suppressed: zero(), total: zero() }
-    }
-
-    /// Logs one failed attempt unless this second's quota is used up; returns whether it
-    /// was logged.
-    fn record(&self, session: &Session) -> bool {
-        self.total.fetch_add(1, Ordering::Relaxed);
-        let second = self.started.elapsed().as_secs() & 0xFFFF_FFFF;
-        let update = |w| admit(w, second);
-        if self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, update).is_err() {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            return false;
-        }
-        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
-        warn!(
-            peer = %session.peer,
-            conn = session.id,
-            suppressed,
-            "authentication failed: wrong password"
-        );
-        true
-    }
-}
-
-/// The log window after one more line in `second`, or `None` if its quota is used up.
-fn admit(window: u64, second: u64) -> Option<u64> {
-    let used = if window >> 32 == second { window & 0xFFFF_FFFF } else { 0 };
-    (used < MAX_FAILURE_LOGS_PER_SEC).then_some(second << 32 | (used + 1))
-}
-
 /// What the gate decided about one command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screened {
@@ -98,7 +53,9 @@ pub enum Screened {
 #[derive(Debug, Clone)]
 pub struct Gate {
     password: Option<Password>,
-    failures: Arc<FailureLog>,
+    failure_log: Arc<LogLimit>,
+    /// Wrong passwords since start, logged or not.
+    failures: Arc<AtomicU64>,
 }
 
 impl Default for Gate {
@@ -110,12 +67,13 @@ impl Default for Gate {
 impl Gate {
     /// A gate requiring `password`, or an open one for `None`.
     pub fn new(password: Option<Password>) -> Self {
-        Self { password, failures: Arc::new(FailureLog::new()) }
+        let failure_log = Arc::new(LogLimit::new(MAX_FAILURE_LOGS_PER_SEC));
+        Self { password, failure_log, failures: Arc::default() }
     }
 
     /// Wrong passwords received since start (AUTH and HELLO's AUTH option).
     pub fn failures(&self) -> u64 {
-        self.failures.total.load(Ordering::Relaxed)
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Whether clients must authenticate.
@@ -173,7 +131,15 @@ impl Gate {
             session.authenticated = true;
             return Reply::Ok;
         }
-        self.failures.record(session);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(suppressed) = self.failure_log.admit() {
+            warn!(
+                peer = %session.peer,
+                conn = session.id,
+                suppressed,
+                "authentication failed: wrong password"
+            );
+        }
         Reply::error(Status::NoAuth, WRONGPASS_MESSAGE)
     }
 }
@@ -231,26 +197,6 @@ mod tests {
         assert_eq!(gate.screen(&mut s, Command::DbSize), Forward(Command::DbSize));
         let _ = gate.screen(&mut s, Command::Auth("nope".into()));
         assert!(s.authenticated, "a failed AUTH keeps an authenticated session");
-    }
-
-    #[test]
-    fn failure_log_admits_a_few_lines_per_second() {
-        let max = MAX_FAILURE_LOGS_PER_SEC;
-        // (window, second, next window)
-        let cases = [
-            (0, 0, Some(1)),                       // first line ever
-            (7 << 32 | 3, 7, Some(7 << 32 | 4)),   // room left this second
-            (7 << 32 | max, 7, None),              // quota used up
-            (7 << 32 | max, 8, Some(8 << 32 | 1)), // a new second starts over
-        ];
-        for (window, second, want) in cases {
-            assert_eq!(admit(window, second), want, "{window:#x} at {second}");
-        }
-        let log = FailureLog::new();
-        let (_, s) = gate();
-        let logged = (0..3 * max).filter(|_| log.record(&s)).count() as u64;
-        // However the attempts straddle a second boundary, at most two windows' worth.
-        assert!((max..=2 * max).contains(&logged), "{logged}");
     }
 
     #[test]

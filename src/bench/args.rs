@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, ValueEnum};
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::server::DEFAULT_PORT;
+use super::target::Target;
 use crate::units::{parse_duration, parse_size};
 
 /// One operation type a benchmark issues.
@@ -203,28 +203,6 @@ impl fmt::Display for Proto {
     }
 }
 
-/// The server a tool talks to. `-h` is the host (as in `redis-benchmark`), so help is
-/// `--help` only; both tools flatten this.
-#[derive(Debug, Clone, Args)]
-pub struct Target {
-    /// Print help.
-    #[arg(long, action = ArgAction::Help)]
-    help: Option<bool>,
-    /// Server host.
-    #[arg(short = 'h', long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Server port.
-    #[arg(short = 'p', long, default_value_t = DEFAULT_PORT)]
-    pub port: u16,
-}
-
-impl Target {
-    /// `host:port`.
-    pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-}
-
 /// `shale bench`: a closed-loop load generator (like redis-benchmark or memtier).
 #[derive(Debug, Clone, Args)]
 #[command(disable_help_flag = true)]
@@ -384,7 +362,7 @@ mod tests {
     #[test]
     fn defaults_match_redis_benchmark() {
         let a = parse(&[]).unwrap();
-        assert_eq!((a.target.host.as_str(), a.target.port), ("127.0.0.1", 7379));
+        assert_eq!(a.addr(), "127.0.0.1:7379");
         assert_eq!((a.connections, a.requests, a.pipeline, a.keyspace), (50, 100_000, 1, 100_000));
         assert_eq!(a.data_size, SizeRange { min: 32, max: 32 });
         assert_eq!(a.tests(), vec![Mix::Only(OpKind::Set), Mix::Only(OpKind::Get)]);
@@ -397,6 +375,9 @@ mod tests {
         assert_eq!(a.addr(), "10.0.0.1:1");
         assert_eq!(a.pipeline, 16);
         assert_eq!(a.tests(), vec![Mix::Only(OpKind::Get), Mix::Only(OpKind::Del)]);
+        let a = parse(&["-u", "shales://cache:9", "-p", "10", "--cacert", "ca.pem"]).unwrap();
+        assert_eq!(a.addr(), "cache:10");
+        assert!(parse(&["-u", "redis://cache:9"]).is_err());
         let help = parse(&["--help"]).err().unwrap();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     }

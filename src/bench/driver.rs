@@ -6,6 +6,7 @@
 //! [`crate::client::Pipeline`] per batch), the RESP side through [`RespConn`]. Timing and
 //! recording belong to the caller.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use super::args::{OpKind, Proto};
 use super::resp::RespConn;
 use crate::client::{Client, Value};
+use crate::tls::TlsConnector;
 
 /// Deadline of one batch. Generous, because a closed loop that stalls is itself the finding.
 pub const BATCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,12 +60,17 @@ impl Driver {
     pub fn new(
         proto: Proto,
         addr: &str,
+        tls: Option<Arc<TlsConnector>>,
         ttl: Option<Duration>,
         max_value: usize,
     ) -> Result<Self, crate::client::Error> {
         Ok(match proto {
             Proto::Binary => {
-                let client = Client::builder()
+                let mut builder = Client::builder();
+                if let Some(tls) = tls {
+                    builder = builder.tls_connector(tls);
+                }
+                let client = builder
                     .addr(addr)
                     .connections_per_addr(1)
                     .request_timeout(BATCH_TIMEOUT)
@@ -77,6 +84,7 @@ impl Driver {
             }
             Proto::Resp => Driver::Resp(Box::new(RespConn::new(
                 addr.to_owned(),
+                tls,
                 ttl,
                 max_value,
                 BATCH_TIMEOUT,

@@ -27,16 +27,18 @@ mod run;
 mod stats;
 mod stress;
 mod stress_report;
+mod target;
 
 use std::io;
 use std::path::PathBuf;
 
-pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange, Target};
+pub use args::{BenchArgs, KeyPattern, OpKind, Proto, Ratio, SizeRange};
 pub use report::{BenchReport, CSV_HEADER};
 pub use run::run_bench;
 pub use stats::Row;
 pub use stress::{StressArgs, run_stress};
 pub use stress_report::{StressReport, StressRow};
+pub use target::Target;
 
 /// Everything the tools can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,9 @@ pub enum BenchError {
     /// The port answers Redis text, not shale's binary protocol (a redis-server).
     #[error("{0}")]
     WrongProtocol(String),
+    /// The TLS flags or files are unusable.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A client call outside the measured requests failed (stress's initial key clearing).
     #[error(transparent)]
     Client(#[from] crate::client::Error),

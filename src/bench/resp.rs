@@ -8,16 +8,17 @@
 //! not hammered.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::args::OpKind;
 use super::driver::{Op, Outcome};
 use crate::protocol::text::{ReplyDecoder, encode_command};
 use crate::protocol::{Limits, Reply};
+use crate::tls::{ClientStream, TlsConnector};
 
 /// Pause before reconnecting after a failure.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
@@ -29,7 +30,8 @@ const READ_CHUNK: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct RespConn {
     addr: String,
-    stream: Option<TcpStream>,
+    tls: Option<Arc<TlsConnector>>,
+    stream: Option<ClientStream>,
     /// `PX` milliseconds for SETs, already formatted.
     ttl_ms: Option<Bytes>,
     out: BytesMut,
@@ -41,9 +43,16 @@ pub struct RespConn {
 }
 
 impl RespConn {
-    /// A connection to `addr` (not opened yet). `max_value` sizes the reply limit so
-    /// large values come back; `timeout` bounds each batch, connecting included.
-    pub fn new(addr: String, ttl: Option<Duration>, max_value: usize, timeout: Duration) -> Self {
+    /// A connection to `addr` (not opened yet), over TLS with `tls`. `max_value` sizes
+    /// the reply limit so large values come back; `timeout` bounds each batch, connecting
+    /// included.
+    pub fn new(
+        addr: String,
+        tls: Option<Arc<TlsConnector>>,
+        ttl: Option<Duration>,
+        max_value: usize,
+        timeout: Duration,
+    ) -> Self {
         let limits = Limits {
             max_value_size: max_value.max(Limits::default().max_value_size),
             ..Limits::default()
@@ -52,6 +61,7 @@ impl RespConn {
         let ttl_ms = ttl.map(|t| Bytes::from(t.as_micros().div_ceil(1000).max(1).to_string()));
         Self {
             addr,
+            tls,
             stream: None,
             ttl_ms,
             out: BytesMut::new(),
@@ -66,10 +76,8 @@ impl RespConn {
     /// Opens the socket now if it is closed.
     pub async fn connect(&mut self) -> io::Result<()> {
         if self.stream.is_none() {
-            let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.addr))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-            stream.set_nodelay(true)?;
+            let tls = self.tls.as_deref();
+            let stream = ClientStream::connect(&self.addr, tls, self.timeout).await?;
             self.input.clear();
             self.decoder = ReplyDecoder::default();
             self.stream = Some(stream);
@@ -103,6 +111,7 @@ impl RespConn {
             return Err(io::ErrorKind::NotConnected.into());
         };
         stream.write_all(&self.out).await?;
+        stream.flush().await?;
         for op in ops {
             let reply = loop {
                 let decoded = self.decoder.decode(&mut self.input, &self.limits);
@@ -169,7 +178,8 @@ mod tests {
 
     #[test]
     fn sets_carry_the_ttl_in_milliseconds() {
-        let mut c = RespConn::new("x:1".into(), Some(Duration::from_micros(10)), 0, Duration::ZERO);
+        let mut c =
+            RespConn::new("x:1".into(), None, Some(Duration::from_micros(10)), 0, Duration::ZERO);
         let op = Op { kind: OpKind::Set, key: "k".into(), value: "v".into() };
         c.encode(&op);
         assert_eq!(&c.out[..], b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n$2\r\nPX\r\n$1\r\n1\r\n");

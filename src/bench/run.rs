@@ -23,6 +23,7 @@ use super::keys::{KeyGen, ValueGen, key_name, task_rng};
 use super::progress::{Live, Progress};
 use super::report::{BenchReport, write_json};
 use super::stats::Recorder;
+use crate::tls::TlsConnector;
 
 /// Pause after a batch in which every request failed, so a dead server is not spun on.
 const FAILURE_PAUSE: Duration = Duration::from_millis(10);
@@ -40,10 +41,11 @@ pub struct TestResult {
 
 /// Runs `shale bench`: every test in turn, then the report (stdout, and `--json`).
 pub async fn run_bench(args: BenchArgs) -> Result<(), BenchError> {
-    if args.proto == Proto::Binary {
+    let tls = args.target.tls_connector()?;
+    if args.proto == Proto::Binary && tls.is_none() {
         super::refuse_redis_text(&args.addr(), Some("use --proto resp")).await?;
     }
-    let mut probe = new_driver(&args)?;
+    let mut probe = new_driver(&args, &tls)?;
     probe
         .connect()
         .await
@@ -54,7 +56,7 @@ pub async fn run_bench(args: BenchArgs) -> Result<(), BenchError> {
     let mut results = Vec::new();
     for mix in args.tests() {
         progress.begin(&mix.name());
-        match run_test(&args, &values, mix, progress.live()).await {
+        match run_test(&args, &tls, &values, mix, progress.live()).await {
             Ok(result) => results.push(result),
             Err(e) => {
                 progress.finish();
@@ -71,8 +73,8 @@ pub async fn run_bench(args: BenchArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn new_driver(args: &BenchArgs) -> Result<Driver, BenchError> {
-    Ok(Driver::new(args.proto, &args.addr(), args.ttl, args.data_size.max)?)
+fn new_driver(args: &BenchArgs, tls: &Option<Arc<TlsConnector>>) -> Result<Driver, BenchError> {
+    Ok(Driver::new(args.proto, &args.addr(), tls.clone(), args.ttl, args.data_size.max)?)
 }
 
 /// One connection's state, built before its thread starts.
@@ -97,6 +99,7 @@ struct Shared {
     pipeline: u64,
     duration: Option<Duration>,
     values: ValueGen,
+    tls: Option<Arc<TlsConnector>>,
     live: Option<Arc<Live>>,
     ready: mpsc::Sender<()>,
     start: watch::Receiver<Option<Instant>>,
@@ -105,6 +108,7 @@ struct Shared {
 /// Runs one test: connects every connection, starts them together, waits for all.
 async fn run_test(
     args: &BenchArgs,
+    tls: &Option<Arc<TlsConnector>>,
     values: &ValueGen,
     mix: Mix,
     live: Option<Arc<Live>>,
@@ -117,6 +121,7 @@ async fn run_test(
         pipeline: u64::from(args.pipeline),
         duration: args.duration,
         values: values.clone(),
+        tls: tls.clone(),
         live,
         ready,
         start,
@@ -158,7 +163,7 @@ fn spawn_workers(args: &BenchArgs, shared: &Shared) -> Result<Vec<Worker>, Bench
     for t in 0..threads {
         let mut mine = Vec::new();
         for id in (t as u64..u64::from(args.connections)).step_by(threads) {
-            mine.push(new_conn(args, id)?);
+            mine.push(new_conn(args, &shared.tls, id)?);
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let shared = shared.clone();
@@ -170,7 +175,11 @@ fn spawn_workers(args: &BenchArgs, shared: &Shared) -> Result<Vec<Worker>, Bench
     Ok(workers)
 }
 
-fn new_conn(args: &BenchArgs, id: u64) -> Result<Conn, BenchError> {
+fn new_conn(
+    args: &BenchArgs,
+    tls: &Option<Arc<TlsConnector>>,
+    id: u64,
+) -> Result<Conn, BenchError> {
     let conns = u64::from(args.connections);
     // Sequential walks start spread over the keyspace so connections don't overlap.
     let start =
@@ -180,7 +189,7 @@ fn new_conn(args: &BenchArgs, id: u64) -> Result<Conn, BenchError> {
         None => args.requests / conns + u64::from(id < args.requests % conns),
     };
     Ok(Conn {
-        driver: new_driver(args)?,
+        driver: new_driver(args, tls)?,
         keys: KeyGen::new(args.key_pattern, args.keyspace, start)?,
         key_rng: task_rng(args.seed, id),
         rng: task_rng(!args.seed, id),

@@ -19,11 +19,12 @@ use rand::Rng;
 use tokio_util::task::TaskTracker;
 
 use super::BenchError;
-use super::args::{OpKind, Target};
+use super::args::OpKind;
 use super::checker::{Ack, Checker, MutationId};
 use super::keys::{key_name, task_rng};
 use super::report::write_json;
 use super::stress_report::{STRESS_PREFIX, StressReport, StressSettings, StressStats};
+use super::target::Target;
 use crate::client::{Client, Error as ClientError};
 use crate::units::parse_duration;
 
@@ -130,8 +131,15 @@ impl Run {
 /// read or an error rate above `--max-error-rate`.
 pub async fn run_stress(args: StressArgs) -> Result<(), BenchError> {
     let cfg = args.settings()?;
-    super::refuse_redis_text(&cfg.target, None).await?;
-    let client = Client::builder()
+    let tls = args.target.tls_connector()?;
+    if tls.is_none() {
+        super::refuse_redis_text(&cfg.target, None).await?;
+    }
+    let mut builder = Client::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_connector(tls);
+    }
+    let client = builder
         .addr(cfg.target.clone())
         .request_timeout(args.timeout)
         .connections_per_addr(CONNECTIONS)

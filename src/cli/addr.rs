@@ -1,26 +1,34 @@
-//! Which server `shale cli` talks to: `-h`/`-p` over `-u` (or `SHALE_ADDR`) over the
-//! default `127.0.0.1:7379`.
+//! Which server `shale cli` (and `shale bench`, `shale stress`) talks to: `-h`/`-p` over
+//! `-u` (or `SHALE_ADDR`) over the default `127.0.0.1:7379`.
 //!
-//! Owns parsing of `host:port`, `shale://host[:port]` and bracketed IPv6 hosts. Resolving
+//! Owns parsing of `host:port`, `shale://host[:port]`, `shales://host[:port]` (TLS) and
+//! bracketed IPv6 hosts; the schemes themselves are [`crate::client::url`]'s. Resolving
 //! the name is left to the connect call, so a host that resolves differently later (DNS,
 //! `/etc/hosts`) is picked up on reconnect.
 
 use std::fmt;
 
 use super::CliError;
+use crate::client::url::{Scheme, split_scheme};
 use crate::server::DEFAULT_PORT;
 
 /// Host the CLI connects to when nothing else is given.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
-
-/// The scheme accepted (and optional) in `-u` and `SHALE_ADDR`.
-const SCHEME: &str = "shale://";
 
 /// A server address as the user wrote it; shown in the prompt and in errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addr {
     host: String,
     port: u16,
+    /// The address was a `shales://` URI.
+    pub tls: bool,
+}
+
+impl Default for Addr {
+    /// `127.0.0.1:7379`, plain.
+    fn default() -> Self {
+        Addr { host: DEFAULT_HOST.to_owned(), port: DEFAULT_PORT, tls: false }
+    }
 }
 
 impl Addr {
@@ -31,33 +39,34 @@ impl Addr {
         host: Option<&str>,
         port: Option<u16>,
     ) -> Result<Self, CliError> {
-        let mut addr = match uri.map(str::trim).filter(|u| !u.is_empty()) {
+        let addr = match uri.map(str::trim).filter(|u| !u.is_empty()) {
             Some(uri) => Self::parse(uri)?,
-            None => Addr { host: DEFAULT_HOST.to_owned(), port: DEFAULT_PORT },
+            None => Addr::default(),
         };
-        if let Some(host) = host {
-            addr.host = bare_host(host).to_owned();
-        }
-        if let Some(port) = port {
-            addr.port = port;
-        }
+        let addr = addr.with_parts(host, port);
         if addr.host.is_empty() {
             return Err(invalid(host.unwrap_or_default(), "empty host"));
         }
         Ok(addr)
     }
 
-    /// Parses `host:port`, `shale://host:port` or `shale://host` (default port). IPv6
-    /// hosts need brackets when a port follows: `[::1]:7379`.
+    /// This address with `host` (`-h`) and `port` (`-p`) replacing their parts if given.
+    pub fn with_parts(mut self, host: Option<&str>, port: Option<u16>) -> Self {
+        if let Some(host) = host {
+            self.host = bare_host(host).to_owned();
+        }
+        if let Some(port) = port {
+            self.port = port;
+        }
+        self
+    }
+
+    /// Parses `host:port`, `shale://host:port` or `shale://host` (default port), or the
+    /// same with `shales://` for TLS. IPv6 hosts need brackets when a port follows:
+    /// `[::1]:7379`.
     pub fn parse(input: &str) -> Result<Self, CliError> {
-        let rest = match input.get(..SCHEME.len()) {
-            Some(scheme) if scheme.eq_ignore_ascii_case(SCHEME) => &input[SCHEME.len()..],
-            _ if input.contains("://") => {
-                return Err(invalid(input, "the scheme must be shale://"));
-            }
-            _ => input,
-        };
-        let rest = rest.trim_end_matches('/');
+        let (scheme, rest) = split_scheme(input)
+            .map_err(|_| invalid(input, "the scheme must be shale:// or shales://"))?;
         let (host, port) = match rest.rsplit_once(':') {
             // A colon inside an unbracketed IPv6 address is not a port separator.
             Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
@@ -69,7 +78,15 @@ impl Addr {
         if host.is_empty() {
             return Err(invalid(input, "empty host"));
         }
-        Ok(Addr { host: host.to_owned(), port })
+        Ok(Addr { host: host.to_owned(), port, tls: scheme == Scheme::Tls })
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = CliError;
+
+    fn from_str(s: &str) -> Result<Self, CliError> {
+        Self::parse(s)
     }
 }
 
@@ -115,6 +132,7 @@ mod tests {
             (Some("[::1]:6"), None, None, "[::1]:6"),
             (Some("::1"), None, None, "[::1]:7379"),
             (Some("  "), None, None, "127.0.0.1:7379"),
+            (Some("shales://cache.local:8000"), None, None, "cache.local:8000"),
         ];
         for (uri, host, port, want) in cases {
             assert_eq!(shown(uri, host, port), want, "{uri:?} {host:?} {port:?}");
@@ -123,9 +141,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["redis://h:1", "h:port", "h:70000", ":7379", "shale://"] {
+        for bad in ["redis://h:1", "h:port", "h:70000", ":7379", "shale://", "shales://"] {
             assert!(Addr::parse(bad).is_err(), "{bad}");
         }
         assert!(Addr::resolve(None, Some(""), None).is_err());
+    }
+
+    #[test]
+    fn shales_asks_for_tls() {
+        assert!(Addr::parse("shales://h:1").unwrap().tls);
+        assert!(Addr::resolve(Some("SHALES://h"), None, Some(2)).unwrap().tls);
+        assert!(!Addr::parse("shale://h:1").unwrap().tls);
+        assert!(!Addr::parse("h:1").unwrap().tls);
     }
 }

@@ -33,6 +33,9 @@ pub enum CliError {
     /// The port speaks only Redis text (a redis-server), not shale's binary protocol.
     #[error("{0}")]
     WrongProtocol(String),
+    /// The TLS flags or files are unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The address given with `-u`, `-h`/`-p` or `SHALE_ADDR` is unusable.
     #[error("Invalid address '{input}': {why}")]
     Address {

@@ -1,8 +1,8 @@
 //! `shale cli`: a redis-cli-style command-line client.
 //!
 //! ```text
-//! shale cli [-h host] [-p port] [-u shale://host:port] [-a password] [-t timeout] [-r N]
-//!           [-i secs] [-x]
+//! shale cli [-h host] [-p port] [-u shale[s]://host:port] [-a password] [-t timeout] [-r N]
+//!           [-i secs] [-x] [--tls --cacert FILE [--cert FILE --key FILE] [--sni NAME]]
 //!           [--raw|--no-raw|--json] [--latency|--latency-history] [CMD ARGS...]
 //! ```
 //!
@@ -18,7 +18,7 @@
 //! `output` (formats), `shell` (run + print), `repl`, `help`, `latency`. This module owns
 //! the flags and the top-level flow only.
 
-mod addr;
+pub(crate) mod addr;
 mod error;
 mod help;
 mod latency;
@@ -57,7 +57,8 @@ pub struct CliArgs {
     /// Server port [default: 7379].
     #[arg(short = 'p', long)]
     port: Option<u16>,
-    /// Server address, host:port or shale://host:port (-h and -p override its parts).
+    /// Server address, host:port, shale://host:port or shales://host:port for TLS (-h and
+    /// -p override its parts).
     #[arg(short = 'u', long = "uri", env = "SHALE_ADDR", value_name = "URI")]
     uri: Option<String>,
     /// Password sent as AUTH on connecting (both connections). Visible in `ps`: prefer the
@@ -91,6 +92,9 @@ pub struct CliArgs {
     /// Like --latency, starting a new line every 15 s (or -i).
     #[arg(long)]
     latency_history: bool,
+    /// TLS, as redis-cli: --tls --cacert FILE [--cert FILE --key FILE] [--sni NAME].
+    #[command(flatten)]
+    tls: crate::tls::ClientTlsArgs,
     /// The command and its arguments; none starts the interactive mode.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -139,7 +143,9 @@ async fn execute(args: CliArgs) -> Result<i32, CliError> {
     let addr = Addr::resolve(args.uri.as_deref(), args.host.as_deref(), args.port)?;
     let format = args.format();
     let password = args.password.map(Bytes::from);
-    let session = Session::new(addr.to_string(), args.timeout).with_password(password);
+    let tls = args.tls.connector(addr.tls).map_err(|e| CliError::Tls(e.to_string()))?;
+    let session =
+        Session::new(addr.to_string(), args.timeout).with_password(password).with_tls(tls);
     let mut shell = Shell::new(session, format, args.interval);
     if args.latency || args.latency_history {
         let mode = LatencyMode {

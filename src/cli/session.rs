@@ -1,7 +1,7 @@
 //! [`Session`]: the CLI's connections to one server, opened lazily and dropped on failure.
 //!
-//! Binary operations go through a [`Client`]; text commands through one plain TCP
-//! connection speaking RESP, opened on first use. Both are dropped when a call fails for
+//! Binary operations go through a [`Client`]; text commands through one connection
+//! speaking RESP (TCP, or TLS like the client's), opened on first use. Both are dropped when a call fails for
 //! connection reasons (refused, closed, timed out, garbled reply), so the next command
 //! reconnects from scratch: that is the REPL's "not connected" state. The client's own
 //! reconnect backoff is bypassed on purpose, since a person retrying by hand should not
@@ -10,17 +10,18 @@
 //! Owns turning client results into [`Reply`] values; printing is [`super::output`]'s.
 
 use crate::client::dialect::{DIALECT_PROBE_TIMEOUT, Dialect, probe, redis_text_message};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::CliError;
 use super::request::{Op, Request};
 use crate::client::{self, Client, TtlState};
 use crate::protocol::text::{ReplyDecoder, encode_command};
 use crate::protocol::{ErrorReply, Limits, Reply, TtlUnit};
+use crate::tls::{ClientStream, TlsConnector};
 
 /// Bytes read from the text connection per read call: replies are buffered in bounded
 /// steps, and [`ReplyDecoder`] rejects any reply over [`Limits::max_text_request`].
@@ -32,6 +33,7 @@ pub struct Session {
     addr: String,
     timeout: Duration,
     password: Option<Bytes>,
+    tls: Option<Arc<TlsConnector>>,
     client: Option<Client>,
     text: Option<TextConn>,
 }
@@ -39,7 +41,13 @@ pub struct Session {
 impl Session {
     /// A session that connects on first use. `timeout` bounds connecting and each reply.
     pub fn new(addr: String, timeout: Duration) -> Self {
-        Self { addr, timeout, password: None, client: None, text: None }
+        Self { addr, timeout, password: None, tls: None, client: None, text: None }
+    }
+
+    /// Speak TLS on both connections (`--tls`, `shales://`).
+    pub fn with_tls(mut self, tls: Option<Arc<TlsConnector>>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Authenticate both connections with `password` as soon as they open (`-a`).
@@ -106,9 +114,12 @@ impl Session {
         }
         // A Redis-text port never answers a binary request: say so instead of timing out.
         let wait = self.timeout.min(DIALECT_PROBE_TIMEOUT);
-        if probe(&self.addr, wait).await == Dialect::RedisText {
+        if self.tls.is_none() && probe(&self.addr, wait).await == Dialect::RedisText {
             let hint = Some("use redis-cli for it");
             return Err(CliError::WrongProtocol(redis_text_message(&self.addr, hint)));
+        }
+        if let Some(tls) = &self.tls {
+            builder = builder.tls_connector(tls.clone());
         }
         let client = builder.connect().await.map_err(|e| self.failure(e))?;
         self.client = Some(client.clone());
@@ -170,7 +181,7 @@ impl Session {
 
     async fn text_call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
         if self.text.is_none() {
-            let mut conn = TextConn::connect(&self.addr, self.timeout).await?;
+            let mut conn = TextConn::connect(&self.addr, self.tls.as_deref(), self.timeout).await?;
             if let Some(password) = &self.password {
                 conn.authenticate(password.clone(), self.timeout).await?;
             }
@@ -205,24 +216,21 @@ fn ttl_reply(ttl: TtlState, unit: TtlUnit) -> Reply {
 /// A RESP connection: one request, then exactly one reply, at a time.
 #[derive(Debug)]
 struct TextConn {
-    stream: TcpStream,
+    stream: ClientStream,
     buf: BytesMut,
     decoder: ReplyDecoder,
     limits: Limits,
 }
 
 impl TextConn {
-    async fn connect(addr: &str, timeout: Duration) -> Result<Self, CliError> {
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return Err(CliError::connect(addr, &e)),
-            Err(_) => {
-                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "Connection timed out");
-                return Err(CliError::connect(addr, &e));
-            }
-        };
-        // Commands are single small writes; waiting for Nagle would only add latency.
-        let _ = stream.set_nodelay(true);
+    async fn connect(
+        addr: &str,
+        tls: Option<&TlsConnector>,
+        timeout: Duration,
+    ) -> Result<Self, CliError> {
+        let stream = ClientStream::connect(addr, tls, timeout)
+            .await
+            .map_err(|e| CliError::connect(addr, &e))?;
         Ok(Self {
             stream,
             buf: BytesMut::new(),
@@ -247,6 +255,7 @@ impl TextConn {
         encode_command(args, &mut out);
         let lost = |e: std::io::Error| CliError::Connection(format!("connection lost: {e}"));
         self.stream.write_all(&out).await.map_err(lost)?;
+        self.stream.flush().await.map_err(lost)?;
         loop {
             match self.decoder.decode(&mut self.buf, &self.limits) {
                 Ok(Some(reply)) => return Ok(reply),

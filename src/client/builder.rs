@@ -1,8 +1,9 @@
-//! [`ClientBuilder`]: addresses, timeouts, pool size, reconnect policy, limits and the
-//! password, each with a documented default.
+//! [`ClientBuilder`]: addresses (`host:port`, `shale://`, `shales://`), timeouts, pool
+//! size, reconnect policy, limits, the password and TLS, each with a documented default.
 //!
 //! Owns validation of the settings; the numbers live in [`super::config`].
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use super::config::{
 };
 use super::handle::{Client, Inner};
 use super::pool::Pool;
+use super::url::{Scheme, TLS_SCHEME, split_scheme};
 use crate::auth::Password;
 use crate::protocol::Limits;
+use crate::tls::{ClientTlsConfig, TlsConnector};
 
 /// Configures and creates a [`Client`].
 ///
@@ -49,6 +52,14 @@ pub struct ClientBuilder {
     connections_per_addr: usize,
     reconnect: ReconnectPolicy,
     password: Option<Bytes>,
+    tls: Option<TlsChoice>,
+}
+
+/// TLS as set on the builder: files to load at `build`, or a connector made already.
+#[derive(Debug, Clone)]
+enum TlsChoice {
+    Files(ClientTlsConfig),
+    Connector(Arc<TlsConnector>),
 }
 
 impl Default for ClientBuilder {
@@ -60,13 +71,15 @@ impl Default for ClientBuilder {
             connections_per_addr: DEFAULT_CONNECTIONS_PER_ADDR,
             reconnect: ReconnectPolicy::default(),
             password: None,
+            tls: None,
         }
     }
 }
 
 impl ClientBuilder {
-    /// Adds an address (`host:port`, resolved at each connect). Addresses are used in
-    /// the order given: the client moves to the next one when connecting fails.
+    /// Adds an address (`host:port`, resolved at each connect; `shale://host:port` for plain
+    /// TCP, `shales://host:port` for TLS). Addresses are used in the order given: the
+    /// client moves to the next one when connecting fails.
     pub fn addr(mut self, addr: impl Into<String>) -> Self {
         self.addrs.push(addr.into());
         self
@@ -129,6 +142,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Speak TLS to every address without a `shale://` scheme: verify the server's
+    /// certificate with `settings.ca_file` against the address's host (or
+    /// `settings.server_name`), presenting `settings.cert_file` if given. The files are
+    /// read by `build`. Needed for `shales://` addresses.
+    pub fn tls(mut self, settings: ClientTlsConfig) -> Self {
+        self.tls = Some(TlsChoice::Files(settings));
+        self
+    }
+
+    /// Like [`ClientBuilder::tls`] with a connector already loaded (and shared, or reloaded
+    /// by its owner).
+    pub fn tls_connector(mut self, connector: Arc<TlsConnector>) -> Self {
+        self.tls = Some(TlsChoice::Connector(connector));
+        self
+    }
+
     /// Every connection-level setting at once (replaces connect timeout, limits and
     /// in-flight limits set earlier; a [`ClientBuilder::password`] still applies).
     pub fn connection_config(mut self, cfg: ConnectionConfig) -> Self {
@@ -152,20 +181,39 @@ impl ClientBuilder {
                 .map_err(|_| Error::InvalidArgument("the password is empty".into()))?;
             self.connection.password = Some(password);
         }
-        let pools = self
-            .addrs
-            .into_iter()
-            .map(|a| {
-                Pool::new(a, self.connections_per_addr, self.connection.clone(), self.reconnect)
-            })
-            .collect();
+        let tls = match self.tls.take() {
+            None => self.connection.tls.clone(),
+            Some(TlsChoice::Connector(c)) => Some(c),
+            Some(TlsChoice::Files(settings)) => Some(
+                TlsConnector::new(settings)
+                    .map_err(|e| Error::InvalidArgument(format!("TLS settings: {e}")))?,
+            ),
+        };
+        let pools: Result<Box<[Pool]>, Error> =
+            self.addrs.iter().map(|a| self.pool(a, tls.as_ref())).collect();
         let inner = Inner {
-            pools,
+            pools: pools?,
             active: AtomicUsize::new(0),
             limits: self.connection.limits,
             metrics: Default::default(),
         };
         Ok(Client::from_parts(inner, self.request_timeout))
+    }
+
+    /// The pool of one address, with TLS as its scheme (or the builder) says.
+    fn pool(&self, addr: &str, tls: Option<&Arc<TlsConnector>>) -> Result<Pool, Error> {
+        let (scheme, bare) = split_scheme(addr).map_err(Error::InvalidArgument)?;
+        let mut cfg = self.connection.clone();
+        cfg.tls = match (scheme, tls) {
+            (Scheme::Plain, _) => None,
+            (Scheme::Tls, None) => {
+                return Err(Error::InvalidArgument(format!(
+                    "{addr}: a {TLS_SCHEME} address needs TLS settings (ClientBuilder::tls)"
+                )));
+            }
+            (_, tls) => tls.cloned(),
+        };
+        Ok(Pool::new(bare, self.connections_per_addr, cfg, self.reconnect))
     }
 
     /// Creates the client and connects to the first reachable address (in order), so a

@@ -12,8 +12,9 @@ use rand::Rng;
 use crate::auth::Password;
 use crate::protocol::Limits;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
+use crate::tls::TlsConnector;
 
-/// Default time a TCP connect may take.
+/// Default time a connect may take (the TLS handshake included).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default deadline of one request (or one pipeline), connection setup included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
@@ -41,7 +42,8 @@ pub const MAX_IDLE_WRITE_BUFFER: usize = 1024 * 1024;
 /// Settings of one multiplexed [`super::Connection`].
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
-    /// Longest a TCP connect may take. Default [`DEFAULT_CONNECT_TIMEOUT`].
+    /// Longest a connect may take, TLS handshake included. Default
+    /// [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
     /// Key and value limits checked before sending; replies are accepted up to
     /// `limits.max_frame_len()`. Default [`Limits::default`].
@@ -63,6 +65,9 @@ pub struct ConnectionConfig {
     /// resolver (getaddrinfo), asked anew each time, so a name that moves (a restarted
     /// pod) is followed on the next reconnect.
     pub resolver: Option<Resolver>,
+    /// Speak TLS, verifying the server's certificate against the host of the address (or
+    /// the connector's server name). Default `None` (plain TCP).
+    pub tls: Option<Arc<TlsConnector>>,
 }
 
 /// A check of each new connection: `frame` is sent first, and `accept` either lets the
@@ -111,6 +116,7 @@ impl Default for ConnectionConfig {
             password: None,
             greeting: None,
             resolver: None,
+            tls: None,
         }
     }
 }

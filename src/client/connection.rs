@@ -4,7 +4,9 @@
 //! hands its frame to a bounded queue and awaits a `oneshot`; the connection's writer and
 //! reader tasks ([`super::tasks`]) do the I/O and complete callers by id, in any order. A
 //! reply that fits no request resets the connection rather than reaching the wrong
-//! caller. Owns the caller-facing half only; reconnecting is [`super::Pool`]'s job.
+//! caller. The stream is TCP, or TLS over it when the config has a
+//! [`crate::tls::TlsConnector`]. Owns the caller-facing half only; reconnecting is
+//! [`super::Pool`]'s job.
 
 use std::io;
 use std::sync::Arc;
@@ -46,20 +48,22 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) within `cfg.connect_timeout` and starts the
-    /// connection's reader and writer tasks; with `cfg.password`, then sends AUTH and
-    /// returns only once it was accepted (the AUTH round trip gets its own
-    /// `connect_timeout`). A refused password is [`Error::Auth`]. Must be called inside a
+    /// Connects to `addr` (`host:port`) within `cfg.connect_timeout` (a TLS handshake
+    /// included) and starts the connection's reader and writer tasks; with `cfg.password`,
+    /// then sends AUTH and returns only once it was accepted (the AUTH round trip gets its
+    /// own `connect_timeout`). A refused password is [`Error::Auth`]; a server certificate
+    /// that fails verification is [`Error::Connect`] saying why. Must be called inside a
     /// tokio runtime.
     pub async fn connect(addr: &str, cfg: &ConnectionConfig) -> Result<Self, Error> {
         let connect_err = |source| Error::Connect { addr: addr.to_owned(), source };
+        let deadline = Instant::now() + cfg.connect_timeout;
         let connecting = async {
             match &cfg.resolver {
                 None => TcpStream::connect(addr).await,
                 Some(resolve) => TcpStream::connect(&(resolve.0)(addr)?[..]).await,
             }
         };
-        let stream = match tokio::time::timeout(cfg.connect_timeout, connecting).await {
+        let stream = match timeout_at(deadline, connecting).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Err(connect_err(e)),
             Err(_) => {
@@ -69,7 +73,20 @@ impl Connection {
         };
         // Requests are small and latency-bound; batching is done by the writer task.
         stream.set_nodelay(true).map_err(connect_err)?;
-        let (shared, tx) = tasks::start(stream, addr, cfg);
+        let (shared, tx) = match &cfg.tls {
+            None => tasks::start(stream, addr, cfg),
+            Some(tls) => match timeout_at(deadline, tls.connect(addr, stream)).await {
+                Ok(Ok(stream)) => tasks::start(stream, addr, cfg),
+                Ok(Err(e)) => {
+                    let msg = format!("TLS handshake failed: {e}");
+                    return Err(connect_err(io::Error::new(e.kind(), msg)));
+                }
+                Err(_) => {
+                    let msg = format!("no TLS handshake within {:?}", cfg.connect_timeout);
+                    return Err(connect_err(io::Error::new(io::ErrorKind::TimedOut, msg)));
+                }
+            },
+        };
         let conn = Self { _close: shared.cancel.clone().drop_guard(), shared, tx };
         if let Some(password) = &cfg.password {
             // On failure `conn` is dropped here, which closes the socket.

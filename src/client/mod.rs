@@ -12,6 +12,9 @@
 //! - [`Client`]: one pool per configured address with in-order failover, client-side
 //!   limit checks, typed results, per-call timeouts, [`Pipeline`]s and [`ClientMetrics`].
 //!
+//! Any of these speaks TLS when its [`ConnectionConfig`] has a [`crate::tls::TlsConnector`]
+//! ([`ClientBuilder::tls`], or a `shales://host:port` address, see [`url`]).
+//!
 //! The wire format itself belongs to [`crate::protocol`] and [`crate::codec`]; this module
 //! never parses bytes on its own.
 //!
@@ -66,6 +69,7 @@ mod reply;
 mod request;
 mod stats;
 mod tasks;
+pub mod url;
 
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, Greeting, ReconnectPolicy};

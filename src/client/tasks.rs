@@ -6,13 +6,17 @@
 //! A reply with an unknown id, an undecodable frame or a wrong shape means the stream
 //! can't be trusted: every caller on it fails with a connection error and both tasks stop.
 //! They also stop when the handle is dropped (its `DropGuard` cancels them).
+//!
+//! A TCP stream is split into its owned halves for free; a TLS stream is split with
+//! [`tokio::io::split`] (a lock held only while one half is polled), and the writer flushes
+//! after each write so TLS records buffered in the stream leave at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -56,13 +60,38 @@ pub(super) struct Shared {
     pub(super) unhealthy: AtomicBool,
 }
 
+/// A stream the connection's two tasks can share: split into a half each.
+pub(super) trait SplitStream: Send + 'static {
+    type Read: AsyncRead + Unpin + Send + 'static;
+    type Write: AsyncWrite + Unpin + Send + 'static;
+    fn split(self) -> (Self::Read, Self::Write);
+}
+
+impl SplitStream for TcpStream {
+    type Read = OwnedReadHalf;
+    type Write = OwnedWriteHalf;
+    fn split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+type ClientTls = tokio_rustls::client::TlsStream<TcpStream>;
+
+impl SplitStream for ClientTls {
+    type Read = tokio::io::ReadHalf<ClientTls>;
+    type Write = tokio::io::WriteHalf<ClientTls>;
+    fn split(self) -> (Self::Read, Self::Write) {
+        tokio::io::split(self)
+    }
+}
+
 /// Starts the writer and reader tasks over `stream`.
-pub(super) fn start(
-    stream: TcpStream,
+pub(super) fn start<S: SplitStream>(
+    stream: S,
     addr: &str,
     cfg: &ConnectionConfig,
 ) -> (Arc<Shared>, mpsc::Sender<Submission>) {
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = stream.split();
     let shared = Arc::new(Shared {
         addr: addr.to_owned(),
         table: Mutex::new(InFlight::new(cfg.max_in_flight, cfg.max_abandoned)),
@@ -228,10 +257,10 @@ impl Drop for Pending<'_> {
     }
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Submission>,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
 ) {
     let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
     let mut frames = Vec::new();
@@ -265,7 +294,7 @@ async fn write_loop(
         }
         let written = tokio::select! {
             _ = shared.cancel.cancelled() => return,
-            r = wr.write_all(&buf) => r,
+            r = write_flushed(&mut wr, &buf) => r,
         };
         if let Err(e) = written {
             return shared.fail(&format!("write failed: {e}"), false);
@@ -278,7 +307,27 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut codec: ClientCodec) {
+/// Writes all of `buf` and flushes (a no-op for TCP; sends buffered TLS records).
+async fn write_flushed<W: AsyncWrite + Unpin>(wr: &mut W, buf: &[u8]) -> std::io::Result<()> {
+    wr.write_all(buf).await?;
+    wr.flush().await
+}
+
+/// Why the bytes at the head of the read buffer cannot be replies because they are TLS
+/// (what a TLS port sends a client that does not speak TLS). A binary frame's first byte is
+/// always 0, so this never mistakes a reply.
+fn speaks_tls(buf: &[u8]) -> Option<&'static str> {
+    const TLS_ALERT: u8 = 0x15;
+    const TLS_HANDSHAKE: u8 = 0x16;
+    match buf {
+        [TLS_ALERT | TLS_HANDSHAKE, 0x03, ..] => {
+            Some("the server answered in TLS: connect with TLS (shales://, --tls)")
+        }
+        _ => None,
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut codec: ClientCodec) {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     loop {
@@ -291,6 +340,9 @@ async fn read_loop(shared: Arc<Shared>, mut rd: OwnedReadHalf, mut codec: Client
             Ok(0) => return shared.fail("closed by the server", false),
             Err(e) => return shared.fail(&format!("read failed: {e}"), false),
             Ok(_) => {}
+        }
+        if let Some(reason) = speaks_tls(&buf) {
+            return shared.fail(reason, true);
         }
         let decoded = loop {
             match codec.decode(&mut buf) {

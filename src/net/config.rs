@@ -8,8 +8,13 @@ use crate::protocol::Limits;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time a connection may sit with no request before it is closed.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default time a started request frame or line has to complete (slowloris guard).
+/// Default time a started request frame or line has to complete (slowloris guard). A TLS
+/// handshake, counted from the accept, has this long too.
 pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most "TLS handshake failed" lines logged per second; the rest are counted.
+pub const MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC: u64 = 10;
+/// Longest a closing TLS connection may take to send its `close_notify`.
+pub const TLS_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pending output at which the connection stops reading requests (backpressure).
 pub const DEFAULT_OUTPUT_SOFT_LIMIT: usize = 4 * 1024 * 1024;
 /// Pending output past which the client is disconnected outright.
@@ -54,7 +59,7 @@ pub struct NetConfig {
     pub max_connections: usize,
     /// Idle connections are closed after this long; `None` disables it.
     pub idle_timeout: Option<Duration>,
-    /// A started request must complete within this.
+    /// A started request, and a TLS handshake, must complete within this.
     pub frame_timeout: Duration,
     /// Pending output at which reading pauses.
     pub output_soft_limit: usize,

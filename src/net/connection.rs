@@ -2,26 +2,24 @@
 //! [`PREPARE_RUN`], each shown to [`Handler::prepare`] first), dispatch to the handler,
 //! encode replies into one buffer and flush once per batch.
 //!
-//! One task owns both socket halves and `select!`s between reading, writing, replies still
-//! in flight, the deadline and shutdown, so pending output is always bounded: reading
-//! pauses above the soft output limit or [`MAX_IN_FLIGHT`] unanswered requests, and the
-//! client is dropped above the hard limit or when output makes no progress for the output
-//! timeout. Replies leave in request order.
+//! One task owns the stream (plain TCP or TLS, see [`Stream`]) and `select!`s between its
+//! reads and writes, replies still in flight, the deadline and shutdown, so pending output
+//! is always bounded: reading pauses above the soft output limit or [`MAX_IN_FLIGHT`]
+//! unanswered requests, and the client is dropped above the hard limit or when output
+//! makes no progress for the output timeout. Replies leave in request order.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use futures_util::FutureExt as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::WriteHalf;
 use tokio::time::{Duration, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::inflight::{Done, InFlight};
+use super::stream::{Io, IoEvent, Stream};
 use super::{
     Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
 };
@@ -107,9 +105,10 @@ struct Conn<'a, H: Handler> {
     pre_auth: bool,
 }
 
-/// Serves one accepted connection until it ends, the client quits or `shutdown` fires.
-pub async fn serve_connection<H: Handler>(
-    mut stream: TcpStream,
+/// Serves one accepted connection (TCP, or TLS after its handshake) until it ends, the
+/// client quits or `shutdown` fires.
+pub async fn serve_connection<H: Handler, S: Stream>(
+    stream: S,
     session: Session,
     handler: Arc<H>,
     cfg: Arc<NetConfig>,
@@ -131,13 +130,14 @@ pub async fn serve_connection<H: Handler>(
         last_words: None,
         pre_auth,
     };
-    let end = conn.run(&mut stream, &shutdown).await;
+    let mut io = Io::new(stream);
+    let end = conn.run(&mut io, &shutdown).await;
     debug!(?end, "connection closed");
+    io.close(end != End::Io).await;
 }
 
 impl<H: Handler> Conn<'_, H> {
-    async fn run(&mut self, stream: &mut TcpStream, shutdown: &CancellationToken) -> End {
-        let (mut rd, mut wr) = stream.split();
+    async fn run<S: Stream>(&mut self, io: &mut Io<S>, shutdown: &CancellationToken) -> End {
         let now = Instant::now();
         let mut st = LoopState {
             closing: None,
@@ -151,7 +151,7 @@ impl<H: Handler> Conn<'_, H> {
         let timer = tokio::time::sleep_until(now + FAR);
         tokio::pin!(timer);
         loop {
-            if let Err(end) = self.prepare(&mut st, &wr) {
+            if let Err(end) = self.prepare(&mut st, io) {
                 return end;
             }
             let reading = st.closing.is_none() && !st.more && self.has_room();
@@ -176,21 +176,23 @@ impl<H: Handler> Conn<'_, H> {
                     self.drain_ready();
                     None
                 }
-                res = wr.write_buf(&mut self.wbuf), if !self.wbuf.is_empty() => match res {
-                    Ok(n) if n > 0 => {
-                        self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+                // Output first, then reads, in one poll of the one stream.
+                event = std::future::poll_fn(|cx| io.poll(cx, &mut self.rbuf, &mut self.wbuf, reading)),
+                    if reading || !io.is_flushed(&self.wbuf) => match event {
+                    IoEvent::Wrote => {
+                        self.stats.bytes_out.fetch_add(io.take_written(), Ordering::Relaxed);
                         st.clock.last_write = Instant::now();
                         None
                     }
-                    _ => Some(End::Io),
+                    IoEvent::WriteFailed => Some(End::Io),
+                    IoEvent::Read(res) => {
+                        if let Ok(n) = res {
+                            self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        st.on_read(res, mid_frame)
+                    }
                 },
                 _ = tokio::task::yield_now(), if st.more => None,
-                res = rd.read_buf(&mut self.rbuf), if reading => {
-                    if let Ok(n) = res {
-                        self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    st.on_read(res, mid_frame)
-                }
                 _ = &mut timer => {
                     if Instant::now() < deadline {
                         timer.as_mut().reset(deadline);
@@ -215,7 +217,7 @@ impl<H: Handler> Conn<'_, H> {
     /// The work of a turn before waiting: handle what was read, enforce the output limit,
     /// flush a lone reply, and end a closing connection once its output is out. `Err` ends
     /// the connection.
-    fn prepare(&mut self, st: &mut LoopState, wr: &WriteHalf<'_>) -> Result<(), End> {
+    fn prepare<S: Stream>(&mut self, st: &mut LoopState, io: &mut Io<S>) -> Result<(), End> {
         if st.closing.is_none() && self.has_room() {
             let was_idle = self.wbuf.is_empty();
             match self.process() {
@@ -234,7 +236,9 @@ impl<H: Handler> Conn<'_, H> {
         }
         // Replies of a request/response client go out at once, without another turn
         // through the select (which would only find the socket writable).
-        if std::mem::take(&mut st.flush_now) && !self.try_flush(wr) {
+        let flushed = std::mem::take(&mut st.flush_now).then(|| io.try_flush(&mut self.wbuf));
+        self.stats.bytes_out.fetch_add(io.take_written(), Ordering::Relaxed);
+        if flushed == Some(false) {
             return Err(End::Io);
         }
         if let Some(end) = st.closing {
@@ -242,7 +246,7 @@ impl<H: Handler> Conn<'_, H> {
                 if let Some((status, msg)) = self.last_words.take() {
                     self.codec.encode_fatal(status, &msg, &mut self.wbuf);
                 }
-                if self.wbuf.is_empty() {
+                if io.is_flushed(&self.wbuf) {
                     return Err(end);
                 }
             }
@@ -260,18 +264,6 @@ impl<H: Handler> Conn<'_, H> {
                 None
             }
             other => Some(other),
-        }
-    }
-
-    /// Writes what the socket takes now without waiting; `false` on a write error.
-    fn try_flush(&mut self, wr: &WriteHalf<'_>) -> bool {
-        match wr.try_write(&self.wbuf) {
-            Ok(n) => {
-                self.stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-                self.wbuf.advance(n);
-                true
-            }
-            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
         }
     }
 

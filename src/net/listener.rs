@@ -1,5 +1,7 @@
-//! Binding (socket2: reuse-address, backlog, TCP_NODELAY) and the accept loop, which
-//! enforces the connection limit and hands each connection to [`serve_connection`].
+//! Binding (socket2: reuse-address, backlog, TCP_NODELAY) and the accept loops, which
+//! enforce the connection limit (shared by a service's plain and TLS listeners), run the
+//! TLS handshake where the listener has one, and hand each connection to
+//! [`serve_connection`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,17 +13,18 @@ use bytes::BytesMut;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use super::{
-    Handler, LISTEN_BACKLOG, MAX_REJECTING, NetConfig, NetStats, REJECT_PEEK_TIMEOUT,
-    serve_connection,
+    Handler, LISTEN_BACKLOG, LogLimit, MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC, MAX_REJECTING,
+    NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
 };
 use crate::protocol::Status;
 use crate::protocol::binary::encode_response_parts;
+use crate::tls::TlsAcceptor;
 
 /// Failure to open the listening socket.
 #[derive(Debug, thiserror::Error)]
@@ -54,22 +57,91 @@ pub fn bind_std(addr: SocketAddr) -> Result<std::net::TcpListener, BindError> {
     open().map_err(|source| BindError { addr, source })
 }
 
-/// Accepts connections until `shutdown` fires, spawning each onto `tracker`.
+/// A listening socket and how its connections begin: in the clear, or with a TLS
+/// handshake (bounded by the frame timeout) before the first byte of protocol.
+#[derive(Debug)]
+pub struct Listener {
+    tcp: TcpListener,
+    tls: Option<Arc<TlsAcceptor>>,
+}
+
+impl Listener {
+    /// Binds `addr` (see [`bind`]); with `tls`, every connection starts with a handshake.
+    pub fn bind(addr: SocketAddr, tls: Option<Arc<TlsAcceptor>>) -> Result<Self, BindError> {
+        Ok(Self { tcp: bind(addr)?, tls })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(tcp: TcpListener) -> Self {
+        Self { tcp, tls: None }
+    }
+}
+
+/// Every listener of one service; they share its connection limit, ids and counters.
+#[derive(Debug)]
+pub struct Listeners(pub Vec<Listener>);
+
+impl From<TcpListener> for Listeners {
+    fn from(tcp: TcpListener) -> Self {
+        Self(vec![tcp.into()])
+    }
+}
+
+impl From<Vec<Listener>> for Listeners {
+    fn from(listeners: Vec<Listener>) -> Self {
+        Self(listeners)
+    }
+}
+
+/// What the accept loops of one service share.
+struct Service<H> {
+    handler: Arc<H>,
+    cfg: Arc<NetConfig>,
+    stats: Arc<NetStats>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    slots: Arc<Semaphore>,
+    rejecting: Arc<Semaphore>,
+    next_id: AtomicU64,
+    handshake_failures: LogLimit,
+}
+
+/// Accepts connections on every listener until `shutdown` fires, spawning each onto
+/// `tracker`. The connection limit counts the connections of all listeners together.
 pub async fn serve<H: Handler>(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     handler: Arc<H>,
     cfg: Arc<NetConfig>,
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let slots = Arc::new(Semaphore::new(cfg.max_connections));
-    let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
-    let next_id = AtomicU64::new(1);
+    let service = Arc::new(Service {
+        slots: Arc::new(Semaphore::new(cfg.max_connections)),
+        rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
+        next_id: AtomicU64::new(1),
+        handshake_failures: LogLimit::new(MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC),
+        handler,
+        cfg,
+        stats,
+        shutdown,
+        tracker,
+    });
+    let loops = listeners.into().0.into_iter().map(|l| accept_loop(l, service.clone()));
+    futures_util::future::join_all(loops).await;
+}
+
+async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
     loop {
         let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            _ = svc.shutdown.cancelled() => break,
+            accepted = listener.tcp.accept() => accepted,
         };
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
@@ -77,42 +149,130 @@ pub async fn serve<H: Handler>(
                 // Out of file descriptors and the like: back off instead of spinning.
                 warn!(error = %e, "accept failed");
                 tokio::select! {
-                    _ = shutdown.cancelled() => break,
+                    _ = svc.shutdown.cancelled() => break,
                     _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
                 }
             }
         };
         let _ = SockRef::from(&stream).set_nodelay(true);
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            stats.rejected.fetch_add(1, Ordering::Relaxed);
-            if let Ok(permit) = rejecting.clone().try_acquire_owned() {
-                tracker.spawn(async move {
-                    reject(stream).await;
-                    drop(permit);
-                });
+        let tls = listener.tls.clone();
+        match svc.slots.clone().try_acquire_owned() {
+            Ok(permit) => spawn_connection(&svc, stream, peer, tls, permit),
+            Err(_) => spawn_rejection(&svc, stream, tls),
+        }
+    }
+}
+
+/// Serves an accepted connection on its own task: the TLS handshake first if the listener
+/// has one, then the connection loop. `permit` is its slot of the connection limit.
+fn spawn_connection<H: Handler>(
+    svc: &Arc<Service<H>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<TlsAcceptor>>,
+    permit: OwnedSemaphorePermit,
+) {
+    let id = svc.next_id.fetch_add(1, Ordering::Relaxed);
+    let open = Open::new(&svc.stats, permit);
+    let span = info_span!("conn", id, %peer);
+    let svc = svc.clone();
+    let tracker = svc.tracker.clone();
+    tracker.spawn(
+        async move {
+            let session = svc.handler.session(id, peer);
+            let (h, c, s, t) =
+                (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());
+            match tls {
+                None => serve_connection(stream, session, h, c, s, t).await,
+                Some(tls) => {
+                    if let Some(stream) = handshake(&tls, stream, &svc).await {
+                        serve_connection(stream, session, h, c, s, t).await;
+                    }
+                }
             }
-            continue;
-        };
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
-        let session = handler.session(id, peer);
-        let (h, c, s, t) = (handler.clone(), cfg.clone(), stats.clone(), shutdown.clone());
+            drop(open);
+        }
+        .instrument(span),
+    );
+}
+
+/// Answers a connection over the limit (over TLS on a TLS port), unless too many are being
+/// answered already, in which case it is dropped.
+fn spawn_rejection<H>(svc: &Service<H>, stream: TcpStream, tls: Option<Arc<TlsAcceptor>>) {
+    svc.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    let Ok(permit) = svc.rejecting.clone().try_acquire_owned() else {
+        return;
+    };
+    let timeout = svc.cfg.frame_timeout;
+    svc.tracker.spawn(async move {
+        match tls {
+            None => reject(stream).await,
+            Some(tls) => {
+                if let Ok(Ok(stream)) = tokio::time::timeout(timeout, tls.accept(stream)).await {
+                    reject(stream).await;
+                }
+            }
+        }
+        drop(permit);
+    });
+}
+
+/// One open connection: counted while it lives, holding its slot of the limit.
+struct Open {
+    stats: Arc<NetStats>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Open {
+    fn new(stats: &Arc<NetStats>, permit: OwnedSemaphorePermit) -> Self {
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.connections.fetch_add(1, Ordering::Relaxed);
-        let span = info_span!("conn", id, %peer);
-        tracker.spawn(
-            async move {
-                serve_connection(stream, session, h, c, s.clone(), t).await;
-                s.connections.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
+        Self { stats: stats.clone(), _permit: permit }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The server side of a TLS handshake, within the frame timeout. A failure is answered by
+/// rustls with a TLS alert saying why (unknown CA, certificate required, ...) and closes
+/// the connection; it is logged at warn (rate-limited), except a peer that hung up
+/// without a word (a port probe), which is logged at debug.
+async fn handshake<H>(
+    tls: &TlsAcceptor,
+    stream: TcpStream,
+    svc: &Service<H>,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let timeout = svc.cfg.frame_timeout;
+    let result = tokio::select! {
+        _ = svc.shutdown.cancelled() => return None,
+        r = tokio::time::timeout(timeout, tls.accept(stream)) => r,
+    };
+    match result {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            debug!(error = %e, "peer closed during the TLS handshake");
+            None
+        }
+        Ok(Err(e)) => {
+            if let Some(suppressed) = svc.handshake_failures.admit() {
+                warn!(error = %e, suppressed, "TLS handshake failed");
             }
-            .instrument(span),
-        );
+            None
+        }
+        Err(_) => {
+            debug!(?timeout, "TLS handshake timed out");
+            None
+        }
     }
 }
 
 /// Tells an over-limit client why it is being closed, in its own dialect when it speaks
 /// quickly enough for us to tell which that is.
-async fn reject(mut stream: TcpStream) {
+async fn reject<S: Stream>(mut stream: S) {
     const MSG: &str = "max number of clients reached";
     let mut head = BytesMut::with_capacity(16);
     let _ = tokio::time::timeout(REJECT_PEEK_TIMEOUT, async {

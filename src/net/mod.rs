@@ -1,17 +1,22 @@
-//! Networking shared by the server and the router: a socket2 listener, the per-connection
-//! loop (decode, dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`],
-//! connection limits, graceful shutdown, and the counters every connection keeps
-//! ([`NetStats`], with requests by command and outcome in [`tally`]).
+//! Networking shared by the server and the router: socket2 listeners (plain, or TLS with
+//! the handshake done here, see [`crate::tls`]), the per-connection loop (decode,
+//! dispatch, pipeline, backpressure, timeouts) generic over a [`Handler`] and over the
+//! stream, connection limits shared by all of a service's listeners, graceful shutdown,
+//! and the counters every connection keeps ([`NetStats`], with requests by command and
+//! outcome in [`tally`]).
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
 
 mod config;
 mod connection;
+mod endpoints;
 mod inflight;
 mod listener;
+mod log_limit;
 mod order;
 mod shutdown;
+mod stream;
 pub mod tally;
 
 use std::future::Future;
@@ -25,9 +30,12 @@ use crate::protocol::{Command, Reply};
 
 pub use config::*;
 pub use connection::serve_connection;
-pub use listener::{BindError, bind, bind_std, serve};
+pub use endpoints::{Bound, TlsListen, bind_service};
+pub use listener::{BindError, Listener, Listeners, bind, bind_std, serve};
+pub use log_limit::LogLimit;
 pub use order::{Gate, KeyOrder, Ticket};
-pub use shutdown::{Running, Signals};
+pub use shutdown::{Hangup, Running, Signals};
+pub use stream::Stream;
 pub use tally::{CommandCount, CommandTally};
 
 /// Per-connection state a handler may read and change.

@@ -1,5 +1,5 @@
-//! Graceful shutdown: a handle on a running listener and its tasks, and the signal wait
-//! used by the binaries.
+//! Graceful shutdown: a handle on a running listener and its tasks, the signal wait used
+//! by the binaries, and SIGHUP for the reloads.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -93,5 +93,47 @@ impl Signals {
             return;
         }
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// SIGHUP as a stream of wake-ups (shard map and TLS reloads each install their own);
+/// never fires where signals are unavailable.
+#[derive(Debug)]
+pub struct Hangup {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    /// Starts listening for SIGHUP (needs a tokio runtime); a signal from then on is not
+    /// lost even if nobody is waiting yet.
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signal = signal(SignalKind::hangup())
+                .map_err(
+                    |err| warn!(error = %err, "cannot listen for SIGHUP; no reloads on SIGHUP"),
+                )
+                .ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Resolves on the next SIGHUP; pends forever if there is no signal stream.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+            // The stream ended (the runtime is shutting down): stop listening.
+            self.signal = None;
+        }
+        std::future::pending::<()>().await
     }
 }

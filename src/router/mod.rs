@@ -39,9 +39,10 @@ use tracing::info;
 
 use crate::auth::{Gate, Password};
 use crate::client::ConnectionConfig;
-use crate::net::{self, BindError, NetConfig, NetStats, Running};
+use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
 use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
+use crate::tls::{self, TlsConnector};
 use forward::Timeouts;
 use health::HealthConfig;
 use hints::HintLimits;
@@ -62,6 +63,10 @@ pub const DEFAULT_POOL_SIZE: usize = 2;
 pub struct RouterConfig {
     /// Address to listen on; port 0 picks a free port.
     pub addr: SocketAddr,
+    /// A TLS port for clients too, or instead (`--tls-port`); reloads on SIGHUP.
+    pub tls: Option<TlsListen>,
+    /// TLS to the nodes, probes included (`--backend-tls`); `None` is plain TCP.
+    pub backend_tls: Option<Arc<TlsConnector>>,
     /// Client-side connection limits and timeouts.
     pub net: NetConfig,
     /// The shard map file, followed for changes.
@@ -94,6 +99,8 @@ impl RouterConfig {
     pub fn loopback(port: u16, map_path: impl Into<PathBuf>) -> Self {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            tls: None,
+            backend_tls: None,
             net: NetConfig::default(),
             map_path: map_path.into(),
             read_policy: ReadPolicy::Random,
@@ -154,6 +161,7 @@ pub struct Router {
 #[derive(Debug)]
 pub struct RunningRouter {
     running: Running,
+    bound: Bound,
     router: Router,
     watcher: Arc<MapWatcher>,
 }
@@ -164,14 +172,15 @@ impl Router {
     pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
         let watcher = open_map(&cfg.map_path)?;
         let map = watcher.current();
-        let listener = net::bind(cfg.addr)?;
-        let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+        let (listeners, bound) = net::bind_service(cfg.addr, cfg.tls.as_ref())?;
+        let addr = bound.main();
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
         let conn = ConnectionConfig {
             connect_timeout: cfg.timeouts.connect,
             limits: cfg.net.limits,
             password: cfg.backend_password.clone(),
             resolver: cfg.resolver.clone(),
+            tls: cfg.backend_tls.clone(),
             ..ConnectionConfig::default()
         };
         let hlc = Arc::new(Hlc::new(cfg.router_id));
@@ -218,10 +227,12 @@ impl Router {
         watcher.spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
         tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
         tracker.spawn(repair::run(router.clone(), cancel.clone()));
+        let acceptor = cfg.tls.as_ref().map(|t| t.acceptor.clone());
+        tls::spawn_reload_on_hangup(acceptor, cfg.backend_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(
-            listener,
+            listeners,
             Arc::new(router.clone()),
             net_cfg,
             net_stats,
@@ -229,8 +240,10 @@ impl Router {
             tracker.clone(),
         );
         tracker.spawn(serve);
-        info!(%addr, shards = map.num_shards(), "shale router listening");
-        Ok(RunningRouter { running: Running::new(addr, cancel, tracker, grace), router, watcher })
+        let tls_addr = bound.tls_field();
+        info!(%addr, tls_addr, shards = map.num_shards(), "shale router listening");
+        let running = Running::new(addr, cancel, tracker, grace);
+        Ok(RunningRouter { running, bound, router, watcher })
     }
 
     /// The topology requests are routed by now.
@@ -374,9 +387,14 @@ impl RunningRouter {
         self.router.is_ready()
     }
 
-    /// The bound address.
+    /// The bound address: the plain port, or the TLS port of a TLS-only router.
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()
+    }
+
+    /// The bound TLS port, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.bound.tls
     }
 
     /// The router handle (topology, counters).

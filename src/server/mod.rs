@@ -24,9 +24,10 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use crate::auth::Password;
-use crate::net::{self, BindError, NetConfig, NetStats, Running};
+use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
 use crate::shardmap::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
+use crate::tls::{self, TlsConnector};
 
 pub use handler::{MAX_VERSION_SKEW, StoreHandler};
 pub use node::{Node, node_writer_id};
@@ -39,6 +40,10 @@ pub const DEFAULT_PORT: u16 = 7379;
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub addr: SocketAddr,
+    /// A TLS port too, or instead (`--tls-port`); its certificates reload on SIGHUP.
+    pub tls: Option<TlsListen>,
+    /// TLS to the peers shard copies come from (`--tls-replication yes`); `None` is plain.
+    pub peer_tls: Option<Arc<TlsConnector>>,
     /// Connection limits and timeouts.
     pub net: NetConfig,
     /// Store shape.
@@ -59,6 +64,8 @@ impl ServerConfig {
     pub fn loopback(port: u16) -> Self {
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            tls: None,
+            peer_tls: None,
             net: NetConfig::default(),
             store: StoreConfig::default(),
             store_options: StoreOptions::default(),
@@ -80,6 +87,7 @@ pub fn readiness(node: Option<&Node>) -> bool {
 #[derive(Debug)]
 pub struct Server {
     running: Running,
+    bound: Bound,
     handler: Arc<StoreHandler>,
     stats: Arc<NetStats>,
 }
@@ -94,24 +102,26 @@ impl Server {
 
     /// Like [`Server::start`] over a given store (for instance one with a manual clock).
     pub async fn start_with_store(cfg: ServerConfig, store: Arc<Store>) -> Result<Self, BindError> {
-        let listener = net::bind(cfg.addr)?;
-        let addr = listener.local_addr().map_err(|source| BindError { addr: cfg.addr, source })?;
+        let (listeners, bound) = net::bind_service(cfg.addr, cfg.tls.as_ref())?;
+        let addr = bound.main();
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let stats = Arc::new(NetStats::default());
         let cluster = cfg.node.as_ref().map(|node| {
             node.watcher().spawn(MAP_POLL_INTERVAL, cancel.clone(), &tracker);
-            let peers = node::peers::peer_config(cfg.password.clone());
+            let peers = node::peers::peer_config(cfg.password.clone(), cfg.peer_tls.clone());
             node::spawn(node.clone(), store.clone(), peers, cancel.clone(), &tracker)
         });
         let handler = StoreHandler::new(store.clone(), stats.clone(), &cfg.net, addr.port());
         let handler = handler.with_cluster(cluster).with_password(cfg.password.clone());
         let handler = Arc::new(handler);
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
+        let acceptor = cfg.tls.as_ref().map(|t| t.acceptor.clone());
+        tls::spawn_reload_on_hangup(acceptor, cfg.peer_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(
-            listener,
+            listeners,
             handler.clone(),
             net_cfg,
             stats.clone(),
@@ -119,13 +129,18 @@ impl Server {
             tracker.clone(),
         );
         tracker.spawn(serve);
-        info!(%addr, "shale server listening");
-        Ok(Self { running: Running::new(addr, cancel, tracker, grace), handler, stats })
+        info!(%addr, tls_addr = bound.tls_field(), "shale server listening");
+        Ok(Self { running: Running::new(addr, cancel, tracker, grace), bound, handler, stats })
     }
 
-    /// The bound address.
+    /// The bound address: the plain port, or the TLS port of a TLS-only server.
     pub fn local_addr(&self) -> SocketAddr {
         self.running.local_addr()
+    }
+
+    /// The bound TLS port, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.bound.tls
     }
 
     /// The store being served.

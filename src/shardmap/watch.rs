@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use super::map::{MapError, ShardMap};
+use crate::net::Hangup;
 
 /// The stream of maps a [`MapWatcher`] swaps in, from [`MapWatcher::updates`].
 #[derive(Debug)]
@@ -291,42 +292,6 @@ struct Fingerprint {
     len: u64,
     #[cfg(unix)]
     inode: u64,
-}
-
-/// SIGHUP as a stream of wake-ups; never fires where signals are unavailable.
-struct Hangup {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Hangup {
-    fn install() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signal = signal(SignalKind::hangup())
-                .map_err(|err| warn!(error = %err, "cannot listen for SIGHUP; polling only"))
-                .ok();
-            Self { signal }
-        }
-        #[cfg(not(unix))]
-        {
-            Self {}
-        }
-    }
-
-    /// Resolves on the next SIGHUP; pends forever if there is no signal stream.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = self.signal.as_mut() {
-            if signal.recv().await.is_some() {
-                return;
-            }
-            // The stream ended (the runtime is shutting down): stop listening.
-            self.signal = None;
-        }
-        std::future::pending::<()>().await
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The binary's subcommands that run services (`server`, `router`, `cluster`): their flags
-//! and how they start, and `shale map` ([`map`]). Binary-only: this is where `anyhow` is
-//! allowed. Errors are worded here as one line each (see `main`).
+//! and how they start (TLS flags in `tls`), and `shale map` ([`map`]). Binary-only: this is
+//! where `anyhow` is allowed. Errors are worded here as one line each (see `main`).
 
 pub mod map;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -85,8 +86,9 @@ pub struct ServerArgs {
     /// Address to listen on. Loopback by default.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on (0 picks a free one). Default 7379, or with --node the node's port
-    /// in the shard map (a different --port is refused unless --behind-proxy).
+    /// Port to listen on (0 picks a free one; next to --tls-port, 0 means TLS only). Default
+    /// 7379, or with --node the node's port in the shard map (a different --port is refused
+    /// unless --behind-proxy).
     #[arg(long)]
     pub port: Option<u16>,
     /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
@@ -139,6 +141,10 @@ pub struct ServerArgs {
     pub security: SecurityArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
+    #[command(flatten)]
+    pub replication_tls: tls::ReplicationTlsArgs,
 }
 
 /// `--stripes`: 0 (automatic) or a power of two up to the store's limit.
@@ -167,7 +173,7 @@ pub struct RouterArgs {
     /// Address to listen on. Loopback by default.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port to listen on.
+    /// Port to listen on (0 picks a free one; next to --tls-port, 0 means TLS only).
     #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
     pub port: u16,
     /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
@@ -221,6 +227,10 @@ pub struct RouterArgs {
     pub backend_password_file: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
+    #[command(flatten)]
+    pub backend_tls: tls::BackendTlsArgs,
 }
 
 #[derive(Args)]
@@ -284,6 +294,10 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     let mut cfg = ServerConfig::loopback(port);
     cfg.password = args.security.password(args.bind)?;
     cfg.addr = SocketAddr::new(args.bind, port);
+    cfg.tls = args.tls.listen(args.bind, port)?;
+    if args.replication_tls.tls_replication {
+        cfg.peer_tls = Some(args.tls.peer_connector()?);
+    }
     cfg.store.shards = args.stripes;
     cfg.net.max_connections = args.max_connections;
     cfg.net.limits.max_key_size = args.max_key_size;
@@ -338,6 +352,8 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.backend_password = Password::from_flag_or_file(args.backend_password, backend_file)
         .map_err(flag("--backend-password"))?;
     cfg.addr = SocketAddr::new(args.bind, args.port);
+    cfg.tls = args.tls.listen(args.bind, args.port)?;
+    cfg.backend_tls = args.backend_tls.connector()?;
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
     cfg.write_ack = args.write_ack;

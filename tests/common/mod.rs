@@ -178,6 +178,19 @@ impl Text {
     }
 }
 
+/// Polls `check` (async) every 50 ms until it holds or a generous bound (3 x `WAIT`)
+/// passes.
+pub async fn until(mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// Polls `check` every 20 ms until it holds or `WAIT` passes.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -188,18 +201,6 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     check()
-}
-
-/// Polls `check` (async) every 50 ms until it holds or `WAIT` x 3 passes.
-pub async fn until(mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + WAIT * 3;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 // ---- Scripted fake servers for the client tests (tests/client_*.rs) ----
@@ -422,8 +423,8 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Writes `text` to a fresh file in a unique temp directory and returns its path.
-pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+/// A fresh, unique temp directory.
+pub fn temp_dir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -432,7 +433,12 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    dir
+}
+
+/// Writes `text` to a fresh file in a unique temp directory and returns its path.
+pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = temp_dir().join(name);
     std::fs::write(&path, text).unwrap();
     path
 }

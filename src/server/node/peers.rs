@@ -22,9 +22,12 @@ pub const PEER_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How a node connects to its peers: nodes of one cluster are expected to share a
-/// password, so a node authenticates with its own.
-pub fn peer_config(password: Option<crate::auth::Password>) -> ConnectionConfig {
-    ConnectionConfig { connect_timeout: PEER_CONNECT_TIMEOUT, password, ..Default::default() }
+/// password, so a node authenticates with its own; with `tls`, over TLS.
+pub fn peer_config(
+    password: Option<crate::auth::Password>,
+    tls: Option<Arc<crate::tls::TlsConnector>>,
+) -> ConnectionConfig {
+    ConnectionConfig { connect_timeout: PEER_CONNECT_TIMEOUT, password, tls, ..Default::default() }
 }
 
 /// Why a call to a peer failed.
