@@ -79,6 +79,14 @@ fn add_then_remove_a_node_in_place() {
     assert_eq!(counts(&map), [6, 6, 6, 6]);
     let remove = shale_map(&["remove-node", file, "n2", "-o", file]);
     assert!(remove.status.success(), "{}", text(&remove.stderr));
+    let stderr = text(&remove.stderr);
+    assert!(stderr.contains("run remove-node again"), "{stderr}");
+    let map = ShardMap::load(&path).unwrap();
+    assert_eq!(counts(&map), [8, 0, 8, 8], "n2 stays listed, holding nothing");
+    let check = shale_map(&["check", file]);
+    assert!(check.status.success(), "{}", text(&check.stdout));
+    let drop = shale_map(&["remove-node", file, "n2", "-o", file]);
+    assert!(text(&drop.stderr).contains("dropped"), "{}", text(&drop.stderr));
     let map = ShardMap::load(&path).unwrap();
     assert!(map.node("n2").is_none());
     assert_eq!(counts(&map), [8, 8, 8]);

@@ -215,14 +215,32 @@ pub fn add_nodes(map: &ShardMap, added: &[NodeDef]) -> Result<(ShardMap, Vec<Mov
     rebalance(map, &nodes)
 }
 
-/// [`rebalance`] without the nodes named `removed`.
+/// Removing the nodes named `removed` takes two maps. While any of them still holds a
+/// replica, the next map is [`rebalance`] without them but keeps them in `"nodes"` with no
+/// shards: a departing node must stay reachable so the replicas taking over can copy from
+/// it (and routers refuse a map that drops a node still holding shards). Once none of them
+/// holds a replica, the next map drops them, with no moves.
 pub fn remove_nodes(map: &ShardMap, removed: &[&str]) -> Result<(ShardMap, Vec<Move>), PlanError> {
     if let Some(missing) = removed.iter().find(|n| map.node(n).is_none()) {
         return Err(PlanError::UnknownNode((*missing).to_owned()));
     }
-    let nodes: Vec<NodeDef> =
-        defs_of(map).into_iter().filter(|n| !removed.contains(&n.name.as_str())).collect();
-    rebalance(map, &nodes)
+    let all = defs_of(map);
+    let gone = |n: &NodeDef| removed.contains(&n.name.as_str());
+    let staying: Vec<NodeDef> = all.iter().filter(|n| !gone(n)).cloned().collect();
+    let lists = |m: &ShardMap| -> Vec<Vec<String>> {
+        (1..=m.num_shards()).map(|s| m.replicas(s).to_vec()).collect()
+    };
+    let holding = lists(map).iter().flatten().any(|n| removed.contains(&n.as_str()));
+    if !holding {
+        return Ok((build(&staying, map.num_shards(), &lists(map))?, Vec::new()));
+    }
+    let (next, moves) = rebalance(map, &staying)?;
+    Ok((build(&all, map.num_shards(), &lists(&next))?, moves))
+}
+
+/// Whether `name` holds no replica in `map` (a node `remove_nodes` has emptied).
+pub fn holds_nothing(map: &ShardMap, name: &str) -> bool {
+    (1..=map.num_shards()).all(|s| !map.replicas(s).iter().any(|n| n == name))
 }
 
 /// The nodes of `map` as planner input.

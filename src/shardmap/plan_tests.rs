@@ -199,13 +199,23 @@ proptest! {
         let all = nodes(n, &[]);
         let before = init(&all, shards, r).unwrap();
         let gone = all[gone % n].name.clone();
+        let held = !holds_nothing(&before, &gone);
         let (after, moves) = remove_nodes(&before, &[&gone]).unwrap();
         assert_well_formed(&after, r as usize);
-        assert_even(&after);
-        prop_assert!(after.node(&gone).is_none());
+        prop_assert_eq!(after.node(&gone).is_some(), held, "kept only while its replicas move");
+        prop_assert!(holds_nothing(&after, &gone));
         assert_moves_explain(&before, &after, &moves);
         let stay: Vec<String> = all.iter().map(|d| d.name.clone()).filter(|n| *n != gone).collect();
         prop_assert_eq!(moves.len(), fewest_moves(&before, &stay, u64::from(shards) * u64::from(r)));
+        if !held {
+            return Ok(());
+        }
+        let (last, none) = remove_nodes(&after, &[&gone]).unwrap();
+        prop_assert!(none.is_empty());
+        prop_assert!(last.node(&gone).is_none());
+        assert_even(&last);
+        prop_assert!(before.change_problems(&after).is_empty());
+        prop_assert!(after.change_problems(&last).is_empty());
     }
 }
 

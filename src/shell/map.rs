@@ -28,7 +28,9 @@ pub enum MapCmd {
     Init(InitArgs),
     /// Read a map and write the next one with NODE added, moving the fewest replicas.
     AddNode(AddArgs),
-    /// Read a map and write the next one without NODE, moving the fewest replicas.
+    /// Read a map and write the next one without NODE, in two steps: the first moves its
+    /// replicas to the others (fewest moves) and keeps NODE listed with no shards so they
+    /// can copy from it; run it again once the moves are done to drop NODE from the map.
     RemoveNode(RemoveArgs),
     /// Validate a map: one line per problem, exit status 1 if there is any.
     Check(CheckArgs),
@@ -127,7 +129,16 @@ pub fn run(args: MapArgs) -> anyhow::Result<ExitCode> {
             let map = load(&a.map)?;
             let names: Vec<&str> = a.nodes.iter().map(String::as_str).collect();
             let (next, moves) = plan::remove_nodes(&map, &names)?;
-            report(&moves);
+            if next.node(names[0]).is_some() {
+                report(&moves);
+                eprintln!(
+                    "{} stay(s) in \"nodes\" with no shards until the moves finish (routers \
+                     report ready_shards); then run remove-node again to drop it",
+                    names.join(", ")
+                );
+            } else {
+                eprintln!("{} hold(s) no shards: dropped from \"nodes\"", names.join(", "));
+            }
             emit(&next, a.out.as_deref())
         }
         MapCmd::Check(a) => {
