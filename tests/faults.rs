@@ -13,6 +13,8 @@ mod common;
 mod clocks;
 #[path = "faults/moves.rs"]
 mod moves;
+#[path = "faults/network.rs"]
+mod network;
 #[path = "faults/proxy.rs"]
 mod proxy;
 #[path = "faults/repair.rs"]

@@ -1,9 +1,11 @@
 //! A TCP fault proxy: forwards connections to one target and, on command, stops passing
-//! bytes (a partition: connections hang, new ones are accepted and never answered) or
-//! resets every connection. Bounded: each direction copies with a fixed buffer.
+//! bytes (a partition: connections hang, new ones are accepted and never answered), delays
+//! every chunk (a slow link or an overloaded host), or resets every connection. Bounded:
+//! each direction copies with a fixed buffer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,8 +18,9 @@ pub enum Mode {
     Pass,
     /// Forward nothing; keep connections open (a network partition: peers time out).
     Blackhole,
+    /// Forward everything, each chunk this late (in order, in both directions).
+    Delay(Duration),
     /// Close every connection, and each new one at once (a crashed host's RSTs).
-    #[allow(dead_code)]
     Reset,
 }
 
@@ -62,7 +65,7 @@ async fn relay(client: TcpStream, target: SocketAddr, mut mode: watch::Receiver<
     loop {
         let now = *mode.borrow_and_update();
         match now {
-            Mode::Pass => break,
+            Mode::Pass | Mode::Delay(_) => break,
             Mode::Reset => return,
             Mode::Blackhole => {
                 if mode.changed().await.is_err() {
@@ -101,14 +104,17 @@ where
                 }
                 continue;
             }
-            Mode::Pass => {}
+            Mode::Pass | Mode::Delay(_) => {}
         }
         tokio::select! {
             read = from.read(&mut buf) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
-                    // A partition that starts mid-copy drops what was read.
-                    if *mode.borrow() != Mode::Pass {
+                    let now = *mode.borrow();
+                    if let Mode::Delay(late) = now {
+                        tokio::time::sleep(late).await;
+                    } else if now != Mode::Pass {
+                        // A partition that starts mid-copy drops what was read.
                         continue;
                     }
                     if to.write_all(&buf[..n]).await.is_err() {

@@ -141,6 +141,11 @@ impl TestCluster {
         self.node(name).proxy.set(if cut { Mode::Blackhole } else { Mode::Pass });
     }
 
+    /// Sets what a node's proxy does (a slow link, resets).
+    pub fn fault(&mut self, name: &str, mode: Mode) {
+        self.node(name).proxy.set(mode);
+    }
+
     /// The process of a running node.
     pub fn proc(&self, name: &str) -> &Proc {
         self.nodes.iter().find(|n| n.name == name).and_then(|n| n.proc.as_ref()).expect("running")
