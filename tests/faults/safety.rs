@@ -63,6 +63,7 @@ async fn a_request_at_the_limits_hurts_nobody_else() {
     for w in workers {
         ops += w.await.unwrap();
     }
+    println!("other clients: {ops} set+get pairs, {} errors", errors.load(Ordering::Relaxed));
     assert!(ops > 0);
     assert_eq!(errors.load(Ordering::Relaxed), 0, "other clients saw errors");
     assert_eq!(stat(&addr, "ejections").await.as_deref(), Some("0"));
@@ -192,6 +193,8 @@ async fn a_rolling_restart_under_checked_stress_loses_nothing() {
             c.logs()
         );
     }
+    let summary: Vec<&str> = report.lines().filter(|l| l.contains("incorrect")).collect();
+    println!("rolling restart under stress: {}", summary.join(" / "));
     for k in &ks {
         assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(&b"v"[..]), "{k} lost");
     }
