@@ -4,23 +4,13 @@
 # second, and what crossed the wire (digests are 1024 x 8-byte buckets per shard per round).
 # Not part of CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 BASE=${BASE:-7470}
 KEYS=${KEYS:-1000000}
 MEASURE_SECS=${MEASURE_SECS:-60}
-cargo build --release --quiet
-bin=./target/release/shale
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 R=$BASE; A=$((BASE + 1)); B=$((BASE + 2))
-cat > "$dir/map.json" <<JSON
-{"numShards": 1, "nodes": {"a": {"address": "127.0.0.1", "port": $A},
- "b": {"address": "127.0.0.1", "port": $B}}, "shards": {"1": ["a", "b"]}}
-JSON
-node() { $bin server --shardmap "$dir/map.json" --node "$1" --log-level warn 2>>"$dir/$1.log" >/dev/null & echo $!; }
+two_node_map $A $B
 info() { $bin cli -p "$1" info cluster | tr -d '\r' | grep "^$2:" | cut -d: -f2; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_ready() { for _ in $(seq 600); do [ "$(info "$1" node_ready 2>/dev/null)" = 1 ] && return; sleep 0.1; done; echo "node on $1 not ready"; exit 1; }

@@ -3,22 +3,12 @@
 # hinted for b), router RSS before, with the hints queued, and after b is back and the
 # hints are replayed. Not part of CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 BASE=${BASE:-7480}
 HINTS=${HINTS:-100000}
 SIZE=${SIZE:-32}
-cargo build --release --quiet
-bin=./target/release/shale
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 R=$BASE; A=$((BASE + 1)); B=$((BASE + 2))
-cat > "$dir/map.json" <<JSON
-{"numShards": 1, "nodes": {"a": {"address": "127.0.0.1", "port": $A},
- "b": {"address": "127.0.0.1", "port": $B}}, "shards": {"1": ["a", "b"]}}
-JSON
-node() { $bin server --shardmap "$dir/map.json" --node "$1" --log-level warn 2>>"$dir/$1.log" >/dev/null & echo $!; }
+two_node_map $A $B
 rss() { grep VmRSS "/proc/$1/status" | awk '{print $2}'; }
 field() { $bin cli -p $R stats | tr -d '\r' | grep "^node_b" | sed "s/.*[:,]$1=\([0-9]*\).*/\1/"; }
 PA=$(node a); PB=$(node b); pids+=("$PA" "$PB")

@@ -102,6 +102,13 @@ fn hits(server: &shale::server::Server) -> u64 {
     s.get_hits + s.get_misses
 }
 
+/// Sends `cmd` and checks that the reply line starts with `prefix`.
+async fn expect_prefix(c: &mut Text, cmd: &[u8], prefix: &[u8]) {
+    c.send(cmd).await;
+    let got = c.read_until(b"\r\n").await;
+    assert!(got.starts_with(prefix), "{}", String::from_utf8_lossy(&got));
+}
+
 #[tokio::test]
 async fn gets_split_evenly_between_equal_replicas() {
     let (a, b) = (start().await, start().await);
@@ -204,13 +211,7 @@ async fn writes_after_an_ejection_are_ok_by_default_and_partial_with_ack_all() {
     // With --write-ack all the same write is PARTIAL, naming the replica that missed it.
     let r = router(&map, |c| c.write_ack = AckMode::All).await;
     let mut c = Text::connect(r.local_addr()).await;
-    c.send(b"SET k v\r\n").await;
-    let got = c.read_until(b"\r\n").await;
-    assert!(
-        got.starts_with(b"-PARTIAL 1/2 replicas acked; failed: n2"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    expect_prefix(&mut c, b"SET k v\r\n", b"-PARTIAL 1/2 replicas acked; failed: n2").await;
     r.shutdown().await;
 }
 
@@ -222,22 +223,10 @@ async fn partial_and_unavailable_writes_are_reported() {
     let map = one_shard_map(&[("n1", a.local_addr()), ("n2", dead)]);
     let r = router(&map, |c| c.write_ack = AckMode::All).await;
     let mut c = Text::connect(r.local_addr()).await;
-    c.send(b"SET k v\r\n").await;
-    let got = c.read_until(b"\r\n").await;
-    assert!(
-        got.starts_with(b"-PARTIAL 1/2 replicas acked; failed: n2"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    expect_prefix(&mut c, b"SET k v\r\n", b"-PARTIAL 1/2 replicas acked; failed: n2").await;
     assert_eq!(a.store().get(b"k").as_deref(), Some(&b"v"[..]), "the live replica has it");
     a.shutdown().await;
-    c.send(b"SET k v\r\n").await;
-    let got = c.read_until(b"\r\n").await;
-    assert!(
-        got.starts_with(b"-UNAVAILABLE no replica of shard 1 acked"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
+    expect_prefix(&mut c, b"SET k v\r\n", b"-UNAVAILABLE no replica of shard 1 acked").await;
     r.shutdown().await;
 }
 

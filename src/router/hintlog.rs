@@ -27,9 +27,9 @@ struct Entry {
     value_len: Option<usize>,
 }
 
-/// A hint taken out of the log, owning copies of its bytes.
+/// A write a node missed, as taken out of the log (owning copies of its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Taken {
+pub struct Hint {
     /// Shard of the key.
     pub shard: u32,
     /// The key.
@@ -111,7 +111,7 @@ impl HintLog {
     }
 
     /// Takes the oldest hint, freeing its chunk when it was the chunk's last.
-    pub fn pop(&mut self) -> Option<Taken> {
+    pub fn pop(&mut self) -> Option<Hint> {
         let e = self.entries.pop_front()?;
         let i = usize::try_from(e.chunk - self.first).ok()?;
         let (buf, live) = self.chunks.get_mut(i)?;
@@ -135,7 +135,7 @@ impl HintLog {
         {
             self.entries.shrink_to(self.entries.len() * 2);
         }
-        Some(Taken {
+        Some(Hint {
             shard: e.shard,
             key,
             value,

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::hintlog::{HintLog, Taken};
+pub use super::hintlog::Hint;
+use super::hintlog::HintLog;
 
 /// Most hints queued for one node.
 pub const MAX_HINTS_PER_NODE: usize = 100_000;
@@ -44,30 +45,6 @@ impl Default for HintLimits {
             max_bytes: MAX_HINT_BYTES_PER_NODE,
             max_age: MAX_HINT_AGE,
         }
-    }
-}
-
-/// A write a node missed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint {
-    /// Shard of the key.
-    pub shard: u32,
-    /// The key.
-    pub key: Bytes,
-    /// The value, or `None` for a delete.
-    pub value: Option<Bytes>,
-    /// When the value expires, if it does.
-    pub expires: Option<Instant>,
-    /// The write's version.
-    pub version: u64,
-    /// When it was queued.
-    pub queued: Instant,
-}
-
-impl Hint {
-    fn from_taken(t: Taken) -> Self {
-        let Taken { shard, key, value, expires, version, queued } = t;
-        Hint { shard, key, value, expires, version, queued }
     }
 }
 
@@ -151,8 +128,7 @@ impl Hints {
         let mut q = self.queue.lock();
         let mut out = Vec::with_capacity(n.min(q.log.len() + q.retry.len()));
         while out.len() < n {
-            let Some(hint) = q.retry.pop_front().or_else(|| q.log.pop().map(Hint::from_taken))
-            else {
+            let Some(hint) = q.retry.pop_front().or_else(|| q.log.pop()) else {
                 break;
             };
             if now.saturating_duration_since(hint.queued) > self.limits.max_age {
