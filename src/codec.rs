@@ -14,9 +14,12 @@ use std::io;
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use bytes::Bytes;
+
+use crate::cmd::{self, Command};
 use crate::protocol::binary::{self, FrameError, RequestFrame, ResponseFrame};
 use crate::protocol::limits::{LEN_PREFIX, MAX_FRAME_LEN_HARD};
-use crate::protocol::{Command, ErrorReply, Limits, Reply, Status, text};
+use crate::protocol::{ErrorReply, Limits, Opcode, Reply, Status, text};
 
 /// Which protocol a server-side connection speaks; fixed by its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +38,15 @@ pub enum Shape {
         /// The request's raw opcode.
         opcode: u8,
     },
-    /// A RESP2 reply.
+    /// A RESP2 (or, after `HELLO 3`, RESP3) reply.
     Text,
+    /// No reply at all (CLIENT REPLY OFF or SKIP).
+    Silent,
 }
 
-/// One decoded request: its id (0 for text), reply shape, and the command or the error
-/// reply its content earned.
+/// One decoded request: its id (0 for text), reply shape, the command or the error reply
+/// its content earned, and the argument vector it came as (text and CMD requests; MONITOR
+/// and SLOWLOG show it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     /// The client-chosen id, echoed in the reply (binary only).
@@ -49,6 +55,8 @@ pub struct Inbound {
     pub shape: Shape,
     /// The command, or an error reply for bad content inside an intact frame.
     pub command: Result<Command, ErrorReply>,
+    /// The arguments as received; `None` for the typed binary opcodes.
+    pub argv: Option<Vec<Bytes>>,
 }
 
 /// A reply ready to encode.
@@ -173,12 +181,25 @@ impl ServerCodec {
         let opcode = body.get(1).copied().unwrap_or(0);
         let shape = Shape::Binary { opcode };
         let inbound = match RequestFrame::parse(body) {
-            Ok(frame) => {
-                Inbound { id: frame.id, shape, command: binary::to_command(frame, &self.limits) }
+            Ok(frame) if frame.opcode == Opcode::Cmd as u8 && frame.flags == 0 => {
+                let id = frame.id;
+                match cmd::cmd_argv(frame.value, &self.limits) {
+                    Ok(argv) => {
+                        let command = cmd::parse(&argv, &self.limits);
+                        Inbound { id, shape, command, argv: Some(argv) }
+                    }
+                    Err(e) => Inbound { id, shape, command: Err(e), argv: None },
+                }
             }
+            Ok(frame) => Inbound {
+                id: frame.id,
+                shape,
+                command: cmd::from_frame(frame, &self.limits),
+                argv: None,
+            },
             Err(FrameError::Short { id, len, need }) => {
                 let msg = format!("short frame: {len} bytes, need at least {need}");
-                Inbound { id, shape, command: Err(ErrorReply::invalid(msg)) }
+                Inbound { id, shape, command: Err(ErrorReply::invalid(msg)), argv: None }
             }
             Err(e @ FrameError::Version(_)) => {
                 let message = e.to_string();
@@ -190,10 +211,11 @@ impl ServerCodec {
 
     fn decode_text(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
         match self.text.decode(src, &self.limits) {
-            Ok(Some(args)) => Ok(Some(Inbound {
+            Ok(Some(argv)) => Ok(Some(Inbound {
                 id: 0,
                 shape: Shape::Text,
-                command: text::parse_command(args, &self.limits),
+                command: cmd::parse(&argv, &self.limits),
+                argv: Some(argv),
             })),
             Ok(None) => Ok(None),
             Err(text::TextError::CrossProtocol) => Err(CodecError::CrossProtocol),
@@ -242,6 +264,7 @@ pub fn encode_outbound(id: u32, shape: Shape, reply: &Reply, resp3: bool, dst: &
         Shape::Binary { opcode } => binary::encode_reply(id, opcode, reply, dst),
         Shape::Text if resp3 => text::encode_reply_resp3(reply, dst),
         Shape::Text => text::encode_reply(reply, dst),
+        Shape::Silent => {}
     }
 }
 

@@ -37,6 +37,8 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    #[cfg(feature = "mimalloc")]
+    shale::cmd::info::set_mem_allocator("mimalloc");
     let command = Cli::parse().command;
     let threads = match &command {
         Cmd::Server(args) => args.threads,

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
+use shale::cmd::Command;
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
-use shale::protocol::{Command, Reply, Status};
+use shale::protocol::{Reply, Status};
 use shale::router::health::State;
 use shale::router::{Router, RouterConfig, RunningRouter};
 use shale::shardmap::ShardMap;

@@ -66,6 +66,7 @@ mod request;
 mod stats;
 mod tasks;
 
+pub use crate::protocol::text::RespValue;
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, ReconnectPolicy};
 pub use connection::Connection;

@@ -22,11 +22,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::inflight::InFlight;
+use super::observe::{Observer, facts, reply_shape};
 use super::{
     Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
 };
-use crate::codec::{CodecError, Inbound, ServerCodec, Shape, encode_outbound};
-use crate::protocol::{Command, Reply, Status};
+use crate::cmd::Command;
+use crate::codec::{CodecError, Dialect, Inbound, ServerCodec, Shape, encode_outbound};
+use crate::protocol::{Reply, Status};
 
 /// Why a connection ended; logged at debug level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,8 @@ enum End {
     OutputStalled,
     OutputLimit,
     Shutdown,
+    Killed,
+    MonitorLagged,
     Io,
 }
 
@@ -105,6 +109,8 @@ struct Conn<'a, H: Handler> {
     last_words: Option<(Status, String)>,
     /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
     pre_auth: bool,
+    /// Registration, activity, slow log, MONITOR and CLIENT REPLY.
+    observer: Observer<'a>,
 }
 
 /// Serves one accepted connection until it ends, the client quits or `shutdown` fires.
@@ -118,6 +124,9 @@ pub async fn serve_connection<H: Handler>(
 ) {
     let pre_auth = !session.authenticated;
     let limits = if pre_auth { cfg.pre_auth_limits } else { cfg.limits };
+    // Cancelled by shutdown or by CLIENT KILL; the loop tells which from `shutdown`.
+    let close = shutdown.child_token();
+    let observer = Observer::new(handler.services(), &session, facts(&stream, close.clone()));
     let mut conn = Conn {
         handler: &*handler,
         cfg: &cfg,
@@ -130,13 +139,19 @@ pub async fn serve_connection<H: Handler>(
         run: Vec::new(),
         last_words: None,
         pre_auth,
+        observer,
     };
-    let end = conn.run(&mut stream, &shutdown).await;
+    let end = conn.run(&mut stream, &close, &shutdown).await;
     debug!(?end, "connection closed");
 }
 
 impl<H: Handler> Conn<'_, H> {
-    async fn run(&mut self, stream: &mut TcpStream, shutdown: &CancellationToken) -> End {
+    async fn run(
+        &mut self,
+        stream: &mut TcpStream,
+        close: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> End {
         let (mut rd, mut wr) = stream.split();
         let now = Instant::now();
         let mut st = LoopState {
@@ -165,8 +180,9 @@ impl<H: Handler> Conn<'_, H> {
             }
             let done = tokio::select! {
                 biased;
-                _ = shutdown.cancelled(), if st.closing.is_none() => {
-                    st.closing = Some(End::Shutdown);
+                _ = close.cancelled(), if st.closing.is_none() => {
+                    st.closing =
+                        Some(if shutdown.is_cancelled() { End::Shutdown } else { End::Killed });
                     None
                 }
                 // Replies first, and all that are ready at once, so one write carries them
@@ -182,6 +198,13 @@ impl<H: Handler> Conn<'_, H> {
                         None
                     }
                     _ => Some(End::Io),
+                },
+                line = self.observer.next_line(), if self.observer.monitoring() => match line {
+                    Some(line) => {
+                        self.wbuf.extend_from_slice(&line);
+                        None
+                    }
+                    None => Some(End::MonitorLagged),
                 },
                 _ = tokio::task::yield_now(), if st.more => None,
                 res = rd.read_buf(&mut self.rbuf), if reading => st.on_read(res, mid_frame),
@@ -298,8 +321,12 @@ impl<H: Handler> Conn<'_, H> {
         }
         if reading && mid_frame {
             consider(c.frame_start + self.cfg.frame_timeout, End::SlowFrame);
-        } else if reading && self.inflight.is_empty() {
-            if let Some(idle) = self.cfg.idle_timeout {
+        } else if reading && self.inflight.is_empty() && !self.observer.monitoring() {
+            let idle = match self.handler.services() {
+                Some(services) => services.idle_timeout(),
+                None => self.cfg.idle_timeout,
+            };
+            if let Some(idle) = idle {
                 consider(c.last_read.max(c.last_write) + idle, End::Idle);
             }
         }
@@ -333,6 +360,9 @@ impl<H: Handler> Conn<'_, H> {
         };
         self.run = run;
         self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
+        if handled > 0 {
+            self.observer.publish(&self.session, &self.rbuf, &self.wbuf);
+        }
         turn
     }
 
@@ -345,7 +375,7 @@ impl<H: Handler> Conn<'_, H> {
             let Some(inbound) = self.codec.decode(&mut self.rbuf)? else {
                 return Ok(false);
             };
-            let quit = matches!(inbound.command, Ok(Command::Quit));
+            let quit = matches!(inbound.command, Ok(Command::Quit(_)));
             run.push(inbound);
             if quit {
                 return Ok(false);
@@ -356,16 +386,29 @@ impl<H: Handler> Conn<'_, H> {
 
     /// Hands a run to the handler in order; `true` if it ended with QUIT.
     fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
-        for Inbound { id, shape, command } in run.drain(..) {
-            let quit = matches!(command, Ok(Command::Quit));
-            let ready = match command {
-                Ok(Command::Quit) => self.inflight.push_ready(id, shape, Reply::Ok),
+        if !self.session.binary && self.codec.dialect() == Some(Dialect::Binary) {
+            self.session.binary = true;
+        }
+        // The slow log times each request from the end of the one before: one clock read
+        // per request, and none while the log is off.
+        let mut clock = None;
+        for Inbound { id, shape, command, argv } in run.drain(..) {
+            let quit = matches!(command, Ok(Command::Quit(_)));
+            let (shape, ready) = match command {
+                Ok(Command::Quit(_)) => (shape, self.inflight.push_ready(id, shape, Reply::Ok)),
                 Ok(cmd) => {
+                    let pending = self.observer.before(&cmd, argv.is_some(), clock);
                     let fut = self.handler.call(&mut self.session, cmd);
                     self.lift_pre_auth_limits();
-                    self.inflight.push(id, shape, fut)
+                    let (shape, at) =
+                        self.observer.after(pending, argv.as_deref(), &mut self.session, shape);
+                    clock = at;
+                    (shape, self.inflight.push(id, shape, fut))
                 }
-                Err(e) => self.inflight.push_ready(id, shape, Reply::Error(e)),
+                Err(e) => {
+                    let shape = reply_shape(&mut self.session, shape);
+                    (shape, self.inflight.push_ready(id, shape, Reply::Error(e)))
+                }
             };
             if let Some(reply) = ready {
                 self.encode(id, shape, &reply);

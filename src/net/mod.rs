@@ -9,40 +9,23 @@ mod config;
 mod connection;
 mod inflight;
 mod listener;
-mod order;
+mod observe;
 mod shutdown;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-
+use crate::cmd::{Command, ConnCounts, Services};
 use crate::codec::Inbound;
-use crate::protocol::{Command, Reply};
+use crate::protocol::Reply;
 
+pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
+pub use crate::cmd::{ReplyMode, Session};
 pub use config::*;
 pub use connection::serve_connection;
 pub use listener::{BindError, bind, serve};
-pub use order::{Gate, KeyOrder, Ticket};
 pub use shutdown::{Running, Signals};
-
-/// Per-connection state a handler may read and change.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Connection id, unique within the process.
-    pub id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether the client has authenticated (always true when no password is set).
-    pub authenticated: bool,
-    /// Name set with CLIENT SETNAME.
-    pub name: Option<Bytes>,
-    /// Text replies use RESP3 (after `HELLO 3`) instead of RESP2.
-    pub resp3: bool,
-    /// Keys with writes in flight on this connection (used by concurrent handlers).
-    pub order: KeyOrder,
-}
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {
@@ -52,14 +35,14 @@ pub trait Handler: Send + Sync + 'static {
 
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        Session {
-            id,
-            peer,
-            authenticated: true,
-            name: None,
-            resp3: false,
-            order: KeyOrder::default(),
-        }
+        Session::new(id, peer, true)
+    }
+
+    /// The connection-level state the loop keeps current for CLIENT, MONITOR and SLOWLOG
+    /// (and whose `maxclients` and `timeout` it obeys). Without it connections are not
+    /// registered, timed or shown to monitors. The default has none.
+    fn services(&self) -> Option<&Services> {
+        None
     }
 
     /// Called with each run of up to [`PREPARE_RUN`] pipelined requests before any of them is
@@ -89,5 +72,22 @@ impl NetStats {
     /// Current value of a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// The counters INFO reports.
+    pub fn counts(&self) -> ConnCounts {
+        ConnCounts {
+            open: Self::get(&self.connections),
+            accepted: Self::get(&self.accepted),
+            rejected: Self::get(&self.rejected),
+            commands: Self::get(&self.commands),
+        }
+    }
+
+    /// Zeroes the cumulative counters (CONFIG RESETSTAT); open connections stay counted.
+    pub fn reset(&self) {
+        for c in [&self.accepted, &self.rejected, &self.commands] {
+            c.store(0, Ordering::Relaxed);
+        }
     }
 }

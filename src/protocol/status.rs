@@ -24,11 +24,14 @@ pub enum Opcode {
     VDel = 0x11,
     /// One page of a shard's keys, values, TTLs and versions (shard copy).
     ShardDump = 0x12,
+    /// Any command: value = a RESP array of bulk strings (a Redis argument vector); the OK
+    /// payload is the reply in RESP3.
+    Cmd = 0x20,
 }
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 10] = [
+    pub const ALL: [Opcode; 11] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -39,6 +42,7 @@ impl Opcode {
         Opcode::VSet,
         Opcode::VDel,
         Opcode::ShardDump,
+        Opcode::Cmd,
     ];
 
     /// The opcode for a wire byte, if it is defined.
@@ -59,6 +63,7 @@ impl Opcode {
             Opcode::VSet => "VSET",
             Opcode::VDel => "VDEL",
             Opcode::ShardDump => "SHARD_DUMP",
+            Opcode::Cmd => "CMD",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! [`crate::client::Pool`]s.
 
 pub mod backend;
+mod env;
 pub mod forward;
 mod handler;
 pub mod health;
@@ -33,8 +34,9 @@ use tracing::info;
 
 use crate::auth::{Gate, Password};
 use crate::client::ConnectionConfig;
+use crate::cmd::Services;
+use crate::cmd::config::Config;
 use crate::net::{self, BindError, NetConfig, NetStats, Running};
-use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
 use forward::Timeouts;
 use health::HealthConfig;
@@ -118,7 +120,8 @@ struct Inner {
     net: Arc<NetStats>,
     started: Instant,
     port: u16,
-    settings: Vec<(&'static str, String)>,
+    services: Arc<Services>,
+    config: Config,
     gate: Gate,
     hlc: Hlc,
     write_ack: WriteAck,
@@ -167,7 +170,9 @@ impl Router {
             }
         }
         let net_stats = Arc::new(NetStats::default());
-        let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
+        let services = Arc::new(Services::new(cfg.net.max_connections, cfg.net.idle_timeout));
+        let gate = Gate::new(cfg.password.clone());
+        let config = env::router_config(&services, &gate, addr.port());
         let watcher = MapWatcher::new(cfg.map_path.clone(), (*map).clone());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
@@ -178,8 +183,9 @@ impl Router {
             net: net_stats.clone(),
             started: Instant::now(),
             port: addr.port(),
-            settings,
-            gate: Gate::new(cfg.password.clone()),
+            services,
+            config,
+            gate,
             hlc: Hlc::new(cfg.router_id),
             write_ack: cfg.write_ack,
             watcher: watcher.clone(),
@@ -234,21 +240,6 @@ impl Router {
             self.apply_map(self.inner.watcher.current());
         }
         true
-    }
-}
-
-impl Inner {
-    fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
-        let topo = self.topology.load();
-        stats::sections(&self.stats, &self.net, &topo, self.started.elapsed(), self.port)
-    }
-
-    fn info(&self, section: Option<&str>) -> Reply {
-        Reply::Bulk(stats::render(&self.sections(), section, true).into())
-    }
-
-    fn stats_reply(&self) -> Reply {
-        Reply::Bulk(stats::render(&self.sections(), None, false).into())
     }
 }
 

@@ -1,5 +1,7 @@
 //! The shale server: the store-backed handler plugged into [`crate::net`], plus the
-//! background sweeper, started and stopped together.
+//! background sweeper, started and stopped together. Commands themselves live in
+//! [`crate::cmd`]; this module supplies their [`crate::cmd::Env`] (INFO, CONFIG, shard
+//! dumps) and the `--node` shard ownership.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -12,7 +14,7 @@
 //! # }
 //! ```
 
-pub mod cmd;
+mod env;
 mod handler;
 mod shards;
 mod sync;
@@ -29,7 +31,8 @@ use crate::net::{self, BindError, NetConfig, NetStats, Running};
 use crate::shardmap::watch::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
 
-pub use handler::StoreHandler;
+pub use env::policy_name;
+pub use handler::{MAX_VERSION_SKEW, StoreHandler};
 pub use shards::{Served, ShardFilter};
 
 /// Default port of `shale server`.

@@ -74,6 +74,10 @@ impl<'a> Draft<'a> {
         self.expires_at = at;
     }
 
+    pub(super) fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
     pub(super) fn set_visited(&mut self, visited: bool) {
         self.meta = with_visited(self.meta, visited);
     }

@@ -153,9 +153,8 @@ impl Shard {
         let old = self.entries[i].expires_at();
         if old != deadline {
             let version = self.stamp(self.entries[i].version());
-            let e = &mut self.entries[i];
-            e.set_expiry(deadline);
-            e.set_version(version);
+            self.redeadline(i, deadline);
+            self.entries[i].set_version(version);
         }
         Some(old)
     }

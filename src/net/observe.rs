@@ -1,0 +1,175 @@
+//! What a connection reports to its process's [`Services`] and the per-request effects of
+//! its session: registration in the client registry (for CLIENT LIST and KILL), the
+//! activity CLIENT LIST shows (published once per turn), slow-log timing, MONITOR feeding
+//! and subscription, and CLIENT REPLY's suppression of replies.
+//!
+//! All of it is skipped for handlers without services (test fakes), and the costs on the
+//! hot path are one clock read per request while the slow log is on and one relaxed load
+//! per request to see whether anyone monitors.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::cmd::clients::Registration;
+use crate::cmd::monitor::{Subscription, redact};
+use crate::cmd::session::ConnFacts;
+use crate::cmd::{Command, ReplyMode, Services, Session, Spec};
+use crate::codec::Shape;
+
+/// One connection's link to its process's services.
+pub(super) struct Observer<'a> {
+    services: Option<&'a Services>,
+    _registration: Option<Registration<'a>>,
+    /// The MONITOR subscription while the session is in MONITOR mode.
+    monitor: Option<Subscription<'a>>,
+    last_cmd: &'static str,
+}
+
+/// What [`Observer::before`] noted about a request, for [`Observer::after`].
+pub(super) struct Pending {
+    spec: &'static Spec,
+    started: Option<Instant>,
+    /// The first key of a typed binary request (which has no argument vector), so a slow
+    /// or monitored one can still be shown.
+    key: Option<Bytes>,
+}
+
+impl<'a> Observer<'a> {
+    /// Registers the connection (when there are services) with its socket facts.
+    pub(super) fn new(services: Option<&'a Services>, session: &Session, facts: ConnFacts) -> Self {
+        session.client.set_conn(facts);
+        let registration = services.map(|s| s.clients.register(session.client.clone()));
+        Self { services, _registration: registration, monitor: None, last_cmd: "NULL" }
+    }
+
+    /// Notes a request about to be handed to the handler; `prev` is when the previous
+    /// request of the run was done, if it was timed.
+    pub(super) fn before(
+        &self,
+        command: &Command,
+        has_argv: bool,
+        prev: Option<Instant>,
+    ) -> Pending {
+        let spec = command.full_spec();
+        let Some(services) = self.services else {
+            return Pending { spec, started: None, key: None };
+        };
+        let timed = services.slowlog.slower_than_us() >= 0;
+        let shown = timed || services.monitors.active();
+        let key = if shown && !has_argv { command.keys().next().cloned() } else { None };
+        Pending { spec, started: timed.then(|| prev.unwrap_or_else(Instant::now)), key }
+    }
+
+    /// After the handler took the request: slow log, MONITOR, the reply mode. Returns the
+    /// shape the reply goes out in and the time now (the next request's start).
+    pub(super) fn after(
+        &mut self,
+        p: Pending,
+        argv: Option<&[Bytes]>,
+        session: &mut Session,
+        shape: Shape,
+    ) -> (Shape, Option<Instant>) {
+        self.last_cmd = p.spec.name;
+        let Some(services) = self.services else {
+            return (shape, None);
+        };
+        let now = p.started.map(|_| Instant::now());
+        let shown = |p: &Pending| match argv {
+            Some(a) => a.to_vec(),
+            None => synthesize(p.spec, p.key.clone()),
+        };
+        if let (Some(start), Some(now)) = (p.started, now) {
+            let took = now.saturating_duration_since(start);
+            if services.slowlog.is_slow(took) && !p.spec.has(crate::cmd::Flag::SkipSlowlog) {
+                let argv = redact(p.spec, &shown(&p));
+                services.slowlog.record(took, &argv, session.peer, session.name());
+            }
+        }
+        if services.monitors.active() && session.authenticated {
+            services.monitors.feed(p.spec, session.peer, &shown(&p));
+        }
+        self.sync_monitor(session);
+        (reply_shape(session, shape), now)
+    }
+
+    fn sync_monitor(&mut self, session: &Session) {
+        match (session.monitor, self.monitor.is_some(), self.services) {
+            (true, false, Some(s)) => self.monitor = Some(s.monitors.subscribe()),
+            (false, true, _) => self.monitor = None,
+            _ => {}
+        }
+    }
+
+    /// Whether the connection streams MONITOR lines.
+    pub(super) fn monitoring(&self) -> bool {
+        self.monitor.is_some()
+    }
+
+    /// The next MONITOR line; `None` when this monitor fell too far behind and must be
+    /// closed. Pending forever while not monitoring.
+    pub(super) async fn next_line(&mut self) -> Option<Bytes> {
+        let Some(sub) = &mut self.monitor else {
+            return std::future::pending().await;
+        };
+        loop {
+            match sub.rx.recv().await {
+                Ok(line) => return Some(line),
+                Err(RecvError::Lagged(_)) => return None,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// Publishes the turn's activity for CLIENT LIST: one lock per turn.
+    pub(super) fn publish(&self, session: &Session, rbuf: &BytesMut, wbuf: &BytesMut) {
+        if self.services.is_none() {
+            return;
+        }
+        let last = self.last_cmd;
+        session.client.update(|c| {
+            c.last_cmd = last;
+            c.last_active = Instant::now();
+            c.qbuf = rbuf.len();
+            c.qbuf_free = rbuf.capacity() - rbuf.len();
+            c.obl = wbuf.len();
+            c.omem = wbuf.capacity();
+        });
+    }
+}
+
+/// The arguments shown for a typed binary request: the command's name and its key.
+fn synthesize(spec: &Spec, key: Option<Bytes>) -> Vec<Bytes> {
+    std::iter::once(Bytes::from_static(spec.name.as_bytes())).chain(key).collect()
+}
+
+/// The shape a text reply goes out in under CLIENT REPLY, advancing SKIP by one command.
+/// Binary replies are always sent: their clients match replies by id.
+pub(super) fn reply_shape(session: &mut Session, shape: Shape) -> Shape {
+    if shape != Shape::Text {
+        return shape;
+    }
+    let (silent, next) = match session.reply {
+        ReplyMode::On => (false, ReplyMode::On),
+        ReplyMode::Off => (true, ReplyMode::Off),
+        ReplyMode::Skip => (true, ReplyMode::SkipNext),
+        ReplyMode::SkipNext => (true, ReplyMode::On),
+    };
+    session.reply = next;
+    if silent { Shape::Silent } else { shape }
+}
+
+/// The facts CLIENT LIST shows about a socket.
+pub(super) fn facts(
+    stream: &tokio::net::TcpStream,
+    close: tokio_util::sync::CancellationToken,
+) -> ConnFacts {
+    let local: Option<SocketAddr> = stream.local_addr().ok();
+    #[cfg(unix)]
+    let fd = i64::from(std::os::fd::AsRawFd::as_raw_fd(stream));
+    #[cfg(not(unix))]
+    let fd = -1;
+    ConnFacts { local, fd, close }
+}

@@ -1,0 +1,194 @@
+//! The server's [`Env`]: its INFO sections (memory, stats and keyspace from the store), its
+//! CONFIG parameters wired to the real settings, CONFIG RESETSTAT, and SHARD_DUMP pages.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::auth::{Gate, Password};
+use crate::cmd::config::{Config, parse_enum, parse_memory};
+use crate::cmd::info::human;
+use crate::cmd::{ConnCounts, Env, Role, Section, Services};
+use crate::net::NetConfig;
+use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
+use crate::protocol::{ErrorReply, Reply, Status};
+use crate::store::{EvictionPolicy, Store};
+
+use super::handler::StoreHandler;
+
+/// Redis's eviction policies, as CONFIG SET accepts them.
+const POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// The Redis name of a policy: shale's CLOCK eviction approximates LRU over all keys, as
+/// Redis's own `allkeys-lru` does.
+pub fn policy_name(p: EvictionPolicy) -> &'static str {
+    match p {
+        EvictionPolicy::NoEviction => "noeviction",
+        EvictionPolicy::Clock => "allkeys-lru",
+    }
+}
+
+fn parse_policy(v: &[u8]) -> Result<EvictionPolicy, String> {
+    match parse_enum(v, POLICIES)? {
+        "noeviction" => Ok(EvictionPolicy::NoEviction),
+        "allkeys-lru" => Ok(EvictionPolicy::Clock),
+        other => Err(format!("shale supports noeviction and allkeys-lru, not {other}")),
+    }
+}
+
+/// What the server's own CONFIG parameters read and change.
+#[derive(Debug)]
+struct Live {
+    store: Arc<Store>,
+    gate: Gate,
+    port: u16,
+    max_value: usize,
+}
+
+/// CONFIG's parameters for a server: the shared ones, the fixed facts clients ask about,
+/// and the store's memory limit; `requirepass` can be set but is never shown.
+pub fn server_config(
+    store: &Arc<Store>,
+    services: &Arc<Services>,
+    gate: &Gate,
+    net: &NetConfig,
+    port: u16,
+) -> Config {
+    let live = Live {
+        store: store.clone(),
+        gate: gate.clone(),
+        port,
+        max_value: net.limits.max_value_size,
+    };
+    Config::shared(services.clone())
+        .bound(Arc::new(live))
+        .fixed("port", |l| l.port.to_string())
+        .fixed("proto-max-bulk-len", |l| l.max_value.to_string())
+        .fixed("cluster-enabled", |_| "no".to_owned())
+        .mutable(
+            "maxmemory",
+            |l| l.store.maxmemory().to_string(),
+            |l, v, apply| {
+                let n = usize::try_from(parse_memory(v)?)
+                    .map_err(|_| "argument must be a memory value")?;
+                if apply {
+                    l.store.set_memory_limit(n, l.store.eviction());
+                }
+                Ok(())
+            },
+        )
+        .mutable(
+            "maxmemory-policy",
+            |l| policy_name(l.store.eviction()).to_owned(),
+            |l, v, apply| {
+                let policy = parse_policy(v)?;
+                if apply {
+                    l.store.set_memory_limit(l.store.maxmemory(), policy);
+                }
+                Ok(())
+            },
+        )
+        .secret("requirepass", |l, v, apply| {
+            let password = match v {
+                [] => None,
+                v => Some(Password::new(Bytes::copy_from_slice(v)).map_err(|e| e.to_string())?),
+            };
+            if apply {
+                l.gate.set_password(password);
+            }
+            Ok(())
+        })
+        .build()
+}
+
+impl Env for StoreHandler {
+    fn role(&self) -> Role {
+        Role::Server
+    }
+
+    fn services(&self) -> &Services {
+        &self.services
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn started(&self) -> Instant {
+        self.started
+    }
+
+    fn requires_auth(&self) -> bool {
+        self.gate.requires_auth()
+    }
+
+    fn conn_counts(&self) -> ConnCounts {
+        self.net.counts()
+    }
+
+    fn info(&self) -> Vec<Section> {
+        let st = self.store.stats();
+        let max = self.store.maxmemory();
+        let mut memory = Section::new("Memory");
+        memory
+            .field("used_memory", st.used_memory)
+            .field("used_memory_human", human(st.used_memory as u64));
+        memory.field("maxmemory", max).field("maxmemory_human", human(max as u64));
+        memory.field("maxmemory_policy", policy_name(self.store.eviction()));
+        let mut stats = Section::new("Stats");
+        stats.field("keys", st.keys).field("tombstones", st.tombstones);
+        stats.field("expired_keys", st.expired_keys).field("evictions", st.evictions);
+        stats.field("evicted_keys", st.evictions).field("get_hits", st.get_hits);
+        stats.field("get_misses", st.get_misses).field("keyspace_hits", st.get_hits);
+        stats.field("keyspace_misses", st.get_misses).field("commands", self.net.counts().commands);
+        stats
+            .field("sweep_last_pass_ms", st.sweep_last_pass_ms)
+            .field("sweep_passes", st.sweep_passes);
+        let mut keyspace = Section::new("Keyspace");
+        if st.keys > 0 {
+            let (expires, avg) = self.store.expiry_stats();
+            let line = format!("keys={},expires={expires},avg_ttl={}", st.keys, avg.as_millis());
+            keyspace.field("db0", line);
+        }
+        vec![memory, stats, keyspace]
+    }
+
+    fn reset_stats(&self) {
+        self.net.reset();
+        self.store.reset_stats();
+    }
+
+    /// One page of a shard's entries; the shard must be ready (hosted and copied) here.
+    fn shard_dump(&self, shard: u32, cursor: u64, max_items: u32) -> Result<Reply, ErrorReply> {
+        let Some(filter) = &self.shards else {
+            return Err(ErrorReply::invalid("SHARD_DUMP needs a server started with --shardmap"));
+        };
+        if !filter.is_ready(shard) {
+            let msg = format!("shard {shard} is not ready on node {}", filter.node());
+            return Err(ErrorReply::new(Status::WrongShard, msg));
+        }
+        let map = filter.served().map.clone();
+        let in_shard = |key: &[u8]| map.shard_for_key(key) == shard;
+        let max = match max_items as usize {
+            0 => DUMP_PAGE_MAX_ITEMS,
+            n => n.min(DUMP_PAGE_MAX_ITEMS),
+        };
+        let (entries, next) = self.store.dump_page(cursor, max, DUMP_PAGE_MAX_BYTES, &in_shard);
+        let records = entries.into_iter().map(super::sync::to_record).collect();
+        Ok(Reply::Bulk(encode_page(&DumpPage { records, next })))
+    }
+}
