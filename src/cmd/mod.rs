@@ -51,6 +51,7 @@ pub mod info;
 pub mod internal;
 mod keys;
 pub mod keyspace;
+mod keyspec;
 pub mod monitor;
 pub mod order;
 mod registry;
@@ -59,6 +60,8 @@ pub mod slowlog;
 mod spec;
 pub mod string;
 
+#[cfg(test)]
+mod data_tests;
 #[cfg(test)]
 mod parse_tests;
 #[cfg(test)]
@@ -70,9 +73,10 @@ pub use args::parse;
 pub use binary::{argv as cmd_argv, from_frame};
 pub use ctx::{ConnCounts, Ctx, Env, Role, Section, Services};
 pub use keys::Keys;
+pub use keyspec::{Begin, Find, KeyFlag, KeySpec, Legacy};
 pub use registry::{Cmd, Entry, ParseFn};
 pub use session::{ClientInfo, ReplyMode, Session};
-pub use spec::{Begin, Find, Flag, KeyFlag, KeySpec, Legacy, Merge, Route, Spec};
+pub use spec::{Flag, Merge, Route, Spec};
 
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::Keyspace;
@@ -124,13 +128,15 @@ impl Command {
 /// A connection in MONITOR mode may not touch the keyspace, as in Redis (where a monitor is
 /// flagged as a replica).
 pub fn execute(command: Command, ctx: &mut Ctx<'_>) -> Reply {
-    if ctx.session.monitor {
-        let spec = command.full_spec();
-        if spec.has(Flag::Write) || spec.has(Flag::ReadOnly) || spec.has(Flag::MayReplicate) {
-            return Reply::Error(ErrorReply::invalid("Replica can't interact with the keyspace"));
-        }
+    if ctx.session.monitor && touches_keyspace(command.full_spec()) {
+        return Reply::Error(ErrorReply::invalid("Replica can't interact with the keyspace"));
     }
     command.apply(ctx)
+}
+
+/// Whether a command reads or writes data, which a MONITOR connection may not do.
+pub fn touches_keyspace(spec: &Spec) -> bool {
+    spec.has(Flag::Write) || spec.has(Flag::ReadOnly) || spec.has(Flag::MayReplicate)
 }
 
 /// Parses an owned argument vector (convenience over [`parse`]).

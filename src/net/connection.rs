@@ -9,7 +9,6 @@
 //! timeout. Replies leave in request order.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::{Buf, BytesMut};
 use futures_util::FutureExt as _;
@@ -17,18 +16,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::WriteHalf;
 use tokio::time::{Duration, Instant};
-use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+mod turn;
+
 use super::inflight::InFlight;
-use super::observe::{Observer, facts, reply_shape};
-use super::{
-    Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
-};
-use crate::cmd::Command;
-use crate::codec::{CodecError, Dialect, Inbound, ServerCodec, Shape, encode_outbound};
-use crate::protocol::{Reply, Status};
+use super::observe::{Observer, facts};
+use super::{Handler, MAX_IN_FLIGHT, NetConfig, NetStats, READ_CHUNK, Session};
+use crate::codec::{Inbound, ServerCodec, encode_outbound};
+use crate::protocol::Status;
 
 /// Why a connection ended; logged at debug level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,120 +328,5 @@ impl<H: Handler> Conn<'_, H> {
             }
         }
         best
-    }
-
-    /// Decodes and dispatches buffered requests, a run at a time, until none is complete,
-    /// the batch cap is hit, or pending work reaches its limits. Replies that are ready at
-    /// once are encoded straight into the output buffer.
-    fn process(&mut self) -> Turn {
-        let mut run = std::mem::take(&mut self.run);
-        let mut handled = 0;
-        let turn = loop {
-            if handled >= MAX_BATCH {
-                break Turn::More;
-            }
-            if !self.has_room() {
-                break Turn::Drained;
-            }
-            let decoded = self.decode_run(&mut run);
-            handled += run.len();
-            self.handler.prepare(&run);
-            if self.dispatch(&mut run) {
-                break Turn::Close(End::Quit);
-            }
-            match decoded {
-                Ok(true) => {}
-                Ok(false) => break Turn::Drained,
-                Err(e) => break Turn::Close(self.codec_failed(e)),
-            }
-        };
-        self.run = run;
-        self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
-        if handled > 0 {
-            self.observer.publish(&self.session, &self.rbuf, &self.wbuf);
-        }
-        turn
-    }
-
-    /// Decodes up to [`PREPARE_RUN`] requests into `run`, stopping after a QUIT; `Ok(true)`
-    /// if more may be buffered. Before authentication a run is one request, because AUTH
-    /// lifts the size limits the next request is decoded under.
-    fn decode_run(&mut self, run: &mut Vec<Inbound>) -> Result<bool, CodecError> {
-        let cap = if self.pre_auth { 1 } else { PREPARE_RUN };
-        while run.len() < cap {
-            let Some(inbound) = self.codec.decode(&mut self.rbuf)? else {
-                return Ok(false);
-            };
-            let quit = matches!(inbound.command, Ok(Command::Quit(_)));
-            run.push(inbound);
-            if quit {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Hands a run to the handler in order; `true` if it ended with QUIT.
-    fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
-        if !self.session.binary && self.codec.dialect() == Some(Dialect::Binary) {
-            self.session.binary = true;
-        }
-        // The slow log times each request from the end of the one before: one clock read
-        // per request, and none while the log is off.
-        let mut clock = None;
-        for Inbound { id, shape, command, argv } in run.drain(..) {
-            let quit = matches!(command, Ok(Command::Quit(_)));
-            let (shape, ready) = match command {
-                Ok(Command::Quit(_)) => (shape, self.inflight.push_ready(id, shape, Reply::Ok)),
-                Ok(cmd) => {
-                    let pending = self.observer.before(&cmd, argv.is_some(), clock);
-                    let fut = self.handler.call(&mut self.session, cmd);
-                    self.lift_pre_auth_limits();
-                    let (shape, at) =
-                        self.observer.after(pending, argv.as_deref(), &mut self.session, shape);
-                    clock = at;
-                    (shape, self.inflight.push(id, shape, fut))
-                }
-                Err(e) => {
-                    let shape = reply_shape(&mut self.session, shape);
-                    (shape, self.inflight.push_ready(id, shape, Reply::Error(e)))
-                }
-            };
-            if let Some(reply) = ready {
-                self.encode(id, shape, &reply);
-            }
-            if quit {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Once the handler has authenticated the session, the next request may be full size.
-    fn lift_pre_auth_limits(&mut self) {
-        if self.pre_auth && self.session.authenticated {
-            self.pre_auth = false;
-            self.codec.set_limits(self.cfg.limits);
-        }
-    }
-
-    fn encode(&mut self, id: u32, shape: Shape, reply: &Reply) {
-        encode_outbound(id, shape, reply, self.session.resp3, &mut self.wbuf);
-    }
-
-    fn codec_failed(&mut self, err: CodecError) -> End {
-        match err {
-            CodecError::Fatal { status, message } => {
-                debug!(%message, "closing after protocol error");
-                self.last_words = Some((status, message));
-                End::Fatal
-            }
-            CodecError::CrossProtocol => {
-                tracing::warn!(peer = %self.session.peer, "cross-protocol request, closing");
-                self.wbuf.clear();
-                End::CrossProtocol
-            }
-            CodecError::Io(_) => End::Io,
-        }
     }
 }

@@ -56,7 +56,6 @@ pub async fn serve<H: Handler>(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let slots = Arc::new(Semaphore::new(cfg.max_connections));
     let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
     let next_id = AtomicU64::new(1);
     loop {
@@ -76,7 +75,10 @@ pub async fn serve<H: Handler>(
             }
         };
         let _ = SockRef::from(&stream).set_nodelay(true);
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
+        // CONFIG SET maxclients changes the limit while serving, so it is read per accept;
+        // only this loop adds connections, so the check and the increment below agree.
+        let max = handler.services().map_or(cfg.max_connections, |s| s.maxclients());
+        if stats.connections.load(Ordering::Relaxed) >= max as u64 {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             if let Ok(permit) = rejecting.clone().try_acquire_owned() {
                 tracker.spawn(async move {
@@ -96,7 +98,6 @@ pub async fn serve<H: Handler>(
             async move {
                 serve_connection(stream, session, h, c, s.clone(), t).await;
                 s.connections.fetch_sub(1, Ordering::Relaxed);
-                drop(permit);
             }
             .instrument(span),
         );

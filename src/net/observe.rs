@@ -35,6 +35,8 @@ pub(super) struct Pending {
     /// The first key of a typed binary request (which has no argument vector), so a slow
     /// or monitored one can still be shown.
     key: Option<Bytes>,
+    /// Refused without running (a monitor's keyspace command): not shown to monitors.
+    refused: bool,
 }
 
 impl<'a> Observer<'a> {
@@ -52,15 +54,18 @@ impl<'a> Observer<'a> {
         command: &Command,
         has_argv: bool,
         prev: Option<Instant>,
+        session: &Session,
     ) -> Pending {
         let spec = command.full_spec();
+        // A monitor's keyspace commands are refused before they run, so nothing is shown.
+        let refused = session.monitor && crate::cmd::touches_keyspace(spec);
         let Some(services) = self.services else {
-            return Pending { spec, started: None, key: None };
+            return Pending { spec, started: None, key: None, refused };
         };
         let timed = services.slowlog.slower_than_us() >= 0;
         let shown = timed || services.monitors.active();
         let key = if shown && !has_argv { command.keys().next().cloned() } else { None };
-        Pending { spec, started: timed.then(|| prev.unwrap_or_else(Instant::now)), key }
+        Pending { spec, started: timed.then(|| prev.unwrap_or_else(Instant::now)), key, refused }
     }
 
     /// After the handler took the request: slow log, MONITOR, the reply mode. Returns the
@@ -88,7 +93,7 @@ impl<'a> Observer<'a> {
                 services.slowlog.record(took, &argv, session.peer, session.name());
             }
         }
-        if services.monitors.active() && session.authenticated {
+        if services.monitors.active() && session.authenticated && !p.refused {
             services.monitors.feed(p.spec, session.peer, &shown(&p));
         }
         self.sync_monitor(session);

@@ -54,3 +54,62 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::store::{EvictionPolicy, ManualClock, SetCond, Store, StoreConfig, StoreError};
+
+    fn store() -> (Store, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new());
+        (Store::with_clock(StoreConfig { shards: 4 }, clock.clone()), clock)
+    }
+
+    #[test]
+    fn expiry_stats_follow_every_write() {
+        let (s, clock) = store();
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(s.expiry_stats(), (0, Duration::ZERO));
+        s.set(b"a", b"1", secs(10), SetCond::Always);
+        s.set(b"b", b"1", secs(30), SetCond::Always);
+        s.set(b"c", b"1", None, SetCond::Always);
+        assert_eq!(s.expiry_stats(), (2, Duration::from_secs(20)));
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.expiry_stats(), (2, Duration::from_secs(15)));
+        s.set(b"a", b"2", None, SetCond::Always); // an overwrite drops the TTL
+        s.expire(b"c", Duration::from_secs(5));
+        s.persist(b"b");
+        assert_eq!(s.expiry_stats(), (1, Duration::from_secs(5)));
+        s.del(b"c");
+        assert_eq!(s.expiry_stats().0, 0);
+        s.set(b"d", b"1", secs(1), SetCond::Always);
+        s.flush();
+        assert_eq!(s.expiry_stats().0, 0);
+        s.check_invariants();
+    }
+
+    #[test]
+    fn the_memory_limit_changes_while_serving() {
+        let (s, _) = store();
+        assert!(s.try_set(b"k", b"v", None, SetCond::Always).is_ok());
+        s.set_memory_limit(4, EvictionPolicy::NoEviction);
+        assert_eq!((s.maxmemory(), s.eviction()), (4, EvictionPolicy::NoEviction));
+        let refused = s.try_set(b"big", &[0; 64], None, SetCond::Always);
+        assert!(matches!(refused, Err(StoreError::OutOfMemory { maxmemory: 4 })));
+        s.set_memory_limit(0, EvictionPolicy::Clock);
+        assert!(s.try_set(b"big", &[0; 64], None, SetCond::Always).is_ok());
+    }
+
+    #[test]
+    fn reset_stats_zeroes_the_counters() {
+        let (s, _) = store();
+        s.get(b"nope");
+        s.set(b"k", b"v", None, SetCond::Always);
+        s.get(b"k");
+        s.reset_stats();
+        let st = s.stats();
+        assert_eq!((st.get_hits, st.get_misses, st.keys), (0, 0, 1));
+    }
+}

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::cmd::args::lookup;
-use crate::cmd::spec::{Begin, Find};
+use crate::cmd::{Begin, Find};
 use crate::cmd::{KeyFlag, KeySpec, Spec};
 use crate::protocol::{ErrorReply, Reply};
 
@@ -33,9 +33,10 @@ pub fn info(spec: &Spec) -> Reply {
         int(legacy.last),
         int(legacy.step),
         simple_set(spec.acl.iter().copied()),
-        simple_set(spec.tips.iter().copied()),
-        Reply::Array(spec.keys.iter().map(key_spec).collect()),
-        Reply::Array(spec.subcommands.iter().map(info).collect()),
+        // Tips are bulk strings, key specs and subcommands sets, as Redis sends them.
+        Reply::Set(spec.tips.iter().map(|t| Reply::text(t)).collect()),
+        Reply::Set(spec.keys.iter().map(key_spec).collect()),
+        Reply::Set(spec.subcommands.iter().map(info).collect()),
     ])
 }
 
@@ -69,7 +70,12 @@ fn key_spec(k: &KeySpec) -> Reply {
             ),
         ]),
     };
-    map(vec![("flags", key_flags(k.flags)), ("begin_search", begin), ("find_keys", find)])
+    let mut fields =
+        vec![("flags", key_flags(k.flags)), ("begin_search", begin), ("find_keys", find)];
+    if !k.notes.is_empty() {
+        fields.insert(0, ("notes", Reply::text(k.notes)));
+    }
+    map(fields)
 }
 
 /// Key-spec flags as a set of simple strings.

@@ -53,7 +53,8 @@ impl Cmd for Set {
             0,
             1,
             &[KeyFlag::Rw, KeyFlag::Access, KeyFlag::Update, KeyFlag::VariableFlags],
-        )])
+        )
+        .notes("RW and ACCESS due to the optional `GET` argument")])
         .route(Route::ReadModifyWrite)
         .docs("string", "1.0.0", "O(1)", "Set the string value of a key");
 
