@@ -1,6 +1,7 @@
 //! tokio-util `Decoder`/`Encoder`s over [`crate::protocol`]: [`ServerCodec`] for the
 //! server and router's listening side (binary or Redis text, detected from the first
-//! byte), [`ClientCodec`] for the client and router's backend side (binary only).
+//! byte, each request parsed into a [`Command`] by [`crate::cmd`]), [`ClientCodec`] for the
+//! client and router's backend side (binary only).
 //!
 //! Decoder discipline: `Ok(None)` while a frame is incomplete, exactly one frame consumed
 //! per `Some`, and the declared length is checked before any bytes are buffered. Nothing
@@ -13,8 +14,6 @@ use std::io;
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
-
-use bytes::Bytes;
 
 use crate::cmd::{self, Command};
 use crate::protocol::binary::{self, FrameError, RequestFrame, ResponseFrame};
@@ -56,7 +55,7 @@ pub struct Inbound {
     /// The command, or an error reply for bad content inside an intact frame.
     pub command: Result<Command, ErrorReply>,
     /// The arguments as received; `None` for the typed binary opcodes.
-    pub argv: Option<Vec<Bytes>>,
+    pub argv: Option<text::Argv>,
 }
 
 /// A reply ready to encode.
@@ -210,7 +209,7 @@ impl ServerCodec {
     }
 
     fn decode_text(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
-        match self.text.decode(src, &self.limits) {
+        match self.text.decode_argv(src, &self.limits) {
             Ok(Some(argv)) => Ok(Some(Inbound {
                 id: 0,
                 shape: Shape::Text,

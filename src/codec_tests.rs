@@ -1,3 +1,5 @@
+use bytes::Bytes;
+
 use super::*;
 use crate::cmd::string::{SetArgs, SetMode};
 use crate::protocol::binary::RequestFrame;

@@ -29,6 +29,12 @@ async fn config_get_is_an_array_in_resp2_and_a_map_in_resp3() {
     c.read_until(b"modules\r\n*0\r\n").await;
     c.roundtrip(b"CONFIG GET maxmemory\r\n", b"%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n").await;
     c.roundtrip(b"CONFIG GET nosuch\r\n", b"%0\r\n").await;
+    // COMMAND INFO's flags, tips, key specs and subcommands are sets in RESP3.
+    c.send(b"COMMAND INFO ping\r\n").await;
+    c.expect(b"*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n").await;
+    c.expect(b"~2\r\n+@fast\r\n+@connection\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n").await;
+    c.expect(b"$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n").await;
+    c.roundtrip(b"INFO cluster\r\n", b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n").await;
     // INFO and CLIENT INFO are verbatim text in RESP3, bulk strings in RESP2.
     c.send(b"CLIENT INFO\r\n").await;
     c.read_until(b"txt:id=").await;

@@ -18,12 +18,14 @@ pub mod protected;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
+use bytes::Bytes;
 use tracing::warn;
 
+use crate::cmd::config::Config;
 use crate::cmd::conn::{Credentials, HelloArgs, wrongpass};
 use crate::cmd::{Command, Flag, Session};
 use crate::protocol::{Reply, Status};
@@ -98,6 +100,9 @@ pub enum Screened {
 #[derive(Debug, Clone)]
 pub struct Gate {
     password: Arc<ArcSwapOption<Password>>,
+    /// Whether `password` is set, read on every command: one relaxed load instead of an
+    /// `ArcSwap` load while no password is set.
+    required: Arc<AtomicBool>,
     failures: Arc<FailureLog>,
 }
 
@@ -110,19 +115,37 @@ impl Default for Gate {
 impl Gate {
     /// A gate requiring `password`, or an open one for `None`.
     pub fn new(password: Option<Password>) -> Self {
+        let required = Arc::new(AtomicBool::new(password.is_some()));
         let password = Arc::new(ArcSwapOption::from(password.map(Arc::new)));
-        Self { password, failures: Arc::new(FailureLog::new()) }
+        Self { password, required, failures: Arc::new(FailureLog::new()) }
     }
 
     /// Whether clients must authenticate.
     pub fn requires_auth(&self) -> bool {
-        self.password.load().is_some()
+        self.required.load(Ordering::Relaxed)
     }
 
     /// Requires `password` from new connections and unauthenticated ones (`None`: no
     /// password). Connections that authenticated stay authenticated, as in Redis.
     pub fn set_password(&self, password: Option<Password>) {
+        self.required.store(password.is_some(), Ordering::Relaxed);
         self.password.store(password.map(Arc::new));
+    }
+
+    /// Adds CONFIG's `requirepass` for this gate to `config`: settable (`""` removes the
+    /// password), never shown.
+    pub fn config_param(&self, config: Config) -> Config {
+        let gate = self.clone();
+        config.secret("requirepass", move |v, apply| {
+            let password = match v {
+                [] => None,
+                v => Some(Password::new(Bytes::copy_from_slice(v)).map_err(|e| e.to_string())?),
+            };
+            if apply {
+                gate.set_password(password);
+            }
+            Ok(())
+        })
     }
 
     /// A new connection's session: unauthenticated exactly when a password is set.
@@ -134,6 +157,9 @@ impl Gate {
     /// are checked here when a password is set; without one, AUTH is forwarded so the
     /// handler gives its usual "no password configured" error.
     pub fn screen(&self, session: &mut Session, command: Command) -> Screened {
+        if !self.requires_auth() {
+            return Screened::Forward(command);
+        }
         let guard = self.password.load();
         let Some(password) = guard.as_deref() else {
             return Screened::Forward(command);
@@ -184,8 +210,6 @@ impl Gate {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::Screened::{Answer, Forward};
     use super::*;
     use crate::protocol::WRONGPASS_MESSAGE;

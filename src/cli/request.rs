@@ -60,7 +60,7 @@ impl Request {
     /// CLI-only `--ttl` option; everything the server can judge is left to the server.
     pub fn parse(args: Vec<Bytes>) -> Result<Self, ErrorReply> {
         let args = expand_ttl_option(args)?;
-        let Ok(cmd) = parse(&args, &Limits::default()) else {
+        let Ok(cmd) = parse(&args.clone().into(), &Limits::default()) else {
             return Ok(Request::Cmd(args));
         };
         let op = match cmd {

@@ -10,7 +10,8 @@
 //!   exponential backoff ([`ReconnectPolicy`]). The router reuses these two for its
 //!   backends.
 //! - [`Client`]: one pool per configured address with in-order failover, client-side
-//!   limit checks, typed results, per-call timeouts, [`Pipeline`]s and [`ClientMetrics`].
+//!   limit checks, typed results, per-call timeouts, [`Pipeline`]s and [`ClientMetrics`];
+//!   [`Client::cmd`] runs any command through the CMD opcode and returns a [`RespValue`].
 //!
 //! The wire format itself belongs to [`crate::protocol`] and [`crate::codec`]; this module
 //! never parses bytes on its own.

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::registry::Entry;
 use super::{COMMANDS, Command};
 use crate::protocol::binary::{check_key, check_value};
-use crate::protocol::text::parse_i64;
+use crate::protocol::text::{Argv, parse_i64};
 use crate::protocol::{ErrorReply, Limits, Status};
 
 /// Longest command name or argument quoted back in an error, as in Redis.
@@ -16,8 +16,8 @@ pub const ECHO_LIMIT: usize = 128;
 /// (case-insensitive), checks its arity (and a container's subcommand and its arity),
 /// then runs its parser. Errors carry Redis's exact message without the `ERR` prefix (the
 /// status picks it), so clients that match on messages keep working.
-pub fn parse(argv: &[Bytes], limits: &Limits) -> Result<Command, ErrorReply> {
-    let name = argv.first().map(|n| n.as_ref()).unwrap_or_default();
+pub fn parse(argv: &Argv, limits: &Limits) -> Result<Command, ErrorReply> {
+    let name = argv.get(0).unwrap_or_default();
     let Some(entry) = lookup(name) else {
         return Err(unknown_command(argv));
     };
@@ -72,8 +72,8 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> ErrorReply {
 
 /// Redis's "unknown command" text: the name, then the first arguments quoted, together at
 /// most about [`ECHO_LIMIT`] bytes so a huge request cannot make a huge reply.
-pub fn unknown_command(args: &[Bytes]) -> ErrorReply {
-    let name = args.first().map(|n| n.as_ref()).unwrap_or_default();
+pub fn unknown_command(args: &Argv) -> ErrorReply {
+    let name = args.get(0).unwrap_or_default();
     let mut shown = String::new();
     for arg in args.iter().skip(1) {
         if shown.len() >= ECHO_LIMIT {
@@ -97,39 +97,38 @@ pub fn lossy(b: &[u8], max: usize) -> String {
 }
 
 /// Argument `i` (empty if absent: parsers run after the arity check).
-pub fn arg(argv: &[Bytes], i: usize) -> Bytes {
-    argv.get(i).cloned().unwrap_or_default()
+pub fn arg(argv: &Argv, i: usize) -> Bytes {
+    argv.bytes(i).unwrap_or_default()
 }
 
 /// Argument `i` as a key within the limits.
-pub fn key(argv: &[Bytes], i: usize, limits: &Limits) -> Result<Bytes, ErrorReply> {
+pub fn key(argv: &Argv, i: usize, limits: &Limits) -> Result<Bytes, ErrorReply> {
     check_key(arg(argv, i), limits)
 }
 
 /// Every argument from `from` on, each a key within the limits.
-pub fn keys_from(argv: &[Bytes], from: usize, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
-    argv.iter().skip(from).map(|k| check_key(k.clone(), limits)).collect()
+pub fn keys_from(argv: &Argv, from: usize, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
+    (from..argv.len()).map(|i| check_key(arg(argv, i), limits)).collect()
 }
 
 /// Argument `i` as a value within the limits.
-pub fn value(argv: &[Bytes], i: usize, limits: &Limits) -> Result<Bytes, ErrorReply> {
+pub fn value(argv: &Argv, i: usize, limits: &Limits) -> Result<Bytes, ErrorReply> {
     let v = arg(argv, i);
     check_value(&v, limits)?;
     Ok(v)
 }
 
 /// Argument `i` as an integer, with Redis's message when it is not one.
-pub fn int(argv: &[Bytes], i: usize) -> Result<i64, ErrorReply> {
-    argv.get(i).and_then(|a| parse_i64(a)).ok_or_else(not_an_integer)
+pub fn int(argv: &Argv, i: usize) -> Result<i64, ErrorReply> {
+    argv.get(i).and_then(parse_i64).ok_or_else(not_an_integer)
 }
 
 /// Whether argument `i` is `word`, ignoring case.
-pub fn is(argv: &[Bytes], i: usize, word: &str) -> bool {
+pub fn is(argv: &Argv, i: usize, word: &str) -> bool {
     argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Argument `i` as UTF-8 text (lossily), lower-cased.
-pub fn lower(argv: &[Bytes], i: usize) -> String {
-    String::from_utf8_lossy(argv.get(i).map(|a| a.as_ref()).unwrap_or_default())
-        .to_ascii_lowercase()
+pub fn lower(argv: &Argv, i: usize) -> String {
+    String::from_utf8_lossy(argv.get(i).unwrap_or_default()).to_ascii_lowercase()
 }

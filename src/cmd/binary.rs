@@ -10,7 +10,7 @@ use super::conn::Credentials;
 use super::internal::{ShardDumpArgs, VDelArgs, VSetArgs};
 use super::string::{SetArgs, SetMode};
 use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
-use crate::protocol::text::RequestDecoder;
+use crate::protocol::text::{Argv, RequestDecoder};
 use crate::protocol::{ErrorReply, Limits, Opcode, Status};
 
 /// Validates a parsed request frame against `limits` and turns it into a [`Command`].
@@ -61,7 +61,7 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
 
 /// The argument vector a CMD frame's value holds: exactly one RESP array of bulk strings,
 /// decoded under the connection's limits.
-pub fn argv(value: Bytes, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
+pub fn argv(value: Bytes, limits: &Limits) -> Result<Argv, ErrorReply> {
     let bad = |why: &str| {
         ErrorReply::invalid(format!("CMD value must be one RESP array of bulk strings: {why}"))
     };
@@ -69,7 +69,7 @@ pub fn argv(value: Bytes, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
         return Err(bad("it does not start with '*'"));
     }
     let mut buf = bytes::BytesMut::from(&value[..]);
-    match RequestDecoder::default().decode(&mut buf, limits) {
+    match RequestDecoder::default().decode_argv(&mut buf, limits) {
         Ok(Some(args)) if buf.is_empty() && !args.is_empty() => Ok(args),
         Ok(Some(_)) if !buf.is_empty() => Err(bad("bytes follow the array")),
         Ok(_) => Err(bad("the array is empty or incomplete")),

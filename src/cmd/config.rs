@@ -86,12 +86,15 @@ impl Config {
         Bound { ctx, config: self }
     }
 
-    /// The parameters every process has: the persistence stubs, `databases`, and the
-    /// connection limits and slow log settings kept in [`Services`].
-    pub fn shared(services: std::sync::Arc<Services>) -> Config {
+    /// The parameters every process has: its `port`, `databases`, `cluster-enabled`, the
+    /// persistence stubs, and the connection limits and slow log settings kept in
+    /// [`Services`].
+    pub fn shared(services: std::sync::Arc<Services>, port: u16) -> Config {
         let no_disk = || "shale keeps nothing on disk".to_owned();
         Config::default()
+            .fixed("port", move || port.to_string())
             .fixed("databases", || "1".to_owned())
+            .fixed("cluster-enabled", || "no".to_owned())
             .mutable(
                 "save",
                 String::new,

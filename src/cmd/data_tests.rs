@@ -13,7 +13,7 @@ use crate::store::{ManualClock, Store, StoreConfig, StoreOptions};
 
 fn exec(store: &Store, words: &[&str]) -> Reply {
     let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-    match parse(&argv, &Limits::default()) {
+    match parse(&argv.into(), &Limits::default()) {
         Ok(cmd) => run(cmd, store, &TestEnv::new()),
         Err(e) => Reply::Error(e),
     }

@@ -144,7 +144,7 @@ pub fn parse_argv(
     argv: Vec<bytes::Bytes>,
     limits: &crate::protocol::Limits,
 ) -> Result<Command, ErrorReply> {
-    parse(&argv, limits)
+    parse(&argv.into(), limits)
 }
 
 /// Runs `command` directly against `keyspace` with a throwaway session and `env`: for unit

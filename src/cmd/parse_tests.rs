@@ -36,7 +36,7 @@ fn invalid(message: &'static str) -> Want {
 
 fn check(cases: &[(&[&str], Want)], limits: &Limits) {
     for (args, want) in cases {
-        let got = parse(&bs(args), limits).map_err(|e| (e.status, e.message.into_owned()));
+        let got = parse(&bs(args).into(), limits).map_err(|e| (e.status, e.message.into_owned()));
         let want = want.clone().map_err(|(s, m)| (s, m.to_string()));
         assert_eq!(got, want, "args {args:?}");
     }
@@ -205,7 +205,8 @@ fn parses_connection_command_arguments() {
 fn unknown_commands_quote_their_start() {
     let long = "x".repeat(200);
     let long_args = [long.as_str(), "y"];
-    let got = |args: &[&str]| parse(&bs(args), &Limits::default()).expect_err("unknown command");
+    let got =
+        |args: &[&str]| parse(&bs(args).into(), &Limits::default()).expect_err("unknown command");
     let cases: &[(&[&str], String)] = &[
         (&["FOO", "a", "b"], "unknown command 'FOO', with args beginning with: 'a' 'b' ".into()), // args quoted
         (&["FOO"], "unknown command 'FOO', with args beginning with: ".into()), // no args

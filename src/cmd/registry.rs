@@ -5,11 +5,10 @@
 //! parsed, dispatched, shard-checked and listed by COMMAND without further edits, and a
 //! command missing from a match is a compile error, not a silent `_ =>`.
 
-use bytes::Bytes;
-
 use super::ctx::Ctx;
 use super::keys::Keys;
 use super::spec::{Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// One command: its declaration, how its arguments parse, which keys they name, and what
@@ -25,7 +24,7 @@ pub trait Cmd {
     /// Parses an argument vector (the name first) whose arity [`Cmd::SPEC`] admits (and,
     /// for a container, whose subcommand exists with an admitted arity). Errors carry
     /// Redis's messages.
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Self::Args, ErrorReply>;
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Self::Args, ErrorReply>;
 
     /// The keys the arguments name, in argument order; what COMMAND GETKEYS finds in the
     /// same argument vector through the key specs.
@@ -46,7 +45,7 @@ pub trait Cmd {
 }
 
 /// A parser of one command, as the name table holds it.
-pub type ParseFn = fn(&[Bytes], &Limits) -> Result<super::Command, ErrorReply>;
+pub type ParseFn = fn(&Argv, &Limits) -> Result<super::Command, ErrorReply>;
 
 /// One row of the name table.
 #[derive(Debug, Clone, Copy)]

@@ -145,7 +145,8 @@ fn getkeys_agrees_with_keys_for_every_sample() {
     let limits = Limits::default();
     for words in SAMPLES {
         let argv = argv(words);
-        let cmd: Command = parse(&argv, &limits).unwrap_or_else(|e| panic!("{words:?}: {e}"));
+        let cmd: Command =
+            parse(&argv.clone().into(), &limits).unwrap_or_else(|e| panic!("{words:?}: {e}"));
         let named: Vec<Bytes> = cmd.keys().cloned().collect();
         match getkeys(&argv) {
             Ok(found) => {
@@ -167,8 +168,9 @@ fn getkeys_agrees_with_keys_for_every_sample() {
 #[test]
 fn arity_errors_name_the_command() {
     let limits = Limits::default();
-    let err =
-        |words: &[&str]| parse(&argv(words), &limits).expect_err("refused").message.into_owned();
+    let err = |words: &[&str]| {
+        parse(&argv(words).into(), &limits).expect_err("refused").message.into_owned()
+    };
     assert_eq!(err(&["get"]), "wrong number of arguments for 'get' command");
     assert_eq!(err(&["GET", "a", "b"]), "wrong number of arguments for 'get' command");
     assert_eq!(err(&["config"]), "wrong number of arguments for 'config' command");
@@ -183,7 +185,7 @@ fn arity_errors_name_the_command() {
 #[test]
 fn routes_depend_on_arguments_where_declared() {
     let limits = Limits::default();
-    let route = |words: &[&str]| parse(&argv(words), &limits).expect("parses").route();
+    let route = |words: &[&str]| parse(&argv(words).into(), &limits).expect("parses").route();
     assert_eq!(route(&["set", "k", "v"]), Route::Write);
     assert_eq!(route(&["set", "k", "v", "NX"]), Route::ReadModifyWrite);
     assert_eq!(route(&["del", "k"]), Route::Write);

@@ -17,9 +17,7 @@ pub(crate) struct TestEnv {
 impl TestEnv {
     pub(crate) fn new() -> Self {
         let services = Arc::new(Services::new(100, None));
-        let config = Config::shared(services.clone())
-            .fixed("port", || "6379".to_owned())
-            .secret("requirepass", |_, _| Ok(()));
+        let config = Config::shared(services.clone(), 6379).secret("requirepass", |_, _| Ok(()));
         Self { services, config, started: Instant::now() }
     }
 }

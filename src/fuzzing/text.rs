@@ -101,7 +101,7 @@ fn check_request(span: &[u8], args: &[Bytes], limits: &Limits) {
         let again = RequestDecoder::default().decode(&mut resp, &WIDE);
         assert_eq!(again, Ok(Some(args.to_vec())), "inline arguments do not survive RESP");
     }
-    match crate::cmd::parse(args, limits) {
+    match crate::cmd::parse(&args.to_vec().into(), limits) {
         Ok(cmd) => check_command(&cmd, limits, Origin::Text),
         Err(e) => {
             assert!(e.status.is_error() && !e.status.is_fatal(), "{e:?}");

@@ -219,7 +219,7 @@ impl<H: Handler> Conn<'_, H> {
             }
             if let Some(End::Shutdown) = st.closing {
                 // Requests already fully received still get their replies.
-                if let Turn::Close(end) = self.process() {
+                if let Turn::Close(end) = self.process(std::time::Instant::now()) {
                     st.closing = Some(end);
                 }
             }
@@ -232,7 +232,7 @@ impl<H: Handler> Conn<'_, H> {
     fn prepare(&mut self, st: &mut LoopState, wr: &WriteHalf<'_>) -> Result<(), End> {
         if st.closing.is_none() && self.has_room() {
             let was_idle = self.wbuf.is_empty();
-            match self.process() {
+            match self.process(st.clock.last_read.into_std()) {
                 Turn::Drained => st.more = false,
                 Turn::More => st.more = true,
                 Turn::Close(end) => st.closing = Some(end),

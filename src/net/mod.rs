@@ -4,6 +4,11 @@
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
+//! The per-connection [`Session`] and the shared connection state a handler may offer
+//! ([`Handler::services`]: the client registry, MONITOR, the slow log, `maxclients` and
+//! `timeout`) are [`crate::cmd`]'s; the connection loop keeps them current: it registers
+//! each connection, times each request, feeds MONITOR, streams its lines to monitoring
+//! connections, applies CLIENT REPLY and closes a connection CLIENT KILL names.
 
 mod config;
 mod connection;

@@ -8,7 +8,7 @@
 //! per request to see whether anyone monitors.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::error::RecvError;
@@ -18,6 +18,11 @@ use crate::cmd::monitor::{Subscription, redact};
 use crate::cmd::session::ConnFacts;
 use crate::cmd::{Command, ReplyMode, Services, Session, Spec};
 use crate::codec::Shape;
+use crate::protocol::text::Argv;
+
+/// How often a busy connection refreshes what CLIENT LIST shows of it (its last command
+/// is refreshed at once when it changes); idle and age are shown in whole seconds.
+pub const ACTIVITY_REFRESH: Duration = Duration::from_millis(100);
 
 /// One connection's link to its process's services.
 pub(super) struct Observer<'a> {
@@ -26,6 +31,8 @@ pub(super) struct Observer<'a> {
     /// The MONITOR subscription while the session is in MONITOR mode.
     monitor: Option<Subscription<'a>>,
     last_cmd: &'static str,
+    /// What was last published, so a busy connection does not take the lock every turn.
+    published: Option<(Instant, &'static str)>,
 }
 
 /// What [`Observer::before`] noted about a request, for [`Observer::after`].
@@ -44,7 +51,13 @@ impl<'a> Observer<'a> {
     pub(super) fn new(services: Option<&'a Services>, session: &Session, facts: ConnFacts) -> Self {
         session.client.set_conn(facts);
         let registration = services.map(|s| s.clients.register(session.client.clone()));
-        Self { services, _registration: registration, monitor: None, last_cmd: "NULL" }
+        Self {
+            services,
+            _registration: registration,
+            monitor: None,
+            last_cmd: "NULL",
+            published: None,
+        }
     }
 
     /// Notes a request about to be handed to the handler; `prev` is when the previous
@@ -73,7 +86,7 @@ impl<'a> Observer<'a> {
     pub(super) fn after(
         &mut self,
         p: Pending,
-        argv: Option<&[Bytes]>,
+        argv: Option<&Argv>,
         session: &mut Session,
         shape: Shape,
     ) -> (Shape, Option<Instant>) {
@@ -128,15 +141,29 @@ impl<'a> Observer<'a> {
         }
     }
 
-    /// Publishes the turn's activity for CLIENT LIST: one lock per turn.
-    pub(super) fn publish(&self, session: &Session, rbuf: &BytesMut, wbuf: &BytesMut) {
+    /// Publishes the turn's activity (as of `now`) for CLIENT LIST: at most one lock per
+    /// [`ACTIVITY_REFRESH`] while the last command stays the same.
+    pub(super) fn publish(
+        &mut self,
+        session: &Session,
+        now: Instant,
+        rbuf: &BytesMut,
+        wbuf: &BytesMut,
+    ) {
         if self.services.is_none() {
             return;
         }
         let last = self.last_cmd;
+        let fresh = |(at, cmd): (Instant, &str)| {
+            cmd == last && now.saturating_duration_since(at) < ACTIVITY_REFRESH
+        };
+        if self.published.is_some_and(fresh) {
+            return;
+        }
+        self.published = Some((now, last));
         session.client.update(|c| {
             c.last_cmd = last;
-            c.last_active = Instant::now();
+            c.last_active = now;
             c.qbuf = rbuf.len();
             c.qbuf_free = rbuf.capacity() - rbuf.len();
             c.obl = wbuf.len();

@@ -4,39 +4,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use super::Inner;
 use super::handler::FORWARDED;
-use crate::auth::{Gate, Password};
+use crate::auth::Gate;
 use crate::cmd::config::Config;
 use crate::cmd::{ConnCounts, Env, Role, Route, Section, Services, Spec};
 
-/// What the router's own CONFIG parameters read and change.
-#[derive(Debug)]
-struct Live {
-    gate: Gate,
-    port: u16,
-}
-
-/// CONFIG's parameters for a router: the shared ones, its port, and `requirepass` (set,
-/// never shown). Router-specific settings (timeouts, read policy) come with issue 15.
+/// CONFIG's parameters for a router: the shared ones and `requirepass`. Router-specific
+/// settings (timeouts, read policy) come with issue 15.
 pub(super) fn router_config(services: &Arc<Services>, gate: &Gate, port: u16) -> Config {
-    Config::shared(services.clone())
-        .bound(Arc::new(Live { gate: gate.clone(), port }))
-        .fixed("port", |l| l.port.to_string())
-        .fixed("cluster-enabled", |_| "no".to_owned())
-        .secret("requirepass", |l, v, apply| {
-            let password = match v {
-                [] => None,
-                v => Some(Password::new(Bytes::copy_from_slice(v)).map_err(|e| e.to_string())?),
-            };
-            if apply {
-                l.gate.set_password(password);
-            }
-            Ok(())
-        })
-        .build()
+    gate.config_param(Config::shared(services.clone(), port))
 }
 
 impl Env for Inner {

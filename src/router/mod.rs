@@ -5,8 +5,12 @@
 //!
 //! Built from small parts, each testable alone: [`health`], [`backend`] (a node: pools,
 //! health, load), [`select`] (read policy), [`forward`] (failover and fan-out), [`topology`]
-//! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into [`crate::net`] like the server does; only
-//! its [`crate::net::Handler`] differs. Backend connections are the client's multiplexed
+//! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into
+//! [`crate::net`] like the server does; only its [`crate::net::Handler`] differs: the
+//! connection commands run through the same [`crate::cmd`] code as on a server, with the
+//! router's own [`crate::cmd::Env`] (`env.rs`), and the data commands it forwards are
+//! listed in `handler.rs` until issue 15 routes every command by its declared
+//! [`crate::cmd::Route`]. Backend connections are the client's multiplexed
 //! [`crate::client::Pool`]s.
 
 pub mod backend;

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
-use crate::auth::{Gate, Password};
+use crate::auth::Gate;
 use crate::cmd::config::{Config, parse_enum, parse_memory};
 use crate::cmd::info::human;
 use crate::cmd::{ConnCounts, Env, Role, Section, Services};
@@ -46,17 +44,8 @@ fn parse_policy(v: &[u8]) -> Result<EvictionPolicy, String> {
     }
 }
 
-/// What the server's own CONFIG parameters read and change.
-#[derive(Debug)]
-struct Live {
-    store: Arc<Store>,
-    gate: Gate,
-    port: u16,
-    max_value: usize,
-}
-
-/// CONFIG's parameters for a server: the shared ones, the fixed facts clients ask about,
-/// and the store's memory limit; `requirepass` can be set but is never shown.
+/// CONFIG's parameters for a server: the shared ones, `requirepass`, the value limit and
+/// the store's memory limit.
 pub fn server_config(
     store: &Arc<Store>,
     services: &Arc<Services>,
@@ -64,50 +53,33 @@ pub fn server_config(
     net: &NetConfig,
     port: u16,
 ) -> Config {
-    let live = Live {
-        store: store.clone(),
-        gate: gate.clone(),
-        port,
-        max_value: net.limits.max_value_size,
-    };
-    Config::shared(services.clone())
-        .bound(Arc::new(live))
-        .fixed("port", |l| l.port.to_string())
-        .fixed("proto-max-bulk-len", |l| l.max_value.to_string())
-        .fixed("cluster-enabled", |_| "no".to_owned())
+    let max_value = net.limits.max_value_size;
+    gate.config_param(Config::shared(services.clone(), port))
+        .fixed("proto-max-bulk-len", move || max_value.to_string())
+        .bound(store.clone())
         .mutable(
             "maxmemory",
-            |l| l.store.maxmemory().to_string(),
-            |l, v, apply| {
+            |s| s.maxmemory().to_string(),
+            |s, v, apply| {
                 let n = usize::try_from(parse_memory(v)?)
                     .map_err(|_| "argument must be a memory value")?;
                 if apply {
-                    l.store.set_memory_limit(n, l.store.eviction());
+                    s.set_memory_limit(n, s.eviction());
                 }
                 Ok(())
             },
         )
         .mutable(
             "maxmemory-policy",
-            |l| policy_name(l.store.eviction()).to_owned(),
-            |l, v, apply| {
+            |s| policy_name(s.eviction()).to_owned(),
+            |s, v, apply| {
                 let policy = parse_policy(v)?;
                 if apply {
-                    l.store.set_memory_limit(l.store.maxmemory(), policy);
+                    s.set_memory_limit(s.maxmemory(), policy);
                 }
                 Ok(())
             },
         )
-        .secret("requirepass", |l, v, apply| {
-            let password = match v {
-                [] => None,
-                v => Some(Password::new(Bytes::copy_from_slice(v)).map_err(|e| e.to_string())?),
-            };
-            if apply {
-                l.gate.set_password(password);
-            }
-            Ok(())
-        })
         .build()
 }
 

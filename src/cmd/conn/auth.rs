@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 
-use crate::cmd::args::{ECHO_LIMIT, lossy, syntax_error};
+use crate::cmd::args::{ECHO_LIMIT, arg, lossy, syntax_error};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
-use crate::protocol::text::parse_i64;
+use crate::protocol::text::{Argv, parse_i64};
 use crate::protocol::{ErrorReply, Limits, NOPROTO_MESSAGE, Reply, Status, WRONGPASS_MESSAGE};
 
 /// The only user: every connection is `default` (there are no ACLs).
@@ -73,12 +73,10 @@ impl Cmd for Auth {
             "Authenticate to the server",
         );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<Credentials, ErrorReply> {
-        match argv {
-            [_, password] => Ok(Credentials { user: None, password: password.clone().into() }),
-            [_, user, password] => {
-                Ok(Credentials { user: Some(user.clone()), password: password.clone().into() })
-            }
+    fn parse(argv: &Argv, _: &Limits) -> Result<Credentials, ErrorReply> {
+        match argv.len() {
+            2 => Ok(Credentials { user: None, password: arg(argv, 1).into() }),
+            3 => Ok(Credentials { user: argv.bytes(1), password: arg(argv, 2).into() }),
             _ => Err(syntax_error()),
         }
     }
@@ -142,7 +140,7 @@ impl Cmd for Hello {
         .docs("connection", "6.0.0", "O(1)", "Handshake with Redis");
 
     /// Checks like Redis, in Redis's order: the version first (NOPROTO), then each option.
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<Box<HelloArgs>, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<Box<HelloArgs>, ErrorReply> {
         let mut hello = Box::<HelloArgs>::default();
         let Some(version) = argv.get(1) else {
             return Ok(hello);
@@ -158,12 +156,12 @@ impl Cmd for Hello {
         while let Some(opt) = argv.get(i) {
             let more = argv.len() - 1 - i;
             if opt.eq_ignore_ascii_case(b"auth") && more >= 2 {
-                let (user, password) = (argv[i + 1].clone(), argv[i + 2].clone().into());
+                let (user, password) = (arg(argv, i + 1), arg(argv, i + 2).into());
                 hello.auth = Some(Credentials { user: Some(user), password });
                 i += 3;
             } else if opt.eq_ignore_ascii_case(b"setname") && more >= 1 {
                 check_name(&argv[i + 1], "Client names")?;
-                hello.setname = Some(argv[i + 1].clone());
+                hello.setname = argv.bytes(i + 1);
                 i += 2;
             } else {
                 let shown = lossy(opt, ECHO_LIMIT);

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::cmd::args::{arg, int, not_an_integer, wrong_arity};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply, Status};
 
 /// PING [message]: PONG, or the message as a bulk string.
@@ -20,11 +21,11 @@ impl Cmd for Ping {
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .docs("connection", "1.0.0", "O(1)", "Ping the server");
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<Option<Bytes>, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<Option<Bytes>, ErrorReply> {
         if argv.len() > 2 {
             return Err(wrong_arity("ping"));
         }
-        Ok(argv.get(1).cloned())
+        Ok(argv.bytes(1))
     }
 
     fn keys(_: &Option<Bytes>) -> Keys<'_> {
@@ -47,7 +48,7 @@ impl Cmd for Echo {
         .acl(&["@fast", "@connection"])
         .docs("connection", "1.0.0", "O(1)", "Echo the given string");
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<Bytes, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<Bytes, ErrorReply> {
         Ok(arg(argv, 1))
     }
 
@@ -78,7 +79,7 @@ impl Cmd for Quit {
         .acl(&["@fast", "@connection"])
         .docs("connection", "1.0.0", "O(1)", "Close the connection");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 
@@ -108,7 +109,7 @@ impl Cmd for Select {
         );
 
     /// The index must fit Redis's `int`.
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<i64, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<i64, ErrorReply> {
         int(argv, 1).and_then(|n| i32::try_from(n).map(i64::from).map_err(|_| not_an_integer()))
     }
 
@@ -137,7 +138,7 @@ impl Cmd for Time {
         .tips(&["nondeterministic_output"])
         .docs("server", "2.6.0", "O(1)", "Return the current server time");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use crate::cmd::args::{arg, is, lower, syntax_error};
 use crate::cmd::clients::{Filter, line};
 use crate::cmd::session::ReplyMode;
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
-use crate::protocol::text::parse_i64;
+use crate::protocol::text::{Argv, parse_i64};
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 const CONN: &[Flag] = &[Flag::NoScript, Flag::Loading, Flag::Stale];
@@ -84,11 +84,11 @@ impl Cmd for Client {
         "A container for client connection commands",
     );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<ClientArgs, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<ClientArgs, ErrorReply> {
         Ok(match lower(argv, 1).as_str() {
             "id" => ClientArgs::Id,
             "info" => ClientArgs::Info,
-            "list" => ClientArgs::List(Box::new(list_filter(&argv[2..])?)),
+            "list" => ClientArgs::List(Box::new(list_filter(&argv.to_vec()[2..])?)),
             "setname" => {
                 check_name(&argv[2], "Client names")?;
                 ClientArgs::SetName(arg(argv, 2))
@@ -99,7 +99,9 @@ impl Cmd for Client {
                 let filter = Box::new(Filter { addr: Some(addr), ..Filter::default() });
                 ClientArgs::Kill { filter, old: true }
             }
-            "kill" => ClientArgs::Kill { filter: Box::new(kill_filter(&argv[2..])?), old: false },
+            "kill" => {
+                ClientArgs::Kill { filter: Box::new(kill_filter(&argv.to_vec()[2..])?), old: false }
+            }
             "reply" if is(argv, 2, "on") => ClientArgs::Reply(ReplyMode::On),
             "reply" if is(argv, 2, "off") => ClientArgs::Reply(ReplyMode::Off),
             "reply" if is(argv, 2, "skip") => ClientArgs::Reply(ReplyMode::Skip),
@@ -234,7 +236,7 @@ fn kill_filter(opts: &[Bytes]) -> Result<Filter, ErrorReply> {
     Ok(f)
 }
 
-fn setinfo(argv: &[Bytes]) -> Result<ClientArgs, ErrorReply> {
+fn setinfo(argv: &Argv) -> Result<ClientArgs, ErrorReply> {
     let (attr, value) = (lower(argv, 2), arg(argv, 3));
     let lib_name = match attr.as_str() {
         "lib-name" => true,

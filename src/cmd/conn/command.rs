@@ -7,6 +7,7 @@ use super::command_info::{docs, getkeys, info, key_flags, resolve};
 use super::help;
 use crate::cmd::args::{lower, syntax_error};
 use crate::cmd::{COMMANDS, Cmd, Ctx, Env, Flag, Keys, Spec, glob};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 const INTROSPECT: &[Flag] = &[Flag::Loading, Flag::Stale];
@@ -93,11 +94,11 @@ impl Cmd for Commands {
             "Get array of Redis command details",
         );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<CommandArgs, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<CommandArgs, ErrorReply> {
         if argv.len() == 1 {
             return Ok(CommandArgs::All);
         }
-        let rest = argv[2..].to_vec();
+        let rest = argv.to_vec().split_off(2);
         Ok(match lower(argv, 1).as_str() {
             "count" => CommandArgs::Count,
             "info" => CommandArgs::Info(rest),

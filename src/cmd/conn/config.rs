@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::help;
 use crate::cmd::args::{lower, wrong_arity};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 const ADMIN: &[Flag] = &[Flag::Admin, Flag::NoScript, Flag::Loading, Flag::Stale];
@@ -67,12 +68,13 @@ impl Cmd for Config {
         "A container for server configuration commands",
     );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<ConfigArgs, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<ConfigArgs, ErrorReply> {
+        let rest = || argv.to_vec().split_off(2);
         Ok(match lower(argv, 1).as_str() {
-            "get" => ConfigArgs::Get(argv[2..].to_vec()),
+            "get" => ConfigArgs::Get(rest()),
             "set" if argv.len() % 2 == 1 => return Err(wrong_arity("config|set")),
             "set" => ConfigArgs::Set(
-                argv[2..].chunks_exact(2).map(|p| (p[0].clone(), p[1].clone())).collect(),
+                rest().chunks_exact(2).map(|p| (p[0].clone(), p[1].clone())).collect(),
             ),
             "resetstat" => ConfigArgs::ResetStat,
             _ => ConfigArgs::Help,

@@ -1,10 +1,9 @@
 //! INFO [section ...] (text) and STATS (shale's, also the binary STATS opcode): one list of
 //! fields ([`crate::cmd::info`]), rendered two ways.
 
-use bytes::Bytes;
-
 use crate::cmd::info::{render_info, render_stats, sections};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// INFO: Redis-style `# Section` blocks of `name:value` lines (verbatim text in RESP3).
@@ -20,8 +19,8 @@ impl Cmd for Info {
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"])
         .docs("server", "1.0.0", "O(1)", "Get information and statistics about the server");
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<Vec<String>, ErrorReply> {
-        Ok(argv[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect())
+    fn parse(argv: &Argv, _: &Limits) -> Result<Vec<String>, ErrorReply> {
+        Ok(argv.iter().skip(1).map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect())
     }
 
     fn keys(_: &Vec<String>) -> Keys<'_> {
@@ -45,7 +44,7 @@ impl Cmd for Stats {
         .tips(&["nondeterministic_output"])
         .docs("shale", "0.1.0", "O(1)", "Every INFO field as name:value lines, without sections");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 

@@ -1,9 +1,8 @@
 //! Commands that change the connection itself: RESET and MONITOR.
 
-use bytes::Bytes;
-
 use crate::cmd::session::ReplyMode;
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// RESET: back to a fresh connection's state (RESP2, no name, replies on, out of MONITOR,
@@ -25,7 +24,7 @@ impl Cmd for Reset {
         .acl(&["@fast", "@connection"])
         .docs("connection", "6.2.0", "O(1)", "Reset the connection");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 
@@ -56,7 +55,7 @@ impl Cmd for Monitor {
         .acl(&["@admin", "@slow", "@dangerous"])
         .docs("server", "1.0.0", "", "Listen for all requests received by the server in real time");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 

@@ -1,10 +1,9 @@
 //! SLOWLOG GET [count] | LEN | RESET | HELP over [`crate::cmd::slowlog::SlowLog`].
 
-use bytes::Bytes;
-
 use super::help;
 use crate::cmd::args::{int, lower};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 const ADMIN: &[Flag] = &[Flag::Admin, Flag::Loading, Flag::Stale];
@@ -73,7 +72,7 @@ impl Cmd for Slowlog {
         "A container for slow log commands",
     );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<SlowlogArgs, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<SlowlogArgs, ErrorReply> {
         Ok(match lower(argv, 1).as_str() {
             "get" if argv.len() > 3 => {
                 let sub = String::from_utf8_lossy(&argv[1]);

@@ -30,7 +30,7 @@ impl Conn {
 
     fn run(&mut self, words: &[&str]) -> Reply {
         let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-        match parse(&argv, &Limits::default()) {
+        match parse(&argv.into(), &Limits::default()) {
             Ok(cmd) => execute(cmd, &mut Ctx::new(&mut self.session, &self.env, Some(&self.store))),
             Err(e) => Reply::Error(e),
         }
@@ -340,7 +340,7 @@ fn slowlog_subcommands() {
 fn data_commands_need_a_keyspace() {
     let env = TestEnv::new();
     let mut s = Session::new(1, "127.0.0.1:1".parse().expect("addr"), true);
-    let get = parse(&[Bytes::from_static(b"GET"), Bytes::from_static(b"k")], &Limits::default());
+    let get = parse(&["GET", "k"].into(), &Limits::default());
     let reply = execute(get.expect("parses"), &mut Ctx::new(&mut s, &env, None));
     assert!(matches!(reply, Reply::Error(e) if e.status == Status::Internal));
 }

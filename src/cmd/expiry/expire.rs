@@ -8,6 +8,7 @@ use super::{TtlUnit, to_duration};
 use crate::cmd::args::{int, key};
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::limits::MAX_TTL;
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// Arguments of EXPIRE and PEXPIRE.
@@ -23,7 +24,7 @@ pub struct ExpireArgs {
 /// GT and LT options are not supported yet: any option is refused, as Redis refuses an
 /// unknown one (before it looks at the time, as Redis does).
 fn parse(
-    argv: &[Bytes],
+    argv: &Argv,
     limits: &Limits,
     unit: TtlUnit,
     name: &str,
@@ -42,61 +43,45 @@ fn parse(
     Ok(ExpireArgs { key: key(argv, 1, limits)?, ttl })
 }
 
-/// 1 if the key exists (a zero TTL deletes it), else 0.
-fn apply(args: &ExpireArgs, ctx: &Ctx<'_>) -> Result<Reply, ErrorReply> {
-    Ok(Reply::Int(i64::from(ctx.keyspace()?.expire(&args.key, args.ttl))))
-}
-
 const EXPIRE: Spec = Spec::new("expire", -3)
     .flags(&[Flag::Write, Flag::Fast])
     .acl(&["@keyspace", "@write", "@fast"])
     .keys(&[KeySpec::range(1, 0, 1, &[KeyFlag::Rw, KeyFlag::Update])])
     .route(Route::ReadModifyWrite);
 
-/// EXPIRE: a TTL in seconds.
+/// EXPIRE (`MILLIS = false`, seconds) and PEXPIRE (`MILLIS = true`, milliseconds).
 #[derive(Debug)]
-pub struct Expire;
+pub struct ExpireCmd<const MILLIS: bool>;
 
-impl Cmd for Expire {
+/// EXPIRE key seconds.
+pub type Expire = ExpireCmd<false>;
+/// PEXPIRE key milliseconds.
+pub type PExpire = ExpireCmd<true>;
+
+impl<const MILLIS: bool> Cmd for ExpireCmd<MILLIS> {
     type Args = ExpireArgs;
-    const SPEC: Spec =
-        EXPIRE.docs("generic", "1.0.0", "O(1)", "Set a key's time to live in seconds");
+    const SPEC: Spec = if MILLIS {
+        Spec { name: "pexpire", ..EXPIRE }.docs(
+            "generic",
+            "2.6.0",
+            "O(1)",
+            "Set a key's time to live in milliseconds",
+        )
+    } else {
+        EXPIRE.docs("generic", "1.0.0", "O(1)", "Set a key's time to live in seconds")
+    };
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<ExpireArgs, ErrorReply> {
-        parse(argv, limits, TtlUnit::Seconds, "expire")
+    fn parse(argv: &Argv, limits: &Limits) -> Result<ExpireArgs, ErrorReply> {
+        let unit = if MILLIS { TtlUnit::Millis } else { TtlUnit::Seconds };
+        parse(argv, limits, unit, Self::SPEC.name)
     }
 
     fn keys(args: &ExpireArgs) -> Keys<'_> {
         Keys::one(&args.key)
     }
 
+    /// 1 if the key exists (a zero TTL deletes it), else 0.
     fn apply(args: ExpireArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        apply(&args, ctx)
-    }
-}
-
-/// PEXPIRE: a TTL in milliseconds.
-#[derive(Debug)]
-pub struct PExpire;
-
-impl Cmd for PExpire {
-    type Args = ExpireArgs;
-    const SPEC: Spec = Spec { name: "pexpire", ..EXPIRE }.docs(
-        "generic",
-        "2.6.0",
-        "O(1)",
-        "Set a key's time to live in milliseconds",
-    );
-
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<ExpireArgs, ErrorReply> {
-        parse(argv, limits, TtlUnit::Millis, "pexpire")
-    }
-
-    fn keys(args: &ExpireArgs) -> Keys<'_> {
-        Keys::one(&args.key)
-    }
-
-    fn apply(args: ExpireArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        apply(&args, ctx)
+        Ok(Reply::Int(i64::from(ctx.keyspace()?.expire(&args.key, args.ttl))))
     }
 }

@@ -7,9 +7,9 @@ mod ttl;
 
 use std::time::Duration;
 
-pub use expire::{Expire, ExpireArgs, PExpire};
+pub use expire::{Expire, ExpireArgs, ExpireCmd, PExpire};
 pub use persist::Persist;
-pub use ttl::{Pttl, Ttl, ttl_reply};
+pub use ttl::{Pttl, Ttl, TtlCmd, ttl_reply};
 
 /// The unit a TTL is given or answered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

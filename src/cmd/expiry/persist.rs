@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::cmd::args::key;
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// PERSIST: 1 if a TTL was removed, else 0.
@@ -19,7 +20,7 @@ impl Cmd for Persist {
         .route(Route::ReadModifyWrite)
         .docs("generic", "2.2.0", "O(1)", "Remove the expiration from a key");
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Bytes, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Bytes, ErrorReply> {
         key(argv, 1, limits)
     }
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::TtlUnit;
 use crate::cmd::args::key;
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 use crate::store::TtlState;
 
@@ -24,6 +25,16 @@ pub fn ttl_reply(state: TtlState, unit: TtlUnit) -> Reply {
     }
 }
 
+/// TTL (`MILLIS = false`, seconds) and PTTL (`MILLIS = true`, milliseconds): one
+/// command in two units, registered twice.
+#[derive(Debug)]
+pub struct TtlCmd<const MILLIS: bool>;
+
+/// TTL key: remaining seconds.
+pub type Ttl = TtlCmd<false>;
+/// PTTL key: remaining milliseconds.
+pub type Pttl = TtlCmd<true>;
+
 const TTL: Spec = Spec::new("ttl", 2)
     .flags(&[Flag::ReadOnly, Flag::Fast])
     .acl(&["@keyspace", "@read", "@fast"])
@@ -31,16 +42,20 @@ const TTL: Spec = Spec::new("ttl", 2)
     .keys(&[KeySpec::range(1, 0, 1, &[KeyFlag::Ro, KeyFlag::Access])])
     .route(Route::Read);
 
-/// TTL: remaining seconds.
-#[derive(Debug)]
-pub struct Ttl;
-
-impl Cmd for Ttl {
+impl<const MILLIS: bool> Cmd for TtlCmd<MILLIS> {
     type Args = Bytes;
-    const SPEC: Spec =
-        TTL.docs("generic", "1.0.0", "O(1)", "Get the time to live for a key in seconds");
+    const SPEC: Spec = if MILLIS {
+        Spec { name: "pttl", ..TTL }.docs(
+            "generic",
+            "2.6.0",
+            "O(1)",
+            "Get the time to live for a key in milliseconds",
+        )
+    } else {
+        TTL.docs("generic", "1.0.0", "O(1)", "Get the time to live for a key in seconds")
+    };
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Bytes, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Bytes, ErrorReply> {
         key(argv, 1, limits)
     }
 
@@ -49,32 +64,7 @@ impl Cmd for Ttl {
     }
 
     fn apply(key: Bytes, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        Ok(ttl_reply(ctx.keyspace()?.ttl(&key), TtlUnit::Seconds))
-    }
-}
-
-/// PTTL: remaining milliseconds.
-#[derive(Debug)]
-pub struct Pttl;
-
-impl Cmd for Pttl {
-    type Args = Bytes;
-    const SPEC: Spec = Spec { name: "pttl", ..TTL }.docs(
-        "generic",
-        "2.6.0",
-        "O(1)",
-        "Get the time to live for a key in milliseconds",
-    );
-
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Bytes, ErrorReply> {
-        key(argv, 1, limits)
-    }
-
-    fn keys(key: &Bytes) -> Keys<'_> {
-        Keys::one(key)
-    }
-
-    fn apply(key: Bytes, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        Ok(ttl_reply(ctx.keyspace()?.ttl(&key), TtlUnit::Millis))
+        let unit = if MILLIS { TtlUnit::Millis } else { TtlUnit::Seconds };
+        Ok(ttl_reply(ctx.keyspace()?.ttl(&key), unit))
     }
 }

@@ -1,9 +1,8 @@
 //! SHARD_DUMP shard cursor max_items: one page of a shard's entries, for a peer's copy.
 
-use bytes::Bytes;
-
 use crate::cmd::args::int;
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// Arguments of SHARD_DUMP.
@@ -34,7 +33,7 @@ impl Cmd for ShardDump {
             "One page of a shard's entries (shard copy)",
         );
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<ShardDumpArgs, ErrorReply> {
+    fn parse(argv: &Argv, _: &Limits) -> Result<ShardDumpArgs, ErrorReply> {
         let num = |i| {
             int(argv, i)
                 .and_then(|n| u64::try_from(n).map_err(|_| crate::cmd::args::not_an_integer()))

@@ -8,6 +8,7 @@ use crate::cmd::args::{int, key, value};
 use crate::cmd::string::store_error;
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::binary::ttl_from_ms;
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// How far ahead of this node's wall clock a write version may be. Every version a store
@@ -23,7 +24,7 @@ fn check_version(version: u64) -> Result<(), ErrorReply> {
     Ok(())
 }
 
-fn version(argv: &[Bytes], i: usize) -> Result<u64, ErrorReply> {
+fn version(argv: &Argv, i: usize) -> Result<u64, ErrorReply> {
     let v = u64::try_from(int(argv, i)?)
         .map_err(|_| ErrorReply::invalid("version must be positive"))?;
     if v == 0 {
@@ -63,7 +64,7 @@ impl Cmd for VSet {
             "Set a key if the version is newer than the one held (replication)",
         );
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<VSetArgs, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<VSetArgs, ErrorReply> {
         let ttl_ms = u64::try_from(int(argv, 3)?)
             .map_err(|_| ErrorReply::invalid("ttl_ms must not be negative"))?;
         Ok(VSetArgs {
@@ -114,7 +115,7 @@ impl Cmd for VDel {
             "Delete a key as of a version, leaving a tombstone (replication)",
         );
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<VDelArgs, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<VDelArgs, ErrorReply> {
         Ok(VDelArgs { key: key(argv, 1, limits)?, version: version(argv, 2)? })
     }
 

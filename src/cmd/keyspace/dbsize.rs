@@ -1,8 +1,7 @@
 //! DBSIZE.
 
-use bytes::Bytes;
-
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Merge, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// DBSIZE: keys held.
@@ -18,7 +17,7 @@ impl Cmd for DbSize {
         .route(Route::AllShards { merge: Merge::Sum })
         .docs("server", "1.0.0", "O(1)", "Return the number of keys in the selected database");
 
-    fn parse(_: &[Bytes], _: &Limits) -> Result<(), ErrorReply> {
+    fn parse(_: &Argv, _: &Limits) -> Result<(), ErrorReply> {
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::cmd::args::keys_from;
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// DEL: how many live keys were removed.
@@ -25,7 +26,7 @@ impl Cmd for Del {
             "Delete a key",
         );
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
         keys_from(argv, 1, limits)
     }
 

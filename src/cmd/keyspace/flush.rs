@@ -1,9 +1,8 @@
 //! FLUSHALL and FLUSHDB [ASYNC | SYNC]: both drop every key (there is one database).
 
-use bytes::Bytes;
-
 use crate::cmd::args::syntax_error;
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Merge, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// The ASYNC/SYNC option. Both free the old data the same way: outside the store's locks,
@@ -19,41 +18,46 @@ pub enum FlushMode {
     Sync,
 }
 
-fn parse_mode(argv: &[Bytes]) -> Result<FlushMode, ErrorReply> {
-    match argv.get(1..).unwrap_or_default() {
-        [] => Ok(FlushMode::Default),
-        [m] if m.eq_ignore_ascii_case(b"async") => Ok(FlushMode::Async),
-        [m] if m.eq_ignore_ascii_case(b"sync") => Ok(FlushMode::Sync),
-        _ => Err(syntax_error()),
-    }
-}
-
-fn flush(ctx: &Ctx<'_>) -> Result<Reply, ErrorReply> {
-    ctx.keyspace()?.flush();
-    Ok(Reply::Ok)
-}
-
 const FLUSH: Spec = Spec::new("flushall", -1)
     .flags(&[Flag::Write])
     .acl(&["@keyspace", "@write", "@slow", "@dangerous"])
     .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
     .route(Route::AllShards { merge: Merge::AllOk });
 
-/// FLUSHALL: drop every key.
+/// FLUSHALL (`ALL = true`) and FLUSHDB: the same here, database 0 being the only one.
 #[derive(Debug)]
-pub struct FlushAll;
+pub struct FlushCmd<const ALL: bool>;
 
-impl Cmd for FlushAll {
+/// FLUSHALL [ASYNC | SYNC].
+pub type FlushAll = FlushCmd<true>;
+/// FLUSHDB [ASYNC | SYNC].
+pub type FlushDb = FlushCmd<false>;
+
+impl<const ALL: bool> Cmd for FlushCmd<ALL> {
     type Args = FlushMode;
-    const SPEC: Spec = FLUSH.docs(
-        "server",
-        "1.0.0",
-        "O(N) where N is the total number of keys in all databases",
-        "Remove all keys from all databases",
-    );
+    const SPEC: Spec = if ALL {
+        FLUSH.docs(
+            "server",
+            "1.0.0",
+            "O(N) where N is the total number of keys in all databases",
+            "Remove all keys from all databases",
+        )
+    } else {
+        Spec { name: "flushdb", ..FLUSH }.docs(
+            "server",
+            "1.0.0",
+            "O(N) where N is the number of keys in the selected database",
+            "Remove all keys from the current database",
+        )
+    };
 
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<FlushMode, ErrorReply> {
-        parse_mode(argv)
+    fn parse(argv: &Argv, _: &Limits) -> Result<FlushMode, ErrorReply> {
+        match (argv.len(), argv.get(1)) {
+            (1, _) => Ok(FlushMode::Default),
+            (2, Some(m)) if m.eq_ignore_ascii_case(b"async") => Ok(FlushMode::Async),
+            (2, Some(m)) if m.eq_ignore_ascii_case(b"sync") => Ok(FlushMode::Sync),
+            _ => Err(syntax_error()),
+        }
     }
 
     fn keys(_: &FlushMode) -> Keys<'_> {
@@ -61,32 +65,7 @@ impl Cmd for FlushAll {
     }
 
     fn apply(_: FlushMode, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        flush(ctx)
-    }
-}
-
-/// FLUSHDB: the same as FLUSHALL, database 0 being the only one.
-#[derive(Debug)]
-pub struct FlushDb;
-
-impl Cmd for FlushDb {
-    type Args = FlushMode;
-    const SPEC: Spec = Spec { name: "flushdb", ..FLUSH }.docs(
-        "server",
-        "1.0.0",
-        "O(N) where N is the number of keys in the selected database",
-        "Remove all keys from the current database",
-    );
-
-    fn parse(argv: &[Bytes], _: &Limits) -> Result<FlushMode, ErrorReply> {
-        parse_mode(argv)
-    }
-
-    fn keys(_: &FlushMode) -> Keys<'_> {
-        Keys::none()
-    }
-
-    fn apply(_: FlushMode, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        flush(ctx)
+        ctx.keyspace()?.flush();
+        Ok(Reply::Ok)
     }
 }

@@ -8,4 +8,4 @@ mod flush;
 pub use dbsize::DbSize;
 pub use del::Del;
 pub use exists::Exists;
-pub use flush::{FlushAll, FlushDb, FlushMode};
+pub use flush::{FlushAll, FlushCmd, FlushDb, FlushMode};

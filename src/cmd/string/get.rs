@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::cmd::args::key;
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// GET: the value, or nil when absent or expired.
@@ -19,7 +20,7 @@ impl Cmd for Get {
         .route(Route::Read)
         .docs("string", "1.0.0", "O(1)", "Get the value of a key");
 
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Bytes, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Bytes, ErrorReply> {
         key(argv, 1, limits)
     }
 

@@ -3,9 +3,10 @@
 use bytes::Bytes;
 
 use super::store_error;
-use crate::cmd::args::wrong_arity;
+use crate::cmd::args::{arg, wrong_arity};
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
 use crate::protocol::binary::{check_key, check_value};
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 use crate::store::SetCond;
 
@@ -30,16 +31,16 @@ impl Cmd for MSet {
         );
 
     /// The name plus pairs makes an odd count.
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<Self::Args, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Self::Args, ErrorReply> {
         if argv.len() % 2 == 0 {
             return Err(wrong_arity("mset"));
         }
-        argv[1..]
-            .chunks_exact(2)
-            .map(|kv| {
-                let key = check_key(kv[0].clone(), limits)?;
-                check_value(&kv[1], limits)?;
-                Ok((key, kv[1].clone()))
+        (1..argv.len())
+            .step_by(2)
+            .map(|i| {
+                let key = check_key(arg(argv, i), limits)?;
+                check_value(&argv[i + 1], limits)?;
+                Ok((key, arg(argv, i + 1)))
             })
             .collect()
     }

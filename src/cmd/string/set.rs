@@ -5,12 +5,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::store_error;
-use crate::cmd::args::{not_an_integer, syntax_error};
+use crate::cmd::args::{arg, not_an_integer, syntax_error};
 use crate::cmd::expiry::{TtlUnit, to_duration};
 use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::binary::{check_key, check_value};
 use crate::protocol::limits::MAX_TTL;
-use crate::protocol::text::parse_i64;
+use crate::protocol::text::{Argv, parse_i64};
 use crate::protocol::{ErrorReply, Limits, Reply};
 use crate::store::SetCond;
 
@@ -60,13 +60,13 @@ impl Cmd for Set {
 
     /// Like Redis, the whole option list is checked for syntax before the expire value is
     /// parsed, and a repeated EX (or PX) overrides.
-    fn parse(argv: &[Bytes], limits: &Limits) -> Result<SetArgs, ErrorReply> {
-        let key = check_key(argv[1].clone(), limits)?;
-        let value = argv[2].clone();
-        check_value(&value, limits)?;
+    fn parse(argv: &Argv, limits: &Limits) -> Result<SetArgs, ErrorReply> {
+        let key = check_key(arg(argv, 1), limits)?;
+        check_value(&argv[2], limits)?;
+        let value = arg(argv, 2);
         let mut mode = SetMode::Always;
-        let mut expire: Option<(TtlUnit, &Bytes)> = None;
-        let mut it = argv[3..].iter();
+        let mut expire: Option<(TtlUnit, &[u8])> = None;
+        let mut it = argv.iter().skip(3);
         while let Some(opt) = it.next() {
             let unit = if opt.eq_ignore_ascii_case(b"nx") && mode != SetMode::IfPresent {
                 mode = SetMode::IfAbsent;

@@ -3,6 +3,7 @@
 //! (with the session's observer around it) and encoding the replies that are ready.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tokio_util::codec::Decoder;
 use tracing::debug;
@@ -18,9 +19,12 @@ impl<H: Handler> Conn<'_, H> {
     /// Decodes and dispatches buffered requests, a run at a time, until none is complete,
     /// the batch cap is hit, or pending work reaches its limits. Replies that are ready at
     /// once are encoded straight into the output buffer.
-    pub(super) fn process(&mut self) -> Turn {
+    /// `now` is when the bytes being handled arrived: the first request's start for the
+    /// slow log, and the time CLIENT LIST's activity is stamped with.
+    pub(super) fn process(&mut self, now: Instant) -> Turn {
         let mut run = std::mem::take(&mut self.run);
         let mut handled = 0;
+        let mut clock = Some(now);
         let turn = loop {
             if handled >= MAX_BATCH {
                 break Turn::More;
@@ -31,7 +35,7 @@ impl<H: Handler> Conn<'_, H> {
             let decoded = self.decode_run(&mut run);
             handled += run.len();
             self.handler.prepare(&run);
-            if self.dispatch(&mut run) {
+            if self.dispatch(&mut run, &mut clock) {
                 break Turn::Close(End::Quit);
             }
             match decoded {
@@ -43,7 +47,8 @@ impl<H: Handler> Conn<'_, H> {
         self.run = run;
         self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
         if handled > 0 {
-            self.observer.publish(&self.session, &self.rbuf, &self.wbuf);
+            let at = clock.unwrap_or(now);
+            self.observer.publish(&self.session, at, &self.rbuf, &self.wbuf);
         }
         turn
     }
@@ -66,25 +71,24 @@ impl<H: Handler> Conn<'_, H> {
         Ok(true)
     }
 
-    /// Hands a run to the handler in order; `true` if it ended with QUIT.
-    fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
+    /// Hands a run to the handler in order; `true` if it ended with QUIT. The slow log
+    /// times each request from the end of the one before (`clock`): one clock read per
+    /// request, and none while the log is off.
+    fn dispatch(&mut self, run: &mut Vec<Inbound>, clock: &mut Option<Instant>) -> bool {
         if !self.session.binary && self.codec.dialect() == Some(Dialect::Binary) {
             self.session.binary = true;
         }
-        // The slow log times each request from the end of the one before: one clock read
-        // per request, and none while the log is off.
-        let mut clock = None;
         for Inbound { id, shape, command, argv } in run.drain(..) {
             let quit = matches!(command, Ok(Command::Quit(_)));
             let (shape, ready) = match command {
                 Ok(Command::Quit(_)) => (shape, self.inflight.push_ready(id, shape, Reply::Ok)),
                 Ok(cmd) => {
-                    let pending = self.observer.before(&cmd, argv.is_some(), clock, &self.session);
+                    let pending = self.observer.before(&cmd, argv.is_some(), *clock, &self.session);
                     let fut = self.handler.call(&mut self.session, cmd);
                     self.lift_pre_auth_limits();
                     let (shape, at) =
-                        self.observer.after(pending, argv.as_deref(), &mut self.session, shape);
-                    clock = at;
+                        self.observer.after(pending, argv.as_ref(), &mut self.session, shape);
+                    *clock = at.or(*clock);
                     (shape, self.inflight.push(id, shape, fut))
                 }
                 Err(e) => {

@@ -47,6 +47,7 @@
 //! assert!(buf.is_empty());
 //! ```
 
+mod argv;
 mod encode;
 mod reply_decoder;
 mod request;
@@ -64,6 +65,7 @@ use super::{ErrorReply, Status, limits::MAX_RESP_NUMBER_LEN};
 #[cfg(doc)]
 use super::{Limits, Reply};
 
+pub use argv::Argv;
 pub use encode::{encode_command, encode_reply, encode_reply_resp3};
 pub use reply_decoder::{MAX_REPLY_DEPTH, ReplyDecoder};
 pub use request::RequestDecoder;
