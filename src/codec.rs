@@ -43,9 +43,9 @@ pub enum Shape {
     Silent,
 }
 
-/// One decoded request: its id (0 for text), reply shape, the command or the error reply
-/// its content earned, and the argument vector it came as (text and CMD requests; MONITOR
-/// and SLOWLOG show it).
+/// One decoded request: its id (0 for text), reply shape, and the command or the error
+/// reply its content earned. The arguments it came as are kept apart
+/// ([`ServerCodec::take_argv`]) so this stays small enough to move cheaply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     /// The client-chosen id, echoed in the reply (binary only).
@@ -54,8 +54,6 @@ pub struct Inbound {
     pub shape: Shape,
     /// The command, or an error reply for bad content inside an intact frame.
     pub command: Result<Command, ErrorReply>,
-    /// The arguments as received; `None` for the typed binary opcodes.
-    pub argv: Option<text::Argv>,
 }
 
 /// A reply ready to encode.
@@ -129,18 +127,27 @@ pub struct ServerCodec {
     dialect: Option<Dialect>,
     frame: Frame,
     text: text::RequestDecoder,
+    /// The arguments of the request decoded last (text and CMD requests), until taken.
+    argv: Option<text::Argv>,
 }
 
 impl ServerCodec {
     /// A codec enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, dialect: None, frame: Frame::Head, text: Default::default() }
+        Self { limits, dialect: None, frame: Frame::Head, text: Default::default(), argv: None }
     }
 
     /// Enforces `limits` from the next request on (after authentication, for instance).
     /// Call it between requests: a request being decoded may have been checked already.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// The arguments of the request the last `decode` returned, if it had any (a text or
+    /// CMD request; the typed binary opcodes have none). MONITOR and the slow log show
+    /// them; taking them right after each `decode` keeps them paired with their request.
+    pub fn take_argv(&mut self) -> Option<text::Argv> {
+        self.argv.take()
     }
 
     /// The dialect, once the first byte has arrived.
@@ -185,20 +192,18 @@ impl ServerCodec {
                 match cmd::cmd_argv(frame.value, &self.limits) {
                     Ok(argv) => {
                         let command = cmd::parse(&argv, &self.limits);
-                        Inbound { id, shape, command, argv: Some(argv) }
+                        self.argv = Some(argv);
+                        Inbound { id, shape, command }
                     }
-                    Err(e) => Inbound { id, shape, command: Err(e), argv: None },
+                    Err(e) => Inbound { id, shape, command: Err(e) },
                 }
             }
-            Ok(frame) => Inbound {
-                id: frame.id,
-                shape,
-                command: cmd::from_frame(frame, &self.limits),
-                argv: None,
-            },
+            Ok(frame) => {
+                Inbound { id: frame.id, shape, command: cmd::from_frame(frame, &self.limits) }
+            }
             Err(FrameError::Short { id, len, need }) => {
                 let msg = format!("short frame: {len} bytes, need at least {need}");
-                Inbound { id, shape, command: Err(ErrorReply::invalid(msg)), argv: None }
+                Inbound { id, shape, command: Err(ErrorReply::invalid(msg)) }
             }
             Err(e @ FrameError::Version(_)) => {
                 let message = e.to_string();
@@ -210,12 +215,11 @@ impl ServerCodec {
 
     fn decode_text(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
         match self.text.decode_argv(src, &self.limits) {
-            Ok(Some(argv)) => Ok(Some(Inbound {
-                id: 0,
-                shape: Shape::Text,
-                command: cmd::parse(&argv, &self.limits),
-                argv: Some(argv),
-            })),
+            Ok(Some(argv)) => {
+                let command = cmd::parse(&argv, &self.limits);
+                self.argv = Some(argv);
+                Ok(Some(Inbound { id: 0, shape: Shape::Text, command }))
+            }
             Ok(None) => Ok(None),
             Err(text::TextError::CrossProtocol) => Err(CodecError::CrossProtocol),
             Err(text::TextError::Protocol(msg)) => Err(CodecError::Fatal {
@@ -231,6 +235,7 @@ impl Decoder for ServerCodec {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
+        self.argv = None;
         let dialect = match self.dialect {
             Some(d) => d,
             None => {

@@ -39,11 +39,26 @@ const fn cmd(
 
 /// Every command the REPL knows, sorted by name.
 pub const COMMANDS: &[CommandHelp] = &[
-    cmd("AUTH", "[username] password", "Authenticate the text connection", "cmd"),
+    cmd("AUTH", "[username] password", "Authenticate the connection", "cmd"),
     cmd("CLEAR", "", "Clear the screen", "cli"),
-    cmd("CLIENT", "SETNAME|GETNAME|ID|INFO [arg]", "Inspect or name the text connection", "cmd"),
-    cmd("COMMAND", "[subcommand]", "Minimal command introspection", "cmd"),
-    cmd("CONFIG", "GET parameter", "Read server settings", "cmd"),
+    cmd(
+        "CLIENT",
+        "ID|INFO|LIST|SETNAME name|GETNAME|KILL ...|REPLY ON|OFF|SKIP|SETINFO attr value|HELP",
+        "Inspect, name or close client connections",
+        "cmd",
+    ),
+    cmd(
+        "COMMAND",
+        "[COUNT|INFO [name ...]|LIST|DOCS [name ...]|GETKEYS cmd ...|GETKEYSANDFLAGS cmd ...|HELP]",
+        "What the server's commands are, their flags, keys and docs",
+        "cmd",
+    ),
+    cmd(
+        "CONFIG",
+        "GET pattern|SET parameter value|RESETSTAT|HELP",
+        "Read or change settings",
+        "cmd",
+    ),
     cmd("DBSIZE", "", "Number of keys", "cmd"),
     cmd("DEL", "key [key ...]", "Delete keys; replies how many existed", "binary"),
     cmd("ECHO", "message", "Echo the message", "cmd"),
@@ -54,7 +69,7 @@ pub const COMMANDS: &[CommandHelp] = &[
     cmd("FLUSHDB", "[ASYNC|SYNC]", "Delete every key", "cmd"),
     cmd("GET", "key", "Get the value of a key", "binary"),
     cmd("HELP", "[command]", "Show help, or one command's synopsis", "cli"),
-    cmd("INFO", "[section]", "Server information and statistics", "cmd"),
+    cmd("INFO", "[section ...]", "Server information and statistics", "cmd"),
     cmd("MGET", "key [key ...]", "Get the values of several keys", "cmd"),
     cmd("MSET", "key value [key value ...]", "Set several keys", "cmd"),
     cmd("PERSIST", "key", "Remove a key's time to live", "cmd"),
@@ -62,9 +77,17 @@ pub const COMMANDS: &[CommandHelp] = &[
     cmd("PING", "[message]", "Round trip; PONG or the message", "binary"),
     cmd("PTTL", "key", "Milliseconds to live: -1 no expiry, -2 absent", "binary"),
     cmd("QUIT", "", "Leave the CLI", "cli"),
+    cmd("RESET", "", "Reset the connection's state", "cmd"),
     cmd("SELECT", "index", "Only database 0 exists", "cmd"),
     cmd("SET", "key value [EX seconds|PX ms|--ttl duration] [NX|XX]", "Set a value", "binary"),
+    cmd(
+        "SLOWLOG",
+        "GET [count]|LEN|RESET|HELP",
+        "Commands that took longer than slowlog-log-slower-than",
+        "cmd",
+    ),
     cmd("STATS", "", "Server statistics as name:value lines", "binary"),
+    cmd("TIME", "", "The server's time: seconds and microseconds", "cmd"),
     cmd("TTL", "key", "Seconds to live: -1 no expiry, -2 absent", "binary"),
 ];
 

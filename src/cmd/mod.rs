@@ -139,14 +139,6 @@ pub fn touches_keyspace(spec: &Spec) -> bool {
     spec.has(Flag::Write) || spec.has(Flag::ReadOnly) || spec.has(Flag::MayReplicate)
 }
 
-/// Parses an owned argument vector (convenience over [`parse`]).
-pub fn parse_argv(
-    argv: Vec<bytes::Bytes>,
-    limits: &crate::protocol::Limits,
-) -> Result<Command, ErrorReply> {
-    parse(&argv.into(), limits)
-}
-
 /// Runs `command` directly against `keyspace` with a throwaway session and `env`: for unit
 /// tests and embedders that want command semantics without a connection.
 pub fn run(command: Command, keyspace: &dyn Keyspace, env: &dyn Env) -> Reply {

@@ -135,6 +135,12 @@ impl Spec {
         })
     }
 
+    /// Whether the declared complexity is `O(1)`: such a command cannot take long on its
+    /// own, which the slow log relies on (see [`crate::cmd::slowlog::SLOWLOG_TIME_ALL_BELOW`]).
+    pub fn constant_time(&self) -> bool {
+        self.complexity == "O(1)"
+    }
+
     /// Redis's legacy first/last/step key range, computed from the key specs exactly as
     /// Redis does (`populateCommandLegacyRangeSpec`).
     pub fn legacy_keys(&self) -> Legacy {

@@ -26,6 +26,7 @@ use super::observe::{Observer, facts};
 use super::{Handler, MAX_IN_FLIGHT, NetConfig, NetStats, READ_CHUNK, Session};
 use crate::codec::{Inbound, ServerCodec, encode_outbound};
 use crate::protocol::Status;
+use crate::protocol::text::Argv;
 
 /// Why a connection ended; logged at debug level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,8 @@ struct Conn<'a, H: Handler> {
     inflight: InFlight<H::Future>,
     /// The run of requests being decoded (kept to reuse its buffer).
     run: Vec<Inbound>,
+    /// The argument vectors of `run`'s requests, index for index.
+    argvs: Vec<Option<Argv>>,
     /// A last error to send once in-flight replies are out, then close.
     last_words: Option<(Status, String)>,
     /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
@@ -134,6 +137,7 @@ pub async fn serve_connection<H: Handler>(
         wbuf: BytesMut::with_capacity(READ_CHUNK),
         inflight: InFlight::new(),
         run: Vec::new(),
+        argvs: Vec::new(),
         last_words: None,
         pre_auth,
         observer,

@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::cmd::clients::Registration;
 use crate::cmd::monitor::{Subscription, redact};
 use crate::cmd::session::ConnFacts;
+use crate::cmd::slowlog::SLOWLOG_TIME_ALL_BELOW;
 use crate::cmd::{Command, ReplyMode, Services, Session, Spec};
 use crate::codec::Shape;
 use crate::protocol::text::Argv;
@@ -33,14 +34,21 @@ pub(super) struct Observer<'a> {
     last_cmd: &'static str,
     /// What was last published, so a busy connection does not take the lock every turn.
     published: Option<(Instant, &'static str)>,
+    /// The slow log threshold for this turn (`None`: the log is off), read once per turn.
+    slow_after: Option<Duration>,
+    /// Whether this turn times `O(1)` commands too (a threshold under
+    /// [`SLOWLOG_TIME_ALL_BELOW`]).
+    time_all: bool,
+    /// Whether anyone monitored when this turn began.
+    monitored: bool,
 }
 
 /// What [`Observer::before`] noted about a request, for [`Observer::after`].
 pub(super) struct Pending {
     spec: &'static Spec,
     started: Option<Instant>,
-    /// The first key of a typed binary request (which has no argument vector), so a slow
-    /// or monitored one can still be shown.
+    /// The first key of a typed binary request (which has no argument vector) while a
+    /// monitor watches, so it can be shown.
     key: Option<Bytes>,
     /// Refused without running (a monitor's keyspace command): not shown to monitors.
     refused: bool,
@@ -57,11 +65,25 @@ impl<'a> Observer<'a> {
             monitor: None,
             last_cmd: "NULL",
             published: None,
+            slow_after: None,
+            time_all: false,
+            monitored: false,
         }
     }
 
-    /// Notes a request about to be handed to the handler; `prev` is when the previous
-    /// request of the run was done, if it was timed.
+    /// Reads the shared settings once for a turn's requests, so each request costs plain
+    /// field reads.
+    pub(super) fn begin_turn(&mut self) {
+        if let Some(s) = self.services {
+            let limit = s.slowlog.slower_than_us();
+            self.slow_after = u64::try_from(limit).ok().map(Duration::from_micros);
+            self.time_all = self.slow_after.is_some_and(|d| d < SLOWLOG_TIME_ALL_BELOW);
+            self.monitored = s.monitors.active();
+        }
+    }
+
+    /// Notes a request about to be handed to the handler; `prev` is when the request before
+    /// it was done, if that is known (it was timed, or it is the first of the turn).
     pub(super) fn before(
         &self,
         command: &Command,
@@ -72,17 +94,20 @@ impl<'a> Observer<'a> {
         let spec = command.full_spec();
         // A monitor's keyspace commands are refused before they run, so nothing is shown.
         let refused = session.monitor && crate::cmd::touches_keyspace(spec);
-        let Some(services) = self.services else {
-            return Pending { spec, started: None, key: None, refused };
+        // Only a monitor pays for the key of a typed binary request: the slow log shows
+        // such a request by its command name alone.
+        let key = match has_argv || !self.monitored {
+            true => None,
+            false => command.keys().next().cloned(),
         };
-        let timed = services.slowlog.slower_than_us() >= 0;
-        let shown = timed || services.monitors.active();
-        let key = if shown && !has_argv { command.keys().next().cloned() } else { None };
-        Pending { spec, started: timed.then(|| prev.unwrap_or_else(Instant::now)), key, refused }
+        let timed = self.slow_after.is_some() && (self.time_all || !spec.constant_time());
+        let started = if timed { Some(prev.unwrap_or_else(Instant::now)) } else { None };
+        Pending { spec, started, key, refused }
     }
 
     /// After the handler took the request: slow log, MONITOR, the reply mode. Returns the
-    /// shape the reply goes out in and the time now (the next request's start).
+    /// shape the reply goes out in and, if the request was timed, the time now (the next
+    /// request's start).
     pub(super) fn after(
         &mut self,
         p: Pending,
@@ -94,22 +119,29 @@ impl<'a> Observer<'a> {
         let Some(services) = self.services else {
             return (shape, None);
         };
-        let now = p.started.map(|_| Instant::now());
         let shown = |p: &Pending| match argv {
             Some(a) => a.to_vec(),
             None => synthesize(p.spec, p.key.clone()),
         };
-        if let (Some(start), Some(now)) = (p.started, now) {
-            let took = now.saturating_duration_since(start);
-            if services.slowlog.is_slow(took) && !p.spec.has(crate::cmd::Flag::SkipSlowlog) {
+        let mut now = None;
+        if let (Some(start), Some(limit)) = (p.started, self.slow_after) {
+            let at = Instant::now();
+            let took = at.saturating_duration_since(start);
+            if took >= limit && !p.spec.has(crate::cmd::Flag::SkipSlowlog) {
                 let argv = redact(p.spec, &shown(&p));
                 services.slowlog.record(took, &argv, session.peer, session.name());
             }
+            now = Some(at);
         }
-        if services.monitors.active() && session.authenticated && !p.refused {
+        if self.monitored && session.authenticated && !p.refused {
             services.monitors.feed(p.spec, session.peer, &shown(&p));
         }
         self.sync_monitor(session);
+        // An admin command (CONFIG SET) may have changed the settings: the next request of
+        // this turn sees the new ones, as in Redis.
+        if p.spec.has(crate::cmd::Flag::Admin) {
+            self.begin_turn();
+        }
         (reply_shape(session, shape), now)
     }
 

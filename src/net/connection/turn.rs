@@ -25,6 +25,7 @@ impl<H: Handler> Conn<'_, H> {
         let mut run = std::mem::take(&mut self.run);
         let mut handled = 0;
         let mut clock = Some(now);
+        self.observer.begin_turn();
         let turn = loop {
             if handled >= MAX_BATCH {
                 break Turn::More;
@@ -64,6 +65,7 @@ impl<H: Handler> Conn<'_, H> {
             };
             let quit = matches!(inbound.command, Ok(Command::Quit(_)));
             run.push(inbound);
+            self.argvs.push(self.codec.take_argv());
             if quit {
                 return Ok(false);
             }
@@ -72,14 +74,17 @@ impl<H: Handler> Conn<'_, H> {
     }
 
     /// Hands a run to the handler in order; `true` if it ended with QUIT. The slow log
-    /// times each request from the end of the one before (`clock`): one clock read per
-    /// request, and none while the log is off.
+    /// times a request from the end of the one before when that is known (`clock`), so
+    /// consecutive timed requests cost one clock read each; `O(1)` commands are not timed
+    /// at the default threshold (see [`crate::cmd::slowlog::SLOWLOG_TIME_ALL_BELOW`]).
     fn dispatch(&mut self, run: &mut Vec<Inbound>, clock: &mut Option<Instant>) -> bool {
         if !self.session.binary && self.codec.dialect() == Some(Dialect::Binary) {
             self.session.binary = true;
         }
-        for Inbound { id, shape, command, argv } in run.drain(..) {
-            let quit = matches!(command, Ok(Command::Quit(_)));
+        let mut argvs = std::mem::take(&mut self.argvs);
+        let mut quit = false;
+        for (Inbound { id, shape, command }, argv) in run.drain(..).zip(argvs.drain(..)) {
+            quit = matches!(command, Ok(Command::Quit(_)));
             let (shape, ready) = match command {
                 Ok(Command::Quit(_)) => (shape, self.inflight.push_ready(id, shape, Reply::Ok)),
                 Ok(cmd) => {
@@ -88,10 +93,12 @@ impl<H: Handler> Conn<'_, H> {
                     self.lift_pre_auth_limits();
                     let (shape, at) =
                         self.observer.after(pending, argv.as_ref(), &mut self.session, shape);
-                    *clock = at.or(*clock);
+                    // An untimed request ends the chain: the next timed one reads the clock.
+                    *clock = at;
                     (shape, self.inflight.push(id, shape, fut))
                 }
                 Err(e) => {
+                    *clock = None;
                     let shape = reply_shape(&mut self.session, shape);
                     (shape, self.inflight.push_ready(id, shape, Reply::Error(e)))
                 }
@@ -100,10 +107,12 @@ impl<H: Handler> Conn<'_, H> {
                 self.encode(id, shape, &reply);
             }
             if quit {
-                return true;
+                break;
             }
         }
-        false
+        argvs.clear();
+        self.argvs = argvs;
+        quit
     }
 
     /// Once the handler has authenticated the session, the next request may be full size.
