@@ -109,49 +109,30 @@ impl Config {
                 },
             )
             .bound(services)
-            .mutable(
+            .int(
                 "maxclients",
-                |s| s.maxclients().to_string(),
-                |s, v, apply| {
-                    let n = parse_int(v, 1, i64::from(u32::MAX))?;
-                    if apply {
-                        s.set_maxclients(usize::try_from(n).unwrap_or(usize::MAX));
-                    }
-                    Ok(())
-                },
+                1,
+                i64::from(u32::MAX),
+                |s| i64::try_from(s.maxclients()).unwrap_or(i64::MAX),
+                |s, n| s.set_maxclients(usize::try_from(n).unwrap_or(usize::MAX)),
             )
-            .mutable(
-                "timeout",
-                |s| s.idle_timeout().map_or(0, |d| d.as_secs()).to_string(),
-                |s, v, apply| {
-                    let n = u64::try_from(parse_int(v, 0, i64::from(i32::MAX))?).unwrap_or(0);
-                    if apply {
-                        s.set_idle_timeout((n > 0).then(|| std::time::Duration::from_secs(n)));
-                    }
-                    Ok(())
-                },
-            )
-            .mutable(
+            .int("timeout", 0, i64::from(i32::MAX), Services::idle_secs, |s, n| {
+                let secs = u64::try_from(n).unwrap_or(0);
+                s.set_idle_timeout((secs > 0).then(|| std::time::Duration::from_secs(secs)))
+            })
+            .int(
                 "slowlog-log-slower-than",
-                |s| s.slowlog.slower_than_us().to_string(),
-                |s, v, apply| {
-                    let n = parse_int(v, -1, i64::MAX)?;
-                    if apply {
-                        s.slowlog.set_slower_than_us(n);
-                    }
-                    Ok(())
-                },
+                -1,
+                i64::MAX,
+                |s| s.slowlog.slower_than_us(),
+                |s, n| s.slowlog.set_slower_than_us(n),
             )
-            .mutable(
+            .int(
                 "slowlog-max-len",
-                |s| s.slowlog.max_len().to_string(),
-                |s, v, apply| {
-                    let n = parse_int(v, 0, i64::MAX)?;
-                    if apply {
-                        s.slowlog.set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
-                    }
-                    Ok(())
-                },
+                0,
+                i64::MAX,
+                |s| i64::try_from(s.slowlog.max_len()).unwrap_or(i64::MAX),
+                |s, n| s.slowlog.set_max_len(usize::try_from(n).unwrap_or(usize::MAX)),
             )
             .build()
     }
@@ -240,6 +221,31 @@ impl<T: Send + Sync + 'static> Bound<T> {
         let (g, s) = (self.ctx.clone(), self.ctx.clone());
         self.config = self.config.mutable(name, move || get(&g), move |v, apply| set(&s, v, apply));
         self
+    }
+
+    /// An integer parameter in `min..=max` (Redis's errors outside it), read and set
+    /// through the state.
+    pub fn int(
+        self,
+        name: &'static str,
+        min: i64,
+        max: i64,
+        get: fn(&T) -> i64,
+        set: fn(&T, i64),
+    ) -> Self {
+        let (g, s) = (self.ctx.clone(), self.ctx.clone());
+        let config = self.config.mutable(
+            name,
+            move || get(&g).to_string(),
+            move |v, apply| {
+                let n = parse_int(v, min, max)?;
+                if apply {
+                    set(&s, n);
+                }
+                Ok(())
+            },
+        );
+        Bound { ctx: self.ctx, config }
     }
 
     /// [`Config::secret`] with a setter of the state.

@@ -180,6 +180,11 @@ impl Services {
         }
     }
 
+    /// `timeout` in whole seconds, 0 for none (as CONFIG GET shows it).
+    pub fn idle_secs(&self) -> i64 {
+        i64::try_from(self.idle_timeout_secs.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+    }
+
     /// Sets `timeout`; open connections use it from their next wait on.
     pub fn set_idle_timeout(&self, t: Option<Duration>) {
         // A sub-second timeout rounds up: 0 would mean "never".
