@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use crate::cmd::args::{ECHO_LIMIT, arg, lossy, syntax_error};
-use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
+use crate::cmd::{Cmd, Ctx, Keys, Spec};
 use crate::protocol::text::{Argv, parse_i64};
 use crate::protocol::{ErrorReply, Limits, NOPROTO_MESSAGE, Reply, Status, WRONGPASS_MESSAGE};
 
@@ -56,17 +56,8 @@ pub struct Auth;
 
 impl Cmd for Auth {
     type Args = Credentials;
-    const SPEC: Spec = Spec::new("auth", -2)
-        .flags(&[
-            Flag::NoScript,
-            Flag::Loading,
-            Flag::Stale,
-            Flag::Fast,
-            Flag::NoAuth,
-            Flag::AllowBusy,
-        ])
-        .acl(&["@fast", "@connection"])
-        .docs(
+    const SPEC: Spec =
+        Spec::new("auth", -2).flags(super::BEFORE_AUTH).acl(&["@fast", "@connection"]).docs(
             "connection",
             "1.0.0",
             "O(N) where N is the number of passwords defined for the user",
@@ -128,14 +119,7 @@ impl Cmd for Hello {
     /// Boxed: HELLO is rare and its arguments are the largest of any command.
     type Args = Box<HelloArgs>;
     const SPEC: Spec = Spec::new("hello", -1)
-        .flags(&[
-            Flag::NoScript,
-            Flag::Loading,
-            Flag::Stale,
-            Flag::Fast,
-            Flag::NoAuth,
-            Flag::AllowBusy,
-        ])
+        .flags(super::BEFORE_AUTH)
         .acl(&["@fast", "@connection"])
         .docs("connection", "6.0.0", "O(1)", "Handshake with Redis");
 

@@ -68,14 +68,7 @@ pub struct Quit;
 impl Cmd for Quit {
     type Args = ();
     const SPEC: Spec = Spec::new("quit", -1)
-        .flags(&[
-            Flag::NoScript,
-            Flag::Loading,
-            Flag::Stale,
-            Flag::Fast,
-            Flag::NoAuth,
-            Flag::AllowBusy,
-        ])
+        .flags(super::BEFORE_AUTH)
         .acl(&["@fast", "@connection"])
         .docs("connection", "1.0.0", "O(1)", "Close the connection");
 

@@ -23,5 +23,12 @@ pub use info::{Info, Stats};
 pub use session_cmds::{Monitor, Reset};
 pub use slowlog::{SLOWLOG_GET_DEFAULT, Slowlog, SlowlogArgs};
 
+use super::Flag;
+
+/// The flags of the commands a client may send before it authenticates (AUTH, HELLO, QUIT,
+/// RESET): Redis's set, `no_auth` among them, which is what the auth gate checks.
+const BEFORE_AUTH: &[Flag] =
+    &[Flag::NoScript, Flag::Loading, Flag::Stale, Flag::Fast, Flag::NoAuth, Flag::AllowBusy];
+
 #[cfg(test)]
 mod tests;

@@ -13,14 +13,7 @@ pub struct Reset;
 impl Cmd for Reset {
     type Args = ();
     const SPEC: Spec = Spec::new("reset", 1)
-        .flags(&[
-            Flag::NoScript,
-            Flag::Loading,
-            Flag::Stale,
-            Flag::Fast,
-            Flag::NoAuth,
-            Flag::AllowBusy,
-        ])
+        .flags(super::BEFORE_AUTH)
         .acl(&["@fast", "@connection"])
         .docs("connection", "6.2.0", "O(1)", "Reset the connection");
 
