@@ -1,6 +1,7 @@
 //! tokio-util `Decoder`/`Encoder`s over [`crate::protocol`]: [`ServerCodec`] for the
 //! server and router's listening side (binary or Redis text, detected from the first
-//! byte), [`ClientCodec`] for the client and router's backend side (binary only).
+//! byte, each request parsed into a [`Command`] by [`crate::cmd`]), [`ClientCodec`] for the
+//! client and router's backend side (binary only).
 //!
 //! Decoder discipline: `Ok(None)` while a frame is incomplete, exactly one frame consumed
 //! per `Some`, and the declared length is checked before any bytes are buffered. Nothing
@@ -14,9 +15,10 @@ use std::io;
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::cmd::{self, Command};
 use crate::protocol::binary::{self, FrameError, RequestFrame, ResponseFrame};
 use crate::protocol::limits::{LEN_PREFIX, MAX_FRAME_LEN_HARD};
-use crate::protocol::{Command, ErrorReply, Limits, Reply, Status, text};
+use crate::protocol::{ErrorReply, Limits, Opcode, Reply, Status, text};
 
 /// Which protocol a server-side connection speaks; fixed by its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +37,15 @@ pub enum Shape {
         /// The request's raw opcode.
         opcode: u8,
     },
-    /// A RESP2 reply.
+    /// A RESP2 (or, after `HELLO 3`, RESP3) reply.
     Text,
+    /// No reply at all (CLIENT REPLY OFF or SKIP).
+    Silent,
 }
 
 /// One decoded request: its id (0 for text), reply shape, and the command or the error
-/// reply its content earned.
+/// reply its content earned. The arguments it came as are kept apart
+/// ([`ServerCodec::take_argv`]) so this stays small enough to move cheaply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     /// The client-chosen id, echoed in the reply (binary only).
@@ -122,18 +127,27 @@ pub struct ServerCodec {
     dialect: Option<Dialect>,
     frame: Frame,
     text: text::RequestDecoder,
+    /// The arguments of the request decoded last (text and CMD requests), until taken.
+    argv: Option<text::Argv>,
 }
 
 impl ServerCodec {
     /// A codec enforcing `limits`.
     pub fn new(limits: Limits) -> Self {
-        Self { limits, dialect: None, frame: Frame::Head, text: Default::default() }
+        Self { limits, dialect: None, frame: Frame::Head, text: Default::default(), argv: None }
     }
 
     /// Enforces `limits` from the next request on (after authentication, for instance).
     /// Call it between requests: a request being decoded may have been checked already.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// The arguments of the request the last `decode` returned, if it had any (a text or
+    /// CMD request; the typed binary opcodes have none). MONITOR and the slow log show
+    /// them; taking them right after each `decode` keeps them paired with their request.
+    pub fn take_argv(&mut self) -> Option<text::Argv> {
+        self.argv.take()
     }
 
     /// The dialect, once the first byte has arrived.
@@ -173,8 +187,19 @@ impl ServerCodec {
         let opcode = body.get(1).copied().unwrap_or(0);
         let shape = Shape::Binary { opcode };
         let inbound = match RequestFrame::parse(body) {
+            Ok(frame) if frame.opcode == Opcode::Cmd as u8 && frame.flags == 0 => {
+                let id = frame.id;
+                match cmd::cmd_argv(frame.value, &self.limits) {
+                    Ok(argv) => {
+                        let command = cmd::parse(&argv, &self.limits);
+                        self.argv = Some(argv);
+                        Inbound { id, shape, command }
+                    }
+                    Err(e) => Inbound { id, shape, command: Err(e) },
+                }
+            }
             Ok(frame) => {
-                Inbound { id: frame.id, shape, command: binary::to_command(frame, &self.limits) }
+                Inbound { id: frame.id, shape, command: cmd::from_frame(frame, &self.limits) }
             }
             Err(FrameError::Short { id, len, need }) => {
                 let msg = format!("short frame: {len} bytes, need at least {need}");
@@ -189,12 +214,12 @@ impl ServerCodec {
     }
 
     fn decode_text(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
-        match self.text.decode(src, &self.limits) {
-            Ok(Some(args)) => Ok(Some(Inbound {
-                id: 0,
-                shape: Shape::Text,
-                command: text::parse_command(args, &self.limits),
-            })),
+        match self.text.decode_argv(src, &self.limits) {
+            Ok(Some(argv)) => {
+                let command = cmd::parse(&argv, &self.limits);
+                self.argv = Some(argv);
+                Ok(Some(Inbound { id: 0, shape: Shape::Text, command }))
+            }
             Ok(None) => Ok(None),
             Err(text::TextError::CrossProtocol) => Err(CodecError::CrossProtocol),
             Err(text::TextError::Protocol(msg)) => Err(CodecError::Fatal {
@@ -210,6 +235,7 @@ impl Decoder for ServerCodec {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
+        self.argv = None;
         let dialect = match self.dialect {
             Some(d) => d,
             None => {
@@ -242,6 +268,7 @@ pub fn encode_outbound(id: u32, shape: Shape, reply: &Reply, resp3: bool, dst: &
         Shape::Binary { opcode } => binary::encode_reply(id, opcode, reply, dst),
         Shape::Text if resp3 => text::encode_reply_resp3(reply, dst),
         Shape::Text => text::encode_reply(reply, dst),
+        Shape::Silent => {}
     }
 }
 

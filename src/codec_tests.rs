@@ -1,8 +1,8 @@
 use bytes::Bytes;
 
 use super::*;
+use crate::cmd::string::{SetArgs, SetMode};
 use crate::protocol::binary::RequestFrame;
-use crate::protocol::{Opcode, SetArgs, SetMode};
 
 fn frame_bytes(opcode: u8, id: u32, key: &'static [u8], value: &'static [u8]) -> BytesMut {
     let f = RequestFrame {

@@ -1,14 +1,16 @@
 //! shale: a Redis-like distributed cache.
 //!
-//! Data flows one way: bytes -> [`codec`] -> [`protocol::Command`] -> [`server`] -> [`store`]
-//! -> [`protocol::Reply`] -> [`codec`] -> bytes. The router and the client reuse [`protocol`]
-//! and [`codec`]; nothing parses the wire twice.
+//! Data flows one way: bytes -> [`codec`] -> [`cmd::Command`] -> [`server`] -> [`store`]
+//! -> [`protocol::Reply`] -> [`codec`] -> bytes. Every command is declared once in [`cmd`];
+//! the router and the client reuse [`protocol`], [`cmd`] and [`codec`]; nothing parses the
+//! wire twice.
 
 pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod cmd;
 pub mod codec;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -45,6 +45,8 @@ enum Cmd {
 /// went wrong themselves, so neither a backtrace (even with RUST_BACKTRACE set) nor a
 /// "Caused by" list repeating the cause is printed.
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    shale::cmd::info::set_mem_allocator("mimalloc");
     let command = match Cli::try_parse() {
         Ok(cli) => cli.command,
         // A bad value is one line (clap adds a "--help" footer); other usage errors keep

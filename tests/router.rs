@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
+use shale::cmd::Command;
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
 use shale::protocol::cluster::WriteAck;
-use shale::protocol::{Command, Reply, Status};
+use shale::protocol::{Reply, Status};
 use shale::router::health::State;
 use shale::router::write::WriteAck as AckMode;
 use shale::router::{Router, RouterConfig, RunningRouter};
@@ -37,7 +38,7 @@ impl Handler for Fake {
 
     fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
         let (delay, fail) = (self.delay, self.fail_gets);
-        let probe = matches!(cmd, Command::Ping(_) | Command::NodeStatus | Command::Sync { .. });
+        let probe = matches!(cmd, Command::Ping(_) | Command::NodeStatus(_) | Command::Sync(_));
         if !probe {
             self.data_requests.fetch_add(1, Ordering::Relaxed);
         }
@@ -48,7 +49,7 @@ impl Handler for Fake {
             }
             match cmd {
                 Command::Ping(_) => Reply::Simple("PONG"),
-                Command::NodeStatus | Command::Sync { .. } => {
+                Command::NodeStatus(_) | Command::Sync(_) => {
                     Reply::error(Status::InvalidArgument, "not a cluster node")
                 }
                 Command::Get(_) if fail => Reply::error(Status::Internal, "disk on fire"),

@@ -87,7 +87,7 @@ async fn client_handshakes_are_answered() {
     c.roundtrip(b"CLIENT SETINFO LIB-NAME redis-py\r\n", b"+OK\r\n").await;
     c.roundtrip(b"SELECT 0\r\n", b"+OK\r\n").await;
     c.roundtrip(b"SELECT 1\r\n", b"-ERR DB index is out of range\r\n").await;
-    c.roundtrip(b"COMMAND DOCS\r\n", b"*0\r\n").await;
+    c.roundtrip(b"COMMAND DOCS nosuch\r\n", b"*0\r\n").await;
     c.send(b"HELLO 2\r\n").await;
     c.expect(b"*14\r\n$6\r\nserver\r\n$5\r\nshale\r\n").await;
     server.shutdown().await;

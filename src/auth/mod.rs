@@ -1,11 +1,13 @@
 //! Password authentication and protected mode, shared by the server and the router.
 //!
 //! [`Gate`] sits in front of a handler: with a password set, a new connection is
-//! unauthenticated and, as in Redis, may only send AUTH, HELLO (with its AUTH option) and
-//! QUIT; everything else is answered NOAUTH (text `-NOAUTH Authentication required.`). A
-//! wrong password is answered with Redis's WRONGPASS text (binary: status NOAUTH with the
-//! same message) and logged at warn with the peer's address, never the password (at most
-//! [`MAX_FAILURE_LOGS_PER_SEC`] lines a second).
+//! unauthenticated and, as in Redis, may only send the commands declared `no_auth` (AUTH,
+//! HELLO with its AUTH option, QUIT, RESET); everything else is answered NOAUTH (text
+//! `-NOAUTH Authentication required.`). A wrong password, or a user other than `default`,
+//! is answered with Redis's WRONGPASS text (binary: status NOAUTH with the same message)
+//! and logged at warn with the peer's address, never the password (at most
+//! [`MAX_FAILURE_LOGS_PER_SEC`] lines a second). CONFIG SET requirepass changes the
+//! password while connections are open; those already authenticated stay so.
 //! [`protected`] refuses to listen on a non-loopback address without a password.
 //!
 //! Owns who may talk; what the commands then do is the handler's business. Transport
@@ -16,12 +18,17 @@ pub mod protected;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
 use tracing::warn;
 
-use crate::net::{LogLimit, Session};
-use crate::protocol::{Command, HelloArgs, Reply, Status, WRONGPASS_MESSAGE};
+use crate::cmd::config::Config;
+use crate::cmd::conn::{Credentials, HelloArgs, wrongpass};
+use crate::cmd::{Command, Flag, Session};
+use crate::net::LogLimit;
+use crate::protocol::{Reply, Status};
 
 pub use password::{MAX_PASSWORD_FILE_LEN, Password, PasswordError};
 pub use protected::{ProtectedModeError, check_protected_mode};
@@ -49,10 +56,13 @@ pub enum Screened {
 }
 
 /// The authentication check in front of a handler. Without a password every connection
-/// starts authenticated and the gate lets everything through.
+/// starts authenticated and the gate lets everything through. Clones share the password.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    password: Option<Password>,
+    password: Arc<ArcSwapOption<Password>>,
+    /// Whether `password` is set, read on every command: one relaxed load instead of an
+    /// `ArcSwap` load while no password is set.
+    required: Arc<AtomicBool>,
     failure_log: Arc<LogLimit>,
     /// Wrong passwords since start, logged or not.
     failures: Arc<AtomicU64>,
@@ -67,8 +77,10 @@ impl Default for Gate {
 impl Gate {
     /// A gate requiring `password`, or an open one for `None`.
     pub fn new(password: Option<Password>) -> Self {
+        let required = Arc::new(AtomicBool::new(password.is_some()));
+        let password = Arc::new(ArcSwapOption::from(password.map(Arc::new)));
         let failure_log = Arc::new(LogLimit::new(MAX_FAILURE_LOGS_PER_SEC));
-        Self { password, failure_log, failures: Arc::default() }
+        Self { password, required, failure_log, failures: Arc::default() }
     }
 
     /// Wrong passwords received since start (AUTH and HELLO's AUTH option).
@@ -78,43 +90,64 @@ impl Gate {
 
     /// Whether clients must authenticate.
     pub fn requires_auth(&self) -> bool {
-        self.password.is_some()
+        self.required.load(Ordering::Relaxed)
+    }
+
+    /// Requires `password` from new connections and unauthenticated ones (`None`: no
+    /// password). Connections that authenticated stay authenticated, as in Redis.
+    pub fn set_password(&self, password: Option<Password>) {
+        self.required.store(password.is_some(), Ordering::Relaxed);
+        self.password.store(password.map(Arc::new));
+    }
+
+    /// Adds CONFIG's `requirepass` for this gate to `config`: settable (`""` removes the
+    /// password), never shown.
+    pub fn config_param(&self, config: Config) -> Config {
+        let gate = self.clone();
+        config.secret("requirepass", move |v, apply| {
+            let password = match v {
+                [] => None,
+                v => Some(Password::new(Bytes::copy_from_slice(v)).map_err(|e| e.to_string())?),
+            };
+            if apply {
+                gate.set_password(password);
+            }
+            Ok(())
+        })
     }
 
     /// A new connection's session: unauthenticated exactly when a password is set.
     pub fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        let authenticated = !self.requires_auth();
-        Session { id, peer, authenticated, name: None, resp3: false, order: Default::default() }
+        Session::new(id, peer, !self.requires_auth())
     }
 
     /// Forwards `command` to the handler or answers it here. AUTH and HELLO's AUTH option
     /// are checked here when a password is set; without one, AUTH is forwarded so the
     /// handler gives its usual "no password configured" error.
     pub fn screen(&self, session: &mut Session, command: Command) -> Screened {
-        let Some(password) = &self.password else {
+        if !self.requires_auth() {
+            return Screened::Forward(command);
+        }
+        let guard = self.password.load();
+        let Some(password) = guard.as_deref() else {
             return Screened::Forward(command);
         };
         match command {
-            Command::Auth(candidate) => {
-                Screened::Answer(self.authenticate(password, session, &candidate.0))
-            }
+            Command::Auth(creds) => Screened::Answer(self.authenticate(password, session, &creds)),
             Command::Hello(args) => self.hello(password, session, args),
-            // The connection loop answers QUIT itself; this is for handlers called directly.
-            Command::Quit => Screened::Forward(Command::Quit),
-            other if session.authenticated => Screened::Forward(other),
+            other if session.authenticated || other.spec().has(Flag::NoAuth) => {
+                Screened::Forward(other)
+            }
             _ => Screened::Answer(Reply::error(Status::NoAuth, NOAUTH_MESSAGE)),
         }
     }
 
     /// HELLO authenticates with its AUTH option; without one it needs a session that
-    /// already has. An unsupported version is passed on first (NOPROTO), as Redis checks
-    /// the version before the credentials.
-    fn hello(&self, password: &Password, session: &mut Session, args: HelloArgs) -> Screened {
-        if !matches!(args.version, None | Some(2) | Some(3)) {
-            return Screened::Forward(Command::Hello(args));
-        }
-        if let Some(candidate) = &args.auth {
-            if let Reply::Error(e) = self.authenticate(password, session, candidate) {
+    /// already has. (An unsupported version never gets here: the parser answers NOPROTO
+    /// first, as Redis checks the version before the credentials.)
+    fn hello(&self, password: &Password, session: &mut Session, args: Box<HelloArgs>) -> Screened {
+        if let Some(creds) = &args.auth {
+            if let Reply::Error(e) = self.authenticate(password, session, creds) {
                 return Screened::Answer(Reply::Error(e));
             }
         }
@@ -124,10 +157,17 @@ impl Gate {
         Screened::Forward(Command::Hello(args))
     }
 
-    /// Checks one password attempt. A failure leaves an already authenticated session
-    /// authenticated, as in Redis.
-    fn authenticate(&self, password: &Password, session: &mut Session, candidate: &[u8]) -> Reply {
-        if password.matches(candidate) {
+    /// Checks one attempt: user `default` (or none) and the password. A failure leaves an
+    /// already authenticated session authenticated, as in Redis.
+    fn authenticate(
+        &self,
+        password: &Password,
+        session: &mut Session,
+        creds: &Credentials,
+    ) -> Reply {
+        // The password is compared whatever the user, so timing does not tell users apart.
+        let matches = password.matches(&creds.password.0);
+        if matches && creds.user_is_default() {
             session.authenticated = true;
             return Reply::Ok;
         }
@@ -140,16 +180,15 @@ impl Gate {
                 "authentication failed: wrong password"
             );
         }
-        Reply::error(Status::NoAuth, WRONGPASS_MESSAGE)
+        Reply::Error(wrongpass())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::Screened::{Answer, Forward};
     use super::*;
+    use crate::protocol::WRONGPASS_MESSAGE;
 
     fn gate() -> (Gate, Session) {
         let gate = Gate::new(Some(Password::new("pw").unwrap()));
@@ -158,7 +197,13 @@ mod tests {
     }
 
     fn hello(version: Option<i64>, auth: Option<&'static str>) -> Command {
-        Command::Hello(HelloArgs { version, auth: auth.map(Bytes::from), setname: None })
+        let auth =
+            auth.map(|p| Credentials { user: Some(Bytes::from("default")), password: p.into() });
+        Command::Hello(Box::new(HelloArgs { version, auth, setname: None }))
+    }
+
+    fn auth(password: &'static str) -> Command {
+        Command::Auth(Credentials { user: None, password: password.into() })
     }
 
     fn noauth(message: &'static str) -> Screened {
@@ -170,9 +215,9 @@ mod tests {
         let gate = Gate::default();
         let mut s = gate.session(1, "127.0.0.1:1".parse().unwrap());
         assert!(s.authenticated);
-        let auth = Command::Auth("x".into());
+        let auth = auth("x");
         assert_eq!(gate.screen(&mut s, auth.clone()), Forward(auth), "the handler answers AUTH");
-        assert_eq!(gate.screen(&mut s, Command::DbSize), Forward(Command::DbSize));
+        assert_eq!(gate.screen(&mut s, Command::DbSize(())), Forward(Command::DbSize(())));
     }
 
     #[test]
@@ -183,19 +228,23 @@ mod tests {
         let cases = [
             (Command::Get("k".into()), noauth(NOAUTH_MESSAGE)), // data
             (Command::Ping(None), noauth(NOAUTH_MESSAGE)),      // PING too, as in Redis
-            (Command::Quit, Forward(Command::Quit)),            // QUIT always
+            (Command::Quit(()), Forward(Command::Quit(()))),    // QUIT always
+            (Command::Reset(()), Forward(Command::Reset(()))),  // RESET is no_auth too
             (hello(Some(3), None), noauth(HELLO_NOAUTH_MESSAGE)), // HELLO without AUTH
-            (hello(Some(9), None), Forward(hello(Some(9), None))), // bad version: NOPROTO first
-            (Command::Auth("nope".into()), noauth(WRONGPASS_MESSAGE)), // wrong password
+            (auth("nope"), noauth(WRONGPASS_MESSAGE)),          // wrong password
+            (
+                Command::Auth(Credentials { user: Some("bob".into()), password: "pw".into() }),
+                noauth(WRONGPASS_MESSAGE),
+            ), // right password, unknown user
         ];
         for (command, want) in cases {
             assert_eq!(gate.screen(&mut s, command.clone()), want, "{command:?}");
             assert!(!s.authenticated, "{command:?}");
         }
-        assert_eq!(gate.screen(&mut s, Command::Auth("pw".into())), Answer(Reply::Ok));
+        assert_eq!(gate.screen(&mut s, auth("pw")), Answer(Reply::Ok));
         assert!(s.authenticated);
-        assert_eq!(gate.screen(&mut s, Command::DbSize), Forward(Command::DbSize));
-        let _ = gate.screen(&mut s, Command::Auth("nope".into()));
+        assert_eq!(gate.screen(&mut s, Command::DbSize(())), Forward(Command::DbSize(())));
+        let _ = gate.screen(&mut s, auth("nope"));
         assert!(s.authenticated, "a failed AUTH keeps an authenticated session");
     }
 
@@ -209,5 +258,24 @@ mod tests {
         assert_eq!(gate.screen(&mut s, good.clone()), Forward(good));
         assert!(s.authenticated);
         assert_eq!(gate.screen(&mut s, hello(None, None)), Forward(hello(None, None)));
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+
+    #[test]
+    fn the_password_can_change_while_sessions_last() {
+        let gate = Gate::default();
+        let mut old = gate.session(1, "127.0.0.1:1".parse().expect("addr"));
+        gate.set_password(Some(Password::new("pw").expect("non-empty")));
+        assert!(gate.requires_auth());
+        assert!(old.authenticated, "an open session stays authenticated");
+        assert!(matches!(gate.screen(&mut old, Command::DbSize(())), Screened::Forward(_)));
+        let fresh = gate.session(2, "127.0.0.1:2".parse().expect("addr"));
+        assert!(!fresh.authenticated);
+        gate.set_password(None);
+        assert!(gate.session(3, "127.0.0.1:3".parse().expect("addr")).authenticated);
     }
 }

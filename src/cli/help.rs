@@ -1,8 +1,9 @@
 //! The REPL's knowledge of commands: `help`, argument hints and tab completion.
 //!
-//! Owns the command table shown to people. It documents what the server accepts; the
-//! server's parser ([`crate::protocol::text::parse_command`]) stays the authority, so a
-//! command missing here still works, it just gets no hint.
+//! Owns the command table shown to people: synopses for the common commands, and for
+//! every other command the server declares ([`crate::cmd::COMMANDS`]) its summary, so
+//! `help` and completion know every command. The server's parser ([`crate::cmd::parse`])
+//! stays the authority.
 
 use std::borrow::Cow;
 
@@ -22,7 +23,8 @@ pub struct CommandHelp {
     pub args: &'static str,
     /// One line on what it does.
     pub summary: &'static str,
-    /// How it travels: `binary`, `text` or `cli` (handled by the REPL itself).
+    /// How it travels: `binary` (a typed opcode), `cmd` (the CMD opcode) or `cli`
+    /// (handled by the REPL itself).
     pub group: &'static str,
 }
 
@@ -37,44 +39,83 @@ const fn cmd(
 
 /// Every command the REPL knows, sorted by name.
 pub const COMMANDS: &[CommandHelp] = &[
-    cmd("AUTH", "[username] password", "Authenticate the text connection", "text"),
+    cmd("AUTH", "[username] password", "Authenticate the connection", "cmd"),
     cmd("CLEAR", "", "Clear the screen", "cli"),
-    cmd("CLIENT", "SETNAME|GETNAME|ID|INFO [arg]", "Inspect or name the text connection", "text"),
-    cmd("COMMAND", "[subcommand]", "Minimal command introspection", "text"),
-    cmd("CONFIG", "GET parameter", "Read server settings", "text"),
-    cmd("DBSIZE", "", "Number of keys", "text"),
+    cmd(
+        "CLIENT",
+        "ID|INFO|LIST|SETNAME name|GETNAME|KILL ...|REPLY ON|OFF|SKIP|SETINFO attr value|HELP",
+        "Inspect, name or close client connections",
+        "cmd",
+    ),
+    cmd(
+        "COMMAND",
+        "[COUNT|INFO [name ...]|LIST|DOCS [name ...]|GETKEYS cmd ...|GETKEYSANDFLAGS cmd ...|HELP]",
+        "What the server's commands are, their flags, keys and docs",
+        "cmd",
+    ),
+    cmd(
+        "CONFIG",
+        "GET pattern|SET parameter value|RESETSTAT|HELP",
+        "Read or change settings",
+        "cmd",
+    ),
+    cmd("DBSIZE", "", "Number of keys", "cmd"),
     cmd("DEL", "key [key ...]", "Delete keys; replies how many existed", "binary"),
-    cmd("ECHO", "message", "Echo the message", "text"),
-    cmd("EXISTS", "key [key ...]", "How many of the keys exist", "text"),
+    cmd("ECHO", "message", "Echo the message", "cmd"),
+    cmd("EXISTS", "key [key ...]", "How many of the keys exist", "cmd"),
     cmd("EXIT", "", "Leave the CLI", "cli"),
-    cmd("EXPIRE", "key seconds", "Set a key's time to live in seconds", "text"),
-    cmd("FLUSHALL", "[ASYNC|SYNC]", "Delete every key", "text"),
-    cmd("FLUSHDB", "[ASYNC|SYNC]", "Delete every key", "text"),
+    cmd("EXPIRE", "key seconds", "Set a key's time to live in seconds", "cmd"),
+    cmd("FLUSHALL", "[ASYNC|SYNC]", "Delete every key", "cmd"),
+    cmd("FLUSHDB", "[ASYNC|SYNC]", "Delete every key", "cmd"),
     cmd("GET", "key", "Get the value of a key", "binary"),
     cmd("HELP", "[command]", "Show help, or one command's synopsis", "cli"),
-    cmd("INFO", "[section]", "Server information and statistics", "text"),
-    cmd("MGET", "key [key ...]", "Get the values of several keys", "text"),
-    cmd("MSET", "key value [key value ...]", "Set several keys", "text"),
-    cmd("PERSIST", "key", "Remove a key's time to live", "text"),
-    cmd("PEXPIRE", "key milliseconds", "Set a key's time to live in milliseconds", "text"),
+    cmd("INFO", "[section ...]", "Server information and statistics", "cmd"),
+    cmd("MGET", "key [key ...]", "Get the values of several keys", "cmd"),
+    cmd("MSET", "key value [key value ...]", "Set several keys", "cmd"),
+    cmd("PERSIST", "key", "Remove a key's time to live", "cmd"),
+    cmd("PEXPIRE", "key milliseconds", "Set a key's time to live in milliseconds", "cmd"),
     cmd("PING", "[message]", "Round trip; PONG or the message", "binary"),
     cmd("PTTL", "key", "Milliseconds to live: -1 no expiry, -2 absent", "binary"),
     cmd("QUIT", "", "Leave the CLI", "cli"),
-    cmd("SELECT", "index", "Only database 0 exists", "text"),
+    cmd("RESET", "", "Reset the connection's state", "cmd"),
+    cmd("SELECT", "index", "Only database 0 exists", "cmd"),
     cmd("SET", "key value [EX seconds|PX ms|--ttl duration] [NX|XX]", "Set a value", "binary"),
+    cmd(
+        "SLOWLOG",
+        "GET [count]|LEN|RESET|HELP",
+        "Commands that took longer than slowlog-log-slower-than",
+        "cmd",
+    ),
     cmd("STATS", "", "Server statistics as name:value lines", "binary"),
+    cmd("TIME", "", "The server's time: seconds and microseconds", "cmd"),
     cmd("TTL", "key", "Seconds to live: -1 no expiry, -2 absent", "binary"),
 ];
 
-/// The entry for a command name, any case.
-pub fn find(name: &str) -> Option<&'static CommandHelp> {
-    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+/// The entry for a command name, any case: the table's, or one made from the server's
+/// declaration (no synopsis) for any other command.
+pub fn find(name: &str) -> Option<CommandHelp> {
+    if let Some(c) = COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+        return Some(*c);
+    }
+    let spec = crate::cmd::args::lookup(name.as_bytes())?.spec;
+    Some(CommandHelp { name: spec.name, args: "", summary: spec.summary, group: "cmd" })
+}
+
+/// Every command name `help` and completion offer: the table's and the server's, lower
+/// case, sorted, once each.
+pub fn names() -> Vec<String> {
+    let table = COMMANDS.iter().map(|c| c.name.to_ascii_lowercase());
+    let declared = crate::cmd::COMMANDS.iter().map(|e| e.spec.name.to_owned());
+    let mut names: Vec<String> = table.chain(declared).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The text `help` prints: with no topic, an overview; else the topic's synopsis.
 pub fn text(topic: &[Bytes]) -> String {
     let Some(name) = topic.first().map(|t| String::from_utf8_lossy(t)) else {
-        let names: Vec<_> = COMMANDS.iter().map(|c| c.name.to_ascii_lowercase()).collect();
+        let names = names();
         return format!(
             "shale cli {}\nType a command and its arguments, e.g. set greeting hello EX 60\n      \
              \"help <command>\" for help on <command>\n      \
@@ -87,7 +128,10 @@ pub fn text(topic: &[Bytes]) -> String {
     match find(&name) {
         Some(c) => format!(
             "\n  {} {}\n  summary: {}\n  sent as: {}\n\n",
-            c.name, c.args, c.summary, c.group
+            c.name.to_ascii_uppercase(),
+            c.args,
+            c.summary,
+            c.group
         ),
         None => format!("No help for '{name}'; the server may still know it.\n"),
     }
@@ -144,17 +188,15 @@ pub fn complete(line: &str, pos: usize) -> (usize, Vec<String>) {
         return (start, Vec::new());
     }
     let lower = prefix.chars().next().is_none_or(|c| c.is_ascii_lowercase());
-    let matches = COMMANDS
-        .iter()
-        .filter(|c| {
-            c.name.len() >= prefix.len() && c.name[..prefix.len()].eq_ignore_ascii_case(prefix)
-        })
-        .map(|c| if lower { c.name.to_ascii_lowercase() } else { c.name.to_owned() })
+    let matches = names()
+        .into_iter()
+        .filter(|n| n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix))
+        .map(|n| if lower { n } else { n.to_ascii_uppercase() })
         .collect();
     (start, matches)
 }
 
-/// The rustyline helper: hints and completion from [`COMMANDS`].
+/// The rustyline helper: hints and completion from [`COMMANDS`] and the server's list.
 #[derive(Debug, Default)]
 pub struct ReplHelper;
 

@@ -7,9 +7,9 @@
 //! ```
 //!
 //! With a command it runs it (`-r` times) and exits; without one it starts the REPL
-//! (`repl.rs`). PING, GET, SET (with EX/PX/`--ttl`), DEL of one key, TTL/PTTL and STATS use
-//! the binary protocol through [`crate::client`]; every other command is sent as RESP on a
-//! second, lazily opened connection to the same port (`request.rs` decides).
+//! (`repl.rs`). Everything goes through one [`crate::client::Client`]: PING, GET, SET (with
+//! EX/PX/`--ttl`), DEL of one key, TTL/PTTL and STATS by their typed opcodes, every other
+//! command with the CMD opcode (`request.rs` decides).
 //!
 //! Exit status: 0 when every command got a non-error reply (a miss is not an error); 1
 //! after an error reply, a connection failure or a timeout.

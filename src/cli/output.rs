@@ -72,12 +72,21 @@ fn tty(reply: &Reply, prefix: &str, out: &mut Vec<u8>) {
             quote(b, out);
             out.push(b'\n');
         }
+        // redis-cli prints verbatim text (INFO, CLIENT LIST) as it is.
+        Reply::Verbatim(b) => {
+            out.extend_from_slice(b);
+            if !b.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+        }
         Reply::Nil => out.extend_from_slice(b"(nil)\n"),
         Reply::Int(n) => line(out, &format!("(integer) {n}")),
         Reply::Error(e) => line(out, &format!("(error) {e}")),
         Reply::Raw(status, _) => line(out, &format!("(status) {}", status.name())),
-        Reply::Array(items) if items.is_empty() => out.extend_from_slice(b"(empty array)\n"),
-        Reply::Array(items) => {
+        Reply::Array(items) | Reply::Set(items) if items.is_empty() => {
+            out.extend_from_slice(b"(empty array)\n")
+        }
+        Reply::Array(items) | Reply::Set(items) => {
             let width = items.len().to_string().len();
             let inner = format!("{prefix}{}", " ".repeat(width + 2));
             for (i, item) in items.iter().enumerate() {
@@ -101,12 +110,12 @@ fn raw(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
         Reply::Ok => out.extend_from_slice(b"OK"),
         Reply::Simple(s) => out.extend_from_slice(s.as_bytes()),
-        Reply::Bulk(b) => out.extend_from_slice(b),
+        Reply::Bulk(b) | Reply::Verbatim(b) => out.extend_from_slice(b),
         Reply::Nil => {}
         Reply::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Reply::Error(e) => out.extend_from_slice(e.to_string().as_bytes()),
         Reply::Raw(status, _) => out.extend_from_slice(status.name().as_bytes()),
-        Reply::Array(items) => {
+        Reply::Array(items) | Reply::Set(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b'\n');
@@ -158,7 +167,7 @@ fn json(reply: &Reply) -> Value {
     match reply {
         Reply::Ok => Value::from("OK"),
         Reply::Simple(s) => Value::from(*s),
-        Reply::Bulk(b) => Value::from(lossy(b)),
+        Reply::Bulk(b) | Reply::Verbatim(b) => Value::from(lossy(b)),
         Reply::Nil => Value::Null,
         Reply::Int(n) => Value::from(*n),
         Reply::Error(e) => {
@@ -167,7 +176,7 @@ fn json(reply: &Reply) -> Value {
             Value::Object(object)
         }
         Reply::Raw(status, _) => Value::from(status.name()),
-        Reply::Array(items) => Value::Array(items.iter().map(json).collect()),
+        Reply::Array(items) | Reply::Set(items) => Value::Array(items.iter().map(json).collect()),
         Reply::Map(pairs) => {
             let object = pairs.iter().map(|(k, v)| (key_text(k), json(v))).collect();
             Value::Object(object)

@@ -1,11 +1,12 @@
-//! [`Request`]: what one `shale cli` command line asks for, and which dialect carries it.
+//! [`Request`]: what one `shale cli` command line asks for, and which opcode carries it.
 //!
-//! The six operations the binary protocol has (PING, GET, SET with an optional TTL, DEL of
-//! one key, TTL/PTTL, STATS) go through [`crate::client::Client`]; everything else, and
-//! every variant the binary protocol cannot express (`SET .. NX`, `DEL a b`, `PING msg`),
-//! is sent verbatim as RESP. The split reuses the server's own text parser
-//! ([`parse_command`]), so "is this a plain SET?" is answered exactly as the server would,
-//! and arguments it rejects are sent as text so the server's error message is the one shown.
+//! The six operations the binary protocol has typed opcodes for (PING, GET, SET with an
+//! optional TTL, DEL of one key, TTL/PTTL, STATS) use them; everything else, and every
+//! variant those opcodes cannot express (`SET .. NX`, `DEL a b`, `PING msg`), is sent
+//! as its argument vector with the CMD opcode ([`crate::client::Client::cmd`]). The split
+//! reuses the server's own parser ([`crate::cmd::parse`]), so "is this a plain SET?" is
+//! answered exactly as the server would, and arguments it rejects are sent as they are so
+//! the server's error message is the one shown.
 //!
 //! Owns the CLI-only `--ttl DURATION` option of SET and splitting REPL lines into
 //! arguments (with the server's inline-request rules, quotes and escapes included).
@@ -14,17 +15,20 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::protocol::text::{RequestDecoder, parse_command};
-use crate::protocol::{Command, ErrorReply, Limits, SetMode, TtlUnit};
+use crate::cmd::expiry::TtlUnit;
+use crate::cmd::string::SetMode;
+use crate::cmd::{Command, parse};
+use crate::protocol::text::RequestDecoder;
+use crate::protocol::{ErrorReply, Limits};
 use crate::units::parse_duration;
 
-/// One command, routed to a dialect.
+/// One command, routed to an opcode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// An operation the binary protocol has.
+    /// An operation the binary protocol has a typed opcode for.
     Binary(Op),
-    /// Anything else, sent as a RESP array of these arguments.
-    Text(Vec<Bytes>),
+    /// Anything else, sent with the CMD opcode as these arguments.
+    Cmd(Vec<Bytes>),
 }
 
 /// The binary protocol's operations, as the CLI uses them.
@@ -56,8 +60,8 @@ impl Request {
     /// CLI-only `--ttl` option; everything the server can judge is left to the server.
     pub fn parse(args: Vec<Bytes>) -> Result<Self, ErrorReply> {
         let args = expand_ttl_option(args)?;
-        let Ok(cmd) = parse_command(args.clone(), &Limits::default()) else {
-            return Ok(Request::Text(args));
+        let Ok(cmd) = parse(&args.clone().into(), &Limits::default()) else {
+            return Ok(Request::Cmd(args));
         };
         let op = match cmd {
             Command::Ping(None) => Op::Ping,
@@ -67,11 +71,12 @@ impl Request {
             }
             Command::Del(mut keys) if keys.len() == 1 => match keys.pop() {
                 Some(key) => Op::Del(key),
-                None => return Ok(Request::Text(args)),
+                None => return Ok(Request::Cmd(args)),
             },
-            Command::Ttl { key, unit } => Op::Ttl(key, unit),
-            Command::Stats => Op::Stats,
-            _ => return Ok(Request::Text(args)),
+            Command::Ttl(key) => Op::Ttl(key, TtlUnit::Seconds),
+            Command::Pttl(key) => Op::Ttl(key, TtlUnit::Millis),
+            Command::Stats(()) => Op::Stats,
+            _ => return Ok(Request::Cmd(args)),
         };
         Ok(Request::Binary(op))
     }
@@ -81,7 +86,7 @@ impl Request {
     pub fn verbatim(&self) -> bool {
         match self {
             Request::Binary(Op::Stats) => true,
-            Request::Text(args) => args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"info")),
+            Request::Cmd(args) => args.first().is_some_and(|n| n.eq_ignore_ascii_case(b"info")),
             Request::Binary(_) => false,
         }
     }
@@ -172,7 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn everything_else_goes_as_text() {
+    fn everything_else_goes_as_cmd() {
         for line in [
             "mget a b",
             "del a b",
@@ -184,9 +189,9 @@ mod tests {
             "dbsize",
             "nosuchcommand x",
         ] {
-            assert!(matches!(route(line), Request::Text(_)), "{line}");
+            assert!(matches!(route(line), Request::Cmd(_)), "{line}");
         }
-        assert_eq!(route("set k v NX --ttl 2s"), Request::Text(args("set k v NX PX 2000")));
+        assert_eq!(route("set k v NX --ttl 2s"), Request::Cmd(args("set k v NX PX 2000")));
     }
 
     #[test]

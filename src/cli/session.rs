@@ -1,31 +1,28 @@
-//! [`Session`]: the CLI's connections to one server, opened lazily and dropped on failure.
+//! [`Session`]: the CLI's connection to one server, opened lazily and dropped on failure.
 //!
-//! Binary operations go through a [`Client`]; text commands through one connection
-//! speaking RESP (TCP, or TLS like the client's), opened on first use. Both are dropped when a call fails for
-//! connection reasons (refused, closed, timed out, garbled reply), so the next command
-//! reconnects from scratch: that is the REPL's "not connected" state. The client's own
-//! reconnect backoff is bypassed on purpose, since a person retrying by hand should not
-//! be told the address is "in backoff".
+//! Every command goes through one [`Client`]: typed operations by their opcodes, the rest
+//! with the CMD opcode. The client is dropped when a call fails for connection reasons
+//! (refused, closed, timed out, garbled reply), so the next command reconnects from
+//! scratch: that is the REPL's "not connected" state. The client's own reconnect backoff
+//! is bypassed on purpose, since a person retrying by hand should not be told the address
+//! is "in backoff". MONITOR needs a streaming text connection, which the CLI does not
+//! keep: use `redis-cli monitor` for it.
 //!
 //! Owns turning client results into [`Reply`] values; printing is [`super::output`]'s.
 
-use crate::client::dialect::{DIALECT_PROBE_TIMEOUT, Dialect, probe, redis_text_message};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
 
 use super::CliError;
 use super::request::{Op, Request};
+use crate::client::dialect::{DIALECT_PROBE_TIMEOUT, Dialect, probe, redis_text_message};
 use crate::client::{self, Client, TtlState};
-use crate::protocol::text::{ReplyDecoder, encode_command};
-use crate::protocol::{ErrorReply, Limits, Reply, TtlUnit};
-use crate::tls::{ClientStream, TlsConnector};
-
-/// Bytes read from the text connection per read call: replies are buffered in bounded
-/// steps, and [`ReplyDecoder`] rejects any reply over [`Limits::max_text_request`].
-const READ_CHUNK: usize = 16 * 1024;
+use crate::cmd::expiry::TtlUnit;
+use crate::protocol::text::to_reply;
+use crate::protocol::{ErrorReply, Reply};
+use crate::tls::TlsConnector;
 
 /// Connections to one server address.
 #[derive(Debug)]
@@ -35,22 +32,21 @@ pub struct Session {
     password: Option<Bytes>,
     tls: Option<Arc<TlsConnector>>,
     client: Option<Client>,
-    text: Option<TextConn>,
 }
 
 impl Session {
     /// A session that connects on first use. `timeout` bounds connecting and each reply.
     pub fn new(addr: String, timeout: Duration) -> Self {
-        Self { addr, timeout, password: None, tls: None, client: None, text: None }
+        Self { addr, timeout, password: None, tls: None, client: None }
     }
 
-    /// Speak TLS on both connections (`--tls`, `shales://`).
+    /// Speak TLS (`--tls`, `shales://`).
     pub fn with_tls(mut self, tls: Option<Arc<TlsConnector>>) -> Self {
         self.tls = tls;
         self
     }
 
-    /// Authenticate both connections with `password` as soon as they open (`-a`).
+    /// Authenticate with `password` as soon as the connection opens (`-a`).
     pub fn with_password(mut self, password: Option<Bytes>) -> Self {
         self.password = password;
         self
@@ -63,7 +59,7 @@ impl Session {
 
     /// Whether a connection is open (as far as is known without sending anything).
     pub fn is_connected(&self) -> bool {
-        self.client.is_some() || self.text.is_some()
+        self.client.is_some()
     }
 
     /// Opens the binary connection now, so an unreachable server is reported up front.
@@ -74,14 +70,13 @@ impl Session {
     /// Drops every connection; the next call reconnects.
     pub fn disconnect(&mut self) {
         self.client = None;
-        self.text = None;
     }
 
     /// Sends one request and returns the reply. Error replies are `Ok`; `Err` means no
     /// reply could be had, and the connections have been dropped.
     pub async fn execute(&mut self, request: &Request) -> Result<Reply, CliError> {
         let result = match request {
-            Request::Text(args) => self.text_call(args).await,
+            Request::Cmd(args) => self.cmd_call(args).await,
             Request::Binary(op) => self.binary_call(op).await,
         };
         if result.as_ref().is_err_and(CliError::loses_connection) {
@@ -179,21 +174,11 @@ impl Session {
         }
     }
 
-    async fn text_call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
-        if self.text.is_none() {
-            let mut conn = TextConn::connect(&self.addr, self.tls.as_deref(), self.timeout).await?;
-            if let Some(password) = &self.password {
-                conn.authenticate(password.clone(), self.timeout).await?;
-            }
-            self.text = Some(conn);
-        }
-        let timeout = self.timeout;
-        let Some(conn) = self.text.as_mut() else {
-            return Err(CliError::Connection("no text connection".into()));
-        };
-        match tokio::time::timeout(timeout, conn.call(args)).await {
-            Ok(result) => result,
-            Err(_) => Err(CliError::Timeout(timeout)),
+    async fn cmd_call(&mut self, args: &[Bytes]) -> Result<Reply, CliError> {
+        let client = self.client().await?;
+        match client.cmd(args).await {
+            Ok(value) => Ok(to_reply(value)),
+            Err(e) => self.error_reply(e),
         }
     }
 }
@@ -211,63 +196,6 @@ fn ttl_reply(ttl: TtlState, unit: TtlUnit) -> Reply {
         TtlUnit::Millis => left,
     };
     Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-/// A RESP connection: one request, then exactly one reply, at a time.
-#[derive(Debug)]
-struct TextConn {
-    stream: ClientStream,
-    buf: BytesMut,
-    decoder: ReplyDecoder,
-    limits: Limits,
-}
-
-impl TextConn {
-    async fn connect(
-        addr: &str,
-        tls: Option<&TlsConnector>,
-        timeout: Duration,
-    ) -> Result<Self, CliError> {
-        let stream = ClientStream::connect(addr, tls, timeout)
-            .await
-            .map_err(|e| CliError::connect(addr, &e))?;
-        Ok(Self {
-            stream,
-            buf: BytesMut::new(),
-            decoder: ReplyDecoder::default(),
-            limits: Limits::default(),
-        })
-    }
-
-    /// AUTH before the first command; an error reply is [`CliError::Auth`].
-    async fn authenticate(&mut self, password: Bytes, timeout: Duration) -> Result<(), CliError> {
-        let args = [Bytes::from_static(b"AUTH"), password];
-        match tokio::time::timeout(timeout, self.call(&args)).await {
-            Ok(Ok(Reply::Error(e))) => Err(CliError::Auth(e.to_string())),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(CliError::Timeout(timeout)),
-        }
-    }
-
-    async fn call(&mut self, args: &[bytes::Bytes]) -> Result<Reply, CliError> {
-        let mut out = BytesMut::new();
-        encode_command(args, &mut out);
-        let lost = |e: std::io::Error| CliError::Connection(format!("connection lost: {e}"));
-        self.stream.write_all(&out).await.map_err(lost)?;
-        self.stream.flush().await.map_err(lost)?;
-        loop {
-            match self.decoder.decode(&mut self.buf, &self.limits) {
-                Ok(Some(reply)) => return Ok(reply),
-                Ok(None) => {}
-                Err(e) => return Err(CliError::Connection(format!("bad reply: {e}"))),
-            }
-            self.buf.reserve(READ_CHUNK);
-            if self.stream.read_buf(&mut self.buf).await.map_err(lost)? == 0 {
-                return Err(CliError::Connection("server closed the connection".into()));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::runtime::{Handle, Runtime};
 
-use super::{ClientBuilder, ClientMetrics, Error, Stats, TtlState, Value};
+use super::{ClientBuilder, ClientMetrics, Error, RespValue, Stats, TtlState, Value};
 
 /// Shuts its runtime down without waiting, so dropping the last client never blocks and
 /// never panics (not even when dropped inside another runtime by mistake).
@@ -136,6 +136,11 @@ impl Client {
         self.rt.block(self.inner.stats())
     }
 
+    /// Any command as its argument vector. See [`super::Client::cmd`].
+    pub fn cmd<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<RespValue, Error> {
+        self.rt.block(self.inner.cmd(args))
+    }
+
     /// This client's own counters and latencies.
     pub fn metrics(&self) -> ClientMetrics {
         self.inner.metrics()
@@ -193,6 +198,11 @@ impl Pipeline {
     /// Adds STATS.
     pub fn stats(self) -> Self {
         self.map(super::Pipeline::stats)
+    }
+
+    /// Adds any command. See [`super::Client::cmd`].
+    pub fn cmd<A: AsRef<[u8]>>(self, args: &[A]) -> Self {
+        self.map(|p| p.cmd(args))
     }
 
     /// Sends everything in one write and blocks for the results, in order. See

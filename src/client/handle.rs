@@ -23,6 +23,7 @@ use super::request::Request;
 use super::stats::Stats;
 use crate::protocol::Limits;
 use crate::protocol::binary::ResponseFrame;
+use crate::protocol::text::RespValue;
 
 /// State shared by every clone of a [`Client`].
 #[derive(Debug)]
@@ -173,6 +174,28 @@ impl Client {
     /// see [`Client::metrics`].
     pub async fn stats(&self) -> Result<Stats, Error> {
         self.run(Request::stats(), reply::stats).await
+    }
+
+    /// Runs any command, given as its argument vector (`["INCRBY", "hits", "5"]`), through
+    /// the binary protocol's CMD opcode, and returns its reply with every RESP3 type kept.
+    /// An error reply is an [`Error::Server`] with Redis's message, as for the typed calls.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let server = shale::server::Server::start(shale::server::ServerConfig::loopback(0)).await.unwrap();
+    /// # let client = shale::client::Client::connect(server.local_addr().to_string()).await.unwrap();
+    /// use shale::client::RespValue;
+    ///
+    /// client.set("k", "v").await.unwrap();
+    /// assert_eq!(client.cmd(&["EXISTS", "k", "nope"]).await.unwrap(), RespValue::Int(1));
+    /// let err = client.cmd(&["SELECT", "3"]).await.unwrap_err();
+    /// assert_eq!(err.message(), Some("DB index is out of range"));
+    /// # }
+    /// ```
+    pub async fn cmd<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<RespValue, Error> {
+        let req = Request::cmd(args, &self.inner.limits)?;
+        self.run(req, reply::cmd).await
     }
 
     /// Sends one request within this handle's timeout, decodes the reply and records it.

@@ -10,7 +10,8 @@
 //!   exponential backoff ([`ReconnectPolicy`]). The router reuses these two for its
 //!   backends.
 //! - [`Client`]: one pool per configured address with in-order failover, client-side
-//!   limit checks, typed results, per-call timeouts, [`Pipeline`]s and [`ClientMetrics`].
+//!   limit checks, typed results, per-call timeouts, [`Pipeline`]s and [`ClientMetrics`];
+//!   [`Client::cmd`] runs any command through the CMD opcode and returns a [`RespValue`].
 //!
 //! Any of these speaks TLS when its [`ConnectionConfig`] has a [`crate::tls::TlsConnector`]
 //! ([`ClientBuilder::tls`], or a `shales://host:port` address, see [`url`]).
@@ -71,6 +72,7 @@ mod stats;
 mod tasks;
 pub mod url;
 
+pub use crate::protocol::text::RespValue;
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, Greeting, ReconnectPolicy};
 pub use connection::Connection;

@@ -88,6 +88,12 @@ impl Pipeline {
         self.push(Ok(Request::stats()))
     }
 
+    /// Adds any command (see [`super::Client::cmd`]); its result is a [`Value::Cmd`].
+    pub fn cmd<A: AsRef<[u8]>>(self, args: &[A]) -> Self {
+        let req = Request::cmd(args, self.client.limits());
+        self.push(req)
+    }
+
     /// Number of operations added.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -152,5 +158,6 @@ fn decode(kind: Kind, frame: ResponseFrame, rtt: Duration) -> Result<Value, Erro
         Kind::Ttl => reply::ttl(frame).map(Value::Ttl),
         Kind::Ping => reply::ping(frame).map(|()| Value::Ping(rtt)),
         Kind::Stats => reply::stats(frame).map(Value::Stats),
+        Kind::Cmd => reply::cmd(frame).map(Value::Cmd),
     }
 }

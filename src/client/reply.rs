@@ -12,6 +12,7 @@ use bytes::Bytes;
 use super::Error;
 use super::stats::Stats;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
+use crate::protocol::text::{RespValue, decode_value};
 use crate::protocol::{Opcode, Status};
 
 /// What a reply must look like, remembered from its request.
@@ -67,6 +68,7 @@ pub(crate) fn check_shape(expect: &Expect, frame: &ResponseFrame) -> Result<(), 
         (_, Expect::Op(Opcode::Ttl)) => ttl_millis(p).is_some_and(|ms| ms >= -1),
         (_, Expect::Op(Opcode::Stats)) => std::str::from_utf8(p).is_ok(),
         (_, Expect::Op(Opcode::Ping)) => true,
+        (_, Expect::Op(Opcode::Cmd)) => decode_value(p).is_ok(),
     };
     if ok {
         Ok(())
@@ -117,6 +119,8 @@ pub enum Value {
     Ping(Duration),
     /// STATS of the server.
     Stats(Stats),
+    /// Any command's reply (see [`super::Client::cmd`]).
+    Cmd(RespValue),
 }
 
 /// The server's error status as an [`Error`], or the status when it is a success.
@@ -189,6 +193,12 @@ pub(crate) fn stats(frame: ResponseFrame) -> Result<Stats, Error> {
     }
 }
 
+/// CMD: the reply, RESP3-encoded (its shape was checked when it arrived).
+pub(crate) fn cmd(frame: ResponseFrame) -> Result<RespValue, Error> {
+    status(&frame)?;
+    decode_value(&frame.payload).map_err(|e| Error::Protocol(format!("bad CMD reply: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +232,9 @@ mod tests {
             // An error status fits any request.
             (op(Opcode::Set), reply(Status::Busy, b"later"), true),
             (Expect::Any, reply(Status::NotFound, b""), true),
+            (op(Opcode::Cmd), reply(Status::Ok, b":1\r\n"), true),
+            (op(Opcode::Cmd), reply(Status::Ok, b":1"), false), // not one whole RESP value
+            (op(Opcode::Cmd), reply(Status::InvalidArgument, b"syntax error"), true),
         ];
         for (i, (expect, frame, ok)) in table.into_iter().enumerate() {
             assert_eq!(check_shape(&expect, &frame).is_ok(), ok, "case {i}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::Error;
-use crate::protocol::binary::{RequestFrame, check_key, check_value};
+use crate::protocol::binary::{RequestFrame, check_key, check_value, cmd_frame};
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, MAX_KEY_SIZE_HARD, MAX_TTL, REQUEST_HEADER_LEN};
 use crate::protocol::{Limits, Opcode, Status};
 
@@ -22,6 +22,7 @@ pub(crate) enum Kind {
     Ttl,
     Ping,
     Stats,
+    Cmd,
 }
 
 /// A checked request ready to send.
@@ -111,6 +112,21 @@ impl Request {
     pub(crate) fn stats() -> Self {
         Self { kind: Kind::Stats, frame: frame(Opcode::Stats, Bytes::new(), Bytes::new(), 0) }
     }
+
+    /// CMD: any command as its argument vector. The whole vector must fit the frame a
+    /// server with these limits accepts (room for a key and a value), since the server
+    /// checks each key and value again against the same limits.
+    pub(crate) fn cmd<A: AsRef<[u8]>>(args: &[A], limits: &Limits) -> Result<Self, Error> {
+        if args.is_empty() {
+            return Err(Error::InvalidArgument("a command needs at least its name".into()));
+        }
+        let frame = cmd_frame(args);
+        let max = limits.max_frame_len() - REQUEST_HEADER_LEN;
+        if frame.value.len() > max {
+            return Err(Error::ValueTooLarge { len: frame.value.len(), max });
+        }
+        Ok(Self { kind: Kind::Cmd, frame })
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +154,16 @@ mod tests {
         assert!(Request::set(k(), Bytes::from_static(&[0; 8]), None, &l).is_ok());
         let e = Request::set(k(), Bytes::from_static(&[0; 9]), None, &l).expect_err("large");
         assert!(matches!(e, Error::ValueTooLarge { len: 9, max: 8 }), "{e}");
+    }
+
+    #[test]
+    fn cmd_checks_size_and_emptiness() {
+        let l = small();
+        assert!(Request::cmd(&["PING"], &Limits::default()).is_ok());
+        let empty: [&str; 0] = [];
+        assert!(matches!(Request::cmd(&empty, &l), Err(Error::InvalidArgument(_))));
+        let big = "x".repeat(64);
+        assert!(matches!(Request::cmd(&["SET", "k", &big], &l), Err(Error::ValueTooLarge { .. })));
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::cmd::Command;
 use crate::net::READ_CHUNK;
 use crate::protocol::limits::{MAX_RESP_ARGS, MAX_TTL};
 use crate::protocol::text::MAX_REPLY_DEPTH;
-use crate::protocol::{Command, Limits, Reply};
+use crate::protocol::{Limits, Reply};
 
 use super::MAX_DECODE_CALLS;
 
@@ -98,50 +99,36 @@ pub(crate) enum Origin {
     Text,
 }
 
-/// Asserts a decoded command is within `limits`: keys non-empty and at most
+/// Asserts a decoded command is within `limits`: every key it names non-empty and at most
 /// `max_key_size`, values at most `max_value_size`, TTLs in `1ns..=MAX_TTL` for SET and VSET
 /// (a zero TTL would silently delete) and at most `MAX_TTL` for EXPIRE, versions non-zero.
 pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
-    let key = |k: &Bytes| {
+    for k in cmd.keys() {
         assert!(!k.is_empty(), "{} with an empty key", cmd.name());
         assert!(k.len() <= limits.max_key_size, "{} key of {} bytes", cmd.name(), k.len());
-    };
-    let keys = |ks: &[Bytes]| {
-        assert!(!ks.is_empty(), "{} without keys", cmd.name());
-        ks.iter().for_each(key);
-    };
+    }
+    let keyed = cmd.spec().keys.is_empty() || cmd.keys().len() > 0;
+    assert!(keyed, "{} without keys", cmd.name());
     let value = |v: &Bytes| assert!(v.len() <= limits.max_value_size, "value of {} bytes", v.len());
     match cmd {
-        Command::Get(k) | Command::Persist(k) | Command::Ttl { key: k, .. } => key(k),
-        Command::Del(ks) | Command::Exists(ks) | Command::MGet(ks) => keys(ks),
         Command::Set(args) => {
-            key(&args.key);
             value(&args.value);
             if let Some(ttl) = args.ttl {
                 assert!(ttl > Duration::ZERO && ttl <= MAX_TTL, "SET ttl {ttl:?}");
             }
         }
-        Command::MSet(pairs) => {
-            assert!(!pairs.is_empty(), "MSET without pairs");
-            for (k, v) in pairs {
-                key(k);
-                value(v);
-            }
+        Command::MSet(pairs) => pairs.iter().for_each(|(_, v)| value(v)),
+        Command::Expire(a) | Command::PExpire(a) => {
+            assert!(a.ttl <= MAX_TTL, "EXPIRE ttl {:?}", a.ttl);
         }
-        Command::Expire { key: k, ttl } => {
-            key(k);
-            assert!(*ttl <= MAX_TTL, "EXPIRE ttl {ttl:?}");
-        }
-        Command::VSet { key: k, value: v, ttl, version } => {
-            key(k);
-            value(v);
+        Command::VSet(a) => {
+            value(&a.value);
+            let ttl = a.ttl;
             assert!(ttl.is_none_or(|t| t > Duration::ZERO && t <= MAX_TTL), "VSET ttl {ttl:?}");
-            assert_ne!(*version, 0, "VSET with the reserved version 0");
+            assert_ne!(a.version, 0, "VSET with the reserved version 0");
         }
-        Command::VDel { key: k, version } => {
-            key(k);
-            assert_ne!(*version, 0, "VDEL with the reserved version 0");
-        }
+        Command::VDel(a) => assert_ne!(a.version, 0, "VDEL with the reserved version 0"),
+        // The rest carry no value or TTL beyond their keys, checked above.
         _ => {}
     }
     if origin == Origin::Binary {
@@ -149,29 +136,35 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
     }
 }
 
-/// Binary frames carry one key and decode to a handful of commands only.
+/// What a binary frame of `opcode` may decode as: a typed opcode's few commands, or (CMD)
+/// anything the text parser accepts.
+pub(crate) fn origin_of(opcode: u8) -> Origin {
+    if opcode == crate::protocol::Opcode::Cmd as u8 { Origin::Text } else { Origin::Binary }
+}
+
+/// Typed binary frames carry one key and decode to a handful of commands only.
 fn check_binary_command(cmd: &Command, limits: &Limits) {
     match cmd {
         Command::Ping(msg) => {
             assert!(msg.as_ref().is_none_or(|m| !m.is_empty()), "PING with an empty message");
         }
         Command::Del(keys) => assert_eq!(keys.len(), 1, "binary DEL takes one key"),
-        Command::Ttl { unit, .. } => {
-            assert_eq!(*unit, crate::protocol::TtlUnit::Millis, "binary TTL is in ms");
-        }
-        Command::Auth(v) => {
-            assert!(v.0.len() <= limits.max_frame_len(), "AUTH of {} bytes", v.0.len())
+        Command::Auth(c) => {
+            assert!(c.user.is_none(), "binary AUTH has no user");
+            let n = c.password.0.len();
+            assert!(n <= limits.max_frame_len(), "AUTH of {n} bytes");
         }
         Command::Get(_)
+        | Command::Pttl(_)
         | Command::Set(_)
-        | Command::Stats
-        | Command::VSet { .. }
-        | Command::VDel { .. }
-        | Command::ShardDump { .. }
-        | Command::NodeStatus
-        | Command::Digest { .. }
-        | Command::BucketDump { .. }
-        | Command::Sync { .. } => {}
+        | Command::Stats(_)
+        | Command::VSet(_)
+        | Command::VDel(_)
+        | Command::ShardDump(_)
+        | Command::NodeStatus(_)
+        | Command::Digest(_)
+        | Command::BucketDump(_)
+        | Command::Sync(_) => {}
         other => panic!("binary frame decoded to {}", other.name()),
     }
 }

@@ -12,7 +12,7 @@ use crate::protocol::limits::{LEN_PREFIX, RESPONSE_HEADER_LEN};
 use crate::protocol::{Opcode, Reply, Status, text};
 
 use super::Config;
-use super::check::{Origin, Stream, check_command};
+use super::check::{Stream, check_command, origin_of};
 
 /// Feeds `[0x00] + input` (the `0x00` only if the input does not already start with it, so
 /// the codec picks binary) to a [`ServerCodec`] and checks every item: it consumed exactly
@@ -43,7 +43,7 @@ pub fn server_binary_decode(data: &[u8]) {
                     let opcode = body.get(1).copied().unwrap_or(0);
                     assert_eq!(inbound.shape, Shape::Binary { opcode });
                     match &inbound.command {
-                        Ok(cmd) => check_command(cmd, &limits, Origin::Binary),
+                        Ok(cmd) => check_command(cmd, &limits, origin_of(opcode)),
                         Err(e) => assert!(e.status.is_error() && !e.status.is_fatal(), "{e:?}"),
                     }
                     let mut out = BytesMut::new();

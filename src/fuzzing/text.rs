@@ -1,12 +1,12 @@
 //! The text decode harness, [`text_decode`]: the same bytes go through the request side
-//! ([`RequestDecoder`] then [`parse_command`]) and, separately, the client side
+//! ([`RequestDecoder`] then [`crate::cmd::parse`]) and, separately, the client side
 //! ([`ReplyDecoder`]).
 
 use bytes::{Bytes, BytesMut};
 
 use crate::protocol::limits::{MAX_INLINE_LEN, MAX_RESP_ARGS, MAX_RESP_NUMBER_LEN};
 use crate::protocol::text::{
-    ReplyDecoder, RequestDecoder, TextError, encode_command, encode_reply, parse_command,
+    ReplyDecoder, RequestDecoder, TextError, encode_command, encode_reply,
 };
 use crate::protocol::{Limits, Reply, Status};
 
@@ -101,7 +101,7 @@ fn check_request(span: &[u8], args: &[Bytes], limits: &Limits) {
         let again = RequestDecoder::default().decode(&mut resp, &WIDE);
         assert_eq!(again, Ok(Some(args.to_vec())), "inline arguments do not survive RESP");
     }
-    match parse_command(args.to_vec(), limits) {
+    match crate::cmd::parse(&args.to_vec().into(), limits) {
         Ok(cmd) => check_command(&cmd, limits, Origin::Text),
         Err(e) => {
             assert!(e.status.is_error() && !e.status.is_fatal(), "{e:?}");

@@ -108,7 +108,7 @@ impl<'a> Out<'a> {
             .into_iter()
             .map(|c| {
                 let labels = vec![
-                    ("command", c.command.to_owned()),
+                    ("command", command_label(c.command)),
                     ("outcome", c.outcome.name().to_owned()),
                 ];
                 (labels, c.count)
@@ -144,7 +144,7 @@ impl<'a> Out<'a> {
             "1 when /readyz answers 200, else 0.",
             f64::from(u8::from(ready)),
         )?;
-        if let Some(rss) = crate::server::cmd::info::resident_memory() {
+        if let Some(rss) = crate::cmd::info::resident_memory() {
             self.gauge(
                 "shale_resident_memory_bytes",
                 "Resident set size of the process.",
@@ -170,5 +170,14 @@ impl<'a> Out<'a> {
         let shards = if watcher.has_map() { map.num_shards() } else { 0 };
         self.gauge("shale_map_shards", "numShards of the current shard map.", f64::from(shards))?;
         self.gauge("shale_map_nodes", "Nodes in the current shard map.", map.nodes().count() as f64)
+    }
+}
+
+/// The `command` label: a command's name in upper case (`GET`, `CONFIG|GET`), as the
+/// binary protocol and redis-cli write them; the tally's `invalid` and `other` as they are.
+fn command_label(name: &str) -> String {
+    match name {
+        crate::net::tally::INVALID_NAME | crate::net::tally::OVERFLOW_NAME => name.to_owned(),
+        _ => name.to_ascii_uppercase(),
     }
 }

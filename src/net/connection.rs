@@ -14,17 +14,18 @@ use std::sync::atomic::Ordering;
 use bytes::BytesMut;
 use futures_util::FutureExt as _;
 use tokio::time::{Duration, Instant};
-use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+mod turn;
+
 use super::inflight::{Done, InFlight};
+use super::observe::{Observer, facts};
 use super::stream::{Io, IoEvent, Stream};
-use super::{
-    Handler, MAX_BATCH, MAX_IN_FLIGHT, NetConfig, NetStats, PREPARE_RUN, READ_CHUNK, Session,
-};
-use crate::codec::{CodecError, Inbound, ServerCodec, Shape, encode_outbound};
-use crate::protocol::{Command, Reply, Status};
+use super::{Handler, MAX_IN_FLIGHT, NetConfig, NetStats, READ_CHUNK, Session};
+use crate::codec::{Inbound, ServerCodec};
+use crate::protocol::Status;
+use crate::protocol::text::Argv;
 
 /// Why a connection ended; logged at debug level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ enum End {
     OutputStalled,
     OutputLimit,
     Shutdown,
+    Killed,
+    MonitorLagged,
     Io,
 }
 
@@ -99,10 +102,14 @@ struct Conn<'a, H: Handler> {
     inflight: InFlight<H::Future>,
     /// The run of requests being decoded (kept to reuse its buffer).
     run: Vec<Inbound>,
+    /// The argument vectors of `run`'s requests, index for index.
+    argvs: Vec<Option<Argv>>,
     /// A last error to send once in-flight replies are out, then close.
     last_words: Option<(Status, String)>,
     /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
     pre_auth: bool,
+    /// Registration, activity, slow log, MONITOR and CLIENT REPLY.
+    observer: Observer<'a>,
 }
 
 /// Serves one accepted connection (TCP, or TLS after its handshake) until it ends, the
@@ -117,6 +124,9 @@ pub async fn serve_connection<H: Handler, S: Stream>(
 ) {
     let pre_auth = !session.authenticated;
     let limits = if pre_auth { cfg.pre_auth_limits } else { cfg.limits };
+    // Cancelled by shutdown or by CLIENT KILL; the loop tells which from `shutdown`.
+    let close = shutdown.child_token();
+    let observer = Observer::new(handler.services(), &session, facts(stream.tcp(), close.clone()));
     let mut conn = Conn {
         handler: &*handler,
         cfg: &cfg,
@@ -127,17 +137,24 @@ pub async fn serve_connection<H: Handler, S: Stream>(
         wbuf: BytesMut::with_capacity(READ_CHUNK),
         inflight: InFlight::new(),
         run: Vec::new(),
+        argvs: Vec::new(),
         last_words: None,
         pre_auth,
+        observer,
     };
     let mut io = Io::new(stream);
-    let end = conn.run(&mut io, &shutdown).await;
+    let end = conn.run(&mut io, &close, &shutdown).await;
     debug!(?end, "connection closed");
     io.close(end != End::Io).await;
 }
 
 impl<H: Handler> Conn<'_, H> {
-    async fn run<S: Stream>(&mut self, io: &mut Io<S>, shutdown: &CancellationToken) -> End {
+    async fn run<S: Stream>(
+        &mut self,
+        io: &mut Io<S>,
+        close: &CancellationToken,
+        shutdown: &CancellationToken,
+    ) -> End {
         let now = Instant::now();
         let mut st = LoopState {
             closing: None,
@@ -165,8 +182,9 @@ impl<H: Handler> Conn<'_, H> {
             }
             let done = tokio::select! {
                 biased;
-                _ = shutdown.cancelled(), if st.closing.is_none() => {
-                    st.closing = Some(End::Shutdown);
+                _ = close.cancelled(), if st.closing.is_none() => {
+                    st.closing =
+                        Some(if shutdown.is_cancelled() { End::Shutdown } else { End::Killed });
                     None
                 }
                 // Replies first, and all that are ready at once, so one write carries them
@@ -192,6 +210,13 @@ impl<H: Handler> Conn<'_, H> {
                         st.on_read(res, mid_frame)
                     }
                 },
+                line = self.observer.next_line(), if self.observer.monitoring() => match line {
+                    Some(line) => {
+                        self.wbuf.extend_from_slice(&line);
+                        None
+                    }
+                    None => Some(End::MonitorLagged),
+                },
                 _ = tokio::task::yield_now(), if st.more => None,
                 _ = &mut timer => {
                     if Instant::now() < deadline {
@@ -207,7 +232,7 @@ impl<H: Handler> Conn<'_, H> {
             }
             if let Some(End::Shutdown) = st.closing {
                 // Requests already fully received still get their replies.
-                if let Turn::Close(end) = self.process() {
+                if let Turn::Close(end) = self.process(std::time::Instant::now()) {
                     st.closing = Some(end);
                 }
             }
@@ -220,7 +245,7 @@ impl<H: Handler> Conn<'_, H> {
     fn prepare<S: Stream>(&mut self, st: &mut LoopState, io: &mut Io<S>) -> Result<(), End> {
         if st.closing.is_none() && self.has_room() {
             let was_idle = self.wbuf.is_empty();
-            match self.process() {
+            match self.process(st.clock.last_read.into_std()) {
                 Turn::Drained => st.more = false,
                 Turn::More => st.more = true,
                 Turn::Close(end) => st.closing = Some(end),
@@ -301,117 +326,15 @@ impl<H: Handler> Conn<'_, H> {
         }
         if reading && mid_frame {
             consider(c.frame_start + self.cfg.frame_timeout, End::SlowFrame);
-        } else if reading && self.inflight.is_empty() {
-            if let Some(idle) = self.cfg.idle_timeout {
+        } else if reading && self.inflight.is_empty() && !self.observer.monitoring() {
+            let idle = match self.handler.services() {
+                Some(services) => services.idle_timeout(),
+                None => self.cfg.idle_timeout,
+            };
+            if let Some(idle) = idle {
                 consider(c.last_read.max(c.last_write) + idle, End::Idle);
             }
         }
         best
-    }
-
-    /// Decodes and dispatches buffered requests, a run at a time, until none is complete,
-    /// the batch cap is hit, or pending work reaches its limits. Replies that are ready at
-    /// once are encoded straight into the output buffer.
-    fn process(&mut self) -> Turn {
-        let mut run = std::mem::take(&mut self.run);
-        let mut handled = 0;
-        let turn = loop {
-            if handled >= MAX_BATCH {
-                break Turn::More;
-            }
-            if !self.has_room() {
-                break Turn::Drained;
-            }
-            let decoded = self.decode_run(&mut run);
-            handled += run.len();
-            self.handler.prepare(&run);
-            if self.dispatch(&mut run) {
-                break Turn::Close(End::Quit);
-            }
-            match decoded {
-                Ok(true) => {}
-                Ok(false) => break Turn::Drained,
-                Err(e) => break Turn::Close(self.codec_failed(e)),
-            }
-        };
-        self.run = run;
-        self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
-        turn
-    }
-
-    /// Decodes up to [`PREPARE_RUN`] requests into `run`, stopping after a QUIT; `Ok(true)`
-    /// if more may be buffered. Before authentication a run is one request, because AUTH
-    /// lifts the size limits the next request is decoded under.
-    fn decode_run(&mut self, run: &mut Vec<Inbound>) -> Result<bool, CodecError> {
-        let cap = if self.pre_auth { 1 } else { PREPARE_RUN };
-        while run.len() < cap {
-            let Some(inbound) = self.codec.decode(&mut self.rbuf)? else {
-                return Ok(false);
-            };
-            let quit = matches!(inbound.command, Ok(Command::Quit));
-            run.push(inbound);
-            if quit {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Hands a run to the handler in order; `true` if it ended with QUIT. One clock read
-    /// per request times them all: each starts when the one before was handed over.
-    fn dispatch(&mut self, run: &mut Vec<Inbound>) -> bool {
-        let stats: &NetStats = self.stats;
-        let tally = &stats.by_command;
-        let mut now = super::tally::now();
-        for Inbound { id, shape, command } in run.drain(..) {
-            let quit = matches!(command, Ok(Command::Quit));
-            let timing = tally.start(command.as_ref().ok(), now);
-            let ready = match command {
-                Ok(Command::Quit) => self.inflight.push_ready(id, shape, timing, Reply::Ok),
-                Ok(cmd) => {
-                    let fut = self.handler.call(&mut self.session, cmd);
-                    self.lift_pre_auth_limits();
-                    self.inflight.push(id, shape, timing, fut)
-                }
-                Err(e) => self.inflight.push_ready(id, shape, timing, Reply::Error(e)),
-            };
-            now = super::tally::now();
-            if let Some(reply) = ready {
-                tally.finish(timing, &reply, now);
-                self.encode(id, shape, &reply);
-            }
-            if quit {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Once the handler has authenticated the session, the next request may be full size.
-    fn lift_pre_auth_limits(&mut self) {
-        if self.pre_auth && self.session.authenticated {
-            self.pre_auth = false;
-            self.codec.set_limits(self.cfg.limits);
-        }
-    }
-
-    fn encode(&mut self, id: u32, shape: Shape, reply: &Reply) {
-        encode_outbound(id, shape, reply, self.session.resp3, &mut self.wbuf);
-    }
-
-    fn codec_failed(&mut self, err: CodecError) -> End {
-        match err {
-            CodecError::Fatal { status, message } => {
-                debug!(%message, "closing after protocol error");
-                self.last_words = Some((status, message));
-                End::Fatal
-            }
-            CodecError::CrossProtocol => {
-                tracing::warn!(peer = %self.session.peer, "cross-protocol request, closing");
-                self.wbuf.clear();
-                End::CrossProtocol
-            }
-            CodecError::Io(_) => End::Io,
-        }
     }
 }

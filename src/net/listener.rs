@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
@@ -106,7 +106,6 @@ struct Service<H> {
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    slots: Arc<Semaphore>,
     rejecting: Arc<Semaphore>,
     next_id: AtomicU64,
     handshake_failures: LogLimit,
@@ -123,7 +122,6 @@ pub async fn serve<H: Handler>(
     tracker: TaskTracker,
 ) {
     let service = Arc::new(Service {
-        slots: Arc::new(Semaphore::new(cfg.max_connections)),
         rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
         next_id: AtomicU64::new(1),
         handshake_failures: LogLimit::new(MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC),
@@ -156,24 +154,28 @@ async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
         };
         let _ = SockRef::from(&stream).set_nodelay(true);
         let tls = listener.tls.clone();
-        match svc.slots.clone().try_acquire_owned() {
-            Ok(permit) => spawn_connection(&svc, stream, peer, tls, permit),
-            Err(_) => spawn_rejection(&svc, stream, tls),
+        // CONFIG SET maxclients changes the limit while serving, so it is read per accept.
+        // Each listener's loop checks before it counts the connection: with a plain and a
+        // TLS listener the limit may be passed by one connection per listener at most.
+        let max = svc.handler.services().map_or(svc.cfg.max_connections, |s| s.maxclients());
+        if svc.stats.connections.load(Ordering::Relaxed) >= max as u64 {
+            spawn_rejection(&svc, stream, tls);
+        } else {
+            spawn_connection(&svc, stream, peer, tls);
         }
     }
 }
 
 /// Serves an accepted connection on its own task: the TLS handshake first if the listener
-/// has one, then the connection loop. `permit` is its slot of the connection limit.
+/// has one, then the connection loop.
 fn spawn_connection<H: Handler>(
     svc: &Arc<Service<H>>,
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<TlsAcceptor>>,
-    permit: OwnedSemaphorePermit,
 ) {
     let id = svc.next_id.fetch_add(1, Ordering::Relaxed);
-    let open = Open::new(&svc.stats, permit);
+    let open = Open::new(&svc.stats);
     let span = info_span!("conn", id, %peer);
     let svc = svc.clone();
     let tracker = svc.tracker.clone();
@@ -217,17 +219,16 @@ fn spawn_rejection<H>(svc: &Service<H>, stream: TcpStream, tls: Option<Arc<TlsAc
     });
 }
 
-/// One open connection: counted while it lives, holding its slot of the limit.
+/// One open connection, counted while it lives (the count is the connection limit's).
 struct Open {
     stats: Arc<NetStats>,
-    _permit: OwnedSemaphorePermit,
 }
 
 impl Open {
-    fn new(stats: &Arc<NetStats>, permit: OwnedSemaphorePermit) -> Self {
+    fn new(stats: &Arc<NetStats>) -> Self {
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         stats.connections.fetch_add(1, Ordering::Relaxed);
-        Self { stats: stats.clone(), _permit: permit }
+        Self { stats: stats.clone() }
     }
 }
 

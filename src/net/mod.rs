@@ -7,6 +7,11 @@
 //!
 //! This module owns *how bytes move*; what a request means is the handler's business.
 //! The server plugs in a store-backed handler, the router one that forwards to replicas.
+//! The per-connection [`Session`] and the shared connection state a handler may offer
+//! ([`Handler::services`]: the client registry, MONITOR, the slow log, `maxclients` and
+//! `timeout`) are [`crate::cmd`]'s; the connection loop keeps them current: it registers
+//! each connection, times each request, feeds MONITOR, streams its lines to monitoring
+//! connections, applies CLIENT REPLY and closes a connection CLIENT KILL names.
 
 mod config;
 mod connection;
@@ -14,7 +19,7 @@ mod endpoints;
 mod inflight;
 mod listener;
 mod log_limit;
-mod order;
+mod observe;
 mod shutdown;
 mod stream;
 pub mod tally;
@@ -23,37 +28,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-
+use crate::cmd::{Command, ConnCounts, Services};
 use crate::codec::Inbound;
-use crate::protocol::{Command, Reply};
+use crate::protocol::Reply;
 
+pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
+pub use crate::cmd::{ReplyMode, Session};
 pub use config::*;
 pub use connection::serve_connection;
 pub use endpoints::{Bound, TlsListen, bind_service};
 pub use listener::{BindError, Listener, Listeners, bind, bind_std, serve};
 pub use log_limit::LogLimit;
-pub use order::{Gate, KeyOrder, Ticket};
 pub use shutdown::{Hangup, Running, Signals};
 pub use stream::Stream;
 pub use tally::{CommandCount, CommandTally};
-
-/// Per-connection state a handler may read and change.
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Connection id, unique within the process.
-    pub id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether the client has authenticated (always true when no password is set).
-    pub authenticated: bool,
-    /// Name set with CLIENT SETNAME.
-    pub name: Option<Bytes>,
-    /// Text replies use RESP3 (after `HELLO 3`) instead of RESP2.
-    pub resp3: bool,
-    /// Keys with writes in flight on this connection (used by concurrent handlers).
-    pub order: KeyOrder,
-}
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {
@@ -63,14 +51,14 @@ pub trait Handler: Send + Sync + 'static {
 
     /// A new connection's session; `authenticated` should be false when a password is set.
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
-        Session {
-            id,
-            peer,
-            authenticated: true,
-            name: None,
-            resp3: false,
-            order: KeyOrder::default(),
-        }
+        Session::new(id, peer, true)
+    }
+
+    /// The connection-level state the loop keeps current for CLIENT, MONITOR and SLOWLOG
+    /// (and whose `maxclients` and `timeout` it obeys). Without it connections are not
+    /// registered, timed or shown to monitors. The default has none.
+    fn services(&self) -> Option<&Services> {
+        None
     }
 
     /// Called with each run of up to [`PREPARE_RUN`] pipelined requests before any of them is
@@ -106,5 +94,22 @@ impl NetStats {
     /// Current value of a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// The counters INFO reports.
+    pub fn counts(&self) -> ConnCounts {
+        ConnCounts {
+            open: Self::get(&self.connections),
+            accepted: Self::get(&self.accepted),
+            rejected: Self::get(&self.rejected),
+            commands: Self::get(&self.commands),
+        }
+    }
+
+    /// Zeroes the cumulative counters (CONFIG RESETSTAT); open connections stay counted.
+    pub fn reset(&self) {
+        for c in [&self.accepted, &self.rejected, &self.commands] {
+            c.store(0, Ordering::Relaxed);
+        }
     }
 }

@@ -22,12 +22,23 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Whether the stream says goodbye before closing (TLS `close_notify`, without which a
     /// TLS client cannot tell a clean close from a cut connection).
     const CLOSE_NOTIFY: bool = false;
+
+    /// The TCP socket underneath (addresses and descriptor for CLIENT LIST).
+    fn tcp(&self) -> &TcpStream;
 }
 
-impl Stream for TcpStream {}
+impl Stream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
 
 impl Stream for tokio_rustls::server::TlsStream<TcpStream> {
     const CLOSE_NOTIFY: bool = true;
+
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
 }
 
 /// What one wait on the stream produced.

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use quanta::Clock;
 
-use crate::protocol::{Command, Reply, Status};
+use crate::cmd::{Command, Flag};
+use crate::protocol::{Reply, Status};
 
 /// Distinct command names counted; a name seen after the table is full counts as
 /// [`OVERFLOW_NAME`]. Well above the command set, so in practice never reached.
@@ -131,22 +132,16 @@ impl Class {
     /// Every class, in label order.
     pub const ALL: [Class; 3] = [Class::Read, Class::Write, Class::Other];
 
-    /// The class of `command`. Commands not listed (new ones too) are [`Class::Other`]
-    /// until they are added here.
+    /// The class of `command`, from its declaration: writes are what Redis flags `write`,
+    /// reads the `readonly` commands that name keys.
     pub fn of(command: &Command) -> Self {
-        match command {
-            Command::Get(_) | Command::Exists(_) | Command::Ttl { .. } | Command::MGet(_) => {
-                Class::Read
-            }
-            Command::Set(_)
-            | Command::Del(_)
-            | Command::MSet(_)
-            | Command::Expire { .. }
-            | Command::Persist(_)
-            | Command::FlushAll
-            | Command::VSet { .. }
-            | Command::VDel { .. } => Class::Write,
-            _ => Class::Other,
+        let spec = command.full_spec();
+        if spec.has(Flag::Write) {
+            Class::Write
+        } else if spec.has(Flag::ReadOnly) && !spec.keys.is_empty() {
+            Class::Read
+        } else {
+            Class::Other
         }
     }
 
@@ -163,7 +158,8 @@ impl Class {
 /// One row of [`CommandTally::counts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandCount {
-    /// Upper-case command name, or [`INVALID_NAME`] / [`OVERFLOW_NAME`].
+    /// Command name as declared (lower case, `config|get`), or [`INVALID_NAME`] /
+    /// [`OVERFLOW_NAME`].
     pub command: &'static str,
     /// The command's class.
     pub class: Class,

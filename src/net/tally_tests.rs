@@ -19,7 +19,7 @@ fn counts_by_command_and_outcome() {
         t.finish(t.start(Some(&get()), now), &reply, now);
     }
     let partial = Reply::Error(ErrorReply::new(Status::Partial, "x"));
-    t.finish(t.start(Some(&Command::DbSize), now), &partial, now);
+    t.finish(t.start(Some(&Command::DbSize(())), now), &partial, now);
     t.finish(t.start(None, now), &Reply::Error(ErrorReply::invalid("bad")), now);
     let mut counts: Vec<_> =
         t.counts().into_iter().map(|c| (c.command, c.class, c.outcome, c.count)).collect();
@@ -27,8 +27,8 @@ fn counts_by_command_and_outcome() {
     assert_eq!(
         counts,
         [
-            ("DBSIZE", Class::Other, Outcome::Partial, 1),
-            ("GET", Class::Read, Outcome::Ok, 2),
+            ("dbsize", Class::Other, Outcome::Partial, 1),
+            ("get", Class::Read, Outcome::Ok, 2),
             ("invalid", Class::Other, Outcome::Error, 1)
         ]
     );

@@ -1,5 +1,7 @@
 //! The binary frame format: parsing and composing request and response frames, and the
-//! mapping between binary opcodes/statuses and [`Command`]/[`Reply`].
+//! mapping between binary statuses and [`Reply`]. Which command an opcode means is
+//! [`crate::cmd::from_frame`]'s business; the argument layouts it reads are here
+//! ([`split_version`], [`cmd_frame`], [`shard_dump_frame`]).
 //!
 //! Parsing works on one frame body (the `len` bytes after the prefix); finding frame
 //! boundaries is [`crate::codec`]'s job. Every integer is big-endian.
@@ -11,7 +13,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::limits::{
     LEN_PREFIX, Limits, MAX_TTL, PROTOCOL_VERSION, REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN,
 };
-use super::{Command, ErrorReply, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit, cluster};
+use super::text::{encode_command, encode_reply_resp3};
+use super::{ErrorReply, Opcode, Reply, Status};
 
 /// A binary request frame as it is on the wire, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -150,72 +153,8 @@ pub fn encode_response_parts(id: u32, status: u8, payload: &[u8], dst: &mut Byte
     dst.put_slice(payload);
 }
 
-/// Validates a parsed request frame against `limits` and turns it into a [`Command`].
-pub fn to_command(frame: RequestFrame, limits: &Limits) -> Result<Command, ErrorReply> {
-    let Some(op) = Opcode::from_u8(frame.opcode) else {
-        let msg = format!("unknown opcode 0x{:02x}", frame.opcode);
-        return Err(ErrorReply::new(Status::UnknownOpcode, msg));
-    };
-    if frame.flags != 0 {
-        let msg = format!("flags must be 0, got 0x{:04x}", frame.flags);
-        return Err(ErrorReply::invalid(msg));
-    }
-    let RequestFrame { ttl_ms, key, value, .. } = frame;
-    match op {
-        Opcode::Ping => Ok(Command::Ping((!value.is_empty()).then_some(value))),
-        Opcode::Stats => Ok(Command::Stats),
-        Opcode::Auth => Ok(Command::Auth(crate::protocol::Secret(value))),
-        Opcode::Get => Ok(Command::Get(check_key(key, limits)?)),
-        Opcode::Del => Ok(Command::Del(vec![check_key(key, limits)?])),
-        Opcode::Ttl => Ok(Command::Ttl { key: check_key(key, limits)?, unit: TtlUnit::Millis }),
-        Opcode::Set => {
-            let key = check_key(key, limits)?;
-            check_value(&value, limits)?;
-            let ttl = ttl_from_ms(ttl_ms)?;
-            Ok(Command::Set(SetArgs { key, value, ttl, mode: SetMode::Always }))
-        }
-        Opcode::VSet => {
-            let key = check_key(key, limits)?;
-            let (version, value) = split_version(value)?;
-            check_value(&value, limits)?;
-            Ok(Command::VSet { key, value, ttl: ttl_from_ms(ttl_ms)?, version })
-        }
-        Opcode::VDel => {
-            let key = check_key(key, limits)?;
-            let (version, _) = split_version(value)?;
-            Ok(Command::VDel { key, version })
-        }
-        Opcode::ShardDump => {
-            let args = <[u8; 8]>::try_from(value.as_ref())
-                .map_err(|_| ErrorReply::invalid("SHARD_DUMP value is shard:u32 max_items:u32"))?;
-            let shard = u32::from_be_bytes([args[0], args[1], args[2], args[3]]);
-            let max_items = u32::from_be_bytes([args[4], args[5], args[6], args[7]]);
-            Ok(Command::ShardDump { shard, cursor: ttl_ms, max_items })
-        }
-        Opcode::NodeStatus => Ok(Command::NodeStatus),
-        Opcode::Digest => {
-            let (shard, fresh) = cluster::parse_digest(&value)
-                .ok_or_else(|| ErrorReply::invalid("DIGEST value is shard:u32 [fresh:u8]"))?;
-            Ok(Command::Digest { shard, fresh })
-        }
-        Opcode::Sync => Ok(Command::Sync { shard: shard_of(op, &value)? }),
-        Opcode::BucketDump => {
-            let (shard, buckets) = cluster::parse_bucket_dump(&value).ok_or_else(|| {
-                ErrorReply::invalid("BUCKET_DUMP value is shard:u32 then a 128-byte bucket bitmap")
-            })?;
-            Ok(Command::BucketDump { shard, buckets, cursor: ttl_ms })
-        }
-    }
-}
-
-/// The `shard:u32` value of an internal request.
-fn shard_of(op: Opcode, value: &[u8]) -> Result<u32, ErrorReply> {
-    cluster::parse_shard(value)
-        .ok_or_else(|| ErrorReply::invalid(format!("{} value is shard:u32", op.name())))
-}
-
 /// Splits a versioned write's value into its leading `version:u64` and the data.
-fn split_version(mut value: Bytes) -> Result<(u64, Bytes), ErrorReply> {
+pub fn split_version(mut value: Bytes) -> Result<(u64, Bytes), ErrorReply> {
     if value.len() < 8 {
         return Err(ErrorReply::invalid(
             "versioned write needs an 8-byte version before the value",
@@ -277,7 +216,16 @@ pub fn check_value(value: &[u8], limits: &Limits) -> Result<(), ErrorReply> {
     Ok(())
 }
 
-fn ttl_from_ms(ttl_ms: u64) -> Result<Option<Duration>, ErrorReply> {
+/// The request frame of a CMD: the argument vector as a RESP array of bulk strings.
+pub fn cmd_frame<A: AsRef<[u8]>>(args: &[A]) -> RequestFrame {
+    let mut v = BytesMut::new();
+    encode_command(args, &mut v);
+    let opcode = Opcode::Cmd as u8;
+    RequestFrame { opcode, value: v.freeze(), ..Default::default() }
+}
+
+/// The TTL of a SET or VSET frame: 0 is none, more than [`MAX_TTL`] is refused.
+pub fn ttl_from_ms(ttl_ms: u64) -> Result<Option<Duration>, ErrorReply> {
     if ttl_ms == 0 {
         return Ok(None);
     }
@@ -291,7 +239,8 @@ fn ttl_from_ms(ttl_ms: u64) -> Result<Option<Duration>, ErrorReply> {
 /// Renders `reply` to a request with opcode byte `opcode` as a binary response frame.
 ///
 /// The opcode decides the payload shape: DEL answers one byte, TTL an i64 of milliseconds
-/// (NOT_FOUND when the key is absent), everything else the reply's bytes.
+/// (NOT_FOUND when the key is absent), CMD the whole reply in RESP3, everything else the
+/// reply's bytes. An error is its status and message whatever the opcode.
 pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
     let ok = Status::Ok as u8;
     match (Opcode::from_u8(opcode), reply) {
@@ -299,6 +248,7 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
             encode_response_parts(id, e.status as u8, e.message.as_bytes(), dst)
         }
         (_, Reply::Raw(status, payload)) => encode_response_parts(id, *status as u8, payload, dst),
+        (Some(Opcode::Cmd), reply) => encode_resp3_response(id, reply, dst),
         (_, Reply::Nil) => encode_response_parts(id, Status::NotFound as u8, &[], dst),
         (Some(Opcode::Del | Opcode::VSet | Opcode::VDel), Reply::Int(n)) => {
             encode_response_parts(id, ok, &[u8::from(*n > 0)], dst)
@@ -307,13 +257,24 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
             encode_response_parts(id, Status::NotFound as u8, &[], dst)
         }
         (_, Reply::Int(n)) => encode_response_parts(id, ok, &n.to_be_bytes(), dst),
-        (_, Reply::Bulk(b)) => encode_response_parts(id, ok, b, dst),
+        (_, Reply::Bulk(b) | Reply::Verbatim(b)) => encode_response_parts(id, ok, b, dst),
         (_, Reply::Ok | Reply::Simple(_)) => encode_response_parts(id, ok, &[], dst),
-        (_, Reply::Array(_) | Reply::Map(_)) => {
+        (_, Reply::Array(_) | Reply::Map(_) | Reply::Set(_)) => {
             let msg = "internal: array reply has no binary form";
             encode_response_parts(id, Status::Internal as u8, msg.as_bytes(), dst)
         }
     }
+}
+
+/// An OK response whose payload is `reply` in RESP3, written in place: the length prefix
+/// is filled in once the payload is known, so no intermediate buffer is needed.
+fn encode_resp3_response(id: u32, reply: &Reply, dst: &mut BytesMut) {
+    let start = dst.len();
+    encode_response_parts(id, Status::Ok as u8, &[], dst);
+    encode_reply_resp3(reply, dst);
+    let body_len = dst.len() - start - LEN_PREFIX;
+    let prefix = u32::try_from(body_len).unwrap_or(u32::MAX).to_be_bytes();
+    dst[start..start + LEN_PREFIX].copy_from_slice(&prefix);
 }
 
 /// Interprets a binary response to a request with opcode `op` as a [`Reply`]: the inverse
@@ -345,6 +306,10 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
         (Status::Ok, Opcode::Del | Opcode::VSet | Opcode::VDel) => {
             Reply::Int(i64::from(payload.first() == Some(&1)))
         }
+        (Status::Ok, Opcode::Cmd) => match super::text::decode_value(payload) {
+            Ok(value) => super::text::to_reply(value),
+            Err(e) => Reply::error(Status::Internal, format!("bad CMD reply: {e}")),
+        },
         (Status::Ok, Opcode::Ttl) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),
             Err(_) => Reply::error(Status::Internal, "TTL payload is not 8 bytes"),

@@ -52,48 +52,6 @@ fn parse_rejects_bad_version_fatally() {
     assert_eq!(RequestFrame::parse(Bytes::from_static(&[2, 1])), Err(FrameError::Version(2)));
 }
 
-#[test]
-fn to_command_validates() {
-    let limits = Limits { max_key_size: 4, max_value_size: 4 };
-    let cases: Vec<(RequestFrame, Result<Command, Status>)> = vec![
-        // empty key on a keyed op
-        (req(2, b"", b"", 0), Err(Status::InvalidArgument)),
-        // key over the limit
-        (req(2, b"12345", b"", 0), Err(Status::KeyTooLarge)),
-        // value over the limit
-        (req(3, b"k", b"12345", 0), Err(Status::ValueTooLarge)),
-        // unknown opcode
-        (req(0x3f, b"k", b"", 0), Err(Status::UnknownOpcode)),
-        // ttl above the maximum
-        (req(3, b"k", b"v", u64::MAX), Err(Status::InvalidArgument)),
-        // ping without a value echoes nothing
-        (req(1, b"", b"", 0), Ok(Command::Ping(None))),
-        // ttl 0 = never expires
-        (
-            req(3, b"k", b"v", 0),
-            Ok(Command::Set(SetArgs {
-                key: Bytes::from_static(b"k"),
-                value: Bytes::from_static(b"v"),
-                ttl: None,
-                mode: SetMode::Always,
-            })),
-        ),
-        (req(4, b"k", b"", 0), Ok(Command::Del(vec![Bytes::from_static(b"k")]))),
-    ];
-    for (frame, want) in cases {
-        let got = to_command(frame.clone(), &limits).map_err(|e| e.status);
-        assert_eq!(got, want, "{frame:?}");
-    }
-}
-
-#[test]
-fn nonzero_flags_are_invalid() {
-    let mut f = req(2, b"k", b"", 0);
-    f.flags = 1;
-    let err = to_command(f, &Limits::default()).unwrap_err();
-    assert_eq!(err.status, Status::InvalidArgument);
-}
-
 fn reply_frame(op: Opcode, reply: &Reply) -> ResponseFrame {
     let mut buf = BytesMut::new();
     encode_reply(3, op as u8, reply, &mut buf);
@@ -130,6 +88,10 @@ fn to_reply_inverts_encode_reply() {
         (Opcode::Ping, Reply::Simple("PONG")),
         (Opcode::Ping, Reply::Bulk(Bytes::from_static(b"hi"))),
         (Opcode::Get, Reply::error(Status::WrongShard, "shard 3")),
+        (Opcode::Cmd, Reply::Int(7)),
+        (Opcode::Cmd, Reply::Nil),
+        (Opcode::Cmd, Reply::Array(vec![Reply::Ok, Reply::Bulk(Bytes::from_static(b"x"))])),
+        (Opcode::Cmd, Reply::error(Status::InvalidArgument, "syntax error")),
     ];
     for (op, reply) in cases {
         assert_eq!(to_reply(op, &reply_frame(op, &reply)), reply, "{op:?}");
@@ -144,4 +106,24 @@ fn response_parse_rejects_short_and_bad_version() {
     ));
     let body = Bytes::from_static(&[9, 0, 0, 0, 0, 0, 0, 1]);
     assert_eq!(ResponseFrame::parse(body), Err(FrameError::Version(9)));
+}
+
+#[test]
+fn cmd_replies_are_resp3_payloads() {
+    let map = Reply::Map(vec![(Reply::Bulk(Bytes::from_static(b"k")), Reply::Int(1))]);
+    let frame = reply_frame(Opcode::Cmd, &map);
+    assert_eq!(frame.status(), Some(Status::Ok));
+    assert_eq!(&frame.payload[..], b"%1\r\n$1\r\nk\r\n:1\r\n");
+    let nil = reply_frame(Opcode::Cmd, &Reply::Nil);
+    assert_eq!((nil.status(), &nil.payload[..]), (Some(Status::Ok), &b"_\r\n"[..]));
+    let err = reply_frame(Opcode::Cmd, &Reply::error(Status::OutOfMemory, "full"));
+    assert_eq!((err.status(), &err.payload[..]), (Some(Status::OutOfMemory), &b"full"[..]));
+}
+
+#[test]
+fn cmd_frame_carries_a_resp_array() {
+    let f = cmd_frame(&["GET", "k"]);
+    assert_eq!(f.opcode, Opcode::Cmd as u8);
+    assert!(f.key.is_empty());
+    assert_eq!(&f.value[..], b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
 }

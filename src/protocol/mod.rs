@@ -1,9 +1,10 @@
-//! The wire contract, without I/O: request and reply types, the binary frame format, Redis
-//! text (RESP2 and inline) parsing and rendering, and every limit.
+//! The wire contract, without I/O: the reply model, the binary frame format, Redis text
+//! (RESP2/RESP3 and inline) framing and rendering, and every limit.
 //!
-//! This module owns *what bytes mean*; it never reads or writes a socket. [`crate::codec`]
-//! adapts it to tokio streams; the server, router and client all share it. protocol.md
-//! is the prose version of the same contract.
+//! This module owns *what bytes mean* at the frame level; it never reads or writes a
+//! socket, and it does not know which commands exist ([`crate::cmd`] declares those and
+//! parses their arguments). [`crate::codec`] adapts it to tokio streams; the server, router
+//! and client all share it. protocol.md is the prose version of the same contract.
 //!
 //! A binary frame is a big-endian `len:u32` followed by `len` bytes:
 //!
@@ -22,14 +23,12 @@
 
 pub mod binary;
 pub mod cluster;
-mod command;
 pub mod dump;
 pub mod limits;
+mod reply;
 mod status;
 pub mod text;
 
-pub use command::{
-    Command, ErrorReply, HelloArgs, Reply, Secret, SetArgs, SetMode, TtlUnit, WRONGPASS_MESSAGE,
-};
 pub use limits::Limits;
+pub use reply::{ErrorReply, NOPROTO_MESSAGE, Reply, WRONGPASS_MESSAGE};
 pub use status::{Opcode, Status};

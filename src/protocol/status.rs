@@ -32,11 +32,14 @@ pub enum Opcode {
     BucketDump = 0x15,
     /// Run one anti-entropy round of a shard with all its peers now; answer when done.
     Sync = 0x16,
+    /// Any command: value = a RESP array of bulk strings (a Redis argument vector); the OK
+    /// payload is the reply in RESP3.
+    Cmd = 0x20,
 }
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 14] = [
+    pub const ALL: [Opcode; 15] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -51,6 +54,7 @@ impl Opcode {
         Opcode::Digest,
         Opcode::BucketDump,
         Opcode::Sync,
+        Opcode::Cmd,
     ];
 
     /// The opcode for a wire byte, if it is defined.
@@ -75,6 +79,7 @@ impl Opcode {
             Opcode::Digest => "DIGEST",
             Opcode::BucketDump => "BUCKET_DUMP",
             Opcode::Sync => "SYNC",
+            Opcode::Cmd => "CMD",
         }
     }
 }

@@ -5,11 +5,16 @@
 //!
 //! Built from small parts, each testable alone: [`health`], [`backend`] (a node: pools,
 //! health, load), [`select`] (read policy), [`forward`] (failover and fan-out), [`topology`]
-//! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into [`crate::net`] like the server does; only
-//! its [`crate::net::Handler`] differs. Backend connections are the client's multiplexed
+//! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into
+//! [`crate::net`] like the server does; only its [`crate::net::Handler`] differs: the
+//! connection commands run through the same [`crate::cmd`] code as on a server, with the
+//! router's own [`crate::cmd::Env`] (`env.rs`), and the data commands it forwards are
+//! listed in `handler.rs` until issue 15 routes every command by its declared
+//! [`crate::cmd::Route`]. Backend connections are the client's multiplexed
 //! [`crate::client::Pool`]s.
 
 pub mod backend;
+mod env;
 pub mod fanout;
 pub mod forward;
 mod handler;
@@ -39,6 +44,8 @@ use tracing::info;
 
 use crate::auth::{Gate, Password};
 use crate::client::ConnectionConfig;
+use crate::cmd::Services;
+use crate::cmd::config::Config;
 use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
 use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
@@ -142,7 +149,8 @@ struct Inner {
     net: Arc<NetStats>,
     started: Instant,
     port: u16,
-    settings: Vec<(&'static str, String)>,
+    services: Arc<Services>,
+    config: Config,
     gate: Gate,
     hlc: Arc<Hlc>,
     write_ack: WriteAck,
@@ -197,7 +205,9 @@ impl Router {
         }
         mark_stale(&topology, &fresh);
         let net_stats = Arc::new(NetStats::default());
-        let settings = vec![("save", String::new()), ("appendonly", "no".to_owned())];
+        let services = Arc::new(Services::new(cfg.net.max_connections, cfg.net.idle_timeout));
+        let gate = Gate::new(cfg.password.clone());
+        let config = env::router_config(&services, &gate, addr.port());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
             synced: std::sync::atomic::AtomicBool::new(false),
@@ -208,8 +218,9 @@ impl Router {
             net: net_stats.clone(),
             started: Instant::now(),
             port: addr.port(),
-            settings,
-            gate: Gate::new(cfg.password.clone()),
+            services,
+            config,
+            gate,
             hlc,
             write_ack: cfg.write_ack,
             watcher: watcher.clone(),
@@ -319,22 +330,6 @@ impl Router {
             self.apply_map(self.inner.watcher.current());
         }
         true
-    }
-}
-
-impl Inner {
-    fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
-        let topo = self.topology.load();
-        let rejected = self.watcher.rejected();
-        stats::sections(&self.stats, &self.net, &topo, self.started.elapsed(), self.port, rejected)
-    }
-
-    fn info(&self, section: Option<&str>) -> Reply {
-        Reply::Bulk(stats::render(&self.sections(), section, true).into())
-    }
-
-    fn stats_reply(&self) -> Reply {
-        Reply::Bulk(stats::render(&self.sections(), None, false).into())
     }
 }
 

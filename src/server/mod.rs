@@ -1,5 +1,7 @@
 //! The shale server: the store-backed handler plugged into [`crate::net`], plus the
-//! background sweeper, started and stopped together.
+//! background sweeper, started and stopped together. Commands themselves live in
+//! [`crate::cmd`]; this module supplies their [`crate::cmd::Env`] (INFO, CONFIG, shard
+//! dumps) and the `--node` shard ownership.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -12,7 +14,7 @@
 //! # }
 //! ```
 
-pub mod cmd;
+mod env;
 mod handler;
 pub mod node;
 
@@ -29,6 +31,7 @@ use crate::shardmap::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
 use crate::tls::{self, TlsConnector};
 
+pub use env::policy_name;
 pub use handler::{MAX_VERSION_SKEW, StoreHandler};
 pub use node::{Node, node_writer_id};
 

@@ -75,11 +75,13 @@
 //! assert_eq!(store.version_of(b"k"), Some(20));
 //! ```
 
+mod admin;
 mod clock;
 mod config;
 mod draft;
 mod dump;
 mod entry;
+mod keyspace;
 mod replica;
 mod shard;
 mod slab;
@@ -114,6 +116,7 @@ pub use config::{
 };
 pub use dump::{DUMP_SCAN_MAX, SCAN_CHUNK};
 pub use entry::{ENTRY_OVERHEAD, INLINE_VALUE_MAX, MAX_KEY_LEN};
+pub use keyspace::Keyspace;
 pub use replica::Lww;
 pub use shard::EVICT_SCAN_MAX;
 pub use sweeper::{SweepConfig, spawn_sweeper};
@@ -129,6 +132,15 @@ fn key_too_large(key: &[u8]) -> StoreError {
     StoreError::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN }
 }
 
+/// Each of `shards` shards' share of `maxmemory` (0 = unlimited).
+fn budget(maxmemory: usize, policy: EvictionPolicy, shards: usize) -> Budget {
+    let bytes = match maxmemory {
+        0 => usize::MAX,
+        max => (max / shards).max(1),
+    };
+    Budget { bytes, policy }
+}
+
 /// A shard mutex on its own cache lines, so neighbouring shards don't false-share.
 #[repr(align(128))]
 struct Slot(Mutex<Shard>);
@@ -141,6 +153,8 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     hlc: Arc<Hlc>,
     opts: StoreOptions,
+    /// The memory limit now: `opts`' until [`Store::set_memory_limit`] changes it.
+    limit: Mutex<(usize, EvictionPolicy)>,
     sweep_last_pass_ms: AtomicU64,
     sweep_passes: AtomicU64,
 }
@@ -169,11 +183,7 @@ impl Store {
     pub fn with_options(cfg: StoreConfig, opts: StoreOptions, clock: Arc<dyn Clock>) -> Self {
         let n = cfg.resolved_shards();
         let hlc = Arc::new(Hlc::new(opts.clock_id));
-        let bytes = match opts.maxmemory {
-            0 => usize::MAX,
-            max => (max / n).max(1),
-        };
-        let budget = Budget { bytes, policy: opts.eviction };
+        let budget = budget(opts.maxmemory, opts.eviction, n);
         let slots =
             (0..n).map(|_| Slot(Mutex::new(Shard::new(budget, Arc::clone(&hlc))))).collect();
         Self {
@@ -182,13 +192,15 @@ impl Store {
             hasher: RandomState::new(),
             clock,
             hlc,
+            limit: Mutex::new((opts.maxmemory, opts.eviction)),
             opts,
             sweep_last_pass_ms: AtomicU64::new(0),
             sweep_passes: AtomicU64::new(0),
         }
     }
 
-    /// The options this store was built with.
+    /// The options this store was built with (see [`Store::maxmemory`] and
+    /// [`Store::eviction`] for the memory limit in force now).
     pub fn options(&self) -> &StoreOptions {
         &self.opts
     }
@@ -337,7 +349,7 @@ impl Store {
             let c = &shard.counters;
             st.keys += shard.len();
             st.tombstones += c.tombstones;
-            st.expiring += c.expiring;
+            st.expiring += c.volatile;
             st.expired_keys += c.expired;
             st.evictions += c.evictions;
             st.get_hits += c.hits;
@@ -353,7 +365,7 @@ impl Store {
     }
 
     fn out_of_memory(&self) -> StoreError {
-        StoreError::OutOfMemory { maxmemory: self.opts.maxmemory }
+        StoreError::OutOfMemory { maxmemory: self.maxmemory() }
     }
 
     /// Asserts every shard's internal invariants (tests only).

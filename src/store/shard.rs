@@ -66,8 +66,10 @@ pub(super) struct Counters {
     pub(super) evict_inspected: u64,
     pub(super) used: usize,
     pub(super) tombstones: usize,
-    /// Keys (not tombstones) with a deadline, expired or not.
-    pub(super) expiring: usize,
+    /// Keys (not tombstones) with a deadline, expired-but-unreclaimed ones included, and
+    /// the sum of their deadlines (for INFO keyspace's `expires` and `avg_ttl`).
+    pub(super) volatile: usize,
+    pub(super) deadline_sum: u128,
 }
 
 /// A shard's memory limit: bytes of `used_memory` (`usize::MAX` = unlimited) and what to do
@@ -97,7 +99,7 @@ pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
 /// under the table hash of the entry at that index; `counters.used`,
-/// `counters.tombstones` and `counters.expiring` match the entries; `slab` holds exactly the entries' records and
+/// `counters.tombstones` and `counters.volatile` match the entries; `slab` holds exactly the entries' records and
 /// big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
@@ -175,16 +177,46 @@ impl Shard {
 
     fn account(&mut self, fp: usize, tombstone: bool, deadline: u64, added: bool) {
         let tomb = usize::from(tombstone);
-        let expiring = usize::from(!tombstone && deadline != 0);
+        let volatile = !tombstone && deadline != 0;
         if added {
             self.counters.used += fp;
             self.counters.tombstones += tomb;
-            self.counters.expiring += expiring;
         } else {
             self.counters.used = self.counters.used.saturating_sub(fp);
             self.counters.tombstones -= tomb;
-            self.counters.expiring -= expiring;
         }
+        if volatile {
+            self.count_deadline(deadline, added);
+        }
+    }
+
+    /// Adds (or removes) one volatile key's deadline to the expiry counters.
+    fn count_deadline(&mut self, deadline: u64, added: bool) {
+        let c = &mut self.counters;
+        if added {
+            c.volatile += 1;
+            c.deadline_sum += u128::from(deadline);
+        } else {
+            c.volatile -= 1;
+            c.deadline_sum -= u128::from(deadline);
+        }
+    }
+
+    /// Replaces the live entry at `i`'s deadline, keeping the expiry counters.
+    fn redeadline(&mut self, i: usize, deadline: u64) {
+        let old = self.entries[i].expires_at();
+        if old != 0 {
+            self.count_deadline(old, false);
+        }
+        if deadline != 0 {
+            self.count_deadline(deadline, true);
+        }
+        self.entries[i].set_expiry(deadline);
+    }
+
+    /// Sets the memory budget (maxmemory share and policy) from now on.
+    pub(super) fn set_budget(&mut self, budget: Budget) {
+        self.budget = budget;
     }
 
     /// Removes the entry at `i`, keeping the table invariant; its storage goes back to the
@@ -218,13 +250,15 @@ impl Shard {
         draft: Draft<'a>,
         g: &mut Garbage,
     ) -> Result<(), Draft<'a>> {
-        let old = (self.footprint(i), self.entries[i].is_tombstone(), self.entries[i].expires_at());
-        let new = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
+        let (old_fp, old_tomb) = (self.footprint(i), self.entries[i].is_tombstone());
+        let old_at = self.entries[i].expires_at();
+        let (new_fp, new_tomb, new_at) =
+            (draft.footprint(), draft.is_tombstone(), draft.expires_at());
         if let Err(draft) = draft.overwrite(&mut self.entries[i], &mut self.slab) {
             self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
         }
-        self.account(new.0, new.1, new.2, true);
-        self.account(old.0, old.1, old.2, false);
+        self.account(new_fp, new_tomb, new_at, true);
+        self.account(old_fp, old_tomb, old_at, false);
         Ok(())
     }
 
@@ -235,10 +269,10 @@ impl Shard {
             Ok(index) if index < u32::MAX => index,
             _ => return Err(draft),
         };
-        let (fp, tomb, deadline) = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
+        let (fp, tomb, at) = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
         let entry = draft.commit(&mut self.slab, None, g)?;
         let hash = table_hash(entry.hash());
-        self.account(fp, tomb, deadline, true);
+        self.account(fp, tomb, at, true);
         self.entries.push(entry);
         let entries = &self.entries;
         self.table.insert_unique(hash, index, |&i| table_hash(entries[i as usize].hash()));
@@ -289,7 +323,8 @@ impl Shard {
         self.hand = 0;
         self.counters.used = 0;
         self.counters.tombstones = 0;
-        self.counters.expiring = 0;
+        self.counters.volatile = 0;
+        self.counters.deadline_sum = 0;
         let entries = std::mem::take(&mut self.entries);
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }
@@ -323,8 +358,17 @@ impl Shard {
         assert_eq!(self.counters.used, used);
         let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
         assert_eq!(self.counters.tombstones, tombs);
-        let expiring = self.entries.iter().filter(|e| !e.is_tombstone() && e.expires_at() != 0);
-        assert_eq!(self.counters.expiring, expiring.count());
+        let volatile: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|e| !e.is_tombstone() && e.expires_at() != 0)
+            .map(|e| e.expires_at())
+            .collect();
+        assert_eq!(self.counters.volatile, volatile.len(), "volatile count");
+        assert_eq!(
+            self.counters.deadline_sum,
+            volatile.iter().map(|&d| u128::from(d)).sum::<u128>()
+        );
         let len = |e: &&Entry| e.record_len();
         let slotted =
             self.entries.iter().filter(|e| (1..=super::slab::CLASS_MAX).contains(&len(e)));

@@ -6,13 +6,19 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
+use crate::cmd::conn::Credentials;
+use crate::cmd::internal::{
+    BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
+};
+use crate::cmd::string::{SetArgs, SetMode};
+use crate::cmd::{Command, cmd_argv};
 use crate::codec::{ClientCodec, CodecError, ServerCodec, Shape};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, encode_reply, to_reply};
 use crate::protocol::limits::{LEN_PREFIX, MAX_TTL, REQUEST_HEADER_LEN};
-use crate::protocol::{Command, Limits, Opcode, Reply, SetArgs, SetMode, Status, TtlUnit, cluster};
+use crate::protocol::{Limits, Opcode, Reply, Status, cluster};
 
 use super::super::Config;
-use super::super::check::{Origin, check_command};
+use super::super::check::{check_command, origin_of};
 use super::super::input::Input;
 use super::{blob, message};
 
@@ -47,7 +53,7 @@ pub(super) fn request_frame(input: &mut Input<'_>) {
             let got = inbound.command.as_ref().map_err(|e| e.status);
             assert_eq!(got, expected_command(&frame, &limits).as_ref().map_err(|s| *s));
             if let Ok(cmd) = &inbound.command {
-                check_command(cmd, &limits, Origin::Binary);
+                check_command(cmd, &limits, origin_of(frame.opcode));
             }
         }
         Err(CodecError::Fatal { status: Status::FrameTooLarge, .. }) => {
@@ -85,11 +91,11 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
     let value = frame.value.clone();
     Ok(match op {
         Opcode::Ping => Command::Ping((!value.is_empty()).then_some(value)),
-        Opcode::Stats => Command::Stats,
-        Opcode::Auth => Command::Auth(crate::protocol::Secret(value)),
+        Opcode::Stats => Command::Stats(()),
+        Opcode::Auth => Command::Auth(Credentials { user: None, password: value.into() }),
         Opcode::Get => Command::Get(key()?),
         Opcode::Del => Command::Del(vec![key()?]),
-        Opcode::Ttl => Command::Ttl { key: key()?, unit: TtlUnit::Millis },
+        Opcode::Ttl => Command::Pttl(key()?),
         Opcode::Set => {
             let key = key()?;
             if value.len() > limits.max_value_size {
@@ -103,27 +109,33 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             if data.len() > limits.max_value_size {
                 return Err(Status::ValueTooLarge);
             }
-            Command::VSet { key, value: data, ttl: ttl(frame.ttl_ms)?, version }
+            Command::VSet(VSetArgs { key, value: data, ttl: ttl(frame.ttl_ms)?, version })
         }
-        Opcode::VDel => Command::VDel { key: key()?, version: versioned(&value)?.0 },
+        Opcode::VDel => Command::VDel(VDelArgs { key: key()?, version: versioned(&value)?.0 }),
         Opcode::ShardDump => match <[u8; 8]>::try_from(&value[..]) {
-            Ok(v) => Command::ShardDump {
+            Ok(v) => Command::ShardDump(ShardDumpArgs {
                 shard: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                 cursor: frame.ttl_ms,
                 max_items: u32::from_be_bytes([v[4], v[5], v[6], v[7]]),
-            },
+            }),
             Err(_) => return Err(Status::InvalidArgument),
         },
-        Opcode::NodeStatus => Command::NodeStatus,
+        Opcode::NodeStatus => Command::NodeStatus(()),
         Opcode::Digest => {
             let (shard, fresh) = cluster::parse_digest(&value).ok_or(Status::InvalidArgument)?;
-            Command::Digest { shard, fresh }
+            Command::Digest(DigestArgs { shard, fresh })
         }
-        Opcode::Sync => Command::Sync { shard: shard(&value)? },
+        Opcode::Sync => Command::Sync(SyncArgs { shard: shard(&value)? }),
         Opcode::BucketDump => {
             let (shard, buckets) =
                 cluster::parse_bucket_dump(&value).ok_or(Status::InvalidArgument)?;
-            Command::BucketDump { shard, buckets, cursor: frame.ttl_ms }
+            Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: frame.ttl_ms }))
+        }
+        // One RESP array of bulk strings, judged by the text parser; anything else is
+        // INVALID_ARGUMENT.
+        Opcode::Cmd => {
+            let argv = cmd_argv(value, limits).map_err(|e| e.status)?;
+            return crate::cmd::parse(&argv, limits).map_err(|e| e.status);
         }
     })
 }
@@ -187,7 +199,7 @@ pub(super) fn reply(input: &mut Input<'_>) {
             let want = match &reply {
                 Reply::Error(e) => e.status,
                 Reply::Nil => Status::NotFound,
-                Reply::Array(_) | Reply::Map(_) => Status::Internal,
+                Reply::Array(_) | Reply::Map(_) | Reply::Set(_) => Status::Internal,
                 Reply::Raw(status, _) => *status,
                 _ => Status::Ok,
             };
@@ -218,6 +230,9 @@ fn reply_fits(op: Opcode, reply: &Reply) -> bool {
         (Opcode::Ping, Reply::Simple("PONG")) => true,
         (Opcode::Set | Opcode::Auth, Reply::Ok) => true,
         (Opcode::Del | Opcode::VSet | Opcode::VDel, Reply::Int(n)) => *n == 0 || *n == 1,
+        // RESP3 carries every reply; a status line other than OK/PONG comes back as a bulk.
+        (Opcode::Cmd, Reply::Simple(s)) => *s == "PONG",
+        (Opcode::Cmd, _) => true,
         _ => false,
     }
 }
@@ -250,6 +265,7 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
             1 => -1,
             _ => input.u64() as i64,
         }),
+        Opcode::Cmd => any_reply(input),
     }
 }
 

@@ -19,8 +19,8 @@ pub fn encode_reply(reply: &Reply, dst: &mut BytesMut) {
     encode(reply, false, dst);
 }
 
-/// Renders `reply` as RESP3 into `dst`: as RESP2 except that nil is `_` and maps are `%`.
-/// (shale has no doubles, booleans, sets or pushes, so nothing else differs.)
+/// Renders `reply` as RESP3 into `dst`: as RESP2 except that nil is `_`, maps are `%`, sets
+/// `~` and verbatim text `=` (shale sends no doubles, booleans or pushes).
 pub fn encode_reply_resp3(reply: &Reply, dst: &mut BytesMut) {
     encode(reply, true, dst);
 }
@@ -47,6 +47,20 @@ fn encode(reply: &Reply, resp3: bool, dst: &mut BytesMut) {
                 encode(item, resp3, dst);
             }
         }
+        Reply::Set(items) => {
+            put_header(dst, if resp3 { b'~' } else { b'*' }, items.len());
+            for item in items {
+                encode(item, resp3, dst);
+            }
+        }
+        Reply::Verbatim(text) if resp3 => {
+            dst.reserve(text.len() + MAX_DIGITS + 9);
+            put_header(dst, b'=', text.len() + 4);
+            dst.put_slice(b"txt:");
+            dst.put_slice(text);
+            dst.put_slice(b"\r\n");
+        }
+        Reply::Verbatim(text) => put_bulk(dst, text),
         Reply::Map(pairs) => {
             if resp3 {
                 put_header(dst, b'%', pairs.len());
@@ -178,9 +192,26 @@ mod tests {
                 b"-NOAUTH Authentication required.\r\n",
             ), // status-specific prefix
             (Reply::Error(ErrorReply::invalid("bad\r\n+OK")), b"-ERR bad+OK\r\n"), // line breaks stripped so a message cannot forge a reply
+            (Reply::Set(vec![Reply::Int(1)]), b"*1\r\n:1\r\n"), // a set is an array in RESP2
+            (Reply::Verbatim(Bytes::from_static(b"a\n")), b"$2\r\na\n\r\n"), // verbatim is a bulk in RESP2
         ];
         for (reply, want) in cases {
             assert_eq!(render(reply), *want, "reply {reply:?}");
+        }
+    }
+
+    #[test]
+    fn resp3_types() {
+        let cases: &[(Reply, &[u8])] = &[
+            (Reply::Nil, b"_\r\n"),                                                // null
+            (Reply::Set(vec![Reply::Simple("x")]), b"~1\r\n+x\r\n"),               // set
+            (Reply::Verbatim(Bytes::from_static(b"hi")), b"=6\r\ntxt:hi\r\n"),     // verbatim text
+            (Reply::Map(vec![(Reply::Int(1), Reply::Nil)]), b"%1\r\n:1\r\n_\r\n"), // map
+        ];
+        for (reply, want) in cases {
+            let mut dst = BytesMut::new();
+            encode_reply_resp3(reply, &mut dst);
+            assert_eq!(&dst[..], *want, "reply {reply:?}");
         }
     }
 

@@ -1,11 +1,12 @@
-//! The Redis text dialect, sans-IO: RESP2 and inline request framing, command parsing,
-//! reply rendering, and the client-side mirror of both.
+//! The Redis text dialect, sans-IO: RESP2 and inline request framing, reply rendering, and
+//! the client-side mirror of both.
 //!
-//! Owns: turning request bytes into [`Command`]s ([`RequestDecoder`] then [`parse_command`]),
-//! rendering [`Reply`]s as RESP2 ([`encode_reply`]), and the client side ([`encode_command`],
-//! [`ReplyDecoder`]). Does not own: sockets, buffering policy, what a command *does*, or the
-//! binary dialect. Every size check uses [`Limits`] and the constants in
-//! [`crate::protocol::limits`].
+//! Owns: turning request bytes into argument vectors ([`RequestDecoder`]), rendering
+//! [`Reply`]s as RESP2 or RESP3 ([`encode_reply`], [`encode_reply_resp3`]), and the client
+//! side ([`encode_command`], [`ReplyDecoder`], [`decode_value`]). Does not own: sockets,
+//! buffering policy, which commands exist and what their arguments mean
+//! ([`crate::cmd::parse`]), or the binary dialect. Every size check uses [`Limits`] and
+//! the constants in [`crate::protocol::limits`].
 //!
 //! # Requests
 //!
@@ -35,41 +36,40 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use shale::protocol::text::{RequestDecoder, encode_command, parse_command};
-//! use shale::protocol::{Command, Limits};
+//! use shale::protocol::Limits;
+//! use shale::protocol::text::{RequestDecoder, encode_command};
 //!
 //! let limits = Limits::default();
 //! let mut buf = BytesMut::new();
 //! encode_command(&["GET", "greeting"], &mut buf);
 //! let args = RequestDecoder::default().decode(&mut buf, &limits).unwrap().unwrap();
-//! let cmd = parse_command(args, &limits).unwrap();
-//! assert_eq!(cmd, Command::Get("greeting".into()));
+//! assert_eq!(args, ["GET", "greeting"]);
 //! assert!(buf.is_empty());
 //! ```
 
+mod argv;
 mod encode;
-mod parse;
 mod reply_decoder;
 mod request;
 mod split;
+mod value;
 
 #[cfg(test)]
 mod tests_decode;
-#[cfg(test)]
-mod tests_parse;
 #[cfg(test)]
 mod tests_reply;
 
 use std::borrow::Cow;
 
-#[cfg(doc)]
-use super::{Command, Limits, Reply};
 use super::{ErrorReply, Status, limits::MAX_RESP_NUMBER_LEN};
+#[cfg(doc)]
+use super::{Limits, Reply};
 
+pub use argv::Argv;
 pub use encode::{encode_command, encode_reply, encode_reply_resp3};
-pub use parse::parse_command;
 pub use reply_decoder::{MAX_REPLY_DEPTH, ReplyDecoder};
 pub use request::RequestDecoder;
+pub use value::{RespValue, decode_value, to_reply};
 
 /// Why a text stream cannot be read any further.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -105,7 +105,7 @@ pub(crate) fn protocol(msg: impl Into<String>) -> TextError {
 /// with no leading zero (only `0` itself), no `+`, no spaces, at most
 /// [`MAX_RESP_NUMBER_LEN`] bytes. Strictness matters: a lenient parser would accept
 /// requests that Redis rejects and so disagree with it about where a frame ends.
-pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > MAX_RESP_NUMBER_LEN {
         return None;
     }

@@ -6,6 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::argv::Argv;
 use super::split::split_args;
 use super::{Line, TextError, find_line, parse_i64, protocol, show_byte};
 use crate::protocol::Limits;
@@ -73,6 +74,17 @@ impl RequestDecoder {
         buf: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Vec<Bytes>>, TextError> {
+        Ok(self.decode_argv(buf, limits)?.map(|argv| argv.to_vec()))
+    }
+
+    /// [`RequestDecoder::decode`], keeping a RESP request's arguments as spans of its bytes
+    /// (see [`Argv`]): the server's path, which slices out only the arguments a command
+    /// keeps.
+    pub fn decode_argv(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Argv>, TextError> {
         loop {
             // Taking the progress out means an error leaves the decoder Idle, so no stale
             // offsets outlive a dead stream.
@@ -92,7 +104,7 @@ impl RequestDecoder {
                         return Ok(None);
                     }
                     Some(args) if args.is_empty() => {}
-                    Some(args) => return Ok(Some(args)),
+                    Some(args) => return Ok(Some(args.into())),
                 },
                 Progress::Array(mut array) => match array.advance(buf, limits)? {
                     Step::More => {
@@ -184,10 +196,9 @@ impl ArrayProgress {
         Ok(Step::Done)
     }
 
-    /// Splits the finished frame off `buf` and slices the arguments out of it.
-    fn finish(self, buf: &mut BytesMut) -> Vec<Bytes> {
-        let frame = buf.split_to(self.pos).freeze();
-        self.spans.into_iter().map(|(start, len)| frame.slice(start..start + len)).collect()
+    /// Splits the finished frame off `buf`; the arguments stay spans of it.
+    fn finish(self, buf: &mut BytesMut) -> Argv {
+        Argv::spans(buf.split_to(self.pos).freeze(), self.spans)
     }
 }
 

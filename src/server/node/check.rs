@@ -12,11 +12,10 @@
 //! A copying replica's partial data is still worth pulling (it may hold writes only it
 //! acknowledged), but an isolated one's is not: it may hold keys whose deletes it missed.
 
-use bytes::Bytes;
-
 use super::{Node, Shards};
+use crate::cmd::{Command, Flag, Route};
 use crate::protocol::cluster::ShardState;
-use crate::protocol::{Command, ErrorReply, Status};
+use crate::protocol::{ErrorReply, Status};
 
 /// What a command does with a shard, for admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,43 +47,24 @@ impl Access {
 
 impl Node {
     /// WRONG_SHARD or NOT_READY for the first key (or shard) of `command` this node may not
-    /// answer now; `Ok` for commands without keys.
+    /// answer now; `Ok` for commands without keys. Every key a command's declaration names
+    /// is checked, by what the declaration says the command does with it, so a new
+    /// command cannot skip the check.
     pub fn check(&self, command: &Command) -> Result<(), ErrorReply> {
         let shards = self.shards.load_full();
         let shards = &*shards;
-        let by_key = |access: Access| {
-            move |key: &Bytes| self.admit(shards, shards.map.shard_for_key(key), access)
-        };
-        match command {
-            Command::VSet { key, .. } | Command::VDel { key, .. } => by_key(Access::Versioned)(key),
-            Command::Get(k) | Command::Ttl { key: k, .. } => by_key(Access::Read)(k),
-            Command::Exists(keys) | Command::MGet(keys) => {
-                keys.iter().try_for_each(by_key(Access::Read))
-            }
-            Command::Persist(k) | Command::Expire { key: k, .. } => by_key(Access::Write)(k),
-            Command::Set(args) => by_key(Access::Write)(&args.key),
-            Command::Del(keys) => keys.iter().try_for_each(by_key(Access::Write)),
-            Command::MSet(pairs) => pairs.iter().try_for_each(|(k, _)| by_key(Access::Write)(k)),
-            Command::ShardDump { shard, .. } => self.admit(shards, *shard, Access::FullDump),
-            Command::Digest { shard, .. } | Command::BucketDump { shard, .. } => {
-                self.admit(shards, *shard, Access::Peer)
-            }
-            Command::Sync { shard } => self.admit(shards, *shard, Access::Sync),
-            Command::Ping(_)
-            | Command::Echo(_)
-            | Command::DbSize
-            | Command::FlushAll
-            | Command::Info(_)
-            | Command::Stats
-            | Command::Auth(_)
-            | Command::Quit
-            | Command::Select(_)
-            | Command::Hello(_)
-            | Command::CommandDocs(_)
-            | Command::ConfigGet(_)
-            | Command::Client(_)
-            | Command::NodeStatus => Ok(()),
+        if let Some((shard, access)) = shard_operation(command) {
+            return self.admit(shards, shard, access);
         }
+        let spec = command.full_spec();
+        let access = if spec.route == Route::Internal {
+            Access::Versioned
+        } else if spec.has(Flag::Write) {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        command.keys().try_for_each(|key| self.admit(shards, shards.map.shard_for_key(key), access))
     }
 
     fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
@@ -114,13 +94,31 @@ impl Node {
     }
 }
 
+/// The shard a peer operation names, and what it does with it.
+fn shard_operation(command: &Command) -> Option<(u32, Access)> {
+    match command {
+        Command::ShardDump(a) => Some((a.shard, Access::FullDump)),
+        Command::Digest(a) => Some((a.shard, Access::Peer)),
+        Command::BucketDump(a) => Some((a.shard, Access::Peer)),
+        Command::Sync(a) => Some((a.shard, Access::Sync)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use bytes::Bytes;
+
     use super::*;
+    use crate::cmd::internal::{DigestArgs, ShardDumpArgs, VSetArgs};
     use crate::shardmap::{MapWatcher, ShardMap};
+
+    fn digest(shard: u32) -> Command {
+        Command::Digest(DigestArgs { shard, fresh: false })
+    }
 
     fn node(name: &str) -> Arc<Node> {
         // "abc" is in shard 4 of 8; n1 hosts it, n2 does not.
@@ -146,7 +144,9 @@ mod tests {
         let get = Command::Get(Bytes::from_static(b"abc"));
         assert!(n1.check(&get).is_ok());
         assert_eq!(n2.check(&get).unwrap_err().status, Status::WrongShard);
-        assert!(n2.check(&Command::DbSize).is_ok(), "keyless commands pass");
+        assert!(n2.check(&Command::DbSize(())).is_ok(), "keyless commands pass");
+        let mget = Command::MGet(vec![Bytes::from_static(b"zz"), Bytes::from_static(b"abc")]);
+        assert!(n2.check(&mget).is_err(), "every key of a multi-key command is checked");
     }
 
     #[test]
@@ -155,16 +155,13 @@ mod tests {
         set_state(&n1, 4, ShardState::Copying);
         let key = Bytes::from_static(b"abc");
         let get = Command::Get(key.clone());
-        let vset = Command::VSet { key, value: Bytes::new(), ttl: None, version: 1 };
-        let dump = Command::ShardDump { shard: 4, cursor: 0, max_items: 0 };
+        let vset = Command::VSet(VSetArgs { key, value: Bytes::new(), ttl: None, version: 1 });
+        let dump = Command::ShardDump(ShardDumpArgs { shard: 4, cursor: 0, max_items: 0 });
         let err = n1.check(&get).unwrap_err();
         assert_eq!(err.status, Status::NotReady);
         assert!(err.message.contains("being copied"), "{}", err.message);
         assert!(n1.check(&dump).is_err(), "a half-copied shard is no full copy source");
-        assert!(
-            n1.check(&Command::Digest { shard: 4, fresh: false }).is_ok(),
-            "but its writes can be pulled"
-        );
+        assert!(n1.check(&digest(4)).is_ok(), "but its writes can be pulled");
         assert!(n1.check(&vset).is_ok());
         set_state(&n1, 4, ShardState::Ready);
         assert!(n1.check(&get).is_ok() && n1.check(&dump).is_ok());
@@ -178,9 +175,6 @@ mod tests {
         assert!(n1.check(&Command::Get(key.clone())).is_ok());
         assert_eq!(n1.check(&Command::Del(vec![key])).unwrap_err().status, Status::WrongShard);
         set_state(&n1, 4, ShardState::Isolated);
-        assert_eq!(
-            n1.check(&Command::Digest { shard: 4, fresh: false }).unwrap_err().status,
-            Status::NotReady
-        );
+        assert_eq!(n1.check(&digest(4)).unwrap_err().status, Status::NotReady);
     }
 }

@@ -176,14 +176,8 @@ impl Shard {
         let old = self.entries[i].expires_at();
         if old != deadline {
             let version = self.stamp(self.entries[i].version());
-            let e = &mut self.entries[i];
-            e.set_expiry(deadline);
-            e.set_version(version);
-            match (old, deadline) {
-                (0, _) => self.counters.expiring += 1,
-                (_, 0) => self.counters.expiring -= 1,
-                _ => {}
-            }
+            self.redeadline(i, deadline);
+            self.entries[i].set_version(version);
         }
         Some(old)
     }

@@ -1,11 +1,16 @@
-//! Spec tests for `parse_command`: one table row per command form and per error message.
+//! Spec tests for [`parse`]: one table row per command form and per error message, for the
+//! commands whose arguments carry data (the connection commands are tested in `conn`).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::parse_command;
-use crate::protocol::{Command, HelloArgs, Limits, SetArgs, SetMode, Status, TtlUnit};
+use super::conn::{Credentials, HelloArgs};
+use super::expiry::ExpireArgs;
+use super::keyspace::FlushMode;
+use super::string::{SetArgs, SetMode};
+use super::{Command, parse};
+use crate::protocol::{Limits, Status};
 
 type Want = Result<Command, (Status, &'static str)>;
 
@@ -21,10 +26,6 @@ fn set(key: &str, value: &str, ttl: Option<Duration>, mode: SetMode) -> Want {
     Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, mode }))
 }
 
-fn hello(version: Option<i64>, auth: Option<&str>, setname: Option<&str>) -> HelloArgs {
-    HelloArgs { version, auth: auth.map(b), setname: setname.map(b) }
-}
-
 fn err(status: Status, message: &'static str) -> Want {
     Err((status, message))
 }
@@ -35,7 +36,7 @@ fn invalid(message: &'static str) -> Want {
 
 fn check(cases: &[(&[&str], Want)], limits: &Limits) {
     for (args, want) in cases {
-        let got = parse_command(bs(args), limits).map_err(|e| (e.status, e.message.into_owned()));
+        let got = parse(&bs(args).into(), limits).map_err(|e| (e.status, e.message.into_owned()));
         let want = want.clone().map_err(|(s, m)| (s, m.to_string()));
         assert_eq!(got, want, "args {args:?}");
     }
@@ -66,12 +67,17 @@ fn parses_keyspace_commands() {
             ), // pairs
             (&["MSET", "a"], invalid("wrong number of arguments for 'mset' command")), // key only
             (&["MSET", "a", "1", "b"], invalid("wrong number of arguments for 'mset' command")), // odd
-            (&["TTL", "k"], Ok(Command::Ttl { key: b("k"), unit: TtlUnit::Seconds })), // seconds
-            (&["PTTL", "k"], Ok(Command::Ttl { key: b("k"), unit: TtlUnit::Millis })), // millis
-            (&["TTL"], invalid("wrong number of arguments for 'ttl' command")),        // ttl no key
-            (&["PERSIST", "k"], Ok(Command::Persist(b("k")))),                         // persist
-            (&["DBSIZE"], Ok(Command::DbSize)),                                        // dbsize
+            (&["TTL", "k"], Ok(Command::Ttl(b("k")))), // seconds
+            (&["PTTL", "k"], Ok(Command::Pttl(b("k")))), // millis
+            (&["TTL"], invalid("wrong number of arguments for 'ttl' command")), // ttl no key
+            (&["PERSIST", "k"], Ok(Command::Persist(b("k")))), // persist
+            (&["DBSIZE"], Ok(Command::DbSize(()))),    // dbsize
             (&["DBSIZE", "x"], invalid("wrong number of arguments for 'dbsize' command")), // extra
+            (&["FLUSHALL"], Ok(Command::FlushAll(FlushMode::Default))), // flushall
+            (&["flushall", "async"], Ok(Command::FlushAll(FlushMode::Async))), // async
+            (&["FLUSHDB", "SYNC"], Ok(Command::FlushDb(FlushMode::Sync))), // flushdb sync
+            (&["FLUSHALL", "now"], invalid("syntax error")), // bad mode
+            (&["FLUSHDB", "ASYNC", "x"], invalid("syntax error")), // extra argument
         ],
         &Limits::default(),
     );
@@ -115,13 +121,14 @@ fn parses_set_options() {
 
 #[test]
 fn parses_expire() {
-    let expire = |s| Ok(Command::Expire { key: b("k"), ttl: s });
+    let expire = |ttl| Ok(Command::Expire(ExpireArgs { key: b("k"), ttl }));
+    let pexpire = |ttl| Ok(Command::PExpire(ExpireArgs { key: b("k"), ttl }));
     check(
         &[
             (&["EXPIRE", "k", "10"], expire(Duration::from_secs(10))), // seconds
-            (&["PEXPIRE", "k", "1500"], expire(Duration::from_millis(1500))), // millis
+            (&["PEXPIRE", "k", "1500"], pexpire(Duration::from_millis(1500))), // millis
             (&["EXPIRE", "k", "0"], expire(Duration::ZERO)),           // zero deletes
-            (&["PEXPIRE", "k", "-1"], expire(Duration::ZERO)),         // negative deletes
+            (&["PEXPIRE", "k", "-1"], pexpire(Duration::ZERO)),        // negative deletes
             (&["EXPIRE", "k", "x"], invalid("value is not an integer or out of range")), // not a number
             (&["EXPIRE", "k"], invalid("wrong number of arguments for 'expire' command")), // no ttl
             (&["EXPIRE", "k", "99999999999"], invalid("invalid expire time in 'expire' command")), // too long
@@ -130,14 +137,19 @@ fn parses_expire() {
                 invalid("invalid expire time in 'pexpire' command"),
             ), // too long
             (&["EXPIRE", "", "1"], invalid("empty key")), // empty key
+            (&["EXPIRE", "k", "1", "NX"], invalid("Unsupported option NX")), // options not yet
         ],
         &Limits::default(),
     );
 }
 
 #[test]
-fn parses_server_commands() {
-    let unsupported = "unknown subcommand 'SET'. Try CONFIG HELP.";
+fn parses_connection_command_arguments() {
+    let creds =
+        |user: Option<&str>, pw: &str| Credentials { user: user.map(b), password: b(pw).into() };
+    let hello = |version, auth: Option<Credentials>, setname: Option<&str>| {
+        Ok(Command::Hello(Box::new(HelloArgs { version, auth, setname: setname.map(b) })))
+    };
     check(
         &[
             (&["PING"], Ok(Command::Ping(None))),                // bare
@@ -145,47 +157,44 @@ fn parses_server_commands() {
             (&["PING", "a", "b"], invalid("wrong number of arguments for 'ping' command")), // too many
             (&["ECHO", "x"], Ok(Command::Echo(b("x")))),                                    // echo
             (&["ECHO"], invalid("wrong number of arguments for 'echo' command")), // echo nothing
-            (&["FLUSHALL"], Ok(Command::FlushAll)),                               // flushall
-            (&["flushall", "async"], Ok(Command::FlushAll)),                      // async
-            (&["FLUSHALL", "SYNC"], Ok(Command::FlushAll)),                       // sync
-            (&["FLUSHDB"], Ok(Command::FlushAll)), // flushdb is the same
-            (&["FLUSHALL", "now"], invalid("syntax error")), // bad mode
-            (&["FLUSHDB", "ASYNC", "x"], invalid("syntax error")), // extra argument
-            (&["INFO"], Ok(Command::Info(None))),  // all sections
-            (&["INFO", "Memory"], Ok(Command::Info(Some("memory".into())))), // section lower-cased
-            (&["INFO", "a", "b"], invalid("wrong number of arguments for 'info' command")), // two sections
-            (&["STATS"], Ok(Command::Stats)), // text alias
-            (&["AUTH", "pw"], Ok(Command::Auth(b("pw").into()))), // password only
-            (&["AUTH", "user", "pw"], Ok(Command::Auth(b("pw").into()))), // username ignored
+            (&["INFO"], Ok(Command::Info(vec![]))),                               // all sections
+            (&["INFO", "Memory", "cpu"], Ok(Command::Info(vec!["memory".into(), "cpu".into()]))), // sections lower-cased
+            (&["STATS"], Ok(Command::Stats(()))), // text alias
+            (&["AUTH", "pw"], Ok(Command::Auth(creds(None, "pw")))), // password only
+            (&["AUTH", "user", "pw"], Ok(Command::Auth(creds(Some("user"), "pw")))), // with user
             (&["AUTH"], invalid("wrong number of arguments for 'auth' command")), // nothing
             (&["AUTH", "a", "b", "c"], invalid("syntax error")), // too many
-            (&["QUIT"], Ok(Command::Quit)),   // quit
+            (&["QUIT"], Ok(Command::Quit(()))),   // quit
             (&["SELECT", "0"], Ok(Command::Select(0))), // db 0
-            (&["SELECT", "-1"], Ok(Command::Select(-1))), // server rejects range
+            (&["SELECT", "-1"], Ok(Command::Select(-1))), // apply rejects the range
             (&["SELECT", "x"], invalid("value is not an integer or out of range")), // not a number
             (&["SELECT", "99999999999"], invalid("value is not an integer or out of range")), // over int
             (&["SELECT"], invalid("wrong number of arguments for 'select' command")), // no db
-            (&["HELLO"], Ok(Command::Hello(hello(None, None, None)))),                // no version
-            (&["HELLO", "3"], Ok(Command::Hello(hello(Some(3), None, None)))),        // version
+            (&["HELLO"], hello(None, None, None)),                                    // no version
+            (&["HELLO", "3"], hello(Some(3), None, None)),                            // version
             (
                 &["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"],
-                Ok(Command::Hello(hello(Some(2), Some("p"), Some("n")))),
+                hello(Some(2), Some(creds(Some("u"), "p")), Some("n")),
             ), // options
-            (
-                &["HELLO", "3", "auth", "u", "p"],
-                Ok(Command::Hello(hello(Some(3), Some("p"), None))),
-            ), // AUTH alone
+            (&["HELLO", "3", "auth", "u", "p"], hello(Some(3), Some(creds(Some("u"), "p")), None)), // AUTH alone
             (&["HELLO", "x"], invalid("Protocol version is not an integer or out of range")), // bad version
+            (&["HELLO", "4"], invalid("unsupported protocol version")), // NOPROTO before options
             (&["HELLO", "3", "AUTH", "u"], invalid("Syntax error in HELLO option 'AUTH'")), // short AUTH
             (&["HELLO", "3", "FOO"], invalid("Syntax error in HELLO option 'FOO'")), // unknown option
-            (&["COMMAND"], Ok(Command::CommandDocs(vec![]))),                        // bare
-            (&["COMMAND", "DOCS", "get"], Ok(Command::CommandDocs(bs(&["DOCS", "get"])))), // sub
-            (&["CONFIG", "GET", "maxmemory"], Ok(Command::ConfigGet(bs(&["maxmemory"])))), // one
-            (&["config", "get", "a", "b"], Ok(Command::ConfigGet(bs(&["a", "b"])))), // several
+            (
+                &["HELLO", "3", "SETNAME", "a b"],
+                invalid("Client names cannot contain spaces, newlines or special characters."),
+            ), // name checked before authenticating, as in Redis
             (&["CONFIG"], invalid("wrong number of arguments for 'config' command")), // no sub
             (&["CONFIG", "GET"], invalid("wrong number of arguments for 'config|get' command")), // no pattern
-            (&["CONFIG", "SET", "a", "b"], invalid(unsupported)), // unsupported sub
-            (&["CLIENT", "SETNAME", "x"], Ok(Command::Client(bs(&["SETNAME", "x"])))), // client
+            (
+                &["CONFIG", "SET", "a"],
+                invalid("wrong number of arguments for 'config|set' command"),
+            ), // no value
+            (
+                &["CONFIG", "SET", "a", "1", "b"],
+                invalid("wrong number of arguments for 'config|set' command"),
+            ), // odd
             (&["CLIENT"], invalid("wrong number of arguments for 'client' command")), // no sub
         ],
         &Limits::default(),
@@ -197,7 +206,7 @@ fn unknown_commands_quote_their_start() {
     let long = "x".repeat(200);
     let long_args = [long.as_str(), "y"];
     let got =
-        |args: &[&str]| parse_command(bs(args), &Limits::default()).expect_err("unknown command");
+        |args: &[&str]| parse(&bs(args).into(), &Limits::default()).expect_err("unknown command");
     let cases: &[(&[&str], String)] = &[
         (&["FOO", "a", "b"], "unknown command 'FOO', with args beginning with: 'a' 'b' ".into()), // args quoted
         (&["FOO"], "unknown command 'FOO', with args beginning with: ".into()), // no args
@@ -236,6 +245,7 @@ fn enforces_key_and_value_limits() {
             (&["MSET", "a", "1", "b", "123456789"], err(Status::ValueTooLarge, value_big)), // MSET value
             (&["TTL", "12345"], err(Status::KeyTooLarge, key_big)), // TTL key
             (&["EXPIRE", "12345", "1"], err(Status::KeyTooLarge, key_big)), // EXPIRE key
+            (&["VSET", "12345", "v", "0", "1"], err(Status::KeyTooLarge, key_big)), // internal too
         ],
         &limits,
     );

@@ -1,0 +1,101 @@
+//! [`from_frame`]: which command a binary request frame means. The typed opcodes map to
+//! their commands directly; CMD carries any command as a Redis argument vector, parsed by
+//! the same [`parse`] as text requests.
+
+use bytes::Bytes;
+
+use super::Command;
+use super::args::parse;
+use super::conn::Credentials;
+use super::internal::{BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs};
+use super::string::{SetArgs, SetMode};
+use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
+use crate::protocol::text::{Argv, RequestDecoder};
+use crate::protocol::{ErrorReply, Limits, Opcode, Status, cluster};
+
+/// Validates a parsed request frame against `limits` and turns it into a [`Command`].
+pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, ErrorReply> {
+    let Some(op) = Opcode::from_u8(frame.opcode) else {
+        let msg = format!("unknown opcode 0x{:02x}", frame.opcode);
+        return Err(ErrorReply::new(Status::UnknownOpcode, msg));
+    };
+    if frame.flags != 0 {
+        let msg = format!("flags must be 0, got 0x{:04x}", frame.flags);
+        return Err(ErrorReply::invalid(msg));
+    }
+    let RequestFrame { ttl_ms, key, value, .. } = frame;
+    match op {
+        Opcode::Ping => Ok(Command::Ping((!value.is_empty()).then_some(value))),
+        Opcode::Stats => Ok(Command::Stats(())),
+        Opcode::Auth => Ok(Command::Auth(Credentials { user: None, password: value.into() })),
+        Opcode::Get => Ok(Command::Get(check_key(key, limits)?)),
+        Opcode::Del => Ok(Command::Del(vec![check_key(key, limits)?])),
+        Opcode::Ttl => Ok(Command::Pttl(check_key(key, limits)?)),
+        Opcode::Set => {
+            let key = check_key(key, limits)?;
+            check_value(&value, limits)?;
+            let ttl = ttl_from_ms(ttl_ms)?;
+            Ok(Command::Set(SetArgs { key, value, ttl, mode: SetMode::Always }))
+        }
+        Opcode::VSet => {
+            let key = check_key(key, limits)?;
+            let (version, value) = split_version(value)?;
+            check_value(&value, limits)?;
+            Ok(Command::VSet(VSetArgs { key, value, ttl: ttl_from_ms(ttl_ms)?, version }))
+        }
+        Opcode::VDel => {
+            let key = check_key(key, limits)?;
+            let (version, _) = split_version(value)?;
+            Ok(Command::VDel(VDelArgs { key, version }))
+        }
+        Opcode::ShardDump => {
+            let args = <[u8; 8]>::try_from(value.as_ref())
+                .map_err(|_| ErrorReply::invalid("SHARD_DUMP value is shard:u32 max_items:u32"))?;
+            let shard = u32::from_be_bytes([args[0], args[1], args[2], args[3]]);
+            let max_items = u32::from_be_bytes([args[4], args[5], args[6], args[7]]);
+            Ok(Command::ShardDump(ShardDumpArgs { shard, cursor: ttl_ms, max_items }))
+        }
+        Opcode::NodeStatus => Ok(Command::NodeStatus(())),
+        Opcode::Digest => {
+            let (shard, fresh) = cluster::parse_digest(&value)
+                .ok_or_else(|| ErrorReply::invalid("DIGEST value is shard:u32 [fresh:u8]"))?;
+            Ok(Command::Digest(DigestArgs { shard, fresh }))
+        }
+        Opcode::Sync => Ok(Command::Sync(SyncArgs { shard: shard_of(op, &value)? })),
+        Opcode::BucketDump => {
+            let (shard, buckets) = cluster::parse_bucket_dump(&value).ok_or_else(|| {
+                ErrorReply::invalid("BUCKET_DUMP value is shard:u32 then a 128-byte bucket bitmap")
+            })?;
+            Ok(Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: ttl_ms })))
+        }
+        Opcode::Cmd => parse(&argv(value, limits)?, limits),
+    }
+}
+
+/// The `shard:u32` value of an internal request.
+fn shard_of(op: Opcode, value: &[u8]) -> Result<u32, ErrorReply> {
+    cluster::parse_shard(value)
+        .ok_or_else(|| ErrorReply::invalid(format!("{} value is shard:u32", op.name())))
+}
+
+/// The argument vector a CMD frame's value holds: exactly one RESP array of bulk strings,
+/// decoded under the connection's limits.
+pub fn argv(value: Bytes, limits: &Limits) -> Result<Argv, ErrorReply> {
+    let bad = |why: &str| {
+        ErrorReply::invalid(format!("CMD value must be one RESP array of bulk strings: {why}"))
+    };
+    if value.first() != Some(&b'*') {
+        return Err(bad("it does not start with '*'"));
+    }
+    let mut buf = bytes::BytesMut::from(&value[..]);
+    match RequestDecoder::default().decode_argv(&mut buf, limits) {
+        Ok(Some(args)) if buf.is_empty() && !args.is_empty() => Ok(args),
+        Ok(Some(_)) if !buf.is_empty() => Err(bad("bytes follow the array")),
+        Ok(_) => Err(bad("the array is empty or incomplete")),
+        Err(e) => Err(bad(&e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[path = "binary_tests.rs"]
+mod tests;
