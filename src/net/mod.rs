@@ -39,7 +39,7 @@ pub use connection::serve_connection;
 pub use endpoints::{Bound, TlsListen, bind_service};
 pub use listener::{BindError, Listener, Listeners, bind, bind_std, serve};
 pub use log_limit::LogLimit;
-pub use shutdown::{Hangup, Running, Signals};
+pub use shutdown::{Hangup, Running, Signals, reload_tls_on_hangup};
 pub use stream::Stream;
 pub use tally::{CommandCount, CommandTally};
 

@@ -2,11 +2,14 @@
 //! by the binaries, and SIGHUP for the reloads.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
+
+use crate::tls::{self, TlsAcceptor, TlsConnector};
 
 /// A running listener (server or router) and every task it spawned.
 #[derive(Debug)]
@@ -136,4 +139,40 @@ impl Hangup {
         }
         std::future::pending::<()>().await
     }
+}
+
+/// Reloads a service's TLS files (its listening certificate, and the client settings it
+/// dials other nodes with) on each SIGHUP until `cancel` fires. A reload that fails is
+/// logged at ERROR and the old files stay in use, so a half-written certificate never
+/// breaks a running service. Connections already open keep the session they negotiated.
+pub fn reload_tls_on_hangup(
+    acceptor: Option<Arc<TlsAcceptor>>,
+    connector: Option<Arc<TlsConnector>>,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let listen = acceptor.into_iter().map(|a| a as Arc<dyn tls::Reload>);
+    let items: Vec<Arc<dyn tls::Reload>> = listen.chain(connector.map(|c| c as _)).collect();
+    if items.is_empty() {
+        return;
+    }
+    let mut hangup = Hangup::install();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                () = hangup.recv() => {}
+            }
+            for item in &items {
+                match item.reload() {
+                    Ok(()) => info!(what = item.describe(), "SIGHUP: TLS files reloaded"),
+                    Err(e) => error!(
+                        what = item.describe(),
+                        error = %e,
+                        "SIGHUP: TLS reload failed; keeping the files loaded before"
+                    ),
+                }
+            }
+        }
+    });
 }

@@ -49,7 +49,7 @@ use crate::cmd::config::Config;
 use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
 use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
-use crate::tls::{self, TlsConnector};
+use crate::tls::TlsConnector;
 use forward::Timeouts;
 use health::HealthConfig;
 use hints::HintLimits;
@@ -239,7 +239,7 @@ impl Router {
         tracker.spawn(follow_map(router.clone(), watcher.clone(), cancel.clone()));
         tracker.spawn(repair::run(router.clone(), cancel.clone()));
         let acceptor = cfg.tls.as_ref().map(|t| t.acceptor.clone());
-        tls::spawn_reload_on_hangup(acceptor, cfg.backend_tls.clone(), cancel.clone(), &tracker);
+        net::reload_tls_on_hangup(acceptor, cfg.backend_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(

@@ -29,7 +29,7 @@ use crate::auth::Password;
 use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
 use crate::shardmap::MAP_POLL_INTERVAL;
 use crate::store::{Store, StoreConfig, StoreOptions, SweepConfig, SystemClock, spawn_sweeper};
-use crate::tls::{self, TlsConnector};
+use crate::tls::TlsConnector;
 
 pub use env::policy_name;
 pub use handler::{MAX_VERSION_SKEW, StoreHandler};
@@ -120,7 +120,7 @@ impl Server {
         let handler = Arc::new(handler);
         spawn_sweeper(store, cfg.sweep, cancel.clone(), &tracker);
         let acceptor = cfg.tls.as_ref().map(|t| t.acceptor.clone());
-        tls::spawn_reload_on_hangup(acceptor, cfg.peer_tls.clone(), cancel.clone(), &tracker);
+        net::reload_tls_on_hangup(acceptor, cfg.peer_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
         let serve = net::serve(

@@ -7,8 +7,9 @@
 //! TLS sits between TCP and the protocol and changes nothing above it: a TLS connection
 //! carries exactly the bytes a plain one would (binary frames or Redis text). This module
 //! owns loading and checking certificates and keys, building rustls configurations and
-//! reloading them on SIGHUP. It does not own sockets, timeouts or the connection loop
-//! ([`crate::net`]), nor which addresses use TLS (the server, router and client configs).
+//! reloading them ([`Reload`]; [`crate::net::reload_tls_on_hangup`] does it on SIGHUP). It
+//! does not own sockets, signals, timeouts or the connection loop ([`crate::net`]), nor
+//! which addresses use TLS (the server, router and client configs).
 
 mod args;
 mod client;
@@ -18,10 +19,6 @@ mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::{error, info};
 
 pub use args::ClientTlsArgs;
 pub use client::{ClientTlsConfig, TlsConnector};
@@ -81,42 +78,6 @@ pub trait Reload: Send + Sync + 'static {
 
     /// What this is, for the log (`server certificate`, `peer client settings`).
     fn describe(&self) -> &'static str;
-}
-
-/// Reloads a service's TLS files (its listening certificate, and the client settings it
-/// dials other nodes with) on each SIGHUP until `cancel` fires. A reload that fails is
-/// logged at ERROR and the old files stay in use, so a half-written certificate never
-/// breaks a running service. Connections already open keep the session they negotiated.
-pub fn spawn_reload_on_hangup(
-    acceptor: Option<Arc<TlsAcceptor>>,
-    connector: Option<Arc<TlsConnector>>,
-    cancel: CancellationToken,
-    tracker: &TaskTracker,
-) {
-    let listen = acceptor.into_iter().map(|a| a as Arc<dyn Reload>);
-    let items: Vec<Arc<dyn Reload>> = listen.chain(connector.map(|c| c as _)).collect();
-    if items.is_empty() {
-        return;
-    }
-    let mut hangup = crate::net::Hangup::install();
-    tracker.spawn(async move {
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                () = hangup.recv() => {}
-            }
-            for item in &items {
-                match item.reload() {
-                    Ok(()) => info!(what = item.describe(), "SIGHUP: TLS files reloaded"),
-                    Err(e) => error!(
-                        what = item.describe(),
-                        error = %e,
-                        "SIGHUP: TLS reload failed; keeping the files loaded before"
-                    ),
-                }
-            }
-        }
-    });
 }
 
 /// The crypto provider every shale TLS configuration uses (explicit, so no process-wide
