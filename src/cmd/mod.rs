@@ -143,6 +143,7 @@ registry! {
     GetBit => bitmap::GetBit,
     BitCount => bitmap::BitCount,
     BitPos => bitmap::BitPos,
+    BitOp => bitmap::BitOpCmd,
 }
 
 impl Command {

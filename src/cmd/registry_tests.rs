@@ -95,6 +95,7 @@ const SAMPLES: &[&[&str]] = &[
     &["getbit", "k", "7"],
     &["bitcount", "k", "0", "-1", "BIT"],
     &["bitpos", "k", "1", "0", "-1", "BYTE"],
+    &["bitop", "and", "dest", "a", "b"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {

@@ -5,6 +5,8 @@
 
 mod bits;
 mod count;
+mod op;
 
 pub use bits::{GetBit, SetBit, SetBitArgs, bad_offset, bit_at, bit_offset};
 pub use count::{BitCount, BitPos, BitPosArgs, BitRange};
+pub use op::{BitOp, BitOpArgs, BitOpCmd, combine};
