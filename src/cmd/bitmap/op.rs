@@ -126,7 +126,7 @@ mod tests {
         // Recorded from redis-server 7.0: SET a abc, SET b x.
         let (a, x) = (b(b"abc"), b(b"x"));
         assert_eq!(combine(BitOp::Or, &[a.clone(), x.clone()]), b"ybc");
-        assert_eq!(combine(BitOp::Not, &[a.clone()]), [0x9e, 0x9d, 0x9c]);
+        assert_eq!(combine(BitOp::Not, std::slice::from_ref(&a)), [0x9e, 0x9d, 0x9c]);
         assert_eq!(combine(BitOp::And, &[a.clone(), Bytes::new()]), [0, 0, 0]);
         assert_eq!(combine(BitOp::Xor, &[a.clone(), x, a]), b"x\0\0");
         assert!(combine(BitOp::And, &[Bytes::new(), Bytes::new()]).is_empty());
