@@ -6,6 +6,8 @@
 mod bits;
 mod count;
 mod op;
+#[cfg(test)]
+mod tests;
 
 pub use bits::{GetBit, SetBit, SetBitArgs, bad_offset, bit_at, bit_offset};
 pub use count::{BitCount, BitPos, BitPosArgs, BitRange};

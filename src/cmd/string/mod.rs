@@ -16,6 +16,11 @@ mod range;
 mod set;
 mod setnx;
 
+#[cfg(test)]
+mod redis_set_tests;
+#[cfg(test)]
+pub(crate) mod tests;
+
 pub use append::{Append, AppendArgs, Strlen, too_long};
 pub use counter::{Counter, CounterCmd, Decr, DecrBy, Incr, IncrArgs, IncrBy, format_i64};
 pub use get::Get;
