@@ -146,6 +146,18 @@ impl Client {
         self.inner.metrics()
     }
 
+    /// Blocks on `f` run with the async client: how the typed methods of other files
+    /// (`blocking_strings.rs`) mirror theirs.
+    pub(super) fn block<'a, T, F>(
+        &'a self,
+        f: impl FnOnce(&'a super::Client) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        self.rt.block(f(&self.inner))
+    }
+
     /// A pipeline executed with [`Pipeline::execute`].
     pub fn pipeline(&self) -> Pipeline {
         Pipeline { inner: self.inner.pipeline(), rt: self.rt.clone() }

@@ -56,6 +56,7 @@
 //! ```
 
 pub mod blocking;
+mod blocking_strings;
 mod builder;
 pub mod config;
 mod connection;
@@ -69,6 +70,7 @@ mod pool;
 mod reply;
 mod request;
 mod stats;
+mod strings;
 mod tasks;
 pub mod url;
 
@@ -83,3 +85,4 @@ pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use reply::{TtlState, Value};
 pub use stats::Stats;
+pub use strings::{BitUnit, GetExpiry, SetOptions, SetResult};

@@ -41,6 +41,7 @@
 
 pub mod args;
 mod binary;
+pub mod bitmap;
 pub mod clients;
 pub mod config;
 pub mod conn;
@@ -119,6 +120,30 @@ registry! {
     Digest => internal::Digest,
     BucketDump => internal::BucketDump,
     Sync => internal::Sync,
+    // Strings and bitmaps (the string helper's block).
+    Incr => string::Incr,
+    IncrBy => string::IncrBy,
+    Decr => string::Decr,
+    DecrBy => string::DecrBy,
+    IncrByFloat => string::IncrByFloat,
+    Append => string::Append,
+    Strlen => string::Strlen,
+    GetRange => string::GetRange,
+    Substr => string::Substr,
+    SetRange => string::SetRange,
+    GetSet => string::GetSet,
+    GetDel => string::GetDel,
+    GetEx => string::GetEx,
+    SetNx => string::SetNx,
+    SetEx => string::SetEx,
+    PSetEx => string::PSetEx,
+    MSetNx => string::MSetNx,
+    Lcs => string::Lcs,
+    SetBit => bitmap::SetBit,
+    GetBit => bitmap::GetBit,
+    BitCount => bitmap::BitCount,
+    BitPos => bitmap::BitPos,
+    BitOp => bitmap::BitOpCmd,
 }
 
 impl Command {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::conn::{Credentials, HelloArgs};
 use super::expiry::ExpireArgs;
 use super::keyspace::FlushMode;
-use super::string::{SetArgs, SetMode};
+use super::string::{SetArgs, SetMode, SetMore};
 use super::{Command, parse};
 use crate::protocol::{Limits, Status};
 
@@ -23,7 +23,17 @@ fn bs(items: &[&str]) -> Vec<Bytes> {
 }
 
 fn set(key: &str, value: &str, ttl: Option<Duration>, mode: SetMode) -> Want {
-    Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, mode }))
+    let more = (mode != SetMode::Always).then(|| Box::new(SetMore { mode, ..SetMore::default() }));
+    Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, more }))
+}
+
+fn set_more(key: &str, value: &str, more: SetMore) -> Want {
+    Ok(Command::Set(SetArgs {
+        key: b(key),
+        value: b(value),
+        ttl: None,
+        more: Some(Box::new(more)),
+    }))
 }
 
 fn err(status: Status, message: &'static str) -> Want {
@@ -102,7 +112,35 @@ fn parses_set_options() {
             (&["SET", "k", "v", "XX", "NX"], invalid("syntax error")), // XX with NX
             (&["SET", "k", "v", "EX", "1", "PX", "1"], invalid("syntax error")), // EX with PX
             (&["SET", "k", "v", "EX"], invalid("syntax error")),       // EX without value
-            (&["SET", "k", "v", "KEEPTTL"], invalid("syntax error")),  // unsupported option
+            (
+                &["SET", "k", "v", "KEEPTTL"],
+                set_more("k", "v", SetMore { keep_ttl: true, ..SetMore::default() }),
+            ), // KEEPTTL
+            (
+                &["SET", "k", "v", "GET"],
+                set_more("k", "v", SetMore { get: true, ..SetMore::default() }),
+            ), // GET
+            (
+                &["SET", "k", "v", "NX", "GET"],
+                set_more("k", "v", SetMore { mode: IfAbsent, get: true, ..SetMore::default() }),
+            ), // NX with GET (7.0)
+            (
+                &["SET", "k", "v", "EXAT", "2000000000"],
+                set_more(
+                    "k",
+                    "v",
+                    SetMore { at_ms: Some(2_000_000_000_000), ..SetMore::default() },
+                ),
+            ), // EXAT
+            (
+                &["SET", "k", "v", "PXAT", "1"],
+                set_more("k", "v", SetMore { at_ms: Some(1), ..SetMore::default() }),
+            ), // PXAT in the past parses
+            (&["SET", "k", "v", "KEEPTTL", "EX", "1"], invalid("syntax error")), // KEEPTTL with EX
+            (&["SET", "k", "v", "PX", "1", "KEEPTTL"], invalid("syntax error")), // PX with KEEPTTL
+            (&["SET", "k", "v", "EXAT", "1", "PXAT", "1"], invalid("syntax error")), // EXAT with PXAT
+            (&["SET", "k", "v", "PERSIST"], invalid("syntax error")), // GETEX's option
+            (&["SET", "k", "v", "EXAT", "0"], invalid(bad_expire)),   // EXAT zero
             (&["SET", "k", "v", "EX", "abc"], invalid("value is not an integer or out of range")), // not a number
             (&["SET", "k", "v", "EX", "1.5"], invalid("value is not an integer or out of range")), // fraction
             (&["SET", "k", "v", "EX", "+5"], invalid("value is not an integer or out of range")), // plus sign

@@ -72,6 +72,30 @@ const SAMPLES: &[&[&str]] = &[
     &["digest", "1", "fresh"],
     &["bucket_dump", "1", "0", "3", "1023"],
     &["shard_sync", "1"],
+    // Strings and bitmaps.
+    &["incr", "k"],
+    &["incrby", "k", "5"],
+    &["decr", "k"],
+    &["decrby", "k", "5"],
+    &["incrbyfloat", "k", "1.5"],
+    &["append", "k", "v"],
+    &["strlen", "k"],
+    &["getrange", "k", "0", "-1"],
+    &["substr", "k", "0", "-1"],
+    &["setrange", "k", "3", "v"],
+    &["getset", "k", "v"],
+    &["getdel", "k"],
+    &["getex", "k", "PERSIST"],
+    &["setnx", "k", "v"],
+    &["setex", "k", "10", "v"],
+    &["psetex", "k", "100", "v"],
+    &["msetnx", "a", "1", "b", "2"],
+    &["lcs", "a", "b", "IDX", "MINMATCHLEN", "2", "WITHMATCHLEN"],
+    &["setbit", "k", "7", "1"],
+    &["getbit", "k", "7"],
+    &["bitcount", "k", "0", "-1", "BIT"],
+    &["bitpos", "k", "1", "0", "-1", "BYTE"],
+    &["bitop", "and", "dest", "a", "b"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {
@@ -84,7 +108,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
 
 #[test]
 fn every_declaration_is_sane() {
-    let groups = ["string", "generic", "connection", "server", "shale"];
+    let groups = ["string", "bitmap", "generic", "connection", "server", "shale"];
     for spec in all_specs() {
         let name = spec.name;
         assert!(!name.is_empty() && name == name.to_ascii_lowercase(), "{name}: lower case");

@@ -17,7 +17,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Lww, SetCond, Store, StoreError, TtlState};
+use super::{
+    Edit, Expiry, Fetched, Lww, SetCond, SetOptions, SetOutcome, Store, StoreError, TtlState,
+    Written,
+};
 
 /// The key operations commands use. Every method is one atomic step on the keyspace.
 pub trait Keyspace: Send + Sync {
@@ -73,6 +76,32 @@ pub trait Keyspace: Send + Sync {
     /// The keyspace's clock now (a version no write has used), sent back with each
     /// versioned write's answer so writers behind it catch up.
     fn clock(&self) -> u64;
+
+    // String operations beyond GET/SET (INCR, APPEND, SETRANGE, bits, GETEX, ...).
+
+    /// Runs `f` on `key`'s live value (`None` if absent); counts a hit or a miss.
+    fn read(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>));
+
+    /// A read-modify-write of `key`'s value (see [`Edit`]), keeping its TTL: `Ok(None)` if
+    /// the edit planned nothing, else what the write left.
+    fn rewrite(&self, key: &[u8], edit: &mut dyn Edit) -> Result<Option<Written>, StoreError>;
+
+    /// SET with its options (NX/XX, expiry or KEEPTTL, GET).
+    fn set_with(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        opts: SetOptions,
+    ) -> Result<SetOutcome, StoreError>;
+
+    /// GETDEL: the live value, then the key is deleted.
+    fn get_del(&self, key: &[u8]) -> Option<Fetched>;
+
+    /// GETEX: the live value, then the key's expiry becomes `expiry`.
+    fn get_ex(&self, key: &[u8], expiry: Expiry) -> Option<Fetched>;
+
+    /// MSETNX: every pair written, atomically, only if no key is live.
+    fn mset_nx(&self, pairs: &[(Bytes, Bytes)]) -> Result<bool, StoreError>;
 }
 
 impl Keyspace for Store {
@@ -130,5 +159,34 @@ impl Keyspace for Store {
 
     fn clock(&self) -> u64 {
         self.hlc().peek()
+    }
+
+    fn read(&self, key: &[u8], f: &mut dyn FnMut(Option<&[u8]>)) {
+        Store::read(self, key, f)
+    }
+
+    fn rewrite(&self, key: &[u8], edit: &mut dyn Edit) -> Result<Option<Written>, StoreError> {
+        Store::rewrite(self, key, edit)
+    }
+
+    fn set_with(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        opts: SetOptions,
+    ) -> Result<SetOutcome, StoreError> {
+        Store::set_with(self, key, value, opts)
+    }
+
+    fn get_del(&self, key: &[u8]) -> Option<Fetched> {
+        Store::get_del(self, key)
+    }
+
+    fn get_ex(&self, key: &[u8], expiry: Expiry) -> Option<Fetched> {
+        Store::get_ex(self, key, expiry)
+    }
+
+    fn mset_nx(&self, pairs: &[(Bytes, Bytes)]) -> Result<bool, StoreError> {
+        Store::mset_nx(self, pairs)
     }
 }

@@ -80,11 +80,13 @@ mod clock;
 mod config;
 mod draft;
 mod dump;
+mod edit;
 mod entry;
 mod keyspace;
 mod replica;
 mod shard;
 mod slab;
+mod strings;
 mod sweeper;
 mod warm;
 
@@ -96,6 +98,8 @@ mod evict_tests;
 mod memory_tests;
 #[cfg(test)]
 mod replica_tests;
+#[cfg(test)]
+mod strings_tests;
 #[cfg(test)]
 mod sweep_tests;
 #[cfg(test)]
@@ -115,6 +119,7 @@ pub use config::{
     StoreConfig, StoreError, StoreOptions, StoreStats, SweepProgress, TtlState,
 };
 pub use dump::{DUMP_SCAN_MAX, SCAN_CHUNK};
+pub use edit::{Edit, Expiry, Fetched, Plan, SetOptions, SetOutcome, Written};
 pub use entry::{ENTRY_OVERHEAD, INLINE_VALUE_MAX, MAX_KEY_LEN};
 pub use keyspace::Keyspace;
 pub use replica::Lww;

@@ -33,10 +33,12 @@
 
 mod evict;
 mod scan;
+mod strings;
 mod warm;
 mod write;
 
 pub use evict::EVICT_SCAN_MAX;
+pub(super) use strings::{Done, Step};
 pub(super) use write::{Outcome, Put};
 
 use std::sync::Arc;
