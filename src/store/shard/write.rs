@@ -34,7 +34,7 @@ pub(in crate::store) enum Put {
 impl Shard {
     /// A version for a plain write: from the store's clock, and always newer than the one
     /// held, even if an absurd version was observed and the clock wrapped.
-    fn stamp(&self, held: u64) -> u64 {
+    pub(super) fn stamp(&self, held: u64) -> u64 {
         self.hlc.now().max(held.saturating_add(1))
     }
 
