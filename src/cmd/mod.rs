@@ -46,6 +46,7 @@ pub mod clients;
 pub mod config;
 pub mod conn;
 mod ctx;
+pub mod durability;
 pub mod expiry;
 pub mod glob;
 pub mod info;
@@ -60,6 +61,7 @@ pub mod session;
 pub mod slowlog;
 mod spec;
 pub mod string;
+pub mod tx;
 
 #[cfg(test)]
 mod data_tests;
@@ -144,6 +146,31 @@ registry! {
     BitCount => bitmap::BitCount,
     BitPos => bitmap::BitPos,
     BitOp => bitmap::BitOpCmd,
+    // Keyspace, expiry and durability (issue 14, part 2).
+    Unlink => keyspace::Unlink,
+    Touch => keyspace::Touch,
+    Type => keyspace::Type,
+    Rename => keyspace::Rename,
+    RenameNx => keyspace::RenameNx,
+    Copy => keyspace::Copy,
+    Keys => keyspace::KeysCmd,
+    Scan => keyspace::Scan,
+    RandomKey => keyspace::RandomKey,
+    ExpireAt => expiry::ExpireAt,
+    PExpireAt => expiry::PExpireAt,
+    ExpireTime => expiry::ExpireTime,
+    PExpireTime => expiry::PExpireTime,
+    Object => keyspace::Object,
+    Memory => keyspace::Memory,
+    Wait => durability::Wait,
+    LastSave => durability::LastSave,
+    Save => durability::Save,
+    BgSave => durability::BgSave,
+    Multi => tx::Multi,
+    Exec => tx::Exec,
+    Discard => tx::Discard,
+    Watch => tx::Watch,
+    Unwatch => tx::Unwatch,
 }
 
 impl Command {
@@ -160,7 +187,10 @@ pub fn execute(command: Command, ctx: &mut Ctx<'_>) -> Reply {
     if ctx.session.monitor && touches_keyspace(command.full_spec()) {
         return Reply::Error(ErrorReply::invalid("Replica can't interact with the keyspace"));
     }
-    command.apply(ctx)
+    match tx::intercept(command, &mut ctx.session.tx) {
+        std::ops::ControlFlow::Continue(command) => command.apply(ctx),
+        std::ops::ControlFlow::Break(reply) => reply,
+    }
 }
 
 /// Whether a command reads or writes data, which a MONITOR connection may not do.

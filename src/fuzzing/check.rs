@@ -119,7 +119,10 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
         }
         Command::MSet(pairs) => pairs.iter().for_each(|(_, v)| value(v)),
         Command::Expire(a) | Command::PExpire(a) => {
-            assert!(a.ttl <= MAX_TTL, "EXPIRE ttl {:?}", a.ttl);
+            if let crate::cmd::expiry::When::In(ms) = a.when {
+                let max = i64::try_from(MAX_TTL.as_millis()).unwrap_or(i64::MAX);
+                assert!(ms <= max, "EXPIRE ttl {ms} ms");
+            }
         }
         Command::VSet(a) => {
             value(&a.value);

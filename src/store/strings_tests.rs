@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::Keyspace;
 use super::tests::{store_opts, store_with};
 use super::{
     Edit, Expiry, INLINE_VALUE_MAX, Plan, SetCond, SetOptions, Store, StoreError, StoreOptions,

@@ -96,6 +96,7 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 Ok(cmd) => {
                     let pending = self.observer.before(&cmd, argv.is_some(), *clock, &self.session);
+                    self.session.tx.note_request(argv.as_ref());
                     let fut = self.handler.call(&mut self.session, cmd);
                     self.lift_pre_auth_limits();
                     let (shape, at) =
@@ -105,6 +106,8 @@ impl<H: Handler> Conn<'_, H> {
                     (shape, self.inflight.push(id, shape, timing, fut))
                 }
                 Err(e) => {
+                    // Inside MULTI a command that cannot be queued makes EXEC abort.
+                    self.session.tx.fail();
                     *clock = None;
                     let shape = reply_shape(&mut self.session, shape);
                     (shape, self.inflight.push_ready(id, shape, timing, Reply::Error(e)))
