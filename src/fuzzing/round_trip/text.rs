@@ -16,10 +16,14 @@ use super::super::input::Input;
 use super::{blob, message};
 
 /// Command names and options, so parsing gets past "unknown command" often.
-const WORDS: [&str; 28] = [
+const WORDS: [&str; 50] = [
     "GET", "SET", "DEL", "EXISTS", "TTL", "PTTL", "EXPIRE", "PEXPIRE", "PERSIST", "MSET", "PING",
     "EX", "PX", "NX", "XX", "HELLO", "CONFIG", "CLIENT", "COMMAND", "SLOWLOG", "INFO", "KILL",
     "LIST", "GETKEYS", "SETNAME", "REPLY", "VSET", "AUTH",
+    // Strings and bitmaps.
+    "INCR", "INCRBY", "DECRBY", "INCRBYFLOAT", "APPEND", "GETRANGE", "SETRANGE", "GETEX", "GETSET",
+    "SETEX", "MSETNX", "LCS", "SETBIT", "GETBIT", "BITCOUNT", "BITPOS", "BITOP", "KEEPTTL", "EXAT",
+    "PXAT", "IDX", "BIT",
 ];
 
 /// Limits under which any reply this harness builds fits.
