@@ -104,6 +104,8 @@ mod replica_tests;
 mod sweep_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
