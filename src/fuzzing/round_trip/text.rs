@@ -22,6 +22,26 @@ const WORDS: [&str; 28] = [
     "LIST", "GETKEYS", "SETNAME", "REPLY", "VSET", "AUTH",
 ];
 
+/// The keyspace, expiry and transaction commands' names and options.
+const KEYSPACE_WORDS: [&str; 16] = [
+    "UNLINK",
+    "TOUCH",
+    "RENAME",
+    "COPY",
+    "KEYS",
+    "SCAN",
+    "EXPIREAT",
+    "PEXPIRETIME",
+    "MULTI",
+    "EXEC",
+    "WATCH",
+    "GT",
+    "LT",
+    "MATCH",
+    "COUNT",
+    "REPLACE",
+];
+
 /// Limits under which any reply this harness builds fits.
 const WIDE: Limits = Limits { max_key_size: u16::MAX as usize, max_value_size: 1 << 23 };
 
@@ -33,7 +53,10 @@ pub(super) fn command(input: &mut Input<'_>) {
     let count = input.below(6);
     let args: Vec<Bytes> = (0..count)
         .map(|i| match input.below(3) {
-            0 if i < 3 => Bytes::from_static(input.pick(&WORDS).as_bytes()),
+            0 if i < 3 => {
+                let words: &[&str] = if input.bool() { &WORDS } else { &KEYSPACE_WORDS };
+                Bytes::from_static(input.pick(words).as_bytes())
+            }
             _ => blob(input),
         })
         .collect();
