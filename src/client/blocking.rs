@@ -34,6 +34,10 @@ use tokio::runtime::{Handle, Runtime};
 
 use super::{ClientBuilder, ClientMetrics, Error, RespValue, Stats, TtlState, Value};
 
+mod keyspace;
+
+pub use keyspace::Transaction;
+
 /// Shuts its runtime down without waiting, so dropping the last client never blocks and
 /// never panics (not even when dropped inside another runtime by mistake).
 #[derive(Debug)]

@@ -66,11 +66,15 @@ pub mod tx;
 #[cfg(test)]
 mod data_tests;
 #[cfg(test)]
+mod keyspace_tests;
+#[cfg(test)]
 mod parse_tests;
 #[cfg(test)]
 mod registry_tests;
 #[cfg(test)]
 mod test_env;
+#[cfg(test)]
+mod tx_tests;
 
 pub use args::parse;
 pub use binary::{argv as cmd_argv, from_frame};

@@ -108,6 +108,8 @@ mod strings_tests;
 mod sweep_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

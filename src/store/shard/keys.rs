@@ -22,7 +22,7 @@ use crate::store::{Change, ExpireCond, INLINE_VALUE_MAX, KeyInfo};
 pub const CREATED_BUCKETS: usize = 64;
 
 /// Random picks RANDOMKEY tries in a stripe before walking it for a live key.
-const RANDOM_TRIES: usize = 8;
+pub const RANDOM_TRIES: usize = 8;
 
 /// The creation-count bucket of a key's table hash.
 pub(super) fn created_bucket(hash: u32) -> usize {
