@@ -201,7 +201,7 @@ pub struct DumpEntry {
 
 /// A new deadline for a key ([`super::Keyspace::expire`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expiry {
+pub enum Deadline {
     /// This long from now; zero means already past (the key is deleted).
     In(Duration),
     /// At this time since the Unix epoch, converted through the store's wall clock; a time
@@ -209,13 +209,13 @@ pub enum Expiry {
     At(Duration),
 }
 
-impl Expiry {
+impl Deadline {
     /// The deadline in clock nanoseconds at store time `now` (wall clock `wall`), or `None`
     /// when it is already past.
     pub(super) fn deadline(self, now: u64, wall: Duration) -> Option<u64> {
         let ttl = match self {
-            Expiry::In(ttl) => ttl,
-            Expiry::At(at) => at.saturating_sub(wall),
+            Deadline::In(ttl) => ttl,
+            Deadline::At(at) => at.saturating_sub(wall),
         };
         (!ttl.is_zero()).then(|| super::entry::deadline(now, Some(ttl)))
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    Change, ExpireCond, Expiry, KeyInfo, Locked, Lww, SetCond, Store, StoreError, TtlState,
+    Change, Deadline, ExpireCond, KeyInfo, Locked, Lww, SetCond, Store, StoreError, TtlState,
     WatchMark, ops, walk,
 };
 
@@ -50,7 +50,7 @@ pub trait Keyspace {
 
     /// Gives the live `key` the deadline `at` if `cond` allows it; a deadline not after now
     /// deletes the key. `Missing` without a live key, `Refused` if `cond` said no.
-    fn expire(&self, key: &[u8], at: Expiry, cond: ExpireCond) -> Change;
+    fn expire(&self, key: &[u8], at: Deadline, cond: ExpireCond) -> Change;
 
     /// Removes `key`'s TTL; `true` only if it had one.
     fn persist(&self, key: &[u8]) -> bool;
@@ -149,7 +149,7 @@ macro_rules! keyspace_over_stripes {
                 ops::ttl(self, key)
             }
 
-            fn expire(&self, key: &[u8], at: Expiry, cond: ExpireCond) -> Change {
+            fn expire(&self, key: &[u8], at: Deadline, cond: ExpireCond) -> Change {
                 ops::expire(self, key, at, cond)
             }
 

@@ -18,7 +18,7 @@ use super::shard::{Outcome, Put};
 use super::slab::Garbage;
 use super::stripes::{Place, Stripes};
 use super::{
-    Change, ExpireCond, Expiry, KeyInfo, Lww, SetCond, StoreError, TtlState, WatchMark,
+    Change, Deadline, ExpireCond, KeyInfo, Lww, SetCond, StoreError, TtlState, WatchMark,
     key_too_large,
 };
 
@@ -74,7 +74,7 @@ pub(super) fn persist<S: Stripes>(s: &S, key: &[u8]) -> bool {
 }
 
 /// Gives `key` a new deadline if `cond` allows; a deadline not after now deletes it.
-pub(super) fn expire<S: Stripes>(s: &S, key: &[u8], at: Expiry, cond: ExpireCond) -> Change {
+pub(super) fn expire<S: Stripes>(s: &S, key: &[u8], at: Deadline, cond: ExpireCond) -> Change {
     let st = s.store();
     let place = st.place(key);
     let tomb = st.tombstone_draft(place.1, key);

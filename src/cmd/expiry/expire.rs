@@ -17,7 +17,7 @@ use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::limits::MAX_TTL;
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
-use crate::store::{ExpireCond, Expiry};
+use crate::store::{Deadline, ExpireCond};
 
 /// The deadline EXPIRE and friends were given, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,24 +79,24 @@ fn millis(n: i64, unit: TtlUnit, name: &str) -> Result<i64, ErrorReply> {
 }
 
 /// A relative deadline of `ms`: past when not positive, refused beyond [`MAX_TTL`].
-fn relative(ms: i64, name: &str) -> Result<Expiry, ErrorReply> {
+fn relative(ms: i64, name: &str) -> Result<Deadline, ErrorReply> {
     match u64::try_from(ms) {
-        Err(_) | Ok(0) => Ok(Expiry::In(Duration::ZERO)),
+        Err(_) | Ok(0) => Ok(Deadline::In(Duration::ZERO)),
         Ok(ms) => Some(Duration::from_millis(ms))
             .filter(|ttl| *ttl <= MAX_TTL)
-            .map(Expiry::In)
+            .map(Deadline::In)
             .ok_or_else(|| invalid_time(name)),
     }
 }
 
 /// An absolute deadline of `ms` Unix milliseconds seen at wall time `wall`: past when not
 /// after it (negative included), refused beyond [`MAX_TTL`] ahead of it.
-fn absolute(ms: i64, wall: Duration, name: &str) -> Result<Expiry, ErrorReply> {
+fn absolute(ms: i64, wall: Duration, name: &str) -> Result<Deadline, ErrorReply> {
     let at = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     if at.saturating_sub(wall) > MAX_TTL {
         return Err(invalid_time(name));
     }
-    Ok(Expiry::At(at))
+    Ok(Deadline::At(at))
 }
 
 /// Parses the four commands' arguments: `unit` of the number, `absolute` for the *AT forms.
