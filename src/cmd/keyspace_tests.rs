@@ -4,24 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
-use super::test_env::TestEnv;
-use super::{parse, run};
-use crate::protocol::{Limits, Reply};
+use super::data_tests::{bulk, exec};
+use crate::protocol::Reply;
 use crate::store::{MANUAL_WALL_START, ManualClock, Store, StoreConfig};
-
-fn exec(store: &Store, words: &[&str]) -> Reply {
-    let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-    match parse(&argv.into(), &Limits::default()) {
-        Ok(cmd) => run(cmd, store, &TestEnv::new()),
-        Err(e) => Reply::Error(e),
-    }
-}
-
-fn bulk(s: &str) -> Reply {
-    Reply::text(s)
-}
 
 fn err(msg: &str) -> Reply {
     Reply::Error(crate::protocol::ErrorReply::invalid(msg.to_owned()))

@@ -29,10 +29,7 @@ impl<'s> Conn<'s> {
         let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
         match parse(&argv.into(), &Limits::default()) {
             Ok(cmd) => execute(cmd, &mut Ctx::new(&mut self.session, &self.env, Some(self.store))),
-            Err(e) => {
-                self.session.tx.fail();
-                Reply::Error(e)
-            }
+            Err(e) => self.session.tx.refuse(e),
         }
     }
 }
@@ -71,8 +68,24 @@ fn a_command_that_fails_to_queue_aborts_exec() {
     assert_eq!(e.to_string(), "EXECABORT Transaction discarded because of previous errors.");
     assert_eq!(store.get(b"a"), None, "nothing ran");
     c.run(&["MULTI"]);
+    assert!(matches!(c.run(&["NOSUCHCOMMAND"]), Reply::Error(_)), "unknown");
+    assert!(matches!(c.run(&["EXEC"]), Reply::Error(e) if e.message.starts_with("Transaction")));
+    c.run(&["MULTI"]);
     assert_eq!(c.run(&["SAVE"]), err("Command not allowed inside a transaction"));
     assert!(matches!(c.run(&["EXEC"]), Reply::Error(e) if e.message.starts_with("Transaction")));
+}
+
+#[test]
+fn other_parse_errors_are_replies_inside_exec_as_in_redis() {
+    let store = Store::new(StoreConfig::default());
+    let mut c = Conn::new(&store);
+    c.run(&["MULTI"]);
+    assert_eq!(c.run(&["SET", "a", "1", "FOO"]), queued());
+    assert_eq!(c.run(&["EXPIRE", "a", "x"]), queued());
+    assert_eq!(c.run(&["SET", "b", "2"]), queued());
+    let want = vec![err("syntax error"), err("value is not an integer or out of range"), Reply::Ok];
+    assert_eq!(c.run(&["EXEC"]), Reply::Array(want));
+    assert_eq!(store.get(b"b").as_deref(), Some(&b"2"[..]));
 }
 
 #[test]

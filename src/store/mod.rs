@@ -239,6 +239,19 @@ impl Store {
         (&self.slots[i].0, hash)
     }
 
+    /// Locks `key`'s shard, reads the clock under the lock (so the expiry decision and the
+    /// operation are one atomic step) and runs `f(shard, hash, now)`. Whatever `f` returns is
+    /// dropped by the caller, after the lock is released. What a `Store` runs a one-key
+    /// operation of `ops.rs` with (see `stripes.rs`).
+    #[inline]
+    fn with_shard<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, u32, u64) -> R) -> R {
+        self.check_not_held();
+        let (shard, hash) = self.locate(key);
+        let mut shard = shard.lock();
+        let now = self.clock.now();
+        f(&mut shard, hash, now)
+    }
+
     /// A tombstone for a plain delete of `key`, if deletes leave them (built before locking).
     fn tombstone_draft<'k>(&self, hash: u32, key: &'k [u8]) -> Option<Draft<'k>> {
         if self.opts.tombstones { Draft::tombstone(hash, key) } else { None }

@@ -87,6 +87,12 @@ impl Stripes for Store {
         f(&mut shard, now)
     }
 
+    /// The key's place is computed once, by [`Store::with_shard`].
+    #[inline]
+    fn on_key<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, u32, u64) -> R) -> R {
+        self.with_shard(key, f)
+    }
+
     #[inline]
     fn on_at_g<R>(&self, at: Place, f: impl FnOnce(&mut Shard, u64, &mut Garbage) -> R) -> R {
         let mut garbage = Garbage::default();

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{MAX_WATCHED_KEYS, Transaction, exec_abort};
+use super::{MAX_WATCHED_KEYS, Queued, Transaction, exec_abort};
 use crate::cmd::args::keys_from;
 use crate::cmd::{Cmd, Command, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec, execute};
 use crate::protocol::text::Argv;
@@ -94,18 +94,19 @@ impl Cmd for Exec {
                 return;
             }
             let mut inner = Ctx::new(&mut *ctx.session, ctx.env, Some(view));
-            replies = Some(queue.drain(..).map(|c| run_queued(c, &mut inner)).collect());
+            replies = Some(queue.drain(..).map(|q| run_queued(q, &mut inner)).collect());
         });
         Ok(replies.map_or(Reply::NilArray, Reply::Array))
     }
 }
 
-/// Runs one queued command inside EXEC.
-fn run_queued(command: Command, ctx: &mut Ctx<'_>) -> Reply {
-    if matches!(command, Command::Monitor(_)) {
-        return Reply::Error(ErrorReply::invalid(MONITOR_IN_EXEC));
+/// Runs one queued entry inside EXEC.
+fn run_queued(entry: Queued, ctx: &mut Ctx<'_>) -> Reply {
+    match entry {
+        Queued::Failed(e) => Reply::Error(e),
+        Queued::Run(Command::Monitor(_)) => Reply::Error(ErrorReply::invalid(MONITOR_IN_EXEC)),
+        Queued::Run(command) => execute(command, ctx),
     }
-    execute(command, ctx)
 }
 
 /// DISCARD: drops the queue and the watched keys.

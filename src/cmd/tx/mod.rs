@@ -5,12 +5,14 @@
 //! # How a transaction runs
 //!
 //! After MULTI every command is parsed and admitted as usual, then queued (`+QUEUED`)
-//! instead of run. A command that fails before it is queued (unknown, wrong arity, a syntax
-//! error the parser finds, a key of a shard this node does not serve, a command not allowed
-//! in a transaction, a full queue) gets its error at once and marks the transaction failed:
-//! EXEC then answers `-EXECABORT Transaction discarded because of previous errors.` and
-//! runs nothing. Errors a command meets while running (out of memory, `no such key`) are
-//! that command's reply inside EXEC's array; the others still run, as in Redis.
+//! instead of run. A command that fails before it is queued (unknown, wrong arity, a key of
+//! a shard this node does not serve, a command not allowed in a transaction, a full queue)
+//! gets its error at once and marks the transaction failed: EXEC then answers `-EXECABORT
+//! Transaction discarded because of previous errors.` and runs nothing. Any other error
+//! the parser finds (`syntax error`, `value is not an integer`, ...) is, as in Redis, where
+//! commands parse their options only when they run, that command's reply inside EXEC's
+//! array ([`Transaction::refuse`] queues it); so are errors a command meets while running
+//! (out of memory, `no such key`). The other commands still run.
 //!
 //! EXEC takes every stripe of the store at once ([`crate::store::Keyspace::exclusive`]),
 //! checks the watched keys, then runs the queue against that view: no other client's
@@ -44,7 +46,7 @@ pub use cmds::{Discard, Exec, Multi, Unwatch, Watch};
 
 use super::{Command, Flag, Route};
 use crate::protocol::text::Argv;
-use crate::protocol::{ErrorReply, Reply};
+use crate::protocol::{ErrorReply, Reply, Status};
 use crate::store::WatchMark;
 
 /// Most bytes one connection's queued commands may hold: their arguments plus the parsed
@@ -60,11 +62,20 @@ pub use crate::protocol::EXECABORT_MESSAGE as EXECABORT;
 /// The full names of commands EXEC cannot run under its locks (see the module docs).
 const NOT_IN_EXEC: &[&str] = &["info", "stats", "config|set", "config|resetstat"];
 
+/// A queued entry: a command to run, or the error its parser found, to answer in its place.
+#[derive(Debug, Clone)]
+pub enum Queued {
+    /// Runs at EXEC.
+    Run(Command),
+    /// Answers this error at EXEC.
+    Failed(ErrorReply),
+}
+
 /// One connection's transaction: the queue while in MULTI, and the watched keys.
 #[derive(Debug, Clone, Default)]
 pub struct Transaction {
     /// `Some` between MULTI and EXEC/DISCARD.
-    queue: Option<Vec<Command>>,
+    queue: Option<Vec<Queued>>,
     queued_bytes: usize,
     /// The size of the request being handled as it arrived (its arguments), when the
     /// connection knows it ([`Transaction::note_request`]).
@@ -80,9 +91,40 @@ impl Transaction {
         self.queue.is_some()
     }
 
-    /// The commands queued so far.
-    pub fn queued(&self) -> &[Command] {
+    /// The entries queued so far.
+    pub fn queued(&self) -> &[Queued] {
         self.queue.as_deref().unwrap_or_default()
+    }
+
+    /// The reply to a request whose parsing failed with `e`. Inside MULTI an unknown
+    /// command, a wrong number of arguments or an error other than INVALID_ARGUMENT (a
+    /// key or value over its limit) fails the transaction, as Redis fails it for what it
+    /// checks before queueing; any other parse error is queued, to be that command's reply
+    /// inside EXEC's array (`+QUEUED` now).
+    pub fn refuse(&mut self, e: ErrorReply) -> Reply {
+        let before_queueing = e.status != Status::InvalidArgument
+            || e.message.starts_with("wrong number of arguments");
+        if !self.in_multi() || before_queueing {
+            self.fail();
+            return Reply::Error(e);
+        }
+        self.request_bytes = None;
+        let weight = e.message.len() + std::mem::size_of::<Queued>();
+        self.push(Queued::Failed(e), weight)
+    }
+
+    /// Queues `entry` weighing `weight` bytes, or fails the transaction past
+    /// [`MAX_QUEUED_BYTES`].
+    fn push(&mut self, entry: Queued, weight: usize) -> Reply {
+        let bytes = self.queued_bytes.saturating_add(weight);
+        if bytes > MAX_QUEUED_BYTES {
+            self.failed = true;
+            let msg = format!("transaction queue is full ({MAX_QUEUED_BYTES} bytes)");
+            return Reply::Error(ErrorReply::invalid(msg));
+        }
+        self.queued_bytes = bytes;
+        self.queue.get_or_insert_with(Vec::new).push(entry);
+        Reply::Simple("QUEUED")
     }
 
     /// Marks the transaction failed (a command failed to queue); nothing outside MULTI.
@@ -148,15 +190,7 @@ pub fn intercept(command: Command, tx: &mut Transaction) -> ControlFlow<Reply, C
         .request_bytes
         .take()
         .map_or_else(|| request_weight(&command), |n| n + std::mem::size_of::<Command>());
-    let bytes = tx.queued_bytes.saturating_add(weight);
-    if bytes > MAX_QUEUED_BYTES {
-        tx.failed = true;
-        let msg = format!("transaction queue is full ({MAX_QUEUED_BYTES} bytes)");
-        return ControlFlow::Break(Reply::Error(ErrorReply::invalid(msg)));
-    }
-    tx.queued_bytes = bytes;
-    tx.queue.get_or_insert_with(Vec::new).push(command);
-    ControlFlow::Break(Reply::Simple("QUEUED"))
+    ControlFlow::Break(tx.push(Queued::Run(command), weight))
 }
 
 /// What a queued command that arrived without an argument vector (a typed binary opcode)

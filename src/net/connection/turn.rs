@@ -106,11 +106,11 @@ impl<H: Handler> Conn<'_, H> {
                     (shape, self.inflight.push(id, shape, timing, fut))
                 }
                 Err(e) => {
-                    // Inside MULTI a command that cannot be queued makes EXEC abort.
-                    self.session.tx.fail();
                     *clock = None;
                     let shape = reply_shape(&mut self.session, shape);
-                    (shape, self.inflight.push_ready(id, shape, timing, Reply::Error(e)))
+                    // Inside MULTI: queued as that command's reply, or failing the transaction.
+                    let reply = self.session.tx.refuse(e);
+                    (shape, self.inflight.push_ready(id, shape, timing, reply))
                 }
             };
             now = tally::now();
