@@ -144,6 +144,8 @@ registry! {
     BitCount => bitmap::BitCount,
     BitPos => bitmap::BitPos,
     BitOp => bitmap::BitOpCmd,
+    BitField => bitmap::BitField,
+    BitFieldRo => bitmap::BitFieldRo,
 }
 
 impl Command {

@@ -96,6 +96,8 @@ const SAMPLES: &[&[&str]] = &[
     &["bitcount", "k", "0", "-1", "BIT"],
     &["bitpos", "k", "1", "0", "-1", "BYTE"],
     &["bitop", "and", "dest", "a", "b"],
+    &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
+    &["bitfield_ro", "k", "GET", "i16", "3"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {
