@@ -123,14 +123,7 @@ fn read_bits(v: &[u8], offset: u64, bits: u32) -> u64 {
 /// Writes the low `bits` bits of `x` at bit `offset` of `v` (long enough by construction).
 fn write_bits(v: &mut [u8], offset: u64, bits: u32, x: u64) {
     for i in 0..u64::from(bits) {
-        let bit = (x >> (u64::from(bits) - 1 - i)) & 1 == 1;
-        let at = offset + i;
-        let (byte, mask) = ((at >> 3) as usize, 0x80u8 >> (at & 7));
-        if bit {
-            v[byte] |= mask;
-        } else {
-            v[byte] &= !mask;
-        }
+        super::bits::set_bit(v, offset + i, (x >> (u64::from(bits) - 1 - i)) & 1 == 1);
     }
 }
 

@@ -11,7 +11,7 @@ mod op;
 #[cfg(test)]
 mod tests;
 
-pub use bits::{GetBit, SetBit, SetBitArgs, bad_offset, bit_at, bit_offset};
+pub use bits::{GetBit, SetBit, SetBitArgs, bad_offset, bit_at, bit_offset, set_bit};
 pub use count::{BitCount, BitPos, BitPosArgs, BitRange};
 pub use field::{BitField, BitFieldArgs, BitFieldCmd, BitFieldRo, FieldOp, Overflow};
 pub use op::{BitOp, BitOpArgs, BitOpCmd, combine};
