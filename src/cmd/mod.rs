@@ -175,6 +175,8 @@ registry! {
     Discard => tx::Discard,
     Watch => tx::Watch,
     Unwatch => tx::Unwatch,
+    BitField => bitmap::BitField,
+    BitFieldRo => bitmap::BitFieldRo,
 }
 
 impl Command {

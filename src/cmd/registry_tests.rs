@@ -126,6 +126,8 @@ const SAMPLES: &[&[&str]] = &[
     &["discard"],
     &["watch", "a", "b"],
     &["unwatch"],
+    &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
+    &["bitfield_ro", "k", "GET", "i16", "3"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {

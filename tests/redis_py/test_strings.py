@@ -119,6 +119,11 @@ def bits(r):
     assert r.bitop("OR", "dest", "x", "y") == 3 and r.get("dest") == "ybc"
     assert r.bitop("AND", "dest", "none1", "none2") == 0 and r.exists("dest") == 0
     raises(lambda: r.bitop("NOT", "dest", "x", "y"), "BITOP NOT must be called with a single source key")
+    bf = r.bitfield("bf")
+    assert bf.set("u8", 0, 255).get("i8", 0).incrby("u4", 4, 1).execute() == [0, -1, 0]
+    bf = r.bitfield("bf", default_overflow="FAIL")
+    assert bf.incrby("u2", 0, 5).execute() == [None]
+    assert r.bitfield_ro("bf", "u8", 0, items=[("i4", 0)]) == [240, -1]
 
 
 def pipeline(r):

@@ -41,6 +41,16 @@ pub fn bit_at(value: &[u8], offset: u64) -> bool {
     byte.is_some_and(|b| b & (0x80 >> (offset & 7)) != 0)
 }
 
+/// Sets (`on`) or clears the bit at `offset` of `value`, which must hold it.
+pub fn set_bit(value: &mut [u8], offset: u64, on: bool) {
+    let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
+    if on {
+        value[byte] |= mask;
+    } else {
+        value[byte] &= !mask;
+    }
+}
+
 /// Arguments of SETBIT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetBitArgs {
@@ -72,12 +82,7 @@ impl Edit for BitSetter {
     }
 
     fn apply(&mut self, value: &mut [u8]) {
-        let (byte, mask) = ((self.offset >> 3) as usize, 0x80u8 >> (self.offset & 7));
-        if self.on {
-            value[byte] |= mask;
-        } else {
-            value[byte] &= !mask;
-        }
+        set_bit(value, self.offset, self.on);
     }
 }
 
