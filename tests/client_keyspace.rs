@@ -90,17 +90,17 @@ async fn expire_conditions_deadlines_and_persist() {
 async fn transactions_run_atomically_and_abort_on_watch() {
     let server = common::start().await;
     let c = client_for(&server).await;
-    let mut tx = c.transaction::<&str>(&[]).await.unwrap();
+    let mut tx = c.begin_transaction::<&str>(&[]).await.unwrap();
     tx.queue(&["SET", "a", "1"]).unwrap().queue(&["RENAME", "nope", "b"]).unwrap();
     let replies = tx.exec().await.unwrap().expect("not watched");
     assert_eq!(replies[0], RespValue::Simple("OK".into()));
     assert!(matches!(&replies[1], RespValue::Error(e) if e.contains("no such key")));
 
-    let tx = c.transaction(&["a"]).await.unwrap();
+    let tx = c.begin_transaction(&["a"]).await.unwrap();
     c.set("a", "changed").await.unwrap();
     assert_eq!(tx.exec().await.unwrap(), None, "a watched key changed");
 
-    let mut tx = c.transaction::<&str>(&[]).await.unwrap();
+    let mut tx = c.begin_transaction::<&str>(&[]).await.unwrap();
     tx.queue(&["SET", "a", "x"]).unwrap().queue(&["GET"]).unwrap();
     let abort = tx.exec().await.unwrap_err();
     assert!(matches!(&abort, Error::Server { message, .. } if message.starts_with("Transaction")));
@@ -108,16 +108,16 @@ async fn transactions_run_atomically_and_abort_on_watch() {
 }
 
 async fn increment(c: &Client) {
-    for _attempt in 0..10_000 {
-        let mut tx = c.transaction(&["counter"]).await.unwrap();
-        let RespValue::Bulk(v) = tx.cmd(&["GET", "counter"]).await.unwrap() else { panic!() };
-        let next = std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap() + 1;
-        tx.queue(&["SET", "counter", &next.to_string()]).unwrap();
-        if tx.exec().await.unwrap().is_some() {
-            return;
-        }
-    }
-    panic!("never committed");
+    let replies = c
+        .transaction(&["counter"], async |tx| {
+            let RespValue::Bulk(v) = tx.cmd(&["GET", "counter"]).await? else { panic!() };
+            let next = std::str::from_utf8(&v).unwrap().parse::<u64>().unwrap() + 1;
+            tx.queue(&["SET", "counter", &next.to_string()])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(replies, vec![RespValue::Simple("OK".into())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,12 +157,22 @@ fn the_blocking_client_mirrors_them() {
     assert!(c.expire("a", Duration::from_secs(60), ExpireCondition::Nx).unwrap());
     assert!(c.expire_time("a").unwrap().flatten().is_some());
     assert!(c.persist("a").unwrap());
-    let mut tx = c.transaction(&["a"]).unwrap();
+    let mut tx = c.begin_transaction(&["a"]).unwrap();
     tx.queue(&["INCRBYFLOAT_NOT_A_COMMAND"]).unwrap();
     assert!(tx.exec().is_err(), "EXECABORT");
-    let mut tx = c.transaction(&["a"]).unwrap();
+    let mut tx = c.begin_transaction(&["a"]).unwrap();
     tx.queue(&["DEL", "a"]).unwrap();
     assert_eq!(tx.exec().unwrap(), Some(vec![RespValue::Int(1)]));
+    let replies = c
+        .transaction(&["n"], |tx| {
+            let was = tx.cmd(&["GET", "n"])?;
+            assert_eq!(was, RespValue::Nil);
+            tx.queue(&["INCR", "n"])?.queue(&["INCRBY", "n", "4"])?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(replies, vec![RespValue::Int(1), RespValue::Int(5)]);
+    c.del_many(&["n"]).unwrap();
     assert_eq!(c.unlink(&["c"]).unwrap(), 1);
     assert_eq!(c.touch(&["a"]).unwrap(), 0);
     c.flushall().unwrap();

@@ -34,7 +34,7 @@ async fn a_key_of_another_shard_aborts_the_transaction() {
     let c =
         Client::builder().addr(a.addr.to_string()).request_timeout(WAIT).connect().await.unwrap();
 
-    let mut tx = c.transaction::<&str>(&[]).await.unwrap();
+    let mut tx = c.begin_transaction::<&str>(&[]).await.unwrap();
     tx.queue(&["SET", &mine, "1"]).unwrap().queue(&["SET", &theirs, "1"]).unwrap();
     let abort = tx.exec().await.unwrap_err();
     assert!(
@@ -43,9 +43,9 @@ async fn a_key_of_another_shard_aborts_the_transaction() {
     );
     assert_eq!(c.get(mine.clone()).await.unwrap(), None, "nothing ran");
 
-    let mut tx = c.transaction(&[mine.as_str()]).await.unwrap();
+    let mut tx = c.begin_transaction(&[mine.as_str()]).await.unwrap();
     tx.queue(&["SET", &mine, "2"]).unwrap();
     assert_eq!(tx.exec().await.unwrap(), Some(vec![RespValue::Simple("OK".into())]));
-    let wrong = c.transaction(&[theirs.as_str()]).await.unwrap_err();
+    let wrong = c.begin_transaction(&[theirs.as_str()]).await.unwrap_err();
     assert_eq!(wrong.status(), Some(Status::WrongShard), "WATCH is admitted like a read");
 }

@@ -90,6 +90,13 @@ pub enum Error {
         /// The configured per-connection limit.
         limit: usize,
     },
+    /// [`Client::transaction`](super::Client::transaction) gave up: a watched key changed
+    /// before each of its EXECs.
+    #[error("transaction aborted {attempts} times by changes to its watched keys")]
+    TransactionConflict {
+        /// EXECs tried.
+        attempts: usize,
+    },
     /// A local I/O failure unrelated to any connection (for example the blocking
     /// client could not start its runtime).
     #[error(transparent)]
@@ -108,13 +115,14 @@ impl Error {
         matches!(self, Error::Connect { .. } | Error::ConnectionClosed { .. } | Error::Protocol(_))
     }
 
-    /// Whether retrying the same call may succeed and is safe.
+    /// Whether retrying the same call may succeed.
     ///
-    /// True for timeouts and connection errors, because every shale operation is
-    /// idempotent in effect (SET writes the same value again; a repeated DEL may report
-    /// `false` because the first attempt already removed the key), for a full in-flight
-    /// table, and for the BUSY, UNAVAILABLE and TIMEOUT statuses. Client-side argument
-    /// errors and other server statuses are not retryable: the same call fails again.
+    /// True for timeouts and connection errors, for a full in-flight table, and for the
+    /// BUSY, UNAVAILABLE and TIMEOUT statuses. After a timeout or a lost connection the
+    /// first attempt may already have been applied: a retry is safe for commands whose
+    /// effect does not depend on the old value (GET, SET, DEL, EXPIRE ...), not for INCR,
+    /// APPEND and the like, which a retry could apply twice. Client-side argument errors
+    /// and other server statuses are not retryable: the same call fails again.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Server { status, .. } => {

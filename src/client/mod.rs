@@ -89,4 +89,4 @@ pub use pool::Pool;
 pub use reply::{TtlState, Value};
 pub use stats::Stats;
 pub use strings::{BitUnit, GetExpiry, SetOptions, SetResult};
-pub use tx::Transaction;
+pub use tx::{TRANSACTION_ATTEMPTS, Transaction};

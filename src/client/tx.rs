@@ -1,4 +1,5 @@
-//! [`Transaction`]: MULTI/EXEC with WATCH from the client ([`Client::transaction`]).
+//! [`Transaction`]: MULTI/EXEC with WATCH from the client: [`Client::transaction`] runs a
+//! closure in a WATCH retry loop, [`Client::begin_transaction`] gives the steps by hand.
 //!
 //! A client's pooled connections are shared by every task using it, and a server keeps a
 //! connection's WATCHed keys and MULTI queue per connection; another task's EXEC on a
@@ -6,8 +7,32 @@
 //! own, opened for it and closed when it ends: reads between WATCH and EXEC go on it, and
 //! the queued commands go in one write, `MULTI ... EXEC`, when [`Transaction::exec`] runs.
 //!
-//! EXEC answers `None` when a watched key changed (nothing ran). Retrying is the caller's
-//! choice: open a new transaction, read again, queue again.
+//! EXEC answers `None` when a watched key changed (nothing ran). [`Client::transaction`]
+//! then runs the closure again on a new transaction (at most [`TRANSACTION_ATTEMPTS`]
+//! times), the loop redis-py's `transaction()` and redis-rs's `transaction` run:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let server = shale::server::Server::start(shale::server::ServerConfig::loopback(0)).await.unwrap();
+//! # let client = shale::client::Client::connect(server.local_addr().to_string()).await.unwrap();
+//! use shale::client::RespValue;
+//!
+//! client.set("counter", "41").await.unwrap();
+//! let replies = client
+//!     .transaction(&["counter"], async |tx| {
+//!         let RespValue::Bulk(v) = tx.cmd(&["GET", "counter"]).await? else { unreachable!() };
+//!         let next = std::str::from_utf8(&v).unwrap().parse::<i64>().unwrap() + 1;
+//!         tx.queue(&["SET", "counter", &next.to_string()])?;
+//!         Ok(())
+//!     })
+//!     .await
+//!     .unwrap();
+//! assert_eq!(replies, vec![RespValue::Simple("OK".into())]);
+//! # }
+//! ```
+//!
+//! By hand, retrying is the caller's choice: open a new transaction, read again, queue again.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -18,7 +43,7 @@
 //!
 //! client.set("counter", "41").await.unwrap();
 //! let replies = loop {
-//!     let mut tx = client.transaction(&["counter"]).await.unwrap();
+//!     let mut tx = client.begin_transaction(&["counter"]).await.unwrap();
 //!     let RespValue::Bulk(v) = tx.cmd(&["GET", "counter"]).await.unwrap() else { panic!() };
 //!     let next = std::str::from_utf8(&v).unwrap().parse::<i64>().unwrap() + 1;
 //!     tx.queue(&["SET", "counter", &next.to_string()]).unwrap();
@@ -42,6 +67,11 @@ use super::{Client, Error, RespValue, reply};
 use crate::protocol::Limits;
 use crate::protocol::binary::RequestFrame;
 
+/// EXECs [`Client::transaction`] tries before it answers
+/// [`Error::TransactionConflict`]: a bound on a loop that contention could otherwise keep
+/// going.
+pub const TRANSACTION_ATTEMPTS: usize = 1000;
+
 /// A transaction in progress on a connection of its own; see the [module docs](self).
 #[derive(Debug)]
 pub struct Transaction {
@@ -52,9 +82,35 @@ pub struct Transaction {
 }
 
 impl Client {
+    /// Runs `f` as one transaction watching `watch` (may be empty): `f` reads with
+    /// [`Transaction::cmd`] and queues with [`Transaction::queue`]; then MULTI, the queue
+    /// and EXEC go in one write. When a watched key changed meanwhile, nothing ran and `f`
+    /// runs again on a new transaction, up to [`TRANSACTION_ATTEMPTS`] times. Answers EXEC's
+    /// replies, one per queued command. An error from `f` ends the loop (nothing ran).
+    pub async fn transaction<K, F>(&self, watch: &[K], mut f: F) -> Result<Vec<RespValue>, Error>
+    where
+        K: AsRef<[u8]>,
+        F: AsyncFnMut(&mut Transaction) -> Result<(), Error>,
+    {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let mut tx = self.begin_transaction(watch).await?;
+            if let Err(e) = f(&mut tx).await {
+                tx.discard();
+                return Err(e);
+            }
+            if let Some(replies) = tx.exec().await? {
+                return Ok(replies);
+            }
+        }
+        Err(Error::TransactionConflict { attempts: TRANSACTION_ATTEMPTS })
+    }
+
     /// Opens a transaction on a connection of its own, watching `watch` (may be empty):
     /// [`Transaction::exec`] then runs nothing if any of them changed meanwhile.
-    pub async fn transaction<K: AsRef<[u8]>>(&self, watch: &[K]) -> Result<Transaction, Error> {
+    pub async fn begin_transaction<K: AsRef<[u8]>>(
+        &self,
+        watch: &[K],
+    ) -> Result<Transaction, Error> {
         let deadline = Instant::now() + self.timeout();
         let conn = self.dedicated(deadline).await?;
         let tx =

@@ -126,9 +126,30 @@ impl Client {
         self.rt.block(self.inner.flushall())
     }
 
-    /// Opens a transaction watching `watch`. See [`crate::client::Client::transaction`].
-    pub fn transaction<K: AsRef<[u8]>>(&self, watch: &[K]) -> Result<Transaction, Error> {
-        let inner = self.rt.block(self.inner.transaction(watch))?;
+    /// Runs `f` as one transaction watching `watch`, again on a watched change, as
+    /// [`crate::client::Client::transaction`] does; EXEC's replies.
+    pub fn transaction<K, F>(&self, watch: &[K], mut f: F) -> Result<Vec<RespValue>, Error>
+    where
+        K: AsRef<[u8]>,
+        F: FnMut(&mut Transaction) -> Result<(), Error>,
+    {
+        for _ in 0..crate::client::TRANSACTION_ATTEMPTS {
+            let mut tx = self.begin_transaction(watch)?;
+            if let Err(e) = f(&mut tx) {
+                tx.discard();
+                return Err(e);
+            }
+            if let Some(replies) = tx.exec()? {
+                return Ok(replies);
+            }
+        }
+        Err(Error::TransactionConflict { attempts: crate::client::TRANSACTION_ATTEMPTS })
+    }
+
+    /// Opens a transaction watching `watch`. See
+    /// [`crate::client::Client::begin_transaction`].
+    pub fn begin_transaction<K: AsRef<[u8]>>(&self, watch: &[K]) -> Result<Transaction, Error> {
+        let inner = self.rt.block(self.inner.begin_transaction(watch))?;
         Ok(Transaction { inner, rt: self.rt.clone() })
     }
 }
