@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::store_error;
 use crate::cmd::args::{arg, not_an_integer, syntax_error};
 use crate::cmd::expiry::{TtlUnit, to_duration};
-use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::cmd::{BlindWrites, Cmd, Ctx, Expiry, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::binary::{check_key, check_value};
 use crate::protocol::limits::MAX_TTL;
 use crate::protocol::text::{Argv, parse_i64};
@@ -100,6 +100,17 @@ impl Cmd for Set {
         match args.mode {
             SetMode::Always => Route::Write,
             SetMode::IfAbsent | SetMode::IfPresent => Route::ReadModifyWrite,
+        }
+    }
+
+    /// A plain SET stores its value with its TTL.
+    fn blind_writes(args: &SetArgs) -> BlindWrites<'_> {
+        match args.mode {
+            SetMode::Always => {
+                let expiry = args.ttl.map_or(Expiry::Never, Expiry::In);
+                BlindWrites::set(&args.key, &args.value, expiry)
+            }
+            SetMode::IfAbsent | SetMode::IfPresent => BlindWrites::none(),
         }
     }
 
