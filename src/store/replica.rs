@@ -148,11 +148,15 @@ impl Store {
     }
 
     /// Locks `shard` and writes `entry` (version set) last-writer-wins with a deadline `ttl`
-    /// from now; frees what it displaced after unlocking.
+    /// from now, unless a versioned flush at or above its version came first; frees what it
+    /// displaced after unlocking.
     fn put(&self, shard: &Mutex<Shard>, mut entry: Draft<'_>, ttl: Option<Duration>) -> Put {
         let mut garbage = Garbage::default();
         let put = {
             let mut shard = shard.lock();
+            if let Err(floor) = self.above_floor(entry.version()) {
+                return Put::Stale { held: floor };
+            }
             let now = self.clock.now();
             entry.set_expiry(deadline(now, ttl));
             shard.put_versioned(entry, now, &mut garbage)
