@@ -123,6 +123,9 @@ registry! {
     Digest => internal::Digest,
     BucketDump => internal::BucketDump,
     Sync => internal::Sync,
+    VFlush => internal::VFlush,
+    ShardCount => internal::ShardCount,
+    ShardScan => internal::ShardScan,
 }
 
 impl Command {

@@ -74,6 +74,9 @@ const SAMPLES: &[&[&str]] = &[
     &["digest", "1", "fresh"],
     &["bucket_dump", "1", "0", "3", "1023"],
     &["shard_sync", "1"],
+    &["vflush", "5"],
+    &["shard_count", "16", "1", "2"],
+    &["shard_scan", "16", "1", "0", "10", "match", "a*", "random"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {
