@@ -20,6 +20,7 @@ use super::multikey::{KeyOutcome, partial_error, read_error};
 use crate::cmd::{BlindWrite, Command, Flag, Merge};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Reply, Status};
+use crate::shardmap::ShardMap;
 
 /// The message of CROSSSHARD, as Redis Cluster words CROSSSLOT.
 pub const CROSSSHARD_MESSAGE: &str = "Keys in request don't hash to the same shard";
@@ -119,19 +120,28 @@ impl Router {
         argv: Option<Argv>,
     ) -> Result<Reply, Failed> {
         let topo = self.inner.topology.load_full();
-        let map = topo.map();
-        let mut keys = command.keys();
-        let first = keys.next().cloned().unwrap_or_default();
-        let shard = map.shard_for_key(&first);
-        if keys.any(|k| map.shard_for_key(k) != shard) {
-            return Ok(Reply::Error(ErrorReply::new(Status::CrossShard, CROSSSHARD_MESSAGE)));
+        if let Err(e) = one_shard(topo.map(), command.keys()) {
+            return Ok(Reply::Error(e));
         }
+        let first = command.keys().next().cloned().unwrap_or_default();
         if command.full_spec().has(Flag::Write) {
             return self.rmw(command, argv).await;
         }
         let argv = argv.ok_or_else(|| super::single::no_argv(&command))?;
         self.read_cmd(&first, &argv).await
     }
+}
+
+/// The one shard all `keys` hash to, or CROSSSHARD.
+pub(super) fn one_shard<'a>(
+    map: &ShardMap,
+    mut keys: impl Iterator<Item = &'a Bytes>,
+) -> Result<u32, ErrorReply> {
+    let shard = keys.next().map_or(1, |k| map.shard_for_key(k));
+    if keys.any(|k| map.shard_for_key(k) != shard) {
+        return Err(ErrorReply::new(Status::CrossShard, CROSSSHARD_MESSAGE));
+    }
+    Ok(shard)
 }
 
 /// One write per key, the last one given (MSET k 1 k 2 leaves 2; DEL k k removes one
@@ -206,6 +216,19 @@ mod tests {
     fn w(key: &'static str, value: Option<&'static str>) -> BlindWrite {
         let value = value.map(|v| Bytes::from_static(v.as_bytes()));
         BlindWrite { key: Bytes::from_static(key.as_bytes()), value, expiry: Expiry::Never }
+    }
+
+    #[test]
+    fn keys_on_two_shards_are_crossshard() {
+        let map = ShardMap::builder(8).node("n1", "127.0.0.1", 1).build().expect("a map");
+        let key = |s: &str| Bytes::copy_from_slice(s.as_bytes());
+        let (a, b) = (key("a"), key("b"));
+        assert_ne!(map.shard_for_key(&a), map.shard_for_key(&b), "the test's premise");
+        assert_eq!(one_shard(&map, [&a, &a].into_iter()), Ok(map.shard_for_key(&a)));
+        let e = one_shard(&map, [&a, &b].into_iter()).expect_err("two shards");
+        assert_eq!(e.status, Status::CrossShard);
+        // The RESP form clients see, as Redis Cluster's CROSSSLOT.
+        assert_eq!(e.to_string(), "CROSSSHARD Keys in request don't hash to the same shard");
     }
 
     #[test]
