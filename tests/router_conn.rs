@@ -25,6 +25,13 @@ async fn router_answers_connection_commands_for_itself() {
     c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
     let want = format!("*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n", port.to_string().len());
     c.roundtrip(b"CONFIG GET port\r\n", want.as_bytes()).await;
+    // The router's own settings change while it serves.
+    c.roundtrip(b"CONFIG SET read-timeout 100ms write-ack quorum\r\n", b"+OK\r\n").await;
+    let want = b"*4\r\n$12\r\nread-timeout\r\n$5\r\n100ms\r\n$9\r\nwrite-ack\r\n$6\r\nquorum\r\n";
+    c.roundtrip(b"CONFIG GET read-timeout write-ack\r\n", want).await;
+    c.send(b"CONFIG SET read-policy fastest\r\n").await;
+    let err = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
+    assert!(err.starts_with("-ERR CONFIG SET failed") && err.contains("read-policy"), "{err}");
 
     // COMMAND knows what the router runs, by each command's declared route: data commands
     // yes, node-to-node operations no. Read-modify-write commands (EXPIRE) are listed but
