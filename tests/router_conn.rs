@@ -56,6 +56,10 @@ async fn router_answers_connection_commands_for_itself() {
         assert!(info.contains(field), "{field} in {info}");
     }
     c.read_until(b"\r\n\r\n").await;
+    // A section without the keyspace is the router's alone, answered at once.
+    c.send(b"INFO server\r\n").await;
+    let server = String::from_utf8(c.read_until(b"role:router\r\n\r\n").await).unwrap();
+    assert!(!server.contains("# Keyspace"), "{server}");
 
     // MONITOR on the router shows what its clients send.
     let mut m = Text::connect(router.local_addr()).await;

@@ -127,12 +127,12 @@ impl Router {
     /// A connection-level command, answered here. INFO that shows the keyspace first asks
     /// the nodes for their key counts.
     fn locally(&self, session: &mut Session, command: Command) -> ReplyFuture {
-        if let Command::Info(wanted) = command {
-            if super::allshards::wants_keyspace(&wanted) && !session.monitor {
+        let command = match command {
+            Command::Info(wanted) if super::allshards::wants_keyspace(&wanted) => {
                 return self.info_with_keyspace(wanted);
             }
-            return self.locally(session, Command::Info(wanted));
-        }
+            other => other,
+        };
         let mut ctx = Ctx::new(session, &*self.inner, None);
         Box::pin(ready(cmd::execute(command, &mut ctx)))
     }
