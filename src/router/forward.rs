@@ -90,7 +90,7 @@ impl Failure {
             Error::InFlightLimit { .. } => Failure::Reply(Status::Busy),
             Error::KeyTooLarge { .. } => Failure::Reply(Status::KeyTooLarge),
             Error::ValueTooLarge { .. } => Failure::Reply(Status::ValueTooLarge),
-            _ => Failure::Reply(Status::InvalidArgument),
+            Error::InvalidArgument(_) => Failure::Reply(Status::InvalidArgument),
         }
     }
 

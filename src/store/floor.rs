@@ -37,8 +37,9 @@ impl Store {
     /// Whether a versioned write at `version` comes after the newest flush. Checked under
     /// the key's stripe lock (see the module docs).
     pub(super) fn above_floor(&self, version: u64) -> Result<(), u64> {
+        // 0 is no flush at all: versions start above it, but a write at 0 is not refused.
         let floor = self.flush_floor.load(Ordering::SeqCst);
-        if version > floor { Ok(()) } else { Err(floor) }
+        if floor == 0 || version > floor { Ok(()) } else { Err(floor) }
     }
 }
 
