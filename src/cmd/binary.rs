@@ -8,7 +8,7 @@ use super::Command;
 use super::args::parse;
 use super::conn::Credentials;
 use super::internal::{BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs};
-use super::string::{SetArgs, SetMode};
+use super::string::SetArgs;
 use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
 use crate::protocol::shards::{CountRequest, ScanRequest};
 use crate::protocol::text::{Argv, RequestDecoder};
@@ -36,7 +36,7 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let key = check_key(key, limits)?;
             check_value(&value, limits)?;
             let ttl = ttl_from_ms(ttl_ms)?;
-            Ok(Command::Set(SetArgs { key, value, ttl, mode: SetMode::Always }))
+            Ok(Command::Set(SetArgs::plain(key, value, ttl)))
         }
         Opcode::VSet => {
             let key = check_key(key, limits)?;

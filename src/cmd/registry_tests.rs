@@ -77,6 +77,62 @@ const SAMPLES: &[&[&str]] = &[
     &["vflush", "5"],
     &["shard_count", "16", "1", "2"],
     &["shard_scan", "16", "1", "0", "10", "match", "a*", "random"],
+    // Strings and bitmaps.
+    &["incr", "k"],
+    &["incrby", "k", "5"],
+    &["decr", "k"],
+    &["decrby", "k", "5"],
+    &["incrbyfloat", "k", "1.5"],
+    &["append", "k", "v"],
+    &["strlen", "k"],
+    &["getrange", "k", "0", "-1"],
+    &["substr", "k", "0", "-1"],
+    &["setrange", "k", "3", "v"],
+    &["getset", "k", "v"],
+    &["getdel", "k"],
+    &["getex", "k", "PERSIST"],
+    &["setnx", "k", "v"],
+    &["setex", "k", "10", "v"],
+    &["psetex", "k", "100", "v"],
+    &["msetnx", "a", "1", "b", "2"],
+    &["lcs", "a", "b", "IDX", "MINMATCHLEN", "2", "WITHMATCHLEN"],
+    &["setbit", "k", "7", "1"],
+    &["getbit", "k", "7"],
+    &["bitcount", "k", "0", "-1", "BIT"],
+    &["bitpos", "k", "1", "0", "-1", "BYTE"],
+    &["bitop", "and", "dest", "a", "b"],
+    // Keyspace, expiry and durability (issue 14, part 2).
+    &["unlink", "a", "b"],
+    &["touch", "a", "b", "a"],
+    &["type", "k"],
+    &["rename", "a", "b"],
+    &["renamenx", "a", "b"],
+    &["copy", "a", "b", "db", "0", "replace"],
+    &["keys", "user:*"],
+    &["scan", "0", "match", "a*", "count", "10", "type", "string"],
+    &["randomkey"],
+    &["expireat", "k", "1700000000", "gt"],
+    &["pexpireat", "k", "1700000000000", "xx", "lt"],
+    &["expiretime", "k"],
+    &["pexpiretime", "k"],
+    &["object", "encoding", "k"],
+    &["object", "freq", "k"],
+    &["object", "idletime", "k"],
+    &["object", "refcount", "k"],
+    &["object", "help"],
+    &["memory", "usage", "k", "samples", "5"],
+    &["memory", "help"],
+    &["wait", "0", "100"],
+    &["lastsave"],
+    &["save"],
+    &["bgsave", "schedule"],
+    &["multi"],
+    &["exec"],
+    &["discard"],
+    &["watch", "a", "b"],
+    &["unwatch"],
+    &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
+    &["bitfield_ro", "k", "GET", "i16", "3"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {
@@ -89,7 +145,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
 
 #[test]
 fn every_declaration_is_sane() {
-    let groups = ["string", "generic", "connection", "server", "shale"];
+    let groups = ["string", "bitmap", "generic", "connection", "server", "shale", "transactions"];
     for spec in all_specs() {
         let name = spec.name;
         assert!(!name.is_empty() && name == name.to_ascii_lowercase(), "{name}: lower case");
@@ -110,10 +166,10 @@ fn every_declaration_is_sane() {
                 assert!(keyed, "{name}: a keyed route needs key specs")
             }
             Route::SameShard => assert!(keyed, "{name}: same-shard commands have keys"),
-            Route::Internal => {}
+            Route::Internal | Route::Transaction => {}
         }
         // Keyed data commands say whether they read or write.
-        if keyed && spec.route != Route::Internal {
+        if keyed && !matches!(spec.route, Route::Internal | Route::Transaction) {
             assert!(spec.has(Flag::Write) || spec.has(Flag::ReadOnly), "{name}: read or write");
         }
     }

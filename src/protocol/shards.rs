@@ -25,8 +25,9 @@ use super::binary::RequestFrame;
 
 /// Most shards one SHARD_COUNT asks about (the largest map's shard count).
 pub const MAX_COUNT_SHARDS: usize = 65_536;
-/// Largest SHARD_SCAN cursor a node hands out (48 bits, so a router can add its own).
-pub const MAX_SCAN_CURSOR: u64 = (1 << 48) - 1;
+/// Largest SHARD_SCAN cursor a node hands out (44 bits, so a router's SCAN cursor also
+/// holds the shard and the replica; a store of more than 4096 stripes cannot be walked).
+pub const MAX_SCAN_CURSOR: u64 = (1 << 44) - 1;
 /// Bytes of one shard's counts in a SHARD_COUNT reply.
 pub const COUNT_LEN: usize = 24;
 /// Bytes of a VFLUSH reply: applied:u8 | clock:u64.

@@ -4,15 +4,17 @@
 //! - DBSIZE (`Merge::Sum`): SHARD_COUNT of each shard on one caught-up replica (failing
 //!   over like a read), added up, so each shard's keys count once however many replicas
 //!   hold them. INFO's Keyspace section is the same count.
+//! - WAIT (`Merge::Min`): the command on one replica of every shard, the smallest answer.
 //! - FLUSHALL / FLUSHDB (`Merge::AllOk`): one VFLUSH version to every node of the map.
 //!   Each node drops everything at or below it and refuses older versioned writes and
 //!   repairs from then on; a node that missed it takes it from any peer's DIGEST in its
 //!   next anti-entropy round. OK when every node the router does not hold ejected applied
 //!   it and every shard has a replica that did; otherwise an error naming the nodes.
 //!
-//! KEYS, SCAN and RANDOMKEY (`Concat`, `Cursor`, `Any`) need the nodes' per-shard pages
-//! (SHARD_SCAN, which servers answer); no command declares those merges yet.
+//! - KEYS, SCAN and RANDOMKEY (`Concat`, `Cursor`, `Any`): walks of every shard on one
+//!   replica each with SHARD_SCAN pages ([`super::scan`]).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -25,9 +27,10 @@ use super::forward::{Failed, Failure, Read, read};
 use super::handler::ReplyFuture;
 use crate::cmd::info::{render_info, sections};
 use crate::cmd::{Command, Merge};
-use crate::protocol::binary::{RequestFrame, ResponseFrame};
+use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::shards::{CountRequest, KeyCount, decode_counts, vflush_frame};
-use crate::protocol::{ErrorReply, Reply, Status};
+use crate::protocol::text::Argv;
+use crate::protocol::{ErrorReply, Opcode, Reply, Status};
 
 /// Shards asked at once by one DBSIZE (the rest wait their turn).
 pub const SHARD_CALLS_AT_ONCE: usize = 16;
@@ -46,6 +49,7 @@ impl Router {
         &self,
         command: &Command,
         merge: Merge,
+        argv: Option<Argv>,
     ) -> Result<Reply, Failed> {
         let name = command.name().to_ascii_uppercase();
         match merge {
@@ -54,12 +58,36 @@ impl Router {
                 Ok(Reply::Int(i64::try_from(count.keys).unwrap_or(i64::MAX)))
             }
             Merge::AllOk => self.flush_all(&name).await,
-            Merge::Concat | Merge::Cursor | Merge::Any => {
-                let msg = format!("'{}' is not supported through the router yet", command.name());
-                Err(Failed::refused(ErrorReply::new(Status::InvalidArgument, msg)))
+            Merge::Min => {
+                let argv = argv.ok_or_else(|| super::single::no_argv(command))?;
+                self.min_over_shards(&name, &argv).await
             }
+            Merge::Concat | Merge::Cursor | Merge::Any => self.walk(command).await,
             Merge::InKeyOrder => {
                 let msg = format!("'{}' declares a per-key merge over all shards", command.name());
+                Err(Failed::refused(ErrorReply::new(Status::Internal, msg)))
+            }
+        }
+    }
+
+    /// KEYS, SCAN and RANDOMKEY: walks of the keyspace ([`super::scan`]).
+    async fn walk(&self, command: &Command) -> Result<Reply, Failed> {
+        let bulks =
+            |keys: Vec<bytes::Bytes>| Reply::Array(keys.into_iter().map(Reply::Bulk).collect());
+        match command {
+            Command::Keys(pattern) => Ok(bulks(self.keys_matching(pattern.clone()).await?)),
+            Command::Scan(a) => {
+                // Every key is a string: another TYPE walks on and finds nothing.
+                let typed = a.type_name.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(b"string"));
+                let pattern = a.pattern.clone().unwrap_or_default();
+                let (next, keys) = self.scan_step(a.cursor, pattern, a.count).await?;
+                let keys = if typed { keys } else { Vec::new() };
+                Ok(Reply::Array(vec![Reply::text(&next.to_string()), bulks(keys)]))
+            }
+            Command::RandomKey(()) => Ok(self.random_key().await?.map_or(Reply::Nil, Reply::Bulk)),
+            other => {
+                let msg =
+                    format!("'{}' declares a keyspace walk the router does not know", other.name());
                 Err(Failed::refused(ErrorReply::new(Status::Internal, msg)))
             }
         }
@@ -96,29 +124,61 @@ impl Router {
 
     /// Every shard's key count, each from one replica, added up.
     async fn count_keys(&self, name: &str) -> Result<KeyCount, Failed> {
-        let topo = self.inner.topology.load_full();
-        let num_shards = topo.map().num_shards();
-        let calls = (1..=num_shards).map(|shard| {
-            let req = CountRequest { num_shards, shards: vec![shard] };
-            async move { (shard, self.read_shard(shard, &req.frame()).await) }
-        });
-        let results: Vec<_> =
-            futures_util::stream::iter(calls).buffer_unordered(SHARD_CALLS_AT_ONCE).collect().await;
+        let counts = self
+            .each_shard(name, |num_shards, shard| async move {
+                let req = CountRequest { num_shards, shards: vec![shard] };
+                let resp = self.read_shard(shard, &req.frame()).await?;
+                let counts = decode_counts(&resp.payload).filter(|c| c.len() == 1);
+                counts.map(|c| c[0]).ok_or_else(|| malformed(shard, "SHARD_COUNT"))
+            })
+            .await?;
         let mut total = KeyCount::default();
+        counts.iter().for_each(|c| total.add(c));
+        Ok(total)
+    }
+
+    /// The command as the client sent it on one replica of every shard; the smallest
+    /// integer answered (WAIT).
+    async fn min_over_shards(&self, name: &str, argv: &Argv) -> Result<Reply, Failed> {
+        let frame = super::single::argv_frame(argv);
+        let frame = &frame;
+        let replies = self
+            .each_shard(name, |_, shard| async move {
+                match to_reply(Opcode::Cmd, &self.read_shard(shard, frame).await?) {
+                    Reply::Int(n) => Ok(n),
+                    Reply::Error(e) => Err(Failed::reply(e)),
+                    _ => Err(malformed(shard, "integer reply")),
+                }
+            })
+            .await?;
+        Ok(Reply::Int(replies.into_iter().min().unwrap_or(0)))
+    }
+
+    /// `call(num_shards, shard)` for every shard of the map, [`SHARD_CALLS_AT_ONCE`] at a
+    /// time; the results in shard order, or an error naming every shard that failed.
+    async fn each_shard<'a, T, F, Fut>(&'a self, name: &str, call: F) -> Result<Vec<T>, Failed>
+    where
+        F: Fn(u32, u32) -> Fut,
+        Fut: Future<Output = Result<T, Failed>> + 'a,
+    {
+        let num_shards = self.inner.topology.load().map().num_shards();
+        let calls = (1..=num_shards).map(|shard| {
+            let fut = call(num_shards, shard);
+            async move { (shard, fut.await) }
+        });
+        let mut results: Vec<(u32, Result<T, Failed>)> =
+            futures_util::stream::iter(calls).buffer_unordered(SHARD_CALLS_AT_ONCE).collect().await;
+        results.sort_by_key(|(s, _)| *s);
+        let mut out = Vec::with_capacity(results.len());
         let mut failed: Vec<(u32, Failed)> = Vec::new();
         for (shard, result) in results {
-            let counted = result.and_then(|resp| {
-                let counts = decode_counts(&resp.payload).filter(|c| c.len() == 1);
-                counts.ok_or_else(|| malformed(shard, "SHARD_COUNT"))
-            });
-            match counted {
-                Ok(c) => total.add(&c[0]),
+            match result {
+                Ok(v) => out.push(v),
                 Err(f) => failed.push((shard, f)),
             }
         }
-        failed.sort_by_key(|(s, _)| *s);
         match failed.first() {
-            None => Ok(total),
+            None => Ok(out),
             Some((_, first)) => {
                 let each: Vec<String> =
                     failed.iter().map(|(s, f)| format!("shard {s}: {}", f.reply.message)).collect();

@@ -13,6 +13,7 @@
 //! | `SameShard` | CROSSSHARD unless every key shares a shard; then a read or `rmw` |
 //! | `AllShards` | one replica of every shard, or every node ([`super::allshards`]) |
 //! | `Internal` | refused: node-to-node operations do not go through a router |
+//! | `Transaction` | refused until transactions run on a shard's coordinator |
 //!
 //! Every forwarded command ends in a reply or a typed [`Failed`], which the router's
 //! counters take by kind before it becomes the client's error reply.
@@ -57,6 +58,7 @@ pub(super) fn plan(route: Route) -> Plan {
         | Route::SameShard
         | Route::AllShards { .. } => Plan::Forward,
         Route::Internal => Plan::Refuse("a node-to-node operation"),
+        Route::Transaction => Plan::Refuse("transactions need the coordinator path"),
     }
 }
 
@@ -119,7 +121,11 @@ fn forwards_argv(command: &Command) -> bool {
     match command.route() {
         Route::Read => !super::single::typed_read(command),
         Route::ReadModifyWrite | Route::SameShard | Route::AllShards { .. } => true,
-        Route::Write | Route::Split { .. } | Route::Connection | Route::Internal => false,
+        Route::Write
+        | Route::Split { .. }
+        | Route::Connection
+        | Route::Internal
+        | Route::Transaction => false,
     }
 }
 
@@ -153,8 +159,8 @@ impl Router {
             Route::ReadModifyWrite => self.rmw(command, argv).await,
             Route::Split { merge } => self.split(&command, merge).await,
             Route::SameShard => self.same_shard(command, argv).await,
-            Route::AllShards { merge } => self.all_shards(&command, merge).await,
-            Route::Connection | Route::Internal => {
+            Route::AllShards { merge } => self.all_shards(&command, merge, argv).await,
+            Route::Connection | Route::Internal | Route::Transaction => {
                 let msg = format!("'{}' reached the router's forwarding", command.name());
                 Err(Failed::refused(crate::protocol::ErrorReply::new(Status::Internal, msg)))
             }

@@ -26,6 +26,7 @@ mod multikey;
 pub mod nodeview;
 mod probe;
 mod repair;
+mod scan;
 pub mod select;
 pub mod settings;
 mod single;

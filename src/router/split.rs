@@ -204,7 +204,9 @@ fn merge_reads(
             }
             Ok(Reply::Array(out))
         }
-        Merge::Cursor | Merge::Any => bad("to a merge that only applies to all-shard commands"),
+        Merge::Cursor | Merge::Any | Merge::Min => {
+            bad("to a merge that only applies to all-shard commands")
+        }
     }
 }
 

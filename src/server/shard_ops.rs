@@ -16,10 +16,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::node::Cluster;
 use crate::cmd::glob;
-use crate::protocol::Reply;
 use crate::protocol::shards::{
-    KeyCount, MAX_SCAN_COUNT, SCAN_PAGE_BYTES, ScanPage, ScanRequest, encode_counts,
+    KeyCount, MAX_SCAN_COUNT, MAX_SCAN_CURSOR, SCAN_PAGE_BYTES, ScanPage, ScanRequest,
+    encode_counts,
 };
+use crate::protocol::{Reply, Status};
 use crate::shardmap::shard_for_key;
 use crate::store::Store;
 
@@ -73,6 +74,10 @@ pub(super) fn scan(store: &Store, req: &ScanRequest) -> Reply {
         return Reply::Bulk(random_key(store, &filter).encode());
     }
     let (entries, next) = store.dump_page(req.cursor, count, SCAN_PAGE_BYTES, &filter);
+    if next.is_some_and(|c| c > MAX_SCAN_CURSOR) {
+        let msg = "this server's store has too many stripes for SHARD_SCAN cursors";
+        return Reply::error(Status::Internal, msg);
+    }
     let keys = entries.into_iter().filter(|e| e.value.is_some()).map(|e| e.key).collect();
     Reply::Bulk(ScanPage { next, keys }.encode())
 }
