@@ -65,10 +65,37 @@ async fn split_commands_merge_keys_of_every_shard_in_the_clients_order() {
         }
     }
     assert_eq!(held, 72, "the nodes hold every key twice");
+    // UNLINK and TOUCH split like DEL and EXISTS; SETEX is a blind write.
+    let touch = r.cmd(&["TOUCH", "k:3", "k:4", "k:3", "nope"]).await.unwrap();
+    assert_eq!(touch, RespValue::Int(3));
+    let unlink = r.cmd(&["UNLINK", "k:3", "k:4", "nope"]).await.unwrap();
+    assert_eq!(unlink, RespValue::Int(2));
+    assert_eq!(r.cmd(&["SETEX", "k:3", "100", "x"]).await.unwrap(), RespValue::Simple("OK".into()));
+    let RespValue::Int(ttl) = r.cmd(&["TTL", "k:3"]).await.unwrap() else { panic!("TTL") };
+    assert!((1..=100).contains(&ttl), "{ttl}");
+    assert_eq!(r.cmd(&["STRLEN", "k:3"]).await.unwrap(), RespValue::Int(1), "a CMD read");
+    assert_eq!(r.cmd(&["DBSIZE"]).await.unwrap(), RespValue::Int(35));
+
+    // Keys that must share a shard: CROSSSHARD when they do not, run when they do.
+    let (a, b) = (
+        "k:0",
+        (0..40)
+            .map(|i| format!("k:{i}"))
+            .find(|k| shard_for_key(k.as_bytes(), 4) != shard_for_key(b"k:0", 4) && ks.contains(k))
+            .unwrap(),
+    );
+    let err = r.cmd(&["LCS", a, &b]).await.unwrap_err();
+    assert_eq!(err.status(), Some(shale::protocol::Status::CrossShard), "{err}");
+    assert_eq!(err.message(), Some("Keys in request don't hash to the same shard"));
+    let err = r.cmd(&["MSETNX", a, "1", &b, "2"]).await.unwrap_err();
+    assert_eq!(err.status(), Some(shale::protocol::Status::CrossShard), "{err}");
+    let lcs = r.cmd(&["LCS", a, a]).await.unwrap();
+    assert_eq!(lcs, bulk("v-k:0"), "one shard: run on a replica");
+
     let info = r.cmd(&["INFO", "keyspace"]).await.unwrap();
     let RespValue::Verbatim { text, .. } = info else { panic!("INFO is verbatim text") };
     let text = String::from_utf8_lossy(&text);
-    assert!(text.contains("db0:keys=36,expires=0,avg_ttl=0"), "{text}");
+    assert!(text.contains("db0:keys=35,expires=1,avg_ttl="), "{text}");
 }
 
 /// Whether every running node holds exactly `want` for `keys`.
@@ -85,7 +112,8 @@ async fn a_flushall_a_replica_missed_never_brings_a_key_back() {
             .await;
     c.proxied_routers();
     c.start_all();
-    let router = c.router(&[]);
+    // Writes after the flush are OK on one replica whatever the others' health says.
+    let router = c.router(&["--write-ack", "one"]);
     let r = client(&router.addr.to_string()).await;
     let old = keys("old", 200);
     for k in &old {
@@ -127,4 +155,57 @@ async fn a_flushall_a_replica_missed_never_brings_a_key_back() {
     for k in &old {
         assert_eq!(r.get(k.clone()).await.unwrap(), None, "{k}");
     }
+}
+
+/// Walks SCAN to its end through `r`; every key it reported, in order.
+async fn scan_all(r: &shale::client::Client, count: &str) -> Vec<Bytes> {
+    let (mut cursor, mut out) = ("0".to_owned(), Vec::new());
+    for _ in 0..10_000 {
+        let reply = r.cmd(&["SCAN", &cursor, "COUNT", count]).await.unwrap();
+        let RespValue::Array(parts) = reply else { panic!("SCAN answers an array") };
+        let [RespValue::Bulk(next), RespValue::Array(keys)] = &parts[..] else {
+            panic!("SCAN answers [cursor, keys]: {parts:?}")
+        };
+        for k in keys {
+            let RespValue::Bulk(k) = k else { panic!("a key is a bulk string") };
+            out.push(k.clone());
+        }
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        if cursor == "0" {
+            return out;
+        }
+    }
+    panic!("SCAN never ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_and_keys_report_every_key_once_with_a_replica_down() {
+    let shards: &[&[&str]] = &[&["a", "b"], &["b", "c"], &["c", "a"], &["a", "b"]];
+    let mut c = TestCluster::new(&["a", "b", "c"], shards, &[]).await;
+    c.start_all();
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let ks = keys("k", 300);
+    for k in &ks {
+        r.set(k.clone(), "v").await.unwrap();
+    }
+    c.kill("b");
+    let mut want: Vec<Bytes> = ks.iter().map(|k| Bytes::from(k.clone())).collect();
+    want.sort();
+    for count in ["7", "100", "1000"] {
+        let mut got = scan_all(&r, count).await;
+        got.sort();
+        assert_eq!(got, want, "SCAN COUNT {count}: every key exactly once");
+    }
+    let RespValue::Array(all) = r.cmd(&["KEYS", "*"]).await.unwrap() else { panic!("an array") };
+    let mut all: Vec<Bytes> = all
+        .into_iter()
+        .map(|k| if let RespValue::Bulk(k) = k { k } else { panic!("a key") })
+        .collect();
+    all.sort();
+    assert_eq!(all, want, "KEYS: every key once");
+    let RespValue::Array(some) = r.cmd(&["KEYS", "k:1?"]).await.unwrap() else { panic!() };
+    assert_eq!(some.len(), 10, "KEYS with a pattern");
+    let RespValue::Bulk(one) = r.cmd(&["RANDOMKEY"]).await.unwrap() else { panic!("a key") };
+    assert!(want.contains(&one));
 }
