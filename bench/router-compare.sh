@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throughput of the same redis-benchmark workloads direct to a shale server, through the
+# Throughput of the same redis-benchmark workloads (SET, GET, MSET of 10 keys; TESTS to
+# change) direct to a shale server, through the
 # shale router, and through twemproxy (nutcracker), in one run, over the same two shale
 # servers sharded the same way (2 shards, 1 replica each; twemproxy has no replication).
 # Also runs the router with 2 replicas per shard (writes fan out to both).
@@ -76,7 +77,7 @@ proxy() {
 echo "router --threads $ROUTER_THREADS (0 = one per core); twemproxy is single-threaded"
 printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' test P direct router twemproxy router-2rep r/direct r/twem
 for p in 1 16; do
-  for t in set get; do
+  for t in ${TESTS:-set get mset}; do
     d=$(rps "$S1" "$t" "$p"); r=$(rps "$ROUTER" "$t" "$p"); w=$(rps "$TWEM" "$t" "$p"); r2=$(rps "$ROUTER_R2" "$t" "$p")
     printf '%-4s %-3s %12s %12s %12s %12s %9s %9s\n' "$t" "$p" "$d" "$r" "$w" "$r2" \
       "$(awk -v a="$r" -v b="$d" 'BEGIN{printf "%.2f", a/b}')" \

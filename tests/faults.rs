@@ -11,6 +11,8 @@ mod common;
 
 #[path = "faults/clocks.rs"]
 mod clocks;
+#[path = "faults/keyspace.rs"]
+mod keyspace;
 #[path = "faults/moves.rs"]
 mod moves;
 #[path = "faults/network.rs"]

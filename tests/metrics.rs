@@ -121,6 +121,9 @@ async fn router_metrics_count_requests_by_class_and_outcome_and_each_backend() {
     assert_eq!(n2_state("up"), 0.0);
     assert_eq!(m.value("shale_router_backend_state", &[("node", "n1"), ("state", "up")]), 1.0);
     assert_eq!(m.value("shale_router_ejections_total", &[("node", "n2")]), 1.0);
+    // The PARTIAL write is counted by its typed failure, not by its message.
+    assert_eq!(m.value("shale_router_failed_total", &[("kind", "partial")]), 1.0);
+    assert_eq!(m.value("shale_router_failed_total", &[("kind", "timeout")]), 0.0);
     assert_eq!(m.value("shale_router_hints_queued_total", &[("node", "n2")]), 1.0);
     assert_eq!(m.value("shale_router_hints_pending", &[("node", "n2")]), 1.0);
     assert!(m.value("shale_router_backend_requests_total", &[("node", "n1")]) >= 3.0);

@@ -358,3 +358,33 @@ async fn pipelined_requests_on_one_key_keep_their_order() {
     }
     r.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_gone_mid_request_leaves_no_request_in_flight() {
+    // The node takes an hour to answer, and so would the router wait: only dropping the
+    // request when its client goes away can bring the node's in-flight count (what p2c
+    // reads) back down. The client resets its connection (a killed process, a dropped
+    // link); a polite close (FIN) still gets its replies, as a half-closed client would.
+    let slow = Fake { delay: Duration::from_secs(3600), ..Default::default() };
+    let (node, data_requests, _cancel) = fake(slow).await;
+    let map = one_shard_map(&[("n1", node)]);
+    let r = router(&map, |cfg| {
+        cfg.timeouts.read_try = Duration::from_secs(3600);
+        cfg.timeouts.request = Duration::from_secs(3600);
+    })
+    .await;
+    assert!(eventually(|| r.is_ready()).await, "the router took its map");
+    let in_flight = || r.router().topology().backend("n1").unwrap().snapshot().in_flight;
+    for cmd in [&b"GET k\r\n"[..], b"MGET a b\r\n", b"DBSIZE\r\n"] {
+        let what = String::from_utf8_lossy(cmd).into_owned();
+        let before = data_requests.load(Ordering::Relaxed);
+        let mut c = Text::connect(r.local_addr()).await;
+        c.send(cmd).await;
+        assert!(eventually(|| data_requests.load(Ordering::Relaxed) > before).await, "{what}");
+        assert_eq!(in_flight(), 1, "{what}");
+        socket2::SockRef::from(&c.stream).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(c);
+        assert!(eventually(|| in_flight() == 0).await, "{what}: still in flight");
+    }
+    r.shutdown().await;
+}

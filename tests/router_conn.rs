@@ -25,17 +25,29 @@ async fn router_answers_connection_commands_for_itself() {
     c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
     let want = format!("*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n", port.to_string().len());
     c.roundtrip(b"CONFIG GET port\r\n", want.as_bytes()).await;
+    // The router's own settings change while it serves.
+    c.roundtrip(b"CONFIG SET read-timeout 100ms write-ack quorum\r\n", b"+OK\r\n").await;
+    let want = b"*4\r\n$12\r\nread-timeout\r\n$5\r\n100ms\r\n$9\r\nwrite-ack\r\n$6\r\nquorum\r\n";
+    c.roundtrip(b"CONFIG GET read-timeout write-ack\r\n", want).await;
+    c.send(b"CONFIG SET read-policy fastest\r\n").await;
+    let err = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
+    assert!(err.starts_with("-ERR CONFIG SET failed") && err.contains("read-policy"), "{err}");
 
-    // COMMAND knows what the router runs: GET yes, EXPIRE not yet (issue 15).
+    // COMMAND knows what the router runs, by each command's declared route: data commands
+    // yes, node-to-node operations no. Read-modify-write commands (EXPIRE) are listed but
+    // answered as before until the coordinator path exists.
     c.send(b"COMMAND COUNT\r\n").await;
     let count = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
     let count: usize = count.trim_start_matches(':').trim().parse().unwrap();
     assert!(count < shale::cmd::COMMANDS.len() && count > 10, "{count}");
-    c.send(b"COMMAND INFO get expire\r\n").await;
+    c.send(b"COMMAND INFO get dbsize vset\r\n").await;
     c.read_until(b"$3\r\nget\r\n").await;
+    c.read_until(b"$6\r\ndbsize\r\n").await;
     c.read_until(b"$-1\r\n").await;
     let refused = b"-ERR 'expire' is not supported through the router\r\n";
     c.roundtrip(b"EXPIRE k 10\r\n", refused).await;
+    let internal = b"-ERR 'vset' is not supported through the router: a node-to-node operation\r\n";
+    c.roundtrip(b"VSET k v 0 1\r\n", internal).await;
 
     // The router's INFO: shared sections plus its own counters and nodes.
     c.send(b"INFO\r\n").await;
@@ -44,6 +56,10 @@ async fn router_answers_connection_commands_for_itself() {
         assert!(info.contains(field), "{field} in {info}");
     }
     c.read_until(b"\r\n\r\n").await;
+    // A section without the keyspace is the router's alone, answered at once.
+    c.send(b"INFO server\r\n").await;
+    let server = String::from_utf8(c.read_until(b"role:router\r\n\r\n").await).unwrap();
+    assert!(!server.contains("# Keyspace"), "{server}");
 
     // MONITOR on the router shows what its clients send.
     let mut m = Text::connect(router.local_addr()).await;

@@ -10,6 +10,7 @@ use super::conn::Credentials;
 use super::internal::{BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs};
 use super::string::SetArgs;
 use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
+use crate::protocol::shards::{CountRequest, ScanRequest};
 use crate::protocol::text::{Argv, RequestDecoder};
 use crate::protocol::{ErrorReply, Limits, Opcode, Status, cluster};
 
@@ -68,6 +69,20 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             })?;
             Ok(Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: ttl_ms })))
         }
+        Opcode::VFlush => match <[u8; 8]>::try_from(value.as_ref()).map(u64::from_be_bytes) {
+            Ok(version) if version != 0 => Ok(Command::VFlush(version)),
+            _ => Err(ErrorReply::invalid("VFLUSH value is a nonzero version:u64")),
+        },
+        Opcode::ShardCount => match CountRequest::decode(&value) {
+            Some(req) => Ok(Command::ShardCount(Box::new(req))),
+            None => Err(ErrorReply::invalid("SHARD_COUNT value is num_shards:u32 shard:u32...")),
+        },
+        Opcode::ShardScan => match ScanRequest::decode(ttl_ms, value) {
+            Some(req) => Ok(Command::ShardScan(Box::new(req))),
+            None => Err(ErrorReply::invalid(
+                "SHARD_SCAN value is num_shards:u32 shard:u32 count:u32 random:u8 pattern",
+            )),
+        },
         Opcode::Cmd => parse(&argv(value, limits)?, limits),
     }
 }

@@ -28,7 +28,9 @@
 //!    - `apply(args, ctx)`: the work, through `ctx.keyspace()?` (the [`Keyspace`] trait,
 //!      so it also runs inside EXEC), `ctx.session` and `ctx.env`;
 //!    - `route(args)` only when the class depends on the arguments (SET NX is
-//!      read-modify-write, plain SET a write); `sub(args)` only for a container.
+//!      read-modify-write, plain SET a write); `sub(args)` only for a container;
+//!    - `blind_writes(args)` for a command routed [`Route::Write`] (or split and writing):
+//!      what it stores, key by key, so a router replicates it as versioned writes.
 //! 2. Export it from the family's `mod.rs` and add `Variant => family::Type,` to the list
 //!    in this file (hot commands near the top: the parser searches in order).
 //! 3. Add unit tests next to it (parse table, apply against a `Store`), a sample argv to
@@ -62,6 +64,7 @@ pub mod slowlog;
 mod spec;
 pub mod string;
 pub mod tx;
+pub mod writes;
 
 #[cfg(test)]
 mod data_tests;
@@ -84,6 +87,7 @@ pub use keyspec::{Begin, Find, KeyFlag, KeySpec, Legacy};
 pub use registry::{Cmd, Entry, ParseFn};
 pub use session::{ClientInfo, ReplyMode, Session};
 pub use spec::{Flag, Merge, Route, Spec};
+pub use writes::{BlindWrite, BlindWrites, Expiry};
 
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::Keyspace;
@@ -126,6 +130,9 @@ registry! {
     Digest => internal::Digest,
     BucketDump => internal::BucketDump,
     Sync => internal::Sync,
+    VFlush => internal::VFlush,
+    ShardCount => internal::ShardCount,
+    ShardScan => internal::ShardScan,
     // Strings and bitmaps (the string helper's block).
     Incr => string::Incr,
     IncrBy => string::IncrBy,

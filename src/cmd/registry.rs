@@ -8,6 +8,7 @@
 use super::ctx::Ctx;
 use super::keys::Keys;
 use super::spec::{Route, Spec};
+use super::writes::BlindWrites;
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
@@ -41,6 +42,14 @@ pub trait Cmd {
     /// The subcommand's declaration, for container commands (CONFIG GET, CLIENT LIST).
     fn sub(_args: &Self::Args) -> Option<&'static Spec> {
         None
+    }
+
+    /// What a blind write stores, key by key (value or delete, expiry), so a router can
+    /// replicate it as versioned writes; none for commands that are not blind writes. Every
+    /// command whose [`Cmd::route`] is [`Route::Write`], and every split command that
+    /// writes, must list its writes (a registry test checks).
+    fn blind_writes(_args: &Self::Args) -> BlindWrites<'_> {
+        BlindWrites::none()
     }
 }
 
@@ -106,6 +115,13 @@ macro_rules! registry {
             pub fn route(&self) -> Route {
                 match self {
                     $(Command::$variant(a) => <$ty as Cmd>::route(a),)+
+                }
+            }
+
+            /// What this command stores if it is a blind write (see [`Cmd::blind_writes`]).
+            pub fn blind_writes(&self) -> BlindWrites<'_> {
+                match self {
+                    $(Command::$variant(a) => <$ty as Cmd>::blind_writes(a),)+
                 }
             }
 

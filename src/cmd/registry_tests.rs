@@ -17,6 +17,8 @@ const SAMPLES: &[&[&str]] = &[
     &["mget", "a", "b", "a"],
     &["mset", "a", "1", "b", "2"],
     &["del", "a", "b"],
+    &["del", "a"],
+    &["set", "k", "v"],
     &["exists", "a"],
     &["ttl", "k"],
     &["pttl", "k"],
@@ -72,6 +74,9 @@ const SAMPLES: &[&[&str]] = &[
     &["digest", "1", "fresh"],
     &["bucket_dump", "1", "0", "3", "1023"],
     &["shard_sync", "1"],
+    &["vflush", "5"],
+    &["shard_count", "16", "1", "2"],
+    &["shard_scan", "16", "1", "0", "10", "match", "a*", "random"],
     // Strings and bitmaps.
     &["incr", "k"],
     &["incrby", "k", "5"],
@@ -255,6 +260,30 @@ fn routes_depend_on_arguments_where_declared() {
     assert_eq!(route(&["ping"]), Route::Connection);
     assert!(matches!(route(&["dbsize"]), Route::AllShards { .. }));
     assert_eq!(route(&["vset", "k", "v", "0", "1"]), Route::Internal);
+}
+
+#[test]
+fn every_blind_write_lists_what_it_writes() {
+    // A router replicates a blind write from its declared writes: a command routed as one
+    // that declares none would be answered without writing anything.
+    let limits = Limits::default();
+    for words in SAMPLES {
+        let cmd = parse(&argv(words).into(), &limits).unwrap_or_else(|e| panic!("{words:?}: {e}"));
+        let writes: Vec<_> = cmd.blind_writes().collect();
+        let keys: Vec<Bytes> = cmd.keys().cloned().collect();
+        let writing_split =
+            matches!(cmd.route(), Route::Split { .. }) && cmd.full_spec().has(Flag::Write);
+        if cmd.route() == Route::Write || writing_split {
+            assert!(!writes.is_empty(), "{words:?} is a blind write: declare its blind_writes");
+            let written: Vec<Bytes> = writes.iter().map(|w| w.key.clone()).collect();
+            assert_eq!(written, keys, "{words:?}: one write per key, in key order");
+        } else {
+            assert!(writes.is_empty(), "{words:?}: only blind writes list writes");
+        }
+    }
+    let set = parse(&argv(&["set", "k", "v", "PX", "1500"]).into(), &limits).expect("parses");
+    let w = set.blind_writes().next().expect("one write");
+    assert_eq!(w.expiry, super::Expiry::In(std::time::Duration::from_millis(1500)));
 }
 
 #[test]

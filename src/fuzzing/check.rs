@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crate::cmd::Command;
 use crate::net::READ_CHUNK;
 use crate::protocol::limits::{MAX_RESP_ARGS, MAX_TTL};
+use crate::protocol::shards::MAX_COUNT_SHARDS;
 use crate::protocol::text::MAX_REPLY_DEPTH;
 use crate::protocol::{Limits, Reply};
 
@@ -183,7 +184,16 @@ fn check_binary_command(cmd: &Command, limits: &Limits) {
         | Command::NodeStatus(_)
         | Command::Digest(_)
         | Command::BucketDump(_)
-        | Command::Sync(_) => {}
+        | Command::Sync(_)
+        | Command::VFlush(_) => {}
+        Command::ShardCount(r) => {
+            let n = r.shards.len();
+            assert!((1..=MAX_COUNT_SHARDS).contains(&n), "SHARD_COUNT of {n} shards");
+        }
+        Command::ShardScan(r) => {
+            let n = r.pattern.len();
+            assert!(n <= limits.max_frame_len(), "SHARD_SCAN pattern of {n} bytes");
+        }
         other => panic!("binary frame decoded to {}", other.name()),
     }
 }

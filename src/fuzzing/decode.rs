@@ -170,7 +170,10 @@ fn check_to_reply(op: Opcode, frame: &ResponseFrame) {
             | Opcode::ShardDump
             | Opcode::NodeStatus
             | Opcode::Digest
-            | Opcode::BucketDump,
+            | Opcode::BucketDump
+            | Opcode::VFlush
+            | Opcode::ShardCount
+            | Opcode::ShardScan,
         ) => true,
         (Reply::Int(_), Opcode::Sync) => true,
         (Reply::Raw(Status::Stale, _), _) => frame.status() == Some(Status::Stale),

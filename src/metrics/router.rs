@@ -12,6 +12,7 @@ use super::families::{Labels, Out};
 use crate::net::tally::{Class, Outcome};
 use crate::router::Router;
 use crate::router::backend::Backend;
+use crate::router::forward::Failure;
 use crate::router::health::State;
 
 /// Reads a running router's counters on each scrape.
@@ -46,6 +47,20 @@ impl RouterCollector {
         out.counters(
             "shale_router_requests",
             "Client requests by command class (read, write, other) and outcome.",
+            &rows,
+        )
+    }
+
+    /// Forwarded requests that failed, by what happened (the typed failure's kind).
+    fn failures(&self, out: &mut Out<'_>) -> fmt::Result {
+        let rows: Vec<(Labels, u64)> = Failure::KINDS
+            .iter()
+            .map(|k| (vec![("kind", k.name().to_owned())], self.router.failed(*k)))
+            .collect();
+        out.counters(
+            "shale_router_failed",
+            "Forwarded requests that failed, by kind (timeout, refused, closed, reply, \
+             wrong_shard, no_replica, partial).",
             &rows,
         )
     }
@@ -155,6 +170,7 @@ impl Collector for RouterCollector {
             self.router.auth_failures(),
         )?;
         self.requests(&mut out)?;
+        self.failures(&mut out)?;
         self.backends(&mut out)?;
         out.map(self.router.watcher())
     }

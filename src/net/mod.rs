@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::cmd::{Command, ConnCounts, Services};
 use crate::codec::Inbound;
 use crate::protocol::Reply;
+use crate::protocol::text::Argv;
 
 pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
 pub use crate::cmd::{ReplyMode, Session};
@@ -69,6 +70,20 @@ pub trait Handler: Send + Sync + 'static {
     /// Starts answering one command. The connection loop handles QUIT itself. A future that
     /// is ready at once (the store's) skips the in-flight queue entirely.
     fn call(&self, session: &mut Session, command: Command) -> Self::Future;
+
+    /// [`Handler::call`] with the request's arguments as the client sent them (`None` for a
+    /// typed binary request): what the connection loop calls, for handlers that pass
+    /// commands on as they came (the router forwards them over the CMD opcode). The
+    /// default ignores them.
+    fn call_argv(
+        &self,
+        session: &mut Session,
+        command: Command,
+        argv: Option<&Argv>,
+    ) -> Self::Future {
+        let _ = argv;
+        self.call(session, command)
+    }
 }
 
 /// Connection counters shared by the listener and every connection.

@@ -71,8 +71,7 @@ pub enum Outcome {
     Unavailable,
     /// A deadline passed.
     Timeout,
-    /// Router: the keys of one request are on different shards. No status carries this
-    /// yet; reserved for the CROSSSHARD reply of multi-key commands.
+    /// Router: the keys of one request are on different shards (CROSSSHARD).
     CrossShard,
 }
 
@@ -98,6 +97,7 @@ impl Outcome {
             Status::Partial => Outcome::Partial,
             Status::Unavailable => Outcome::Unavailable,
             Status::Timeout => Outcome::Timeout,
+            Status::CrossShard => Outcome::CrossShard,
             _ => Outcome::Error,
         }
     }

@@ -295,7 +295,10 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
             | Opcode::ShardDump
             | Opcode::NodeStatus
             | Opcode::Digest
-            | Opcode::BucketDump,
+            | Opcode::BucketDump
+            | Opcode::VFlush
+            | Opcode::ShardCount
+            | Opcode::ShardScan,
         ) => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Sync) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),

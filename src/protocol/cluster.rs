@@ -9,7 +9,7 @@
 //!                     | max_value:u32 | map_hash:u64 | name_len:u16 | name
 //!                     | num_shards:u32 | state:u8 x num_shards
 //! DIGEST       req    value = shard:u32 [| fresh:u8]   (fresh = 1: no cached digest)
-//!              OK     clock:u64 | count:u16 | digest:u64 x count
+//!              OK     clock:u64 | count:u16 | digest:u64 x count | flushed:u64
 //! BUCKET_DUMP  req    ttl_ms = cursor; value = shard:u32 | bucket bitmap (DIGEST_BUCKETS bits)
 //!              OK     a dump page (see [`super::dump`])
 //! SYNC         req    value = shard:u32
@@ -209,28 +209,34 @@ impl NodeStatus {
     }
 }
 
-/// A DIGEST reply: one hash per bucket of a shard's keys and versions.
+/// A DIGEST reply: one hash per bucket of a shard's keys and versions, and the node's
+/// flush floor (the newest versioned flush it applied), so a replica that missed a
+/// FLUSHALL learns it from any peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     /// The node's clock.
     pub clock: u64,
     /// `buckets[b]`: the combined hash of bucket `b`'s entries (0 when empty).
     pub buckets: Vec<u64>,
+    /// The node's flush floor (0: none); absent from replies of nodes that predate it.
+    pub flushed: u64,
 }
 
 impl Digest {
     /// The wire form.
     pub fn encode(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(10 + 8 * self.buckets.len());
+        let mut b = BytesMut::with_capacity(18 + 8 * self.buckets.len());
         b.put_u64(self.clock);
         b.put_u16(u16::try_from(self.buckets.len()).unwrap_or(u16::MAX));
         self.buckets.iter().for_each(|d| b.put_u64(*d));
+        b.put_u64(self.flushed);
         b.freeze()
     }
 
     /// Parses the wire form; `None` if it is malformed or not [`DIGEST_BUCKETS`] long.
     pub fn decode(mut p: &[u8]) -> Option<Self> {
-        if p.len() != 10 + 8 * DIGEST_BUCKETS {
+        let plain = 10 + 8 * DIGEST_BUCKETS;
+        if p.len() != plain && p.len() != plain + 8 {
             return None;
         }
         let clock = p.get_u64();
@@ -238,7 +244,8 @@ impl Digest {
             return None;
         }
         let buckets = (0..DIGEST_BUCKETS).map(|_| p.get_u64()).collect();
-        Some(Self { clock, buckets })
+        let flushed = if p.is_empty() { 0 } else { p.get_u64() };
+        Some(Self { clock, buckets, flushed })
     }
 }
 
@@ -379,8 +386,10 @@ mod tests {
         assert_eq!(status.shard(2), ShardState::Copying);
         assert_eq!(status.shard(0), ShardState::NotHosted);
         assert_eq!(status.shard(9), ShardState::NotHosted);
-        let digest = Digest { clock: 1, buckets: (0..DIGEST_BUCKETS as u64).collect() };
-        assert_eq!(Digest::decode(&digest.encode()), Some(digest));
+        let digest = Digest { clock: 1, buckets: (0..DIGEST_BUCKETS as u64).collect(), flushed: 9 };
+        assert_eq!(Digest::decode(&digest.encode()), Some(digest.clone()));
+        let old = digest.encode().slice(..10 + 8 * DIGEST_BUCKETS);
+        assert_eq!(Digest::decode(&old).map(|d| d.flushed), Some(0), "an older node's reply");
     }
 
     #[test]

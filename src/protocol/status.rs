@@ -32,6 +32,13 @@ pub enum Opcode {
     BucketDump = 0x15,
     /// Run one anti-entropy round of a shard with all its peers now; answer when done.
     Sync = 0x16,
+    /// Versioned flush (router to node): value = version:u64; drops every entry at or below
+    /// it and refuses versioned writes at or below it from then on.
+    VFlush = 0x19,
+    /// Key counts of some shards (router to node): DBSIZE and INFO keyspace.
+    ShardCount = 0x1A,
+    /// One page of one shard's keys (router to node): KEYS, SCAN, RANDOMKEY.
+    ShardScan = 0x1B,
     /// Any command: value = a RESP array of bulk strings (a Redis argument vector); the OK
     /// payload is the reply in RESP3.
     Cmd = 0x20,
@@ -39,7 +46,7 @@ pub enum Opcode {
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 15] = [
+    pub const ALL: [Opcode; 18] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -54,6 +61,9 @@ impl Opcode {
         Opcode::Digest,
         Opcode::BucketDump,
         Opcode::Sync,
+        Opcode::VFlush,
+        Opcode::ShardCount,
+        Opcode::ShardScan,
         Opcode::Cmd,
     ];
 
@@ -79,6 +89,9 @@ impl Opcode {
             Opcode::Digest => "DIGEST",
             Opcode::BucketDump => "BUCKET_DUMP",
             Opcode::Sync => "SYNC",
+            Opcode::VFlush => "VFLUSH",
+            Opcode::ShardCount => "SHARD_COUNT",
+            Opcode::ShardScan => "SHARD_SCAN",
             Opcode::Cmd => "CMD",
         }
     }
@@ -123,6 +136,8 @@ pub enum Status {
     Partial = 0x31,
     /// A deadline passed.
     Timeout = 0x32,
+    /// Router: the keys of a command that must share a shard do not.
+    CrossShard = 0x33,
     /// A bug or unexpected condition in the server.
     Internal = 0x7F,
     /// Fatal: the stream cannot be read any more; sent just before close.
@@ -133,7 +148,7 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 19] = [
+    pub const ALL: [Status; 20] = [
         Status::Ok,
         Status::NotFound,
         Status::Stale,
@@ -150,6 +165,7 @@ impl Status {
         Status::Unavailable,
         Status::Partial,
         Status::Timeout,
+        Status::CrossShard,
         Status::Internal,
         Status::ProtocolError,
         Status::FrameTooLarge,
@@ -182,6 +198,7 @@ impl Status {
             Status::Unavailable => "UNAVAILABLE",
             Status::Partial => "PARTIAL",
             Status::Timeout => "TIMEOUT",
+            Status::CrossShard => "CROSSSHARD",
             _ => "ERR",
         }
     }
@@ -205,6 +222,7 @@ impl Status {
             Status::Unavailable => "unavailable",
             Status::Partial => "partial",
             Status::Timeout => "timeout",
+            Status::CrossShard => "crossshard",
             Status::Internal => "internal",
             Status::ProtocolError => "protocol_error",
             Status::FrameTooLarge => "frame_too_large",
@@ -222,7 +240,7 @@ mod tests {
             assert_eq!(Opcode::from_u8(op as u8), Some(op));
         }
         assert_eq!(Opcode::from_u8(0x00), None);
-        assert_eq!(Opcode::from_u8(0x17), None);
+        assert_eq!(Opcode::from_u8(0x1C), None);
     }
 
     #[test]

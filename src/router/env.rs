@@ -1,19 +1,26 @@
 //! The router's [`Env`]: what the shared connection-level commands (INFO, CONFIG, CLIENT,
-//! COMMAND, ...) see of a router. COMMAND lists only what the router runs.
+//! COMMAND, ...) see of a router. COMMAND lists only what the router runs, by the same
+//! [`plan`] its dispatch follows.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::Inner;
-use super::handler::FORWARDED;
+use super::handler::{Plan, plan};
+use super::settings::Settings;
 use crate::auth::Gate;
 use crate::cmd::config::Config;
-use crate::cmd::{ConnCounts, Env, Role, Route, Section, Services, Spec};
+use crate::cmd::{ConnCounts, Env, Role, Section, Services, Spec};
 
-/// CONFIG's parameters for a router: the shared ones and `requirepass`. Router-specific
-/// settings (timeouts, read policy) come with issue 15.
-pub(super) fn router_config(services: &Arc<Services>, gate: &Gate, port: u16) -> Config {
-    gate.config_param(Config::shared(services.clone(), port))
+/// CONFIG's parameters for a router: the shared ones, `requirepass`, and the router's own
+/// settings (timeouts, read policy, write-ack mode; see [`Settings`]).
+pub(super) fn router_config(
+    services: &Arc<Services>,
+    gate: &Gate,
+    settings: &Arc<Settings>,
+    port: u16,
+) -> Config {
+    settings.params(gate.config_param(Config::shared(services.clone(), port)))
 }
 
 impl Env for Inner {
@@ -54,7 +61,10 @@ impl Env for Inner {
         self.net.reset();
     }
 
+    /// What dispatch runs: every class but the node-to-node operations. A command
+    /// declared read-modify-write is listed (SET is declared so, and its plain form is a
+    /// blind write), although its read-modify-write forms wait for the coordinator path.
     fn supports(&self, spec: &Spec) -> bool {
-        spec.route == Route::Connection || FORWARDED.contains(&spec.name)
+        !matches!(plan(spec.route), Plan::Refuse(_))
     }
 }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::error;
 
 use super::backend::{Backend, is_client_fault, observe};
+use super::forward::Failure;
 use crate::client::Error;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{Stale, WriteAck};
@@ -28,7 +29,7 @@ pub enum Answer {
     /// The replica says the key's shard is not its own: the map changed.
     WrongShard(String),
     /// The replica failed (down, timed out, refused for clock skew): hinted.
-    NodeFault(String),
+    NodeFault(Failure, String),
 }
 
 impl Answer {
@@ -42,9 +43,10 @@ impl Answer {
             Err(Error::Server { status: Status::ClockSkew, message }) => {
                 b.view().count_clock_refusal();
                 error!(node = b.name(), %message, "node refused a write for clock skew");
-                return Answer::NodeFault(format!("clock skew: {message}"));
+                let failure = Failure::Reply(Status::ClockSkew);
+                return Answer::NodeFault(failure, format!("clock skew: {message}"));
             }
-            Err(e) => return Answer::NodeFault(e.to_string()),
+            Err(e) => return Answer::NodeFault(Failure::of(&e), e.to_string()),
         };
         match resp.status() {
             Some(Status::Ok) => match WriteAck::decode(&resp.payload) {
@@ -52,7 +54,7 @@ impl Answer {
                     observe(b.hlc(), ack.clock);
                     Answer::Acked(ack)
                 }
-                None => Answer::NodeFault("malformed write ack".to_owned()),
+                None => Answer::NodeFault(Failure::Closed, "malformed write ack".to_owned()),
             },
             Some(Status::Stale) => match Stale::decode(&resp.payload) {
                 Some(stale) => {
@@ -60,13 +62,16 @@ impl Answer {
                     observe(b.hlc(), stale.held);
                     Answer::Stale(stale)
                 }
-                None => Answer::NodeFault("malformed STALE reply".to_owned()),
+                None => Answer::NodeFault(Failure::Closed, "malformed STALE reply".to_owned()),
             },
             Some(s) if is_client_fault(s) => Answer::ClientFault(ErrorReply::new(
                 s,
                 String::from_utf8_lossy(&resp.payload).into_owned(),
             )),
-            other => Answer::NodeFault(format!("unexpected reply {other:?}")),
+            other => {
+                let failure = Failure::Reply(other.unwrap_or(Status::Internal));
+                Answer::NodeFault(failure, format!("unexpected reply {other:?}"))
+            }
         }
     }
 }
@@ -127,6 +132,8 @@ pub struct Tally {
     pub max_held: u64,
     /// Replicas that failed, and why (they get hints).
     pub failed: Vec<(Arc<Backend>, String)>,
+    /// What the first failure was.
+    pub first_failure: Option<Failure>,
     /// The first client fault: the request is bad; nothing is hinted.
     pub client_fault: Option<ErrorReply>,
     /// Replicas that answered WRONG_SHARD (no hint: the key is not their own).
@@ -168,7 +175,10 @@ impl Tally {
                 self.client_fault.get_or_insert(e);
             }
             Answer::WrongShard(why) => self.wrong_shard.push((b, why)),
-            Answer::NodeFault(why) => self.failed.push((b, why)),
+            Answer::NodeFault(failure, why) => {
+                self.first_failure.get_or_insert(failure);
+                self.failed.push((b, why));
+            }
         }
     }
 }

@@ -13,6 +13,7 @@
 //! [`crate::cmd::Route`]. Backend connections are the client's multiplexed
 //! [`crate::client::Pool`]s.
 
+mod allshards;
 pub mod backend;
 mod env;
 pub mod fanout;
@@ -25,7 +26,11 @@ mod multikey;
 pub mod nodeview;
 mod probe;
 mod repair;
+mod scan;
 pub mod select;
+pub mod settings;
+mod single;
+mod split;
 pub mod stats;
 pub mod topology;
 pub mod write;
@@ -54,6 +59,7 @@ use forward::Timeouts;
 use health::HealthConfig;
 use hints::HintLimits;
 use select::ReadPolicy;
+use settings::Settings;
 use stats::RouterStats;
 use topology::{BackendSettings, Topology};
 use write::WriteAck;
@@ -143,8 +149,7 @@ struct Inner {
     /// served from then on.
     synced: std::sync::atomic::AtomicBool,
     backend_settings: BackendSettings,
-    read_policy: ReadPolicy,
-    timeouts: Timeouts,
+    settings: Arc<Settings>,
     stats: RouterStats,
     net: Arc<NetStats>,
     started: Instant,
@@ -153,7 +158,6 @@ struct Inner {
     config: Config,
     gate: Gate,
     hlc: Arc<Hlc>,
-    write_ack: WriteAck,
     watcher: Arc<MapWatcher>,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -207,13 +211,13 @@ impl Router {
         let net_stats = Arc::new(NetStats::default());
         let services = Arc::new(Services::new(cfg.net.max_connections, cfg.net.idle_timeout));
         let gate = Gate::new(cfg.password.clone());
-        let config = env::router_config(&services, &gate, addr.port());
+        let settings = Arc::new(Settings::new(cfg.timeouts, cfg.read_policy, cfg.write_ack));
+        let config = env::router_config(&services, &gate, &settings, addr.port());
         let inner = Inner {
             topology: ArcSwap::from_pointee(topology),
             synced: std::sync::atomic::AtomicBool::new(false),
             backend_settings,
-            read_policy: cfg.read_policy,
-            timeouts: cfg.timeouts,
+            settings,
             stats: RouterStats::default(),
             net: net_stats.clone(),
             started: Instant::now(),
@@ -222,7 +226,6 @@ impl Router {
             config,
             gate,
             hlc,
-            write_ack: cfg.write_ack,
             watcher: watcher.clone(),
             cancel: cancel.clone(),
             tracker: tracker.clone(),
@@ -275,6 +278,11 @@ impl Router {
     /// Wrong passwords received from clients since start.
     pub fn auth_failures(&self) -> u64 {
         self.inner.gate.failures()
+    }
+
+    /// Forwarded requests that failed with `kind` since start (STATS `failed_<kind>`).
+    pub fn failed(&self, kind: forward::Failure) -> u64 {
+        self.inner.stats.failed(kind)
     }
 
     /// Whether this router should get traffic (`GET /readyz`): it has a valid map. The one

@@ -1,7 +1,8 @@
-//! Multi-key commands whose keys may live on several shards (MSET, DEL): each key is
-//! written on its own shard, and when some shards fail the client is told exactly what
-//! happened: which shards (and keys) were applied and which failed, and why. A partly
+//! The errors of commands whose keys live on several shards. For writes (MSET, DEL) each
+//! key is written on its own shard, and when some shards fail the client is told exactly
+//! what happened: which shards (and keys) were applied and which failed, and why. A partly
 //! applied command is PARTIAL; one that applied nowhere takes the first failure's status.
+//! A split read (MGET, EXISTS) changed nothing: its error names the shards that failed.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +60,23 @@ pub fn partial_error(command: &str, outcomes: &[KeyOutcome]) -> Option<ErrorRepl
     Some(ErrorReply::new(status, format!("{head}; failed on {}", failed_text.join(", "))))
 }
 
+/// The error of a split read with some failed shards (`(shard, its keys, its error)`):
+/// `MGET failed on shard 2 (k4 k7): why`, with the first failure's status. Nothing was
+/// changed anywhere, so no shard is reported applied.
+pub fn read_error(command: &str, failed: &[(u32, &[Bytes], &ErrorReply)]) -> ErrorReply {
+    let Some((_, _, first)) = failed.first() else {
+        return ErrorReply::new(Status::Internal, format!("{command} failed on no shard"));
+    };
+    let text: Vec<String> = failed
+        .iter()
+        .map(|(s, keys, e)| {
+            let keys: Vec<&Bytes> = keys.iter().collect();
+            format!("shard {s} ({}): {}", key_list(&keys), e.message)
+        })
+        .collect();
+    ErrorReply::new(first.status, format!("{command} failed on {}", text.join(", ")))
+}
+
 fn key_list(keys: &[&Bytes]) -> String {
     let mut names: Vec<String> =
         keys.iter().take(MAX_KEYS_NAMED).map(|k| String::from_utf8_lossy(k).into_owned()).collect();
@@ -96,5 +114,14 @@ mod tests {
         let one = partial_error("DEL", &[o("k4", 4, false)]).expect("an error");
         assert_eq!(one.message, "shard 4 has no replicas", "one key: its own error");
         assert!(partial_error("MSET", &[o("k1", 1, true)]).is_none());
+    }
+
+    #[test]
+    fn a_failed_read_names_its_shards_and_keys() {
+        let keys = [Bytes::from_static(b"k4"), Bytes::from_static(b"k7")];
+        let why = ErrorReply::new(Status::Unavailable, "no replica of shard 2 could serve");
+        let e = read_error("mget", &[(2, &keys[..], &why)]);
+        assert_eq!(e.status, Status::Unavailable);
+        assert_eq!(e.message, "mget failed on shard 2 (k4 k7): no replica of shard 2 could serve");
     }
 }

@@ -117,7 +117,7 @@ async fn replay(node: &Arc<Backend>) {
                 // or the key is no longer its own, or the hint is bad: nowhere to go.
                 Answer::Acked(_) | Answer::Stale(_) | Answer::WrongShard(_) => {}
                 Answer::ClientFault(e) => debug!(node = node.name(), %e, "hint dropped"),
-                Answer::NodeFault(_) => failed.push(r),
+                Answer::NodeFault(..) => failed.push(r),
             }
         }
         let again = !failed.is_empty();

@@ -1,10 +1,13 @@
 //! Router counters and the router's own INFO/STATS sections: overall requests, errors by
-//! kind, latency percentiles, and per-node state and counters.
+//! status and forwarded requests that failed by [`Failure`] kind (taken from the typed
+//! failure, never from message text), latency percentiles, and per-node state and
+//! counters.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::forward::{Failed, Failure};
 use super::topology::Topology;
 use crate::client::Error;
 use crate::client::metrics::Metrics;
@@ -19,28 +22,38 @@ pub struct RouterStats {
     requests: Metrics,
     unavailable: AtomicU64,
     partial: AtomicU64,
+    /// Forwarded requests that failed, by [`Failure::index`].
+    failed: [AtomicU64; Failure::KINDS.len()],
 }
 
 impl RouterStats {
-    /// Records one forwarded command and how it ended.
-    pub fn record(&self, took: Duration, reply: &Reply) {
-        let result = match reply {
-            Reply::Error(e) => {
-                match e.status {
-                    Status::Unavailable => self.unavailable.fetch_add(1, Ordering::Relaxed),
-                    Status::Partial => self.partial.fetch_add(1, Ordering::Relaxed),
-                    _ => 0,
-                };
-                let err = if e.message.contains("timed out") {
-                    Error::Timeout
-                } else {
-                    Error::Server { status: e.status, message: String::new() }
-                };
-                Err(err)
-            }
-            _ => Ok(()),
+    /// Records one forwarded command and how it ended: a reply (perhaps an error the node
+    /// or the router answered) or a forwarding failure.
+    pub fn record(&self, took: Duration, result: &Result<Reply, Failed>) {
+        let (status, failure) = match result {
+            Ok(Reply::Error(e)) => (Some(e.status), None),
+            Ok(_) => (None, None),
+            Err(f) => (Some(f.reply.status), Some(f.failure)),
         };
-        self.requests.record(took, result.as_ref().err());
+        match status {
+            Some(Status::Unavailable) => self.unavailable.fetch_add(1, Ordering::Relaxed),
+            Some(Status::Partial) => self.partial.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        if let Some(f) = failure {
+            self.failed[f.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        let err = match (status, failure) {
+            (_, Some(Failure::Timeout)) => Some(Error::Timeout),
+            (Some(status), _) => Some(Error::Server { status, message: String::new() }),
+            (None, _) => None,
+        };
+        self.requests.record(took, err.as_ref());
+    }
+
+    /// Forwarded requests that failed with `kind` since start.
+    pub fn failed(&self, kind: Failure) -> u64 {
+        self.failed[kind.index()].load(Ordering::Relaxed)
     }
 }
 
@@ -77,6 +90,9 @@ pub fn sections(
         .field("nodes", backends.len())
         .field("map_rejected", map_rejected)
         .field("clock_skew_refusals", backends.iter().map(|b| b.view().counters().2).sum::<u64>());
+    for kind in Failure::KINDS {
+        overall.field(format!("failed_{}", kind.name()), stats.failed(kind));
+    }
     let mut nodes = Section::new("Nodes");
     for (b, s) in backends.iter().zip(&snaps) {
         nodes.field(format!("node_{}", b.name()), node_line(b, s));

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::backend::Backend;
 use super::fanout::{FanOut, Tally};
-use super::forward::{Failed, Timeouts, no_replicas};
+use super::forward::{Failed, Failure, Timeouts, no_replicas};
 use super::topology::Route;
 use crate::protocol::binary::{RequestFrame, versioned_frame};
 use crate::protocol::cluster::WriteAck as Ack;
@@ -116,7 +116,7 @@ pub async fn write(
 ) -> Result<Vec<Ack>, Failed> {
     let targets = route.targets;
     if route.replicas == 0 {
-        return Err(Failed::plain(no_replicas(req.shard)));
+        return Err(Failed::new(Failure::NoReplica, no_replicas(req.shard)));
     }
     admit(targets, &req)?;
     let deadline = deadline.min(Instant::now() + timeouts.write);
@@ -131,7 +131,7 @@ pub async fn write(
             }
         }
         if let Some(e) = tally.client_fault {
-            return Err(Failed::plain(e));
+            return Err(Failed::reply(e));
         }
         if !calls.is_done() {
             finish_in_background(targets, &tally, &skipped, req.clone(), calls, deadline);
@@ -152,14 +152,14 @@ pub async fn write(
 /// The last attempt always returns; this keeps the loop's type honest without a panic.
 fn unreachable_restamps(shard: u32) -> Result<Vec<Ack>, Failed> {
     let msg = format!("write to shard {shard} was re-stamped too often");
-    Err(Failed::plain(ErrorReply::new(Status::Internal, msg)))
+    Err(Failed::reply(ErrorReply::new(Status::Internal, msg)))
 }
 
 /// Refuses a request some target would refuse for its size, before anything is sent.
 fn admit(targets: &[Arc<Backend>], req: &WriteReq) -> Result<(), Failed> {
     let value_len = req.value.as_ref().map_or(0, Bytes::len);
     for b in targets {
-        b.view().admits(b.name(), req.key.len(), value_len).map_err(Failed::plain)?;
+        b.view().admits(b.name(), req.key.len(), value_len).map_err(Failed::reply)?;
     }
     Ok(())
 }
@@ -284,12 +284,17 @@ fn verdict(
     if let Some((b, why)) = tally.wrong_shard.first() {
         failed.push(format!("{} (wrong shard: {why})", b.name()));
     }
-    let reply = if done == 0 {
+    let (reply, failure) = if done == 0 {
         let msg = format!("no replica of shard {shard} acked the write: {}", failed.join(", "));
-        ErrorReply::new(Status::Unavailable, msg)
+        let failure = match tally.first_failure {
+            Some(f) => f,
+            None if wrong_shard => Failure::WrongShard,
+            None => Failure::NoReplica,
+        };
+        (ErrorReply::new(Status::Unavailable, msg), failure)
     } else {
         let msg = format!("{done}/{total} replicas acked; failed: {}", failed.join(", "));
-        ErrorReply::new(Status::Partial, msg)
+        (ErrorReply::new(Status::Partial, msg), Failure::Partial)
     };
-    Err(Failed { reply, wrong_shard })
+    Err(Failed { wrong_shard, ..Failed::new(failure, reply) })
 }

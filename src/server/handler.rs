@@ -25,6 +25,7 @@ use crate::store::Store;
 
 use super::env::server_config;
 use super::node::Cluster;
+use super::shard_ops;
 
 pub use crate::cmd::internal::MAX_VERSION_SKEW;
 
@@ -119,8 +120,13 @@ impl StoreHandler {
     }
 
     /// The cluster operations that wait: a digest (a walk of the store, off the runtime's
-    /// threads) and a shard sync (rounds with peers). `None` for everything else.
+    /// threads) and a shard sync (rounds with peers), and the router's shard operations
+    /// (walks of the store too, on cluster nodes and plain servers alike). `None` for
+    /// everything else.
     fn waiting(&self, session: &mut Session, command: &Command) -> Option<Pending> {
+        if matches!(command, Command::VFlush(_) | Command::ShardCount(_) | Command::ShardScan(_)) {
+            return self.shard_op(session, command);
+        }
         if !matches!(command, Command::Digest(_) | Command::Sync(_)) {
             return None;
         }
@@ -141,7 +147,8 @@ impl StoreHandler {
                     tokio::task::spawn_blocking(move || c.node.digest(&c.store, shard, fresh))
                         .await
                         .unwrap_or_default();
-                Reply::Bulk(Digest { clock: cluster.store.hlc().peek(), buckets }.encode())
+                let (clock, flushed) = (cluster.store.hlc().peek(), cluster.store.flush_floor());
+                Reply::Bulk(Digest { clock, buckets, flushed }.encode())
             }),
             Command::Sync(a) => Box::pin(async move {
                 match cluster.sync(a.shard).await {
@@ -151,6 +158,31 @@ impl StoreHandler {
             }),
             _ => return None,
         })
+    }
+}
+
+impl StoreHandler {
+    /// VFLUSH, SHARD_COUNT or SHARD_SCAN, once the gate and (on a node) the shard check
+    /// passed; an unauthenticated session gets the gate's answer through `apply`.
+    fn shard_op(&self, session: &mut Session, command: &Command) -> Option<Pending> {
+        if !session.authenticated {
+            return None;
+        }
+        if let Some(Err(e)) = self.cluster.as_ref().map(|c| c.node.check(command)) {
+            return Some(Box::pin(ready(Reply::Error(e))));
+        }
+        let (store, cluster, command) = (self.store.clone(), self.cluster.clone(), command.clone());
+        Some(Box::pin(async move {
+            let work = move || match command {
+                Command::VFlush(v) => shard_ops::vflush(&store, cluster.as_ref(), v),
+                Command::ShardCount(r) => shard_ops::count(&store, r.num_shards, &r.shards),
+                Command::ShardScan(r) => shard_ops::scan(&store, &r),
+                other => Reply::error(Status::Internal, format!("{} is no shard op", other.name())),
+            };
+            tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+                Reply::error(Status::Internal, format!("shard operation failed: {e}"))
+            })
+        }))
     }
 }
 

@@ -17,6 +17,7 @@
 mod env;
 mod handler;
 pub mod node;
+mod shard_ops;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -147,6 +147,17 @@ impl Store {
         (page.out, None)
     }
 
+    /// A cursor for [`Store::dump_page`] at a random place in the store (a random stripe, a
+    /// random entry of it): where a random key is looked for. A dump from it runs to the
+    /// end of the store, not round to where it began.
+    pub fn random_cursor(&self) -> u64 {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        let shard = rng.gen_range(0..self.slots.len());
+        let len = self.slots[shard].0.lock().len();
+        encode(shard, rng.gen_range(0..=len).max(1))
+    }
+
     /// Calls `visit(key, version, is_tombstone)` for every unexpired key and tombstone,
     /// [`SCAN_CHUNK`] entries per lock hold (so writers wait at most a few microseconds).
     /// Entries written or removed during the walk may or may not be seen; an entry that
@@ -202,5 +213,17 @@ mod tests {
         assert_eq!(decode(encode(usize::from(u16::MAX), usize::MAX)), (65_535, FROM_END));
         // Garbage in the top bits decodes to an out-of-range shard, which ends the dump.
         assert!(decode(u64::MAX).0 >= super::super::MAX_SHARDS);
+    }
+
+    #[test]
+    fn a_random_cursor_is_never_the_start_and_finds_keys() {
+        let s = Store::new(crate::store::StoreConfig { shards: 4 });
+        assert_ne!(s.random_cursor(), 0);
+        for i in 0..100 {
+            s.set(format!("k{i}").as_bytes(), b"v", None, crate::store::SetCond::Always);
+        }
+        let (page, _) = s.dump_page(s.random_cursor(), 1, usize::MAX, &|_| true);
+        let (first, _) = s.dump_page(0, 1, usize::MAX, &|_| true);
+        assert!(page.len() <= 1 && first.len() == 1);
     }
 }

@@ -30,6 +30,10 @@
 //!   write always wins. [`Store::set_versioned`], [`Store::del_versioned`] and
 //!   [`Store::apply`] are last-writer-wins: applied iff newer than what the key holds. Replicas
 //!   that receive the same versioned writes in any order therefore end up identical.
+//! * **Flushes.** A versioned flush ([`Store::flush_versioned`]) drops every entry at or
+//!   below its version and keeps that version as a floor: a versioned write or a pulled
+//!   entry at or below it is stale, so no late write, hint or repair brings a flushed key
+//!   back. Plain writes are stamped above it (the clock has observed it).
 //! * **Tombstones.** A versioned delete (and, with [`StoreOptions::tombstones`], a plain one)
 //!   leaves a tombstone holding the delete's version for [`StoreOptions::tombstone_ttl`], so
 //!   an older write arriving late cannot resurrect the key. Tombstones are invisible to reads
@@ -78,10 +82,12 @@
 mod admin;
 mod clock;
 mod config;
+mod count;
 mod draft;
 mod dump;
 mod edit;
 mod entry;
+mod floor;
 mod keyspace;
 mod locked;
 mod ops;
@@ -172,6 +178,8 @@ pub struct Store {
     /// FLUSHALLs so far, moved while every stripe is held: WATCH counts a flush as a change
     /// of every key.
     flushes: AtomicU64,
+    /// The newest versioned flush: versioned writes at or below it are stale (`floor.rs`).
+    flush_floor: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -212,6 +220,7 @@ impl Store {
             sweep_last_pass_ms: AtomicU64::new(0),
             sweep_passes: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
+            flush_floor: AtomicU64::new(0),
         }
     }
 

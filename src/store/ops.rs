@@ -209,9 +209,16 @@ pub(super) fn put_tombstone<S: Stripes>(
     put(s, at, tomb, Some(life))
 }
 
-/// Writes `entry` (version set) last-writer-wins with a deadline `ttl` from now.
+/// Writes `entry` (version set) last-writer-wins with a deadline `ttl` from now, unless a
+/// versioned flush at or above its version came first (checked under the stripe's lock;
+/// see `floor.rs`).
 fn put<S: Stripes>(s: &S, at: Place, mut entry: Draft<'_>, ttl: Option<Duration>) -> Put {
+    let st = s.store();
     s.on_at_g(at, |sh, now, g| {
+        if let Err(floor) = st.above_floor(entry.version()) {
+            entry.discard(g);
+            return Put::Stale { held: floor };
+        }
         entry.set_expiry(deadline(now, ttl));
         sh.put_versioned(entry, now, g)
     })

@@ -1,15 +1,18 @@
 //! Node-to-node and router-to-node operations: the versioned writes replication uses
-//! (VSET, VDEL), shard copies (SHARD_DUMP) and the cluster's status and anti-entropy
-//! operations (NODE_STATUS, DIGEST, BUCKET_DUMP, SHARD_SYNC). Routers and peers send them as
+//! (VSET, VDEL, VFLUSH), shard copies (SHARD_DUMP), the cluster's status and anti-entropy
+//! operations (NODE_STATUS, DIGEST, BUCKET_DUMP, SHARD_SYNC) and the per-shard keyspace
+//! operations routers use (SHARD_COUNT, SHARD_SCAN). Routers and peers send them as
 //! binary opcodes; their text forms exist so the same declarations parse both, and for
 //! debugging.
 
 mod node_ops;
 mod shard_dump;
+mod shard_ops;
 mod versioned;
 
 pub use node_ops::{
     BucketDump, BucketDumpArgs, Digest, DigestArgs, NodeStatus, Sync, SyncArgs, needs_cluster,
 };
 pub use shard_dump::{ShardDump, ShardDumpArgs};
+pub use shard_ops::{ShardCount, ShardScan, VFlush};
 pub use versioned::{MAX_VERSION_SKEW, VDel, VDelArgs, VSet, VSetArgs};

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use crate::cmd::args::keys_from;
-use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
+use crate::cmd::{BlindWrites, Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
@@ -64,6 +64,10 @@ impl<const UNLINK: bool> Cmd for DelCmd<UNLINK> {
     /// One key is a blind write; several are split by shard and summed.
     fn route(keys: &Vec<Bytes>) -> Route {
         if keys.len() == 1 { Route::Write } else { Self::SPEC.route }
+    }
+
+    fn blind_writes(keys: &Vec<Bytes>) -> BlindWrites<'_> {
+        BlindWrites::deletes(keys)
     }
 
     fn apply(keys: Vec<Bytes>, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::store_error;
 use crate::cmd::args::{arg, wrong_arity};
-use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
+use crate::cmd::{BlindWrites, Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
 use crate::protocol::binary::{check_key, check_value};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
@@ -51,6 +51,10 @@ impl Cmd for MSet {
 
     fn keys(pairs: &Self::Args) -> Keys<'_> {
         Keys::pairs(pairs)
+    }
+
+    fn blind_writes(pairs: &Self::Args) -> BlindWrites<'_> {
+        BlindWrites::pairs(pairs)
     }
 
     fn apply(pairs: Self::Args, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {

@@ -7,8 +7,9 @@ use bytes::Bytes;
 
 use super::options::{self, ExpireOpt, Form};
 use super::store_error;
+use crate::cmd::Expiry as WriteExpiry;
 use crate::cmd::args::arg;
-use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::cmd::{BlindWrites, Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::binary::{check_key, check_value};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
@@ -126,6 +127,20 @@ impl Cmd for Set {
     fn route(args: &SetArgs) -> Route {
         let reads = args.more.as_ref().is_some_and(|m| m.get || m.keep_ttl);
         if args.mode() == SetMode::Always && !reads { Route::Write } else { Route::ReadModifyWrite }
+    }
+
+    /// A SET routed as a write stores its value with its expiry (EXAT/PXAT as the absolute
+    /// time, which a router turns into the time left when it stamps the write).
+    fn blind_writes(args: &SetArgs) -> BlindWrites<'_> {
+        if Self::route(args) != Route::Write {
+            return BlindWrites::none();
+        }
+        let expiry = match (args.ttl, args.more.as_ref().and_then(|m| m.at_ms)) {
+            (Some(ttl), _) => WriteExpiry::In(ttl),
+            (None, Some(ms)) => WriteExpiry::At(ms),
+            (None, None) => WriteExpiry::Never,
+        };
+        BlindWrites::set(&args.key, &args.value, expiry)
     }
 
     fn apply(args: SetArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {

@@ -9,7 +9,7 @@ use super::mset::pairs;
 use super::options::{self, ExpireOpt};
 use super::store_error;
 use crate::cmd::args::{key, value};
-use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
+use crate::cmd::{BlindWrites, Cmd, Ctx, Expiry, Flag, KeyFlag, KeySpec, Keys, Route, Spec};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 use crate::store::SetCond;
@@ -93,6 +93,11 @@ impl<const MILLIS: bool> Cmd for SetExCmd<MILLIS> {
 
     fn keys(args: &SetExArgs) -> Keys<'_> {
         Keys::one(&args.key)
+    }
+
+    /// The value with its TTL: a blind write.
+    fn blind_writes(args: &SetExArgs) -> BlindWrites<'_> {
+        BlindWrites::set(&args.key, &args.value, Expiry::In(args.ttl))
     }
 
     fn apply(args: SetExArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {

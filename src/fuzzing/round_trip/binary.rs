@@ -15,6 +15,7 @@ use crate::cmd::{Command, cmd_argv};
 use crate::codec::{ClientCodec, CodecError, ServerCodec, Shape};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, encode_reply, to_reply};
 use crate::protocol::limits::{LEN_PREFIX, MAX_TTL, REQUEST_HEADER_LEN};
+use crate::protocol::shards::{CountRequest, MAX_COUNT_SHARDS, ScanRequest};
 use crate::protocol::{Limits, Opcode, Reply, Status, cluster};
 
 use super::super::Config;
@@ -131,6 +132,37 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
                 cluster::parse_bucket_dump(&value).ok_or(Status::InvalidArgument)?;
             Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: frame.ttl_ms }))
         }
+        Opcode::VFlush => match versioned(&value) {
+            Ok((version, rest)) if rest.is_empty() => Command::VFlush(version),
+            _ => return Err(Status::InvalidArgument),
+        },
+        // n shards after the shard count: at least one, whole u32s.
+        Opcode::ShardCount => {
+            let n = value.len() / 4;
+            if value.len() % 4 != 0 || n < 2 || n - 1 > MAX_COUNT_SHARDS {
+                return Err(Status::InvalidArgument);
+            }
+            let word =
+                |i: usize| u32::from_be_bytes([value[i], value[i + 1], value[i + 2], value[i + 3]]);
+            let shards = (1..n).map(|i| word(4 * i)).collect();
+            Command::ShardCount(Box::new(CountRequest { num_shards: word(0), shards }))
+        }
+        // Three u32s and a 0/1 flag, then the pattern.
+        Opcode::ShardScan => {
+            if value.len() < 13 || value[12] > 1 {
+                return Err(Status::InvalidArgument);
+            }
+            let word =
+                |i: usize| u32::from_be_bytes([value[i], value[i + 1], value[i + 2], value[i + 3]]);
+            Command::ShardScan(Box::new(ScanRequest {
+                num_shards: word(0),
+                shard: word(4),
+                cursor: frame.ttl_ms,
+                count: word(8),
+                random: value[12] == 1,
+                pattern: value.slice(13..),
+            }))
+        }
         // One RESP array of bulk strings, judged by the text parser; anything else is
         // INVALID_ARGUMENT.
         Opcode::Cmd => {
@@ -221,7 +253,10 @@ fn reply_fits(op: Opcode, reply: &Reply) -> bool {
             | Opcode::ShardDump
             | Opcode::NodeStatus
             | Opcode::Digest
-            | Opcode::BucketDump,
+            | Opcode::BucketDump
+            | Opcode::VFlush
+            | Opcode::ShardCount
+            | Opcode::ShardScan,
             Reply::Bulk(_),
         ) => true,
         (Opcode::Sync, Reply::Int(_)) => true,
@@ -251,7 +286,10 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
         | Opcode::ShardDump
         | Opcode::NodeStatus
         | Opcode::Digest
-        | Opcode::BucketDump => Reply::Bulk(blob(input)),
+        | Opcode::BucketDump
+        | Opcode::VFlush
+        | Opcode::ShardCount
+        | Opcode::ShardScan => Reply::Bulk(blob(input)),
         Opcode::Sync => Reply::Int(input.u64() as i64),
         Opcode::VSet | Opcode::VDel if input.bool() => Reply::Raw(Status::Stale, blob(input)),
         Opcode::Ping => match blob(input) {

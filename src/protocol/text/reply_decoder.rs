@@ -236,6 +236,7 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
         b"UNAVAILABLE" => Status::Unavailable,
         b"PARTIAL" => Status::Partial,
         b"TIMEOUT" => Status::Timeout,
+        b"CROSSSHARD" => Status::CrossShard,
         _ => Status::Internal,
     };
     ErrorReply::new(status, Cow::Owned(message))

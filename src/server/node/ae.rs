@@ -1,6 +1,7 @@
 //! Anti-entropy: one round of one shard with one peer. Compare the two digests, pull the
 //! entries of every bucket that differs (BUCKET_DUMP pages) and apply them last-writer-wins,
-//! remaining TTLs kept. A round only ever pulls; each replica pulls from every other, so
+//! remaining TTLs kept. A peer's digest also carries its flush floor: a newer one than this
+//! node's is a FLUSHALL this node missed, applied before anything is compared. A round only ever pulls; each replica pulls from every other, so
 //! they converge on the newest version of every key. Pulls are paced to
 //! [`AE_MAX_BYTES_PER_SEC`], so a full copy cannot saturate the node's network.
 
@@ -10,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::info;
 
 use super::Cluster;
 use super::digest::{bucket_of, differing, key_hash};
@@ -82,7 +84,11 @@ async fn pull(
     mode: Mode,
 ) -> Result<RoundOutcome, RoundError> {
     let diff = match mode {
-        Mode::Full => BucketSet::all(),
+        Mode::Full => {
+            // Only for the flush floor: a copy takes every bucket.
+            their_digest(c, map, peer, shard, false).await?;
+            BucketSet::all()
+        }
         Mode::Periodic | Mode::Exact => compare(c, map, peer, shard, mode == Mode::Exact).await?,
     };
     if diff.is_empty() {
@@ -96,6 +102,30 @@ async fn pull(
     Ok(RoundOutcome { buckets: diff.len(), applied, seen })
 }
 
+/// `peer`'s digest of `shard`. A newer flush than this node's it reports is applied here
+/// first (this node missed that FLUSHALL), so what it flushed is neither compared nor
+/// taken back.
+async fn their_digest(
+    c: &Arc<Cluster>,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    fresh: bool,
+) -> Result<Digest, RoundError> {
+    let resp = c.peers.call(map, peer, digest_frame(shard, fresh), AE_CALL_TIMEOUT).await?;
+    let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "DIGEST" };
+    let theirs = Digest::decode(&resp.payload).ok_or_else(malformed)?;
+    observe_clock(&c.store, theirs.clock);
+    if theirs.flushed > c.store.flush_floor() {
+        let (store, flushed) = (c.store.clone(), theirs.flushed);
+        let dropped =
+            tokio::task::spawn_blocking(move || store.flush_versioned(flushed)).await.unwrap_or(0);
+        c.node.invalidate_digests();
+        info!(node = c.node.name(), peer, flushed, dropped, "applied a flush this node missed");
+    }
+    Ok(theirs)
+}
+
 /// The buckets where this node's digest of `shard` and `peer`'s differ.
 async fn compare(
     c: &Arc<Cluster>,
@@ -104,10 +134,7 @@ async fn compare(
     shard: u32,
     fresh: bool,
 ) -> Result<BucketSet, RoundError> {
-    let resp = c.peers.call(map, peer, digest_frame(shard, fresh), AE_CALL_TIMEOUT).await?;
-    let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "DIGEST" };
-    let theirs = Digest::decode(&resp.payload).ok_or_else(malformed)?;
-    observe_clock(&c.store, theirs.clock);
+    let theirs = their_digest(c, map, peer, shard, fresh).await?;
     let c = c.clone();
     let mine = tokio::task::spawn_blocking(move || c.node.digest(&c.store, shard, fresh))
         .await

@@ -56,6 +56,10 @@ impl Node {
         if let Some((shard, access)) = shard_operation(command) {
             return self.admit(shards, shard, access);
         }
+        if let Some((num_shards, listed)) = shards_counted(command) {
+            self.same_map(shards, num_shards)?;
+            return listed.iter().try_for_each(|&s| self.admit(shards, s, Access::Read));
+        }
         let spec = command.full_spec();
         let access = if spec.route == Route::Internal {
             Access::Versioned
@@ -65,6 +69,16 @@ impl Node {
             Access::Read
         };
         command.keys().try_for_each(|key| self.admit(shards, shards.map.shard_for_key(key), access))
+    }
+
+    /// A router whose map has another shard count means other shards by the same numbers.
+    fn same_map(&self, shards: &Shards, num_shards: u32) -> Result<(), ErrorReply> {
+        let mine = shards.map.num_shards();
+        if num_shards == mine {
+            return Ok(());
+        }
+        let msg = format!("the request's map has {num_shards} shards, node {}'s {mine}", self.name);
+        Err(ErrorReply::new(Status::WrongShard, msg))
     }
 
     fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
@@ -101,6 +115,16 @@ fn shard_operation(command: &Command) -> Option<(u32, Access)> {
         Command::Digest(a) => Some((a.shard, Access::Peer)),
         Command::BucketDump(a) => Some((a.shard, Access::Peer)),
         Command::Sync(a) => Some((a.shard, Access::Sync)),
+        _ => None,
+    }
+}
+
+/// The shards a router's keyspace operation reads (SHARD_COUNT, SHARD_SCAN), with the
+/// shard count of the router's map.
+fn shards_counted(command: &Command) -> Option<(u32, &[u32])> {
+    match command {
+        Command::ShardCount(a) => Some((a.num_shards, &a.shards)),
+        Command::ShardScan(a) => Some((a.num_shards, std::slice::from_ref(&a.shard))),
         _ => None,
     }
 }

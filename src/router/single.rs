@@ -1,0 +1,143 @@
+//! One key's requests: a read on one caught-up replica (failing over; [`super::forward`])
+//! and a blind write as a versioned write to every replica ([`super::write`]). Reads use
+//! the typed opcodes where they exist (GET, TTL) and the CMD opcode for every other read,
+//! whose RESP3 reply the connection renders in the client's dialect. A WRONG_SHARD from a
+//! replica makes the router re-read its map and try once more.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::Router;
+use super::forward::{Failed, Read, read};
+use super::write::{WriteReq, write};
+use crate::cmd::expiry::{TtlUnit, ttl_reply};
+use crate::cmd::{BlindWrite, Command};
+use crate::protocol::binary::{RequestFrame, ResponseFrame, cmd_frame, to_reply};
+use crate::protocol::cluster::WriteAck as Ack;
+use crate::protocol::text::Argv;
+use crate::protocol::{ErrorReply, Opcode, Reply, Status};
+use crate::store::TtlState;
+
+/// Whether a read travels on a typed opcode rather than as its arguments.
+pub(super) fn typed_read(command: &Command) -> bool {
+    matches!(command, Command::Get(_) | Command::Ttl(_) | Command::Pttl(_))
+}
+
+/// The CMD frame of an argument vector.
+pub(super) fn argv_frame(argv: &Argv) -> RequestFrame {
+    cmd_frame(&argv.iter().collect::<Vec<&[u8]>>())
+}
+
+/// The error for a command whose arguments did not come along (a routing bug).
+pub(super) fn no_argv(command: &Command) -> Failed {
+    let msg = format!("'{}' arrived without its arguments", command.name());
+    Failed::refused(ErrorReply::new(Status::Internal, msg))
+}
+
+impl Router {
+    /// A single-key read.
+    pub(super) async fn read_one(
+        &self,
+        command: &Command,
+        argv: Option<Argv>,
+    ) -> Result<Reply, Failed> {
+        match command {
+            Command::Get(key) => {
+                let resp = self.read_frame(key, &key_frame(Opcode::Get, key)).await?;
+                Ok(to_reply(Opcode::Get, &resp))
+            }
+            Command::Ttl(key) => self.ttl(key, TtlUnit::Seconds).await,
+            Command::Pttl(key) => self.ttl(key, TtlUnit::Millis).await,
+            other => {
+                let key = other.keys().next().cloned().unwrap_or_default();
+                let argv = argv.ok_or_else(|| no_argv(other))?;
+                self.read_cmd(&key, &argv).await
+            }
+        }
+    }
+
+    /// A read sent as its arguments (CMD), routed by `key`.
+    pub(super) async fn read_cmd(&self, key: &[u8], argv: &Argv) -> Result<Reply, Failed> {
+        let resp = self.read_frame(key, &argv_frame(argv)).await?;
+        Ok(to_reply(Opcode::Cmd, &resp))
+    }
+
+    /// Sends a read about `key` to one replica of its shard and returns the reply frame.
+    /// On WRONG_SHARD the map is re-read and the request retried once.
+    pub(super) async fn read_frame(
+        &self,
+        key: &[u8],
+        frame: &RequestFrame,
+    ) -> Result<ResponseFrame, Failed> {
+        let mut retried = false;
+        loop {
+            let (t, policy) = (self.inner.settings.timeouts(), self.inner.settings.read_policy());
+            let topo = self.inner.topology.load_full();
+            let route = topo.route(key);
+            let one = Read { shard: route.shard, key, frame };
+            match read(policy, one, route.targets, &t, Instant::now() + t.request).await {
+                Ok(resp) => return Ok(resp),
+                Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
+                Err(f) => return Err(f),
+            }
+        }
+    }
+
+    async fn ttl(&self, key: &Bytes, unit: TtlUnit) -> Result<Reply, Failed> {
+        let resp = self.read_frame(key, &key_frame(Opcode::Ttl, key)).await?;
+        Ok(match to_reply(Opcode::Ttl, &resp) {
+            Reply::Int(-2) => ttl_reply(TtlState::Missing, unit),
+            Reply::Int(-1) => ttl_reply(TtlState::Persistent, unit),
+            Reply::Int(ms) => {
+                let left = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+                ttl_reply(TtlState::Expires(left), unit)
+            }
+            other => other,
+        })
+    }
+
+    /// A blind write of one key: OK for a value, the count of live keys removed for a
+    /// delete (DEL of one key).
+    pub(super) async fn blind_write(&self, command: &Command) -> Result<Reply, Failed> {
+        let mut writes = command.blind_writes();
+        let deletes = writes.all_deletes();
+        let (Some(w), None) = (writes.next(), writes.next()) else {
+            let msg = format!(
+                "'{}' is routed as one blind write but declares another number",
+                command.name()
+            );
+            return Err(Failed::refused(ErrorReply::new(Status::Internal, msg)));
+        };
+        let acks = self.write_one(w).await?;
+        Ok(if deletes { Reply::Int(i64::from(acks.iter().any(|a| a.applied))) } else { Reply::Ok })
+    }
+
+    /// Stamps `w` and writes it to every replica of its key's shard (same retry rule as
+    /// reads); returns the replicas' acks. An absolute expiry becomes the time left at the
+    /// stamp, and one already passed makes the write a delete.
+    pub(super) async fn write_one(&self, w: BlindWrite) -> Result<Vec<Ack>, Failed> {
+        let mut retried = false;
+        loop {
+            let (t, ack) = (self.inner.settings.timeouts(), self.inner.settings.write_ack());
+            let topo = self.inner.topology.load_full();
+            let route = topo.route(&w.key);
+            let version = self.inner.hlc.now();
+            let left = w.expiry.left(crate::version::wall_ms());
+            let value = w.value.clone().filter(|_| left.is_some());
+            let ttl = left.flatten().filter(|_| value.is_some());
+            let req = WriteReq { shard: route.shard, key: w.key.clone(), value, ttl, version };
+            match write(route, req, ack, &t, Instant::now() + t.request).await {
+                Ok(acks) => return Ok(acks),
+                Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
+                Err(f) => return Err(f),
+            }
+        }
+    }
+}
+
+/// A typed request about one key.
+fn key_frame(op: Opcode, key: &Bytes) -> RequestFrame {
+    RequestFrame { opcode: op as u8, key: key.clone(), ..Default::default() }
+}
