@@ -119,6 +119,8 @@ registry! {
     Digest => internal::Digest,
     BucketDump => internal::BucketDump,
     Sync => internal::Sync,
+    Rmw => internal::Rmw,
+    Fence => internal::Fence,
 }
 
 impl Command {

@@ -72,6 +72,8 @@ const SAMPLES: &[&[&str]] = &[
     &["digest", "1", "fresh"],
     &["bucket_dump", "1", "0", "3", "1023"],
     &["shard_sync", "1"],
+    &["rmw", "expire", "k", "10"],
+    &["fence", "1", "n1"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {

@@ -128,6 +128,8 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
             assert_ne!(a.version, 0, "VSET with the reserved version 0");
         }
         Command::VDel(a) => assert_ne!(a.version, 0, "VDEL with the reserved version 0"),
+        // What RMW carries is parsed like a text command.
+        Command::Rmw(inner) => check_command(inner, limits, Origin::Text),
         // The rest carry no value or TTL beyond their keys, checked above.
         _ => {}
     }
@@ -164,7 +166,9 @@ fn check_binary_command(cmd: &Command, limits: &Limits) {
         | Command::NodeStatus(_)
         | Command::Digest(_)
         | Command::BucketDump(_)
-        | Command::Sync(_) => {}
+        | Command::Sync(_)
+        | Command::Rmw(_)
+        | Command::Fence(_) => {}
         other => panic!("binary frame decoded to {}", other.name()),
     }
 }

@@ -293,7 +293,9 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
             | Opcode::ShardDump
             | Opcode::NodeStatus
             | Opcode::Digest
-            | Opcode::BucketDump,
+            | Opcode::BucketDump
+            | Opcode::Rmw
+            | Opcode::Fence,
         ) => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Sync) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),

@@ -32,6 +32,13 @@ pub enum Opcode {
     BucketDump = 0x15,
     /// Run one anti-entropy round of a shard with all its peers now; answer when done.
     Sync = 0x16,
+    /// Run a read-modify-write command on the shard's coordinator (router to node): value =
+    /// the command as a RESP array (as CMD); the OK payload is its reply and the resulting
+    /// state of its keys (see [`super::rmw`]).
+    Rmw = 0x17,
+    /// Stop coordinating a shard and drain its running read-modify-writes (node to node, at
+    /// a coordinator handover): value = shard:u32 then the new coordinator's name.
+    Fence = 0x18,
     /// Any command: value = a RESP array of bulk strings (a Redis argument vector); the OK
     /// payload is the reply in RESP3.
     Cmd = 0x20,
@@ -39,7 +46,7 @@ pub enum Opcode {
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 15] = [
+    pub const ALL: [Opcode; 17] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -54,6 +61,8 @@ impl Opcode {
         Opcode::Digest,
         Opcode::BucketDump,
         Opcode::Sync,
+        Opcode::Rmw,
+        Opcode::Fence,
         Opcode::Cmd,
     ];
 
@@ -79,6 +88,8 @@ impl Opcode {
             Opcode::Digest => "DIGEST",
             Opcode::BucketDump => "BUCKET_DUMP",
             Opcode::Sync => "SYNC",
+            Opcode::Rmw => "RMW",
+            Opcode::Fence => "FENCE",
             Opcode::Cmd => "CMD",
         }
     }
@@ -110,6 +121,9 @@ pub enum Status {
     /// The node hosts the key's shard but is not ready to serve reads of it (copying it,
     /// a failed copy, or it may be missing writes). Retryable on another replica.
     NotReady = 0x16,
+    /// This node does not coordinate the shard's read-modify-write commands now; the message
+    /// names the node it believes does (`coordinator=<name>`). Retry there.
+    NotCoordinator = 0x17,
     /// The store is full and the eviction policy refuses the write.
     OutOfMemory = 0x20,
     /// Overloaded; retry later.
@@ -133,7 +147,7 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 19] = [
+    pub const ALL: [Status; 20] = [
         Status::Ok,
         Status::NotFound,
         Status::Stale,
@@ -144,6 +158,7 @@ impl Status {
         Status::WrongShard,
         Status::NoAuth,
         Status::NotReady,
+        Status::NotCoordinator,
         Status::OutOfMemory,
         Status::Busy,
         Status::ClockSkew,
@@ -176,6 +191,7 @@ impl Status {
             Status::WrongShard => "WRONGSHARD",
             Status::NoAuth => "NOAUTH",
             Status::NotReady => "NOTREADY",
+            Status::NotCoordinator => "NOTCOORDINATOR",
             Status::ClockSkew => "CLOCKSKEW",
             Status::OutOfMemory => "OOM",
             Status::Busy => "BUSY",
@@ -199,6 +215,7 @@ impl Status {
             Status::WrongShard => "wrong_shard",
             Status::NoAuth => "noauth",
             Status::NotReady => "not_ready",
+            Status::NotCoordinator => "not_coordinator",
             Status::OutOfMemory => "out_of_memory",
             Status::Busy => "busy",
             Status::ClockSkew => "clock_skew",
@@ -222,7 +239,7 @@ mod tests {
             assert_eq!(Opcode::from_u8(op as u8), Some(op));
         }
         assert_eq!(Opcode::from_u8(0x00), None);
-        assert_eq!(Opcode::from_u8(0x17), None);
+        assert_eq!(Opcode::from_u8(0x19), None);
     }
 
     #[test]
