@@ -53,6 +53,9 @@ impl Node {
     pub fn check(&self, command: &Command) -> Result<(), ErrorReply> {
         let shards = self.shards.load_full();
         let shards = &*shards;
+        if let Command::Rmw(inner) = command {
+            return self.rmw_shard(shards, inner).map(|_| ());
+        }
         if let Some((shard, access)) = shard_operation(command) {
             return self.admit(shards, shard, access);
         }
@@ -65,6 +68,24 @@ impl Node {
             Access::Read
         };
         command.keys().try_for_each(|key| self.admit(shards, shards.map.shard_for_key(key), access))
+    }
+
+    /// The shard an RMW request's command runs in, once it is admitted: a read-modify-write
+    /// (or same-shard) command whose keys all lie in one shard this node may write.
+    pub(super) fn rmw_shard(&self, shards: &Shards, inner: &Command) -> Result<u32, ErrorReply> {
+        if !matches!(inner.route(), Route::ReadModifyWrite | Route::SameShard) {
+            let msg = format!("RMW runs read-modify-write commands, not '{}'", inner.name());
+            return Err(ErrorReply::invalid(msg));
+        }
+        let mut keys = inner.keys();
+        let first =
+            keys.next().ok_or_else(|| ErrorReply::invalid("RMW of a command without keys"))?;
+        let shard = shards.map.shard_for_key(first);
+        if keys.any(|k| shards.map.shard_for_key(k) != shard) {
+            return Err(ErrorReply::invalid("RMW of a command whose keys are in several shards"));
+        }
+        self.admit(shards, shard, Access::Write)?;
+        Ok(shard)
     }
 
     fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
