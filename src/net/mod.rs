@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::cmd::{Command, ConnCounts, Services};
 use crate::codec::Inbound;
 use crate::protocol::Reply;
+use crate::protocol::text::Argv;
 
 pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
 pub use crate::cmd::{ReplyMode, Session};
@@ -67,8 +68,11 @@ pub trait Handler: Send + Sync + 'static {
     fn prepare(&self, _run: &[Inbound]) {}
 
     /// Starts answering one command. The connection loop handles QUIT itself. A future that
-    /// is ready at once (the store's) skips the in-flight queue entirely.
-    fn call(&self, session: &mut Session, command: Command) -> Self::Future;
+    /// is ready at once (the store's) skips the in-flight queue entirely. `argv` is the
+    /// request as the client sent it (text requests and CMD frames; `None` for the typed
+    /// binary opcodes), for a handler that forwards commands as they came (the router's
+    /// read-modify-writes).
+    fn call(&self, session: &mut Session, command: Command, argv: Option<&Argv>) -> Self::Future;
 }
 
 /// Connection counters shared by the listener and every connection.

@@ -55,6 +55,7 @@ impl Env for Inner {
     }
 
     fn supports(&self, spec: &Spec) -> bool {
-        spec.route == Route::Connection || FORWARDED.contains(&spec.name)
+        matches!(spec.route, Route::Connection | Route::ReadModifyWrite)
+            || FORWARDED.contains(&spec.name)
     }
 }

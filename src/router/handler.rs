@@ -1,7 +1,8 @@
 //! The router's [`Handler`]: answers connection-level commands itself, through the same
 //! [`cmd::execute`] as a server (with the router's [`crate::cmd::Env`]), and forwards key
 //! commands to the replicas of each key's shard. Multi-key text commands (MGET, MSET, DEL,
-//! EXISTS) are split per key and run concurrently.
+//! EXISTS) are split per key and run concurrently; read-modify-write commands run on their
+//! shard's coordinator (`rmw.rs`).
 
 use std::future::{Future, ready};
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use crate::cmd::{self, Command, Ctx, Route, Services};
 use crate::net::{Handler, Session};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::cluster::WriteAck as Ack;
+use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Opcode, Reply, Status};
 
 /// A boxed reply future: forwarding is asynchronous.
@@ -35,16 +37,18 @@ impl Handler for Router {
         self.inner.gate.session(id, peer)
     }
 
-    fn call(&self, session: &mut Session, command: Command) -> ReplyFuture {
+    fn call(&self, session: &mut Session, command: Command, argv: Option<&Argv>) -> ReplyFuture {
         let command = match self.inner.gate.screen(session, command) {
             Screened::Forward(command) => command,
             Screened::Answer(reply) => return Box::pin(ready(reply)),
         };
-        if command.route() == Route::Connection {
+        let route = command.route();
+        if route == Route::Connection {
             let mut ctx = Ctx::new(session, &*self.inner, None);
             return Box::pin(ready(cmd::execute(command, &mut ctx)));
         }
-        if !forwards(&command) {
+        let rmw = self.runs_on_coordinator(&command, route);
+        if !rmw && !forwards(&command) {
             let msg = format!("'{}' is not supported through the router", command.name());
             return Box::pin(ready(Reply::error(Status::InvalidArgument, msg)));
         }
@@ -55,9 +59,14 @@ impl Handler for Router {
         // Taken in request order, before any of the requests run.
         let (keys, write) = keys_of(&command);
         let ticket = session.order.enter(&keys, write);
+        // Read-modify-writes are sent to the coordinator as the client sent them.
+        let argv = rmw.then(|| argv.map(Argv::to_vec));
         Box::pin(async move {
             ticket.ready().await;
-            let reply = router.data(command).await;
+            let reply = match argv {
+                Some(argv) => router.rmw(command, argv).await,
+                None => router.data(command).await,
+            };
             drop(ticket);
             reply
         })
@@ -78,6 +87,20 @@ fn forwards(command: &Command) -> bool {
 }
 
 impl Router {
+    /// Whether `command` runs on its shard's coordinator (`rmw.rs`): a read-modify-write,
+    /// or a same-shard command whose keys do share a shard.
+    fn runs_on_coordinator(&self, command: &Command, route: Route) -> bool {
+        match route {
+            Route::ReadModifyWrite => true,
+            Route::SameShard => {
+                let topo = self.inner.topology.load();
+                let mut shards = command.keys().map(|k| topo.map().shard_for_key(k));
+                shards.next().is_some_and(|first| shards.all(|s| s == first))
+            }
+            _ => false,
+        }
+    }
+
     async fn data(&self, command: Command) -> Reply {
         let started = Instant::now();
         let reply = match command {

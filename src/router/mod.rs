@@ -25,6 +25,7 @@ mod multikey;
 pub mod nodeview;
 mod probe;
 mod repair;
+mod rmw;
 pub mod select;
 pub mod stats;
 pub mod topology;
