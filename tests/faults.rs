@@ -11,6 +11,8 @@ mod common;
 
 #[path = "faults/clocks.rs"]
 mod clocks;
+#[path = "faults/coord.rs"]
+mod coord;
 #[path = "faults/moves.rs"]
 mod moves;
 #[path = "faults/network.rs"]
