@@ -179,3 +179,53 @@ async fn a_killed_coordinator_is_replaced_and_takes_over_again_once_ready() {
     let contents = c.contents(&ks).await;
     assert_eq!(contents["a"], contents["b"], "replicas agree");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_coordinator_takes_over_anew_before_it_acts_again() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(SETTLE, a_acts).await, "a coordinates");
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let ks = keys("p", 20);
+    c.pause("a", true);
+    // b counts a unreachable, fences it in vain, and coordinates. Requests sent to a
+    // before the router gave up on it time out, and wait in a's socket: each attempt sets
+    // its own value, so one that a ran on waking, on a stale copy, would show.
+    let mut acked = Vec::new();
+    for k in &ks {
+        let mut won = None;
+        for attempt in 0..200 {
+            let value = format!("during-{attempt}");
+            match r.cmd(&["SET", k, &value, "NX"]).await {
+                Ok(RespValue::Simple(_)) => won = Some(Some(value)),
+                // An earlier attempt that timed out did run.
+                Ok(_) => won = Some(None),
+                Err(e) if e.is_retryable() || e.status() == Some(Status::NotReady) => {}
+                Err(e) => panic!("{k}: {e}"),
+            }
+            if won.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        acked.push(won.unwrap_or_else(|| panic!("{k} never ran")));
+    }
+    c.pause("a", false);
+    // a's lease ran out while it was stopped: on waking it refuses what waited in its
+    // socket and takes over anew, pulling what b did, before it runs anything.
+    assert!(within(SETTLE, a_acts).await, "a coordinates again");
+    for k in &ks {
+        let reply = rmw_until_run(&r, &["SET", k, "after", "NX"]).await;
+        assert_eq!(reply, Some(RespValue::Nil), "{k}: a holds what b coordinated");
+    }
+    let contents = c.contents(&ks).await;
+    assert_eq!(contents["a"], contents["b"], "replicas agree");
+    for ((k, held), acked) in ks.iter().zip(contents["a"].clone().unwrap()).zip(acked) {
+        let held = held.map(|v| String::from_utf8(v.to_vec()).unwrap());
+        if let Some(v) = acked {
+            assert_eq!(held.as_deref(), Some(v.as_str()), "{k}: the acknowledged SET NX holds");
+        }
+    }
+}

@@ -18,6 +18,14 @@
 //! so once a FENCE is answered no RMW runs here for the shard until this node takes over
 //! again, and every outcome it produced is in the store, ready to be pulled.
 //!
+//! An acting node's role is also a lease: every coordination step that names it again
+//! confirms it, and an RMW runs only within [`COORD_LEASE`] of the last confirmation. A
+//! coordinator that was paused (SIGSTOP, a frozen VM) for longer than that refuses RMWs when
+//! it wakes and takes over anew (fences, pulls) before it acts again: its peers may have
+//! taken over meanwhile, and its data may miss their outcomes. The lease is shorter than the
+//! time its peers need to count it unreachable ([`super::elect::PEER_FAILED_POLLS`] polls
+//! that each time out), so a paused coordinator stops acting before another starts.
+//!
 //! Owns the per-shard state and the fence. Does not own deciding who coordinates
 //! (`elect.rs`), the handover's messages and pulls (`handover.rs`) or running the command
 //! (`rmw.rs`).
@@ -31,6 +39,15 @@ use tokio::time::Instant;
 /// Longest a FENCE waits for the read-modify-writes running on its shard to finish. They
 /// run without awaiting anything, so in practice they finish in microseconds.
 pub const FENCE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long an acting coordinator's last confirmation lets it run RMWs.
+pub const COORD_LEASE: Duration = Duration::from_secs(2);
+
+// A paused coordinator's lease must run out before its peers can count it unreachable.
+const _: () = assert!(
+    COORD_LEASE.as_millis()
+        < super::peers::STATUS_TIMEOUT.as_millis() * super::elect::PEER_FAILED_POLLS as u128
+);
 
 /// This node's part in coordinating one shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +85,8 @@ pub enum Refusal {
 struct Slot {
     acting: AtomicBool,
     running: AtomicU32,
+    /// When acting was last confirmed, in ms since [`Coord`]'s start.
+    confirmed_ms: AtomicU64,
     state: Mutex<SlotState>,
 }
 
@@ -97,6 +116,7 @@ pub struct CoordStats {
 #[derive(Debug)]
 pub struct Coord {
     me: String,
+    start: Instant,
     slots: Vec<Slot>,
     /// Counters for STATS.
     pub stats: CoordStats,
@@ -124,7 +144,31 @@ impl Coord {
     /// Node `me`'s state for shards `1..=shards`, all Follower.
     pub fn new(me: &str, shards: u32) -> Self {
         let slots = (0..shards).map(|_| Slot::default()).collect();
-        Self { me: me.to_owned(), slots, stats: CoordStats::default() }
+        Self { me: me.to_owned(), start: Instant::now(), slots, stats: CoordStats::default() }
+    }
+
+    /// Now, in ms since this state was made: the clock leases are measured on.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn leased(&self, slot: &Slot) -> bool {
+        let confirmed = slot.confirmed_ms.load(Ordering::SeqCst);
+        self.now_ms().saturating_sub(confirmed) < COORD_LEASE.as_millis() as u64
+    }
+
+    /// Whether this node acts for `shard` but its lease ran out (it was paused or its steps
+    /// stalled): it must take over anew before it acts again.
+    pub fn lapsed(&self, shard: u32) -> bool {
+        self.slot(shard).is_some_and(|s| s.acting.load(Ordering::SeqCst) && !self.leased(s))
+    }
+
+    /// Renews an acting node's lease of `shard` as of `at_ms` (see [`Coord::now_ms`]): the
+    /// start of the step whose computation named it again.
+    pub fn confirm(&self, shard: u32, at_ms: u64) {
+        if let Some(slot) = self.slot(shard) {
+            slot.confirmed_ms.fetch_max(at_ms, Ordering::SeqCst);
+        }
     }
 
     fn slot(&self, shard: u32) -> Option<&Slot> {
@@ -137,14 +181,14 @@ impl Coord {
         let slot = self.slot(shard).ok_or(Refusal::NotCoordinator(None))?;
         slot.running.fetch_add(1, Ordering::SeqCst);
         let running = Running(&slot.running);
-        if slot.acting.load(Ordering::SeqCst) {
+        if slot.acting.load(Ordering::SeqCst) && self.leased(slot) {
             self.stats.rmw_commands.fetch_add(1, Ordering::Relaxed);
             return Ok(running);
         }
         drop(running);
         self.stats.rmw_refused.fetch_add(1, Ordering::Relaxed);
         let state = slot.state.lock();
-        if state.role == Role::TakingOver || state.believed.as_deref() == Some(&self.me) {
+        if state.role != Role::Follower || state.believed.as_deref() == Some(&self.me) {
             return Err(Refusal::Handover);
         }
         Err(Refusal::NotCoordinator(state.believed.clone()))
@@ -186,6 +230,7 @@ impl Coord {
         if state.fences != fences {
             return None;
         }
+        slot.acting.store(false, Ordering::SeqCst);
         state.role = Role::TakingOver;
         state.believed = Some(self.me.clone());
         Some(fences)
@@ -200,6 +245,7 @@ impl Coord {
             return false;
         }
         state.role = Role::Acting;
+        slot.confirmed_ms.store(self.now_ms(), Ordering::SeqCst);
         slot.acting.store(true, Ordering::SeqCst);
         self.stats.takeovers.fetch_add(1, Ordering::Relaxed);
         true
@@ -289,6 +335,22 @@ mod tests {
         let c = acting(1);
         let _stuck = c.enter(1).unwrap();
         assert_eq!(c.fence(1, "other").await, Err(DrainTimeout { shard: 1 }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_acting_node_whose_lease_ran_out_refuses_until_it_took_over_anew() {
+        let c = acting(1);
+        assert!(c.enter(1).is_ok() && !c.lapsed(1));
+        tokio::time::advance(COORD_LEASE / 2).await;
+        c.confirm(1, c.now_ms());
+        tokio::time::advance(COORD_LEASE / 2).await;
+        assert!(c.enter(1).is_ok(), "confirmed half-way");
+        tokio::time::advance(COORD_LEASE).await;
+        assert!(c.lapsed(1));
+        assert_eq!(c.enter(1).unwrap_err(), Refusal::Handover, "a paused coordinator waits");
+        let ticket = c.begin_takeover(1, c.fences(1)).unwrap();
+        assert!(c.finish_takeover(1, ticket));
+        assert!(c.enter(1).is_ok() && !c.lapsed(1));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   its peers' NODE_STATUS; a peer is unreachable once [`PEER_FAILED_POLLS`] polls in a row
 //!   failed (one lost poll is not a dead node).
 //! * A node whose computation names itself, and that does not act, takes over; one that
-//!   acts (or is taking over) and whose computation names another steps down.
+//!   acts (or is taking over) and whose computation names another steps down. One that
+//!   acts but whose lease ran out ([`super::coord::COORD_LEASE`]) takes over anew.
 
 use super::coord::Role;
 use crate::protocol::cluster::{NodeStatus, ShardState};
@@ -72,9 +73,11 @@ pub enum Step {
     StepDown,
 }
 
-/// The step of node `me`, in `role`, when the computation names `coordinator`.
-pub fn step(role: Role, me: &str, coordinator: Option<&str>) -> Step {
+/// The step of node `me`, in `role`, when the computation names `coordinator`; `lapsed`
+/// says an acting node's lease ran out (it was paused: others may have acted meanwhile).
+pub fn step(role: Role, me: &str, coordinator: Option<&str>, lapsed: bool) -> Step {
     match (coordinator == Some(me), role) {
+        (true, Role::Acting) if lapsed => Step::TakeOver,
         (true, Role::Acting) | (false, Role::Follower) => Step::Keep,
         (true, Role::Follower | Role::TakingOver) => Step::TakeOver,
         (false, Role::Acting | Role::TakingOver) => Step::StepDown,
@@ -104,14 +107,15 @@ mod tests {
 
     #[test]
     fn a_node_takes_over_when_named_and_steps_down_when_not() {
-        assert_eq!(step(Role::Follower, "a", Some("a")), Step::TakeOver);
-        assert_eq!(step(Role::TakingOver, "a", Some("a")), Step::TakeOver);
-        assert_eq!(step(Role::Acting, "a", Some("a")), Step::Keep);
-        assert_eq!(step(Role::Acting, "a", Some("b")), Step::StepDown);
-        assert_eq!(step(Role::Acting, "a", None), Step::StepDown);
-        assert_eq!(step(Role::TakingOver, "a", Some("b")), Step::StepDown);
-        assert_eq!(step(Role::Follower, "a", Some("b")), Step::Keep);
-        assert_eq!(step(Role::Follower, "a", None), Step::Keep);
+        assert_eq!(step(Role::Follower, "a", Some("a"), false), Step::TakeOver);
+        assert_eq!(step(Role::TakingOver, "a", Some("a"), false), Step::TakeOver);
+        assert_eq!(step(Role::Acting, "a", Some("a"), false), Step::Keep);
+        assert_eq!(step(Role::Acting, "a", Some("a"), true), Step::TakeOver, "lease lapsed");
+        assert_eq!(step(Role::Acting, "a", Some("b"), false), Step::StepDown);
+        assert_eq!(step(Role::Acting, "a", None, true), Step::StepDown);
+        assert_eq!(step(Role::TakingOver, "a", Some("b"), false), Step::StepDown);
+        assert_eq!(step(Role::Follower, "a", Some("b"), false), Step::Keep);
+        assert_eq!(step(Role::Follower, "a", None, false), Step::Keep);
     }
 
     #[test]

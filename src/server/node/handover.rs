@@ -28,6 +28,7 @@ use tracing::{info, warn};
 
 use super::Cluster;
 use super::ae::{self, Mode};
+use super::coord::Role;
 use super::elect::{self, Candidate, PeerHealth, Step};
 use crate::protocol::cluster::ShardState;
 use crate::protocol::rmw::fence_frame;
@@ -67,6 +68,7 @@ impl Cluster {
         let shards = self.node.shards();
         let (map, coord, me) = (&shards.map, &self.node.coord, self.node.name());
         let fences: Vec<u64> = (1..=map.num_shards()).map(|s| coord.fences(s)).collect();
+        let started = coord.now_ms();
         for (name, status) in self.peers.statuses(map).await {
             health.entry(name).or_default().record(status);
         }
@@ -90,7 +92,9 @@ impl Cluster {
                 })
                 .collect();
             let named = elect::coordinator(&candidates);
-            match elect::step(coord.role(s), me, named) {
+            let role = coord.role(s);
+            match elect::step(role, me, named, coord.lapsed(s)) {
+                Step::Keep if role == Role::Acting => coord.confirm(s, started),
                 Step::Keep => coord.believe(s, named),
                 Step::StepDown => {
                     info!(node = me, shard = s, coordinator = named, "no longer coordinating");
