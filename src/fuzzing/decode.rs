@@ -170,7 +170,9 @@ fn check_to_reply(op: Opcode, frame: &ResponseFrame) {
             | Opcode::ShardDump
             | Opcode::NodeStatus
             | Opcode::Digest
-            | Opcode::BucketDump,
+            | Opcode::BucketDump
+            | Opcode::Rmw
+            | Opcode::Fence,
         ) => true,
         (Reply::Int(_), Opcode::Sync) => true,
         (Reply::Raw(Status::Stale, _), _) => frame.status() == Some(Status::Stale),
