@@ -26,16 +26,18 @@ async fn router_answers_connection_commands_for_itself() {
     let want = format!("*2\r\n$4\r\nport\r\n${}\r\n{port}\r\n", port.to_string().len());
     c.roundtrip(b"CONFIG GET port\r\n", want.as_bytes()).await;
 
-    // COMMAND knows what the router runs: GET yes, EXPIRE not yet (issue 15).
+    // COMMAND knows what the router runs: GET and EXPIRE (on a coordinator) yes, DBSIZE
+    // not yet (issue 15).
     c.send(b"COMMAND COUNT\r\n").await;
     let count = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
     let count: usize = count.trim_start_matches(':').trim().parse().unwrap();
     assert!(count < shale::cmd::COMMANDS.len() && count > 10, "{count}");
-    c.send(b"COMMAND INFO get expire\r\n").await;
+    c.send(b"COMMAND INFO get expire dbsize\r\n").await;
     c.read_until(b"$3\r\nget\r\n").await;
+    c.read_until(b"$6\r\nexpire\r\n").await;
     c.read_until(b"$-1\r\n").await;
-    let refused = b"-ERR 'expire' is not supported through the router\r\n";
-    c.roundtrip(b"EXPIRE k 10\r\n", refused).await;
+    let refused = b"-ERR 'dbsize' is not supported through the router\r\n";
+    c.roundtrip(b"DBSIZE\r\n", refused).await;
 
     // The router's INFO: shared sections plus its own counters and nodes.
     c.send(b"INFO\r\n").await;
