@@ -13,6 +13,8 @@ mod common;
 mod clocks;
 #[path = "faults/coord.rs"]
 mod coord;
+#[path = "faults/exact.rs"]
+mod exact;
 #[path = "faults/moves.rs"]
 mod moves;
 #[path = "faults/network.rs"]

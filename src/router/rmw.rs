@@ -19,7 +19,9 @@
 //! * A timeout fails the command with TIMEOUT: it may or may not have been applied, so it
 //!   is not retried and a client must not assume either.
 //!
-//! Passes are repeated, with a backoff, until the request deadline. Outcomes are never
+//! Passes are repeated, with a backoff, until the request deadline; no attempt starts
+//! within [`RMW_ATTEMPT_MIN`] of it, so running out of time while no coordinator could be
+//! found answers UNAVAILABLE (it did not run), not TIMEOUT. Outcomes are never
 //! re-stamped: a replica that answers STALE holds a newer write that superseded this one,
 //! which counts as done. The client's answer follows `--write-ack` as for SET, the
 //! coordinator counting as a replica that acked; when the outcome misses some replica
@@ -51,6 +53,9 @@ use crate::protocol::{ErrorReply, Reply, Status};
 pub const RMW_BACKOFF_BASE: Duration = Duration::from_millis(5);
 /// Longest pause between two passes.
 pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
+/// Time before the request deadline that a further attempt needs: one sent later could
+/// only time out, leaving the client unsure whether it ran, where giving up says it did not.
+pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
 
 impl Router {
     /// Runs `command`, whose arguments are `argv`, on its shard's coordinator and writes the
@@ -115,14 +120,14 @@ async fn on_coordinator(
         replicas.iter().filter(|b| all_ejected || !b.health().is_ejected()).collect();
     let (mut backoff, mut last) = (RMW_BACKOFF_BASE, String::new());
     let mut pass = 0;
-    while Instant::now() < deadline {
+    while pass == 0 || room(deadline) {
         let (mut next, mut redirected) = (1, false);
         let mut target = order[0];
         loop {
             match attempt(target, frame, deadline).await {
                 Attempt::Done(outcome) => return Ok((target.clone(), outcome)),
                 Attempt::Fail(f) => return Err(f),
-                Attempt::Redirect(Some(name)) if !redirected => {
+                Attempt::Redirect(Some(name)) if !redirected && room(deadline) => {
                     match replicas.iter().find(|b| b.name() == name) {
                         Some(b) => {
                             (target, redirected) = (b, true);
@@ -138,11 +143,11 @@ async fn on_coordinator(
                 Attempt::Later(why) => {
                     last = why;
                     sleep(&mut backoff, deadline).await;
-                    if Instant::now() < deadline {
+                    if room(deadline) {
                         continue;
                     }
                 }
-                Attempt::Gone(_) if next < order.len() => {
+                Attempt::Gone(_) if next < order.len() && room(deadline) => {
                     target = order[next];
                     next += 1;
                     continue;
@@ -211,6 +216,11 @@ async fn attempt(b: &Arc<Backend>, frame: &RequestFrame, deadline: Instant) -> A
             format!("node {name} sent an unknown status"),
         ))),
     }
+}
+
+/// Whether a further attempt has time to be answered before `deadline`.
+fn room(deadline: Instant) -> bool {
+    deadline.saturating_duration_since(Instant::now()) >= RMW_ATTEMPT_MIN
 }
 
 async fn sleep(backoff: &mut Duration, deadline: Instant) {

@@ -18,13 +18,16 @@
 //! so once a FENCE is answered no RMW runs here for the shard until this node takes over
 //! again, and every outcome it produced is in the store, ready to be pulled.
 //!
-//! An acting node's role is also a lease: every coordination step that names it again
-//! confirms it, and an RMW runs only within [`COORD_LEASE`] of the last confirmation. A
-//! coordinator that was paused (SIGSTOP, a frozen VM) for longer than that refuses RMWs when
-//! it wakes and takes over anew (fences, pulls) before it acts again: its peers may have
-//! taken over meanwhile, and its data may miss their outcomes. The lease is shorter than the
-//! time its peers need to count it unreachable ([`super::elect::PEER_FAILED_POLLS`] polls
-//! that each time out), so a paused coordinator stops acting before another starts.
+//! An acting node's role is also a lease: it renews it every [`LEASE_RENEW_TICK`] while it
+//! runs, each renewal only within [`COORD_LEASE`] of the one before, and an RMW runs only
+//! within the lease. A coordinator that was paused (SIGSTOP, a frozen VM) for longer than
+//! that refuses RMWs when it wakes, whichever of its tasks runs first, and takes over anew
+//! (fences, pulls) before it acts again: its peers may have taken over meanwhile, and its
+//! data may miss their outcomes. The lease is shorter than the time its peers need to count
+//! it unreachable ([`super::elect::PEER_FAILED_POLLS`] polls that each time out), so a
+//! paused coordinator stops acting before another starts. Renewals do not wait for the
+//! coordination steps, which a slow peer's polls stretch to seconds: a lease ending while
+//! the node runs would make it stop and fence its peers for nothing.
 //!
 //! Owns the per-shard state and the fence. Does not own deciding who coordinates
 //! (`elect.rs`), the handover's messages and pulls (`handover.rs`) or running the command
@@ -40,8 +43,13 @@ use tokio::time::Instant;
 /// run without awaiting anything, so in practice they finish in microseconds.
 pub const FENCE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long an acting coordinator's last confirmation lets it run RMWs.
+/// How long an acting coordinator's last lease renewal lets it run RMWs.
 pub const COORD_LEASE: Duration = Duration::from_secs(2);
+/// How often a running node renews the leases of the shards it coordinates.
+pub const LEASE_RENEW_TICK: Duration = Duration::from_millis(200);
+
+// A few renewals may be late (a busy runtime) before a running node's lease ends.
+const _: () = assert!(LEASE_RENEW_TICK.as_millis() * 4 <= COORD_LEASE.as_millis());
 
 // A paused coordinator's lease must run out before its peers can count it unreachable.
 const _: () = assert!(
@@ -85,8 +93,8 @@ pub enum Refusal {
 struct Slot {
     acting: AtomicBool,
     running: AtomicU32,
-    /// When acting was last confirmed, in ms since [`Coord`]'s start.
-    confirmed_ms: AtomicU64,
+    /// When the lease was last renewed, in ms since [`Coord`]'s start.
+    renewed_ms: AtomicU64,
     state: Mutex<SlotState>,
 }
 
@@ -153,7 +161,7 @@ impl Coord {
     }
 
     fn leased(&self, slot: &Slot) -> bool {
-        let confirmed = slot.confirmed_ms.load(Ordering::SeqCst);
+        let confirmed = slot.renewed_ms.load(Ordering::SeqCst);
         self.now_ms().saturating_sub(confirmed) < COORD_LEASE.as_millis() as u64
     }
 
@@ -163,11 +171,14 @@ impl Coord {
         self.slot(shard).is_some_and(|s| s.acting.load(Ordering::SeqCst) && !self.leased(s))
     }
 
-    /// Renews an acting node's lease of `shard` as of `at_ms` (see [`Coord::now_ms`]): the
-    /// start of the step whose computation named it again.
-    pub fn confirm(&self, shard: u32, at_ms: u64) {
-        if let Some(slot) = self.slot(shard) {
-            slot.confirmed_ms.fetch_max(at_ms, Ordering::SeqCst);
+    /// Renews the lease of every shard this node acts for whose lease has not run out: a
+    /// node that was paused past its lease stays lapsed until it took over anew.
+    pub fn renew(&self) {
+        let now = self.now_ms();
+        for slot in &self.slots {
+            if slot.acting.load(Ordering::SeqCst) && self.leased(slot) {
+                slot.renewed_ms.fetch_max(now, Ordering::SeqCst);
+            }
         }
     }
 
@@ -245,7 +256,7 @@ impl Coord {
             return false;
         }
         state.role = Role::Acting;
-        slot.confirmed_ms.store(self.now_ms(), Ordering::SeqCst);
+        slot.renewed_ms.store(self.now_ms(), Ordering::SeqCst);
         slot.acting.store(true, Ordering::SeqCst);
         self.stats.takeovers.fetch_add(1, Ordering::Relaxed);
         true
@@ -342,11 +353,13 @@ mod tests {
         let c = acting(1);
         assert!(c.enter(1).is_ok() && !c.lapsed(1));
         tokio::time::advance(COORD_LEASE / 2).await;
-        c.confirm(1, c.now_ms());
+        c.renew();
         tokio::time::advance(COORD_LEASE / 2).await;
-        assert!(c.enter(1).is_ok(), "confirmed half-way");
+        assert!(c.enter(1).is_ok(), "renewed half-way");
         tokio::time::advance(COORD_LEASE).await;
         assert!(c.lapsed(1));
+        c.renew();
+        assert!(c.lapsed(1), "a lapsed lease is not renewed: the node was paused");
         assert_eq!(c.enter(1).unwrap_err(), Refusal::Handover, "a paused coordinator waits");
         let ticket = c.begin_takeover(1, c.fences(1)).unwrap();
         assert!(c.finish_takeover(1, ticket));

@@ -28,7 +28,7 @@ use tracing::{info, warn};
 
 use super::Cluster;
 use super::ae::{self, Mode};
-use super::coord::Role;
+use super::coord::{LEASE_RENEW_TICK, Role};
 use super::elect::{self, Candidate, PeerHealth, Step};
 use crate::protocol::cluster::ShardState;
 use crate::protocol::rmw::fence_frame;
@@ -42,16 +42,27 @@ pub const FENCE_TIMEOUT: Duration = Duration::from_secs(3);
 /// What this node knows of every peer, by name.
 type Health = HashMap<String, PeerHealth>;
 
-/// Runs the coordination steps until `cancel`.
+/// Runs the coordination steps, and the lease renewals beside them, until `cancel`.
 pub(super) async fn run(c: Arc<Cluster>, cancel: CancellationToken) {
-    let mut health = Health::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(COORD_TICK) => {}
+    let steps = async {
+        let mut health = Health::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(COORD_TICK) => {}
+            }
+            c.coordinate(&mut health).await;
         }
-        c.coordinate(&mut health).await;
-    }
+    };
+    let renewals = async {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(LEASE_RENEW_TICK) => c.node.coord.renew(),
+            }
+        }
+    };
+    tokio::join!(steps, renewals);
 }
 
 /// A peer a takeover fences: whether it must answer, and whether it holds the shard's data.
@@ -68,7 +79,6 @@ impl Cluster {
         let shards = self.node.shards();
         let (map, coord, me) = (&shards.map, &self.node.coord, self.node.name());
         let fences: Vec<u64> = (1..=map.num_shards()).map(|s| coord.fences(s)).collect();
-        let started = coord.now_ms();
         for (name, status) in self.peers.statuses(map).await {
             health.entry(name).or_default().record(status);
         }
@@ -94,7 +104,7 @@ impl Cluster {
             let named = elect::coordinator(&candidates);
             let role = coord.role(s);
             match elect::step(role, me, named, coord.lapsed(s)) {
-                Step::Keep if role == Role::Acting => coord.confirm(s, started),
+                Step::Keep if role == Role::Acting => {}
                 Step::Keep => coord.believe(s, named),
                 Step::StepDown => {
                     info!(node = me, shard = s, coordinator = named, "no longer coordinating");
