@@ -19,7 +19,6 @@ use shale::bench::CSV_HEADER;
 use shale::cmd::Command;
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
 use shale::protocol::Reply;
-use shale::protocol::text::Argv;
 use shale::server::{Server, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -166,7 +165,7 @@ struct Broken {
 impl Handler for Broken {
     type Future = Ready<Reply>;
 
-    fn call(&self, _: &mut Session, cmd: Command, _: Option<&Argv>) -> Self::Future {
+    fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
         let mut data = self.data.lock();
         ready(match cmd {
             Command::Get(_) if self.gets.fetch_add(1, Ordering::Relaxed) % 3 == 0 => {

@@ -16,7 +16,6 @@ use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
 use shale::cmd::Command;
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
 use shale::protocol::cluster::WriteAck;
-use shale::protocol::text::Argv;
 use shale::protocol::{Reply, Status};
 use shale::router::health::State;
 use shale::router::write::WriteAck as AckMode;
@@ -37,7 +36,7 @@ struct Fake {
 impl Handler for Fake {
     type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
-    fn call(&self, _: &mut Session, cmd: Command, _: Option<&Argv>) -> Self::Future {
+    fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
         let (delay, fail) = (self.delay, self.fail_gets);
         let probe = matches!(cmd, Command::Ping(_) | Command::NodeStatus(_) | Command::Sync(_));
         if !probe {

@@ -68,11 +68,22 @@ pub trait Handler: Send + Sync + 'static {
     fn prepare(&self, _run: &[Inbound]) {}
 
     /// Starts answering one command. The connection loop handles QUIT itself. A future that
-    /// is ready at once (the store's) skips the in-flight queue entirely. `argv` is the
-    /// request as the client sent it (text requests and CMD frames; `None` for the typed
-    /// binary opcodes), for a handler that forwards commands as they came (the router's
-    /// read-modify-writes).
-    fn call(&self, session: &mut Session, command: Command, argv: Option<&Argv>) -> Self::Future;
+    /// is ready at once (the store's) skips the in-flight queue entirely.
+    fn call(&self, session: &mut Session, command: Command) -> Self::Future;
+
+    /// [`Handler::call`] with the request's arguments as the client sent them (`None` for a
+    /// typed binary request): what the connection loop calls, for handlers that pass
+    /// commands on as they came (the router forwards them over the CMD opcode). The
+    /// default ignores them.
+    fn call_argv(
+        &self,
+        session: &mut Session,
+        command: Command,
+        argv: Option<&Argv>,
+    ) -> Self::Future {
+        let _ = argv;
+        self.call(session, command)
+    }
 }
 
 /// Connection counters shared by the listener and every connection.

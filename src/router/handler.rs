@@ -37,7 +37,16 @@ impl Handler for Router {
         self.inner.gate.session(id, peer)
     }
 
-    fn call(&self, session: &mut Session, command: Command, argv: Option<&Argv>) -> ReplyFuture {
+    fn call(&self, session: &mut Session, command: Command) -> ReplyFuture {
+        self.call_argv(session, command, None)
+    }
+
+    fn call_argv(
+        &self,
+        session: &mut Session,
+        command: Command,
+        argv: Option<&Argv>,
+    ) -> ReplyFuture {
         let command = match self.inner.gate.screen(session, command) {
             Screened::Forward(command) => command,
             Screened::Answer(reply) => return Box::pin(ready(reply)),
@@ -60,12 +69,12 @@ impl Handler for Router {
         let (keys, write) = keys_of(&command);
         let ticket = session.order.enter(&keys, write);
         // Read-modify-writes are sent to the coordinator as the client sent them.
-        let argv = rmw.then(|| argv.map(Argv::to_vec));
+        let argv = argv.filter(|_| rmw).cloned();
         Box::pin(async move {
             ticket.ready().await;
-            let reply = match argv {
-                Some(argv) => router.rmw(command, argv).await,
-                None => router.data(command).await,
+            let reply = match rmw {
+                true => router.coordinated(command, argv).await,
+                false => router.data(command).await,
             };
             drop(ticket);
             reply
@@ -99,6 +108,14 @@ impl Router {
             }
             _ => false,
         }
+    }
+
+    /// Runs a command on its shard's coordinator and counts how it ended.
+    async fn coordinated(&self, command: Command, argv: Option<Argv>) -> Reply {
+        let started = Instant::now();
+        let reply = self.rmw(command, argv).await.unwrap_or_else(|f| Reply::Error(f.reply));
+        self.inner.stats.record(started.elapsed(), &reply);
+        reply
     }
 
     async fn data(&self, command: Command) -> Reply {

@@ -30,7 +30,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::future::join_all;
 use tokio::time::Instant;
 
@@ -46,7 +45,7 @@ use crate::protocol::binary::RequestFrame;
 use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::dump::DumpRecord;
 use crate::protocol::rmw::{RmwOutcome, coordinator_named, rmw_frame};
-use crate::protocol::text::{decode_value, to_reply};
+use crate::protocol::text::{Argv, decode_value, to_reply};
 use crate::protocol::{ErrorReply, Reply, Status};
 
 /// First pause before asking again after NOT_READY or a pass that found no coordinator.
@@ -58,36 +57,30 @@ pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
 pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
 
 impl Router {
-    /// Runs `command`, whose arguments are `argv`, on its shard's coordinator and writes the
-    /// outcome to the shard's other replicas. On WRONG_SHARD the map is re-read and the
-    /// command retried once.
-    pub(super) async fn rmw(&self, command: Command, argv: Option<Vec<Bytes>>) -> Reply {
-        let started = Instant::now();
-        let reply = match (command.keys().next(), argv) {
-            (Some(key), Some(argv)) => self.rmw_key(key.clone(), &rmw_frame(&argv)).await,
-            (None, _) => Reply::error(Status::InvalidArgument, "no key to route by"),
-            (_, None) => {
-                let msg = format!("{} cannot be sent as a typed binary request", command.name());
-                Reply::error(Status::InvalidArgument, msg)
-            }
+    /// Runs `command`, whose arguments as the client sent them are `argv`, on its shard's
+    /// coordinator and writes the outcome to the shard's other replicas. On WRONG_SHARD the
+    /// map is re-read and the command retried once.
+    pub(super) async fn rmw(&self, command: Command, argv: Option<Argv>) -> Result<Reply, Failed> {
+        let Some(key) = command.keys().next() else {
+            return Err(fail(Status::InvalidArgument, "no key to route by".to_owned()));
         };
-        self.inner.stats.record(started.elapsed(), &reply);
-        reply
-    }
-
-    async fn rmw_key(&self, key: Bytes, frame: &RequestFrame) -> Reply {
+        let Some(argv) = argv else {
+            let msg = format!("{} cannot be sent as a typed binary request", command.name());
+            return Err(fail(Status::InvalidArgument, msg));
+        };
+        let frame = rmw_frame(&argv.to_vec());
         let t = self.inner.timeouts;
         let deadline = Instant::now() + t.request;
         let mut retried = false;
         loop {
             let topo = self.inner.topology.load_full();
-            let route = topo.route(&key);
-            match on_coordinator(route, frame, deadline).await {
+            let route = topo.route(key);
+            match on_coordinator(route, &frame, deadline).await {
                 Ok((coordinator, outcome)) => {
                     return replicate(route, &coordinator, outcome, self.inner.write_ack, &t).await;
                 }
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
-                Err(f) => return Reply::Error(f.reply),
+                Err(f) => return Err(f),
             }
         }
     }
@@ -163,7 +156,7 @@ async fn on_coordinator(
         "no coordinator of shard {} ran the command ({pass} passes; last: {last})",
         route.shard
     );
-    Err(Failed::plain(ErrorReply::new(Status::Unavailable, msg)))
+    Err(fail(Status::Unavailable, msg))
 }
 
 /// Sends the RMW to `b` once and classifies the answer.
@@ -188,33 +181,32 @@ async fn attempt(b: &Arc<Backend>, frame: &RequestFrame, deadline: Instant) -> A
             let msg = format!(
                 "the command timed out on node {name}: it may or may not have been applied"
             );
-            return Attempt::Fail(Failed::plain(ErrorReply::new(Status::Timeout, msg)));
+            return Attempt::Fail(fail(Status::Timeout, msg));
         }
         Err(Error::Server { status, message }) => {
-            return Attempt::Fail(Failed::plain(ErrorReply::new(status, message)));
+            return Attempt::Fail(fail(status, message));
         }
         Err(e) => {
             let msg = format!("node {name}: {e}");
-            return Attempt::Fail(Failed::plain(ErrorReply::new(Status::Internal, msg)));
+            return Attempt::Fail(fail(Status::Internal, msg));
         }
     };
     match resp.status() {
         Some(Status::Ok) => match RmwOutcome::decode(resp.payload) {
             Some(outcome) => Attempt::Done(outcome),
-            None => Attempt::Fail(Failed::plain(ErrorReply::new(
+            None => Attempt::Fail(fail(
                 Status::Internal,
                 format!("node {name} sent a malformed RMW reply"),
-            ))),
+            )),
         },
         // The command's own error (a client fault the backend passes through as a reply).
         Some(status) => {
             let message = String::from_utf8_lossy(&resp.payload).into_owned();
-            Attempt::Fail(Failed::plain(ErrorReply::new(status, message)))
+            Attempt::Fail(fail(status, message))
         }
-        None => Attempt::Fail(Failed::plain(ErrorReply::new(
-            Status::Internal,
-            format!("node {name} sent an unknown status"),
-        ))),
+        None => {
+            Attempt::Fail(fail(Status::Internal, format!("node {name} sent an unknown status")))
+        }
     }
 }
 
@@ -235,26 +227,21 @@ async fn replicate(
     outcome: RmwOutcome,
     ack: WriteAck,
     t: &Timeouts,
-) -> Reply {
-    let reply = match decode_value(&outcome.reply) {
-        Ok(value) => to_reply(value),
-        Err(e) => {
-            let msg = format!("node {} sent a malformed reply: {e}", coordinator.name());
-            return Reply::error(Status::Internal, msg);
-        }
-    };
+) -> Result<Reply, Failed> {
+    let reply = decode_value(&outcome.reply).map(to_reply).map_err(|e| {
+        fail(Status::Internal, format!("node {} sent a malformed reply: {e}", coordinator.name()))
+    })?;
     for r in &outcome.records {
         observe(coordinator.hlc(), r.version);
     }
     let deadline = Instant::now() + t.write;
     let writes =
         outcome.records.into_iter().map(|r| write_one(route, coordinator, r, ack, deadline));
-    let failed = join_all(writes).await.into_iter().find_map(Result::err);
-    match failed {
-        None => reply,
+    match join_all(writes).await.into_iter().find_map(Result::err) {
+        None => Ok(reply),
         Some(e) => {
             let msg = format!("applied by coordinator {}; {}", coordinator.name(), e.message);
-            Reply::error(e.status, msg)
+            Err(fail(e.status, msg))
         }
     }
 }
@@ -286,4 +273,9 @@ async fn write_one(
     tally.acked.push((coordinator.clone(), Ack { applied: true, clock: r.version }));
     let tally = tally.without(&route.targets[route.replicas..]);
     verdict(tally, &skipped, route, ack).map(|_| ()).map_err(|f| f.reply)
+}
+
+/// A failure of the coordinator path: the client's error reply.
+fn fail(status: Status, message: String) -> Failed {
+    Failed::plain(ErrorReply::new(status, message))
 }

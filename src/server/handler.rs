@@ -22,7 +22,6 @@ use crate::cmd::{self, Command, Ctx, Services};
 use crate::codec::Inbound;
 use crate::net::{Handler, NetConfig, NetStats, Session};
 use crate::protocol::cluster::Digest;
-use crate::protocol::text::Argv;
 use crate::protocol::{Limits, Reply, Status};
 use crate::store::Store;
 
@@ -180,7 +179,7 @@ impl Handler for StoreHandler {
         Some(&self.services)
     }
 
-    fn call(&self, session: &mut Session, command: Command, _: Option<&Argv>) -> Self::Future {
+    fn call(&self, session: &mut Session, command: Command) -> Self::Future {
         match self.waiting(session, &command) {
             Some(pending) => Either::Right(pending),
             None => Either::Left(ready(self.apply(session, command))),

@@ -61,7 +61,7 @@ pub async fn coordinated(c: &TestCluster, shards: usize) -> bool {
 }
 
 /// `field` of node `name`'s STATS.
-async fn node_stat(c: &TestCluster, name: &str, field: &str) -> String {
+pub async fn node_stat(c: &TestCluster, name: &str, field: &str) -> String {
     let n = c.nodes.iter().find(|n| n.name == name).unwrap();
     stat(&format!("127.0.0.1:{}", n.port), field).await.unwrap_or_default()
 }

@@ -96,7 +96,7 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 Ok(cmd) => {
                     let pending = self.observer.before(&cmd, argv.is_some(), *clock, &self.session);
-                    let fut = self.handler.call(&mut self.session, cmd, argv.as_ref());
+                    let fut = self.handler.call_argv(&mut self.session, cmd, argv.as_ref());
                     self.lift_pre_auth_limits();
                     let (shape, at) =
                         self.observer.after(pending, argv.as_ref(), &mut self.session, shape);
