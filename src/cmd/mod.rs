@@ -67,7 +67,7 @@ mod parse_tests;
 #[cfg(test)]
 mod registry_tests;
 #[cfg(test)]
-mod test_env;
+pub(crate) mod test_env;
 
 pub use args::parse;
 pub use binary::{argv as cmd_argv, from_frame};

@@ -88,3 +88,90 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cmd::test_env::TestEnv;
+    use crate::cmd::{Session, parse};
+    use crate::protocol::Limits;
+    use crate::protocol::cluster::ShardState;
+    use crate::protocol::text::{RespValue, decode_value};
+    use crate::shardmap::{MapWatcher, ShardMap};
+    use crate::store::{ManualClock, StoreConfig, StoreOptions};
+
+    /// Node n1 of a one-shard map with n2, ready, and a cluster node's store.
+    fn node() -> (Arc<Node>, Store) {
+        let map = ShardMap::builder(1)
+            .node("n1", "127.0.0.1", 7401)
+            .node("n2", "127.0.0.1", 7402)
+            .shard(1, &["n1", "n2"])
+            .build()
+            .unwrap();
+        let n =
+            Node::new(MapWatcher::new("unused.json".into(), map), "n1", Duration::from_secs(60));
+        let mut shards = (*n.shards()).clone();
+        shards.states[0] = ShardState::Ready;
+        n.publish(shards);
+        let opts = StoreOptions { tombstones: true, ..StoreOptions::default() };
+        let clock = Arc::new(ManualClock::new());
+        (n, Store::with_options(StoreConfig { shards: 4 }, opts, clock as _))
+    }
+
+    fn run(n: &Node, store: &Store, words: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let cmd = parse(&argv.into(), &Limits::default()).unwrap();
+        let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
+        let mut session = Session::new(1, peer, true);
+        n.rmw(store, cmd, &mut Ctx::new(&mut session, &env, Some(store)))
+    }
+
+    fn outcome(reply: Reply) -> (RespValue, Vec<crate::protocol::dump::DumpRecord>) {
+        let Reply::Bulk(payload) = reply else { panic!("not an outcome: {reply:?}") };
+        let o = RmwOutcome::decode(payload).expect("an outcome");
+        (decode_value(&o.reply).unwrap(), o.records)
+    }
+
+    #[test]
+    fn an_rmw_answers_its_reply_and_the_state_and_version_of_what_it_changed() {
+        let (n, store) = node();
+        let refused = run(&n, &store, &["set", "k", "v", "nx"]);
+        assert!(
+            matches!(refused, Reply::Error(e) if e.status == Status::NotReady),
+            "no coordinator yet"
+        );
+        let ticket = n.coord.begin_takeover(1, n.coord.fences(1)).unwrap();
+        assert!(n.coord.finish_takeover(1, ticket));
+
+        let (reply, records) = outcome(run(&n, &store, &["set", "k", "v", "nx"]));
+        assert_eq!(reply, RespValue::Simple("OK".into()));
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!((&r.key[..], r.value.as_deref(), r.ttl_ms), (&b"k"[..], Some(&b"v"[..]), 0));
+        assert_eq!(Some(r.version), store.version_of(b"k"), "the version it holds");
+
+        let (reply, records) = outcome(run(&n, &store, &["set", "k", "w", "nx"]));
+        assert_eq!((reply, records.len()), (RespValue::Nil, 0), "nothing changed, nothing sent");
+
+        let (reply, records) = outcome(run(&n, &store, &["expire", "k", "100"]));
+        assert_eq!(reply, RespValue::Int(1));
+        assert!((99_000..=100_000).contains(&records[0].ttl_ms), "{}", records[0].ttl_ms);
+        let (_, records) = outcome(run(&n, &store, &["expire", "k", "0"]));
+        assert_eq!(records[0].value, None, "EXPIRE 0 deletes: a tombstone goes out");
+        assert_eq!(Some(records[0].version), store.version_of(b"k"));
+
+        let other = run(&n, &store, &["get", "k"]);
+        assert!(matches!(other, Reply::Error(e) if e.status == Status::InvalidArgument));
+        futures_util::FutureExt::now_or_never(n.coord.fence(1, "n2")).unwrap().unwrap();
+        let moved = run(&n, &store, &["persist", "k"]);
+        assert!(
+            matches!(&moved, Reply::Error(e) if e.status == Status::NotCoordinator && e.message.ends_with("coordinator=n2")),
+            "{moved:?}"
+        );
+        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 4);
+    }
+}
