@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shale vs redis-server (and the shale router vs twemproxy) on loopback, in one run:
-#  - redis-benchmark SET/GET, 50 connections, 32-byte values, 100 000 random keys, -P 1 / 16:
-#    ops/s and server CPU time per op (utime+stime from /proc), ratio shale/peer
+#  - redis-benchmark's string tests (TESTS, default SET GET INCR MSET PING_MBULK), 50
+#    connections, 32-byte values, 100 000 random keys, -P 1 / 16: ops/s and server CPU time
+#    per op (utime+stime from /proc), ratio shale/peer
 #  - resident memory per key after loading 1 000 000 keys (16-byte keys, 32-byte values)
 #    without and with a TTL
 #  - expiry: 1M keys with a 1 s TTL expire while a GET benchmark runs; time until all are
@@ -15,6 +16,7 @@ N=${N:-200000}
 SHALE_PORT=${SHALE_PORT:-7390}
 REDIS_PORT=${REDIS_PORT:-7391}
 KEYS=${KEYS:-1000000}
+TESTS=${TESTS:-set get incr mset ping_mbulk}
 if [ "${INSTALL:-0}" = 1 ]; then
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools nutcracker >/dev/null
 fi
@@ -52,12 +54,12 @@ bench() {
 for threads in 0 1; do
   start_shale --threads "$threads"; start_redis
   echo "== throughput and CPU per op, shale --threads $threads (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
-  printf '%-4s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
+  printf '%-10s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
   for p in 1 16; do
-    for t in set get; do
+    for t in $TESTS; do
       read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
       read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
-      printf '%-4s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
+      printf '%-10s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
         "$(awk -v a="$so" -v b="$ro" 'BEGIN{print a/b}')" "$sc" "$rc" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
     done
   done

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::cmd::string::{SetArgs, SetMode};
+use crate::cmd::string::SetArgs;
 use crate::protocol::binary::RequestFrame;
 
 fn frame_bytes(opcode: u8, id: u32, key: &'static [u8], value: &'static [u8]) -> BytesMut {
@@ -61,7 +61,7 @@ fn binary_bytes_delivered_in_pieces_decode_the_same() {
                 key: Bytes::from_static(b"key"),
                 value: Bytes::from_static(b"some value"),
                 ttl: None,
-                mode: SetMode::Always,
+                more: None,
             });
             assert_eq!(item.command, Ok(want));
         }

@@ -88,6 +88,10 @@ fn serve_then_exit(extra: &[&str], check: impl FnOnce(u32)) {
     // The open connection was closed by the server.
     let mut rest = Vec::new();
     assert_eq!(s.read_to_end(&mut rest).unwrap_or(0), 0);
-    let lines: Vec<String> = rx.try_iter().collect();
+    // The reader thread may still be forwarding the last lines: read until the pipe closes.
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(WAIT) {
+        lines.push(line);
+    }
     assert!(lines.iter().any(|l| l.contains("SIGTERM")), "{lines:?}");
 }

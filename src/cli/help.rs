@@ -268,7 +268,8 @@ mod tests {
 
     #[test]
     fn completes_command_names_in_the_typed_case() {
-        assert_eq!(complete("pe", 2), (0, vec!["persist".into(), "pexpire".into()]));
+        let pe = ["persist", "pexpire", "pexpireat", "pexpiretime"].map(String::from).to_vec();
+        assert_eq!(complete("pe", 2), (0, pe));
         assert_eq!(complete("DB", 2), (0, vec!["DBSIZE".into()]));
         assert_eq!(complete("help mg", 7), (5, vec!["mget".into()]));
         assert_eq!(complete("get mg", 6).1, Vec::<String>::new());

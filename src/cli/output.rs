@@ -79,7 +79,7 @@ fn tty(reply: &Reply, prefix: &str, out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
         }
-        Reply::Nil => out.extend_from_slice(b"(nil)\n"),
+        Reply::Nil | Reply::NilArray => out.extend_from_slice(b"(nil)\n"),
         Reply::Int(n) => line(out, &format!("(integer) {n}")),
         Reply::Error(e) => line(out, &format!("(error) {e}")),
         Reply::Raw(status, _) => line(out, &format!("(status) {}", status.name())),
@@ -111,7 +111,7 @@ fn raw(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Ok => out.extend_from_slice(b"OK"),
         Reply::Simple(s) => out.extend_from_slice(s.as_bytes()),
         Reply::Bulk(b) | Reply::Verbatim(b) => out.extend_from_slice(b),
-        Reply::Nil => {}
+        Reply::Nil | Reply::NilArray => {}
         Reply::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Reply::Error(e) => out.extend_from_slice(e.to_string().as_bytes()),
         Reply::Raw(status, _) => out.extend_from_slice(status.name().as_bytes()),
@@ -168,7 +168,7 @@ fn json(reply: &Reply) -> Value {
         Reply::Ok => Value::from("OK"),
         Reply::Simple(s) => Value::from(*s),
         Reply::Bulk(b) | Reply::Verbatim(b) => Value::from(lossy(b)),
-        Reply::Nil => Value::Null,
+        Reply::Nil | Reply::NilArray => Value::Null,
         Reply::Int(n) => Value::from(*n),
         Reply::Error(e) => {
             let mut object = Map::new();

@@ -16,7 +16,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use crate::cmd::expiry::TtlUnit;
-use crate::cmd::string::SetMode;
 use crate::cmd::{Command, parse};
 use crate::protocol::text::RequestDecoder;
 use crate::protocol::{ErrorReply, Limits};
@@ -66,7 +65,7 @@ impl Request {
         let op = match cmd {
             Command::Ping(None) => Op::Ping,
             Command::Get(key) => Op::Get(key),
-            Command::Set(set) if set.mode == SetMode::Always => {
+            Command::Set(set) if set.is_plain() => {
                 Op::Set { key: set.key, value: set.value, ttl: set.ttl }
             }
             Command::Del(mut keys) if keys.len() == 1 => match keys.pop() {

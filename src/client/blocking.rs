@@ -34,6 +34,10 @@ use tokio::runtime::{Handle, Runtime};
 
 use super::{ClientBuilder, ClientMetrics, Error, RespValue, Stats, TtlState, Value};
 
+mod keyspace;
+
+pub use keyspace::Transaction;
+
 /// Shuts its runtime down without waiting, so dropping the last client never blocks and
 /// never panics (not even when dropped inside another runtime by mistake).
 #[derive(Debug)]
@@ -144,6 +148,18 @@ impl Client {
     /// This client's own counters and latencies.
     pub fn metrics(&self) -> ClientMetrics {
         self.inner.metrics()
+    }
+
+    /// Blocks on `f` run with the async client: how the typed methods of other files
+    /// (`blocking_strings.rs`) mirror theirs.
+    pub(super) fn block<'a, T, F>(
+        &'a self,
+        f: impl FnOnce(&'a super::Client) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        self.rt.block(f(&self.inner))
     }
 
     /// A pipeline executed with [`Pipeline::execute`].

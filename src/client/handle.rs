@@ -249,6 +249,22 @@ impl Client {
         Err(last)
     }
 
+    /// A connection of its own to the active address (for a transaction), failing over
+    /// like [`Client::connection`] only when connecting fails.
+    pub(crate) async fn dedicated(&self, deadline: Instant) -> Result<Connection, Error> {
+        let pools = &self.inner.pools;
+        let first = self.inner.active.load(Ordering::Relaxed);
+        let mut last = Error::NoAddresses;
+        for k in 0..pools.len() {
+            match pools[(first + k) % pools.len()].dedicated(deadline).await {
+                Ok(conn) => return Ok(conn),
+                Err(e @ Error::Connect { .. }) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
     /// Records one completed request in this client's metrics.
     pub(crate) fn record(&self, latency: Duration, error: Option<&Error>) {
         self.inner.metrics.record(latency, error);

@@ -56,6 +56,7 @@
 //! ```
 
 pub mod blocking;
+mod blocking_strings;
 mod builder;
 pub mod config;
 mod connection;
@@ -63,13 +64,16 @@ pub mod dialect;
 mod error;
 mod handle;
 mod inflight;
+mod keyspace;
 pub(crate) mod metrics;
 mod pipeline;
 mod pool;
 mod reply;
 mod request;
 mod stats;
+mod strings;
 mod tasks;
+mod tx;
 pub mod url;
 
 pub use crate::protocol::text::RespValue;
@@ -78,8 +82,11 @@ pub use config::{ConnectionConfig, Greeting, ReconnectPolicy};
 pub use connection::Connection;
 pub use error::Error;
 pub use handle::Client;
+pub use keyspace::{ExpireCondition, ScanOptions};
 pub use metrics::{ClientMetrics, Latency};
 pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use reply::{TtlState, Value};
 pub use stats::Stats;
+pub use strings::{BitUnit, GetExpiry, SetOptions, SetResult};
+pub use tx::Transaction;

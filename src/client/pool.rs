@@ -155,6 +155,13 @@ impl Pool {
         Self { inner: Arc::new(inner) }
     }
 
+    /// A new connection to this pool's address with its settings, not shared with the
+    /// pool (a transaction's own connection).
+    pub(crate) async fn dedicated(&self, deadline: Instant) -> Result<Connection, Error> {
+        let connect = Connection::connect(&self.inner.addr, &self.inner.cfg);
+        tokio::time::timeout_at(deadline, connect).await.map_err(|_| Error::Timeout)?
+    }
+
     /// The address every connection goes to.
     pub fn addr(&self) -> &str {
         &self.inner.addr

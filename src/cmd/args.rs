@@ -132,3 +132,21 @@ pub fn is(argv: &Argv, i: usize, word: &str) -> bool {
 pub fn lower(argv: &Argv, i: usize) -> String {
     String::from_utf8_lossy(argv.get(i).unwrap_or_default()).to_ascii_lowercase()
 }
+
+/// Argument `i` as a database index: an integer that fits Redis's `int`, with Redis's
+/// range error otherwise.
+pub fn db_index(argv: &Argv, i: usize) -> Result<i64, ErrorReply> {
+    let n = int(argv, i)?;
+    i32::try_from(n).map(i64::from).map_err(|_| {
+        ErrorReply::invalid(format!(
+            "value is out of range, value must between {} and {}",
+            i32::MIN,
+            i32::MAX
+        ))
+    })
+}
+
+/// `Ok` for database 0, the only one; Redis's error for any other index.
+pub fn db_zero(db: i64) -> Result<(), ErrorReply> {
+    if db == 0 { Ok(()) } else { Err(ErrorReply::invalid("DB index is out of range")) }
+}

@@ -10,7 +10,7 @@ use super::conn::Credentials;
 use super::internal::{
     BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs, rmw_command,
 };
-use super::string::{SetArgs, SetMode};
+use super::string::SetArgs;
 use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
 use crate::protocol::text::{Argv, RequestDecoder};
 use crate::protocol::{ErrorReply, Limits, Opcode, Status, cluster};
@@ -37,7 +37,7 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let key = check_key(key, limits)?;
             check_value(&value, limits)?;
             let ttl = ttl_from_ms(ttl_ms)?;
-            Ok(Command::Set(SetArgs { key, value, ttl, mode: SetMode::Always }))
+            Ok(Command::Set(SetArgs::plain(key, value, ttl)))
         }
         Opcode::VSet => {
             let key = check_key(key, limits)?;

@@ -37,7 +37,7 @@ fn from_frame_validates() {
                 key: Bytes::from_static(b"k"),
                 value: Bytes::from_static(b"v"),
                 ttl: None,
-                mode: SetMode::Always,
+                more: None,
             })),
         ),
         (req(4, b"k", b"", 0), Ok(Command::Del(vec![Bytes::from_static(b"k")]))),

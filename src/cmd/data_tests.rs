@@ -12,7 +12,7 @@ use crate::protocol::cluster::WriteAck;
 use crate::protocol::{Limits, Reply, Status};
 use crate::store::{ManualClock, Store, StoreConfig, StoreOptions};
 
-fn exec(store: &Store, words: &[&str]) -> Reply {
+pub(super) fn exec(store: &Store, words: &[&str]) -> Reply {
     let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
     match parse(&argv.into(), &Limits::default()) {
         Ok(cmd) => run(cmd, store, &TestEnv::new()),
@@ -20,7 +20,7 @@ fn exec(store: &Store, words: &[&str]) -> Reply {
     }
 }
 
-fn bulk(s: &str) -> Reply {
+pub(super) fn bulk(s: &str) -> Reply {
     Reply::text(s)
 }
 

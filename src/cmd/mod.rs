@@ -41,10 +41,12 @@
 
 pub mod args;
 mod binary;
+pub mod bitmap;
 pub mod clients;
 pub mod config;
 pub mod conn;
 mod ctx;
+pub mod durability;
 pub mod expiry;
 pub mod glob;
 pub mod info;
@@ -59,15 +61,20 @@ pub mod session;
 pub mod slowlog;
 mod spec;
 pub mod string;
+pub mod tx;
 
 #[cfg(test)]
 mod data_tests;
+#[cfg(test)]
+mod keyspace_tests;
 #[cfg(test)]
 mod parse_tests;
 #[cfg(test)]
 mod registry_tests;
 #[cfg(test)]
 pub(crate) mod test_env;
+#[cfg(test)]
+mod tx_tests;
 
 pub use args::parse;
 pub use binary::{argv as cmd_argv, from_frame};
@@ -121,6 +128,57 @@ registry! {
     Sync => internal::Sync,
     Rmw => internal::Rmw,
     Fence => internal::Fence,
+    // Strings and bitmaps (the string helper's block).
+    Incr => string::Incr,
+    IncrBy => string::IncrBy,
+    Decr => string::Decr,
+    DecrBy => string::DecrBy,
+    IncrByFloat => string::IncrByFloat,
+    Append => string::Append,
+    Strlen => string::Strlen,
+    GetRange => string::GetRange,
+    Substr => string::Substr,
+    SetRange => string::SetRange,
+    GetSet => string::GetSet,
+    GetDel => string::GetDel,
+    GetEx => string::GetEx,
+    SetNx => string::SetNx,
+    SetEx => string::SetEx,
+    PSetEx => string::PSetEx,
+    MSetNx => string::MSetNx,
+    Lcs => string::Lcs,
+    SetBit => bitmap::SetBit,
+    GetBit => bitmap::GetBit,
+    BitCount => bitmap::BitCount,
+    BitPos => bitmap::BitPos,
+    BitOp => bitmap::BitOpCmd,
+    // Keyspace, expiry and durability (issue 14, part 2).
+    Unlink => keyspace::Unlink,
+    Touch => keyspace::Touch,
+    Type => keyspace::Type,
+    Rename => keyspace::Rename,
+    RenameNx => keyspace::RenameNx,
+    Copy => keyspace::Copy,
+    Keys => keyspace::KeysCmd,
+    Scan => keyspace::Scan,
+    RandomKey => keyspace::RandomKey,
+    ExpireAt => expiry::ExpireAt,
+    PExpireAt => expiry::PExpireAt,
+    ExpireTime => expiry::ExpireTime,
+    PExpireTime => expiry::PExpireTime,
+    Object => keyspace::Object,
+    Memory => keyspace::Memory,
+    Wait => durability::Wait,
+    LastSave => durability::LastSave,
+    Save => durability::Save,
+    BgSave => durability::BgSave,
+    Multi => tx::Multi,
+    Exec => tx::Exec,
+    Discard => tx::Discard,
+    Watch => tx::Watch,
+    Unwatch => tx::Unwatch,
+    BitField => bitmap::BitField,
+    BitFieldRo => bitmap::BitFieldRo,
 }
 
 impl Command {
@@ -137,7 +195,10 @@ pub fn execute(command: Command, ctx: &mut Ctx<'_>) -> Reply {
     if ctx.session.monitor && touches_keyspace(command.full_spec()) {
         return Reply::Error(ErrorReply::invalid("Replica can't interact with the keyspace"));
     }
-    command.apply(ctx)
+    match tx::intercept(command, &mut ctx.session.tx) {
+        std::ops::ControlFlow::Continue(command) => command.apply(ctx),
+        std::ops::ControlFlow::Break(reply) => reply,
+    }
 }
 
 /// Whether a command reads or writes data, which a MONITOR connection may not do.

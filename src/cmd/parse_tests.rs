@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::conn::{Credentials, HelloArgs};
 use super::expiry::ExpireArgs;
 use super::keyspace::FlushMode;
-use super::string::{SetArgs, SetMode};
+use super::string::{SetArgs, SetMode, SetMore};
 use super::{Command, parse};
 use crate::protocol::{Limits, Status};
 
@@ -23,7 +23,17 @@ fn bs(items: &[&str]) -> Vec<Bytes> {
 }
 
 fn set(key: &str, value: &str, ttl: Option<Duration>, mode: SetMode) -> Want {
-    Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, mode }))
+    let more = (mode != SetMode::Always).then(|| Box::new(SetMore { mode, ..SetMore::default() }));
+    Ok(Command::Set(SetArgs { key: b(key), value: b(value), ttl, more }))
+}
+
+fn set_more(key: &str, value: &str, more: SetMore) -> Want {
+    Ok(Command::Set(SetArgs {
+        key: b(key),
+        value: b(value),
+        ttl: None,
+        more: Some(Box::new(more)),
+    }))
 }
 
 fn err(status: Status, message: &'static str) -> Want {
@@ -102,7 +112,35 @@ fn parses_set_options() {
             (&["SET", "k", "v", "XX", "NX"], invalid("syntax error")), // XX with NX
             (&["SET", "k", "v", "EX", "1", "PX", "1"], invalid("syntax error")), // EX with PX
             (&["SET", "k", "v", "EX"], invalid("syntax error")),       // EX without value
-            (&["SET", "k", "v", "KEEPTTL"], invalid("syntax error")),  // unsupported option
+            (
+                &["SET", "k", "v", "KEEPTTL"],
+                set_more("k", "v", SetMore { keep_ttl: true, ..SetMore::default() }),
+            ), // KEEPTTL
+            (
+                &["SET", "k", "v", "GET"],
+                set_more("k", "v", SetMore { get: true, ..SetMore::default() }),
+            ), // GET
+            (
+                &["SET", "k", "v", "NX", "GET"],
+                set_more("k", "v", SetMore { mode: IfAbsent, get: true, ..SetMore::default() }),
+            ), // NX with GET (7.0)
+            (
+                &["SET", "k", "v", "EXAT", "2000000000"],
+                set_more(
+                    "k",
+                    "v",
+                    SetMore { at_ms: Some(2_000_000_000_000), ..SetMore::default() },
+                ),
+            ), // EXAT
+            (
+                &["SET", "k", "v", "PXAT", "1"],
+                set_more("k", "v", SetMore { at_ms: Some(1), ..SetMore::default() }),
+            ), // PXAT in the past parses
+            (&["SET", "k", "v", "KEEPTTL", "EX", "1"], invalid("syntax error")), // KEEPTTL with EX
+            (&["SET", "k", "v", "PX", "1", "KEEPTTL"], invalid("syntax error")), // PX with KEEPTTL
+            (&["SET", "k", "v", "EXAT", "1", "PXAT", "1"], invalid("syntax error")), // EXAT with PXAT
+            (&["SET", "k", "v", "PERSIST"], invalid("syntax error")), // GETEX's option
+            (&["SET", "k", "v", "EXAT", "0"], invalid(bad_expire)),   // EXAT zero
             (&["SET", "k", "v", "EX", "abc"], invalid("value is not an integer or out of range")), // not a number
             (&["SET", "k", "v", "EX", "1.5"], invalid("value is not an integer or out of range")), // fraction
             (&["SET", "k", "v", "EX", "+5"], invalid("value is not an integer or out of range")), // plus sign
@@ -121,23 +159,45 @@ fn parses_set_options() {
 
 #[test]
 fn parses_expire() {
-    let expire = |ttl| Ok(Command::Expire(ExpireArgs { key: b("k"), ttl }));
-    let pexpire = |ttl| Ok(Command::PExpire(ExpireArgs { key: b("k"), ttl }));
+    use super::expiry::When;
+    use crate::store::ExpireCond;
+    let args = |when, cond| ExpireArgs { key: b("k"), when, cond };
+    let expire = |when| Ok(Command::Expire(args(when, ExpireCond::ALWAYS)));
+    let pexpire = |when| Ok(Command::PExpire(args(when, ExpireCond::ALWAYS)));
+    let gt_xx = ExpireCond { gt: true, xx: true, ..ExpireCond::ALWAYS };
     check(
         &[
-            (&["EXPIRE", "k", "10"], expire(Duration::from_secs(10))), // seconds
-            (&["PEXPIRE", "k", "1500"], pexpire(Duration::from_millis(1500))), // millis
-            (&["EXPIRE", "k", "0"], expire(Duration::ZERO)),           // zero deletes
-            (&["PEXPIRE", "k", "-1"], pexpire(Duration::ZERO)),        // negative deletes
+            (&["EXPIRE", "k", "10"], expire(When::In(10_000))), // seconds
+            (&["PEXPIRE", "k", "1500"], pexpire(When::In(1500))), // millis
+            (&["EXPIRE", "k", "0"], expire(When::In(0))),       // zero deletes
+            (&["PEXPIRE", "k", "-1"], pexpire(When::In(-1))),   // negative deletes
+            (
+                &["EXPIREAT", "k", "5"],
+                Ok(Command::ExpireAt(args(When::At(5000), ExpireCond::ALWAYS))),
+            ), // absolute
+            (&["EXPIRE", "k", "1", "xx", "GT"], Ok(Command::Expire(args(When::In(1000), gt_xx)))), // options
             (&["EXPIRE", "k", "x"], invalid("value is not an integer or out of range")), // not a number
             (&["EXPIRE", "k"], invalid("wrong number of arguments for 'expire' command")), // no ttl
             (&["EXPIRE", "k", "99999999999"], invalid("invalid expire time in 'expire' command")), // too long
+            (
+                &["EXPIRE", "k", "9223372036854775807"],
+                invalid("invalid expire time in 'expire' command"),
+            ), // seconds overflow as millis
             (
                 &["PEXPIRE", "k", "9223372036854775807"],
                 invalid("invalid expire time in 'pexpire' command"),
             ), // too long
             (&["EXPIRE", "", "1"], invalid("empty key")), // empty key
-            (&["EXPIRE", "k", "1", "NX"], invalid("Unsupported option NX")), // options not yet
+            (&["EXPIRE", "k", "1", "FOO"], invalid("Unsupported option FOO")), // unknown option
+            (&["EXPIRE", "k", "x", "FOO"], invalid("Unsupported option FOO")), // options first
+            (
+                &["EXPIRE", "k", "1", "NX", "GT"],
+                invalid("NX and XX, GT or LT options at the same time are not compatible"),
+            ), // NX with another
+            (
+                &["EXPIRE", "k", "1", "GT", "LT"],
+                invalid("GT and LT options at the same time are not compatible"),
+            ), // GT with LT
         ],
         &Limits::default(),
     );
@@ -168,10 +228,13 @@ fn parses_connection_command_arguments() {
             (&["SELECT", "0"], Ok(Command::Select(0))), // db 0
             (&["SELECT", "-1"], Ok(Command::Select(-1))), // apply rejects the range
             (&["SELECT", "x"], invalid("value is not an integer or out of range")), // not a number
-            (&["SELECT", "99999999999"], invalid("value is not an integer or out of range")), // over int
+            (
+                &["SELECT", "99999999999"],
+                invalid("value is out of range, value must between -2147483648 and 2147483647"),
+            ), // over int
             (&["SELECT"], invalid("wrong number of arguments for 'select' command")), // no db
-            (&["HELLO"], hello(None, None, None)),                                    // no version
-            (&["HELLO", "3"], hello(Some(3), None, None)),                            // version
+            (&["HELLO"], hello(None, None, None)), // no version
+            (&["HELLO", "3"], hello(Some(3), None, None)), // version
             (
                 &["HELLO", "2", "AUTH", "u", "p", "SETNAME", "n"],
                 hello(Some(2), Some(creds(Some("u"), "p")), Some("n")),

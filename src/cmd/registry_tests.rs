@@ -75,6 +75,62 @@ const SAMPLES: &[&[&str]] = &[
     &["shard_sync", "1"],
     &["rmw", "expire", "k", "10"],
     &["fence", "1", "n1"],
+    // Strings and bitmaps.
+    &["incr", "k"],
+    &["incrby", "k", "5"],
+    &["decr", "k"],
+    &["decrby", "k", "5"],
+    &["incrbyfloat", "k", "1.5"],
+    &["append", "k", "v"],
+    &["strlen", "k"],
+    &["getrange", "k", "0", "-1"],
+    &["substr", "k", "0", "-1"],
+    &["setrange", "k", "3", "v"],
+    &["getset", "k", "v"],
+    &["getdel", "k"],
+    &["getex", "k", "PERSIST"],
+    &["setnx", "k", "v"],
+    &["setex", "k", "10", "v"],
+    &["psetex", "k", "100", "v"],
+    &["msetnx", "a", "1", "b", "2"],
+    &["lcs", "a", "b", "IDX", "MINMATCHLEN", "2", "WITHMATCHLEN"],
+    &["setbit", "k", "7", "1"],
+    &["getbit", "k", "7"],
+    &["bitcount", "k", "0", "-1", "BIT"],
+    &["bitpos", "k", "1", "0", "-1", "BYTE"],
+    &["bitop", "and", "dest", "a", "b"],
+    // Keyspace, expiry and durability (issue 14, part 2).
+    &["unlink", "a", "b"],
+    &["touch", "a", "b", "a"],
+    &["type", "k"],
+    &["rename", "a", "b"],
+    &["renamenx", "a", "b"],
+    &["copy", "a", "b", "db", "0", "replace"],
+    &["keys", "user:*"],
+    &["scan", "0", "match", "a*", "count", "10", "type", "string"],
+    &["randomkey"],
+    &["expireat", "k", "1700000000", "gt"],
+    &["pexpireat", "k", "1700000000000", "xx", "lt"],
+    &["expiretime", "k"],
+    &["pexpiretime", "k"],
+    &["object", "encoding", "k"],
+    &["object", "freq", "k"],
+    &["object", "idletime", "k"],
+    &["object", "refcount", "k"],
+    &["object", "help"],
+    &["memory", "usage", "k", "samples", "5"],
+    &["memory", "help"],
+    &["wait", "0", "100"],
+    &["lastsave"],
+    &["save"],
+    &["bgsave", "schedule"],
+    &["multi"],
+    &["exec"],
+    &["discard"],
+    &["watch", "a", "b"],
+    &["unwatch"],
+    &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
+    &["bitfield_ro", "k", "GET", "i16", "3"],
 ];
 
 fn argv(words: &[&str]) -> Vec<Bytes> {
@@ -87,7 +143,7 @@ fn all_specs() -> impl Iterator<Item = &'static Spec> {
 
 #[test]
 fn every_declaration_is_sane() {
-    let groups = ["string", "generic", "connection", "server", "shale"];
+    let groups = ["string", "bitmap", "generic", "connection", "server", "shale", "transactions"];
     for spec in all_specs() {
         let name = spec.name;
         assert!(!name.is_empty() && name == name.to_ascii_lowercase(), "{name}: lower case");
@@ -108,10 +164,10 @@ fn every_declaration_is_sane() {
                 assert!(keyed, "{name}: a keyed route needs key specs")
             }
             Route::SameShard => assert!(keyed, "{name}: same-shard commands have keys"),
-            Route::Internal => {}
+            Route::Internal | Route::Transaction => {}
         }
         // Keyed data commands say whether they read or write.
-        if keyed && spec.route != Route::Internal {
+        if keyed && !matches!(spec.route, Route::Internal | Route::Transaction) {
             assert!(spec.has(Flag::Write) || spec.has(Flag::ReadOnly), "{name}: read or write");
         }
     }
@@ -200,6 +256,15 @@ fn routes_depend_on_arguments_where_declared() {
     assert_eq!(route(&["exists", "a"]), Route::Read);
     assert_eq!(route(&["expire", "k", "1"]), Route::ReadModifyWrite);
     assert_eq!(route(&["persist", "k"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["incr", "k"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["append", "k", "v"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["set", "k", "v", "GET"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["set", "k", "v", "KEEPTTL"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["getex", "k"]), Route::Read);
+    assert_eq!(route(&["getex", "k", "PERSIST"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["expireat", "k", "1", "NX"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["rename", "a", "b"]), Route::SameShard);
+    assert_eq!(route(&["msetnx", "a", "1", "b", "2"]), Route::SameShard);
     assert_eq!(route(&["set", "k", "v", "XX", "PX", "5"]), Route::ReadModifyWrite);
     assert_eq!(route(&["ping"]), Route::Connection);
     assert!(matches!(route(&["dbsize"]), Route::AllShards { .. }));

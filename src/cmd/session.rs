@@ -50,6 +50,8 @@ pub struct Session {
     pub order: KeyOrder,
     /// What other connections may see of this one.
     pub client: Arc<ClientInfo>,
+    /// MULTI's queue and the WATCHed keys.
+    pub tx: super::tx::Transaction,
 }
 
 impl Session {
@@ -65,6 +67,7 @@ impl Session {
             binary: false,
             order: KeyOrder::default(),
             client: Arc::new(ClientInfo::new(id, peer)),
+            tx: super::tx::Transaction::default(),
         }
     }
 

@@ -185,6 +185,8 @@ pub enum Flag {
     NoMulti,
     /// Allowed while a script is busy.
     AllowBusy,
+    /// Refused while a replica loads its dataset asynchronously.
+    NoAsyncLoading,
 }
 
 impl Flag {
@@ -208,6 +210,7 @@ impl Flag {
             Flag::MovableKeys => "movablekeys",
             Flag::NoMulti => "no_multi",
             Flag::AllowBusy => "allow_busy",
+            Flag::NoAsyncLoading => "no_async_loading",
         }
     }
 }
@@ -239,6 +242,9 @@ pub enum Route {
     },
     /// Node-to-node or router-to-node operations (versioned writes, shard dumps).
     Internal,
+    /// A connection's transaction state (MULTI, EXEC, DISCARD, WATCH, UNWATCH): runs where
+    /// the data is, with every queued command's keys on that node.
+    Transaction,
 }
 
 /// How a split or all-shards command's replies combine.
@@ -256,6 +262,8 @@ pub enum Merge {
     Cursor,
     /// Any one non-nil reply (RANDOMKEY).
     Any,
+    /// The smallest integer (WAIT).
+    Min,
 }
 
 #[cfg(test)]

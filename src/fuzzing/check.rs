@@ -119,7 +119,10 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
         }
         Command::MSet(pairs) => pairs.iter().for_each(|(_, v)| value(v)),
         Command::Expire(a) | Command::PExpire(a) => {
-            assert!(a.ttl <= MAX_TTL, "EXPIRE ttl {:?}", a.ttl);
+            if let crate::cmd::expiry::When::In(ms) = a.when {
+                let max = i64::try_from(MAX_TTL.as_millis()).unwrap_or(i64::MAX);
+                assert!(ms <= max, "EXPIRE ttl {ms} ms");
+            }
         }
         Command::VSet(a) => {
             value(&a.value);
@@ -130,6 +133,22 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
         Command::VDel(a) => assert_ne!(a.version, 0, "VDEL with the reserved version 0"),
         // What RMW carries is parsed like a text command.
         Command::Rmw(inner) => check_command(inner, limits, Origin::Text),
+        // Strings and bitmaps.
+        Command::Append(a) => value(&a.value),
+        Command::SetRange(a) => {
+            value(&a.value);
+            let end = a.offset.saturating_add(a.value.len());
+            assert!(a.value.is_empty() || end <= limits.max_value_size, "SETRANGE to {end}");
+        }
+        Command::GetSet((_, v)) | Command::SetNx((_, v)) => value(v),
+        Command::SetEx(a) | Command::PSetEx(a) => {
+            value(&a.value);
+            assert!(a.ttl > Duration::ZERO && a.ttl <= MAX_TTL, "SETEX ttl {:?}", a.ttl);
+        }
+        Command::MSetNx(pairs) => pairs.iter().for_each(|(_, v)| value(v)),
+        Command::SetBit(a) => {
+            assert!(a.offset / 8 < limits.max_value_size as u64, "SETBIT offset {}", a.offset)
+        }
         // The rest carry no value or TTL beyond their keys, checked above.
         _ => {}
     }

@@ -249,7 +249,9 @@ pub fn encode_reply(id: u32, opcode: u8, reply: &Reply, dst: &mut BytesMut) {
         }
         (_, Reply::Raw(status, payload)) => encode_response_parts(id, *status as u8, payload, dst),
         (Some(Opcode::Cmd), reply) => encode_resp3_response(id, reply, dst),
-        (_, Reply::Nil) => encode_response_parts(id, Status::NotFound as u8, &[], dst),
+        (_, Reply::Nil | Reply::NilArray) => {
+            encode_response_parts(id, Status::NotFound as u8, &[], dst)
+        }
         (Some(Opcode::Del | Opcode::VSet | Opcode::VDel), Reply::Int(n)) => {
             encode_response_parts(id, ok, &[u8::from(*n > 0)], dst)
         }

@@ -31,5 +31,5 @@ mod status;
 pub mod text;
 
 pub use limits::Limits;
-pub use reply::{ErrorReply, NOPROTO_MESSAGE, Reply, WRONGPASS_MESSAGE};
+pub use reply::{EXECABORT_MESSAGE, ErrorReply, NOPROTO_MESSAGE, Reply, WRONGPASS_MESSAGE};
 pub use status::{Opcode, Status};

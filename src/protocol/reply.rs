@@ -15,6 +15,10 @@ pub const WRONGPASS_MESSAGE: &str = "invalid username-password pair or user is d
 /// it `-NOPROTO ...` (binary: INVALID_ARGUMENT with this message).
 pub const NOPROTO_MESSAGE: &str = "unsupported protocol version";
 
+/// EXEC's answer after a command failed to queue; RESP renders it `-EXECABORT ...`
+/// (binary: INVALID_ARGUMENT with this message).
+pub const EXECABORT_MESSAGE: &str = "Transaction discarded because of previous errors.";
+
 /// An error reply: a status and a human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReply {
@@ -36,13 +40,15 @@ impl ErrorReply {
     }
 
     /// The word the RESP form starts with: the status's, except where Redis uses a word
-    /// binary has no status for: `WRONGPASS` (binary NOAUTH) and `NOPROTO` (binary
-    /// INVALID_ARGUMENT).
+    /// binary has no status for: `WRONGPASS` (binary NOAUTH), `NOPROTO` and `EXECABORT`
+    /// (binary INVALID_ARGUMENT).
     pub fn resp_prefix(&self) -> &'static str {
         if self.status == Status::NoAuth && self.message == WRONGPASS_MESSAGE {
             "WRONGPASS"
         } else if self.status == Status::InvalidArgument && self.message == NOPROTO_MESSAGE {
             "NOPROTO"
+        } else if self.status == Status::InvalidArgument && self.message == EXECABORT_MESSAGE {
+            "EXECABORT"
         } else {
             self.status.resp_prefix()
         }
@@ -69,6 +75,9 @@ pub enum Reply {
     Bulk(Bytes),
     /// A missing value: `$-1` (RESP3 `_`); binary NOT_FOUND.
     Nil,
+    /// A null array: `*-1` (RESP3 `_`), as EXEC answers when a watched key changed; binary
+    /// NOT_FOUND.
+    NilArray,
     /// An integer.
     Int(i64),
     /// An array of replies.

@@ -19,7 +19,7 @@ use super::topology::Topology;
 use super::write::{WriteReq, write};
 use crate::auth::Screened;
 use crate::cmd::expiry::TtlUnit;
-use crate::cmd::string::{SetArgs, SetMode};
+use crate::cmd::string::SetArgs;
 use crate::cmd::{self, Command, Ctx, Route, Services};
 use crate::net::{Handler, Session};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
@@ -206,10 +206,10 @@ impl Router {
     }
 
     async fn set(&self, args: SetArgs) -> Reply {
-        if args.mode != SetMode::Always {
+        if !args.is_plain() {
             return Reply::error(
                 Status::InvalidArgument,
-                "NX/XX are not supported through the router",
+                "NX/XX, GET, KEEPTTL, EXAT and PXAT are not supported through the router",
             );
         }
         match self.write_frames(args.key, Some(args.value), args.ttl).await {

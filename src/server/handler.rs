@@ -111,6 +111,9 @@ impl StoreHandler {
             Screened::Answer(reply) => return reply,
         };
         if let Some(Err(e)) = self.cluster.as_ref().map(|c| c.node.check(&command)) {
+            // Inside MULTI a key this node cannot serve fails the transaction at queue
+            // time, as Redis Cluster's -MOVED does: EXEC then aborts.
+            session.tx.fail();
             return Reply::Error(e);
         }
         let mut ctx = Ctx::new(session, self, Some(&*self.store));

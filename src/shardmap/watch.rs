@@ -69,6 +69,9 @@ pub struct MapWatcher {
     generation: AtomicU64,
     /// Maps refused since start (unreadable, invalid, or a change that would lose data).
     rejected: AtomicU64,
+    /// The version of the file last refused: the same file refused again (by the poll and a
+    /// SIGHUP, say) is neither counted nor logged twice.
+    last_refused: Mutex<Option<Fingerprint>>,
 }
 
 impl MapWatcher {
@@ -96,6 +99,7 @@ impl MapWatcher {
             loaded: AtomicBool::new(loaded),
             generation: AtomicU64::new(u64::from(loaded)),
             rejected: AtomicU64::new(0),
+            last_refused: Mutex::new(None),
         })
     }
 
@@ -110,7 +114,7 @@ impl MapWatcher {
         self.generation.load(Ordering::Relaxed)
     }
 
-    /// Maps refused since start (`map_rejected` in STATS).
+    /// Maps refused since start (`map_rejected` in STATS): each version of the file once.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
     }
@@ -156,6 +160,7 @@ impl MapWatcher {
     /// [`MAX_MAP_FILE_BYTES`](super::map::MAX_MAP_FILE_BYTES)).
     pub fn reload(&self) -> Result<bool, MapError> {
         let _serial = self.reload_lock.lock();
+        let file = std::fs::metadata(&self.path).ok().map(|m| Fingerprint::of(&m));
         let new = match ShardMap::load(&self.path) {
             Ok(map) => map,
             Err(err) if !self.has_map() && is_missing(&err) => {
@@ -163,9 +168,10 @@ impl MapWatcher {
                 return Err(err);
             }
             Err(err) => {
-                self.rejected.fetch_add(1, Ordering::Relaxed);
-                error!(path = %self.path.display(), error = %err,
-                    "shard map rejected; keeping the last good map");
+                if self.refused_anew(file) {
+                    error!(path = %self.path.display(), error = %err,
+                        "shard map rejected; keeping the last good map");
+                }
                 return Err(err);
             }
         };
@@ -179,9 +185,10 @@ impl MapWatcher {
         let problems = if self.has_map() { old.change_problems(&new) } else { new.problems() };
         if !problems.is_empty() {
             let err = MapError::Refused { problems };
-            self.rejected.fetch_add(1, Ordering::Relaxed);
-            error!(path = %self.path.display(), error = %err,
-                "shard map refused; keeping the map in force");
+            if self.refused_anew(file) {
+                error!(path = %self.path.display(), error = %err,
+                    "shard map refused; keeping the map in force");
+            }
             return Err(err);
         }
         self.generation.fetch_add(1, Ordering::Relaxed);
@@ -199,6 +206,20 @@ impl MapWatcher {
         // `send_replace` rather than `send`: having no subscribers is not an error.
         self.notify.send_replace(new);
         Ok(true)
+    }
+
+    /// Counts a refusal of the file version `file`, unless that version was the last one
+    /// refused; returns whether it counted (and should be logged). A file that cannot be
+    /// stat'ed always counts.
+    fn refused_anew(&self, file: Option<Fingerprint>) -> bool {
+        let mut last = self.last_refused.lock();
+        if file.is_some() && *last == file {
+            debug!(path = %self.path.display(), "the same shard map file, refused again");
+            return false;
+        }
+        *last = file;
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Starts the background task on `tracker`: checks the file's (mtime, length, inode)
@@ -270,12 +291,7 @@ impl MapWatcher {
     /// stat'ed (deleted, or mid-rename), which is itself a change worth reacting to.
     async fn fingerprint(&self) -> Option<Fingerprint> {
         let meta = tokio::fs::metadata(&self.path).await.ok()?;
-        Some(Fingerprint {
-            modified: meta.modified().ok(),
-            len: meta.len(),
-            #[cfg(unix)]
-            inode: std::os::unix::fs::MetadataExt::ino(&meta),
-        })
+        Some(Fingerprint::of(&meta))
     }
 }
 
@@ -292,6 +308,17 @@ struct Fingerprint {
     len: u64,
     #[cfg(unix)]
     inode: u64,
+}
+
+impl Fingerprint {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+            #[cfg(unix)]
+            inode: std::os::unix::fs::MetadataExt::ino(meta),
+        }
+    }
 }
 
 #[cfg(test)]

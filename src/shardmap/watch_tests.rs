@@ -104,11 +104,14 @@ fn invalid_file_keeps_the_last_good_map() {
     assert!(matches!(err, MapError::ShardOutOfRange { .. }), "{err:?}");
     assert_eq!(nodes(&watcher.current()), 4);
     assert!(!rx.has_changed().unwrap());
+    assert!(watcher.reload().is_err(), "the same file again");
+    assert_eq!(watcher.rejected(), 1, "one bad file is one refusal, however often it is read");
 
     std::fs::remove_file(dir.file()).unwrap();
     let err = watcher.reload().unwrap_err();
     assert!(matches!(err, MapError::Unreadable { .. }), "{err:?}");
     assert_eq!(*watcher.current(), map(4));
+    assert_eq!(watcher.rejected(), 2);
 }
 
 /// Waits (bounded) until the watcher's map has `want` nodes.

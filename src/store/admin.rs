@@ -1,6 +1,7 @@
 //! Run-time administration of a [`Store`]: the memory limit CONFIG SET changes, the expiry
-//! counters INFO's keyspace line reports, and CONFIG RESETSTAT's counter reset. Each takes
-//! every shard's lock in turn, never two at once.
+//! counters INFO's keyspace line reports, and CONFIG RESETSTAT's counter reset. The limit
+//! change takes every stripe at once (then the limit's own lock, the order every path
+//! holding both uses); the others take the stripes in turn, never two at once.
 
 use std::time::Duration;
 
@@ -21,17 +22,15 @@ impl Store {
     /// SET). Keys already over a smaller limit stay; later growing writes are refused or
     /// evict, as the policy says.
     pub fn set_memory_limit(&self, maxmemory: usize, policy: EvictionPolicy) {
-        let mut limit = self.limit.lock();
-        *limit = (maxmemory, policy);
-        let b = budget(maxmemory, policy, self.slots.len());
-        for slot in &self.slots {
-            slot.0.lock().set_budget(b);
-        }
+        let locked = self.lock_all();
+        *self.limit.lock() = (maxmemory, policy);
+        locked.set_budget(budget(maxmemory, policy, self.slots.len()));
     }
 
     /// Keys with a TTL (expired ones not yet reclaimed included) and their average
     /// remaining TTL, for INFO's keyspace line.
     pub fn expiry_stats(&self) -> (usize, Duration) {
+        self.check_not_held();
         let (mut volatile, mut sum) = (0usize, 0u128);
         for slot in &self.slots {
             let s = slot.0.lock();
@@ -48,6 +47,7 @@ impl Store {
 
     /// Zeroes the hit, miss, expiry and eviction counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
+        self.check_not_held();
         for slot in &self.slots {
             let c = &mut slot.0.lock().counters;
             (c.hits, c.misses, c.expired, c.evictions) = (0, 0, 0, 0);

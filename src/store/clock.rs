@@ -7,16 +7,27 @@
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A monotonic time source, in nanoseconds since an arbitrary epoch.
+/// A monotonic time source, in nanoseconds since an arbitrary epoch, and the wall clock
+/// absolute deadlines (EXPIREAT, EXPIRETIME) are converted with.
 ///
 /// Implementations must never go backwards: the store treats `now >= deadline` as "expired",
 /// and a clock that steps back would resurrect expired values.
 pub trait Clock: Send + Sync + 'static {
     /// Nanoseconds since this clock's epoch.
     fn now(&self) -> u64;
+
+    /// Time since the Unix epoch. Only converts between absolute and relative deadlines;
+    /// expiry itself never reads it, so a wall clock that is stepped cannot expire or
+    /// resurrect anything.
+    fn wall(&self) -> Duration {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
 }
+
+/// Where a [`ManualClock`]'s wall clock starts: 2026-01-01T00:00:00Z.
+pub const MANUAL_WALL_START: Duration = Duration::from_secs(1_767_225_600);
 
 /// The process-wide epoch: the first time any [`SystemClock`] is read.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -37,7 +48,8 @@ impl Clock for SystemClock {
 
 /// A clock that only moves when told to; for deterministic TTL tests.
 ///
-/// Starts at 0. Moves are saturating, so a test can jump to "the end of time" safely.
+/// Starts at 0. Moves are saturating, so a test can jump to "the end of time" safely. Its
+/// wall clock reads [`MANUAL_WALL_START`] plus the same movement.
 #[derive(Debug, Default)]
 pub struct ManualClock {
     nanos: AtomicU64,
@@ -68,6 +80,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> u64 {
         self.nanos.load(Ordering::Acquire)
+    }
+
+    fn wall(&self) -> Duration {
+        MANUAL_WALL_START.saturating_add(Duration::from_nanos(self.now()))
     }
 }
 

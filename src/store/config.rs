@@ -198,3 +198,117 @@ pub struct DumpEntry {
     /// The write's version (last writer wins).
     pub version: u64,
 }
+
+/// A new deadline for a key ([`super::Keyspace::expire`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// This long from now; zero means already past (the key is deleted).
+    In(Duration),
+    /// At this time since the Unix epoch, converted through the store's wall clock; a time
+    /// not after now is already past (the key is deleted).
+    At(Duration),
+}
+
+impl Deadline {
+    /// The deadline in clock nanoseconds at store time `now` (wall clock `wall`), or `None`
+    /// when it is already past.
+    pub(super) fn deadline(self, now: u64, wall: Duration) -> Option<u64> {
+        let ttl = match self {
+            Deadline::In(ttl) => ttl,
+            Deadline::At(at) => at.saturating_sub(wall),
+        };
+        (!ttl.is_zero()).then(|| super::entry::deadline(now, Some(ttl)))
+    }
+}
+
+/// EXPIRE's NX, XX, GT and LT options: when a new deadline may replace the current one.
+/// Redis's rules: a key without a deadline counts as expiring never, so GT never applies
+/// to it and LT always does; XX combines with GT or LT, NX with nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpireCond {
+    /// NX: only if the key has no deadline.
+    pub nx: bool,
+    /// XX: only if the key has a deadline.
+    pub xx: bool,
+    /// GT: only if the new deadline is later than the current one.
+    pub gt: bool,
+    /// LT: only if the new deadline is sooner than the current one.
+    pub lt: bool,
+}
+
+impl ExpireCond {
+    /// No condition.
+    pub const ALWAYS: ExpireCond = ExpireCond { nx: false, xx: false, gt: false, lt: false };
+
+    /// Whether deadline `new` may replace `current` (`0` = none), in clock nanoseconds.
+    pub(super) fn allows(self, current: u64, new: u64) -> bool {
+        let none = current == 0;
+        !(self.nx && !none
+            || self.xx && none
+            || self.gt && (none || new <= current)
+            || self.lt && !none && new >= current)
+    }
+}
+
+/// What a conditional write did, and the version the key holds afterwards, so a
+/// coordinator can replicate the outcome as a versioned write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// There was no live key to act on (for RENAME and COPY: no live source).
+    Missing,
+    /// The condition refused the change (EXPIRE's NX/XX/GT/LT, RENAMENX, COPY without
+    /// REPLACE onto a live key).
+    Refused,
+    /// Written: the key now holds this version.
+    Written {
+        /// The key's version now.
+        version: u64,
+    },
+    /// Deleted: the tombstone's version, or 0 where deletes leave none.
+    Deleted {
+        /// The tombstone's version (0: no tombstone).
+        version: u64,
+    },
+}
+
+impl Change {
+    /// Whether anything changed (Redis's integer reply 1).
+    pub fn done(self) -> bool {
+        matches!(self, Change::Written { .. } | Change::Deleted { .. })
+    }
+}
+
+/// How a live key is stored ([`super::Keyspace::inspect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The value is stored inline, next to the key (up to
+    /// [`super::INLINE_VALUE_MAX`] bytes); otherwise it is a shared buffer of its own.
+    pub inline: bool,
+    /// The value reads as a 64-bit integer (Redis stores such a value as one).
+    pub int: bool,
+    /// What the key adds to `used_memory`: key and value bytes plus
+    /// [`super::ENTRY_OVERHEAD`].
+    pub footprint: usize,
+}
+
+/// What WATCH remembers of a key, to tell at EXEC whether anyone changed it
+/// ([`super::Keyspace::watch`]): the live key's version, the creation count of its hash
+/// bucket (for a key that was absent), and the store's flush epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchMark {
+    pub(super) version: u64,
+    pub(super) created: u32,
+    pub(super) epoch: u64,
+}
+
+impl WatchMark {
+    /// Whether the key may have changed between `before` and `self` (both of one key). A
+    /// live key changed iff its version did; an absent one iff a key may have been created
+    /// in its bucket; every key iff the store was flushed.
+    pub fn changed_since(self, before: WatchMark) -> bool {
+        if self.epoch != before.epoch || self.version != before.version {
+            return true;
+        }
+        self.version == 0 && self.created != before.created
+    }
+}

@@ -37,6 +37,25 @@ impl<'a> Draft<'a> {
         })
     }
 
+    /// A pair for `key` and a big `value` the caller already allocated (read-modify-write
+    /// commands build one outside the lock). `None` if the key is too long or `value` is
+    /// short enough to be stored inline (use [`Draft::new`] for those).
+    pub(super) fn with_big(hash: u32, key: &'a [u8], value: Bytes) -> Option<Self> {
+        let meta = key_meta(key)?;
+        (value.len() > INLINE_VALUE_MAX).then(|| Self::build(hash, meta, key, &[], Some(value)))
+    }
+
+    /// Like [`Draft::new`], sharing a big value's buffer instead of copying it (RENAME and
+    /// COPY move a value already held).
+    pub(super) fn shared(hash: u32, key: &'a [u8], value: &'a Bytes) -> Option<Self> {
+        let meta = key_meta(key)?;
+        Some(if value.len() <= INLINE_VALUE_MAX {
+            Self::build(hash, meta, key, value, None)
+        } else {
+            Self::build(hash, meta, key, &[], Some(value.clone()))
+        })
+    }
+
     /// A tombstone for `key` (persistent and unversioned until set). `None` if the key is
     /// longer than [`MAX_KEY_LEN`](super::MAX_KEY_LEN).
     pub(super) fn tombstone(hash: u32, key: &'a [u8]) -> Option<Self> {

@@ -42,13 +42,13 @@ pub const SCAN_CHUNK: usize = 256;
 pub const DUMP_SCAN_MAX: usize = 64 * 1024;
 
 /// The `top` of a shard whose scan has not started: clamps to the shard's length.
-const FROM_END: usize = u32::MAX as usize;
+pub(super) const FROM_END: usize = u32::MAX as usize;
 
-fn encode(shard: usize, top: usize) -> u64 {
+pub(super) fn encode(shard: usize, top: usize) -> u64 {
     ((shard as u64) << 32) | top.min(FROM_END) as u64
 }
 
-fn decode(cursor: u64) -> (usize, usize) {
+pub(super) fn decode(cursor: u64) -> (usize, usize) {
     if cursor == 0 {
         return (0, FROM_END);
     }

@@ -188,6 +188,52 @@ impl Entry {
         }
     }
 
+    /// Resizes the value to `len` bytes (new bytes zeroed) and runs `f` on them, in place,
+    /// when that needs no new storage: an inline value whose record stays in its slot's
+    /// size class, or a big value nobody else holds with room for `len` bytes. Returns the
+    /// old length if it did; `None` (nothing changed) otherwise. The caller keeps the
+    /// accounting and the version.
+    pub(super) fn edit_in_place(
+        &mut self,
+        slab: &mut Slab,
+        len: usize,
+        f: &mut dyn FnMut(&mut [u8]),
+    ) -> Option<usize> {
+        let Some(i) = self.big_index() else {
+            let (klen, old) = (self.key_len(), self.value as usize);
+            if len > INLINE_VALUE_MAX || !Slab::same_class(klen + old, klen + len) {
+                return None;
+            }
+            let value = &mut slab.record_mut(klen + len, self.slot)[klen..];
+            if len > old {
+                value[old..].fill(0);
+            }
+            f(value);
+            // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
+            self.value = len as u32;
+            return Some(old);
+        };
+        let held = slab.big_mut(i);
+        if len <= INLINE_VALUE_MAX || !held.is_unique() {
+            return None;
+        }
+        let mut value = match std::mem::take(held).try_into_mut() {
+            Ok(value) => value,
+            Err(shared) => {
+                *held = shared;
+                return None;
+            }
+        };
+        let old = value.len();
+        if value.capacity() >= len {
+            value.resize(len, 0);
+            f(&mut value);
+        }
+        let done = value.len() == len;
+        *held = value.freeze();
+        done.then_some(old)
+    }
+
     /// A read-only view that can reach the entry's bytes.
     pub(super) fn view<'a>(&'a self, slab: &'a Slab) -> EntryRef<'a> {
         EntryRef { entry: self, slab }

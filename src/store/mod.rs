@@ -80,12 +80,18 @@ mod clock;
 mod config;
 mod draft;
 mod dump;
+mod edit;
 mod entry;
 mod keyspace;
+mod locked;
+mod ops;
 mod replica;
 mod shard;
 mod slab;
+mod strings;
+mod stripes;
 mod sweeper;
+mod walk;
 mod warm;
 
 #[cfg(test)]
@@ -97,9 +103,13 @@ mod memory_tests;
 #[cfg(test)]
 mod replica_tests;
 #[cfg(test)]
+mod strings_tests;
+#[cfg(test)]
 mod sweep_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,14 +119,17 @@ use ahash::RandomState;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, MANUAL_WALL_START, ManualClock, SystemClock};
 pub use config::{
-    DEFAULT_TOMBSTONE_TTL, DumpEntry, EvictionPolicy, MAX_SHARDS, SHARDS_PER_CORE, SetCond,
-    StoreConfig, StoreError, StoreOptions, StoreStats, SweepProgress, TtlState,
+    Change, DEFAULT_TOMBSTONE_TTL, Deadline, DumpEntry, EvictionPolicy, ExpireCond, KeyInfo,
+    MAX_SHARDS, SHARDS_PER_CORE, SetCond, StoreConfig, StoreError, StoreOptions, StoreStats,
+    SweepProgress, TtlState, WatchMark,
 };
 pub use dump::{DUMP_SCAN_MAX, SCAN_CHUNK};
+pub use edit::{Edit, Expiry, Fetched, Plan, SetOptions, SetOutcome, Written};
 pub use entry::{ENTRY_OVERHEAD, INLINE_VALUE_MAX, MAX_KEY_LEN};
 pub use keyspace::Keyspace;
+pub use locked::Locked;
 pub use replica::Lww;
 pub use shard::EVICT_SCAN_MAX;
 pub use sweeper::{SweepConfig, spawn_sweeper};
@@ -125,8 +138,7 @@ pub use warm::PREFETCH_MAX;
 use crate::version::Hlc;
 use draft::Draft;
 use entry::{deadline, split_hash};
-use shard::{Budget, Outcome, Shard};
-use slab::Garbage;
+use shard::{Budget, Shard};
 
 fn key_too_large(key: &[u8]) -> StoreError {
     StoreError::KeyTooLarge { len: key.len(), max: MAX_KEY_LEN }
@@ -157,6 +169,9 @@ pub struct Store {
     limit: Mutex<(usize, EvictionPolicy)>,
     sweep_last_pass_ms: AtomicU64,
     sweep_passes: AtomicU64,
+    /// FLUSHALLs so far, moved while every stripe is held: WATCH counts a flush as a change
+    /// of every key.
+    flushes: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -196,6 +211,7 @@ impl Store {
             opts,
             sweep_last_pass_ms: AtomicU64::new(0),
             sweep_passes: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
         }
     }
 
@@ -210,25 +226,53 @@ impl Store {
         &self.hlc
     }
 
+    /// `key`'s stripe index and its 32-bit table hash.
+    #[inline]
+    fn place(&self, key: &[u8]) -> (usize, u32) {
+        let (shard, hash) = split_hash(self.hasher.hash_one(key));
+        (shard & self.mask, hash)
+    }
+
     /// `key`'s shard and its 32-bit table hash.
     fn locate(&self, key: &[u8]) -> (&Mutex<Shard>, u32) {
-        let (shard, hash) = split_hash(self.hasher.hash_one(key));
-        (&self.slots[shard & self.mask].0, hash)
+        let (i, hash) = self.place(key);
+        (&self.slots[i].0, hash)
     }
 
     /// Locks `key`'s shard, reads the clock under the lock (so the expiry decision and the
     /// operation are one atomic step) and runs `f(shard, hash, now)`. Whatever `f` returns is
-    /// dropped by the caller, after the lock is released.
+    /// dropped by the caller, after the lock is released. What a `Store` runs a one-key
+    /// operation of `ops.rs` with (see `stripes.rs`).
+    #[inline]
     fn with_shard<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, u32, u64) -> R) -> R {
+        self.check_not_held();
         let (shard, hash) = self.locate(key);
         let mut shard = shard.lock();
         let now = self.clock.now();
         f(&mut shard, hash, now)
     }
 
+    /// A tombstone for a plain delete of `key`, if deletes leave them (built before locking).
+    fn tombstone_draft<'k>(&self, hash: u32, key: &'k [u8]) -> Option<Draft<'k>> {
+        if self.opts.tombstones { Draft::tombstone(hash, key) } else { None }
+    }
+
+    /// `tomb` with its life starting at `now`.
+    fn tombstone_at<'k>(&self, tomb: Option<Draft<'k>>, now: u64) -> Option<Draft<'k>> {
+        tomb.map(|mut t| {
+            t.set_expiry(deadline(now, Some(self.opts.tombstone_ttl)));
+            t
+        })
+    }
+
+    /// FLUSHALLs so far (see [`WatchMark`]).
+    fn flush_epoch(&self) -> u64 {
+        self.flushes.load(Ordering::Acquire)
+    }
+
     /// The live value of `key`. Counts a hit or a miss, and marks the key recently used.
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        self.with_shard(key, |s, h, now| s.get(h, key, now))
+        ops::get(self, key)
     }
 
     /// Writes `key = value` if `cond` allows, replacing any previous value and TTL (`None` =
@@ -240,6 +284,8 @@ impl Store {
     }
 
     /// [`Store::set`], with refusals as errors: `Ok(false)` means only that `cond` failed.
+    /// A big value is copied before the lock is taken; under it a small key and value are
+    /// only copied into a slab slot and linked in.
     pub fn try_set(
         &self,
         key: &[u8],
@@ -247,98 +293,60 @@ impl Store {
         ttl: Option<Duration>,
         cond: SetCond,
     ) -> Result<bool, StoreError> {
-        if ttl.is_some_and(|t| t.is_zero()) {
-            return Ok(self.delete(key, cond).is_some());
-        }
-        let (shard, hash) = self.locate(key);
-        // Allocate before locking (a big value is copied here); under the lock a small key and
-        // value are only copied into a slab slot and linked in.
-        let entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
-        let mut garbage = Garbage::default();
-        let outcome = {
-            let mut shard = shard.lock();
-            let now = self.clock.now();
-            shard.set(entry, deadline(now, ttl), cond, now, &mut garbage)
-        };
-        drop(garbage);
-        match outcome {
-            Outcome::Written => Ok(true),
-            Outcome::Skipped => Ok(false),
-            Outcome::OutOfMemory => Err(self.out_of_memory()),
-        }
+        ops::set(self, key, value, ttl, cond)
     }
 
     /// Removes `key`. `true` only if a live key was removed. With
     /// [`StoreOptions::tombstones`] the key is replaced by a tombstone.
     pub fn del(&self, key: &[u8]) -> bool {
-        self.delete(key, SetCond::Always) == Some(true)
-    }
-
-    /// Deletes `key` if `cond` allows: `None` if it did not, else whether a live key went.
-    fn delete(&self, key: &[u8], cond: SetCond) -> Option<bool> {
-        let (shard, hash) = self.locate(key);
-        let tomb = if self.opts.tombstones { Draft::tombstone(hash, key) } else { None };
-        let mut garbage = Garbage::default();
-        let deleted = {
-            let mut shard = shard.lock();
-            let now = self.clock.now();
-            let tomb = tomb.map(|mut t| {
-                t.set_expiry(deadline(now, Some(self.opts.tombstone_ttl)));
-                t
-            });
-            shard.delete(hash, key, cond, tomb, now, &mut garbage)
-        };
-        drop(garbage);
-        deleted
+        ops::delete(self, key, SetCond::Always) == Some(true)
     }
 
     /// Whether `key` is live.
     pub fn exists(&self, key: &[u8]) -> bool {
-        self.with_shard(key, |s, h, now| s.exists(h, key, now))
+        ops::exists(self, key)
     }
 
     /// `key`'s expiry state.
     pub fn ttl(&self, key: &[u8]) -> TtlState {
-        self.with_shard(key, |s, h, now| s.ttl(h, key, now))
+        ops::ttl(self, key)
     }
 
     /// Sets `key` to expire `ttl` from now. `false` if there is no live key. A zero TTL
-    /// deletes the key (and returns `true`), like Redis. Huge TTLs saturate.
+    /// deletes the key (and returns `true`), like Redis. Huge TTLs saturate. (The
+    /// conditional form is [`Keyspace::expire`].)
     pub fn expire(&self, key: &[u8], ttl: Duration) -> bool {
-        if ttl.is_zero() {
-            return self.del(key);
-        }
-        self.with_shard(key, |s, h, now| s.set_expiry(h, key, deadline(now, Some(ttl)), now))
-            .is_some()
+        ops::expire(self, key, Deadline::In(ttl), ExpireCond::ALWAYS).done()
     }
 
     /// Removes `key`'s TTL. `true` only if a live key had one.
     pub fn persist(&self, key: &[u8]) -> bool {
-        self.with_shard(key, |s, h, now| s.set_expiry(h, key, 0, now)).is_some_and(|old| old != 0)
+        ops::persist(self, key)
     }
 
     /// Keys held, including expired keys not yet reclaimed (like Redis `DBSIZE`), not
     /// counting tombstones.
     pub fn len(&self) -> usize {
-        self.slots.iter().map(|s| s.0.lock().len()).sum()
+        walk::len(self)
     }
 
     /// Whether [`Store::len`] is 0.
     pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(|s| s.0.lock().len() == 0)
+        self.len() == 0
     }
 
-    /// Removes every key and tombstone. Counters other than memory are kept (like Redis
-    /// `FLUSHALL` and `INFO stats`); the old storage is freed outside the shard locks.
+    /// Removes every key and tombstone, with every stripe held at once (so no transaction
+    /// sees it half done). Counters other than memory are kept (like Redis `FLUSHALL` and
+    /// `INFO stats`); the old storage is freed after the locks are released.
     pub fn flush(&self) {
-        for slot in &self.slots {
-            let old = slot.0.lock().take_all();
-            drop(old);
-        }
+        let locked = self.lock_all();
+        locked.flush_all();
+        drop(locked);
     }
 
     /// Sums the per-shard counters.
     pub fn stats(&self) -> StoreStats {
+        self.check_not_held();
         let mut st = StoreStats {
             sweep_last_pass_ms: self.sweep_last_pass_ms.load(Ordering::Relaxed),
             sweep_passes: self.sweep_passes.load(Ordering::Relaxed),

@@ -14,13 +14,8 @@
 
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use super::draft::Draft;
-use super::entry::deadline;
-use super::shard::{Put, Shard};
-use super::slab::Garbage;
-use super::{DumpEntry, Store, StoreError, key_too_large};
+use super::shard::Put;
+use super::{DumpEntry, Store, StoreError, ops};
 
 /// How a last-writer-wins write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +33,7 @@ pub enum Lww {
 }
 
 impl Lww {
-    fn of(put: Put) -> Result<Self, ()> {
+    pub(super) fn of(put: Put) -> Result<Self, ()> {
         match put {
             Put::Applied { replaced_live } => Ok(Lww::Applied { replaced_live }),
             Put::Stale { held } => Ok(Lww::Stale { held }),
@@ -86,16 +81,7 @@ impl Store {
         ttl: Option<Duration>,
         version: u64,
     ) -> Result<Lww, StoreError> {
-        self.hlc.observe(version);
-        let value = value.filter(|_| !ttl.is_some_and(|t| t.is_zero()));
-        let Some(value) = value else {
-            let put = self.put_tombstone(key, version, self.opts.tombstone_ttl);
-            return Lww::of(put).map_err(|()| self.out_of_memory());
-        };
-        let (shard, hash) = self.locate(key);
-        let mut entry = Draft::new(hash, key, value).ok_or_else(|| key_too_large(key))?;
-        entry.set_version(version);
-        Lww::of(self.put(shard, entry, ttl)).map_err(|()| self.out_of_memory())
+        ops::write_versioned(self, key, value, ttl, version)
     }
 
     /// Deletes `key` as of `version`: if that is newer than the held version, the key (live or
@@ -110,7 +96,7 @@ impl Store {
 
     /// The version `key` holds, live or tombstone; `None` if absent or expired.
     pub fn version_of(&self, key: &[u8]) -> Option<u64> {
-        self.with_shard(key, |s, h, now| s.version_of(h, key, now))
+        ops::version_of(self, key)
     }
 
     /// `key`'s entry as it stands: its value (`None` for a tombstone), remaining TTL and
@@ -139,33 +125,9 @@ impl Store {
             None => {
                 self.hlc.observe(e.version);
                 let life = e.ttl.unwrap_or(self.opts.tombstone_ttl);
-                Ok(matches!(self.put_tombstone(&e.key, e.version, life), Put::Applied { .. }))
+                let put = ops::put_tombstone(self, self.place(&e.key), &e.key, e.version, life);
+                Ok(matches!(put, Put::Applied { .. }))
             }
         }
-    }
-
-    /// A versioned tombstone for `key` living `life` (a key too long to store cannot be held,
-    /// so it needs no tombstone and reports stale).
-    fn put_tombstone(&self, key: &[u8], version: u64, life: Duration) -> Put {
-        let (shard, hash) = self.locate(key);
-        let Some(mut tomb) = Draft::tombstone(hash, key) else {
-            return Put::Stale { held: 0 };
-        };
-        tomb.set_version(version);
-        self.put(shard, tomb, Some(life))
-    }
-
-    /// Locks `shard` and writes `entry` (version set) last-writer-wins with a deadline `ttl`
-    /// from now; frees what it displaced after unlocking.
-    fn put(&self, shard: &Mutex<Shard>, mut entry: Draft<'_>, ttl: Option<Duration>) -> Put {
-        let mut garbage = Garbage::default();
-        let put = {
-            let mut shard = shard.lock();
-            let now = self.clock.now();
-            entry.set_expiry(deadline(now, ttl));
-            shard.put_versioned(entry, now, &mut garbage)
-        };
-        drop(garbage);
-        put
     }
 }

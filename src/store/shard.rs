@@ -32,11 +32,14 @@
 //! under the lock.
 
 mod evict;
+mod keys;
 mod scan;
+mod strings;
 mod warm;
 mod write;
 
 pub use evict::EVICT_SCAN_MAX;
+pub(super) use strings::{Done, Step};
 pub(super) use write::{Outcome, Put};
 
 use std::sync::Arc;
@@ -112,6 +115,8 @@ pub(super) struct Shard {
     /// The store's clock (shared by all shards), which stamps plain writes.
     hlc: Arc<Hlc>,
     pub(super) counters: Counters,
+    /// Key creations by hash bucket, for WATCH on absent keys (see `keys.rs`).
+    created: [u32; keys::CREATED_BUCKETS],
 }
 
 impl Shard {
@@ -125,6 +130,7 @@ impl Shard {
             budget,
             hlc,
             counters: Counters::default(),
+            created: [0; keys::CREATED_BUCKETS],
         }
     }
 
@@ -259,6 +265,9 @@ impl Shard {
         }
         self.account(new_fp, new_tomb, new_at, true);
         self.account(old_fp, old_tomb, old_at, false);
+        if old_tomb && !new_tomb {
+            self.note_created(self.entries[i].hash());
+        }
         Ok(())
     }
 
@@ -271,6 +280,9 @@ impl Shard {
         };
         let (fp, tomb, at) = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
         let entry = draft.commit(&mut self.slab, None, g)?;
+        if !tomb {
+            self.note_created(entry.hash());
+        }
         let hash = table_hash(entry.hash());
         self.account(fp, tomb, at, true);
         self.entries.push(entry);

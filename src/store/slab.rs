@@ -102,6 +102,10 @@ impl<T: Send + 'static> Side<T> {
         self.items[i as usize].as_ref().expect("side-table index of a live entry")
     }
 
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        self.items[i as usize].as_mut().expect("side-table index of a live entry")
+    }
+
     /// Takes the item at `i`. When the table empties, its storage goes to `g`, so a mass
     /// deletion of big values gives the table's memory back too.
     fn remove(&mut self, i: u32, g: &mut Garbage) -> Option<T> {
@@ -207,6 +211,11 @@ impl Slab {
 
     pub(super) fn big(&self, i: u32) -> &Bytes {
         self.big.get(i)
+    }
+
+    /// The big value at `i`, to change it in place (read-modify-write commands).
+    pub(super) fn big_mut(&mut self, i: u32) -> &mut Bytes {
+        self.big.get_mut(i)
     }
 
     /// Takes the big value at `i` out (for `g`, or to undo a [`Slab::put_big`]).

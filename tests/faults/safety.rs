@@ -12,7 +12,7 @@ use shale::protocol::Status;
 use shale::shardmap::shard_for_key;
 
 use super::common::Text;
-use super::support::{TestCluster, client, keys, stat, within};
+use super::support::{TestCluster, client, keys, read_settled, stat, within};
 
 /// Background clients writing and reading their own keys; counts their errors.
 fn load(
@@ -196,7 +196,7 @@ async fn a_rolling_restart_under_checked_stress_loses_nothing() {
     let summary: Vec<&str> = report.lines().filter(|l| l.contains("incorrect")).collect();
     println!("rolling restart under stress: {}", summary.join(" / "));
     for k in &ks {
-        assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(&b"v"[..]), "{k} lost");
+        assert_eq!(read_settled(&r, k).await.as_deref(), Some(&b"v"[..]), "{k} lost");
     }
 }
 
@@ -246,7 +246,7 @@ async fn maps_that_would_lose_data_are_refused_and_the_data_stays() {
             assert!(refused, "{} refused {what}", n.name);
         }
         for k in &ks {
-            assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(&b"v"[..]), "{what}: {k}");
+            assert_eq!(read_settled(&r, k).await.as_deref(), Some(&b"v"[..]), "{what}: {k}");
         }
     }
     for n in &c.nodes {

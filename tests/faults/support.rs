@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use shale::client::Client;
+use shale::protocol::Status;
 use shale::shardmap::ShardMap;
 
 use super::common::{Proc, WAIT, free_port, temp_file};
@@ -224,4 +225,24 @@ pub async fn stat(addr: &str, field: &str) -> Option<String> {
     let c = client(addr).await;
     let stats = c.stats().await.ok()?;
     stats.get(field).map(str::to_owned)
+}
+
+/// `key`'s value read through `c` once the cluster can serve it: a refusal that says a
+/// shard has no replica ready yet (UNAVAILABLE or NOT_READY, while hints replay or a
+/// restarted replica syncs on a loaded machine) is retried for up to 30 s; any other error,
+/// or a refusal that lasts, fails the test. It never hides a wrong value.
+pub async fn read_settled(c: &Client, key: &str) -> Option<Bytes> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match c.get(key.to_owned()).await {
+            Ok(v) => return v,
+            Err(e)
+                if matches!(e.status(), Some(Status::Unavailable | Status::NotReady))
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{key}: {e}"),
+        }
+    }
 }

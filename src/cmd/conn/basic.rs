@@ -4,10 +4,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::cmd::args::{arg, int, not_an_integer, wrong_arity};
+use crate::cmd::args::{arg, db_index, db_zero, wrong_arity};
 use crate::cmd::{Cmd, Ctx, Flag, Keys, Spec};
 use crate::protocol::text::Argv;
-use crate::protocol::{ErrorReply, Limits, Reply, Status};
+use crate::protocol::{ErrorReply, Limits, Reply};
 
 /// PING [message]: PONG, or the message as a bulk string.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ impl Cmd for Select {
 
     /// The index must fit Redis's `int`.
     fn parse(argv: &Argv, _: &Limits) -> Result<i64, ErrorReply> {
-        int(argv, 1).and_then(|n| i32::try_from(n).map(i64::from).map_err(|_| not_an_integer()))
+        db_index(argv, 1)
     }
 
     fn keys(_: &i64) -> Keys<'_> {
@@ -111,11 +111,7 @@ impl Cmd for Select {
     }
 
     fn apply(db: i64, _: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        if db == 0 {
-            Ok(Reply::Ok)
-        } else {
-            Err(ErrorReply::new(Status::InvalidArgument, "DB index is out of range"))
-        }
+        db_zero(db).map(|()| Reply::Ok)
     }
 }
 

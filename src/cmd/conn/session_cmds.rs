@@ -33,6 +33,7 @@ impl Cmd for Reset {
         s.monitor = false;
         s.client.update(|c| c.monitor = false);
         s.authenticated = !ctx.env.requires_auth();
+        s.tx.clear();
         Ok(Reply::Simple("RESET"))
     }
 }

@@ -1,13 +1,18 @@
-//! Time-to-live commands: TTL, PTTL, EXPIRE, PEXPIRE, PERSIST, and the unit handling they
-//! share with SET's EX/PX.
+//! Time-to-live commands: TTL, PTTL, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX, XX,
+//! GT, LT), EXPIRETIME, PEXPIRETIME, PERSIST, and the unit handling they share with SET's
+//! EX/PX.
 
 mod expire;
+mod expiretime;
 mod persist;
 mod ttl;
 
 use std::time::Duration;
 
-pub use expire::{Expire, ExpireArgs, ExpireCmd, PExpire};
+pub use expire::{
+    Expire, ExpireArgs, ExpireAt, ExpireCmd, PExpire, PExpireAt, When, expire_options,
+};
+pub use expiretime::{ExpireTime, ExpireTimeCmd, PExpireTime, expire_time_reply};
 pub use persist::Persist;
 pub use ttl::{Pttl, Ttl, TtlCmd, ttl_reply};
 

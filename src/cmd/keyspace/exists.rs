@@ -1,4 +1,4 @@
-//! EXISTS key [key ...].
+//! EXISTS key [key ...] and TOUCH key [key ...].
 
 use bytes::Bytes;
 
@@ -7,24 +7,42 @@ use crate::cmd::{Cmd, Ctx, Flag, KeyFlag, KeySpec, Keys, Merge, Route, Spec};
 use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 
-/// EXISTS: how many of the keys are live (repeats count again, as in Redis).
-#[derive(Debug)]
-pub struct Exists;
+const EXISTS: Spec = Spec::new("exists", -2)
+    .flags(&[Flag::ReadOnly, Flag::Fast])
+    .acl(&["@keyspace", "@read", "@fast"])
+    .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+    .keys(&[KeySpec::range(1, -1, 1, &[KeyFlag::Ro])])
+    .route(Route::Split { merge: Merge::Sum })
+    .docs(
+        "generic",
+        "1.0.0",
+        "O(N) where N is the number of keys to check.",
+        "Determine if a key exists",
+    );
 
-impl Cmd for Exists {
+/// EXISTS (`TOUCH = false`) and TOUCH: how many of the keys are live (repeats count again,
+/// as in Redis). TOUCH also marks them recently used, which is what eviction reads.
+#[derive(Debug)]
+pub struct ExistsCmd<const TOUCH: bool>;
+
+/// EXISTS key [key ...].
+pub type Exists = ExistsCmd<false>;
+/// TOUCH key [key ...].
+pub type Touch = ExistsCmd<true>;
+
+impl<const TOUCH: bool> Cmd for ExistsCmd<TOUCH> {
     type Args = Vec<Bytes>;
-    const SPEC: Spec = Spec::new("exists", -2)
-        .flags(&[Flag::ReadOnly, Flag::Fast])
-        .acl(&["@keyspace", "@read", "@fast"])
-        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
-        .keys(&[KeySpec::range(1, -1, 1, &[KeyFlag::Ro])])
-        .route(Route::Split { merge: Merge::Sum })
-        .docs(
+    const SPEC: Spec = if TOUCH {
+        Spec { name: "touch", ..EXISTS }.docs(
             "generic",
-            "1.0.0",
-            "O(N) where N is the number of keys to check.",
-            "Determine if a key exists",
-        );
+            "3.2.1",
+            "O(N) where N is the number of keys that will be touched.",
+            "Alters the last access time of a key(s). Returns the number of existing keys \
+             specified.",
+        )
+    } else {
+        EXISTS
+    };
 
     fn parse(argv: &Argv, limits: &Limits) -> Result<Vec<Bytes>, ErrorReply> {
         keys_from(argv, 1, limits)
@@ -41,6 +59,7 @@ impl Cmd for Exists {
 
     fn apply(keys: Vec<Bytes>, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
         let ks = ctx.keyspace()?;
-        Ok(Reply::count(keys.iter().filter(|k| ks.exists(k)).count()))
+        let live = |k: &&Bytes| if TOUCH { ks.touch(k) } else { ks.exists(k) };
+        Ok(Reply::count(keys.iter().filter(live).count()))
     }
 }

@@ -10,6 +10,21 @@ use crate::protocol::text::Argv;
 use crate::protocol::{ErrorReply, Limits, Reply};
 use crate::store::SetCond;
 
+/// The key/value pairs of MSET or MSETNX: the name plus pairs makes an odd count.
+pub fn pairs(argv: &Argv, limits: &Limits, name: &str) -> Result<Vec<(Bytes, Bytes)>, ErrorReply> {
+    if argv.len() % 2 == 0 {
+        return Err(wrong_arity(name));
+    }
+    (1..argv.len())
+        .step_by(2)
+        .map(|i| {
+            let key = check_key(arg(argv, i), limits)?;
+            check_value(&argv[i + 1], limits)?;
+            Ok((key, arg(argv, i + 1)))
+        })
+        .collect()
+}
+
 /// MSET: OK, or OOM at the first pair the store refuses. Each pair is written atomically;
 /// the batch is not.
 #[derive(Debug)]
@@ -30,19 +45,8 @@ impl Cmd for MSet {
             "Set multiple keys to multiple values",
         );
 
-    /// The name plus pairs makes an odd count.
     fn parse(argv: &Argv, limits: &Limits) -> Result<Self::Args, ErrorReply> {
-        if argv.len() % 2 == 0 {
-            return Err(wrong_arity("mset"));
-        }
-        (1..argv.len())
-            .step_by(2)
-            .map(|i| {
-                let key = check_key(arg(argv, i), limits)?;
-                check_value(&argv[i + 1], limits)?;
-                Ok((key, arg(argv, i + 1)))
-            })
-            .collect()
+        pairs(argv, limits, "mset")
     }
 
     fn keys(pairs: &Self::Args) -> Keys<'_> {

@@ -10,7 +10,7 @@ use crate::cmd::conn::Credentials;
 use crate::cmd::internal::{
     BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
 };
-use crate::cmd::string::{SetArgs, SetMode};
+use crate::cmd::string::SetArgs;
 use crate::cmd::{Command, cmd_argv};
 use crate::codec::{ClientCodec, CodecError, ServerCodec, Shape};
 use crate::protocol::binary::{RequestFrame, ResponseFrame, encode_reply, to_reply};
@@ -101,7 +101,7 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             if value.len() > limits.max_value_size {
                 return Err(Status::ValueTooLarge);
             }
-            Command::Set(SetArgs { key, value, ttl: ttl(frame.ttl_ms)?, mode: SetMode::Always })
+            Command::Set(SetArgs::plain(key, value, ttl(frame.ttl_ms)?))
         }
         Opcode::VSet => {
             let key = key()?;

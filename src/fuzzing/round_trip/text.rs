@@ -16,10 +16,78 @@ use super::super::input::Input;
 use super::{blob, message};
 
 /// Command names and options, so parsing gets past "unknown command" often.
-const WORDS: [&str; 28] = [
-    "GET", "SET", "DEL", "EXISTS", "TTL", "PTTL", "EXPIRE", "PEXPIRE", "PERSIST", "MSET", "PING",
-    "EX", "PX", "NX", "XX", "HELLO", "CONFIG", "CLIENT", "COMMAND", "SLOWLOG", "INFO", "KILL",
-    "LIST", "GETKEYS", "SETNAME", "REPLY", "VSET", "AUTH",
+const WORDS: [&str; 50] = [
+    "GET",
+    "SET",
+    "DEL",
+    "EXISTS",
+    "TTL",
+    "PTTL",
+    "EXPIRE",
+    "PEXPIRE",
+    "PERSIST",
+    "MSET",
+    "PING",
+    "EX",
+    "PX",
+    "NX",
+    "XX",
+    "HELLO",
+    "CONFIG",
+    "CLIENT",
+    "COMMAND",
+    "SLOWLOG",
+    "INFO",
+    "KILL",
+    "LIST",
+    "GETKEYS",
+    "SETNAME",
+    "REPLY",
+    "VSET",
+    "AUTH",
+    // Strings and bitmaps.
+    "INCR",
+    "INCRBY",
+    "DECRBY",
+    "INCRBYFLOAT",
+    "APPEND",
+    "GETRANGE",
+    "SETRANGE",
+    "GETEX",
+    "GETSET",
+    "SETEX",
+    "MSETNX",
+    "LCS",
+    "SETBIT",
+    "GETBIT",
+    "BITCOUNT",
+    "BITPOS",
+    "BITOP",
+    "KEEPTTL",
+    "EXAT",
+    "PXAT",
+    "IDX",
+    "BIT",
+];
+
+/// The keyspace, expiry and transaction commands' names and options.
+const KEYSPACE_WORDS: [&str; 16] = [
+    "UNLINK",
+    "TOUCH",
+    "RENAME",
+    "COPY",
+    "KEYS",
+    "SCAN",
+    "EXPIREAT",
+    "PEXPIRETIME",
+    "MULTI",
+    "EXEC",
+    "WATCH",
+    "GT",
+    "LT",
+    "MATCH",
+    "COUNT",
+    "REPLACE",
 ];
 
 /// Limits under which any reply this harness builds fits.
@@ -33,7 +101,10 @@ pub(super) fn command(input: &mut Input<'_>) {
     let count = input.below(6);
     let args: Vec<Bytes> = (0..count)
         .map(|i| match input.below(3) {
-            0 if i < 3 => Bytes::from_static(input.pick(&WORDS).as_bytes()),
+            0 if i < 3 => {
+                let words: &[&str] = if input.bool() { &WORDS } else { &KEYSPACE_WORDS };
+                Bytes::from_static(input.pick(words).as_bytes())
+            }
             _ => blob(input),
         })
         .collect();

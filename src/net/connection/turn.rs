@@ -96,6 +96,7 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 Ok(cmd) => {
                     let pending = self.observer.before(&cmd, argv.is_some(), *clock, &self.session);
+                    self.session.tx.note_request(argv.as_ref());
                     let fut = self.handler.call_argv(&mut self.session, cmd, argv.as_ref());
                     self.lift_pre_auth_limits();
                     let (shape, at) =
@@ -107,7 +108,9 @@ impl<H: Handler> Conn<'_, H> {
                 Err(e) => {
                     *clock = None;
                     let shape = reply_shape(&mut self.session, shape);
-                    (shape, self.inflight.push_ready(id, shape, timing, Reply::Error(e)))
+                    // Inside MULTI: queued as that command's reply, or failing the transaction.
+                    let reply = self.session.tx.refuse(e);
+                    (shape, self.inflight.push_ready(id, shape, timing, reply))
                 }
             };
             now = tally::now();

@@ -36,6 +36,8 @@ fn encode(reply: &Reply, resp3: bool, dst: &mut BytesMut) {
         Reply::Bulk(bytes) => put_bulk(dst, bytes),
         Reply::Nil if resp3 => dst.put_slice(b"_\r\n"),
         Reply::Nil => dst.put_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => dst.put_slice(b"_\r\n"),
+        Reply::NilArray => dst.put_slice(b"*-1\r\n"),
         Reply::Int(n) => {
             dst.put_u8(b':');
             put_i64(dst, *n);

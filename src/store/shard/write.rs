@@ -34,14 +34,14 @@ pub(in crate::store) enum Put {
 impl Shard {
     /// A version for a plain write: from the store's clock, and always newer than the one
     /// held, even if an absurd version was observed and the clock wrapped.
-    fn stamp(&self, held: u64) -> u64 {
+    pub(super) fn stamp(&self, held: u64) -> u64 {
         self.hlc.now().max(held.saturating_add(1))
     }
 
     /// Puts `draft` in place of the held entry for its key (`held`) or appends it, making
     /// room within the budget first. Tombstones skip the budget: deletes always work.
     /// `false` (with the draft's allocations in `g`) if it does not fit.
-    fn store(
+    pub(super) fn store(
         &mut self,
         mut held: Option<usize>,
         draft: Draft<'_>,
