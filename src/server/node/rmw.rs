@@ -164,6 +164,18 @@ mod tests {
         assert_eq!(records[0].value, None, "EXPIRE 0 deletes: a tombstone goes out");
         assert_eq!(Some(records[0].version), store.version_of(b"k"));
 
+        // Every key a command changed goes out, deleted ones as tombstones.
+        run(&n, &store, &["set", "src", "x", "nx"]);
+        let (reply, records) = outcome(run(&n, &store, &["rename", "src", "dst"]));
+        assert_eq!(reply, RespValue::Simple("OK".into()));
+        let held: Vec<(&[u8], Option<&[u8]>)> =
+            records.iter().map(|r| (&r.key[..], r.value.as_deref())).collect();
+        assert_eq!(held, [(&b"src"[..], None), (&b"dst"[..], Some(&b"x"[..]))]);
+        let (_, records) = outcome(run(&n, &store, &["getdel", "dst"]));
+        assert_eq!((records.len(), records[0].value.as_ref()), (1, None), "GETDEL's tombstone");
+        let (reply, records) = outcome(run(&n, &store, &["incr", "c"]));
+        assert_eq!((reply, records[0].value.as_deref()), (RespValue::Int(1), Some(&b"1"[..])));
+
         let other = run(&n, &store, &["get", "k"]);
         assert!(matches!(other, Reply::Error(e) if e.status == Status::InvalidArgument));
         futures_util::FutureExt::now_or_never(n.coord.fence(1, "n2")).unwrap().unwrap();
@@ -172,6 +184,6 @@ mod tests {
             matches!(&moved, Reply::Error(e) if e.status == Status::NotCoordinator && e.message.ends_with("coordinator=n2")),
             "{moved:?}"
         );
-        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 4);
+        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 8);
     }
 }
