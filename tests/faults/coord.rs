@@ -229,3 +229,71 @@ async fn a_paused_coordinator_takes_over_anew_before_it_acts_again() {
         }
     }
 }
+
+/// Every read-modify-write command the server has, through a router, on a shard of three
+/// replicas: each replica ends with the same value and TTL for every key touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_modify_write_leaves_the_replicas_identical() {
+    let mut c = TestCluster::new(&["a", "b", "c"], &[&["a", "b", "c"]], &[]).await;
+    c.start_all();
+    assert!(within(SETTLE, || coordinated(&c, 1)).await, "a coordinator named");
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let at = (now.as_secs() + 5000).to_string();
+    let script: &[&[&str]] = &[
+        &["SET", "s", "v", "NX"],
+        &["SET", "s", "w", "XX", "GET"],
+        &["SET", "s", "x", "KEEPTTL"],
+        &["SETNX", "sn", "v"],
+        &["INCR", "n"],
+        &["INCRBY", "n", "5"],
+        &["DECR", "n"],
+        &["DECRBY", "n", "2"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["APPEND", "ap", "abc"],
+        &["SETRANGE", "ap", "5", "yz"],
+        &["SETBIT", "bits", "7", "1"],
+        &["BITFIELD", "bf", "SET", "u8", "0", "200", "INCRBY", "u8", "0", "100"],
+        &["GETSET", "gs", "v"],
+        &["GETDEL", "gs"],
+        &["SET", "e", "v"],
+        &["GETEX", "e", "EX", "1000"],
+        &["EXPIRE", "n", "2000", "NX"],
+        &["PEXPIRE", "n", "3000000", "GT"],
+        &["EXPIREAT", "f", &at],
+        &["PERSIST", "e"],
+        &["RENAME", "ap", "ap2"],
+        &["COPY", "ap2", "ap3"],
+        &["RENAMENX", "sn", "sn2"],
+        &["MSETNX", "m1", "1", "m2", "2"],
+        &["BITOP", "OR", "bo", "bits", "bf"],
+    ];
+    for cmd in script {
+        rmw_until_run(&r, cmd).await;
+    }
+    let ks: Vec<String> =
+        ["s", "sn", "sn2", "n", "f", "ap", "ap2", "ap3", "bits", "bf", "gs", "e", "m1", "m2", "bo"]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
+    let held = c.contents(&ks).await;
+    assert_eq!(held["a"], held["b"], "a and b hold the same");
+    assert_eq!(held["a"], held["c"], "a and c hold the same");
+    let values = held["a"].clone().unwrap();
+    assert_eq!(values[3].as_deref(), Some(&b"3"[..]), "n counted once per command");
+    assert_eq!(values[5], None, "ap was renamed");
+    assert_eq!(values[10], None, "gs was deleted");
+    for k in &ks {
+        let mut ttls = Vec::new();
+        for n in ["a", "b", "c"] {
+            let ttl = c.direct(n).await.ttl(k.clone()).await.unwrap().flatten();
+            ttls.push(ttl.map(|t| t.as_secs()));
+        }
+        let close = |x: &Option<u64>| match (x, ttls[0]) {
+            (Some(x), Some(first)) => x.abs_diff(first) <= 5,
+            (x, first) => *x == first,
+        };
+        assert!(ttls.iter().all(close), "{k}: TTLs {ttls:?}");
+    }
+}
