@@ -11,6 +11,10 @@ mod common;
 
 #[path = "faults/clocks.rs"]
 mod clocks;
+#[path = "faults/coord.rs"]
+mod coord;
+#[path = "faults/exact.rs"]
+mod exact;
 #[path = "faults/keyspace.rs"]
 mod keyspace;
 #[path = "faults/moves.rs"]

@@ -34,18 +34,16 @@ async fn router_answers_connection_commands_for_itself() {
     assert!(err.starts_with("-ERR CONFIG SET failed") && err.contains("read-policy"), "{err}");
 
     // COMMAND knows what the router runs, by each command's declared route: data commands
-    // yes, node-to-node operations no. Read-modify-write commands (EXPIRE) are listed but
-    // answered as before until the coordinator path exists.
+    // (EXPIRE on a coordinator) yes, node-to-node operations no.
     c.send(b"COMMAND COUNT\r\n").await;
     let count = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
     let count: usize = count.trim_start_matches(':').trim().parse().unwrap();
     assert!(count < shale::cmd::COMMANDS.len() && count > 10, "{count}");
-    c.send(b"COMMAND INFO get dbsize vset\r\n").await;
+    c.send(b"COMMAND INFO get expire dbsize vset\r\n").await;
     c.read_until(b"$3\r\nget\r\n").await;
+    c.read_until(b"$6\r\nexpire\r\n").await;
     c.read_until(b"$6\r\ndbsize\r\n").await;
     c.read_until(b"$-1\r\n").await;
-    let refused = b"-ERR 'expire' is not supported through the router\r\n";
-    c.roundtrip(b"EXPIRE k 10\r\n", refused).await;
     let internal = b"-ERR 'vset' is not supported through the router: a node-to-node operation\r\n";
     c.roundtrip(b"VSET k v 0 1\r\n", internal).await;
 

@@ -46,8 +46,12 @@ pub struct ConnectionConfig {
     /// [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
     /// Key and value limits checked before sending; replies are accepted up to
-    /// `limits.max_frame_len()`. Default [`Limits::default`].
+    /// `limits.max_frame_len()` (unless `max_reply_frame` says otherwise). Default
+    /// [`Limits::default`].
     pub limits: Limits,
+    /// Accept reply frames up to this `len` instead (capped at the hard frame limit): a
+    /// router reading a coordinator's RMW reply, which can carry two values. Default `None`.
+    pub max_reply_frame: Option<usize>,
     /// Most requests awaiting a reply. Default [`DEFAULT_MAX_IN_FLIGHT`].
     pub max_in_flight: usize,
     /// Most abandoned requests before the connection is reset. Default
@@ -110,6 +114,7 @@ impl Default for ConnectionConfig {
         Self {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             limits: Limits::default(),
+            max_reply_frame: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_abandoned: DEFAULT_MAX_ABANDONED,
             queue_depth: DEFAULT_QUEUE_DEPTH,

@@ -100,7 +100,8 @@ pub(super) fn start<S: SplitStream>(
         unhealthy: AtomicBool::new(false),
     });
     let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
-    let codec = ClientCodec::new(cfg.limits.max_frame_len().max(MIN_REPLY_FRAME_LEN));
+    let max_reply = cfg.max_reply_frame.unwrap_or(cfg.limits.max_frame_len());
+    let codec = ClientCodec::new(max_reply.max(MIN_REPLY_FRAME_LEN));
     tokio::spawn(write_loop(shared.clone(), rx, wr));
     tokio::spawn(read_loop(shared.clone(), rd, codec));
     (shared, tx)

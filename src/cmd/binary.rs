@@ -7,7 +7,9 @@ use bytes::Bytes;
 use super::Command;
 use super::args::parse;
 use super::conn::Credentials;
-use super::internal::{BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs};
+use super::internal::{
+    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs, rmw_command,
+};
 use super::string::SetArgs;
 use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
 use crate::protocol::shards::{CountRequest, ScanRequest};
@@ -84,6 +86,13 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             )),
         },
         Opcode::Cmd => parse(&argv(value, limits)?, limits),
+        Opcode::Rmw => Ok(Command::Rmw(Box::new(rmw_command(&argv(value, limits)?, limits)?))),
+        Opcode::Fence => {
+            let (shard, by) = crate::protocol::rmw::parse_fence(&value).ok_or_else(|| {
+                ErrorReply::invalid("FENCE value is shard:u32 then a node name (1-255 bytes)")
+            })?;
+            Ok(Command::Fence(FenceArgs { shard, by }))
+        }
     }
 }
 

@@ -75,7 +75,7 @@ mod parse_tests;
 #[cfg(test)]
 mod registry_tests;
 #[cfg(test)]
-mod test_env;
+pub(crate) mod test_env;
 #[cfg(test)]
 mod tx_tests;
 
@@ -133,6 +133,8 @@ registry! {
     VFlush => internal::VFlush,
     ShardCount => internal::ShardCount,
     ShardScan => internal::ShardScan,
+    Rmw => internal::Rmw,
+    Fence => internal::Fence,
     // Strings and bitmaps (the string helper's block).
     Incr => string::Incr,
     IncrBy => string::IncrBy,

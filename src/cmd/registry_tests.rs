@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::conn::getkeys;
+use super::keyspec::KeyFlag;
 use super::spec::Route;
 use super::{COMMANDS, Command, Flag, Spec, parse};
 use crate::protocol::Limits;
@@ -77,6 +78,8 @@ const SAMPLES: &[&[&str]] = &[
     &["vflush", "5"],
     &["shard_count", "16", "1", "2"],
     &["shard_scan", "16", "1", "0", "10", "match", "a*", "random"],
+    &["rmw", "expire", "k", "10"],
+    &["fence", "1", "n1"],
     // Strings and bitmaps.
     &["incr", "k"],
     &["incrby", "k", "5"],
@@ -257,9 +260,43 @@ fn routes_depend_on_arguments_where_declared() {
     assert!(matches!(route(&["del", "a", "b"]), Route::Split { .. }));
     assert_eq!(route(&["exists", "a"]), Route::Read);
     assert_eq!(route(&["expire", "k", "1"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["persist", "k"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["incr", "k"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["append", "k", "v"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["set", "k", "v", "GET"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["set", "k", "v", "KEEPTTL"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["getex", "k"]), Route::Read);
+    assert_eq!(route(&["getex", "k", "PERSIST"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["expireat", "k", "1", "NX"]), Route::ReadModifyWrite);
+    assert_eq!(route(&["rename", "a", "b"]), Route::SameShard);
+    assert_eq!(route(&["msetnx", "a", "1", "b", "2"]), Route::SameShard);
+    assert_eq!(route(&["set", "k", "v", "XX", "PX", "5"]), Route::ReadModifyWrite);
     assert_eq!(route(&["ping"]), Route::Connection);
     assert!(matches!(route(&["dbsize"]), Route::AllShards { .. }));
     assert_eq!(route(&["vset", "k", "v", "0", "1"]), Route::Internal);
+}
+
+/// A command that reads a key and writes from what it read (or writes several keys as one)
+/// must not run on each replica by itself, or replicas diverge: the router runs it on the
+/// shard's coordinator.
+#[test]
+fn commands_that_read_and_write_a_key_run_on_a_coordinator() {
+    for spec in all_specs().filter(|s| s.route != Route::Internal) {
+        let rw = spec.keys.iter().any(|k| k.flags.contains(&KeyFlag::Rw));
+        let several = spec.keys.len() > 1 && spec.has(Flag::Write);
+        if rw || several {
+            assert!(
+                matches!(spec.route, Route::ReadModifyWrite | Route::SameShard),
+                "{}: reads and writes its keys, so it is read-modify-write or same-shard, \
+                 not {:?}",
+                spec.name,
+                spec.route
+            );
+        }
+        if matches!(spec.route, Route::ReadModifyWrite) {
+            assert!(spec.has(Flag::Write), "{}: a read-modify-write writes", spec.name);
+        }
+    }
 }
 
 #[test]

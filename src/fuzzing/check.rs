@@ -132,6 +132,8 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
             assert_ne!(a.version, 0, "VSET with the reserved version 0");
         }
         Command::VDel(a) => assert_ne!(a.version, 0, "VDEL with the reserved version 0"),
+        // What RMW carries is parsed like a text command.
+        Command::Rmw(inner) => check_command(inner, limits, Origin::Text),
         // Strings and bitmaps.
         Command::Append(a) => value(&a.value),
         Command::SetRange(a) => {
@@ -185,7 +187,9 @@ fn check_binary_command(cmd: &Command, limits: &Limits) {
         | Command::Digest(_)
         | Command::BucketDump(_)
         | Command::Sync(_)
-        | Command::VFlush(_) => {}
+        | Command::VFlush(_)
+        | Command::Rmw(_)
+        | Command::Fence(_) => {}
         Command::ShardCount(r) => {
             let n = r.shards.len();
             assert!((1..=MAX_COUNT_SHARDS).contains(&n), "SHARD_COUNT of {n} shards");

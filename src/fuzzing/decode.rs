@@ -173,7 +173,9 @@ fn check_to_reply(op: Opcode, frame: &ResponseFrame) {
             | Opcode::BucketDump
             | Opcode::VFlush
             | Opcode::ShardCount
-            | Opcode::ShardScan,
+            | Opcode::ShardScan
+            | Opcode::Rmw
+            | Opcode::Fence,
         ) => true,
         (Reply::Int(_), Opcode::Sync) => true,
         (Reply::Raw(Status::Stale, _), _) => frame.status() == Some(Status::Stale),

@@ -298,7 +298,9 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
             | Opcode::BucketDump
             | Opcode::VFlush
             | Opcode::ShardCount
-            | Opcode::ShardScan,
+            | Opcode::ShardScan
+            | Opcode::Rmw
+            | Opcode::Fence,
         ) => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Sync) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),

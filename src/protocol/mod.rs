@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod dump;
 pub mod limits;
 mod reply;
+pub mod rmw;
 pub mod shards;
 mod status;
 pub mod text;

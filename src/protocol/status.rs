@@ -32,6 +32,13 @@ pub enum Opcode {
     BucketDump = 0x15,
     /// Run one anti-entropy round of a shard with all its peers now; answer when done.
     Sync = 0x16,
+    /// Run a read-modify-write command on the shard's coordinator (router to node): value =
+    /// the command as a RESP array (as CMD); the OK payload is its reply and the resulting
+    /// state of its keys (see [`super::rmw`]).
+    Rmw = 0x17,
+    /// Stop coordinating a shard and drain its running read-modify-writes (node to node, at
+    /// a coordinator handover): value = shard:u32 then the new coordinator's name.
+    Fence = 0x18,
     /// Versioned flush (router to node): value = version:u64; drops every entry at or below
     /// it and refuses versioned writes at or below it from then on.
     VFlush = 0x19,
@@ -46,7 +53,7 @@ pub enum Opcode {
 
 impl Opcode {
     /// All defined opcodes, for tables and fuzz dictionaries.
-    pub const ALL: [Opcode; 18] = [
+    pub const ALL: [Opcode; 20] = [
         Opcode::Ping,
         Opcode::Get,
         Opcode::Set,
@@ -61,6 +68,8 @@ impl Opcode {
         Opcode::Digest,
         Opcode::BucketDump,
         Opcode::Sync,
+        Opcode::Rmw,
+        Opcode::Fence,
         Opcode::VFlush,
         Opcode::ShardCount,
         Opcode::ShardScan,
@@ -89,6 +98,8 @@ impl Opcode {
             Opcode::Digest => "DIGEST",
             Opcode::BucketDump => "BUCKET_DUMP",
             Opcode::Sync => "SYNC",
+            Opcode::Rmw => "RMW",
+            Opcode::Fence => "FENCE",
             Opcode::VFlush => "VFLUSH",
             Opcode::ShardCount => "SHARD_COUNT",
             Opcode::ShardScan => "SHARD_SCAN",
@@ -123,6 +134,9 @@ pub enum Status {
     /// The node hosts the key's shard but is not ready to serve reads of it (copying it,
     /// a failed copy, or it may be missing writes). Retryable on another replica.
     NotReady = 0x16,
+    /// This node does not coordinate the shard's read-modify-write commands now; the message
+    /// names the node it believes does (`coordinator=<name>`). Retry there.
+    NotCoordinator = 0x17,
     /// The store is full and the eviction policy refuses the write.
     OutOfMemory = 0x20,
     /// Overloaded; retry later.
@@ -148,7 +162,7 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 20] = [
+    pub const ALL: [Status; 21] = [
         Status::Ok,
         Status::NotFound,
         Status::Stale,
@@ -159,6 +173,7 @@ impl Status {
         Status::WrongShard,
         Status::NoAuth,
         Status::NotReady,
+        Status::NotCoordinator,
         Status::OutOfMemory,
         Status::Busy,
         Status::ClockSkew,
@@ -192,6 +207,7 @@ impl Status {
             Status::WrongShard => "WRONGSHARD",
             Status::NoAuth => "NOAUTH",
             Status::NotReady => "NOTREADY",
+            Status::NotCoordinator => "NOTCOORDINATOR",
             Status::ClockSkew => "CLOCKSKEW",
             Status::OutOfMemory => "OOM",
             Status::Busy => "BUSY",
@@ -216,6 +232,7 @@ impl Status {
             Status::WrongShard => "wrong_shard",
             Status::NoAuth => "noauth",
             Status::NotReady => "not_ready",
+            Status::NotCoordinator => "not_coordinator",
             Status::OutOfMemory => "out_of_memory",
             Status::Busy => "busy",
             Status::ClockSkew => "clock_skew",

@@ -211,10 +211,11 @@ impl Backend {
                 self.observe_latency(took);
                 self.health.record_success();
             }
-            // A map disagreement, a shard not ready yet or a clock disagreement is not the
-            // node's ill health: it answered.
+            // A map disagreement, a shard not ready yet, a clock disagreement or another
+            // node coordinating the shard is not the node's ill health: it answered.
             Err(Error::Server {
-                status: Status::WrongShard | Status::NotReady | Status::ClockSkew,
+                status:
+                    Status::WrongShard | Status::NotReady | Status::ClockSkew | Status::NotCoordinator,
                 ..
             }) => {}
             Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),

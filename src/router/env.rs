@@ -61,9 +61,7 @@ impl Env for Inner {
         self.net.reset();
     }
 
-    /// What dispatch runs: every class but the node-to-node operations. A command
-    /// declared read-modify-write is listed (SET is declared so, and its plain form is a
-    /// blind write), although its read-modify-write forms wait for the coordinator path.
+    /// What dispatch runs: every class but node-to-node operations and transactions.
     fn supports(&self, spec: &Spec) -> bool {
         !matches!(plan(spec.route), Plan::Refuse(_))
     }

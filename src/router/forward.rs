@@ -91,6 +91,8 @@ impl Failure {
             Error::KeyTooLarge { .. } => Failure::Reply(Status::KeyTooLarge),
             Error::ValueTooLarge { .. } => Failure::Reply(Status::ValueTooLarge),
             Error::InvalidArgument(_) => Failure::Reply(Status::InvalidArgument),
+            // The router never runs client transactions against its backends.
+            Error::TransactionConflict { .. } => Failure::Reply(Status::Internal),
         }
     }
 

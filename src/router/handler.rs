@@ -58,7 +58,7 @@ pub(super) fn plan(route: Route) -> Plan {
         | Route::SameShard
         | Route::AllShards { .. } => Plan::Forward,
         Route::Internal => Plan::Refuse("a node-to-node operation"),
-        Route::Transaction => Plan::Refuse("transactions need the coordinator path"),
+        Route::Transaction => Plan::Refuse("transactions do not run through a router yet"),
     }
 }
 
@@ -165,16 +165,5 @@ impl Router {
                 Err(Failed::refused(crate::protocol::ErrorReply::new(Status::Internal, msg)))
             }
         }
-    }
-
-    // ---- read-modify-write: the coordinator path (issue 15, part 2) replaces this ----
-
-    /// Runs a read-modify-write command (or a same-shard command that writes, whose keys
-    /// were checked to share a shard) on the shard's coordinator. Not yet: answered as
-    /// before the coordinator path exists.
-    pub(super) async fn rmw(&self, command: Command, argv: Option<Argv>) -> Result<Reply, Failed> {
-        let _ = argv;
-        let msg = format!("'{}' is not supported through the router", command.name());
-        Ok(Reply::error(Status::InvalidArgument, msg))
     }
 }

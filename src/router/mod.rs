@@ -26,6 +26,7 @@ mod multikey;
 pub mod nodeview;
 mod probe;
 mod repair;
+mod rmw;
 mod scan;
 pub mod select;
 pub mod settings;
@@ -190,6 +191,8 @@ impl Router {
         let conn = ConnectionConfig {
             connect_timeout: cfg.timeouts.connect,
             limits: cfg.net.limits,
+            // A coordinator's RMW reply may carry a value twice (GETSET's old and new).
+            max_reply_frame: Some(crate::protocol::limits::MAX_FRAME_LEN_HARD),
             password: cfg.backend_password.clone(),
             resolver: cfg.resolver.clone(),
             tls: cfg.backend_tls.clone(),

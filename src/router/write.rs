@@ -173,7 +173,7 @@ fn restamp(targets: &[Arc<Backend>], held: u64) -> u64 {
 
 /// Sends the write to every target that can take it; ejected ones (unless all are) and
 /// ones that are not the node the map names are returned to be hinted.
-fn start(
+pub(super) fn start(
     targets: &[Arc<Backend>],
     req: &WriteReq,
     deadline: Instant,
@@ -191,7 +191,7 @@ fn start(
     (calls, Tally::default(), skipped)
 }
 
-fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
+pub(super) fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
     for b in nodes {
         b.hints().push(req.shard, &req.key, req.value.as_deref(), req.ttl, req.version);
     }
@@ -249,7 +249,7 @@ fn finish_in_background(
 }
 
 /// The client's answer once every call finished.
-fn verdict(
+pub(super) fn verdict(
     tally: Tally,
     skipped: &[Arc<Backend>],
     route: Route<'_>,

@@ -1,9 +1,11 @@
 //! The store-backed [`Handler`]: screens each [`Command`] through the auth gate and, on a
 //! cluster node, the shard admission check ([`super::node`]'s), then runs it with
-//! [`cmd::execute`] against the local store. Everything is answered synchronously except
-//! two cluster operations that wait for work elsewhere (a digest's walk of the store, a
-//! shard sync's rounds with peers). What the connection-level commands need from a server
-//! (INFO sections, CONFIG parameters, shard dumps) is its [`crate::cmd::Env`], in `env.rs`.
+//! [`cmd::execute`] against the local store (an RMW request's command through the node's
+//! coordinator check, see `node/rmw.rs`). Everything is answered synchronously except three
+//! cluster operations that wait for work elsewhere (a digest's walk of the store, a shard
+//! sync's rounds with peers, a fence's wait for running read-modify-writes). What the
+//! connection-level commands need from a server (INFO sections, CONFIG parameters, shard
+//! dumps) is its [`crate::cmd::Env`], in `env.rs`.
 
 use std::future::{Future, Ready, ready};
 use std::net::SocketAddr;
@@ -116,18 +118,21 @@ impl StoreHandler {
             return Reply::Error(e);
         }
         let mut ctx = Ctx::new(session, self, Some(&*self.store));
-        cmd::execute(command, &mut ctx)
+        match (command, &self.cluster) {
+            (Command::Rmw(inner), Some(c)) => c.node.rmw(&self.store, *inner, &mut ctx),
+            (command, _) => cmd::execute(command, &mut ctx),
+        }
     }
 
     /// The cluster operations that wait: a digest (a walk of the store, off the runtime's
-    /// threads) and a shard sync (rounds with peers), and the router's shard operations
-    /// (walks of the store too, on cluster nodes and plain servers alike). `None` for
-    /// everything else.
+    /// threads), a shard sync (rounds with peers), a fence (the shard's running
+    /// read-modify-writes), and the router's shard operations (walks of the store too, on
+    /// cluster nodes and plain servers alike). `None` for everything else.
     fn waiting(&self, session: &mut Session, command: &Command) -> Option<Pending> {
         if matches!(command, Command::VFlush(_) | Command::ShardCount(_) | Command::ShardScan(_)) {
             return self.shard_op(session, command);
         }
-        if !matches!(command, Command::Digest(_) | Command::Sync(_)) {
+        if !matches!(command, Command::Digest(_) | Command::Sync(_) | Command::Fence(_)) {
             return None;
         }
         let Some(cluster) = self.cluster.clone() else {
@@ -139,8 +144,19 @@ impl StoreHandler {
         if let Err(e) = cluster.node.check(command) {
             return Some(Box::pin(ready(Reply::Error(e))));
         }
-        Some(match *command {
-            Command::Digest(a) => Box::pin(async move {
+        Some(match command {
+            Command::Fence(a) => {
+                let (shard, by) = (a.shard, a.by.clone());
+                Box::pin(async move {
+                    match cluster.node.coord().fence(shard, &by).await {
+                        Ok(()) => {
+                            Reply::Bulk(cluster.store.hlc().peek().to_be_bytes().to_vec().into())
+                        }
+                        Err(e) => Reply::error(Status::Timeout, e.to_string()),
+                    }
+                })
+            }
+            &Command::Digest(a) => Box::pin(async move {
                 let c = cluster.clone();
                 let (shard, fresh) = (a.shard, a.fresh);
                 let buckets =
@@ -150,7 +166,7 @@ impl StoreHandler {
                 let (clock, flushed) = (cluster.store.hlc().peek(), cluster.store.flush_floor());
                 Reply::Bulk(Digest { clock, buckets, flushed }.encode())
             }),
-            Command::Sync(a) => Box::pin(async move {
+            &Command::Sync(a) => Box::pin(async move {
                 match cluster.sync(a.shard).await {
                     Ok(applied) => Reply::Int(i64::try_from(applied).unwrap_or(i64::MAX)),
                     Err(why) => Reply::error(Status::NotReady, why),

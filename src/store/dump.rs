@@ -87,17 +87,23 @@ impl Page<'_> {
             return false;
         }
         self.bytes = self.bytes.saturating_add(size);
-        self.out.push(DumpEntry {
-            key: Bytes::copy_from_slice(e.key()),
-            value: (!e.is_tombstone()).then(|| e.value()),
-            ttl: match e.expires_at() {
-                0 => None,
-                // Unexpired means now < at.
-                at => Some(Duration::from_nanos(at - now)),
-            },
-            version: e.version(),
-        });
+        self.out.push(entry_of(e, now));
         true
+    }
+}
+
+/// The unexpired entry `e` as a [`DumpEntry`]: key, value (none for a tombstone), time
+/// left at `now`, version.
+pub(super) fn entry_of(e: EntryRef<'_>, now: u64) -> DumpEntry {
+    DumpEntry {
+        key: Bytes::copy_from_slice(e.key()),
+        value: (!e.is_tombstone()).then(|| e.value()),
+        ttl: match e.expires_at() {
+            0 => None,
+            // Unexpired means now < at.
+            at => Some(Duration::from_nanos(at.saturating_sub(now))),
+        },
+        version: e.version(),
     }
 }
 

@@ -99,6 +99,14 @@ impl Store {
         ops::version_of(self, key)
     }
 
+    /// `key`'s entry as it stands: its value (`None` for a tombstone), remaining TTL and
+    /// version; `None` when nothing is held (absent or expired). A shard's coordinator reports
+    /// it after running a read-modify-write command, for the other replicas to apply with
+    /// that version.
+    pub fn state_of(&self, key: &[u8]) -> Option<DumpEntry> {
+        self.with_shard(key, |s, h, now| s.held(h, key, now, |e| super::dump::entry_of(e, now)))
+    }
+
     /// Applies a dumped entry, last writer wins: a value as [`Store::set_versioned`] with the
     /// remaining TTL (so a copy never outlives its source), a tombstone as a versioned delete
     /// with the tombstone's remaining life. An entry with zero TTL left was already expired

@@ -161,6 +161,21 @@ fn an_expired_entry_counts_as_absent() {
     assert!(!s.set_versioned(b"t", b"v", None, 6), "which leaves a tombstone");
 }
 
+#[test]
+fn state_of_reports_value_ttl_and_version_or_the_tombstone() {
+    let (s, clock) = store_opts(1, cluster());
+    assert_eq!(s.state_of(b"k"), None, "nothing held");
+    assert!(s.set_versioned(b"k", b"v", Some(3 * SEC), 10));
+    clock.advance(SEC);
+    let e = s.state_of(b"k").expect("held");
+    assert_eq!((e.value.as_deref(), e.ttl, e.version), (Some(&b"v"[..]), Some(2 * SEC), 10));
+    assert!(s.expire(b"k", Duration::ZERO), "a plain delete");
+    let tomb = s.state_of(b"k").expect("the tombstone");
+    assert!(tomb.value.is_none() && tomb.version > 10, "{tomb:?}");
+    let (hits, misses) = (s.stats().get_hits, s.stats().get_misses);
+    assert_eq!((hits, misses), (0, 0), "not counted as reads");
+}
+
 /// A replicated write: `(key, version, Some(value) or None for a delete, ttl)`.
 type Op = (u8, u64, Option<Vec<u8>>, Option<Duration>);
 

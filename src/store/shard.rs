@@ -49,7 +49,7 @@ use bytes::Bytes;
 use hashbrown::HashTable;
 
 use super::draft::Draft;
-use super::entry::{Entry, table_hash};
+use super::entry::{Entry, EntryRef, table_hash};
 use super::slab::{Garbage, Slab};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
@@ -315,7 +315,19 @@ impl Shard {
 
     /// The version of the unexpired key or tombstone for `key`.
     pub(super) fn version_of(&mut self, hash: u32, key: &[u8], now: u64) -> Option<u64> {
-        self.find_held(hash, key, now).map(|i| self.entries[i].version())
+        self.held(hash, key, now, |e| e.version())
+    }
+
+    /// `f` of the unexpired key or tombstone for `key`, if there is one.
+    pub(super) fn held<R>(
+        &mut self,
+        hash: u32,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(EntryRef<'_>) -> R,
+    ) -> Option<R> {
+        let i = self.find_held(hash, key, now)?;
+        Some(f(self.entries[i].view(&self.slab)))
     }
 
     pub(super) fn ttl(&mut self, hash: u32, key: &[u8], now: u64) -> TtlState {

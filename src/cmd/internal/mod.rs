@@ -1,15 +1,17 @@
 //! Node-to-node and router-to-node operations: the versioned writes replication uses
 //! (VSET, VDEL, VFLUSH), shard copies (SHARD_DUMP), the cluster's status and anti-entropy
-//! operations (NODE_STATUS, DIGEST, BUCKET_DUMP, SHARD_SYNC) and the per-shard keyspace
-//! operations routers use (SHARD_COUNT, SHARD_SCAN). Routers and peers send them as
-//! binary opcodes; their text forms exist so the same declarations parse both, and for
-//! debugging.
+//! operations (NODE_STATUS, DIGEST, BUCKET_DUMP, SHARD_SYNC), the per-shard keyspace
+//! operations routers use (SHARD_COUNT, SHARD_SCAN) and the coordinator's (RMW, FENCE).
+//! Routers and peers send them as binary opcodes; their text forms exist so the same
+//! declarations parse both, and for debugging.
 
+mod coord_ops;
 mod node_ops;
 mod shard_dump;
 mod shard_ops;
 mod versioned;
 
+pub use coord_ops::{Fence, FenceArgs, Rmw, rmw_command};
 pub use node_ops::{
     BucketDump, BucketDumpArgs, Digest, DigestArgs, NodeStatus, Sync, SyncArgs, needs_cluster,
 };

@@ -8,7 +8,7 @@ use tokio_util::codec::Decoder;
 
 use crate::cmd::conn::Credentials;
 use crate::cmd::internal::{
-    BucketDumpArgs, DigestArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
+    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
 };
 use crate::cmd::string::SetArgs;
 use crate::cmd::{Command, cmd_argv};
@@ -169,6 +169,23 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             let argv = cmd_argv(value, limits).map_err(|e| e.status)?;
             return crate::cmd::parse(&argv, limits).map_err(|e| e.status);
         }
+        // The same array, carrying one command that is not itself RMW.
+        Opcode::Rmw => {
+            let argv = cmd_argv(value, limits).map_err(|e| e.status)?;
+            if argv.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"rmw")) {
+                return Err(Status::InvalidArgument);
+            }
+            Command::Rmw(Box::new(crate::cmd::parse(&argv, limits).map_err(|e| e.status)?))
+        }
+        // shard:u32, then a node name of 1 to 255 bytes of UTF-8.
+        Opcode::Fence => match (value.get(..4), value.get(4..)) {
+            (Some(shard), Some(name)) if (1..=255).contains(&name.len()) => {
+                let by = std::str::from_utf8(name).map_err(|_| Status::InvalidArgument)?;
+                let shard = u32::from_be_bytes([shard[0], shard[1], shard[2], shard[3]]);
+                Command::Fence(FenceArgs { shard, by: by.to_owned() })
+            }
+            _ => return Err(Status::InvalidArgument),
+        },
     })
 }
 
@@ -256,7 +273,9 @@ fn reply_fits(op: Opcode, reply: &Reply) -> bool {
             | Opcode::BucketDump
             | Opcode::VFlush
             | Opcode::ShardCount
-            | Opcode::ShardScan,
+            | Opcode::ShardScan
+            | Opcode::Rmw
+            | Opcode::Fence,
             Reply::Bulk(_),
         ) => true,
         (Opcode::Sync, Reply::Int(_)) => true,
@@ -290,6 +309,7 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
         | Opcode::VFlush
         | Opcode::ShardCount
         | Opcode::ShardScan => Reply::Bulk(blob(input)),
+        Opcode::Rmw | Opcode::Fence => Reply::Bulk(blob(input)),
         Opcode::Sync => Reply::Int(input.u64() as i64),
         Opcode::VSet | Opcode::VDel if input.bool() => Reply::Raw(Status::Stale, blob(input)),
         Opcode::Ping => match blob(input) {

@@ -231,6 +231,7 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
         b"OOM" => Status::OutOfMemory,
         b"WRONGSHARD" => Status::WrongShard,
         b"NOTREADY" => Status::NotReady,
+        b"NOTCOORDINATOR" => Status::NotCoordinator,
         b"CLOCKSKEW" => Status::ClockSkew,
         b"BUSY" => Status::Busy,
         b"UNAVAILABLE" => Status::Unavailable,

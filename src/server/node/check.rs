@@ -8,6 +8,13 @@
 //! | DIGEST, BUCKET_DUMP (peers)    | yes   | yes     | NOTREADY | yes      | WRONGSHARD|
 //! | SHARD_DUMP (a full copy)       | yes   | NOTREADY| NOTREADY | yes      | WRONGSHARD|
 //! | SYNC                           | yes   | yes     | yes      | WRONGSHARD| WRONGSHARD|
+//! | RMW (a read-modify-write)      | yes*  | NOTCOORD| NOTCOORD | WRONGSHARD| WRONGSHARD|
+//! | FENCE                          | yes   | yes     | yes      | yes      | yes       |
+//!
+//! \* only while this node coordinates the shard (`coord.rs`); otherwise NOT_COORDINATOR
+//! naming the node it believes does, or NOT_READY while none is known or it is taking over.
+//! A Copying or Isolated replica answers an RMW NOT_COORDINATOR too (NOT_READY if it knows
+//! of no coordinator): it cannot coordinate, and the router should go where one does.
 //!
 //! A copying replica's partial data is still worth pulling (it may hold writes only it
 //! acknowledged), but an isolated one's is not: it may hold keys whose deletes it missed.
@@ -15,6 +22,7 @@
 use super::{Node, Shards};
 use crate::cmd::{Command, Flag, Route};
 use crate::protocol::cluster::ShardState;
+use crate::protocol::rmw::not_coordinator_message;
 use crate::protocol::{ErrorReply, Status};
 
 /// What a command does with a shard, for admission.
@@ -53,6 +61,9 @@ impl Node {
     pub fn check(&self, command: &Command) -> Result<(), ErrorReply> {
         let shards = self.shards.load_full();
         let shards = &*shards;
+        if let Command::Rmw(inner) = command {
+            return self.rmw_shard(shards, inner).map(|_| ());
+        }
         if let Some((shard, access)) = shard_operation(command) {
             return self.admit(shards, shard, access);
         }
@@ -79,6 +90,34 @@ impl Node {
         }
         let msg = format!("the request's map has {num_shards} shards, node {}'s {mine}", self.name);
         Err(ErrorReply::new(Status::WrongShard, msg))
+    }
+
+    /// The shard an RMW request's command runs in, once it is admitted: a read-modify-write
+    /// (or same-shard) command whose keys all lie in one shard this node may write.
+    pub(super) fn rmw_shard(&self, shards: &Shards, inner: &Command) -> Result<u32, ErrorReply> {
+        if !matches!(inner.route(), Route::ReadModifyWrite | Route::SameShard) {
+            let msg = format!("RMW runs read-modify-write commands, not '{}'", inner.name());
+            return Err(ErrorReply::invalid(msg));
+        }
+        let mut keys = inner.keys();
+        let first =
+            keys.next().ok_or_else(|| ErrorReply::invalid("RMW of a command without keys"))?;
+        let shard = shards.map.shard_for_key(first);
+        if keys.any(|k| shards.map.shard_for_key(k) != shard) {
+            return Err(ErrorReply::invalid("RMW of a command whose keys are in several shards"));
+        }
+        self.admit(shards, shard, Access::Write).map_err(|e| {
+            // A replica not ready for the shard cannot coordinate it: point at the one that
+            // does, so a router does not wait here for a copy to finish.
+            match self.coord.believed(shard) {
+                Some(other) if e.status == Status::NotReady && other != self.name => {
+                    let msg = not_coordinator_message(&self.name, shard, Some(&other));
+                    ErrorReply::new(Status::NotCoordinator, msg)
+                }
+                _ => e,
+            }
+        })?;
+        Ok(shard)
     }
 
     fn admit(&self, shards: &Shards, shard: u32, access: Access) -> Result<(), ErrorReply> {
@@ -189,6 +228,32 @@ mod tests {
         assert!(n1.check(&vset).is_ok());
         set_state(&n1, 4, ShardState::Ready);
         assert!(n1.check(&get).is_ok() && n1.check(&dump).is_ok());
+    }
+
+    #[test]
+    fn an_rmw_is_admitted_as_a_write_of_a_read_modify_write_command() {
+        let n1 = node("n1");
+        let limits = crate::protocol::Limits::default();
+        let rmw = |words: &[&str]| {
+            let argv: Vec<Bytes> =
+                words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+            Command::Rmw(Box::new(crate::cmd::parse(&argv.into(), &limits).unwrap()))
+        };
+        set_state(&n1, 4, ShardState::Ready);
+        assert!(n1.check(&rmw(&["expire", "abc", "10"])).is_ok());
+        let get = n1.check(&rmw(&["get", "abc"])).unwrap_err();
+        assert!(get.message.contains("not 'get'"), "{}", get.message);
+        set_state(&n1, 4, ShardState::Copying);
+        let copying = n1.check(&rmw(&["persist", "abc"])).unwrap_err();
+        assert_eq!(copying.status, Status::NotReady, "no coordinator known yet");
+        n1.coord.believe(4, Some("n2"));
+        let copying = n1.check(&rmw(&["persist", "abc"])).unwrap_err();
+        assert_eq!(copying.status, Status::NotCoordinator, "pointed at the coordinator");
+        assert!(copying.message.ends_with("coordinator=n2"), "{}", copying.message);
+        assert_eq!(
+            node("n2").check(&rmw(&["persist", "abc"])).unwrap_err().status,
+            Status::WrongShard
+        );
     }
 
     #[test]

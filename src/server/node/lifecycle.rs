@@ -51,7 +51,8 @@ pub fn spawn(
 ) -> Arc<Cluster> {
     let peers = Peers::new(node.name(), peers);
     let cluster = Arc::new(Cluster { node, store, peers, step: tokio::sync::Mutex::new(()) });
-    tracker.spawn(run(cluster.clone(), cancel));
+    tracker.spawn(run(cluster.clone(), cancel.clone()));
+    tracker.spawn(super::handover::run(cluster.clone(), cancel));
     cluster
 }
 

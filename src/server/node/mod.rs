@@ -39,11 +39,15 @@
 
 pub mod ae;
 mod check;
+pub mod coord;
 pub mod decide;
 pub mod digest;
+pub mod elect;
+pub mod handover;
 mod lifecycle;
 pub mod peers;
 pub mod report;
+mod rmw;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,6 +136,7 @@ pub struct Node {
     digests: Mutex<digest::DigestCache>,
     stats: NodeStats,
     grace: Duration,
+    coord: coord::Coord,
 }
 
 impl Node {
@@ -141,8 +146,10 @@ impl Node {
         let map = watcher.current();
         let states = vec![ShardState::NotHosted; map.num_shards() as usize];
         let meta = Mutex::new(vec![ShardMeta::default(); states.len()]);
+        let name = name.into();
         Arc::new(Self {
-            name: name.into(),
+            coord: coord::Coord::new(&name, map.num_shards()),
+            name,
             boot: rand::random(),
             watcher,
             shards: ArcSwap::from_pointee(Shards { map, states }),
@@ -176,6 +183,11 @@ impl Node {
     /// Cluster counters.
     pub fn stats(&self) -> &NodeStats {
         &self.stats
+    }
+
+    /// Who coordinates each shard's read-modify-write commands, as this node sees it.
+    pub fn coord(&self) -> &coord::Coord {
+        &self.coord
     }
 
     /// A copy of the per-shard bookkeeping.

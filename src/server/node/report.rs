@@ -1,6 +1,7 @@
 //! The "Cluster" section of a node's INFO and STATS: readiness (which shards are ready,
 //! copying, retiring or isolated, and why not), anti-entropy (rounds, keys repaired, bytes
-//! pulled, how long since each shard last agreed with every peer) and clock state.
+//! pulled, how long since each shard last agreed with every peer), clock state, and who
+//! coordinates each shard's read-modify-write commands.
 
 use std::sync::atomic::Ordering;
 
@@ -43,6 +44,11 @@ pub fn fields(node: &Node, store: &Store, map_rejected: u64) -> Vec<(String, Str
         ("clock_ahead_of_wall_ms".to_owned(), ahead.to_string()),
         ("clock_skew_refusals".to_owned(), n(&node.stats.clock_skew_refusals)),
         ("map_rejected".to_owned(), map_rejected.to_string()),
+        ("shards_coordinated".to_owned(), node.coord.acting().to_string()),
+        ("coord_takeovers".to_owned(), n(&node.coord.stats.takeovers)),
+        ("coord_fenced".to_owned(), n(&node.coord.stats.fenced)),
+        ("rmw_commands".to_owned(), n(&node.coord.stats.rmw_commands)),
+        ("rmw_refused".to_owned(), n(&node.coord.stats.rmw_refused)),
     ];
     for s in 1..=shards.map.num_shards() {
         let state = shards.state(s);
@@ -57,6 +63,8 @@ pub fn fields(node: &Node, store: &Store, map_rejected: u64) -> Vec<(String, Str
             secs(m.last_full),
             m.repaired
         );
+        let coordinator = node.coord.believed(s).unwrap_or_else(|| "-".to_owned());
+        v.push_str(&format!(",coordinator={coordinator}"));
         if let Some(why) = m.waiting.filter(|_| state != ShardState::Ready) {
             v.push_str(&format!(",waiting={}", why.replace([',', '\r', '\n'], " ")));
         }

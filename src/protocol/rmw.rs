@@ -1,0 +1,159 @@
+//! Payloads of the coordinator operations, sans I/O: RMW (a router asks a shard's
+//! coordinator to run a read-modify-write command) and FENCE (a node taking over as a
+//! shard's coordinator stops the one before it). Every integer is big-endian; decoders
+//! check every length against the bytes present and allocate nothing from a length read
+//! off the wire.
+//!
+//! ```text
+//! RMW    req   value = the command as one RESP array of bulk strings (as CMD)
+//!        OK    reply_len:u32 | reply: reply_len bytes of RESP3 | outcome page
+//!              outcome page = a dump page (see [`super::dump`]) with more = 0: one record
+//!              per key the command changed (value or tombstone, remaining TTL, version)
+//! FENCE  req   value = shard:u32 | name of the node taking over (UTF-8, at most 255 B)
+//!        OK    clock:u64
+//! NOT_COORDINATOR message ends with `coordinator=<name>` (nothing after `=` when the node
+//!              knows of no coordinator)
+//! ```
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::Opcode;
+use super::binary::RequestFrame;
+use super::cluster::MAX_NODE_NAME;
+use super::dump::{DumpPage, DumpRecord, decode_page, encode_page};
+use super::text::encode_command;
+
+/// What a NOT_COORDINATOR message puts before the coordinator's name.
+pub const COORDINATOR_FIELD: &str = "coordinator=";
+
+/// The OK payload of RMW: the command's reply and the resulting state of every key it
+/// changed, which the router writes to the shard's other replicas with these versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RmwOutcome {
+    /// The command's reply, encoded as RESP3.
+    pub reply: Bytes,
+    /// One record per key the command changed.
+    pub records: Vec<DumpRecord>,
+}
+
+impl RmwOutcome {
+    /// The wire form.
+    pub fn encode(&self) -> Bytes {
+        let page = encode_page(&DumpPage { records: self.records.clone(), next: None });
+        let mut b = BytesMut::with_capacity(4 + self.reply.len() + page.len());
+        b.put_u32(u32::try_from(self.reply.len()).unwrap_or(u32::MAX));
+        b.put_slice(&self.reply);
+        b.put_slice(&page);
+        b.freeze()
+    }
+
+    /// Parses the wire form; `None` if it is malformed.
+    pub fn decode(mut p: Bytes) -> Option<Self> {
+        if p.len() < 4 {
+            return None;
+        }
+        let reply_len = p.get_u32() as usize;
+        if p.len() < reply_len {
+            return None;
+        }
+        let reply = p.split_to(reply_len);
+        let page = decode_page(p).ok()?;
+        page.next.is_none().then_some(Self { reply, records: page.records })
+    }
+}
+
+/// An RMW request carrying the command `argv` (its name first).
+pub fn rmw_frame<A: AsRef<[u8]>>(argv: &[A]) -> RequestFrame {
+    let mut value = BytesMut::new();
+    encode_command(argv, &mut value);
+    RequestFrame { opcode: Opcode::Rmw as u8, value: value.freeze(), ..Default::default() }
+}
+
+/// A FENCE request: node `by` takes over as coordinator of `shard`.
+pub fn fence_frame(shard: u32, by: &str) -> RequestFrame {
+    let name = &by.as_bytes()[..by.len().min(MAX_NODE_NAME)];
+    let mut value = BytesMut::with_capacity(4 + name.len());
+    value.put_u32(shard);
+    value.put_slice(name);
+    RequestFrame { opcode: Opcode::Fence as u8, value: value.freeze(), ..Default::default() }
+}
+
+/// Parses a FENCE request value: the shard and the name of the node taking over.
+pub fn parse_fence(mut value: &[u8]) -> Option<(u32, String)> {
+    if value.len() < 4 || value.len() > 4 + MAX_NODE_NAME {
+        return None;
+    }
+    let shard = value.get_u32();
+    let name = std::str::from_utf8(value).ok().filter(|n| !n.is_empty())?;
+    Some((shard, name.to_owned()))
+}
+
+/// The message of a NOT_COORDINATOR reply from node `me` for `shard`.
+pub fn not_coordinator_message(me: &str, shard: u32, coordinator: Option<&str>) -> String {
+    let named = coordinator.unwrap_or("");
+    format!("node {me} does not coordinate shard {shard}; {COORDINATOR_FIELD}{named}")
+}
+
+/// The coordinator a NOT_COORDINATOR message names, if it names one.
+pub fn coordinator_named(message: &str) -> Option<&str> {
+    let (_, rest) = message.rsplit_once(COORDINATOR_FIELD)?;
+    let name = rest.split_whitespace().next().unwrap_or("");
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome() -> RmwOutcome {
+        let record = |key: &'static str, value: Option<&'static str>| DumpRecord {
+            key: Bytes::from_static(key.as_bytes()),
+            value: value.map(|v| Bytes::from_static(v.as_bytes())),
+            ttl_ms: 7,
+            version: 42,
+        };
+        RmwOutcome {
+            reply: Bytes::from_static(b":3\r\n"),
+            records: vec![record("a", Some("3")), record("b", None)],
+        }
+    }
+
+    #[test]
+    fn outcomes_round_trip_and_truncations_are_refused() {
+        let o = outcome();
+        let bytes = o.encode();
+        assert_eq!(RmwOutcome::decode(bytes.clone()), Some(o));
+        for cut in 0..bytes.len() {
+            assert_eq!(RmwOutcome::decode(bytes.slice(..cut)), None, "cut at {cut}");
+        }
+        let empty = RmwOutcome::default();
+        assert_eq!(RmwOutcome::decode(empty.encode()), Some(empty));
+        assert_eq!(RmwOutcome::decode(Bytes::from_static(&[0, 0, 0, 9, 1])), None);
+    }
+
+    #[test]
+    fn fences_round_trip() {
+        let f = fence_frame(3, "n1");
+        assert_eq!(f.opcode, Opcode::Fence as u8);
+        assert_eq!(parse_fence(&f.value), Some((3, "n1".to_owned())));
+        assert_eq!(parse_fence(&[0, 0, 0, 3]), None, "a name is required");
+        assert_eq!(parse_fence(&[0, 0, 3]), None);
+        assert_eq!(parse_fence(&[0, 0, 0, 3, 0xff]), None, "names are UTF-8");
+    }
+
+    #[test]
+    fn not_coordinator_names_the_coordinator() {
+        let msg = not_coordinator_message("n2", 4, Some("n1"));
+        assert_eq!(msg, "node n2 does not coordinate shard 4; coordinator=n1");
+        assert_eq!(coordinator_named(&msg), Some("n1"));
+        assert_eq!(coordinator_named(&not_coordinator_message("n2", 4, None)), None);
+        assert_eq!(coordinator_named("something else"), None);
+    }
+
+    #[test]
+    fn rmw_frames_carry_the_argv() {
+        let f = rmw_frame(&["INCR", "k"]);
+        assert_eq!(f.opcode, Opcode::Rmw as u8);
+        assert_eq!(&f.value[..], b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n");
+    }
+}

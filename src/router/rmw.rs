@@ -1,0 +1,292 @@
+//! Read-modify-write commands (INCR, APPEND, SET NX, EXPIRE, ... and same-shard commands
+//! such as RENAME) through the router: each runs on one coordinator replica of its keys'
+//! shard, which answers the command's reply and the resulting state of every key it
+//! changed; the router then writes that outcome to the shard's other replicas (and movers)
+//! as versioned writes carrying the coordinator's versions, so hints, repair and
+//! anti-entropy converge them exactly like a SET, and replaying a hint re-applies a value,
+//! never an increment.
+//!
+//! Finding the coordinator (the nodes decide who it is, see `server/node/handover.rs`):
+//! the shard's replicas are tried in map order, skipping those held ejected.
+//! * NOT_COORDINATOR names the node that coordinates: the request goes there, once.
+//! * NOT_READY (a handover in progress) is retried after a short backoff.
+//! * A refused connection, or one reset before any reply, moves on to the next replica.
+//!   A crashed coordinator's state died with it, so the command did not happen anywhere
+//!   the cluster can see. A reset from a node that is still alive (a proxy dropping the
+//!   connection after the node applied the command) would apply it twice: that was chosen
+//!   over failing every command a crash interrupts, since crashes are what this path is
+//!   built to survive.
+//! * A timeout fails the command with TIMEOUT: it may or may not have been applied, so it
+//!   is not retried and a client must not assume either.
+//!
+//! Passes are repeated, with a backoff, until the request deadline; no attempt starts
+//! within [`RMW_ATTEMPT_MIN`] of it, so running out of time while no coordinator could be
+//! found answers UNAVAILABLE (it did not run), not TIMEOUT. Outcomes are never
+//! re-stamped: a replica that answers STALE holds a newer write that superseded this one,
+//! which counts as done. The client's answer follows `--write-ack` as for SET, the
+//! coordinator counting as a replica that acked; when the outcome misses some replica
+//! (hinted) the answer is PARTIAL naming the coordinator that applied it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::Router;
+use super::backend::{Backend, observe};
+use super::fanout::{FanOut, Tally};
+use super::forward::{Failed, Failure, Timeouts, no_replicas};
+use super::topology::Route;
+use super::write::{WriteAck, WriteReq, hint_all, start, verdict};
+use crate::client::Error;
+use crate::cmd::Command;
+use crate::protocol::binary::RequestFrame;
+use crate::protocol::cluster::WriteAck as Ack;
+use crate::protocol::dump::DumpRecord;
+use crate::protocol::rmw::{RmwOutcome, coordinator_named, rmw_frame};
+use crate::protocol::text::{Argv, decode_value, to_reply};
+use crate::protocol::{ErrorReply, Reply, Status};
+
+/// First pause before asking again after NOT_READY or a pass that found no coordinator.
+pub const RMW_BACKOFF_BASE: Duration = Duration::from_millis(5);
+/// Longest pause between two passes.
+pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
+/// Time before the request deadline that a further attempt needs: one sent later could
+/// only time out, leaving the client unsure whether it ran, where giving up says it did not.
+pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
+
+impl Router {
+    /// Runs `command`, whose arguments as the client sent them are `argv`, on its shard's
+    /// coordinator and writes the outcome to the shard's other replicas. On WRONG_SHARD the
+    /// map is re-read and the command retried once.
+    pub(super) async fn rmw(&self, command: Command, argv: Option<Argv>) -> Result<Reply, Failed> {
+        let Some(key) = command.keys().next() else {
+            return Err(fail(Status::InvalidArgument, "no key to route by".to_owned()));
+        };
+        let Some(argv) = argv else {
+            let msg = format!("{} cannot be sent as a typed binary request", command.name());
+            return Err(fail(Status::InvalidArgument, msg));
+        };
+        let frame = rmw_frame(&argv.to_vec());
+        let t = self.inner.settings.timeouts();
+        let deadline = Instant::now() + t.request;
+        let mut retried = false;
+        loop {
+            let topo = self.inner.topology.load_full();
+            let route = topo.route(key);
+            match on_coordinator(route, &frame, deadline).await {
+                Ok((coordinator, outcome)) => {
+                    return replicate(
+                        route,
+                        &coordinator,
+                        outcome,
+                        self.inner.settings.write_ack(),
+                        &t,
+                    )
+                    .await;
+                }
+                Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
+                Err(f) => return Err(f),
+            }
+        }
+    }
+}
+
+/// How one attempt on one node ended.
+enum Attempt {
+    Done(RmwOutcome),
+    /// Go to the node this names.
+    Redirect(Option<String>),
+    /// Ask the same node again in a moment.
+    Later(String),
+    /// The node is gone (refused, reset before replying): the next replica.
+    Gone(String),
+    Fail(Failed),
+}
+
+/// Runs the RMW on the shard's coordinator; returns it and what it answered.
+async fn on_coordinator(
+    route: Route<'_>,
+    frame: &RequestFrame,
+    deadline: Instant,
+) -> Result<(Arc<Backend>, RmwOutcome), Failed> {
+    let replicas = &route.targets[..route.replicas];
+    if replicas.is_empty() {
+        return Err(Failed::new(Failure::NoReplica, no_replicas(route.shard)));
+    }
+    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
+    let order: Vec<&Arc<Backend>> =
+        replicas.iter().filter(|b| all_ejected || !b.health().is_ejected()).collect();
+    let (mut backoff, mut last) = (RMW_BACKOFF_BASE, String::new());
+    let mut pass = 0;
+    while pass == 0 || room(deadline) {
+        let (mut next, mut redirected) = (1, false);
+        let mut target = order[0];
+        loop {
+            match attempt(target, frame, deadline).await {
+                Attempt::Done(outcome) => return Ok((target.clone(), outcome)),
+                Attempt::Fail(f) => return Err(f),
+                Attempt::Redirect(Some(name)) if !redirected && room(deadline) => {
+                    match replicas.iter().find(|b| b.name() == name) {
+                        Some(b) => {
+                            (target, redirected) = (b, true);
+                            continue;
+                        }
+                        None => last = format!("{} named {name}, not a replica", target.name()),
+                    }
+                }
+                Attempt::Redirect(named) => {
+                    let named = named.unwrap_or_else(|| "nobody".to_owned());
+                    last = format!("{} says {named} coordinates", target.name());
+                }
+                Attempt::Later(why) => {
+                    last = why;
+                    sleep(&mut backoff, deadline).await;
+                    if room(deadline) {
+                        continue;
+                    }
+                }
+                Attempt::Gone(_) if next < order.len() && room(deadline) => {
+                    target = order[next];
+                    next += 1;
+                    continue;
+                }
+                Attempt::Gone(why) => last = why,
+            }
+            break;
+        }
+        pass += 1;
+        sleep(&mut backoff, deadline).await;
+    }
+    let msg = format!(
+        "no coordinator of shard {} ran the command ({pass} passes; last: {last})",
+        route.shard
+    );
+    Err(fail(Status::Unavailable, msg))
+}
+
+/// Sends the RMW to `b` once and classifies the answer.
+async fn attempt(b: &Arc<Backend>, frame: &RequestFrame, deadline: Instant) -> Attempt {
+    let name = b.name();
+    let resp = match b.call(frame.clone(), deadline).await {
+        Ok(resp) => resp,
+        Err(Error::Server { status: Status::NotCoordinator, message }) => {
+            return Attempt::Redirect(coordinator_named(&message).map(str::to_owned));
+        }
+        Err(Error::Server { status: Status::NotReady, message }) => {
+            return Attempt::Later(format!("{name}: {message}"));
+        }
+        Err(Error::Server { status: Status::WrongShard, message }) => {
+            let reply = ErrorReply::new(Status::WrongShard, format!("{name}: {message}"));
+            return Attempt::Fail(Failed::new(Failure::WrongShard, reply));
+        }
+        Err(e @ (Error::Connect { .. } | Error::ConnectionClosed { .. })) => {
+            return Attempt::Gone(format!("{name}: {e}"));
+        }
+        Err(Error::Timeout) => {
+            let msg = format!(
+                "the command timed out on node {name}: it may or may not have been applied"
+            );
+            return Attempt::Fail(Failed::once(
+                Failure::Timeout,
+                ErrorReply::new(Status::Timeout, msg),
+            ));
+        }
+        Err(Error::Server { status, message }) => {
+            return Attempt::Fail(fail(status, message));
+        }
+        Err(e) => {
+            let msg = format!("node {name}: {e}");
+            return Attempt::Fail(fail(Status::Internal, msg));
+        }
+    };
+    match resp.status() {
+        Some(Status::Ok) => match RmwOutcome::decode(resp.payload) {
+            Some(outcome) => Attempt::Done(outcome),
+            None => Attempt::Fail(fail(
+                Status::Internal,
+                format!("node {name} sent a malformed RMW reply"),
+            )),
+        },
+        // The command's own error (a client fault the backend passes through as a reply).
+        Some(status) => {
+            let message = String::from_utf8_lossy(&resp.payload).into_owned();
+            Attempt::Fail(fail(status, message))
+        }
+        None => {
+            Attempt::Fail(fail(Status::Internal, format!("node {name} sent an unknown status")))
+        }
+    }
+}
+
+/// Whether a further attempt has time to be answered before `deadline`.
+fn room(deadline: Instant) -> bool {
+    deadline.saturating_duration_since(Instant::now()) >= RMW_ATTEMPT_MIN
+}
+
+async fn sleep(backoff: &mut Duration, deadline: Instant) {
+    tokio::time::sleep_until(deadline.min(Instant::now() + *backoff)).await;
+    *backoff = (*backoff * 2).min(RMW_BACKOFF_MAX);
+}
+
+/// Writes each changed key's outcome to the shard's other targets and answers the client.
+async fn replicate(
+    route: Route<'_>,
+    coordinator: &Arc<Backend>,
+    outcome: RmwOutcome,
+    ack: WriteAck,
+    t: &Timeouts,
+) -> Result<Reply, Failed> {
+    let reply = decode_value(&outcome.reply).map(to_reply).map_err(|e| {
+        fail(Status::Internal, format!("node {} sent a malformed reply: {e}", coordinator.name()))
+    })?;
+    for r in &outcome.records {
+        observe(coordinator.hlc(), r.version);
+    }
+    let deadline = Instant::now() + t.write;
+    let writes =
+        outcome.records.into_iter().map(|r| write_one(route, coordinator, r, ack, deadline));
+    match join_all(writes).await.into_iter().find_map(Result::err) {
+        None => Ok(reply),
+        Some(e) => {
+            let msg = format!("applied by coordinator {}; {}", coordinator.name(), e.message);
+            Err(Failed::once(Failure::Partial, ErrorReply::new(e.status, msg)))
+        }
+    }
+}
+
+/// Writes one key's outcome, with the coordinator's version, to every target but the
+/// coordinator; the verdict counts the coordinator as a replica that acked.
+async fn write_one(
+    route: Route<'_>,
+    coordinator: &Arc<Backend>,
+    r: DumpRecord,
+    ack: WriteAck,
+    deadline: Instant,
+) -> Result<(), ErrorReply> {
+    let ttl = (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms));
+    let req = WriteReq { shard: route.shard, key: r.key, value: r.value, ttl, version: r.version };
+    let others: Vec<Arc<Backend>> =
+        route.targets.iter().filter(|b| !Arc::ptr_eq(b, coordinator)).cloned().collect();
+    let (mut calls, mut tally, skipped): (FanOut, Tally, _) = start(&others, &req, deadline);
+    while let Some(answer) = calls.next().await {
+        tally.record(answer);
+    }
+    hint_all(&skipped, &req);
+    hint_all(tally.failed.iter().map(|(b, _)| b), &req);
+    if let Some(e) = tally.client_fault.take() {
+        // A replica with smaller limits than the coordinator's cannot take this value at
+        // all: nothing to hint, but the client must hear that not every replica holds it.
+        return Err(ErrorReply::new(Status::Partial, format!("a replica refused it: {e}")));
+    }
+    tally.acked.push((coordinator.clone(), Ack { applied: true, clock: r.version }));
+    let tally = tally.without(&route.targets[route.replicas..]);
+    verdict(tally, &skipped, route, ack).map(|_| ()).map_err(|f| f.reply)
+}
+
+/// A failure of the coordinator path that did not apply the command: the client's error
+/// reply, counted by its status.
+fn fail(status: Status, message: String) -> Failed {
+    Failed::reply(ErrorReply::new(status, message))
+}

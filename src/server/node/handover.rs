@@ -1,0 +1,228 @@
+//! The coordination task: every [`COORD_TICK`] it polls every peer's NODE_STATUS, computes
+//! each hosted shard's coordinator ([`elect`]) and acts on it ([`Coord`]): steps down when
+//! another node is named, and takes over when this one is.
+//!
+//! A takeover of shard `s` is fenced, so two nodes never both run `s`'s read-modify-writes
+//! while they can reach each other, whatever routers believe meanwhile:
+//! 1. this node stops answering RMWs of `s` with NOT_COORDINATOR and answers NOT_READY
+//!    ("handover in progress") instead;
+//! 2. it sends FENCE(`s`) to every other replica of `s` and every node reporting `s`
+//!    Retiring: each stops acting for `s`, waits for the RMWs it is running on `s`, and
+//!    answers. A peer that does not answer fails the takeover, unless the polls already
+//!    count it unreachable (a crashed node's state died with it);
+//! 3. it pulls `s` with an exact anti-entropy round from every fenced peer holding it, so
+//!    every outcome an earlier coordinator produced is here and the store's clock has
+//!    passed their versions (its next outcome wins over all of them);
+//! 4. it acts, unless a FENCE from another node arrived meanwhile.
+//!
+//! Runs apart from the lifecycle task, whose steps can take seconds (a shard copy), so a
+//! dead coordinator is replaced within a few ticks whatever else the node is doing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::Cluster;
+use super::ae::{self, Mode};
+use super::coord::{LEASE_RENEW_TICK, Role};
+use super::elect::{self, Candidate, PeerHealth, Step};
+use crate::protocol::cluster::ShardState;
+use crate::protocol::rmw::fence_frame;
+use crate::shardmap::ShardMap;
+
+/// Pause between two coordination steps.
+pub const COORD_TICK: Duration = Duration::from_millis(250);
+/// Deadline of one FENCE: the peer's drain wait, with room for the round trip.
+pub const FENCE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What this node knows of every peer, by name.
+type Health = HashMap<String, PeerHealth>;
+
+/// Runs the coordination steps, and the lease renewals beside them, until `cancel`.
+pub(super) async fn run(c: Arc<Cluster>, cancel: CancellationToken) {
+    let steps = async {
+        let mut health = Health::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(COORD_TICK) => {}
+            }
+            c.coordinate(&mut health).await;
+        }
+    };
+    let renewals = async {
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(LEASE_RENEW_TICK) => c.node.coord.renew(),
+            }
+        }
+    };
+    tokio::join!(steps, renewals);
+}
+
+/// A peer a takeover fences: whether it must answer, and whether it holds the shard's data.
+#[derive(Debug, Clone)]
+struct Target {
+    name: String,
+    reachable: bool,
+    holds_data: bool,
+}
+
+impl Cluster {
+    /// One coordination step of every shard.
+    async fn coordinate(self: &Arc<Self>, health: &mut Health) {
+        let shards = self.node.shards();
+        let (map, coord, me) = (&shards.map, &self.node.coord, self.node.name());
+        let fences: Vec<u64> = (1..=map.num_shards()).map(|s| coord.fences(s)).collect();
+        for (name, status) in self.peers.statuses(map).await {
+            health.entry(name).or_default().record(status);
+        }
+        let mut takeovers = Vec::new();
+        for s in 1..=map.num_shards() {
+            let candidates: Vec<Candidate<'_>> = map
+                .replicas(s)
+                .iter()
+                .map(|name| match health.get(name) {
+                    _ if name == me => Candidate {
+                        name,
+                        ready: shards.state(s) == ShardState::Ready,
+                        reachable: true,
+                    },
+                    Some(h) => Candidate {
+                        name,
+                        ready: h.state(s) == ShardState::Ready,
+                        reachable: h.reachable(),
+                    },
+                    None => Candidate { name, ready: false, reachable: false },
+                })
+                .collect();
+            let named = elect::coordinator(&candidates);
+            let role = coord.role(s);
+            match elect::step(role, me, named, coord.lapsed(s)) {
+                Step::Keep if role == Role::Acting => {}
+                Step::Keep => coord.believe(s, named),
+                Step::StepDown => {
+                    info!(node = me, shard = s, coordinator = named, "no longer coordinating");
+                    coord.step_down(s, named);
+                }
+                Step::TakeOver => {
+                    let targets = targets(map, s, me, health);
+                    takeovers.push(self.take_over(map, s, fences[s as usize - 1], targets));
+                }
+            }
+        }
+        join_all(takeovers).await;
+    }
+
+    /// Takes over as coordinator of `shard` (see the module docs); `fences` is the shard's
+    /// FENCE count from before the poll this decision was made from.
+    async fn take_over(
+        self: &Arc<Self>,
+        map: &ShardMap,
+        shard: u32,
+        fences: u64,
+        targets: Vec<Target>,
+    ) {
+        let (coord, me) = (&self.node.coord, self.node.name());
+        let Some(ticket) = coord.begin_takeover(shard, fences) else { return };
+        match self.fence_and_pull(map, shard, &targets).await {
+            Ok(()) if coord.finish_takeover(shard, ticket) => {
+                let fenced: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+                info!(node = me, shard, fenced = fenced.join(","), "coordinating the shard");
+            }
+            Ok(()) => {}
+            Err(why) => {
+                warn!(node = me, shard, %why, "coordinator takeover incomplete; retrying");
+                coord.abandon_takeover(shard, ticket);
+            }
+        }
+    }
+
+    /// Fences every target and pulls the shard from those that answered and hold it.
+    async fn fence_and_pull(
+        self: &Arc<Self>,
+        map: &ShardMap,
+        shard: u32,
+        targets: &[Target],
+    ) -> Result<(), String> {
+        let me = self.node.name();
+        let calls = targets
+            .iter()
+            .map(|t| self.peers.call(map, &t.name, fence_frame(shard, me), FENCE_TIMEOUT));
+        let mut pull = Vec::new();
+        for (t, answer) in targets.iter().zip(join_all(calls).await) {
+            match answer {
+                Ok(resp) => {
+                    if let Ok(clock) = <[u8; 8]>::try_from(&resp.payload[..]) {
+                        ae::observe_clock(&self.store, u64::from_be_bytes(clock));
+                    }
+                    if t.holds_data {
+                        pull.push(&t.name);
+                    }
+                }
+                Err(e) if t.reachable => return Err(format!("fence of {}: {e}", t.name)),
+                // Unreachable for several polls and not answering now: a crashed node,
+                // whose outcomes died with it (or a partition; see the README's limits).
+                Err(_) => {}
+            }
+        }
+        let rounds = pull.iter().map(|peer| ae::round(self, map, peer, shard, Mode::Exact));
+        for (peer, result) in pull.iter().zip(join_all(rounds).await) {
+            result.map_err(|e| format!("pull from {peer}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every node a takeover of `shard` by `me` fences: its other replicas, and nodes reporting
+/// the shard Retiring (an old replica of a move may have coordinated it).
+fn targets(map: &ShardMap, shard: u32, me: &str, health: &Health) -> Vec<Target> {
+    let replicas = map.replicas(shard);
+    map.nodes()
+        .map(|n| n.name.as_str())
+        .filter(|name| *name != me)
+        .filter_map(|name| {
+            let h = health.get(name).cloned().unwrap_or_default();
+            let replica = replicas.iter().any(|r| r == name);
+            let state = h.state(shard);
+            (replica || state == ShardState::Retiring).then(|| Target {
+                name: name.to_owned(),
+                reachable: h.reachable(),
+                holds_data: state.holds_data(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::cluster::NodeStatus;
+
+    #[test]
+    fn a_takeover_fences_the_other_replicas_and_retiring_holders() {
+        let map = ShardMap::builder(1)
+            .node("a", "127.0.0.1", 1)
+            .node("b", "127.0.0.1", 2)
+            .node("c", "127.0.0.1", 3)
+            .node("d", "127.0.0.1", 4)
+            .shard(1, &["a", "b"])
+            .build()
+            .unwrap();
+        let status = |state| NodeStatus { shards: vec![state], ..Default::default() };
+        let mut health = Health::new();
+        health.entry("b".into()).or_default().record(Some(status(ShardState::Copying)));
+        health.entry("c".into()).or_default().record(Some(status(ShardState::Retiring)));
+        health.entry("d".into()).or_default().record(Some(status(ShardState::NotHosted)));
+        let t = targets(&map, 1, "a", &health);
+        let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["b", "c"]);
+        assert!(t[0].reachable && !t[0].holds_data, "a copying replica holds nothing to pull");
+        assert!(t[1].holds_data, "an old replica of a move is pulled from");
+    }
+}

@@ -1,0 +1,189 @@
+//! One RMW request on this node as its shard's coordinator: the command is admitted like a
+//! write of its keys (`check.rs`), runs only while this node acts for the shard
+//! ([`super::coord`]), runs through the same [`cmd::execute`] as any command, and is
+//! answered with its reply and the resulting state of every key it changed (value or
+//! tombstone, remaining TTL, version) for the router to write to the shard's other replicas
+//! with the versions stamped here.
+
+use std::collections::HashSet;
+
+use bytes::{Bytes, BytesMut};
+
+use super::Node;
+use super::ae::to_record;
+use super::coord::Refusal;
+use crate::cmd::{self, Command, Ctx};
+use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
+use crate::protocol::rmw::{RmwOutcome, not_coordinator_message};
+use crate::protocol::text::encode_reply_resp3;
+use crate::protocol::{Reply, Status};
+use crate::store::Store;
+
+/// Largest RMW reply payload: what fits one response frame. A command whose reply and
+/// outcome together are larger (GETSET of two values near the hard frame limit) is applied
+/// here but answered PARTIAL: anti-entropy carries the outcome to the other replicas.
+pub const MAX_RMW_REPLY: usize = MAX_FRAME_LEN_HARD - RESPONSE_HEADER_LEN;
+
+impl Node {
+    /// Runs `inner`, an RMW request's command, on `store` as the coordinator of its shard.
+    /// The request passed [`Node::check`], so its keys are in one shard this node may write.
+    pub fn rmw(&self, store: &Store, inner: Command, ctx: &mut Ctx<'_>) -> Reply {
+        let shard = match self.rmw_shard(&self.shards(), &inner) {
+            Ok(shard) => shard,
+            Err(e) => return Reply::Error(e),
+        };
+        let _running = match self.coord.enter(shard) {
+            Ok(running) => running,
+            Err(refusal) => return self.refused(shard, refusal),
+        };
+        let mut seen = HashSet::new();
+        let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
+        let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
+        let reply = cmd::execute(inner, ctx);
+        if let Reply::Error(_) = reply {
+            // Commands check before they change anything: an error changed nothing.
+            return reply;
+        }
+        // A key whose version moved was written (by this command, or by a write that
+        // landed meanwhile, which is then the state to replicate anyway).
+        let records = keys
+            .iter()
+            .zip(before)
+            .filter_map(|(k, was)| store.state_of(k).filter(|now| Some(now.version) != was))
+            .map(to_record)
+            .collect();
+        let mut encoded = BytesMut::new();
+        encode_reply_resp3(&reply, &mut encoded);
+        let payload = RmwOutcome { reply: encoded.freeze(), records }.encode();
+        if payload.len() > MAX_RMW_REPLY {
+            let msg = format!(
+                "applied on coordinator {} of shard {shard}, but its reply and outcome ({} \
+                 bytes) exceed a frame; anti-entropy copies it to the other replicas",
+                self.name,
+                payload.len()
+            );
+            return Reply::error(Status::Partial, msg);
+        }
+        Reply::Bulk(payload)
+    }
+
+    fn refused(&self, shard: u32, refusal: Refusal) -> Reply {
+        match refusal {
+            Refusal::NotCoordinator(Some(other)) => Reply::error(
+                Status::NotCoordinator,
+                not_coordinator_message(&self.name, shard, Some(&other)),
+            ),
+            Refusal::NotCoordinator(None) => {
+                let msg = format!(
+                    "shard {shard} has no coordinator yet: node {} knows no replica of it that \
+                     is ready and reachable",
+                    self.name
+                );
+                Reply::error(Status::NotReady, msg)
+            }
+            Refusal::Handover => {
+                let msg = format!("coordinator handover in progress for shard {shard}");
+                Reply::error(Status::NotReady, format!("{msg} on node {}", self.name))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cmd::test_env::TestEnv;
+    use crate::cmd::{Session, parse};
+    use crate::protocol::Limits;
+    use crate::protocol::cluster::ShardState;
+    use crate::protocol::text::{RespValue, decode_value};
+    use crate::shardmap::{MapWatcher, ShardMap};
+    use crate::store::{ManualClock, StoreConfig, StoreOptions};
+
+    /// Node n1 of a one-shard map with n2, ready, and a cluster node's store.
+    fn node() -> (Arc<Node>, Store) {
+        let map = ShardMap::builder(1)
+            .node("n1", "127.0.0.1", 7401)
+            .node("n2", "127.0.0.1", 7402)
+            .shard(1, &["n1", "n2"])
+            .build()
+            .unwrap();
+        let n =
+            Node::new(MapWatcher::new("unused.json".into(), map), "n1", Duration::from_secs(60));
+        let mut shards = (*n.shards()).clone();
+        shards.states[0] = ShardState::Ready;
+        n.publish(shards);
+        let opts = StoreOptions { tombstones: true, ..StoreOptions::default() };
+        let clock = Arc::new(ManualClock::new());
+        (n, Store::with_options(StoreConfig { shards: 4 }, opts, clock as _))
+    }
+
+    fn run(n: &Node, store: &Store, words: &[&str]) -> Reply {
+        let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let cmd = parse(&argv.into(), &Limits::default()).unwrap();
+        let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
+        let mut session = Session::new(1, peer, true);
+        n.rmw(store, cmd, &mut Ctx::new(&mut session, &env, Some(store)))
+    }
+
+    fn outcome(reply: Reply) -> (RespValue, Vec<crate::protocol::dump::DumpRecord>) {
+        let Reply::Bulk(payload) = reply else { panic!("not an outcome: {reply:?}") };
+        let o = RmwOutcome::decode(payload).expect("an outcome");
+        (decode_value(&o.reply).unwrap(), o.records)
+    }
+
+    #[test]
+    fn an_rmw_answers_its_reply_and_the_state_and_version_of_what_it_changed() {
+        let (n, store) = node();
+        let refused = run(&n, &store, &["set", "k", "v", "nx"]);
+        assert!(
+            matches!(refused, Reply::Error(e) if e.status == Status::NotReady),
+            "no coordinator yet"
+        );
+        let ticket = n.coord.begin_takeover(1, n.coord.fences(1)).unwrap();
+        assert!(n.coord.finish_takeover(1, ticket));
+
+        let (reply, records) = outcome(run(&n, &store, &["set", "k", "v", "nx"]));
+        assert_eq!(reply, RespValue::Simple("OK".into()));
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!((&r.key[..], r.value.as_deref(), r.ttl_ms), (&b"k"[..], Some(&b"v"[..]), 0));
+        assert_eq!(Some(r.version), store.version_of(b"k"), "the version it holds");
+
+        let (reply, records) = outcome(run(&n, &store, &["set", "k", "w", "nx"]));
+        assert_eq!((reply, records.len()), (RespValue::Nil, 0), "nothing changed, nothing sent");
+
+        let (reply, records) = outcome(run(&n, &store, &["expire", "k", "100"]));
+        assert_eq!(reply, RespValue::Int(1));
+        assert!((99_000..=100_000).contains(&records[0].ttl_ms), "{}", records[0].ttl_ms);
+        let (_, records) = outcome(run(&n, &store, &["expire", "k", "0"]));
+        assert_eq!(records[0].value, None, "EXPIRE 0 deletes: a tombstone goes out");
+        assert_eq!(Some(records[0].version), store.version_of(b"k"));
+
+        // Every key a command changed goes out, deleted ones as tombstones.
+        run(&n, &store, &["set", "src", "x", "nx"]);
+        let (reply, records) = outcome(run(&n, &store, &["rename", "src", "dst"]));
+        assert_eq!(reply, RespValue::Simple("OK".into()));
+        let held: Vec<(&[u8], Option<&[u8]>)> =
+            records.iter().map(|r| (&r.key[..], r.value.as_deref())).collect();
+        assert_eq!(held, [(&b"src"[..], None), (&b"dst"[..], Some(&b"x"[..]))]);
+        let (_, records) = outcome(run(&n, &store, &["getdel", "dst"]));
+        assert_eq!((records.len(), records[0].value.as_ref()), (1, None), "GETDEL's tombstone");
+        let (reply, records) = outcome(run(&n, &store, &["incr", "c"]));
+        assert_eq!((reply, records[0].value.as_deref()), (RespValue::Int(1), Some(&b"1"[..])));
+
+        let other = run(&n, &store, &["get", "k"]);
+        assert!(matches!(other, Reply::Error(e) if e.status == Status::InvalidArgument));
+        futures_util::FutureExt::now_or_never(n.coord.fence(1, "n2")).unwrap().unwrap();
+        let moved = run(&n, &store, &["persist", "k"]);
+        assert!(
+            matches!(&moved, Reply::Error(e) if e.status == Status::NotCoordinator && e.message.ends_with("coordinator=n2")),
+            "{moved:?}"
+        );
+        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 8);
+    }
+}

@@ -1,0 +1,221 @@
+//! Read-modify-writes replicate outcomes, never commands: a hint or a late write replayed on
+//! a replica re-applies a value with the coordinator's version, so a replica that got an
+//! outcome twice (late, then from a hint) holds what the coordinator holds. And they run
+//! once, on one coordinator: the issue's exactness runs (8 clients x 5 000 INCR through two
+//! routers give exactly 40 000 on every replica, also when either replica is SIGKILLed and
+//! restarted mid-run) and concurrent APPENDs that leave one string on every replica.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shale::protocol::text::RespValue;
+
+use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
+use super::proxy::Mode;
+use super::support::{TestCluster, client, keys, stat, within};
+
+/// How long replicas may take to agree once a fault healed.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// `field` of node `node` in the router's STATS (`node_NAME:a=..,b=..`).
+async fn router_node_stat(router: &str, node: &str, field: &str) -> Option<u64> {
+    let line = stat(router, &format!("node_{node}")).await?;
+    let prefix = format!("{field}=");
+    line.split(',').find_map(|kv| kv.strip_prefix(&prefix)?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.proxied_routers();
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let router = c.router(&["--write-timeout", "200ms"]);
+    let addr = router.addr.to_string();
+    let r = client(&addr).await;
+    let ks = keys("h", 10);
+    for k in &ks {
+        assert_eq!(
+            rmw_until_run(&r, &["SET", k, "0", "NX"]).await,
+            Some(RespValue::Simple("OK".into()))
+        );
+    }
+    // b's link gets slower than the router's write timeout: each outcome reaches b late,
+    // after the router gave up on it and hinted it, so b gets it twice.
+    c.fault("b", Mode::Delay(Duration::from_millis(300)));
+    for round in 1..=3 {
+        for k in &ks {
+            let reply = rmw_until_run(&r, &["SET", k, &round.to_string(), "XX"]).await;
+            assert!(matches!(reply, None | Some(RespValue::Simple(_))), "{k}: {reply:?}");
+        }
+    }
+    assert_eq!(rmw_until_run(&r, &["EXPIRE", &ks[0], "1000"]).await, Some(RespValue::Int(1)));
+    for _ in 0..20 {
+        rmw_until_run(&r, &["INCR", "n"]).await;
+    }
+    let hinted = router_node_stat(&addr, "b", "hinted").await.unwrap_or(0);
+    c.fault("b", Mode::Pass);
+    let replayed = || async { router_node_stat(&addr, "b", "hints").await == Some(0) };
+    assert!(within(BOUND, replayed).await, "the router replays its hints for b");
+    let mut want: Vec<Option<bytes::Bytes>> = ks.iter().map(|_| Some("3".into())).collect();
+    want.push(Some("20".into()));
+    let all: Vec<String> = ks.iter().cloned().chain(["n".to_owned()]).collect();
+    let agree = || async { c.contents(&all).await.values().all(|got| got.as_ref() == Some(&want)) };
+    assert!(within(BOUND, agree).await, "every replica holds the last outcome\n{}", c.logs());
+    let ttl = c.direct("b").await.ttl(ks[0].clone()).await.unwrap().flatten();
+    assert!(ttl.is_some_and(|t| t > Duration::from_secs(900)), "b has the EXPIRE: {ttl:?}");
+    println!("{hinted} outcomes hinted for b");
+    assert!(hinted > 0, "outcomes were hinted");
+}
+
+/// Clients per exactness run, and INCRs each sends (the issue's figures).
+const CLIENTS: usize = 8;
+const INCRS: usize = 5_000;
+
+/// A node to SIGKILL once a third of the increments ran, and restart a moment later.
+type Fault = Option<&'static str>;
+
+/// `CLIENTS` clients, half through each of two routers, INCR one key `INCRS` times each
+/// while `fault` happens; every replica ends with exactly `CLIENTS * INCRS`, and no two
+/// increments answered the same count (none ran on a stale copy).
+async fn count_exactly(fault: Fault) {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let routers = [c.router(&[]), c.router(&[])];
+    let done = Arc::new(AtomicUsize::new(0));
+    let (not_run, partial) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let addr = routers[i % 2].addr.to_string();
+            let (done, not_run, partial) = (done.clone(), not_run.clone(), partial.clone());
+            tokio::spawn(async move {
+                let r = client(&addr).await;
+                let mut seen = Vec::with_capacity(INCRS);
+                for _ in 0..INCRS {
+                    for attempt in 0.. {
+                        assert!(attempt < 600, "an INCR never ran");
+                        match rmw(&r, &["INCR", "counter"]).await {
+                            Outcome::Applied(Some(RespValue::Int(n))) => seen.push(n),
+                            Outcome::Applied(None) => _ = partial.fetch_add(1, Ordering::Relaxed),
+                            Outcome::Applied(other) => panic!("INCR answered {other:?}"),
+                            Outcome::NotRun => {
+                                not_run.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                continue;
+                            }
+                        }
+                        break;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                seen
+            })
+        })
+        .collect();
+    if let Some(victim) = fault {
+        let third = CLIENTS * INCRS / 3;
+        let reached = || async { done.load(Ordering::Relaxed) >= third };
+        assert!(within(BOUND * 5, reached).await, "a third of the increments ran");
+        c.kill(victim);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.restart(victim, false);
+    }
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(t.await.unwrap());
+    }
+    let took = started.elapsed();
+    let total = (CLIENTS * INCRS) as i64;
+    let want = vec![Some(bytes::Bytes::from(total.to_string()))];
+    let agree = || async {
+        let held = c.contents(&["counter".to_owned()]).await;
+        held.len() == 2 && held.values().all(|got| got.as_ref() == Some(&want))
+    };
+    assert!(within(BOUND, agree).await, "every replica holds {total}\n{}", c.logs());
+    if fault == Some("a") {
+        let took_over = node_stat(&c, "b", "coord_takeovers").await.parse::<u64>().unwrap();
+        assert!(took_over >= 1, "b coordinated while a was away");
+        let back = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+        assert!(within(BOUND, back).await, "a coordinates again once it is back");
+    }
+    answered.sort_unstable();
+    let before = answered.len();
+    answered.dedup();
+    assert_eq!(answered.len(), before, "two increments answered the same count");
+    assert!(answered.iter().all(|n| (1..=total).contains(n)), "counts within 1..={total}");
+    println!(
+        "{total} INCR through 2 routers ({fault:?} killed and restarted): {:.1} s, {:.0}/s; \
+         {} answered UNAVAILABLE (not run) and were sent again, {} PARTIAL; every replica \
+         holds {total}",
+        took.as_secs_f64(),
+        total as f64 / took.as_secs_f64(),
+        not_run.load(Ordering::Relaxed),
+        partial.load(Ordering::Relaxed),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incr_from_eight_clients_through_two_routers_counts_exactly() {
+    count_exactly(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incr_counts_exactly_when_the_coordinator_is_killed_and_restarted() {
+    count_exactly(Some("a")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incr_counts_exactly_when_the_other_replica_is_killed_and_restarted() {
+    count_exactly(Some("b")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_from_several_clients_gives_one_string_on_every_replica() {
+    let mut c = TestCluster::new(&["a", "b", "c"], &[&["a", "b", "c"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let routers = [c.router(&[]), c.router(&[])];
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let addr = routers[i % 2].addr.to_string();
+            tokio::spawn(async move {
+                let r = client(&addr).await;
+                let mut lengths = Vec::new();
+                for j in 0..200 {
+                    let token = format!("{i}.{j:03};");
+                    match rmw_until_run(&r, &["APPEND", "log", &token]).await {
+                        Some(RespValue::Int(n)) => lengths.push(n),
+                        None => {}
+                        other => panic!("APPEND answered {other:?}"),
+                    }
+                }
+                lengths
+            })
+        })
+        .collect();
+    let mut lengths = Vec::new();
+    for t in tasks {
+        lengths.extend(t.await.unwrap());
+    }
+    let held = c.contents(&["log".to_owned()]).await;
+    let first = held["a"].clone().unwrap()[0].clone().expect("a holds the string");
+    for (node, got) in &held {
+        assert_eq!(got.as_ref().map(|v| &v[0]), Some(&Some(first.clone())), "{node}");
+    }
+    let text = String::from_utf8(first.to_vec()).unwrap();
+    let tokens: Vec<&str> = text.split_terminator(';').collect();
+    assert_eq!(tokens.len(), 4 * 200, "every APPEND once");
+    for i in 0..4 {
+        let mine: Vec<&str> =
+            tokens.iter().copied().filter(|t| t.starts_with(&format!("{i}."))).collect();
+        let want: Vec<String> = (0..200).map(|j| format!("{i}.{j:03}")).collect();
+        assert_eq!(mine, want, "client {i}'s appends, once each and in order");
+    }
+    lengths.sort_unstable();
+    let before = lengths.len();
+    lengths.dedup();
+    assert_eq!(lengths.len(), before, "two APPENDs answered the same length");
+}

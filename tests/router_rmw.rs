@@ -1,0 +1,222 @@
+//! The router's coordinator path against scripted fake nodes: where a read-modify-write
+//! goes (NOT_COORDINATOR followed, NOT_READY retried, a dead node skipped), what the
+//! client hears when no coordinator answers, and that the outcome reaches the other
+//! replicas with the coordinator's version, never re-stamped.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::{Text, free_port, temp_file};
+use parking_lot::Mutex;
+use shale::cmd::Command;
+use shale::net::{self, Handler, NetConfig, NetStats, Session};
+use shale::protocol::cluster::{Stale, WriteAck};
+use shale::protocol::dump::DumpRecord;
+use shale::protocol::rmw::{RmwOutcome, not_coordinator_message};
+use shale::protocol::text::encode_reply_resp3;
+use shale::protocol::{Reply, Status};
+use shale::router::{Router, RouterConfig, RunningRouter};
+use shale::shardmap::ShardMap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The version the fake coordinator stamps its outcome with.
+const VERSION: u64 = 0x1234_5678;
+
+/// How a fake node answers RMW requests.
+#[derive(Clone, Copy)]
+enum Script {
+    /// Runs it: `:1` and the outcome `k = "done"` at [`VERSION`].
+    Coordinate,
+    /// Names another node.
+    Redirect(&'static str),
+    /// "Handover in progress" this many times, then coordinates.
+    NotReadyThen(usize),
+    /// Never answers in time.
+    Hang,
+}
+
+/// What a fake node was sent.
+#[derive(Default)]
+struct Seen {
+    rmws: usize,
+    /// VSETs: value and version.
+    vsets: Vec<(Bytes, u64)>,
+}
+
+struct Fake {
+    name: &'static str,
+    script: Script,
+    /// Answer VSETs STALE (a newer write holds the key).
+    stale: bool,
+    seen: Arc<Mutex<Seen>>,
+}
+
+fn outcome() -> Reply {
+    let mut reply = BytesMut::new();
+    encode_reply_resp3(&Reply::Int(1), &mut reply);
+    let record =
+        DumpRecord { key: "k".into(), value: Some("done".into()), ttl_ms: 0, version: VERSION };
+    Reply::Bulk(RmwOutcome { reply: reply.freeze(), records: vec![record] }.encode())
+}
+
+impl Fake {
+    fn rmw(&self) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
+        let n = {
+            let mut seen = self.seen.lock();
+            seen.rmws += 1;
+            seen.rmws
+        };
+        let reply = match self.script {
+            Script::Coordinate => outcome(),
+            Script::Redirect(to) => Reply::error(
+                Status::NotCoordinator,
+                not_coordinator_message(self.name, 1, Some(to)),
+            ),
+            Script::NotReadyThen(times) if n <= times => {
+                Reply::error(Status::NotReady, "coordinator handover in progress for shard 1")
+            }
+            Script::NotReadyThen(_) => outcome(),
+            Script::Hang => {
+                return Box::pin(async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    outcome()
+                });
+            }
+        };
+        Box::pin(std::future::ready(reply))
+    }
+}
+
+impl Handler for Fake {
+    type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
+        let reply = match cmd {
+            Command::Rmw(_) => return self.rmw(),
+            Command::Ping(_) => Reply::Simple("PONG"),
+            Command::VSet(a) => {
+                self.seen.lock().vsets.push((a.value, a.version));
+                if self.stale {
+                    Reply::Raw(Status::Stale, Stale { held: VERSION + 1, clock: 0 }.encode())
+                } else {
+                    Reply::Bulk(WriteAck { applied: true, clock: a.version }.encode())
+                }
+            }
+            _ => Reply::error(Status::InvalidArgument, "not a cluster node"),
+        };
+        Box::pin(std::future::ready(reply))
+    }
+}
+
+/// Starts fake `name` on a free port; returns its address and what it was sent.
+fn fake(name: &'static str, script: Script, stale: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    let listener = net::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let node = Fake { name, script, stale, seen: seen.clone() };
+    tokio::spawn(net::serve(
+        listener,
+        Arc::new(node),
+        Arc::new(NetConfig::default()),
+        Arc::new(NetStats::default()),
+        CancellationToken::new(),
+        TaskTracker::new(),
+    ));
+    (addr, seen)
+}
+
+/// A router over one shard whose replicas are `nodes`, in this order.
+async fn router(nodes: &[(&str, SocketAddr)]) -> RunningRouter {
+    let mut b = ShardMap::builder(1);
+    for (name, addr) in nodes {
+        b = b.node(name, &addr.ip().to_string(), addr.port());
+    }
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    let map = temp_file("map.json", &b.shard(1, &names).build().unwrap().to_json());
+    let mut cfg = RouterConfig::loopback(0, &map);
+    cfg.timeouts.request = Duration::from_millis(600);
+    Router::start(cfg).await.unwrap()
+}
+
+/// Sends EXPIRE (a read-modify-write) and returns the reply line.
+async fn expire(r: &RunningRouter) -> String {
+    let mut c = Text::connect(r.local_addr()).await;
+    c.send(b"EXPIRE k 100\r\n").await;
+    String::from_utf8(c.read_until(b"\r\n").await).unwrap()
+}
+
+#[tokio::test]
+async fn a_redirect_is_followed_and_the_outcome_reaches_the_others_with_its_version() {
+    let (a, seen_a) = fake("a", Script::Redirect("b"), false);
+    let (b, seen_b) = fake("b", Script::Coordinate, false);
+    let (c, seen_c) = fake("c", Script::Redirect("b"), false);
+    let r = router(&[("a", a), ("b", b), ("c", c)]).await;
+    assert_eq!(expire(&r).await, ":1\r\n");
+    assert_eq!(seen_a.lock().rmws, 1, "a was asked first");
+    assert_eq!(seen_c.lock().rmws, 0, "the redirect went to b, not to the next replica");
+    let want = vec![(Bytes::from("done"), VERSION)];
+    assert_eq!(seen_a.lock().vsets, want, "a got the outcome as stamped");
+    assert_eq!(seen_c.lock().vsets, want, "c got the outcome as stamped");
+    assert!(seen_b.lock().vsets.is_empty(), "the coordinator holds it already");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_handover_in_progress_is_waited_out() {
+    let (a, seen_a) = fake("a", Script::NotReadyThen(3), false);
+    let (b, seen_b) = fake("b", Script::Redirect("a"), false);
+    let r = router(&[("a", a), ("b", b)]).await;
+    assert_eq!(expire(&r).await, ":1\r\n");
+    assert_eq!(seen_a.lock().rmws, 4, "asked again after each NOT_READY");
+    assert_eq!(seen_b.lock().rmws, 0);
+    assert_eq!(seen_b.lock().vsets.len(), 1);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dead_replica_is_skipped_and_a_stale_answer_counts_as_done() {
+    let dead = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (b, seen_b) = fake("b", Script::Coordinate, false);
+    let (c, seen_c) = fake("c", Script::Redirect("b"), true);
+    let r = router(&[("a", dead), ("b", b), ("c", c)]).await;
+    // a refuses connections: the command cannot have run there, so b is asked.
+    let reply = expire(&r).await;
+    assert!(reply == ":1\r\n" || reply.starts_with("-PARTIAL"), "{reply}");
+    assert_eq!(seen_b.lock().rmws, 1);
+    // c holds a newer version: the outcome was superseded, and is not re-stamped.
+    assert_eq!(seen_c.lock().vsets, vec![(Bytes::from("done"), VERSION)]);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_coordinator_that_does_not_answer_gives_timeout_and_no_retry_elsewhere() {
+    let (a, seen_a) = fake("a", Script::Hang, false);
+    let (b, seen_b) = fake("b", Script::Coordinate, false);
+    let r = router(&[("a", a), ("b", b)]).await;
+    let reply = expire(&r).await;
+    assert!(reply.starts_with("-TIMEOUT"), "{reply}");
+    assert!(reply.contains("may or may not"), "{reply}");
+    assert_eq!(seen_a.lock().rmws, 1);
+    assert_eq!(seen_b.lock().rmws, 0, "it may have run on a: never sent to b as well");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_coordinator_in_time_is_unavailable_which_means_not_run() {
+    let (a, seen_a) = fake("a", Script::NotReadyThen(usize::MAX), false);
+    let (b, _) = fake("b", Script::Redirect("a"), false);
+    let r = router(&[("a", a), ("b", b)]).await;
+    let reply = expire(&r).await;
+    assert!(reply.starts_with("-UNAVAILABLE"), "{reply}");
+    assert!(reply.contains("handover in progress"), "{reply}");
+    assert!(seen_a.lock().rmws > 1, "retried until the deadline");
+    r.shutdown().await;
+}
