@@ -54,8 +54,9 @@ impl Env for Inner {
         self.net.reset();
     }
 
+    /// Same-shard commands run on the coordinator when their keys share a shard.
     fn supports(&self, spec: &Spec) -> bool {
-        matches!(spec.route, Route::Connection | Route::ReadModifyWrite)
+        matches!(spec.route, Route::Connection | Route::ReadModifyWrite | Route::SameShard)
             || FORWARDED.contains(&spec.name)
     }
 }
