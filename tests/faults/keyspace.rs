@@ -209,3 +209,47 @@ async fn scan_and_keys_report_every_key_once_with_a_replica_down() {
     let RespValue::Bulk(one) = r.cmd(&["RANDOMKEY"]).await.unwrap() else { panic!("a key") };
     assert!(want.contains(&one));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_whose_replica_dies_mid_walk_still_reports_every_key() {
+    let shards: &[&[&str]] = &[&["a", "b"], &["b", "a"]];
+    let mut c = TestCluster::new(&["a", "b"], shards, &[]).await;
+    c.start_all();
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let ks = keys("k", 400);
+    for k in &ks {
+        r.set(k.clone(), "v").await.unwrap();
+    }
+    // One page of shard 1, then the replica it came from dies: the shard is walked again
+    // on the other, so keys may repeat but none is missed.
+    let reply = r.cmd(&["SCAN", "0", "COUNT", "20"]).await.unwrap();
+    let RespValue::Array(parts) = reply else { panic!("SCAN answers an array") };
+    let [RespValue::Bulk(next), RespValue::Array(first)] = &parts[..] else { panic!("{parts:?}") };
+    let mut cursor = String::from_utf8(next.to_vec()).unwrap();
+    // The cursor names the replica it is on (bits 44-47: its place in the shard's list).
+    let on: u64 = cursor.parse().unwrap();
+    assert_eq!(on >> 48, 0, "still on shard 1");
+    c.kill(if (on >> 44) & 0xF == 0 { "a" } else { "b" });
+    let mut got: Vec<Bytes> = first
+        .iter()
+        .map(|k| if let RespValue::Bulk(k) = k { k.clone() } else { panic!() })
+        .collect();
+    for _ in 0..10_000 {
+        if cursor == "0" {
+            break;
+        }
+        let reply = r.cmd(&["SCAN", &cursor, "COUNT", "20"]).await.unwrap();
+        let RespValue::Array(parts) = reply else { panic!("SCAN answers an array") };
+        let [RespValue::Bulk(next), RespValue::Array(keys)] = &parts[..] else { panic!() };
+        got.extend(
+            keys.iter().map(|k| if let RespValue::Bulk(k) = k { k.clone() } else { panic!() }),
+        );
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+    }
+    assert_eq!(cursor, "0", "the walk ended");
+    let got: std::collections::BTreeSet<Bytes> = got.into_iter().collect();
+    let want: std::collections::BTreeSet<Bytes> =
+        ks.iter().map(|k| Bytes::from(k.clone())).collect();
+    assert_eq!(got, want, "every key at least once");
+}
