@@ -74,6 +74,22 @@ async fn split_commands_merge_keys_of_every_shard_in_the_clients_order() {
     let RespValue::Int(ttl) = r.cmd(&["TTL", "k:3"]).await.unwrap() else { panic!("TTL") };
     assert!((1..=100).contains(&ttl), "{ttl}");
     assert_eq!(r.cmd(&["STRLEN", "k:3"]).await.unwrap(), RespValue::Int(1), "a CMD read");
+    // An absolute expiry becomes the time left when the router stamps the write; one
+    // already past deletes the key.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let at = (now_ms.as_millis() + 50_000).to_string();
+    assert_eq!(
+        r.cmd(&["SET", "k:5", "x", "PXAT", &at]).await.unwrap(),
+        RespValue::Simple("OK".into())
+    );
+    let RespValue::Int(left) = r.cmd(&["PTTL", "k:5"]).await.unwrap() else { panic!("PTTL") };
+    assert!((1..=50_000).contains(&left), "{left}");
+    assert_eq!(
+        r.cmd(&["SET", "k:5", "x", "EXAT", "1000"]).await.unwrap(),
+        RespValue::Simple("OK".into())
+    );
+    assert_eq!(r.cmd(&["EXISTS", "k:5"]).await.unwrap(), RespValue::Int(0), "expired at once");
+    assert_eq!(r.cmd(&["SET", "k:5", "v-k:5"]).await.unwrap(), RespValue::Simple("OK".into()));
     assert_eq!(r.cmd(&["DBSIZE"]).await.unwrap(), RespValue::Int(35));
 
     // Keys that must share a shard: CROSSSHARD when they do not, run when they do.
