@@ -152,14 +152,18 @@ impl Router {
     }
 
     /// The exhaustive match on the command's route.
+    ///
+    /// The single-key reads and writes run inline; the other classes' futures are boxed,
+    /// so their (much larger) state does not grow every GET's and SET's future, which is
+    /// allocated and moved once per request.
     async fn dispatch(&self, command: Command, argv: Option<Argv>) -> Result<Reply, Failed> {
         match command.route() {
             Route::Read => self.read_one(&command, argv).await,
             Route::Write => self.blind_write(&command).await,
-            Route::ReadModifyWrite => self.rmw(command, argv).await,
-            Route::Split { merge } => self.split(&command, merge).await,
-            Route::SameShard => self.same_shard(command, argv).await,
-            Route::AllShards { merge } => self.all_shards(&command, merge, argv).await,
+            Route::ReadModifyWrite => Box::pin(self.rmw(command, argv)).await,
+            Route::Split { merge } => Box::pin(self.split(&command, merge)).await,
+            Route::SameShard => Box::pin(self.same_shard(command, argv)).await,
+            Route::AllShards { merge } => Box::pin(self.all_shards(&command, merge, argv)).await,
             Route::Connection | Route::Internal | Route::Transaction => {
                 let msg = format!("'{}' reached the router's forwarding", command.name());
                 Err(Failed::refused(crate::protocol::ErrorReply::new(Status::Internal, msg)))

@@ -74,6 +74,22 @@ async fn split_commands_merge_keys_of_every_shard_in_the_clients_order() {
     let RespValue::Int(ttl) = r.cmd(&["TTL", "k:3"]).await.unwrap() else { panic!("TTL") };
     assert!((1..=100).contains(&ttl), "{ttl}");
     assert_eq!(r.cmd(&["STRLEN", "k:3"]).await.unwrap(), RespValue::Int(1), "a CMD read");
+    // An absolute expiry becomes the time left when the router stamps the write; one
+    // already past deletes the key.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let at = (now_ms.as_millis() + 50_000).to_string();
+    assert_eq!(
+        r.cmd(&["SET", "k:5", "x", "PXAT", &at]).await.unwrap(),
+        RespValue::Simple("OK".into())
+    );
+    let RespValue::Int(left) = r.cmd(&["PTTL", "k:5"]).await.unwrap() else { panic!("PTTL") };
+    assert!((1..=50_000).contains(&left), "{left}");
+    assert_eq!(
+        r.cmd(&["SET", "k:5", "x", "EXAT", "1000"]).await.unwrap(),
+        RespValue::Simple("OK".into())
+    );
+    assert_eq!(r.cmd(&["EXISTS", "k:5"]).await.unwrap(), RespValue::Int(0), "expired at once");
+    assert_eq!(r.cmd(&["SET", "k:5", "v-k:5"]).await.unwrap(), RespValue::Simple("OK".into()));
     assert_eq!(r.cmd(&["DBSIZE"]).await.unwrap(), RespValue::Int(35));
 
     // Keys that must share a shard: CROSSSHARD when they do not, run when they do.
@@ -208,4 +224,48 @@ async fn scan_and_keys_report_every_key_once_with_a_replica_down() {
     assert_eq!(some.len(), 10, "KEYS with a pattern");
     let RespValue::Bulk(one) = r.cmd(&["RANDOMKEY"]).await.unwrap() else { panic!("a key") };
     assert!(want.contains(&one));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_whose_replica_dies_mid_walk_still_reports_every_key() {
+    let shards: &[&[&str]] = &[&["a", "b"], &["b", "a"]];
+    let mut c = TestCluster::new(&["a", "b"], shards, &[]).await;
+    c.start_all();
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let ks = keys("k", 400);
+    for k in &ks {
+        r.set(k.clone(), "v").await.unwrap();
+    }
+    // One page of shard 1, then the replica it came from dies: the shard is walked again
+    // on the other, so keys may repeat but none is missed.
+    let reply = r.cmd(&["SCAN", "0", "COUNT", "20"]).await.unwrap();
+    let RespValue::Array(parts) = reply else { panic!("SCAN answers an array") };
+    let [RespValue::Bulk(next), RespValue::Array(first)] = &parts[..] else { panic!("{parts:?}") };
+    let mut cursor = String::from_utf8(next.to_vec()).unwrap();
+    // The cursor names the replica it is on (bits 44-47: its place in the shard's list).
+    let on: u64 = cursor.parse().unwrap();
+    assert_eq!(on >> 48, 0, "still on shard 1");
+    c.kill(if (on >> 44) & 0xF == 0 { "a" } else { "b" });
+    let mut got: Vec<Bytes> = first
+        .iter()
+        .map(|k| if let RespValue::Bulk(k) = k { k.clone() } else { panic!() })
+        .collect();
+    for _ in 0..10_000 {
+        if cursor == "0" {
+            break;
+        }
+        let reply = r.cmd(&["SCAN", &cursor, "COUNT", "20"]).await.unwrap();
+        let RespValue::Array(parts) = reply else { panic!("SCAN answers an array") };
+        let [RespValue::Bulk(next), RespValue::Array(keys)] = &parts[..] else { panic!() };
+        got.extend(
+            keys.iter().map(|k| if let RespValue::Bulk(k) = k { k.clone() } else { panic!() }),
+        );
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+    }
+    assert_eq!(cursor, "0", "the walk ended");
+    let got: std::collections::BTreeSet<Bytes> = got.into_iter().collect();
+    let want: std::collections::BTreeSet<Bytes> =
+        ks.iter().map(|k| Bytes::from(k.clone())).collect();
+    assert_eq!(got, want, "every key at least once");
 }
