@@ -184,6 +184,7 @@ registry! {
     Discard => tx::Discard,
     Watch => tx::Watch,
     Unwatch => tx::Unwatch,
+    TxExec => tx::TxExec,
     BitField => bitmap::BitField,
     BitFieldRo => bitmap::BitFieldRo,
 }

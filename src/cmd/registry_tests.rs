@@ -134,6 +134,7 @@ const SAMPLES: &[&[&str]] = &[
     &["discard"],
     &["watch", "a", "b"],
     &["unwatch"],
+    &["txexec", "2", "3", "set", "a", "1", "2", "incr", "a"],
     &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
     &["bitfield_ro", "k", "GET", "i16", "3"],
 ];

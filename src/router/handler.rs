@@ -20,6 +20,7 @@
 
 use std::future::{Future, ready};
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 
 use tokio::time::Instant;
@@ -43,6 +44,8 @@ pub(super) enum Plan {
     Locally,
     /// Forwarded to nodes.
     Forward,
+    /// MULTI/EXEC and friends: queued here, run on a shard's coordinator (`tx.rs`).
+    Transaction,
     /// Refused, with the reason.
     Refuse(&'static str),
 }
@@ -58,7 +61,7 @@ pub(super) fn plan(route: Route) -> Plan {
         | Route::SameShard
         | Route::AllShards { .. } => Plan::Forward,
         Route::Internal => Plan::Refuse("a node-to-node operation"),
-        Route::Transaction => Plan::Refuse("transactions do not run through a router yet"),
+        Route::Transaction => Plan::Transaction,
     }
 }
 
@@ -83,8 +86,17 @@ impl Handler for Router {
             Screened::Forward(command) => command,
             Screened::Answer(reply) => return Box::pin(ready(reply)),
         };
+        let command = if session.tx.in_multi() && command.route() != Route::Transaction {
+            match self.in_multi(session, command, argv) {
+                ControlFlow::Break(reply) => return reply,
+                ControlFlow::Continue(command) => command,
+            }
+        } else {
+            command
+        };
         match plan(command.route()) {
             Plan::Locally => return self.locally(session, command),
+            Plan::Transaction => return self.transaction(session, command),
             Plan::Refuse(why) => {
                 let msg =
                     format!("'{}' is not supported through the router: {why}", command.name());
@@ -92,6 +104,22 @@ impl Handler for Router {
             }
             Plan::Forward => {}
         }
+        self.forward(session, command, argv)
+    }
+
+    fn services(&self) -> Option<&Services> {
+        Some(&self.inner.services)
+    }
+}
+
+impl Router {
+    /// Forwards a data command, in order with the connection's other requests on its keys.
+    pub(super) fn forward(
+        &self,
+        session: &mut Session,
+        command: Command,
+        argv: Option<&Argv>,
+    ) -> ReplyFuture {
         if !self.is_ready() {
             return Box::pin(ready(self.no_map()));
         }
@@ -107,10 +135,6 @@ impl Handler for Router {
             drop(ticket);
             reply
         })
-    }
-
-    fn services(&self) -> Option<&Services> {
-        Some(&self.inner.services)
     }
 }
 

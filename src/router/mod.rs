@@ -34,6 +34,7 @@ mod single;
 mod split;
 pub mod stats;
 pub mod topology;
+mod tx;
 pub mod write;
 
 use std::net::{Ipv4Addr, SocketAddr};

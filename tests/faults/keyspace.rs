@@ -269,3 +269,57 @@ async fn a_scan_whose_replica_dies_mid_walk_still_reports_every_key() {
         ks.iter().map(|k| Bytes::from(k.clone())).collect();
     assert_eq!(got, want, "every key at least once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_on_one_shard_runs_on_its_coordinator_and_reaches_every_replica() {
+    let shards: &[&[&str]] = &[&["a", "b"], &["b", "c"], &["c", "a"], &["a", "b"]];
+    let mut c = TestCluster::new(&["a", "b", "c"], shards, &[]).await;
+    c.start_all();
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    let ks = keys("t", 200);
+    let first = ks[0].clone();
+    let shard = shard_for_key(first.as_bytes(), 4);
+    let same = ks[1..].iter().find(|k| shard_for_key(k.as_bytes(), 4) == shard).unwrap().clone();
+    let other = ks.iter().find(|k| shard_for_key(k.as_bytes(), 4) != shard).unwrap().clone();
+    r.set(first.clone(), "10").await.unwrap();
+
+    // MULTI, the queue and EXEC (the client sends them as CMD on a connection of its own).
+    let replies = r
+        .transaction(&[] as &[&str], async |tx| {
+            tx.queue(&["INCRBY", &first, "5"])?.queue(&["APPEND", &same, "xy"])?;
+            tx.queue(&["SET", &first, "1", "BADOPTION"])?.queue(&["GET", &first])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let RespValue::Error(syntax) = &replies[2] else { panic!("{replies:?}") };
+    assert!(syntax.contains("syntax error"), "{syntax}");
+    assert_eq!(replies[..2], [RespValue::Int(15), RespValue::Int(2)]);
+    assert_eq!(replies[3], bulk("15"));
+    let want = [Some("15".to_owned()), Some("xy".to_owned())];
+    let pair = [first.clone(), same.clone()];
+    let want: Vec<Option<Bytes>> = want.iter().map(|v| v.clone().map(Bytes::from)).collect();
+    let hosts = shards[shard as usize - 1];
+    let held = || async {
+        let got = c.contents(&pair).await;
+        hosts.iter().all(|h| got.get(*h).is_some_and(|g| g.as_ref() == Some(&want)))
+    };
+    assert!(within(BOUND, held).await, "both replicas of shard {shard} hold the outcome");
+
+    // Keys of two shards: CROSSSHARD, and nothing ran.
+    let cross = r
+        .transaction(&[] as &[&str], async |tx| {
+            tx.queue(&["INCR", &first])?.queue(&["SET", &other, "v"])?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(cross.to_string().contains("don't hash to the same shard"), "{cross}");
+    assert_eq!(r.get(first.clone()).await.unwrap().as_deref(), Some(&b"15"[..]));
+    assert_eq!(r.get(other.clone()).await.unwrap(), None);
+
+    // WATCH cannot reach the coordinator before EXEC: refused, plainly.
+    let watch = r.begin_transaction(&[first.as_str()]).await.unwrap_err();
+    assert!(watch.to_string().contains("WATCH is not supported through the router"), "{watch}");
+}

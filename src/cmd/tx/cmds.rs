@@ -12,7 +12,8 @@ use crate::protocol::{ErrorReply, Limits, Reply};
 const TX_FLAGS: &[Flag] =
     &[Flag::NoScript, Flag::Loading, Flag::Stale, Flag::Fast, Flag::AllowBusy];
 
-/// A transaction runs on one node (a router refuses these until issue 15 routes them).
+/// A transaction runs on one node; a router queues it and runs it on one shard's
+/// coordinator (`router/tx.rs`).
 const TX_ROUTE: Route = Route::Transaction;
 
 /// MONITOR's answer inside EXEC, as Redis's (a transaction cannot block).
@@ -39,7 +40,6 @@ impl Cmd for Multi {
     }
 
     fn apply(_: (), ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        ctx.keyspace()?;
         let tx = &mut ctx.session.tx;
         if tx.in_multi() {
             return Err(ErrorReply::invalid("MULTI calls can not be nested"));

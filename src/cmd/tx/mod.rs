@@ -37,12 +37,14 @@
 //! commands. MONITOR inside EXEC gets Redis's error for it.
 
 mod cmds;
+mod txexec;
 
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
 
 pub use cmds::{Discard, Exec, Multi, Unwatch, Watch};
+pub use txexec::{TxExec, TxExecArgs, txexec_argv};
 
 use super::{Command, Flag, Route};
 use crate::protocol::text::Argv;
@@ -83,6 +85,9 @@ pub struct Transaction {
     /// A command failed to queue: EXEC aborts.
     failed: bool,
     watched: Vec<(Bytes, WatchMark)>,
+    /// The queued commands' arguments as they arrived, kept by a router, which forwards
+    /// the transaction at EXEC ([`Transaction::keep_argv`]).
+    argvs: Vec<Argv>,
 }
 
 impl Transaction {
@@ -125,6 +130,20 @@ impl Transaction {
         self.queued_bytes = bytes;
         self.queue.get_or_insert_with(Vec::new).push(entry);
         Reply::Simple("QUEUED")
+    }
+
+    /// Keeps the arguments of the command just queued (a router forwards them at EXEC).
+    pub fn keep_argv(&mut self, argv: Argv) {
+        self.argvs.push(argv);
+    }
+
+    /// Ends the transaction (as EXEC does): `None` outside MULTI, else whether it failed to
+    /// queue something, its entries, and the arguments kept with [`Transaction::keep_argv`]
+    /// (one per queued command, in order). The watched keys are forgotten too.
+    pub fn finish(&mut self) -> Option<(bool, Vec<Queued>, Vec<Argv>)> {
+        let tx = std::mem::take(self);
+        let queue = tx.queue?;
+        Some((tx.failed, queue, tx.argvs))
     }
 
     /// Marks the transaction failed (a command failed to queue); nothing outside MULTI.
