@@ -169,7 +169,10 @@ fn every_declaration_is_sane() {
             Route::Read | Route::Write | Route::ReadModifyWrite | Route::Split { .. } => {
                 assert!(keyed, "{name}: a keyed route needs key specs")
             }
-            Route::SameShard => assert!(keyed, "{name}: same-shard commands have keys"),
+            Route::SameShard => {
+                let movable = spec.flags.contains(&Flag::MovableKeys);
+                assert!(keyed || movable, "{name}: same-shard commands have keys")
+            }
             Route::Internal | Route::Transaction => {}
         }
         // Keyed data commands say whether they read or write.

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::cmd::args::lookup;
 use crate::cmd::{Begin, Find};
-use crate::cmd::{KeyFlag, KeySpec, Spec};
+use crate::cmd::{Flag, KeyFlag, KeySpec, Spec};
 use crate::protocol::{ErrorReply, Reply};
 
 fn simple_set(words: impl Iterator<Item = &'static str>) -> Reply {
@@ -114,6 +114,9 @@ pub fn resolve(argv: &[Bytes]) -> Option<&'static Spec> {
 /// in key-spec order; Redis's errors when there are none.
 pub fn getkeys(argv: &[Bytes]) -> Result<Vec<(Bytes, &'static [KeyFlag])>, ErrorReply> {
     let spec = resolve(argv).ok_or_else(|| ErrorReply::invalid("Invalid command specified"))?;
+    if spec.keys.is_empty() && spec.flags.contains(&Flag::MovableKeys) {
+        return movable_keys(argv);
+    }
     if spec.keys.is_empty() {
         return Err(ErrorReply::invalid("The command has no key arguments"));
     }
@@ -130,6 +133,19 @@ pub fn getkeys(argv: &[Bytes]) -> Result<Vec<(Bytes, &'static [KeyFlag])>, Error
             None => return Err(ErrorReply::invalid("Invalid arguments specified for command")),
         }
     }
+    if keys.is_empty() {
+        return Err(ErrorReply::invalid("Invalid arguments specified for command"));
+    }
+    Ok(keys)
+}
+
+/// Keys of a command no key spec can describe (TXEXEC carries commands): found by parsing
+/// it, as Redis runs a command's own key procedure for `movablekeys` commands.
+fn movable_keys(argv: &[Bytes]) -> Result<Vec<(Bytes, &'static [KeyFlag])>, ErrorReply> {
+    const FLAGS: &[KeyFlag] = &[KeyFlag::Rw, KeyFlag::Update];
+    let command = crate::cmd::parse(&argv.to_vec().into(), &crate::protocol::Limits::default())
+        .map_err(|_| ErrorReply::invalid("Invalid arguments specified for command"))?;
+    let keys: Vec<_> = command.keys().map(|k| (k.clone(), FLAGS)).collect();
     if keys.is_empty() {
         return Err(ErrorReply::invalid("Invalid arguments specified for command"));
     }

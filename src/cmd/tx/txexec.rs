@@ -29,7 +29,7 @@ pub struct TxExec;
 impl Cmd for TxExec {
     type Args = TxExecArgs;
     const SPEC: Spec = Spec::new("txexec", -2)
-        .flags(&[Flag::Write, Flag::DenyOom, Flag::NoScript])
+        .flags(&[Flag::Write, Flag::DenyOom, Flag::NoScript, Flag::MovableKeys])
         .acl(&["@write", "@slow", "@transaction"])
         .route(Route::SameShard)
         .docs(
