@@ -41,6 +41,10 @@ async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {
             Some(RespValue::Simple("OK".into()))
         );
     }
+    // a, first in the map, coordinates once it is ready and reachable (under load b may
+    // have acted for a moment first): the slow link below must be the other replica's.
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, a_acts).await, "a coordinates the shard");
     // b's link gets slower than the router's write timeout: each outcome reaches b late,
     // after the router gave up on it and hinted it, so b gets it twice.
     c.fault("b", Mode::Delay(Duration::from_millis(300)));
