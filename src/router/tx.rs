@@ -14,8 +14,6 @@
 use std::future::ready;
 use std::ops::ControlFlow;
 
-use bytes::Bytes;
-
 use super::Router;
 use super::handler::ReplyFuture;
 use super::split::one_shard;
@@ -75,23 +73,19 @@ impl Router {
         if failed {
             return Box::pin(ready(Reply::Error(exec_abort())));
         }
-        let mut commands = Vec::new();
-        let mut keys: Vec<Bytes> = Vec::new();
-        for entry in &queue {
-            if let Queued::Run(c) = entry {
-                keys.extend(c.keys().filter(|k| !keys.contains(k)).cloned().collect::<Vec<_>>());
-                commands.push(c.clone());
-            }
-        }
-        if keys.is_empty() {
+        let commands = queue.iter().filter_map(|entry| match entry {
+            Queued::Run(c) => Some(c.clone()),
+            Queued::Failed(_) => None,
+        });
+        let args = TxExecArgs::new(commands.collect());
+        if args.keys.is_empty() {
             return Box::pin(ready(self.keyless(session, queue)));
         }
-        if let Err(e) = one_shard(self.inner.topology.load().map(), keys.iter()) {
+        if let Err(e) = one_shard(self.inner.topology.load().map(), args.keys.iter()) {
             return Box::pin(ready(Reply::Error(e)));
         }
         let argv = txexec_argv(&argvs);
-        let forwarded =
-            self.forward(session, Command::TxExec(TxExecArgs { commands, keys }), Some(&argv));
+        let forwarded = self.forward(session, Command::TxExec(args), Some(&argv));
         Box::pin(async move { interleave(queue, forwarded.await) })
     }
 

@@ -22,6 +22,16 @@ pub struct TxExecArgs {
     pub keys: Vec<Bytes>,
 }
 
+impl TxExecArgs {
+    /// `commands` with their keys, each once, in first-use order.
+    pub fn new(commands: Vec<Command>) -> Self {
+        let mut seen = std::collections::HashSet::new();
+        let keys =
+            commands.iter().flat_map(Command::keys).filter(|k| seen.insert(*k)).cloned().collect();
+        Self { commands, keys }
+    }
+}
+
 /// TXEXEC numcommands argc arg ... : runs the commands as one transaction.
 #[derive(Debug)]
 pub struct TxExec;
@@ -43,7 +53,6 @@ impl Cmd for TxExec {
         let n = usize::try_from(int(argv, 1)?).map_err(|_| syntax())?;
         let mut at = 2;
         let mut commands = Vec::new();
-        let mut keys: Vec<Bytes> = Vec::new();
         let words = argv.to_vec();
         while at < words.len() {
             let argc = usize::try_from(int(argv, at)?).map_err(|_| syntax())?;
@@ -54,18 +63,13 @@ impl Cmd for TxExec {
                 let msg = format!("TXEXEC cannot carry '{}'", command.name());
                 return Err(ErrorReply::invalid(msg));
             }
-            for k in command.keys() {
-                if !keys.contains(k) {
-                    keys.push(k.clone());
-                }
-            }
             commands.push(command);
             at = end;
         }
         if commands.len() != n {
             return Err(syntax());
         }
-        Ok(TxExecArgs { commands, keys })
+        Ok(TxExecArgs::new(commands))
     }
 
     fn keys(args: &TxExecArgs) -> Keys<'_> {
