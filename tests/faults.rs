@@ -29,3 +29,5 @@ mod repair;
 mod safety;
 #[path = "faults/support.rs"]
 mod support;
+#[path = "faults/watch.rs"]
+mod watch;

@@ -185,6 +185,7 @@ registry! {
     Watch => tx::Watch,
     Unwatch => tx::Unwatch,
     TxExec => tx::TxExec,
+    TxWatch => tx::TxWatch,
     BitField => bitmap::BitField,
     BitFieldRo => bitmap::BitFieldRo,
 }

@@ -135,6 +135,8 @@ const SAMPLES: &[&[&str]] = &[
     &["watch", "a", "b"],
     &["unwatch"],
     &["txexec", "2", "3", "set", "a", "1", "2", "incr", "a"],
+    &["txexec", "1", "WATCH", "n1:00:1", "1", "b", "7.0.0", "2", "incr", "a"],
+    &["txwatch", "a", "b"],
     &["bitfield", "k", "GET", "u8", "0", "OVERFLOW", "SAT", "INCRBY", "i5", "#1", "7"],
     &["bitfield_ro", "k", "GET", "i16", "3"],
 ];

@@ -13,7 +13,7 @@
 //! | `SameShard` | CROSSSHARD unless every key shares a shard; then a read or `rmw` |
 //! | `AllShards` | one replica of every shard, or every node ([`super::allshards`]) |
 //! | `Internal` | refused: node-to-node operations do not go through a router |
-//! | `Transaction` | refused until transactions run on a shard's coordinator |
+//! | `Transaction` | queued here, run on the shard's coordinator ([`super::tx`]) |
 //!
 //! Every forwarded command ends in a reply or a typed [`Failed`], which the router's
 //! counters take by kind before it becomes the client's error reply.
@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Router;
@@ -123,15 +124,39 @@ impl Router {
         if !self.is_ready() {
             return Box::pin(ready(self.no_map()));
         }
-        let router = self.clone();
+        if session.tx.watching() > 0 && command.route() == Route::Read {
+            return self.watched_read(session, command, argv);
+        }
         // Taken in request order, before any of the requests run.
         let keys: Vec<_> = command.keys().cloned().collect();
-        let ticket = session.order.enter(&keys, command.spec().has(cmd::Flag::Write));
+        let write = command.spec().has(cmd::Flag::Write);
         // Only a command sent on as it came needs its arguments kept.
         let argv = argv.filter(|_| forwards_argv(&command)).cloned();
+        self.in_order(
+            session,
+            &keys,
+            write,
+            |router| async move { router.data(command, argv).await },
+        )
+    }
+
+    /// Runs `run` once the connection's earlier requests on `keys` are done (and, for a
+    /// write, its earlier reads of them): ordering per key on a connection.
+    pub(super) fn in_order<F>(
+        &self,
+        session: &mut Session,
+        keys: &[Bytes],
+        write: bool,
+        run: impl FnOnce(Router) -> F,
+    ) -> ReplyFuture
+    where
+        F: Future<Output = Reply> + Send + 'static,
+    {
+        let ticket = session.order.enter(keys, write);
+        let run = run(self.clone());
         Box::pin(async move {
             ticket.ready().await;
-            let reply = router.data(command, argv).await;
+            let reply = run.await;
             drop(ticket);
             reply
         })
@@ -168,9 +193,14 @@ impl Router {
     }
 
     /// Forwards one data command and counts how it ended.
-    async fn data(&self, command: Command, argv: Option<Argv>) -> Reply {
+    pub(super) async fn data(&self, command: Command, argv: Option<Argv>) -> Reply {
+        self.counted(self.dispatch(command, argv)).await
+    }
+
+    /// Runs a forwarded command and counts how it ended.
+    pub(super) async fn counted(&self, run: impl Future<Output = Result<Reply, Failed>>) -> Reply {
         let started = Instant::now();
-        let result = self.dispatch(command, argv).await;
+        let result = run.await;
         self.inner.stats.record(started.elapsed(), &result);
         result.unwrap_or_else(|f| Reply::Error(f.reply))
     }

@@ -306,7 +306,7 @@ impl Router {
     }
 
     /// The retryable answer to data commands while no map has been loaded yet.
-    fn no_map(&self) -> Reply {
+    pub(super) fn no_map(&self) -> Reply {
         let path = self.inner.watcher.path().display();
         let msg = format!("no shard map loaded yet (waiting for {path}); retry later");
         Reply::error(crate::protocol::Status::Unavailable, msg)

@@ -311,4 +311,21 @@ impl WatchMark {
         }
         self.version == 0 && self.created != before.created
     }
+
+    /// The mark as text, `version.created.epoch`: how a shard's coordinator hands it to a
+    /// router that watches a key for its client, to be handed back at EXEC (TXEXEC WATCH).
+    pub fn to_text(self) -> String {
+        format!("{}.{}.{}", self.version, self.created, self.epoch)
+    }
+
+    /// Parses [`WatchMark::to_text`]'s form; `None` for anything else.
+    pub fn from_text(text: &[u8]) -> Option<Self> {
+        let mut parts = std::str::from_utf8(text).ok()?.split('.');
+        let mark = WatchMark {
+            version: parts.next()?.parse().ok()?,
+            created: parts.next()?.parse().ok()?,
+            epoch: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(mark)
+    }
 }

@@ -318,8 +318,4 @@ async fn a_transaction_on_one_shard_runs_on_its_coordinator_and_reaches_every_re
     assert!(cross.to_string().contains("don't hash to the same shard"), "{cross}");
     assert_eq!(r.get(first.clone()).await.unwrap().as_deref(), Some(&b"15"[..]));
     assert_eq!(r.get(other.clone()).await.unwrap(), None);
-
-    // WATCH cannot reach the coordinator before EXEC: refused, plainly.
-    let watch = r.begin_transaction(&[first.as_str()]).await.unwrap_err();
-    assert!(watch.to_string().contains("WATCH is not supported through the router"), "{watch}");
 }

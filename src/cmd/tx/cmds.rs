@@ -210,7 +210,7 @@ impl Cmd for Unwatch {
     }
 
     fn apply(_: (), ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        ctx.session.tx.watched.clear();
+        ctx.session.tx.unwatch();
         Ok(Reply::Ok)
     }
 }

@@ -28,6 +28,10 @@
 //! then reclaimed is not a change, as in Redis 7. EXEC, DISCARD, UNWATCH and RESET forget
 //! the watched keys.
 //!
+//! Through a router the marks are made where the transaction will run, on the shard's
+//! coordinator ([`TxWatch`]), and handed back at EXEC ([`TxExec`]'s WATCH section); the
+//! connection keeps them as [`RemoteWatch`]es.
+//!
 //! # Commands EXEC cannot run
 //!
 //! Besides Redis's `no-multi` commands (SAVE), these are refused at queue time with Redis's
@@ -38,13 +42,18 @@
 
 mod cmds;
 mod txexec;
+mod txwatch;
 
+use std::future::Future;
 use std::ops::ControlFlow;
+use std::pin::Pin;
 
 use bytes::Bytes;
+use futures_util::future::Shared;
 
 pub use cmds::{Discard, Exec, Multi, Unwatch, Watch};
-pub use txexec::{TxExec, TxExecArgs, txexec_argv};
+pub use txexec::{TxExec, TxExecArgs, Watched, txexec_argv};
+pub use txwatch::TxWatch;
 
 use super::{Command, Flag, Route};
 use crate::protocol::text::Argv;
@@ -63,6 +72,25 @@ pub use crate::protocol::EXECABORT_MESSAGE as EXECABORT;
 
 /// The full names of commands EXEC cannot run under its locks (see the module docs).
 const NOT_IN_EXEC: &[&str] = &["info", "stats", "config|set", "config|resetstat"];
+
+/// The answer TXWATCH gives a router (`router/tx.rs`), awaited at EXEC.
+pub type WatchAnswer = Shared<Pin<Box<dyn Future<Output = Reply> + Send>>>;
+
+/// A WATCH a router sent on to a shard's coordinator for its client: the keys, and the
+/// coordinator's answer (its token and the keys' marks) once it arrives.
+#[derive(Clone)]
+pub struct RemoteWatch {
+    /// The watched keys.
+    pub keys: Vec<Bytes>,
+    /// TXWATCH's reply, or the error that kept the keys from being watched.
+    pub answer: WatchAnswer,
+}
+
+impl std::fmt::Debug for RemoteWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteWatch").field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
 
 /// A queued entry: a command to run, or the error its parser found, to answer in its place.
 #[derive(Debug, Clone)]
@@ -85,6 +113,8 @@ pub struct Transaction {
     /// A command failed to queue: EXEC aborts.
     failed: bool,
     watched: Vec<(Bytes, WatchMark)>,
+    /// Keys a router watched for this connection on their shard's coordinator.
+    remote: Vec<RemoteWatch>,
     /// The queued commands' arguments as they arrived, kept by a router, which forwards
     /// the transaction at EXEC ([`Transaction::keep_argv`]).
     argvs: Vec<Argv>,
@@ -173,7 +203,23 @@ impl Transaction {
 
     /// How many keys are watched.
     pub fn watching(&self) -> usize {
-        self.watched.len()
+        self.watched.len() + self.remote.iter().map(|w| w.keys.len()).sum::<usize>()
+    }
+
+    /// Forgets the watched keys (UNWATCH).
+    pub fn unwatch(&mut self) {
+        self.watched.clear();
+        self.remote.clear();
+    }
+
+    /// Records a watch a router sent on to a coordinator.
+    pub fn watch_remote(&mut self, watch: RemoteWatch) {
+        self.remote.push(watch);
+    }
+
+    /// The watches a router sent on, taken (as EXEC forgets them).
+    pub fn take_remote(&mut self) -> Vec<RemoteWatch> {
+        std::mem::take(&mut self.remote)
     }
 }
 

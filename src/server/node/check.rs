@@ -95,7 +95,8 @@ impl Node {
     /// The shard an RMW request's command runs in, once it is admitted: a read-modify-write
     /// (or same-shard) command whose keys all lie in one shard this node may write.
     pub(super) fn rmw_shard(&self, shards: &Shards, inner: &Command) -> Result<u32, ErrorReply> {
-        if !matches!(inner.route(), Route::ReadModifyWrite | Route::SameShard) {
+        // Reads too: a router reads on the coordinator for a client that watches keys.
+        if !matches!(inner.route(), Route::ReadModifyWrite | Route::SameShard | Route::Read) {
             let msg = format!("RMW runs read-modify-write commands, not '{}'", inner.name());
             return Err(ErrorReply::invalid(msg));
         }
@@ -241,8 +242,9 @@ mod tests {
         };
         set_state(&n1, 4, ShardState::Ready);
         assert!(n1.check(&rmw(&["expire", "abc", "10"])).is_ok());
-        let get = n1.check(&rmw(&["get", "abc"])).unwrap_err();
-        assert!(get.message.contains("not 'get'"), "{}", get.message);
+        n1.check(&rmw(&["get", "abc"])).expect("a read on the coordinator (WATCH)");
+        let ping = n1.check(&rmw(&["dbsize"])).unwrap_err();
+        assert!(ping.message.contains("not 'dbsize'"), "{}", ping.message);
         set_state(&n1, 4, ShardState::Copying);
         let copying = n1.check(&rmw(&["persist", "abc"])).unwrap_err();
         assert_eq!(copying.status, Status::NotReady, "no coordinator known yet");

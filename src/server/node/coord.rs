@@ -105,6 +105,8 @@ struct SlotState {
     believed: Option<String>,
     /// FENCEs received: a takeover that saw another node's fence meanwhile is abandoned.
     fences: u64,
+    /// Takeovers completed: one coordinatorship of this node ends where the next begins.
+    term: u64,
 }
 
 /// Coordination counters for STATS.
@@ -124,6 +126,8 @@ pub struct CoordStats {
 #[derive(Debug)]
 pub struct Coord {
     me: String,
+    /// Tells this process's coordinatorships from a restarted one's.
+    instance: u64,
     start: Instant,
     slots: Vec<Slot>,
     /// Counters for STATS.
@@ -152,7 +156,8 @@ impl Coord {
     /// Node `me`'s state for shards `1..=shards`, all Follower.
     pub fn new(me: &str, shards: u32) -> Self {
         let slots = (0..shards).map(|_| Slot::default()).collect();
-        Self { me: me.to_owned(), start: Instant::now(), slots, stats: CoordStats::default() }
+        let (me, instance) = (me.to_owned(), rand::random());
+        Self { me, instance, start: Instant::now(), slots, stats: CoordStats::default() }
     }
 
     /// Now, in ms since this state was made: the clock leases are measured on.
@@ -256,6 +261,7 @@ impl Coord {
             return false;
         }
         state.role = Role::Acting;
+        state.term += 1;
         slot.renewed_ms.store(self.now_ms(), Ordering::SeqCst);
         slot.acting.store(true, Ordering::SeqCst);
         self.stats.takeovers.fetch_add(1, Ordering::Relaxed);
@@ -290,6 +296,13 @@ impl Coord {
         if state.role == Role::Follower && state.believed.as_deref() != coordinator {
             state.believed = coordinator.map(str::to_owned);
         }
+    }
+
+    /// Names this node's current coordinatorship of `shard` (node, process, term): a
+    /// router's WATCH marks are valid only under the token they were made under.
+    pub fn token(&self, shard: u32) -> String {
+        let term = self.slot(shard).map_or(0, |s| s.state.lock().term);
+        format!("{}:{:016x}:{term}", self.me, self.instance)
     }
 
     /// This node's role for `shard`.

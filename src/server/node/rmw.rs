@@ -13,6 +13,7 @@ use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
 use crate::cmd::{self, Command, Ctx};
+use crate::protocol::dump::DumpRecord;
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
 use crate::protocol::rmw::{RmwOutcome, not_coordinator_message};
 use crate::protocol::text::encode_reply_resp3;
@@ -36,10 +37,24 @@ impl Node {
             Ok(running) => running,
             Err(refusal) => return self.refused(shard, refusal),
         };
+        let token = self.coord.token(shard);
+        if let Command::TxExec(args) = &inner
+            && args.watched.as_ref().is_some_and(|w| w.token != token.as_bytes())
+        {
+            // Marks made on another node, process or coordinatorship: the watched keys
+            // may have changed in between, so the transaction aborts.
+            return outcome(shard, &self.name, Reply::NilArray, Vec::new());
+        }
+        let watching = matches!(inner, Command::TxWatch(_));
         let mut seen = HashSet::new();
         let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
-        let reply = cmd::execute(inner, ctx);
+        let reply = match cmd::execute(inner, ctx) {
+            Reply::Array(marks) if watching => {
+                Reply::Array(std::iter::once(Reply::Bulk(token.into())).chain(marks).collect())
+            }
+            reply => reply,
+        };
         if let Reply::Error(_) = reply {
             // Commands check before they change anything: an error changed nothing.
             return reply;
@@ -52,19 +67,7 @@ impl Node {
             .filter_map(|(k, was)| store.state_of(k).filter(|now| Some(now.version) != was))
             .map(to_record)
             .collect();
-        let mut encoded = BytesMut::new();
-        encode_reply_resp3(&reply, &mut encoded);
-        let payload = RmwOutcome { reply: encoded.freeze(), records }.encode();
-        if payload.len() > MAX_RMW_REPLY {
-            let msg = format!(
-                "applied on coordinator {} of shard {shard}, but its reply and outcome ({} \
-                 bytes) exceed a frame; anti-entropy copies it to the other replicas",
-                self.name,
-                payload.len()
-            );
-            return Reply::error(Status::Partial, msg);
-        }
-        Reply::Bulk(payload)
+        outcome(shard, &self.name, reply, records)
     }
 
     fn refused(&self, shard: u32, refusal: Refusal) -> Reply {
@@ -87,6 +90,22 @@ impl Node {
             }
         }
     }
+}
+
+/// The RMW answer: the command's reply and the state of each key it changed.
+fn outcome(shard: u32, me: &str, reply: Reply, records: Vec<DumpRecord>) -> Reply {
+    let mut encoded = BytesMut::new();
+    encode_reply_resp3(&reply, &mut encoded);
+    let payload = RmwOutcome { reply: encoded.freeze(), records }.encode();
+    if payload.len() > MAX_RMW_REPLY {
+        let msg = format!(
+            "applied on coordinator {me} of shard {shard}, but its reply and outcome ({} \
+             bytes) exceed a frame; anti-entropy copies it to the other replicas",
+            payload.len()
+        );
+        return Reply::error(Status::Partial, msg);
+    }
+    Reply::Bulk(payload)
 }
 
 #[cfg(test)]
@@ -176,7 +195,9 @@ mod tests {
         let (reply, records) = outcome(run(&n, &store, &["incr", "c"]));
         assert_eq!((reply, records[0].value.as_deref()), (RespValue::Int(1), Some(&b"1"[..])));
 
-        let other = run(&n, &store, &["get", "k"]);
+        let (read, records) = outcome(run(&n, &store, &["get", "c"]));
+        assert_eq!((read, records.len()), (RespValue::Bulk("1".into()), 0), "a read");
+        let other = run(&n, &store, &["dbsize"]);
         assert!(matches!(other, Reply::Error(e) if e.status == Status::InvalidArgument));
         futures_util::FutureExt::now_or_never(n.coord.fence(1, "n2")).unwrap().unwrap();
         let moved = run(&n, &store, &["persist", "k"]);
@@ -184,6 +205,6 @@ mod tests {
             matches!(&moved, Reply::Error(e) if e.status == Status::NotCoordinator && e.message.ends_with("coordinator=n2")),
             "{moved:?}"
         );
-        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 8);
+        assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 9);
     }
 }
