@@ -1,7 +1,9 @@
 //! Clock skew: versions come from hybrid logical clocks, and a write answered OK is the
 //! value even when its router's clock is behind another's (the replicas answer STALE and
 //! the router re-stamps above), far ahead, or when a node's clock is behind (it refuses
-//! the write loudly; the router hints it and never reads from that node meanwhile).
+//! the write loudly; the router hints it and never reads from that node meanwhile), and a
+//! crashed coordinator's late hints, stamped by its faster clock, never undo what its
+//! successor acknowledged.
 
 use super::support::{TestCluster, client, stat};
 
@@ -96,4 +98,69 @@ async fn a_node_eleven_minutes_behind_refuses_loudly_and_is_never_read() {
     assert!(counted > 0, "the router counts them too");
     let line = stat(&router.addr.to_string(), "node_b").await.unwrap();
     assert!(!line.contains(",hinted=0,"), "b's missed writes are hinted: {line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_coordinators_late_hints_never_undo_its_successors_outcomes() {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use shale::protocol::text::RespValue;
+    use shale::shardmap::ShardMap;
+
+    use super::common::{Proc, temp_file};
+    use super::coord::{node_stat, rmw_until_run};
+    use super::proxy::{FaultProxy, Mode};
+    use super::support::within;
+
+    const SETTLE: Duration = Duration::from_secs(60);
+    // a's clock runs a minute ahead of b's: a's outcomes carry later versions than b's.
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.args_of.insert("a".into(), vec!["--debug-clock-offset-ms".into(), MIN.to_string()]);
+    c.start_all();
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(SETTLE, a_acts).await, "a (first in the map) coordinates");
+
+    // Router one reaches b through a proxy of its own, which cuts b off from it alone: its
+    // outcomes for b are hinted. Router two reaches both nodes directly.
+    let port = |n: &str| c.nodes.iter().find(|x| x.name == n).unwrap().port;
+    let to_b = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], port("b")))).await;
+    let map = ShardMap::builder(1)
+        .node("a", "127.0.0.1", port("a"))
+        .node("b", "127.0.0.1", to_b.addr.port())
+        .shard(1, &["a", "b"])
+        .build()
+        .unwrap();
+    let map = temp_file("router-one.json", &map.to_json());
+    let flags = ["--write-ack", "one", "--write-timeout", "200ms"];
+    let mut args = vec!["router", "--shardmap", map.to_str().unwrap()];
+    args.extend(flags);
+    let one = Proc::spawn_on(&args, 0);
+    let two = c.router(&[]);
+    let (r1, r2) = (client(&one.addr.to_string()).await, client(&two.addr.to_string()).await);
+
+    to_b.set(Mode::Blackhole);
+    for _ in 0..10 {
+        rmw_until_run(&r1, &["INCR", "k"]).await;
+    }
+    // a acked those alone and dies with them; b takes over without them.
+    c.kill("a");
+    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    assert!(within(SETTLE, b_acts).await, "b took over");
+    let mut last = None;
+    for _ in 0..5 {
+        last = rmw_until_run(&r2, &["INCR", "k"]).await;
+    }
+    let Some(RespValue::Int(acked)) = last else { panic!("INCR answers an integer: {last:?}") };
+
+    // Router one's hints of a's outcomes reach b now, late, with a's later clock.
+    let hinted = stat(&one.addr.to_string(), "node_b").await.unwrap();
+    assert!(!hinted.contains(",hints=0,"), "router one holds hints for b: {hinted}");
+    to_b.set(Mode::Pass);
+    let replayed = || async {
+        stat(&one.addr.to_string(), "node_b").await.is_some_and(|l| l.contains(",hints=0,"))
+    };
+    assert!(within(SETTLE, replayed).await, "hints replayed:\n{}", c.logs());
+    let held = c.direct("b").await.get("k").await.unwrap();
+    assert_eq!(held, Some(acked.to_string().into()), "b keeps what it acknowledged last");
 }

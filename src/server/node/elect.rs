@@ -20,6 +20,8 @@ pub const PEER_FAILED_POLLS: u32 = 3;
 pub struct PeerHealth {
     failures: u32,
     last: Option<NodeStatus>,
+    /// When `last` arrived.
+    seen: Option<std::time::Instant>,
 }
 
 impl PeerHealth {
@@ -29,6 +31,7 @@ impl PeerHealth {
             Some(status) => {
                 self.failures = 0;
                 self.last = Some(status);
+                self.seen = Some(std::time::Instant::now());
             }
             None => self.failures = self.failures.saturating_add(1),
         }
@@ -38,6 +41,16 @@ impl PeerHealth {
     /// polls in a row have failed since.
     pub fn reachable(&self) -> bool {
         self.last.is_some() && self.failures < PEER_FAILED_POLLS
+    }
+
+    /// The peer's clock now, as far as its last answer tells: the clock it reported plus
+    /// the time since. A node taking over from a peer that crashed starts its own clock
+    /// there, so its outcomes win over every outcome the peer stamped before it died,
+    /// whichever clock runs ahead (a late hint of one must not undo them).
+    pub fn clock_now(&self) -> Option<u64> {
+        let (last, seen) = (self.last.as_ref()?, self.seen?);
+        let since = u64::try_from(seen.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Some(last.clock.saturating_add(since.saturating_mul(1 << crate::version::MS_SHIFT)))
     }
 
     /// The peer's state for `shard` in its last answer.

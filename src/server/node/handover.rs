@@ -12,7 +12,9 @@
 //!    count it unreachable (a crashed node's state died with it);
 //! 3. it pulls `s` with an exact anti-entropy round from every fenced peer holding it, so
 //!    every outcome an earlier coordinator produced is here and the store's clock has
-//!    passed their versions (its next outcome wins over all of them);
+//!    passed their versions (its next outcome wins over all of them); for a peer that
+//!    crashed, whose outcomes may still arrive as a router's hints, the clock passes the
+//!    peer's clock as its last poll told it;
 //! 4. it acts, unless a FENCE from another node arrived meanwhile.
 //!
 //! Runs apart from the lifecycle task, whose steps can take seconds (a shard copy), so a
@@ -71,6 +73,8 @@ struct Target {
     name: String,
     reachable: bool,
     holds_data: bool,
+    /// Its clock now, as estimated from its last poll ([`PeerHealth::clock_now`]).
+    clock_now: Option<u64>,
 }
 
 impl Cluster {
@@ -168,7 +172,13 @@ impl Cluster {
                 Err(e) if t.reachable => return Err(format!("fence of {}: {e}", t.name)),
                 // Unreachable for several polls and not answering now: a crashed node,
                 // whose outcomes died with it (or a partition; see the README's limits).
-                Err(_) => {}
+                // Copies of them may still be on their way here (a router's hints): this
+                // node's clock passes the peer's, so its own outcomes win over them.
+                Err(_) => {
+                    if let Some(clock) = t.clock_now {
+                        ae::observe_clock(&self.store, clock);
+                    }
+                }
             }
         }
         let rounds = pull.iter().map(|peer| ae::round(self, map, peer, shard, Mode::Exact));
@@ -194,6 +204,7 @@ fn targets(map: &ShardMap, shard: u32, me: &str, health: &Health) -> Vec<Target>
                 name: name.to_owned(),
                 reachable: h.reachable(),
                 holds_data: state.holds_data(),
+                clock_now: h.clock_now(),
             })
         })
         .collect()
