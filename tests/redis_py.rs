@@ -29,9 +29,14 @@ fn scripts() -> Vec<PathBuf> {
 /// Runs one script against a fresh server; `Err` with its output if it fails.
 fn run(script: &Path) -> Result<(), String> {
     let server = Proc::spawn(&["server"]);
+    run_against(script, server.addr.port())
+}
+
+/// Runs one script against whatever listens on `port`.
+fn run_against(script: &Path, port: u16) -> Result<(), String> {
     let mut child = Command::new("python3")
         .arg(script)
-        .env("SHALE_PORT", server.addr.port().to_string())
+        .env("SHALE_PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -66,4 +71,31 @@ fn redis_py_scripts_pass() {
     );
     let failures: Vec<String> = scripts().iter().filter_map(|s| run(s).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn redis_py_transactions_pass_through_a_router() {
+    // One shard on two replicas: every key shares it, so the script's transactions run on
+    // its coordinator, and its WATCH loop goes through TXWATCH.
+    let ports = [common::free_port(), common::free_port()];
+    let map = shale::shardmap::ShardMap::builder(1)
+        .node("n1", "127.0.0.1", ports[0])
+        .node("n2", "127.0.0.1", ports[1])
+        .shard(1, &["n1", "n2"])
+        .build()
+        .unwrap();
+    let map = common::temp_file("redis-py-map.json", &map.to_json());
+    let map = map.to_str().unwrap();
+    let nodes: Vec<Proc> = [("n1", ports[0]), ("n2", ports[1])]
+        .iter()
+        .map(|(name, port)| Proc::spawn_on(&["server", "--shardmap", map, "--node", name], *port))
+        .collect();
+    for n in &nodes {
+        n.wait_log("node ready");
+    }
+    let router = Proc::spawn(&["router", "--shardmap", map]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/redis_py/test_transactions.py");
+    if let Err(e) = run_against(&script, router.addr.port()) {
+        panic!("{e}\n---- router ----\n{}", router.log());
+    }
 }
