@@ -133,9 +133,14 @@ impl Connection {
     pub async fn call_until(&self, mut frame: RequestFrame, deadline: Instant) -> Outcome {
         let op = Opcode::from_u8(frame.opcode).map_or("UNKNOWN", Opcode::name);
         let span = debug_span!("shale_request", op, id = field::Empty, addr = %self.shared.addr);
+        // Recording looks the current span up in the subscriber: only worth it when the
+        // span is on (a router forwards every request through here).
+        let traced = !span.is_disabled();
         async move {
             let (id, rx) = self.shared.register(Expect::of(&frame))?;
-            tracing::Span::current().record("id", id);
+            if traced {
+                tracing::Span::current().record("id", id);
+            }
             frame.id = id;
             let mut pending = Pending::new(&self.shared, id, rx);
             if let Err(why) = self.submit(Submission::One(frame), deadline).await {

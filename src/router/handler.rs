@@ -141,22 +141,25 @@ impl Router {
     }
 
     /// Runs `run` once the connection's earlier requests on `keys` are done (and, for a
-    /// write, its earlier reads of them): ordering per key on a connection.
-    pub(super) fn in_order<F>(
+    /// write, its earlier reads of them): ordering per key on a connection. `run` makes its
+    /// future only then, inside the boxed one: made earlier, the whole (large) forwarding
+    /// future would be moved into the box on every request.
+    pub(super) fn in_order<R, F>(
         &self,
         session: &mut Session,
         keys: &[Bytes],
         write: bool,
-        run: impl FnOnce(Router) -> F,
+        run: R,
     ) -> ReplyFuture
     where
-        F: Future<Output = Reply> + Send + 'static,
+        R: FnOnce(Router) -> F + Send + 'static,
+        F: Future<Output = Reply> + Send,
     {
         let ticket = session.order.enter(keys, write);
-        let run = run(self.clone());
+        let router = self.clone();
         Box::pin(async move {
             ticket.ready().await;
-            let reply = run.await;
+            let reply = run(router).await;
             drop(ticket);
             reply
         })
