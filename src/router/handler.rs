@@ -197,15 +197,22 @@ impl Router {
 
     /// Forwards one data command and counts how it ended.
     pub(super) async fn data(&self, command: Command, argv: Option<Argv>) -> Reply {
-        self.counted(self.dispatch(command, argv)).await
+        let started = Instant::now();
+        let result = self.dispatch(command, argv).await;
+        self.count(started, result)
     }
 
-    /// Runs a forwarded command and counts how it ended.
-    pub(super) async fn counted(&self, run: impl Future<Output = Result<Reply, Failed>>) -> Reply {
-        let started = Instant::now();
-        let result = run.await;
+    /// Counts how a forwarded command ended (`started` when it was sent on).
+    fn count(&self, started: Instant, result: Result<Reply, Failed>) -> Reply {
         self.inner.stats.record(started.elapsed(), &result);
         result.unwrap_or_else(|f| Reply::Error(f.reply))
+    }
+
+    /// A read on the shard's coordinator (for a connection that watches keys), counted.
+    pub(super) async fn coordinated_read(&self, command: Command, argv: Argv) -> Reply {
+        let started = Instant::now();
+        let result = Box::pin(self.rmw(command, Some(argv))).await;
+        self.count(started, result)
     }
 
     /// The exhaustive match on the command's route.

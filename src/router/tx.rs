@@ -113,7 +113,7 @@ impl Router {
         };
         let keys: Vec<Bytes> = command.keys().cloned().collect();
         self.in_order(session, &keys, false, |router| async move {
-            router.counted(Box::pin(router.rmw(command, Some(argv)))).await
+            router.coordinated_read(command, argv).await
         })
     }
 
