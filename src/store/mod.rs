@@ -91,6 +91,7 @@ mod floor;
 mod keyspace;
 mod locked;
 mod ops;
+mod paged;
 mod replica;
 mod shard;
 mod slab;

@@ -50,11 +50,12 @@ use hashbrown::HashTable;
 
 use super::draft::Draft;
 use super::entry::{Entry, EntryRef, table_hash};
-use super::slab::{Garbage, Slab};
+use super::paged::Paged;
+use super::slab::{Garbage, Slab, Trash};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
 
-/// Shards whose entry vector is at least this big are shrunk when they fall under a quarter
+/// Shards whose index table has room for at least this many entries are shrunk when they fall under a quarter
 /// full at the end of a sweep pass; smaller ones are not worth the reallocation.
 const SHRINK_MIN_CAPACITY: usize = 1024;
 
@@ -98,7 +99,7 @@ pub(super) struct Gone {
 }
 
 /// A shard's storage, taken out whole by [`Shard::take_all`] to be freed outside the lock.
-pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
+pub(super) type Storage = (Paged<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
 /// under the table hash of the entry at that index; `counters.used`,
@@ -106,7 +107,7 @@ pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
 /// big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
-    entries: Vec<Entry>,
+    entries: Paged<Entry>,
     table: HashTable<u32>,
     slab: Slab,
     cursor: usize,
@@ -122,7 +123,7 @@ pub(super) struct Shard {
 impl Shard {
     pub(super) fn new(budget: Budget, hlc: Arc<Hlc>) -> Self {
         Self {
-            entries: Vec::new(),
+            entries: Paged::default(),
             table: HashTable::new(),
             slab: Slab::default(),
             cursor: 0,
@@ -234,7 +235,9 @@ impl Shard {
         if let Ok(slot) = self.table.find_entry(hash, |&x| x as usize == i) {
             slot.remove();
         }
-        let entry = self.entries.swap_remove(i);
+        let Some(entry) = self.entries.swap_remove(i) else {
+            return gone;
+        };
         if let Some(moved) = self.entries.get(i) {
             // The former last entry now sits at `i`; repoint its table slot. Both indices are
             // below the old length, which fits in u32 (see the struct invariant).
@@ -353,14 +356,18 @@ impl Shard {
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }
 
-    /// Gives memory back after mass deletion/expiry. Hysteresis (shrink below 1/4, to 1/2)
-    /// keeps this amortised O(1) per removal.
-    fn maybe_shrink(&mut self) {
+    /// Gives memory back after mass deletion/expiry: the entry chunks left empty, and the
+    /// index table when it is under a quarter full (hysteresis: to 1/2, so this stays
+    /// amortised O(1) per removal). What is freed goes to `g`.
+    fn maybe_shrink(&mut self, g: &mut Garbage) {
+        let spare = self.entries.take_spare();
+        if !spare.is_empty() {
+            g.push(Trash::Table(Box::new(spare)));
+        }
         let len = self.entries.len();
-        if self.entries.capacity() < SHRINK_MIN_CAPACITY || len * 4 >= self.entries.capacity() {
+        if self.table.capacity() < SHRINK_MIN_CAPACITY || len * 4 >= self.table.capacity() {
             return;
         }
-        self.entries.shrink_to(len * 2);
         let entries = &self.entries;
         self.table.shrink_to(len * 2, |&i| table_hash(entries[i as usize].hash()));
     }

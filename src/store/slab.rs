@@ -43,7 +43,8 @@ pub(super) const SIDE_MAX: usize = 1 << 31;
 pub(super) enum Trash {
     Value(Bytes),
     Block(Box<[u8]>),
-    /// An emptied side table: dropping it walks every slot, so not under the lock.
+    /// An emptied side table or a shard's emptied entry chunks: dropping it walks every
+    /// slot, so not under the lock.
     Table(Box<dyn Any + Send>),
 }
 

@@ -23,7 +23,9 @@ impl Shard {
         let _ = self.table.find(table_hash(hash), |&i| {
             if found.is_none() {
                 found = Some(i);
-                prefetch(entries.as_ptr().wrapping_add(i as usize));
+                if let Some(e) = entries.get(i as usize) {
+                    prefetch(e);
+                }
             }
             false
         });
