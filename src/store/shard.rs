@@ -1,6 +1,6 @@
 //! One shard of the store: a dense entry vector (in chunks, `paged.rs`), an index table over
-//! it, the slab holding the entries' bytes, its sweep cursor, its eviction hand and its counters. Everything here runs
-//! under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
+//! it, the slab holding the entries' bytes, its sweep cursor, its eviction hand and its
+//! counters. Everything here runs under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
 //! bookkeeping and the reads; `shard/write.rs` the writes, `shard/evict.rs` memory admission
 //! and eviction, and `shard/scan.rs` the index walks (sweep, dump, bulk removal). The slab's
 //! internals are in `slab.rs`.
@@ -32,6 +32,8 @@
 //! back as [`Garbage`] for the caller to drop after unlocking. Reads copy small inline values
 //! under the lock.
 
+#[cfg(test)]
+mod check;
 mod evict;
 mod keys;
 mod scan;
@@ -379,45 +381,6 @@ impl Shard {
         }
         let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
         self.table.shrink_to(len * 2, |&i| rehash(hasher, entries, slab, i));
-    }
-
-    /// Slab pages held and the bytes they span (tests only).
-    #[cfg(test)]
-    pub(super) fn slab_pages(&self) -> (usize, usize) {
-        self.slab.pages()
-    }
-
-    /// Checks the table/entries invariant and the counters (tests only).
-    #[cfg(test)]
-    pub(super) fn check_invariants(&self) {
-        assert_eq!(self.table.len(), self.entries.len());
-        for (i, e) in self.entries.iter().enumerate() {
-            let key = e.key(&self.slab);
-            let hash = split_hash(self.hasher.hash_one(key)).1;
-            assert_eq!(self.find(hash, key), Some(i), "entry {i} not indexed");
-        }
-        let used: usize = self.entries.iter().map(|e| e.footprint(&self.slab)).sum();
-        assert_eq!(self.counters.used, used);
-        let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
-        assert_eq!(self.counters.tombstones, tombs);
-        let volatile: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|e| !e.is_tombstone() && e.expires_at() != 0)
-            .map(|e| e.expires_at())
-            .collect();
-        assert_eq!(self.counters.volatile, volatile.len(), "volatile count");
-        assert_eq!(
-            self.counters.deadline_sum,
-            volatile.iter().map(|&d| u128::from(d)).sum::<u128>()
-        );
-        let len = |e: &&Entry| e.record_len();
-        let slotted =
-            self.entries.iter().filter(|e| (1..=super::slab::CLASS_MAX).contains(&len(e)));
-        let huge = self.entries.iter().filter(|e| len(e) > super::slab::CLASS_MAX).count();
-        let big: Vec<&Entry> = self.entries.iter().filter(|e| e.is_big()).collect();
-        assert!(big.iter().all(|e| e.value_len(&self.slab) > super::INLINE_VALUE_MAX));
-        assert_eq!(self.slab.counts(), (slotted.count(), huge, big.len()), "slab leaks");
     }
 }
 
