@@ -5,6 +5,11 @@ use crate::store::INLINE_VALUE_MAX;
 use crate::store::slab::CLASS_MAX;
 
 impl Shard {
+    /// Entry chunks allocated (tests only).
+    pub(in crate::store) fn entry_chunks(&self) -> usize {
+        self.entries.chunks()
+    }
+
     /// Slab pages held and the bytes they span (tests only).
     pub(in crate::store) fn slab_pages(&self) -> (usize, usize) {
         self.slab.pages()
