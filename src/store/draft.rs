@@ -1,7 +1,8 @@
 //! A write in the making: an entry built before the shard lock is taken and committed into
 //! the shard's [`Slab`] under it. Owns the parts that need an allocation (a big value's
-//! [`Bytes`] and its key's block, a huge record's block) so none happens under the lock; the key and an inline
-//! value stay borrowed from the caller and are copied into a slab slot when committed.
+//! [`Bytes`] and its key's block, a huge record's block) so none happens under the lock; the
+//! key and an inline value stay borrowed from the caller and are copied into a slab slot when
+//! committed.
 //! Does not decide where the entry goes in the shard: that is `shard.rs`.
 
 use bytes::Bytes;

@@ -12,8 +12,9 @@
 //! * **Shards.** `N` (a power of two) independent `parking_lot::Mutex<Shard>`s, each padded to
 //!   its own cache lines. A key's shard comes from bits 32.. of a randomly seeded `ahash`, so
 //!   clients cannot aim keys at one shard; bits ..32 index the shard's table (entries do not
-//!   keep them: the table rehashes a key from its bytes when it grows). All store methods are synchronous and hold a lock only for one operation
-//!   (or one bounded chunk of a scan), so no lock is ever held across an `.await`.
+//!   keep them: the table rehashes a key from its bytes when it grows). All store methods
+//!   are synchronous and hold a lock only for one operation (or one bounded chunk of a
+//!   scan), so no lock is ever held across an `.await`.
 //! * **Dense shards.** Entries live in a vector of fixed-size chunks (`paged.rs`, so growth
 //!   never copies or frees a large buffer), and a `hashbrown::HashTable<u32>` maps keys to
 //!   indices (see `shard.rs`), so a key is stored once and sweeps, eviction and dumps walk by

@@ -1,9 +1,9 @@
 //! One shard of the store: a dense entry vector (in chunks, `paged.rs`), an index table over
 //! it, the slab holding the entries' bytes, its sweep cursor, its eviction hand and its
-//! counters. Everything here runs under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
-//! bookkeeping and the reads; `shard/write.rs` the writes, `shard/evict.rs` memory admission
-//! and eviction, and `shard/scan.rs` the index walks (sweep, dump, bulk removal). The slab's
-//! internals are in `slab.rs`.
+//! counters. Everything here runs under the shard's mutex, which [`super::Store`] owns. This
+//! file holds the structure, its bookkeeping and the reads; `shard/write.rs` the writes,
+//! `shard/evict.rs` memory admission and eviction, and `shard/scan.rs` the index walks
+//! (sweep, dump, bulk removal). The slab's internals are in `slab.rs`.
 //!
 //! ```text
 //! table: HashTable<u32>          entries: Paged<Entry> (24 B each)   slab (per size class)
@@ -16,11 +16,11 @@
 //!
 //! The key lives once, in the slab; the table only holds indices and compares through a
 //! closure that looks the key up, and rehashes (on growth, and to find a moved entry's
-//! bucket) by hashing the key again with the store's hasher. Slab slots
-//! never move while in use, so entries can move without touching their bytes. Dense
-//! entries let the sweeper, the eviction hand and dumps walk a shard by index. Removal is
-//! `swap_remove`, then the moved entry's table slot is repointed. **Entries only ever move
-//! that way** (the last entry into a lower slot); dumps rely on it (see `scan.rs`).
+//! bucket) by hashing the key again with the store's hasher. Slab slots never move while in
+//! use, so entries can move without touching their bytes. Dense entries let the sweeper,
+//! the eviction hand and dumps walk a shard by index. Removal is `swap_remove`, then the
+//! moved entry's table slot is repointed. **Entries only ever move that way** (the last
+//! entry into a lower slot); dumps rely on it (see `scan.rs`).
 //!
 //! Entries are keys or tombstones. Tombstones are invisible to reads and NX/XX conditions but
 //! hold a version that writes must beat. An expired entry of either kind counts as absent and
@@ -59,8 +59,9 @@ use super::slab::{Garbage, Slab, Trash};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
 
-/// Shards whose index table has room for at least this many entries are shrunk when they fall under a quarter
-/// full at the end of a sweep pass; smaller ones are not worth the reallocation.
+/// Shards whose index table has room for at least this many entries have it shrunk when it
+/// falls under a quarter full at the end of a sweep pass; smaller ones are not worth the
+/// reallocation.
 const SHRINK_MIN_CAPACITY: usize = 1024;
 
 /// Per-shard counters; they live under the shard mutex so no atomics are contended.
@@ -106,9 +107,9 @@ pub(super) struct Gone {
 pub(super) type Storage = (Paged<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
-/// under the table hash of the entry at that index; `counters.used`,
-/// `counters.tombstones` and `counters.volatile` match the entries; `slab` holds exactly the entries' records and
-/// big values. Indices fit in `u32` because
+/// under the table hash of the key of the entry at that index; `counters.used`,
+/// `counters.tombstones` and `counters.volatile` match the entries; `slab` holds exactly the
+/// entries' records and big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
     entries: Paged<Entry>,
