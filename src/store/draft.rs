@@ -1,24 +1,33 @@
 //! A write in the making: an entry built before the shard lock is taken and committed into
 //! the shard's [`Slab`] under it. Owns the parts that need an allocation (a big value's
-//! [`Bytes`], a huge record's block) so none happens under the lock; the key and an inline
-//! value stay borrowed from the caller and are copied into a slab slot when committed.
+//! [`Bytes`] and its key's block, a huge record's block) so none happens under the lock; the
+//! key and an inline value stay borrowed from the caller and are copied into a slab slot when
+//! committed.
 //! Does not decide where the entry goes in the shard: that is `shard.rs`.
 
 use bytes::Bytes;
 
 use super::entry::{
-    BIG, ENTRY_OVERHEAD, Entry, INLINE_VALUE_MAX, TOMBSTONE, key_meta, with_visited,
+    BIG, ENTRY_OVERHEAD, Entry, INLINE_VALUE_MAX, TOMBSTONE, key_meta, with_inline, with_visited,
 };
 use super::slab::{Garbage, Slab, Trash};
+
+/// Where a draft's bytes will go, with what was allocated for them ahead of the lock.
+enum Parts {
+    /// Key + inline value in a slab slot (copied from the borrowed key and value).
+    Slot,
+    /// Key + inline value, too long for a slab class, in a block of their own.
+    Huge(Box<[u8]>),
+    /// A big value and a copy of the key, for the slab's big-value table.
+    Big(Box<[u8]>, Bytes),
+}
 
 /// A key/value pair or tombstone not yet in a shard.
 pub(super) struct Draft<'a> {
     key: &'a [u8],
     /// The value if it is stored after the key (empty for big values and tombstones).
     inline: &'a [u8],
-    /// Key + inline value, when that is too long for a slab class.
-    heap: Option<Box<[u8]>>,
-    big: Option<Bytes>,
+    parts: Parts,
     hash: u32,
     meta: u32,
     expires_at: u64,
@@ -64,9 +73,15 @@ impl<'a> Draft<'a> {
     }
 
     fn build(hash: u32, meta: u32, key: &'a [u8], inline: &'a [u8], big: Option<Bytes>) -> Self {
-        let len = key.len() + inline.len();
-        let heap = Slab::is_huge(len).then(|| [key, inline].concat().into_boxed_slice());
-        Self { key, inline, heap, big, hash, meta, expires_at: 0, version: 0 }
+        let (parts, meta) = match big {
+            Some(value) => (Parts::Big(Box::from(key), value), meta | BIG),
+            None if Slab::is_huge(key.len() + inline.len()) => {
+                (Parts::Huge([key, inline].concat().into_boxed_slice()), meta)
+            }
+            None => (Parts::Slot, meta),
+        };
+        let meta = with_inline(meta, inline.len());
+        Self { key, inline, parts, hash, meta, expires_at: 0, version: 0 }
     }
 
     pub(super) fn hash(&self) -> u32 {
@@ -87,7 +102,10 @@ impl<'a> Draft<'a> {
 
     /// The value's bytes (empty for a tombstone).
     pub(super) fn value_bytes(&self) -> &[u8] {
-        self.big.as_deref().unwrap_or(self.inline)
+        match &self.parts {
+            Parts::Big(_, value) => value,
+            _ => self.inline,
+        }
     }
 
     pub(super) fn set_version(&mut self, version: u64) {
@@ -109,12 +127,12 @@ impl<'a> Draft<'a> {
 
     /// What the entry will add to `used_memory` (see [`Entry::footprint`]).
     pub(super) fn footprint(&self) -> usize {
-        let value = self.big.as_ref().map_or(self.inline.len(), Bytes::len);
-        self.key.len() + value + ENTRY_OVERHEAD
+        self.key.len() + self.value_bytes().len() + ENTRY_OVERHEAD
     }
 
+    /// Bytes of the slab record (see [`Entry::record_len`]).
     fn record_len(&self) -> usize {
-        self.key.len() + self.inline.len()
+        if matches!(self.parts, Parts::Big(..)) { 0 } else { self.key.len() + self.inline.len() }
     }
 
     /// Moves the draft into `slab`, replacing `old` (whose storage is released; a record of
@@ -127,24 +145,11 @@ impl<'a> Draft<'a> {
         g: &mut Garbage,
     ) -> Result<Entry, Self> {
         let len = self.record_len();
-        let value = match self.big.take() {
-            // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
-            None => self.inline.len() as u32,
-            Some(big) => match slab.put_big(big) {
-                Ok(i) => BIG | i,
-                Err(big) => {
-                    self.big = Some(big);
-                    return Err(self);
-                }
-            },
-        };
         let reuse = old.filter(|o| Slab::same_class(o.record_len(), len)).map(|o| o.slot);
         let Some(slot) = reuse.or_else(|| self.place(slab, g)) else {
-            if value & BIG != 0 {
-                self.big = slab.take_big(value & !BIG, g);
-            }
             return Err(self);
         };
+        // Big values (record length 0) and huge records brought their own storage.
         if len > 0 && !Slab::is_huge(len) {
             let record = slab.record_mut(len, slot);
             record[..self.key.len()].copy_from_slice(self.key);
@@ -153,22 +158,22 @@ impl<'a> Draft<'a> {
         if let Some(old) = old {
             old.release(slab, reuse.is_some(), g);
         }
-        let (expires_at, version, hash, meta) =
-            (self.expires_at, self.version, self.hash, self.meta);
-        Ok(Entry { expires_at, version, hash, meta, value, slot })
+        let (expires_at, version, meta) = (self.expires_at, self.version, self.meta);
+        Ok(Entry { expires_at, version, meta, slot })
     }
 
-    /// A slot for the record: a huge one moves its block into the slab.
+    /// A slot for the record, or the side-table index of a huge record or a big value (whose
+    /// blocks move into the slab). `None`, with the draft unchanged, if there is no room.
     fn place(&mut self, slab: &mut Slab, g: &mut Garbage) -> Option<u32> {
-        match self.heap.take() {
-            Some(block) => match slab.put_huge(block) {
-                Ok(slot) => Some(slot),
-                Err(block) => {
-                    self.heap = Some(block);
-                    None
-                }
-            },
-            None => slab.alloc(self.record_len(), g),
+        match std::mem::replace(&mut self.parts, Parts::Slot) {
+            Parts::Slot => slab.alloc(self.record_len(), g),
+            Parts::Huge(block) => {
+                slab.put_huge(block).map_err(|block| self.parts = Parts::Huge(block)).ok()
+            }
+            Parts::Big(key, value) => slab
+                .put_big(key, value)
+                .map_err(|(key, value)| self.parts = Parts::Big(key, value))
+                .ok(),
         }
     }
 
@@ -179,25 +184,27 @@ impl<'a> Draft<'a> {
     #[inline]
     pub(super) fn overwrite(self, old: &mut Entry, slab: &mut Slab) -> Result<(), Self> {
         let len = self.record_len();
-        let (old_len, old_big) = (old.record_len(), old.value & BIG != 0);
-        if self.big.is_some() || old_big || !Slab::same_class(old_len, len) {
+        if !matches!(self.parts, Parts::Slot) || old.is_big() {
+            return Err(self);
+        }
+        if !Slab::same_class(old.record_len(), len) {
             return Err(self);
         }
         debug_assert_eq!(old.key(slab), self.key, "an overwrite keeps the key");
         slab.record_mut(len, old.slot)[self.key.len()..].copy_from_slice(self.inline);
-        // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
-        old.value = self.inline.len() as u32;
         (old.expires_at, old.version, old.meta) = (self.expires_at, self.version, self.meta);
         Ok(())
     }
 
     /// Hands what the draft allocated to `g`, to be freed after unlocking.
     pub(super) fn discard(self, g: &mut Garbage) {
-        if let Some(block) = self.heap {
-            g.push(Trash::Block(block));
-        }
-        if let Some(value) = self.big {
-            g.push(Trash::Value(value));
+        match self.parts {
+            Parts::Slot => {}
+            Parts::Huge(block) => g.push(Trash::Block(block)),
+            Parts::Big(key, value) => {
+                g.push(Trash::Block(key));
+                g.push(Trash::Value(value));
+            }
         }
     }
 }

@@ -2,32 +2,35 @@
 //! shard choice and table index. Nothing here locks, reads a clock or knows about shards; the
 //! bytes an entry points at live in the shard's [`Slab`].
 //!
-//! Layout (32 bytes on 64-bit targets; no heap block of its own):
+//! Layout (24 bytes on 64-bit targets; no heap block of its own):
 //!
 //! ```text
 //! Entry
-//! +------------+---------+---------+---------+---------+---------+
-//! | expires_at | version | hash    | meta    | value   | slot    |
-//! | u64 8 B    | u64 8 B | u32 4 B | u32 4 B | u32 4 B | u32 4 B |
-//! +------------+---------+---------+---------+---------+---------+
-//!                                    |         |         |
-//!   meta bit 31: tombstone           |         |         v  slab record (length = key length
-//!   meta bit 30: visited (CLOCK)  <--+         |            + inline value length):
-//!   meta bits 0..30: key length                |         +-----------+------------------+
-//!                                              |         | key bytes | value (if inline)|
-//!   value bit 31 clear: inline value length <--+         +-----------+------------------+
-//!   value bit 31 set:   bits 0..31 index the shard's big values (shared `Bytes`)
+//! +------------+---------+---------+---------+
+//! | expires_at | version | meta    | slot    |
+//! | u64 8 B    | u64 8 B | u32 4 B | u32 4 B |
+//! +------------+---------+---------+---------+
+//!                          |         |
+//!   meta bit 31: tombstone |         v  not big: slab record (length = key length + inline
+//!   meta bit 30: visited   |            value length)
+//!   meta bit 29: big       |         +-----------+------------------+
+//!   bits 20..29: inline    |         | key bytes | value (if inline)|
+//!     value length         |         +-----------+------------------+
+//!   bits 0..20: key length |         big: the index of (key block, shared `Bytes` value)
+//!                                    in the slab's big-value table
 //! ```
 //!
 //! Why: the key and a small value share one slab slot (rounded up to 8 bytes, no allocator
 //! header), so a small key/value pair costs this record plus its bytes. A small inline value
 //! is copied out on read, which is about as cheap as a refcount bump and never makes hot keys
 //! ping-pong a shared refcount between cores. Values over [`INLINE_VALUE_MAX`] are kept as
-//! shared [`Bytes`] so reads never copy them. The stored 32-bit hash lets the table rehash
-//! and repoint moved entries without touching key bytes. The two flags live in the key
-//! length's top bits because keys are capped far below 1 GiB anyway, and the big-value flag in
-//! the value field's because inline lengths are tiny: a separate flag byte would pad the entry
-//! to 40 bytes.
+//! shared [`Bytes`] so reads never copy them; their key gets a heap block of its own next to
+//! the value, as one more small allocation is nothing beside a value of hundreds of bytes.
+//! The entry keeps no hash: the table rehashes (and finds a moved entry's bucket) by hashing
+//! the key again, which costs a key load on growth and removal and saves 8 bytes per key
+//! (24 rather than 32; a 4-byte hash alone would pad the record to 32). Flags and lengths
+//! share `meta` because keys are capped at [`MAX_KEY_LEN`], far above the protocol's 64 KiB,
+//! and inline values at [`INLINE_VALUE_MAX`].
 //!
 //! A *tombstone* is an entry with the tombstone flag, the key only (no value) and the version
 //! of the delete that made it; it keeps a delete's version around so a delayed older write
@@ -45,34 +48,43 @@ use super::slab::{Garbage, Slab, Trash};
 /// larger ones are shared [`Bytes`] and reads return a reference-counted handle.
 pub const INLINE_VALUE_MAX: usize = 256;
 
-/// The longest key the store accepts (1 GiB - 1): the key length shares a `u32` with two
-/// flag bits. The server's own key limit is far lower.
-pub const MAX_KEY_LEN: usize = LEN_MASK as usize;
+/// The longest key the store accepts (1 MiB - 1): the key length shares a `u32` with three
+/// flag bits and the inline value length. The protocol's key limit is far lower (64 KiB).
+pub const MAX_KEY_LEN: usize = KEY_MASK as usize;
 
 /// Approximate bytes a key costs beyond its key and value bytes, as counted by `used_memory`:
-/// the 32-byte entry record plus the table's `u32` index and control byte. Not counted: the
+/// the 24-byte entry record plus the table's `u32` index and control byte. Not counted: the
 /// rounding of a key's slab slot up to 8 bytes (3.5 bytes on average), the index table's
-/// spare buckets, `Vec` growth slack, and the side-table slot, `Bytes` handle and buffer
-/// header of values over [`INLINE_VALUE_MAX`].
+/// spare buckets, the last entry chunk's unused tail, and the side-table slot, key block,
+/// `Bytes` handle and buffer header of values over [`INLINE_VALUE_MAX`].
 pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + std::mem::size_of::<u32>() + 1;
 
 pub(super) const TOMBSTONE: u32 = 1 << 31;
 pub(super) const VISITED: u32 = 1 << 30;
-const LEN_MASK: u32 = VISITED - 1;
+/// In `meta`: the value is big, and `slot` indexes the slab's big values.
+pub(super) const BIG: u32 = 1 << 29;
+const INLINE_SHIFT: u32 = 20;
+const KEY_MASK: u32 = (1 << INLINE_SHIFT) - 1;
+const INLINE_MASK: u32 = (BIG - 1) & !KEY_MASK;
+const _: () = assert!(INLINE_VALUE_MAX as u32 <= INLINE_MASK >> INLINE_SHIFT);
 
 /// `meta` with its visited flag set to `visited` (for entries and drafts alike).
 pub(super) fn with_visited(meta: u32, visited: bool) -> u32 {
     if visited { meta | VISITED } else { meta & !VISITED }
 }
-/// In `value`: the value is big, and the other bits index the slab's big values.
-pub(super) const BIG: u32 = 1 << 31;
+
+/// `meta` with its inline value length set to `len` (at most [`INLINE_VALUE_MAX`]).
+pub(super) fn with_inline(meta: u32, len: usize) -> u32 {
+    debug_assert!(len <= INLINE_VALUE_MAX);
+    (meta & !INLINE_MASK) | ((len as u32) << INLINE_SHIFT)
+}
 
 /// Splits a key's 64-bit hash: bits 32.. pick the shard, bits ..32 become the table hash.
 pub(super) fn split_hash(hash: u64) -> (usize, u32) {
     ((hash >> 32) as usize, hash as u32)
 }
 
-/// Spreads a stored 32-bit hash over the 64 bits hashbrown reads (it takes bucket bits from the
+/// Spreads a 32-bit key hash over the 64 bits hashbrown reads (it takes bucket bits from the
 /// bottom and its 7-bit tag from the top), so both get well-mixed bits.
 pub(super) fn table_hash(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -85,57 +97,62 @@ pub(super) fn table_hash(hash: u32) -> u64 {
 pub(super) struct Entry {
     pub(super) expires_at: u64,
     pub(super) version: u64,
-    pub(super) hash: u32,
     pub(super) meta: u32,
-    pub(super) value: u32,
     pub(super) slot: u32,
 }
 
 impl Entry {
     fn key_len(&self) -> usize {
-        (self.meta & LEN_MASK) as usize
+        (self.meta & KEY_MASK) as usize
     }
 
-    fn big_index(&self) -> Option<u32> {
-        (self.value & BIG != 0).then_some(self.value & !BIG)
+    /// Whether the value is big (its key and value are in the slab's big-value table).
+    #[inline]
+    pub(super) fn is_big(&self) -> bool {
+        self.meta & BIG != 0
     }
 
-    /// Bytes of the slab record: the key, plus the value if inline.
+    fn inline_len(&self) -> usize {
+        ((self.meta & INLINE_MASK) >> INLINE_SHIFT) as usize
+    }
+
+    /// Bytes of the slab record: the key plus the inline value; `0` for a big value, whose
+    /// key is kept with it.
     #[inline]
     pub(super) fn record_len(&self) -> usize {
-        self.key_len() + if self.value & BIG != 0 { 0 } else { self.value as usize }
+        if self.is_big() { 0 } else { self.key_len() + self.inline_len() }
     }
 
     #[inline]
     pub(super) fn key<'s>(&self, slab: &'s Slab) -> &'s [u8] {
-        &slab.record(self.record_len(), self.slot)[..self.key_len()]
-    }
-
-    pub(super) fn hash(&self) -> u32 {
-        self.hash
+        if self.is_big() {
+            slab.big_key(self.slot)
+        } else {
+            &slab.record(self.record_len(), self.slot)[..self.key_len()]
+        }
     }
 
     pub(super) fn value_len(&self, slab: &Slab) -> usize {
-        self.big_index().map_or(self.value as usize, |i| slab.big(i).len())
+        if self.is_big() { slab.big(self.slot).len() } else { self.inline_len() }
     }
 
     /// The value as an owned handle: a copy if inline, a refcount bump otherwise. Empty for
     /// a tombstone (callers filter tombstones out first).
     #[inline]
     pub(super) fn value(&self, slab: &Slab) -> Bytes {
-        match self.big_index() {
-            Some(i) => Bytes::clone(slab.big(i)),
-            None => {
-                Bytes::copy_from_slice(&slab.record(self.record_len(), self.slot)[self.key_len()..])
-            }
+        if self.is_big() {
+            Bytes::clone(slab.big(self.slot))
+        } else {
+            Bytes::copy_from_slice(&slab.record(self.record_len(), self.slot)[self.key_len()..])
         }
     }
 
     /// The value's bytes, borrowed from the slab (empty for a tombstone).
     pub(super) fn value_slice<'s>(&self, slab: &'s Slab) -> &'s [u8] {
-        match self.big_index() {
-            Some(i) => slab.big(i),
-            None => &slab.record(self.record_len(), self.slot)[self.key_len()..],
+        if self.is_big() {
+            slab.big(self.slot)
+        } else {
+            &slab.record(self.record_len(), self.slot)[self.key_len()..]
         }
     }
 
@@ -177,14 +194,17 @@ impl Entry {
     }
 
     /// Frees this entry's storage (its record unless `keep_record`, which a same-sized
-    /// overwrite reuses, and its big value into `g`). The entry must not be read afterwards.
+    /// overwrite reuses; a big value and its key block into `g`). The entry must not be read
+    /// afterwards.
     #[inline]
     pub(super) fn release(&self, slab: &mut Slab, keep_record: bool, g: &mut Garbage) {
-        if !keep_record {
+        if self.is_big() {
+            if let Some((key, value)) = slab.take_big(self.slot, g) {
+                g.push(Trash::Block(key));
+                g.push(Trash::Value(value));
+            }
+        } else if !keep_record {
             slab.free(self.record_len(), self.slot, g);
-        }
-        if let Some(value) = self.big_index().and_then(|i| slab.take_big(i, g)) {
-            g.push(Trash::Value(value));
         }
     }
 
@@ -199,8 +219,8 @@ impl Entry {
         len: usize,
         f: &mut dyn FnMut(&mut [u8]),
     ) -> Option<usize> {
-        let Some(i) = self.big_index() else {
-            let (klen, old) = (self.key_len(), self.value as usize);
+        if !self.is_big() {
+            let (klen, old) = (self.key_len(), self.inline_len());
             if len > INLINE_VALUE_MAX || !Slab::same_class(klen + old, klen + len) {
                 return None;
             }
@@ -209,11 +229,10 @@ impl Entry {
                 value[old..].fill(0);
             }
             f(value);
-            // An inline length is at most INLINE_VALUE_MAX, far below the BIG bit.
-            self.value = len as u32;
+            self.meta = with_inline(self.meta, len);
             return Some(old);
-        };
-        let held = slab.big_mut(i);
+        }
+        let held = slab.big_mut(self.slot);
         if len <= INLINE_VALUE_MAX || !held.is_unique() {
             return None;
         }
@@ -270,9 +289,10 @@ impl Deref for EntryRef<'_> {
     }
 }
 
-/// The key length as entry metadata with no flags; `None` if it does not fit.
+/// The key length as entry metadata with no flags and no inline value; `None` if it does not
+/// fit.
 pub(super) fn key_meta(key: &[u8]) -> Option<u32> {
-    u32::try_from(key.len()).ok().filter(|&len| len <= LEN_MASK)
+    u32::try_from(key.len()).ok().filter(|&len| len <= KEY_MASK)
 }
 
 /// The deadline of a TTL that starts at `now`, in clock nanoseconds: `0` ("never") for
@@ -287,112 +307,4 @@ pub(super) fn deadline(now: u64, ttl: Option<Duration>) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::draft::Draft;
-    use super::super::slab::CLASS_MAX;
-    use super::*;
-
-    /// Commits a draft for `key`/`value` into `slab`.
-    fn entry(slab: &mut Slab, key: &[u8], value: &[u8]) -> Entry {
-        let draft = Draft::new(1, key, value).expect("short key");
-        draft.commit(slab, None, &mut Garbage::default()).ok().expect("room")
-    }
-
-    #[test]
-    fn entry_is_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 32);
-        assert_eq!(ENTRY_OVERHEAD, 37);
-    }
-
-    #[test]
-    fn flags_do_not_disturb_the_key() {
-        let mut slab = Slab::default();
-        let mut e = entry(&mut slab, b"key", b"val");
-        assert!(!e.is_visited() && !e.is_tombstone());
-        e.set_visited(true);
-        assert!(e.is_visited());
-        assert_eq!((e.key(&slab), &e.value(&slab)[..]), (&b"key"[..], &b"val"[..]));
-        e.set_visited(false);
-        assert!(!e.is_visited());
-        let draft = Draft::tombstone(1, b"key").expect("short key");
-        let t = draft.commit(&mut slab, None, &mut Garbage::default()).ok().expect("room");
-        assert!(t.is_tombstone() && !t.is_visited());
-        assert_eq!((t.key(&slab), t.value_len(&slab)), (&b"key"[..], 0));
-        assert_eq!(t.footprint(&slab), 3 + ENTRY_OVERHEAD);
-    }
-
-    #[test]
-    fn key_length_limit() {
-        assert_eq!(key_meta(&[0; 16]), Some(16));
-        assert_eq!(MAX_KEY_LEN, (1 << 30) - 1);
-    }
-
-    #[test]
-    fn small_values_inline_large_values_shared() {
-        let mut slab = Slab::default();
-        let small = entry(&mut slab, b"key", b"val");
-        assert_eq!((small.key(&slab), &small.value(&slab)[..]), (&b"key"[..], &b"val"[..]));
-        assert_eq!((small.record_len(), slab.counts()), (6, (1, 0, 0)), "one slot, no side");
-        let payload = vec![9u8; INLINE_VALUE_MAX + 1];
-        let large = entry(&mut slab, b"key", &payload);
-        assert_eq!(large.key(&slab), b"key");
-        assert_eq!((large.record_len(), large.value_len(&slab)), (3, INLINE_VALUE_MAX + 1));
-        // Two reads share one buffer rather than copying.
-        assert_eq!(large.value(&slab).as_ptr(), large.value(&slab).as_ptr());
-        assert_eq!(large.footprint(&slab), 3 + INLINE_VALUE_MAX + 1 + ENTRY_OVERHEAD);
-    }
-
-    #[test]
-    fn overwrites_reuse_the_slot_and_release_what_they_replace() {
-        let (mut slab, mut g) = (Slab::default(), Garbage::default());
-        let old = entry(&mut slab, b"key", &[1; INLINE_VALUE_MAX + 1]);
-        let draft = Draft::new(1, b"key", b"small").expect("short key");
-        let new = draft.commit(&mut slab, Some(&old), &mut g).ok().expect("room");
-        assert_eq!(new.slot, old.slot, "same slot size: overwritten in place");
-        assert_eq!(&new.value(&slab)[..], b"small");
-        // The big value goes to garbage, and so does the big-value table it emptied.
-        assert_eq!((slab.counts(), g.len()), ((1, 0, 0), 2));
-        let draft = Draft::new(1, b"key", &[2; 100]).expect("short key");
-        let newer = draft.commit(&mut slab, Some(&new), &mut g).ok().expect("room");
-        assert_eq!((newer.value(&slab).len(), slab.counts()), (100, (1, 0, 0)), "old slot freed");
-        assert_eq!(g.len(), 3, "and its emptied page released");
-    }
-
-    #[test]
-    fn same_sized_plain_overwrites_only_write_the_value() {
-        let mut slab = Slab::default();
-        let mut e = entry(&mut slab, b"key", b"abc");
-        let mut draft = Draft::new(1, b"key", b"xyzw").expect("short key");
-        draft.set_version(9);
-        assert!(draft.overwrite(&mut e, &mut slab).is_ok(), "7 and 6 bytes share a class");
-        assert_eq!(
-            (e.key(&slab), &e.value(&slab)[..], e.version()),
-            (&b"key"[..], &b"xyzw"[..], 9)
-        );
-        let draft = Draft::new(1, b"key", b"longer value").expect("short key");
-        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "another class: commit instead");
-        let draft = Draft::new(1, b"key", &[0; INLINE_VALUE_MAX + 1]).expect("short key");
-        assert!(draft.overwrite(&mut e, &mut slab).is_err(), "a big value: commit instead");
-        assert_eq!(slab.counts(), (1, 0, 0));
-    }
-
-    #[test]
-    fn huge_keys_get_their_own_block() {
-        let mut slab = Slab::default();
-        let key = vec![b'k'; CLASS_MAX];
-        let e = entry(&mut slab, &key, b"v");
-        assert_eq!((e.key(&slab), &e.value(&slab)[..]), (&key[..], &b"v"[..]));
-        assert_eq!(slab.counts(), (0, 1, 0));
-        let mut g = Garbage::default();
-        e.release(&mut slab, false, &mut g);
-        assert_eq!((slab.counts(), g.len()), ((0, 0, 0), 2), "the block and its emptied table");
-    }
-
-    #[test]
-    fn deadline_resolution() {
-        assert_eq!(deadline(5, None), 0);
-        assert_eq!(deadline(0, Some(Duration::from_nanos(1))), 1);
-        assert_eq!(deadline(7, Some(Duration::ZERO)), 8, "never the 0 sentinel");
-        assert_eq!(deadline(u64::MAX - 1, Some(Duration::MAX)), u64::MAX);
-    }
-}
+mod tests;

@@ -11,15 +11,18 @@
 //!
 //! * **Shards.** `N` (a power of two) independent `parking_lot::Mutex<Shard>`s, each padded to
 //!   its own cache lines. A key's shard comes from bits 32.. of a randomly seeded `ahash`, so
-//!   clients cannot aim keys at one shard; bits ..32 are kept in the entry and index the
-//!   shard's table. All store methods are synchronous and hold a lock only for one operation
-//!   (or one bounded chunk of a scan), so no lock is ever held across an `.await`.
-//! * **Dense shards.** Entries live in a `Vec`, and a `hashbrown::HashTable<u32>` maps keys to
+//!   clients cannot aim keys at one shard; bits ..32 index the shard's table (entries do not
+//!   keep them: the table rehashes a key from its bytes when it grows). All store methods
+//!   are synchronous and hold a lock only for one operation (or one bounded chunk of a
+//!   scan), so no lock is ever held across an `.await`.
+//! * **Dense shards.** Entries live in a vector of fixed-size chunks (`paged.rs`, so growth
+//!   never copies or frees a large buffer), and a `hashbrown::HashTable<u32>` maps keys to
 //!   indices (see `shard.rs`), so a key is stored once and sweeps, eviction and dumps walk by
 //!   index.
-//! * **Compact entries.** 32 bytes per entry plus one slot in the shard's slab holding the key
+//! * **Compact entries.** 24 bytes per entry plus one slot in the shard's slab holding the key
 //!   and, up to [`INLINE_VALUE_MAX`] bytes, the value, rounded up to 8 bytes with no allocator
-//!   header (see `entry.rs` and `slab.rs`). Larger values are shared [`Bytes`] in a side table.
+//!   header (see `entry.rs` and `slab.rs`). Larger values are shared [`Bytes`] in a side table,
+//!   next to their key.
 //! * **Expiry is checked on every read.** Every path that looks at a key compares the deadline
 //!   with [`Clock::now`] under the shard lock: expired iff `now >= deadline`. An expired entry
 //!   is removed on the spot. No correctness depends on the sweeper, which only reclaims memory
@@ -50,8 +53,8 @@
 //!   ([`Store::try_set`] says so) and [`EvictionPolicy::Clock`] evicts (see `shard/evict.rs`).
 //!   Not counted: the rounding of each slab slot up to 8 bytes, the unused part of each slab
 //!   class's last page, the index table's spare buckets (it grows by doubling, so up to
-//!   ~6 bytes per entry just after a doubling), the big-value side table, and the entry
-//!   `Vec`'s spare capacity (mostly never touched, so not resident). Measured RSS /
+//!   ~6 bytes per entry just after a doubling), the big-value side table, and the last entry
+//!   chunk's spare capacity (mostly never touched, so not resident). Measured RSS /
 //!   `used_memory` (`memory_tests.rs`): 1.13 for 2M keys of 14 B with 8 B values, 1.04 with
 //!   200 B values, 1.01 with 4 KB values; budget up to ~1.4x for the tiniest entries right
 //!   after a table doubles.
@@ -91,6 +94,7 @@ mod floor;
 mod keyspace;
 mod locked;
 mod ops;
+mod paged;
 mod replica;
 mod shard;
 mod slab;
@@ -207,12 +211,13 @@ impl Store {
         let n = cfg.resolved_shards();
         let hlc = Arc::new(Hlc::new(opts.clock_id));
         let budget = budget(opts.maxmemory, opts.eviction, n);
-        let slots =
-            (0..n).map(|_| Slot(Mutex::new(Shard::new(budget, Arc::clone(&hlc))))).collect();
+        let hasher = RandomState::new();
+        let shard = |_| Shard::new(budget, Arc::clone(&hlc), hasher.clone());
+        let slots = (0..n).map(|i| Slot(Mutex::new(shard(i)))).collect();
         Self {
             slots,
             mask: n - 1,
-            hasher: RandomState::new(),
+            hasher,
             clock,
             hlc,
             limit: Mutex::new((opts.maxmemory, opts.eviction)),

@@ -1,25 +1,26 @@
-//! One shard of the store: a dense entry vector, an index table over it, the slab holding the
-//! entries' bytes, its sweep cursor, its eviction hand and its counters. Everything here runs
-//! under the shard's mutex, which [`super::Store`] owns. This file holds the structure, its
-//! bookkeeping and the reads; `shard/write.rs` the writes, `shard/evict.rs` memory admission
-//! and eviction, and `shard/scan.rs` the index walks (sweep, dump, bulk removal). The slab's
-//! internals are in `slab.rs`.
+//! One shard of the store: a dense entry vector (in chunks, `paged.rs`), an index table over
+//! it, the slab holding the entries' bytes, its sweep cursor, its eviction hand and its
+//! counters. Everything here runs under the shard's mutex, which [`super::Store`] owns. This
+//! file holds the structure, its bookkeeping and the reads; `shard/write.rs` the writes,
+//! `shard/evict.rs` memory admission and eviction, and `shard/scan.rs` the index walks
+//! (sweep, dump, bulk removal). The slab's internals are in `slab.rs`.
 //!
 //! ```text
-//! table: HashTable<u32>          entries: Vec<Entry> (32 B each)     slab (per size class)
+//! table: HashTable<u32>          entries: Paged<Entry> (24 B each)   slab (per size class)
 //! +----+----+----+----+          +------------------------------+    +------------------+
-//! |  2 |    |  0 |  1 |  ---->   | 0: deadline|version|hash|slot | -> | key[+value] slot |
+//! |  2 |    |  0 |  1 |  ---->   | 0: deadline|version|meta|slot | -> | key[+value] slot |
 //! +----+----+----+----+          | 1: ...                       |    | ...              |
 //!  (4 bytes + 1 control byte     | 2: ...                       |    +------------------+
 //!   per bucket, no key copy)     +------------------------------+
 //! ```
 //!
 //! The key lives once, in the slab; the table only holds indices and compares through a
-//! closure that looks the key up, rehashing from each entry's stored 32-bit hash. Slab slots
-//! never move while in use, so entries can move without touching their bytes. Dense
-//! entries let the sweeper, the eviction hand and dumps walk a shard by index. Removal is
-//! `swap_remove`, then the moved entry's table slot is repointed. **Entries only ever move
-//! that way** (the last entry into a lower slot); dumps rely on it (see `scan.rs`).
+//! closure that looks the key up, and rehashes (on growth, and to find a moved entry's
+//! bucket) by hashing the key again with the store's hasher. Slab slots never move while in
+//! use, so entries can move without touching their bytes. Dense entries let the sweeper,
+//! the eviction hand and dumps walk a shard by index. Removal is `swap_remove`, then the
+//! moved entry's table slot is repointed. **Entries only ever move that way** (the last
+//! entry into a lower slot); dumps rely on it (see `scan.rs`).
 //!
 //! Entries are keys or tombstones. Tombstones are invisible to reads and NX/XX conditions but
 //! hold a version that writes must beat. An expired entry of either kind counts as absent and
@@ -31,6 +32,8 @@
 //! back as [`Garbage`] for the caller to drop after unlocking. Reads copy small inline values
 //! under the lock.
 
+#[cfg(test)]
+mod check;
 mod evict;
 mod keys;
 mod scan;
@@ -45,17 +48,20 @@ pub(super) use write::{Outcome, Put};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ahash::RandomState;
 use bytes::Bytes;
 use hashbrown::HashTable;
 
 use super::draft::Draft;
-use super::entry::{Entry, EntryRef, table_hash};
-use super::slab::{Garbage, Slab};
+use super::entry::{Entry, EntryRef, split_hash, table_hash};
+use super::paged::Paged;
+use super::slab::{Garbage, Slab, Trash};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
 
-/// Shards whose entry vector is at least this big are shrunk when they fall under a quarter
-/// full at the end of a sweep pass; smaller ones are not worth the reallocation.
+/// Shards whose index table has room for at least this many entries have it shrunk when it
+/// falls under a quarter full at the end of a sweep pass; smaller ones are not worth the
+/// reallocation.
 const SHRINK_MIN_CAPACITY: usize = 1024;
 
 /// Per-shard counters; they live under the shard mutex so no atomics are contended.
@@ -98,15 +104,15 @@ pub(super) struct Gone {
 }
 
 /// A shard's storage, taken out whole by [`Shard::take_all`] to be freed outside the lock.
-pub(super) type Storage = (Vec<Entry>, HashTable<u32>, Slab);
+pub(super) type Storage = (Paged<Entry>, HashTable<u32>, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
-/// under the table hash of the entry at that index; `counters.used`,
-/// `counters.tombstones` and `counters.volatile` match the entries; `slab` holds exactly the entries' records and
-/// big values. Indices fit in `u32` because
+/// under the table hash of the key of the entry at that index; `counters.used`,
+/// `counters.tombstones` and `counters.volatile` match the entries; `slab` holds exactly the
+/// entries' records and big values. Indices fit in `u32` because
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
-    entries: Vec<Entry>,
+    entries: Paged<Entry>,
     table: HashTable<u32>,
     slab: Slab,
     cursor: usize,
@@ -114,21 +120,24 @@ pub(super) struct Shard {
     budget: Budget,
     /// The store's clock (shared by all shards), which stamps plain writes.
     hlc: Arc<Hlc>,
+    /// The store's key hasher: entries keep no hash, so the table rehashes their keys.
+    hasher: RandomState,
     pub(super) counters: Counters,
     /// Key creations by hash bucket, for WATCH on absent keys (see `keys.rs`).
     created: [u32; keys::CREATED_BUCKETS],
 }
 
 impl Shard {
-    pub(super) fn new(budget: Budget, hlc: Arc<Hlc>) -> Self {
+    pub(super) fn new(budget: Budget, hlc: Arc<Hlc>, hasher: RandomState) -> Self {
         Self {
-            entries: Vec::new(),
+            entries: Paged::default(),
             table: HashTable::new(),
             slab: Slab::default(),
             cursor: 0,
             hand: 0,
             budget,
             hlc,
+            hasher,
             counters: Counters::default(),
             created: [0; keys::CREATED_BUCKETS],
         }
@@ -142,11 +151,13 @@ impl Shard {
     fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
         let (entries, slab) = (&self.entries, &self.slab);
         self.table
-            .find(table_hash(hash), |&i| {
-                let e = &entries[i as usize];
-                e.hash() == hash && e.key(slab) == key
-            })
+            .find(table_hash(hash), |&i| entries[i as usize].key(slab) == key)
             .map(|&i| i as usize)
+    }
+
+    /// The table hash of the entry at `i`, from its key (entries keep no hash).
+    fn hash_at(&self, i: usize) -> u64 {
+        rehash(&self.hasher, &self.entries, &self.slab, i as u32)
     }
 
     /// Index of the unexpired entry (key or tombstone) for `key`; an expired one is removed
@@ -230,16 +241,19 @@ impl Shard {
     fn remove_at(&mut self, i: usize, g: &mut Garbage) -> Gone {
         let gone = Gone { footprint: self.footprint(i), tombstone: self.entries[i].is_tombstone() };
         let deadline = self.entries[i].expires_at();
-        let hash = table_hash(self.entries[i].hash());
+        let hash = self.hash_at(i);
         if let Ok(slot) = self.table.find_entry(hash, |&x| x as usize == i) {
             slot.remove();
         }
-        let entry = self.entries.swap_remove(i);
-        if let Some(moved) = self.entries.get(i) {
+        let Some(entry) = self.entries.swap_remove(i) else {
+            return gone;
+        };
+        if i < self.entries.len() {
             // The former last entry now sits at `i`; repoint its table slot. Both indices are
             // below the old length, which fits in u32 (see the struct invariant).
             let old = self.entries.len() as u32;
-            if let Some(slot) = self.table.find_mut(table_hash(moved.hash()), |&x| x == old) {
+            let hash = self.hash_at(i);
+            if let Some(slot) = self.table.find_mut(hash, |&x| x == old) {
                 *slot = i as u32;
             }
         }
@@ -260,13 +274,14 @@ impl Shard {
         let old_at = self.entries[i].expires_at();
         let (new_fp, new_tomb, new_at) =
             (draft.footprint(), draft.is_tombstone(), draft.expires_at());
+        let hash = draft.hash();
         if let Err(draft) = draft.overwrite(&mut self.entries[i], &mut self.slab) {
             self.entries[i] = draft.commit(&mut self.slab, Some(&self.entries[i]), g)?;
         }
         self.account(new_fp, new_tomb, new_at, true);
         self.account(old_fp, old_tomb, old_at, false);
         if old_tomb && !new_tomb {
-            self.note_created(self.entries[i].hash());
+            self.note_created(hash);
         }
         Ok(())
     }
@@ -279,15 +294,15 @@ impl Shard {
             _ => return Err(draft),
         };
         let (fp, tomb, at) = (draft.footprint(), draft.is_tombstone(), draft.expires_at());
+        let hash = draft.hash();
         let entry = draft.commit(&mut self.slab, None, g)?;
         if !tomb {
-            self.note_created(entry.hash());
+            self.note_created(hash);
         }
-        let hash = table_hash(entry.hash());
         self.account(fp, tomb, at, true);
         self.entries.push(entry);
-        let entries = &self.entries;
-        self.table.insert_unique(hash, index, |&i| table_hash(entries[i as usize].hash()));
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        self.table.insert_unique(table_hash(hash), index, |&i| rehash(hasher, entries, slab, i));
         Ok(())
     }
 
@@ -353,52 +368,25 @@ impl Shard {
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }
 
-    /// Gives memory back after mass deletion/expiry. Hysteresis (shrink below 1/4, to 1/2)
-    /// keeps this amortised O(1) per removal.
-    fn maybe_shrink(&mut self) {
+    /// Gives memory back after mass deletion/expiry: the entry chunks left empty, and the
+    /// index table when it is under a quarter full (hysteresis: to 1/2, so this stays
+    /// amortised O(1) per removal). What is freed goes to `g`.
+    fn maybe_shrink(&mut self, g: &mut Garbage) {
+        let spare = self.entries.take_spare();
+        if !spare.is_empty() {
+            g.push(Trash::Table(Box::new(spare)));
+        }
         let len = self.entries.len();
-        if self.entries.capacity() < SHRINK_MIN_CAPACITY || len * 4 >= self.entries.capacity() {
+        if self.table.capacity() < SHRINK_MIN_CAPACITY || len * 4 >= self.table.capacity() {
             return;
         }
-        self.entries.shrink_to(len * 2);
-        let entries = &self.entries;
-        self.table.shrink_to(len * 2, |&i| table_hash(entries[i as usize].hash()));
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        self.table.shrink_to(len * 2, |&i| rehash(hasher, entries, slab, i));
     }
+}
 
-    /// Slab pages held and the bytes they span (tests only).
-    #[cfg(test)]
-    pub(super) fn slab_pages(&self) -> (usize, usize) {
-        self.slab.pages()
-    }
-
-    /// Checks the table/entries invariant and the counters (tests only).
-    #[cfg(test)]
-    pub(super) fn check_invariants(&self) {
-        assert_eq!(self.table.len(), self.entries.len());
-        for (i, e) in self.entries.iter().enumerate() {
-            assert_eq!(self.find(e.hash(), e.key(&self.slab)), Some(i), "entry {i} not indexed");
-        }
-        let used: usize = self.entries.iter().map(|e| e.footprint(&self.slab)).sum();
-        assert_eq!(self.counters.used, used);
-        let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();
-        assert_eq!(self.counters.tombstones, tombs);
-        let volatile: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|e| !e.is_tombstone() && e.expires_at() != 0)
-            .map(|e| e.expires_at())
-            .collect();
-        assert_eq!(self.counters.volatile, volatile.len(), "volatile count");
-        assert_eq!(
-            self.counters.deadline_sum,
-            volatile.iter().map(|&d| u128::from(d)).sum::<u128>()
-        );
-        let len = |e: &&Entry| e.record_len();
-        let slotted =
-            self.entries.iter().filter(|e| (1..=super::slab::CLASS_MAX).contains(&len(e)));
-        let huge = self.entries.iter().filter(|e| len(e) > super::slab::CLASS_MAX).count();
-        let big =
-            self.entries.iter().filter(|e| e.value(&self.slab).len() > super::INLINE_VALUE_MAX);
-        assert_eq!(self.slab.counts(), (slotted.count(), huge, big.count()), "slab leaks");
-    }
+/// The table hash of the entry at index `i`, from its key: the table's rehash function.
+#[inline]
+fn rehash(hasher: &RandomState, entries: &Paged<Entry>, slab: &Slab, i: u32) -> u64 {
+    table_hash(split_hash(hasher.hash_one(entries[i as usize].key(slab))).1)
 }

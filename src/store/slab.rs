@@ -11,7 +11,8 @@
 //!                    length rounded up to GRANULE (see class.rs)
 //! > CLASS_MAX        huge: its own heap block                       the index in `huge`
 //!
-//! big values: Bytes in `big`, addressed by index (shared, never copied on read)
+//! big values: (key block, Bytes) in `big`, addressed by index (the value shared, never
+//!             copied on read; the key has no slab record)
 //! ```
 //!
 //! Why: one malloc per key costs a 16-byte header plus rounding to 16 on top of the bytes
@@ -43,7 +44,8 @@ pub(super) const SIDE_MAX: usize = 1 << 31;
 pub(super) enum Trash {
     Value(Bytes),
     Block(Box<[u8]>),
-    /// An emptied side table: dropping it walks every slot, so not under the lock.
+    /// An emptied side table or a shard's emptied entry chunks: dropping it walks every
+    /// slot, so not under the lock.
     Table(Box<dyn Any + Send>),
 }
 
@@ -123,13 +125,19 @@ impl<T: Send + 'static> Side<T> {
     }
 }
 
+/// A big value and its entry's key.
+struct Big {
+    key: Box<[u8]>,
+    value: Bytes,
+}
+
 /// A shard's records and big values.
 #[derive(Default)]
 pub(super) struct Slab {
     /// Created on first use up to the largest class needed.
     classes: Vec<Class>,
     huge: Side<Box<[u8]>>,
-    big: Side<Bytes>,
+    big: Side<Big>,
     /// Where the next [`Slab::trim`] starts looking, so every class gets its turn.
     trim_from: usize,
 }
@@ -204,23 +212,32 @@ impl Slab {
         }
     }
 
-    /// Stores a big value; gives it back if the side table is full.
-    pub(super) fn put_big(&mut self, value: Bytes) -> Result<u32, Bytes> {
-        self.big.insert(value)
+    /// Stores a big value with its entry's key; gives both back if the side table is full.
+    pub(super) fn put_big(
+        &mut self,
+        key: Box<[u8]>,
+        value: Bytes,
+    ) -> Result<u32, (Box<[u8]>, Bytes)> {
+        self.big.insert(Big { key, value }).map_err(|big| (big.key, big.value))
     }
 
     pub(super) fn big(&self, i: u32) -> &Bytes {
-        self.big.get(i)
+        &self.big.get(i).value
+    }
+
+    /// The key stored with the big value at `i`.
+    pub(super) fn big_key(&self, i: u32) -> &[u8] {
+        &self.big.get(i).key
     }
 
     /// The big value at `i`, to change it in place (read-modify-write commands).
     pub(super) fn big_mut(&mut self, i: u32) -> &mut Bytes {
-        self.big.get_mut(i)
+        &mut self.big.get_mut(i).value
     }
 
-    /// Takes the big value at `i` out (for `g`, or to undo a [`Slab::put_big`]).
-    pub(super) fn take_big(&mut self, i: u32, g: &mut Garbage) -> Option<Bytes> {
-        self.big.remove(i, g)
+    /// Takes the key and big value at `i` out (for `g`, or to undo a [`Slab::put_big`]).
+    pub(super) fn take_big(&mut self, i: u32, g: &mut Garbage) -> Option<(Box<[u8]>, Bytes)> {
+        self.big.remove(i, g).map(|big| (big.key, big.value))
     }
 
     /// Drops at most a few trailing empty pages, looking at each class in turn: pages that a

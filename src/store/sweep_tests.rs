@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::paged::CHUNK;
 use super::tests::store_with;
 use super::{SetCond, Store, SweepConfig, SweepProgress, spawn_sweeper};
 
@@ -135,9 +136,12 @@ fn sweep_shrinks_after_mass_expiry_and_stays_consistent() {
         let ttl = (i >= 10).then_some(SEC);
         s.set(&key(i), b"v", ttl, SetCond::Always);
     }
+    let chunks = |s: &Store| s.slots[0].0.lock().entry_chunks();
+    assert_eq!(chunks(&s), 10_000usize.div_ceil(CHUNK));
     clock.advance(SEC);
     assert_eq!(s.sweep_pass(), 9_990);
     s.check_invariants();
+    assert_eq!(chunks(&s), 2, "the pass gave back every emptied chunk but one spare");
     for i in 0..10 {
         assert!(s.exists(&key(i)));
     }

@@ -13,18 +13,18 @@ impl Store {
     /// Worth it only for several keys about to be used together (a pipelined batch); each key
     /// costs two uncontended shard locks.
     pub fn prefetch<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
-        let mut found = [(None, 0, 0); PREFETCH_MAX];
+        let mut found = [(None, 0); PREFETCH_MAX];
         let mut n = 0;
         for key in keys.into_iter().take(PREFETCH_MAX) {
             let (shard, hash) = self.locate(key);
             if let Some(i) = shard.lock().warm_entry(hash) {
-                found[n] = (Some(shard), hash, i);
+                found[n] = (Some(shard), i);
                 n += 1;
             }
         }
-        for (shard, hash, i) in &found[..n] {
+        for (shard, i) in &found[..n] {
             if let Some(shard) = shard {
-                shard.lock().warm_record(*i, *hash);
+                shard.lock().warm_record(*i);
             }
         }
     }

@@ -53,7 +53,7 @@ impl Shard {
             }
         }
         if top == 0 {
-            self.maybe_shrink();
+            self.maybe_shrink(g);
         }
         (top, removed)
     }
@@ -81,7 +81,7 @@ impl Shard {
         if self.cursor >= self.entries.len() {
             self.cursor = 0;
             progress.pass_complete = true;
-            self.maybe_shrink();
+            self.maybe_shrink(g);
         }
         self.slab.trim(g);
         progress

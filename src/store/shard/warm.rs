@@ -23,17 +23,20 @@ impl Shard {
         let _ = self.table.find(table_hash(hash), |&i| {
             if found.is_none() {
                 found = Some(i);
-                prefetch(entries.as_ptr().wrapping_add(i as usize));
+                if let Some(e) = entries.get(i as usize) {
+                    prefetch(e);
+                }
             }
             false
         });
         found
     }
 
-    /// Stage two: starts loading the key (and inline value) of the entry at `i`, if it is
-    /// still the entry for `hash`.
-    pub(in crate::store) fn warm_record(&self, i: u32, hash: u32) {
-        if let Some(e) = self.entries.get(i as usize).filter(|e| e.hash() == hash) {
+    /// Stage two: starts loading the key (and inline value) of the entry at `i`. Entries keep
+    /// no hash to check that `i` still holds the key stage one looked for; if the shard
+    /// changed in between, this warms some other key's record, which is harmless.
+    pub(in crate::store) fn warm_record(&self, i: u32) {
+        if let Some(e) = self.entries.get(i as usize) {
             let record = self.slab.record(e.record_len(), e.slot);
             if let Some(last) = record.last() {
                 prefetch(record.as_ptr());

@@ -52,17 +52,19 @@ fn huge_records_and_big_values_live_in_side_tables() {
     let block: Box<[u8]> = vec![7; CLASS_MAX + 1].into_boxed_slice();
     let h = slab.put_huge(block).expect("room");
     assert_eq!(slab.record(CLASS_MAX + 1, h).len(), CLASS_MAX + 1);
-    let v = slab.put_big(Bytes::from_static(b"big")).expect("room");
-    assert_eq!(&slab.big(v)[..], b"big");
+    let key: Box<[u8]> = Box::from(&b"key"[..]);
+    let v = slab.put_big(key, Bytes::from_static(b"big")).expect("room");
+    assert_eq!((&slab.big(v)[..], slab.big_key(v)), (&b"big"[..], &b"key"[..]));
     assert_eq!(slab.counts(), (0, 1, 1));
     slab.free(CLASS_MAX + 1, h, &mut g);
     assert_eq!(g.len(), 2, "the block (and the emptied table) are freed after unlocking");
-    assert_eq!(slab.take_big(v, &mut g).as_deref(), Some(&b"big"[..]));
-    assert_eq!(slab.take_big(v, &mut g), None, "taken once");
+    let (key, value) = slab.take_big(v, &mut g).expect("stored");
+    assert_eq!((&key[..], &value[..]), (&b"key"[..], &b"big"[..]));
+    assert!(slab.take_big(v, &mut g).is_none(), "taken once");
     assert_eq!(slab.counts(), (0, 0, 0));
     assert_eq!(g.len(), 3, "and the emptied tables, whose slots are walked when dropped");
     // Emptied side tables start over at index 0.
-    assert_eq!(slab.put_big(Bytes::new()), Ok(0));
+    assert_eq!(slab.put_big(Box::default(), Bytes::new()), Ok(0));
 }
 
 #[test]
