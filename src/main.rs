@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     // this runtime only runs its background work (probes, repair, map watching).
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if matches!(command, Cmd::Server(_) | Cmd::Router(_)) {
-        runtime.worker_threads(BACKGROUND_THREADS);
+        runtime.worker_threads(BACKGROUND_THREADS).thread_name("shale-background");
     }
     let ran = match runtime.enable_all().build() {
         Ok(runtime) => runtime.block_on(run(command)).map(|()| ExitCode::SUCCESS),
