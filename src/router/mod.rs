@@ -203,6 +203,7 @@ impl Router {
         let hlc = Arc::new(Hlc::new(cfg.router_id));
         let backend_settings = BackendSettings {
             pool_size: cfg.pool_size,
+            workers: cfg.net.worker_threads,
             conn,
             health: cfg.health,
             hlc: hlc.clone(),
