@@ -23,8 +23,10 @@ fi
 for bin in redis-server redis-benchmark redis-cli; do
   command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
 done
-cargo build --release --quiet
-bin=./target/release/shale
+if [ -z "${SHALE:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=${SHALE:-./target/release/shale}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
