@@ -44,7 +44,7 @@ pub use log_limit::LogLimit;
 pub use shutdown::{Hangup, Running, Signals, reload_tls_on_hangup};
 pub use stream::Stream;
 pub use tally::{CommandCount, CommandTally};
-pub use workers::{spawn_service, worker_index};
+pub use workers::{WORKER_TIMER_TICK, spawn_service, worker_index};
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {

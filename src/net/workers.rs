@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +21,14 @@ use tracing::{debug, warn};
 use super::endpoints::{Socket, Sockets};
 use super::listener::{Service, serve_service};
 use super::{BindError, Bound, Handler, Listener, Listeners, NetConfig, NetStats};
+
+/// Period of each worker's timer tick. tokio's timer driver wakes its runtime (an eventfd
+/// write, one system call) whenever a timer is set earlier than the driver's next planned
+/// wake-up; a worker whose connections wait on their clients has no timer due before the
+/// idle timeout, so every forwarded request's timeout would cost that write. A tick this
+/// much shorter than any default request timeout keeps an earlier wake-up always planned,
+/// at the cost of a few wake-ups per second per worker.
+pub const WORKER_TIMER_TICK: Duration = Duration::from_millis(50);
 
 thread_local! {
     static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
@@ -90,6 +99,7 @@ fn run_worker<H: Handler>(index: usize, runtime: Runtime, set: Vec<Socket>, svc:
             }
         }
         let connections = TaskTracker::new();
+        tokio::spawn(tick(svc.shutdown.clone()));
         serve_service(Listeners(listeners), svc, connections.clone()).await;
         connections.close();
         if tokio::time::timeout(grace, connections.wait()).await.is_err() {
@@ -97,4 +107,14 @@ fn run_worker<H: Handler>(index: usize, runtime: Runtime, set: Vec<Socket>, svc:
         }
     });
     runtime.shutdown_timeout(grace);
+}
+
+/// Keeps a timer due within [`WORKER_TIMER_TICK`] on this worker until shutdown.
+async fn tick(shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(WORKER_TIMER_TICK) => {}
+        }
+    }
 }
