@@ -57,6 +57,30 @@ async fn a_server_on_worker_threads_serves_as_one() {
 }
 
 #[tokio::test]
+async fn the_connection_limit_counts_every_workers_connections() {
+    const LIMIT: usize = 3;
+    let server = start_with(|c| {
+        c.net.worker_threads = WORKERS;
+        c.net.max_connections = LIMIT;
+    })
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..LIMIT {
+        let mut c = Text::connect(server.local_addr()).await;
+        c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
+        open.push(c);
+    }
+    // Whichever worker accepts them, connections past the limit are refused.
+    for _ in 0..CONNECTIONS {
+        let mut extra = Text::connect(server.local_addr()).await;
+        extra.send(b"PING\r\n").await;
+        assert_eq!(extra.read_to_close().await, b"-ERR max number of clients reached\r\n");
+    }
+    drop(open);
+    assert!(server.shutdown().await);
+}
+
+#[tokio::test]
 async fn a_taken_port_is_refused_even_by_a_group() {
     let first = start_with(|c| c.net.worker_threads = WORKERS).await;
     let mut cfg = ServerConfig::loopback(first.local_addr().port());
