@@ -9,7 +9,8 @@
 #    reclaimed, and the benchmark's p99 against a run without expiry
 #  - then bench/router-compare.sh (when nutcracker is installed): the shale router and
 #    twemproxy over the same two shale servers, ops/s, proxy CPU per op, added p50
-# Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker.
+# Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker. ROUTER=0
+# skips the router part; SHALE=path measures another build (a baseline) without building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
@@ -23,8 +24,10 @@ fi
 for bin in redis-server redis-benchmark redis-cli; do
   command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
 done
-cargo build --release --quiet
-bin=./target/release/shale
+if [ -z "${SHALE:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=${SHALE:-./target/release/shale}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -102,7 +105,9 @@ stop "$SHALE_PID"
 
 # The proxies: the shale router and twemproxy in front of the same two shale servers, same
 # redis-benchmark workloads, with the proxies' CPU per op and added latency.
-if command -v nutcracker >/dev/null; then
+if [ "${ROUTER:-1}" = 0 ]; then
+  echo "== router vs twemproxy skipped (ROUTER=0)"
+elif command -v nutcracker >/dev/null; then
   echo "== router vs twemproxy (bench/router-compare.sh)"
   N="$N" bash bench/router-compare.sh
 else

@@ -8,6 +8,7 @@
 #
 #   bench/router-compare.sh            # INSTALL=1 to apt-get install nutcracker and redis-tools
 #   ROUTER_THREADS=1 bench/router-compare.sh   # routers with one worker thread, as twemproxy
+#   SHALE=path/to/shale bench/router-compare.sh  # another build (no cargo build), e.g. a baseline
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,15 +23,18 @@ for bin in nutcracker redis-benchmark redis-cli; do
   command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
 done
 
-cargo build --release --quiet
+if [ -z "${SHALE:-}" ]; then
+  cargo build --release --quiet
+fi
+SHALE=${SHALE:-./target/release/shale}
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
 trap cleanup EXIT
 
 S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$((BASE)); ROUTER_R2=$((BASE + 5)); TWEM=$((BASE + 9))
-./target/release/shale server --port "$S1" --log-level warn & pids+=($!)
-./target/release/shale server --port "$S2" --log-level warn & pids+=($!)
+"$SHALE" server --port "$S1" --log-level warn & pids+=($!)
+"$SHALE" server --port "$S2" --log-level warn & pids+=($!)
 
 cat > "$dir/sharded.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
@@ -51,8 +55,8 @@ shale:
    - 127.0.0.1:$S1:1 n1
    - 127.0.0.1:$S2:1 n2
 YML
-./target/release/shale router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
-./target/release/shale router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
+"$SHALE" router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
+"$SHALE" router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)
 for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

@@ -16,6 +16,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Threads of a server's or router's background runtime.
+const BACKGROUND_THREADS: usize = 1;
+
 #[derive(Parser)]
 #[command(name = "shale", version, about = "A Redis-like distributed cache")]
 struct Cli {
@@ -61,14 +64,11 @@ fn main() -> ExitCode {
     if let Cmd::Map(args) = command {
         return report(shell::map::run(args));
     }
-    let threads = match &command {
-        Cmd::Server(args) => args.threads,
-        Cmd::Router(args) => args.threads,
-        _ => 0,
-    };
+    // A server or router serves connections on worker threads of its own (`--threads`);
+    // this runtime only runs its background work (probes, repair, map watching).
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if threads > 0 {
-        runtime.worker_threads(threads);
+    if matches!(command, Cmd::Server(_) | Cmd::Router(_)) {
+        runtime.worker_threads(BACKGROUND_THREADS).thread_name("shale-background");
     }
     let ran = match runtime.enable_all().build() {
         Ok(runtime) => runtime.block_on(run(command)).map(|()| ExitCode::SUCCESS),

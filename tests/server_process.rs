@@ -33,11 +33,12 @@ fn settled_workers(pid: u32, want: usize) -> usize {
     }
 }
 
-/// Threads of process `pid` named like tokio's runtime workers.
+/// Threads of process `pid` named like shale's connection workers (`shale-worker-N`, each
+/// with a runtime of its own; background work runs on other threads).
 fn workers(pid: u32) -> usize {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
     let names = tasks.map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap());
-    names.filter(|name| name.trim() == "tokio-rt-worker").count()
+    names.filter(|name| name.trim().starts_with("shale-worker-")).count()
 }
 
 /// Starts `shale server` with `extra` flags, checks it serves, runs `check(pid)` while it

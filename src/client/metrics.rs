@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Error;
+use crate::net::tally::{STRIPES, stripe_index};
 
 /// Histogram buckets: bucket `i` counts latencies below `2^i` microseconds (and at least
 /// `2^(i-1)`); the last one also takes everything longer (2^31 us is about 36 minutes).
@@ -42,9 +43,19 @@ pub struct Latency {
     pub mean: Duration,
 }
 
-/// The live counters behind [`ClientMetrics`].
+/// The live counters behind [`ClientMetrics`]: one copy per [`STRIPES`] thread slot (as
+/// the connection loop's tally), so the router's worker threads, which all record into
+/// the same backend's and the router's metrics on every request, do not pass the counters'
+/// cache lines back and forth. A snapshot adds the stripes up.
 #[derive(Debug)]
 pub(crate) struct Metrics {
+    stripes: Box<[Stripe; STRIPES]>,
+}
+
+/// One thread slot's counters, on cache lines of their own.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Stripe {
     requests: AtomicU64,
     errors: AtomicU64,
     timeouts: AtomicU64,
@@ -53,7 +64,7 @@ pub(crate) struct Metrics {
     buckets: [AtomicU64; BUCKETS],
 }
 
-impl Default for Metrics {
+impl Default for Stripe {
     fn default() -> Self {
         Self {
             requests: AtomicU64::new(0),
@@ -66,36 +77,49 @@ impl Default for Metrics {
     }
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { stripes: Box::new(std::array::from_fn(|_| Stripe::default())) }
+    }
+}
+
 impl Metrics {
     /// Records one completed request.
     pub(crate) fn record(&self, latency: Duration, error: Option<&Error>) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        let s = &self.stripes[stripe_index()];
+        s.requests.fetch_add(1, Ordering::Relaxed);
         if let Some(e) = error {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+            s.errors.fetch_add(1, Ordering::Relaxed);
             if e.is_timeout() {
-                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                s.timeouts.fetch_add(1, Ordering::Relaxed);
             }
         }
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
-        self.max_us.fetch_max(us, Ordering::Relaxed);
-        self.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
+        s.sum_us.fetch_add(us, Ordering::Relaxed);
+        s.max_us.fetch_max(us, Ordering::Relaxed);
+        s.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A snapshot; counters are read one by one, so it may be off by in-flight updates.
     pub(crate) fn snapshot(&self, reconnects: u64) -> ClientMetrics {
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let sum = |f: fn(&Stripe) -> &AtomicU64| -> u64 {
+            self.stripes.iter().map(|s| f(s).load(Ordering::Relaxed)).sum()
+        };
+        let counts: Vec<u64> = (0..BUCKETS)
+            .map(|i| self.stripes.iter().map(|s| s.buckets[i].load(Ordering::Relaxed)).sum())
+            .collect();
         let total: u64 = counts.iter().sum();
-        let max = Duration::from_micros(self.max_us.load(Ordering::Relaxed));
+        let max_us = self.stripes.iter().map(|s| s.max_us.load(Ordering::Relaxed)).max();
+        let max = Duration::from_micros(max_us.unwrap_or(0));
         let mean = match total {
             0 => Duration::ZERO,
-            n => Duration::from_micros(self.sum_us.load(Ordering::Relaxed) / n),
+            n => Duration::from_micros(sum(|s| &s.sum_us) / n),
         };
         let pct = |q: u64| percentile(&counts, total, q).min(max);
         ClientMetrics {
-            requests: self.requests.load(Ordering::Relaxed),
-            errors: self.errors.load(Ordering::Relaxed),
-            timeouts: self.timeouts.load(Ordering::Relaxed),
+            requests: sum(|s| &s.requests),
+            errors: sum(|s| &s.errors),
+            timeouts: sum(|s| &s.timeouts),
             reconnects,
             latency: Latency { p50: pct(50), p99: pct(99), max, mean },
         }
@@ -149,6 +173,25 @@ mod tests {
         assert_eq!(s.latency.p99, Duration::from_micros(16_384));
         assert_eq!(s.latency.max, Duration::from_millis(20));
         assert_eq!(s.latency.mean, Duration::from_micros(398));
+    }
+
+    #[test]
+    fn threads_record_in_stripes_that_add_up() {
+        const THREADS: u64 = STRIPES as u64 + 2;
+        let m = Metrics::default();
+        std::thread::scope(|scope| {
+            for t in 1..=THREADS {
+                let m = &m;
+                scope.spawn(move || m.record(Duration::from_millis(t), None));
+            }
+        });
+        let s = m.snapshot(0);
+        assert_eq!(s.requests, THREADS);
+        assert_eq!(s.latency.max, Duration::from_millis(THREADS));
+        assert_eq!(
+            s.latency.mean,
+            Duration::from_micros((1..=THREADS).sum::<u64>() * 1000 / THREADS)
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct NetConfig {
     pub output_timeout: Duration,
     /// Drain time for in-flight replies at shutdown.
     pub shutdown_grace: Duration,
+    /// Threads that serve connections, each with a single-threaded runtime and its own
+    /// listening socket (SO_REUSEPORT), keeping its connections for their whole life
+    /// (see `net::workers`). 0 serves them on the caller's runtime (tests, embedding).
+    pub worker_threads: usize,
 }
 
 impl Default for NetConfig {
@@ -83,6 +87,7 @@ impl Default for NetConfig {
             output_hard_limit: DEFAULT_OUTPUT_HARD_LIMIT,
             output_timeout: DEFAULT_OUTPUT_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            worker_threads: 0,
         }
     }
 }

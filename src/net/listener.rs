@@ -46,9 +46,22 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
 /// [`bind`], as a non-blocking std listener not yet tied to any runtime (for a listener
 /// served on a thread of its own).
 pub fn bind_std(addr: SocketAddr) -> Result<std::net::TcpListener, BindError> {
+    bind_socket(addr, false)
+}
+
+/// Opens a listening socket; with `reuse_port`, one of a group on the same address that
+/// the kernel balances new connections over (SO_REUSEPORT), one per worker thread.
+pub(super) fn bind_socket(
+    addr: SocketAddr,
+    reuse_port: bool,
+) -> Result<std::net::TcpListener, BindError> {
     let open = || -> io::Result<std::net::TcpListener> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
+        #[cfg(unix)]
+        socket.set_reuse_port(reuse_port)?;
+        #[cfg(not(unix))]
+        let _ = reuse_port;
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(LISTEN_BACKLOG)?;
@@ -69,6 +82,14 @@ impl Listener {
     /// Binds `addr` (see [`bind`]); with `tls`, every connection starts with a handshake.
     pub fn bind(addr: SocketAddr, tls: Option<Arc<TlsAcceptor>>) -> Result<Self, BindError> {
         Ok(Self { tcp: bind(addr)?, tls })
+    }
+
+    /// A bound std socket served on the current runtime (a worker's).
+    pub(super) fn from_std(
+        tcp: std::net::TcpListener,
+        tls: Option<Arc<TlsAcceptor>>,
+    ) -> io::Result<Self> {
+        Ok(Self { tcp: TcpListener::from_std(tcp)?, tls })
     }
 
     /// The address actually bound.
@@ -99,16 +120,35 @@ impl From<Vec<Listener>> for Listeners {
     }
 }
 
-/// What the accept loops of one service share.
-struct Service<H> {
+/// What the accept loops of one service share, on every worker thread: connection ids
+/// are unique and the connection limit is one across all of them.
+pub(super) struct Service<H> {
     handler: Arc<H>,
-    cfg: Arc<NetConfig>,
+    pub(super) cfg: Arc<NetConfig>,
     stats: Arc<NetStats>,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
+    pub(super) shutdown: CancellationToken,
     rejecting: Arc<Semaphore>,
     next_id: AtomicU64,
     handshake_failures: LogLimit,
+}
+
+impl<H: Handler> Service<H> {
+    pub(super) fn new(
+        handler: Arc<H>,
+        cfg: Arc<NetConfig>,
+        stats: Arc<NetStats>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Service {
+            rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
+            next_id: AtomicU64::new(1),
+            handshake_failures: LogLimit::new(MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC),
+            handler,
+            cfg,
+            stats,
+            shutdown,
+        })
+    }
 }
 
 /// Accepts connections on every listener until `shutdown` fires, spawning each onto
@@ -121,21 +161,20 @@ pub async fn serve<H: Handler>(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let service = Arc::new(Service {
-        rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
-        next_id: AtomicU64::new(1),
-        handshake_failures: LogLimit::new(MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC),
-        handler,
-        cfg,
-        stats,
-        shutdown,
-        tracker,
-    });
-    let loops = listeners.into().0.into_iter().map(|l| accept_loop(l, service.clone()));
+    serve_service(listeners.into(), Service::new(handler, cfg, stats, shutdown), tracker).await;
+}
+
+/// [`serve`] for one worker's listeners, with the service shared by all workers.
+pub(super) async fn serve_service<H: Handler>(
+    listeners: Listeners,
+    service: Arc<Service<H>>,
+    tracker: TaskTracker,
+) {
+    let loops = listeners.0.into_iter().map(|l| accept_loop(l, service.clone(), tracker.clone()));
     futures_util::future::join_all(loops).await;
 }
 
-async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
+async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>, tracker: TaskTracker) {
     loop {
         let accepted = tokio::select! {
             _ = svc.shutdown.cancelled() => break,
@@ -159,9 +198,9 @@ async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
         // TLS listener the limit may be passed by one connection per listener at most.
         let max = svc.handler.services().map_or(svc.cfg.max_connections, |s| s.maxclients());
         if svc.stats.connections.load(Ordering::Relaxed) >= max as u64 {
-            spawn_rejection(&svc, stream, tls);
+            spawn_rejection(&svc, &tracker, stream, tls);
         } else {
-            spawn_connection(&svc, stream, peer, tls);
+            spawn_connection(&svc, &tracker, stream, peer, tls);
         }
     }
 }
@@ -170,6 +209,7 @@ async fn accept_loop<H: Handler>(listener: Listener, svc: Arc<Service<H>>) {
 /// has one, then the connection loop.
 fn spawn_connection<H: Handler>(
     svc: &Arc<Service<H>>,
+    tracker: &TaskTracker,
     stream: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<TlsAcceptor>>,
@@ -178,7 +218,6 @@ fn spawn_connection<H: Handler>(
     let open = Open::new(&svc.stats);
     let span = info_span!("conn", id, %peer);
     let svc = svc.clone();
-    let tracker = svc.tracker.clone();
     tracker.spawn(
         async move {
             let session = svc.handler.session(id, peer);
@@ -200,13 +239,18 @@ fn spawn_connection<H: Handler>(
 
 /// Answers a connection over the limit (over TLS on a TLS port), unless too many are being
 /// answered already, in which case it is dropped.
-fn spawn_rejection<H>(svc: &Service<H>, stream: TcpStream, tls: Option<Arc<TlsAcceptor>>) {
+fn spawn_rejection<H>(
+    svc: &Service<H>,
+    tracker: &TaskTracker,
+    stream: TcpStream,
+    tls: Option<Arc<TlsAcceptor>>,
+) {
     svc.stats.rejected.fetch_add(1, Ordering::Relaxed);
     let Ok(permit) = svc.rejecting.clone().try_acquire_owned() else {
         return;
     };
     let timeout = svc.cfg.frame_timeout;
-    svc.tracker.spawn(async move {
+    tracker.spawn(async move {
         match tls {
             None => reject(stream).await,
             Some(tls) => {

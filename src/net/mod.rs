@@ -23,6 +23,7 @@ mod observe;
 mod shutdown;
 mod stream;
 pub mod tally;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,12 +38,13 @@ pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
 pub use crate::cmd::{ReplyMode, Session};
 pub use config::*;
 pub use connection::serve_connection;
-pub use endpoints::{Bound, TlsListen, bind_service};
+pub use endpoints::{Bound, Sockets, TlsListen, bind_service};
 pub use listener::{BindError, Listener, Listeners, bind, bind_std, serve};
 pub use log_limit::LogLimit;
 pub use shutdown::{Hangup, Running, Signals, reload_tls_on_hangup};
 pub use stream::Stream;
 pub use tally::{CommandCount, CommandTally};
+pub use workers::{WORKER_TIMER_TICK, spawn_service, worker_index};
 
 /// What the server or router does with each decoded request.
 pub trait Handler: Send + Sync + 'static {

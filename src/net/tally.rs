@@ -332,8 +332,9 @@ fn name_hash(name: &str) -> usize {
     b.len().wrapping_mul(31) ^ usize::from(first).wrapping_mul(7) ^ usize::from(last)
 }
 
-/// This thread's stripe, assigned round robin the first time a thread counts.
-fn stripe_index() -> usize {
+/// This thread's stripe, assigned round robin the first time a thread counts (also the
+/// client's and router's metrics' stripe, `client::metrics`).
+pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };

@@ -1,5 +1,7 @@
-//! One backend node as the router sees it: a pool of multiplexed connections for traffic,
-//! a separate one-connection pool for probes (so probes never queue behind traffic), its
+//! One backend node as the router sees it: pools of multiplexed connections for traffic
+//! (one per worker thread, so a request forwarded on a worker never wakes another thread,
+//! and one for background work such as repair and hint replay), a separate
+//! one-connection pool for probes (so probes never queue behind traffic), its
 //! [`Health`], what its NODE_STATUS probes said ([`NodeView`]: identity, limits, per-shard
 //! readiness, clock), and the load signals P2C reads (requests in flight, EWMA latency).
 
@@ -43,7 +45,8 @@ pub struct Backend {
     name: String,
     addr: String,
     weight: u32,
-    pool: Pool,
+    /// `pools[w]` carries worker `w`'s traffic; the last one everything off the workers'.
+    pools: Box<[Pool]>,
     probe_pool: Pool,
     health: Health,
     hints: Hints,
@@ -82,13 +85,16 @@ impl Backend {
             accept: Arc::new(move |resp| greeter.0.greet(&greeter.1, resp)),
         };
         let conn = ConnectionConfig { greeting: Some(greeting), ..s.conn.clone() };
-        let pool = Pool::new(addr.clone(), s.pool_size, conn, TRAFFIC_RECONNECT);
+        let per_worker = s.pool_size.div_ceil(s.workers.max(1)).max(1);
+        let sizes = std::iter::repeat_n(per_worker, s.workers).chain([s.pool_size]);
+        let pools =
+            sizes.map(|n| Pool::new(addr.clone(), n, conn.clone(), TRAFFIC_RECONNECT)).collect();
         let probe_pool = Pool::new(addr.clone(), 1, s.conn.clone(), PROBE_RECONNECT);
         Self {
             name: name.to_owned(),
             addr,
             weight: weight.max(1),
-            pool,
+            pools,
             probe_pool,
             health: Health::new(s.health),
             hints: Hints::new(s.hints),
@@ -194,7 +200,7 @@ impl Backend {
     ) -> Result<ResponseFrame, Error> {
         let _in_flight = InFlight::enter(&self.in_flight);
         let started = Instant::now();
-        let result = match self.pool.call_until(frame, deadline).await {
+        let result = match self.traffic_pool().call_until(frame, deadline).await {
             Ok(resp) => match resp.status() {
                 Some(s) if s.is_error() && !is_client_fault(s) => Err(Error::Server {
                     status: s,
@@ -221,6 +227,13 @@ impl Backend {
             Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),
         }
         result
+    }
+
+    /// The calling thread's traffic pool: its worker's, or the background one.
+    fn traffic_pool(&self) -> &Pool {
+        let background = self.pools.len() - 1;
+        let mine = crate::net::worker_index().filter(|w| *w < background);
+        &self.pools[mine.unwrap_or(background)]
     }
 
     /// One active health probe: NODE_STATUS with the probe timeout. A node answering as
@@ -253,7 +266,7 @@ impl Backend {
     /// Counters for STATS.
     pub fn snapshot(&self) -> BackendSnapshot {
         BackendSnapshot {
-            metrics: self.metrics.snapshot(self.pool.reconnects()),
+            metrics: self.metrics.snapshot(self.pools.iter().map(Pool::reconnects).sum()),
             probes: self.probes.load(Ordering::Relaxed),
             probe_failures: self.probe_failures.load(Ordering::Relaxed),
             ejections: self.health.ejections(),

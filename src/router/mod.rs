@@ -186,7 +186,8 @@ impl Router {
     pub async fn start(cfg: RouterConfig) -> Result<RunningRouter, RouterError> {
         let watcher = open_map(&cfg.map_path)?;
         let map = watcher.current();
-        let (listeners, bound) = net::bind_service(cfg.addr, cfg.tls.as_ref())?;
+        let (listeners, bound) =
+            net::bind_service(cfg.addr, cfg.tls.as_ref(), cfg.net.worker_threads)?;
         let addr = bound.main();
         let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
         let conn = ConnectionConfig {
@@ -202,6 +203,7 @@ impl Router {
         let hlc = Arc::new(Hlc::new(cfg.router_id));
         let backend_settings = BackendSettings {
             pool_size: cfg.pool_size,
+            workers: cfg.net.worker_threads,
             conn,
             health: cfg.health,
             hlc: hlc.clone(),
@@ -249,15 +251,16 @@ impl Router {
         net::reload_tls_on_hangup(acceptor, cfg.backend_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
-        let serve = net::serve(
+        let handler = Arc::new(router.clone());
+        net::spawn_service(
             listeners,
-            Arc::new(router.clone()),
+            bound,
+            handler,
             net_cfg,
             net_stats,
             cancel.clone(),
-            tracker.clone(),
-        );
-        tracker.spawn(serve);
+            &tracker,
+        )?;
         let tls_addr = bound.tls_field();
         info!(%addr, tls_addr, shards = map.num_shards(), "shale router listening");
         let running = Running::new(addr, cancel, tracker, grace);

@@ -97,6 +97,7 @@ mod tests {
                 let addr = format!("127.0.0.1:{}", 1000 + i);
                 let settings = crate::router::topology::BackendSettings {
                     pool_size: 1,
+                    workers: 0,
                     conn: cfg,
                     health: HealthConfig::default(),
                     hlc: Arc::new(crate::version::Hlc::new(1)),

@@ -21,8 +21,11 @@ use crate::version::Hlc;
 /// How backends are built.
 #[derive(Debug, Clone)]
 pub struct BackendSettings {
-    /// Traffic connections per node.
+    /// Traffic connections per node, shared by the worker threads (each gets its share,
+    /// at least one) and again for background work.
     pub pool_size: usize,
+    /// The router's worker threads (`NetConfig::worker_threads`), each with its own pool.
+    pub workers: usize,
     /// Connect timeout and limits of backend connections.
     pub conn: ConnectionConfig,
     /// Health thresholds and probe timing.

@@ -106,7 +106,8 @@ impl Server {
 
     /// Like [`Server::start`] over a given store (for instance one with a manual clock).
     pub async fn start_with_store(cfg: ServerConfig, store: Arc<Store>) -> Result<Self, BindError> {
-        let (listeners, bound) = net::bind_service(cfg.addr, cfg.tls.as_ref())?;
+        let (listeners, bound) =
+            net::bind_service(cfg.addr, cfg.tls.as_ref(), cfg.net.worker_threads)?;
         let addr = bound.main();
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -124,15 +125,8 @@ impl Server {
         net::reload_tls_on_hangup(acceptor, cfg.peer_tls.clone(), cancel.clone(), &tracker);
         let net_cfg = Arc::new(cfg.net.clone());
         let grace = net_cfg.shutdown_grace;
-        let serve = net::serve(
-            listeners,
-            handler.clone(),
-            net_cfg,
-            stats.clone(),
-            cancel.clone(),
-            tracker.clone(),
-        );
-        tracker.spawn(serve);
+        let h = handler.clone();
+        net::spawn_service(listeners, bound, h, net_cfg, stats.clone(), cancel.clone(), &tracker)?;
         info!(%addr, tls_addr = bound.tls_field(), "shale server listening");
         Ok(Self { running: Running::new(addr, cancel, tracker, grace), bound, handler, stats })
     }

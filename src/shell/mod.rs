@@ -91,8 +91,9 @@ pub struct ServerArgs {
     /// unless --behind-proxy).
     #[arg(long)]
     pub port: Option<u16>,
-    /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
-    /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
+    /// Worker threads serving connections, each keeping its connections for their whole
+    /// life; 0 = one per core. Redis is single-threaded; on a machine whose cores are
+    /// shared with the clients, 1 can cost less CPU per request.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Lock stripes of the store (a power of two, at most 65536); 0 = 4 x cores. Not the
@@ -182,8 +183,9 @@ pub struct RouterArgs {
     /// Port to listen on (0 picks a free one; next to --tls-port, 0 means TLS only).
     #[arg(long, default_value_t = shale::router::DEFAULT_ROUTER_PORT)]
     pub port: u16,
-    /// Worker threads serving connections; 0 = one per core. Redis is single-threaded; on a
-    /// machine whose cores are shared with the clients, 1 can cost less CPU per request.
+    /// Worker threads serving connections, each keeping its connections for their whole
+    /// life; 0 = one per core. Redis is single-threaded; on a machine whose cores are
+    /// shared with the clients, 1 can cost less CPU per request.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// How reads pick a replica: random or p2c.
@@ -258,6 +260,14 @@ pub struct ClusterArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// `--threads`: connection worker threads, 0 meaning one per core.
+fn worker_threads(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+}
+
 /// Prefixes a flag's error with the flag, as one line.
 fn flag<E: std::fmt::Display>(name: &'static str) -> impl Fn(E) -> anyhow::Error {
     move |e| anyhow!("{name}: {e}")
@@ -309,6 +319,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     }
     cfg.store.shards = args.stripes;
     cfg.net.max_connections = args.max_connections;
+    cfg.net.worker_threads = worker_threads(args.threads);
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
     cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
@@ -374,6 +385,7 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.backend_tls = args.backend_tls.connector()?;
     cfg.read_policy = args.read_policy;
     cfg.net.max_connections = args.max_connections;
+    cfg.net.worker_threads = worker_threads(args.threads);
     cfg.write_ack = args.write_ack;
     cfg.hints.max_hints = args.max_hints_per_node;
     if let Some(id) = args.router_id {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The router over three shale servers with every shard on all three (writes fan out to
+# three replicas): ops/s and the router's CPU per op for SET and GET at -P 1 and -P 16.
+# Loopback only; not part of CI.
+#
+#   bench/router-replicas.sh                    # ROUTER_THREADS=1 for one worker thread
+#   SHALE=path/to/shale bench/router-replicas.sh  # another build (no cargo build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+BASE=${BASE:-7430}
+ROUTER_THREADS=${ROUTER_THREADS:-0}
+if [ -z "${SHALE:-}" ]; then
+  cargo build --release --quiet
+fi
+SHALE=${SHALE:-./target/release/shale}
+dir=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
+trap cleanup EXIT
+
+for i in 1 2 3; do "$SHALE" server --port $((BASE + i)) --log-level warn & pids+=($!); done
+cat > "$dir/map.json" <<JSON
+{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $((BASE + 1))},
+ "n2": {"address": "127.0.0.1", "port": $((BASE + 2))},
+ "n3": {"address": "127.0.0.1", "port": $((BASE + 3))}},
+ "shards": {"1": ["n1", "n2", "n3"], "2": ["n2", "n3", "n1"]}}
+JSON
+for i in 1 2 3; do
+  for _ in $(seq 100); do redis-cli -p $((BASE + i)) ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+"$SHALE" router --port "$BASE" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$BASE" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+tick=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+echo "router --threads $ROUTER_THREADS, 3 replicas per shard (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
+printf '%-4s %-3s %12s %10s\n' test P ops router_us
+for p in 1 16; do
+  for t in set get; do
+    before=$(cpu_ticks "$ROUTER_PID")
+    ops=$(redis-benchmark -p "$BASE" -t "$t" -n "$N" -c 50 -P "$p" -r 100000 -d 32 --csv 2>/dev/null |
+      awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+    after=$(cpu_ticks "$ROUTER_PID")
+    printf '%-4s %-3s %12s %10s\n' "$t" "$p" "$ops" \
+      "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+  done
+done

@@ -1,0 +1,120 @@
+//! Thread-per-core serving: each worker thread runs a single-threaded tokio runtime that
+//! accepts on its own listening socket (an SO_REUSEPORT group, so the kernel balances new
+//! connections) and keeps every connection it accepts for the connection's whole life. A
+//! request is then read, handled and answered on one thread, with no cross-thread
+//! wake-up, and a handler can keep per-thread state keyed by [`worker_index`] (the router
+//! keeps its backend connections so).
+//!
+//! What this module does not own: the accept loop and connection loop (shared with the
+//! caller-runtime mode, `listener` and `connection`), and background work (probes, map
+//! watching, repair, anti-entropy), which stays on the runtime that started the service.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::endpoints::{Socket, Sockets};
+use super::listener::{Service, serve_service};
+use super::{BindError, Bound, Handler, Listener, Listeners, NetConfig, NetStats};
+
+/// Period of each worker's timer tick. tokio's timer driver wakes its runtime (an eventfd
+/// write, one system call) whenever a timer is set earlier than the driver's next planned
+/// wake-up; a worker whose connections wait on their clients has no timer due before the
+/// idle timeout, so every forwarded request's timeout would cost that write. A tick this
+/// much shorter than any default request timeout keeps an earlier wake-up always planned,
+/// at the cost of a few wake-ups per second per worker.
+pub const WORKER_TIMER_TICK: Duration = Duration::from_millis(50);
+
+thread_local! {
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The index of the worker thread the caller runs on (0 to `worker_threads - 1`), or
+/// `None` off the worker threads (background tasks, a caller-runtime service).
+pub fn worker_index() -> Option<usize> {
+    WORKER.with(Cell::get)
+}
+
+/// Serves `sockets` until `shutdown` fires: on `cfg.worker_threads` threads of their own,
+/// or, with 0, on the caller's runtime. Each thread (or the accept task) is tracked by
+/// `tracker`, so waiting on it waits for the connections to drain (up to the grace period
+/// on each worker). Fails only if a worker thread or its runtime cannot be started.
+pub fn spawn_service<H: Handler>(
+    sockets: Sockets,
+    bound: Bound,
+    handler: Arc<H>,
+    cfg: Arc<NetConfig>,
+    stats: Arc<NetStats>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> Result<(), BindError> {
+    let threads = cfg.worker_threads;
+    let service = Service::new(handler, cfg, stats, shutdown);
+    let failed = |source| BindError { addr: bound.main(), source };
+    if threads == 0 {
+        let listeners = sockets.0.into_iter().next().unwrap_or_default();
+        let listeners = listeners
+            .into_iter()
+            .map(|s| Listener::from_std(s.tcp, s.tls))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        tracker.spawn(serve_service(Listeners(listeners), service, tracker.clone()));
+        return Ok(());
+    }
+    for (index, set) in sockets.0.into_iter().enumerate() {
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(failed)?;
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let service = service.clone();
+        std::thread::Builder::new()
+            .name(format!("shale-worker-{index}"))
+            .spawn(move || {
+                run_worker(index, runtime, set, service);
+                let _ = done.send(());
+            })
+            .map_err(failed)?;
+        tracker.spawn(async move {
+            let _ = finished.await;
+        });
+    }
+    Ok(())
+}
+
+/// One worker's life: accept until shutdown, let its connections drain for the grace
+/// period, then drop whatever is left with the runtime.
+fn run_worker<H: Handler>(index: usize, runtime: Runtime, set: Vec<Socket>, svc: Arc<Service<H>>) {
+    WORKER.with(|w| w.set(Some(index)));
+    let grace = svc.cfg.shutdown_grace;
+    runtime.block_on(async {
+        let mut listeners = Vec::with_capacity(set.len());
+        for s in set {
+            match Listener::from_std(s.tcp, s.tls) {
+                Ok(l) => listeners.push(l),
+                Err(e) => warn!(worker = index, error = %e, "cannot serve a listening socket"),
+            }
+        }
+        let connections = TaskTracker::new();
+        tokio::spawn(tick(svc.shutdown.clone()));
+        serve_service(Listeners(listeners), svc, connections.clone()).await;
+        connections.close();
+        if tokio::time::timeout(grace, connections.wait()).await.is_err() {
+            debug!(worker = index, "grace period over, dropping connections");
+        }
+    });
+    runtime.shutdown_timeout(grace);
+}
+
+/// Keeps a timer due within [`WORKER_TIMER_TICK`] on this worker until shutdown.
+async fn tick(shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(WORKER_TIMER_TICK) => {}
+        }
+    }
+}

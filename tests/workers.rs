@@ -1,0 +1,125 @@
+//! Servers and routers on worker threads of their own (`NetConfig::worker_threads`): each
+//! worker accepts on its own socket of an SO_REUSEPORT group, yet the service behaves as
+//! one: unique connection ids, one connection count, CLIENT KILL across threads, a taken
+//! port refused, and a shutdown that drains every worker.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use common::{Text, start_with, temp_file};
+use shale::router::{Router, RouterConfig};
+use shale::server::{Server, ServerConfig};
+use shale::shardmap::ShardMap;
+
+const WORKERS: usize = 2;
+const CONNECTIONS: usize = 8;
+
+/// The connection id CLIENT ID gives on `c`.
+async fn client_id(c: &mut Text) -> u64 {
+    c.send(b"CLIENT ID\r\n").await;
+    let line = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
+    line.trim().trim_start_matches(':').parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_server_on_worker_threads_serves_as_one() {
+    let server = start_with(|c| c.net.worker_threads = WORKERS).await;
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..CONNECTIONS {
+        let mut c = Text::connect(addr).await;
+        let set = format!("SET k{i} v{i}\r\n");
+        c.roundtrip(set.as_bytes(), b"+OK\r\n").await;
+        ids.push(client_id(&mut c).await);
+        clients.push(c);
+    }
+    // Every connection sees every other's writes, whichever thread it lives on.
+    for (i, c) in clients.iter_mut().enumerate() {
+        let j = (i + 1) % CONNECTIONS;
+        let get = format!("GET k{j}\r\n");
+        let want = format!("$2\r\nv{j}\r\n");
+        c.roundtrip(get.as_bytes(), want.as_bytes()).await;
+    }
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), CONNECTIONS, "ids are unique across workers: {ids:?}");
+    assert_eq!(server.net_stats().counts().open, CONNECTIONS as u64);
+
+    // CLIENT KILL reaches a connection wherever it lives.
+    let victim = ids[CONNECTIONS - 1];
+    let kill = format!("CLIENT KILL ID {victim}\r\n");
+    clients[0].roundtrip(kill.as_bytes(), b":1\r\n").await;
+    clients.pop().unwrap().read_to_close().await;
+
+    assert!(server.shutdown().await, "every worker drains within the grace period");
+}
+
+#[tokio::test]
+async fn the_connection_limit_counts_every_workers_connections() {
+    const LIMIT: usize = 3;
+    let server = start_with(|c| {
+        c.net.worker_threads = WORKERS;
+        c.net.max_connections = LIMIT;
+    })
+    .await;
+    let mut open = Vec::new();
+    for _ in 0..LIMIT {
+        let mut c = Text::connect(server.local_addr()).await;
+        c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
+        open.push(c);
+    }
+    // Whichever worker accepts them, connections past the limit are refused.
+    for _ in 0..CONNECTIONS {
+        let mut extra = Text::connect(server.local_addr()).await;
+        extra.send(b"PING\r\n").await;
+        assert_eq!(extra.read_to_close().await, b"-ERR max number of clients reached\r\n");
+    }
+    drop(open);
+    assert!(server.shutdown().await);
+}
+
+#[tokio::test]
+async fn a_taken_port_is_refused_even_by_a_group() {
+    let first = start_with(|c| c.net.worker_threads = WORKERS).await;
+    let mut cfg = ServerConfig::loopback(first.local_addr().port());
+    cfg.net.worker_threads = WORKERS;
+    let second = Server::start(cfg).await;
+    assert!(second.is_err(), "a second group must not join the first one's port");
+    let mut cfg = ServerConfig::loopback(first.local_addr().port());
+    cfg.net.worker_threads = 0;
+    assert!(Server::start(cfg).await.is_err());
+    assert!(first.shutdown().await);
+}
+
+#[tokio::test]
+async fn a_router_on_worker_threads_forwards() {
+    let node = start_with(|_| {}).await;
+    let addr = node.local_addr();
+    let map = ShardMap::builder(1)
+        .node("n1", &addr.ip().to_string(), addr.port())
+        .shard(1, &["n1"])
+        .build()
+        .unwrap();
+    let map = temp_file("workers-map.json", &map.to_json());
+    let mut cfg = RouterConfig::loopback(0, &map);
+    cfg.net.worker_threads = WORKERS;
+    let router = Router::start(cfg).await.unwrap();
+    let mut clients = Vec::new();
+    for i in 0..CONNECTIONS {
+        let mut c = Text::connect(router.local_addr()).await;
+        let set = format!("SET k{i} v{i}\r\n");
+        c.roundtrip(set.as_bytes(), b"+OK\r\n").await;
+        clients.push(c);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        // A pipelined run on one key keeps its order.
+        let run = format!("SET k{i} w{i}\r\nGET k{i}\r\nDEL k{i}\r\nGET k{i}\r\n");
+        let want = format!("+OK\r\n$2\r\nw{i}\r\n:1\r\n$-1\r\n");
+        c.roundtrip(run.as_bytes(), want.as_bytes()).await;
+    }
+    drop(clients);
+    assert!(router.shutdown().await);
+    assert!(node.shutdown().await);
+}
