@@ -177,16 +177,39 @@ async fn pass(
 }
 
 /// Converts busy time into owed sleep so that busy / (busy + sleep) == budget.
+///
+/// Busy time is timed around each chunk on the wall clock, which also counts time the
+/// thread was preempted or waited for the stripe's lock: on a loaded machine that made
+/// the sweeper sleep for CPU it never used and fall far behind its budget. So when a
+/// quantum has built up, the debt is the CPU time the thread actually used since the last
+/// settlement (where the platform tells it, and the task stayed on one thread), capped by
+/// the wall-clock time.
 #[derive(Debug)]
 struct Throttle {
     /// Sleep owed per unit of busy time: (1 - budget) / budget.
     ratio: f64,
     debt: Duration,
+    /// This thread's CPU time, if known.
+    cpu: fn() -> Option<CpuMark>,
+    /// The thread's CPU time at the last settlement.
+    mark: Option<CpuMark>,
+}
+
+/// A thread's CPU time, and which thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CpuMark {
+    thread: std::thread::ThreadId,
+    used: Duration,
 }
 
 impl Throttle {
     fn new(budget: f64) -> Self {
-        Self { ratio: (1.0 - budget) / budget, debt: Duration::ZERO }
+        Self::with_cpu_clock(budget, thread_cpu)
+    }
+
+    fn with_cpu_clock(budget: f64, cpu: fn() -> Option<CpuMark>) -> Self {
+        let mark = cpu();
+        Self { ratio: (1.0 - budget) / budget, debt: Duration::ZERO, cpu, mark }
     }
 
     /// Records `busy`; returns a sleep once a quantum of busy time has built up.
@@ -198,11 +221,33 @@ impl Throttle {
         if self.debt < THROTTLE_QUANTUM {
             return None;
         }
+        let now = (self.cpu)();
+        let used = match (self.mark, now) {
+            (Some(then), Some(now)) if then.thread == now.thread => {
+                now.used.saturating_sub(then.used).min(self.debt)
+            }
+            _ => self.debt,
+        };
+        self.mark = now;
         // ratio <= 99 and debt is a few ms, so this cannot overflow a Duration.
-        let pause = self.debt.mul_f64(self.ratio);
+        let pause = used.mul_f64(self.ratio);
         self.debt = Duration::ZERO;
         Some(pause)
     }
+}
+
+/// The calling thread's CPU time (Linux: `CLOCK_THREAD_CPUTIME_ID`).
+#[cfg(target_os = "linux")]
+fn thread_cpu() -> Option<CpuMark> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    let used = Duration::new(u64::try_from(t.tv_sec).ok()?, u32::try_from(t.tv_nsec).ok()?);
+    Some(CpuMark { thread: std::thread::current().id(), used })
+}
+
+/// Elsewhere the wall clock is all the throttle has.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu() -> Option<CpuMark> {
+    None
 }
 
 #[cfg(test)]
@@ -211,13 +256,30 @@ mod tests {
 
     #[test]
     fn throttle_pays_back_in_proportion() {
-        let mut t = Throttle::new(0.25);
+        let mut t = Throttle::with_cpu_clock(0.25, || None);
         assert_eq!(t.charge(Duration::from_millis(1)), None);
         let pause = t.charge(Duration::from_millis(1)).expect("quantum reached");
         // 2 ms busy at a 25% budget owes 6 ms (float maths, so allow rounding).
         let owed = Duration::from_millis(6);
         assert!(pause.abs_diff(owed) < Duration::from_micros(1), "{pause:?}");
         assert_eq!(t.debt, Duration::ZERO);
+    }
+
+    #[test]
+    fn preempted_time_is_not_charged() {
+        // The thread used 0.5 ms of CPU (its clock is fixed: a mark per settlement) while 4 ms
+        // of wall time passed around its chunks.
+        fn clock() -> Option<CpuMark> {
+            use std::sync::atomic::AtomicU64;
+            static CALLS: AtomicU64 = AtomicU64::new(0);
+            let n = CALLS.fetch_add(1, Ordering::Relaxed);
+            let used = Duration::from_micros(500 * n);
+            Some(CpuMark { thread: std::thread::current().id(), used })
+        }
+        let mut t = Throttle::with_cpu_clock(0.5, clock);
+        let pause = t.charge(Duration::from_millis(4)).expect("quantum reached");
+        assert_eq!(pause, Duration::from_micros(500), "owed for the CPU used, not the wall time");
+        assert!(thread_cpu().is_none() || thread_cpu().unwrap().used > Duration::ZERO);
     }
 
     #[test]
