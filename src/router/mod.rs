@@ -8,13 +8,14 @@
 //! (the map, from [`crate::shardmap`], resolved to backends). The router plugs into
 //! [`crate::net`] like the server does; only its [`crate::net::Handler`] differs: the
 //! connection commands run through the same [`crate::cmd`] code as on a server, with the
-//! router's own [`crate::cmd::Env`] (`env.rs`), and the data commands it forwards are
-//! listed in `handler.rs` until issue 15 routes every command by its declared
-//! [`crate::cmd::Route`]. Backend connections are the client's multiplexed
-//! [`crate::client::Pool`]s.
+//! router's own [`crate::cmd::Env`] (`env.rs`), and every data command is run by its
+//! declared [`crate::cmd::Route`] (`handler.rs`). Backend connections are the client's
+//! multiplexed [`crate::client::Pool`]s, one set per worker thread. What it needs to start
+//! is [`RouterConfig`] (`config.rs`).
 
 mod allshards;
 pub mod backend;
+mod config;
 mod env;
 pub mod fanout;
 pub mod forward;
@@ -37,100 +38,30 @@ pub mod topology;
 mod tx;
 pub mod write;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+pub use config::{DEFAULT_POOL_SIZE, DEFAULT_ROUTER_PORT, RouterConfig};
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use futures_util::future::join_all;
-use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use crate::auth::{Gate, Password};
+use crate::auth::Gate;
 use crate::client::ConnectionConfig;
 use crate::cmd::Services;
 use crate::cmd::config::Config;
-use crate::net::{self, BindError, Bound, NetConfig, NetStats, Running, TlsListen};
+use crate::net::{self, BindError, Bound, NetStats, Running};
 use crate::protocol::Reply;
 use crate::shardmap::{MAP_POLL_INTERVAL, MapError, MapWatcher, ShardMap};
-use crate::tls::TlsConnector;
-use forward::Timeouts;
-use health::HealthConfig;
-use hints::HintLimits;
-use select::ReadPolicy;
 use settings::Settings;
 use stats::RouterStats;
 use topology::{BackendSettings, Topology};
-use write::WriteAck;
 
 use crate::version::Hlc;
-
-/// Default port of `shale router`.
-pub const DEFAULT_ROUTER_PORT: u16 = 7380;
-/// Default multiplexed connections per backend node.
-pub const DEFAULT_POOL_SIZE: usize = 2;
-
-/// Everything a router needs to start.
-#[derive(Debug, Clone)]
-pub struct RouterConfig {
-    /// Address to listen on; port 0 picks a free port.
-    pub addr: SocketAddr,
-    /// A TLS port for clients too, or instead (`--tls-port`); reloads on SIGHUP.
-    pub tls: Option<TlsListen>,
-    /// TLS to the nodes, probes included (`--backend-tls`); `None` is plain TCP.
-    pub backend_tls: Option<Arc<TlsConnector>>,
-    /// Client-side connection limits and timeouts.
-    pub net: NetConfig,
-    /// The shard map file, followed for changes.
-    pub map_path: PathBuf,
-    /// How reads choose a replica.
-    pub read_policy: ReadPolicy,
-    /// Backend timeouts.
-    pub timeouts: Timeouts,
-    /// Traffic connections per backend node.
-    pub pool_size: usize,
-    /// Health thresholds and probe timing.
-    pub health: HealthConfig,
-    /// How many replicas must ack a write before the client is answered.
-    pub write_ack: WriteAck,
-    /// Writer id of this router's version clock (12 bits); distinct per router.
-    pub router_id: u16,
-    /// Clients must AUTH with this first (`--requirepass`); `None` lets everyone in.
-    pub password: Option<Password>,
-    /// Sent as AUTH on every backend connection, probes included (`--backend-password`).
-    pub backend_password: Option<Password>,
-    /// Bounds of each node's hint queue.
-    pub hints: HintLimits,
-    /// Resolves node addresses instead of the system resolver (tests); see
-    /// [`ConnectionConfig::resolver`].
-    pub resolver: Option<crate::client::config::Resolver>,
-}
-
-impl RouterConfig {
-    /// Defaults, listening on 127.0.0.1 at `port`, routing by the map at `map_path`.
-    pub fn loopback(port: u16, map_path: impl Into<PathBuf>) -> Self {
-        Self {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            tls: None,
-            backend_tls: None,
-            net: NetConfig::default(),
-            map_path: map_path.into(),
-            read_policy: ReadPolicy::Random,
-            timeouts: Timeouts::default(),
-            pool_size: DEFAULT_POOL_SIZE,
-            health: HealthConfig::default(),
-            write_ack: WriteAck::Healthy,
-            router_id: rand::thread_rng().gen_range(2048..=crate::version::MAX_WRITER_ID),
-            password: None,
-            backend_password: None,
-            hints: HintLimits::default(),
-            resolver: None,
-        }
-    }
-}
 
 /// Why a router could not start.
 #[derive(Debug, thiserror::Error)]
