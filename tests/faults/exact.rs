@@ -138,7 +138,10 @@ async fn count_exactly(fault: Fault) {
         let held = c.contents(&["counter".to_owned()]).await;
         held.len() == 2 && held.values().all(|got| got.as_ref() == Some(&want))
     };
-    assert!(within(BOUND, agree).await, "every replica holds {total}\n{}", c.logs());
+    if !within(BOUND, agree).await {
+        let held = c.contents(&["counter".to_owned()]).await;
+        panic!("every replica holds {total}: they hold {held:?}\n{}", c.logs());
+    }
     if fault == Some("a") {
         let took_over = node_stat(&c, "b", "coord_takeovers").await.parse::<u64>().unwrap();
         assert!(took_over >= 1, "b coordinated while a was away");
