@@ -37,23 +37,24 @@ impl Node {
             Ok(running) => running,
             Err(refusal) => return self.refused(shard, refusal),
         };
-        let token = self.coord.token(shard);
         if let Command::TxExec(args) = &inner
-            && args.watched.as_ref().is_some_and(|w| w.token != token.as_bytes())
+            && let Some(watched) = &args.watched
+            && watched.token != self.coord.token(shard).as_bytes()
         {
             // Marks made on another node, process or coordinatorship: the watched keys
             // may have changed in between, so the transaction aborts.
             return outcome(shard, &self.name, Reply::NilArray, Vec::new());
         }
-        let watching = matches!(inner, Command::TxWatch(_));
+        // Only TXWATCH answers the token (TXEXEC hands it back); other commands skip it.
+        let token = matches!(inner, Command::TxWatch(_)).then(|| self.coord.token(shard));
         let mut seen = HashSet::new();
         let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
-        let reply = match cmd::execute(inner, ctx) {
-            Reply::Array(marks) if watching => {
+        let reply = match (cmd::execute(inner, ctx), token) {
+            (Reply::Array(marks), Some(token)) => {
                 Reply::Array(std::iter::once(Reply::Bulk(token.into())).chain(marks).collect())
             }
-            reply => reply,
+            (reply, _) => reply,
         };
         if let Reply::Error(_) = reply {
             // Commands check before they change anything: an error changed nothing.
