@@ -5,20 +5,14 @@
 
 mod common;
 
-use common::{Text, start, temp_file};
+use common::{Text, one_node_map, start};
 use shale::router::{Router, RouterConfig};
-use shale::shardmap::ShardMap;
 
 #[tokio::test]
 async fn router_answers_connection_commands_for_itself() {
     let node = start().await;
     let addr = node.local_addr();
-    let map = ShardMap::builder(1)
-        .node("n1", &addr.ip().to_string(), addr.port())
-        .shard(1, &["n1"])
-        .build()
-        .unwrap();
-    let map = temp_file("map.json", &map.to_json());
+    let map = one_node_map("map.json", addr);
     let router = Router::start(RouterConfig::loopback(0, &map)).await.unwrap();
     let port = router.local_addr().port();
     let mut c = Text::connect(router.local_addr()).await;

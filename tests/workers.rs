@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::{Text, start_with, temp_file};
+use common::{Text, one_node_map, start_with};
 use shale::router::{Router, RouterConfig};
 use shale::server::{Server, ServerConfig};
-use shale::shardmap::ShardMap;
 
 const WORKERS: usize = 2;
 const CONNECTIONS: usize = 8;
@@ -97,12 +96,7 @@ async fn a_taken_port_is_refused_even_by_a_group() {
 async fn a_router_on_worker_threads_forwards() {
     let node = start_with(|_| {}).await;
     let addr = node.local_addr();
-    let map = ShardMap::builder(1)
-        .node("n1", &addr.ip().to_string(), addr.port())
-        .shard(1, &["n1"])
-        .build()
-        .unwrap();
-    let map = temp_file("workers-map.json", &map.to_json());
+    let map = one_node_map("workers-map.json", addr);
     let mut cfg = RouterConfig::loopback(0, &map);
     cfg.net.worker_threads = WORKERS;
     let router = Router::start(cfg).await.unwrap();

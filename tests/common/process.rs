@@ -155,6 +155,16 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A map file named `name` of one shard whose only replica, `n1`, is the server at `addr`.
+pub fn one_node_map(name: &str, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    let map = shale::shardmap::ShardMap::builder(1)
+        .node("n1", &addr.ip().to_string(), addr.port())
+        .shard(1, &["n1"])
+        .build()
+        .unwrap();
+    temp_file(name, &map.to_json())
+}
+
 // ---- Measuring helpers for the hostile-client tests (tests/hostile.rs) ----
 
 /// This process's resident set size in KiB (`VmRSS` in /proc/self/status); 0 where that
