@@ -21,16 +21,10 @@ TESTS=${TESTS:-set get incr mset ping_mbulk}
 if [ "${INSTALL:-0}" = 1 ]; then
   apt-get update -qq && apt-get install -y -qq redis-server redis-tools nutcracker >/dev/null
 fi
-for bin in redis-server redis-benchmark redis-cli; do
-  command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (run with INSTALL=1)"; exit 1; }
 done
-if [ -z "${SHALE:-}" ]; then
-  cargo build --release --quiet
-fi
-bin=${SHALE:-./target/release/shale}
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 tick=$(getconf CLK_TCK)
 
 start_shale() { $bin server --port "$SHALE_PORT" --log-level warn "$@" >/dev/null 2>&1 & SHALE_PID=$!; pids+=("$SHALE_PID"); wait_port "$SHALE_PORT"; }

@@ -1,10 +1,13 @@
-# Sourced by the bench scripts: a release build in $bin, a scratch $dir, and $pids killed
+# Sourced by the bench scripts: a release build in $bin (or, with SHALE=path, that build,
+# unbuilt: a baseline to compare with), a scratch $dir, and $pids killed
 # (and $dir removed) on exit; `two_node_map A B` writes $dir/map.json with nodes a and b
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid.
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=./target/release/shale
+if [ -z "${SHALE:-}" ]; then
+  cargo build --release --quiet
+fi
+bin=${SHALE:-./target/release/shale}
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }

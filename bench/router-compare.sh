@@ -19,22 +19,15 @@ ROUTER_THREADS=${ROUTER_THREADS:-0}
 if [ "${INSTALL:-0}" = 1 ]; then
   apt-get update -qq && apt-get install -y -qq nutcracker redis-tools >/dev/null
 fi
-for bin in nutcracker redis-benchmark redis-cli; do
-  command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
+for tool in nutcracker redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (run with INSTALL=1)"; exit 1; }
 done
 
-if [ -z "${SHALE:-}" ]; then
-  cargo build --release --quiet
-fi
-SHALE=${SHALE:-./target/release/shale}
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$((BASE)); ROUTER_R2=$((BASE + 5)); TWEM=$((BASE + 9))
-"$SHALE" server --port "$S1" --log-level warn & pids+=($!)
-"$SHALE" server --port "$S2" --log-level warn & pids+=($!)
+"$bin" server --port "$S1" --log-level warn & pids+=($!)
+"$bin" server --port "$S2" --log-level warn & pids+=($!)
 
 cat > "$dir/sharded.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
@@ -55,8 +48,8 @@ shale:
    - 127.0.0.1:$S1:1 n1
    - 127.0.0.1:$S2:1 n2
 YML
-"$SHALE" router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
-"$SHALE" router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
+"$bin" router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
+"$bin" router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)
 for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

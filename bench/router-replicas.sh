@@ -11,16 +11,9 @@ cd "$(dirname "$0")/.."
 N=${N:-200000}
 BASE=${BASE:-7430}
 ROUTER_THREADS=${ROUTER_THREADS:-0}
-if [ -z "${SHALE:-}" ]; then
-  cargo build --release --quiet
-fi
-SHALE=${SHALE:-./target/release/shale}
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
-for i in 1 2 3; do "$SHALE" server --port $((BASE + i)) --log-level warn & pids+=($!); done
+for i in 1 2 3; do "$bin" server --port $((BASE + i)) --log-level warn & pids+=($!); done
 cat > "$dir/map.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $((BASE + 1))},
  "n2": {"address": "127.0.0.1", "port": $((BASE + 2))},
@@ -30,7 +23,7 @@ JSON
 for i in 1 2 3; do
   for _ in $(seq 100); do redis-cli -p $((BASE + i)) ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
-"$SHALE" router --port "$BASE" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
+"$bin" router --port "$BASE" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$BASE" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 tick=$(getconf CLK_TCK)
