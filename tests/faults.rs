@@ -21,6 +21,8 @@ mod keyspace;
 mod moves;
 #[path = "faults/network.rs"]
 mod network;
+#[path = "faults/orphans.rs"]
+mod orphans;
 #[path = "faults/proxy.rs"]
 mod proxy;
 #[path = "faults/repair.rs"]

@@ -137,6 +137,10 @@ pub enum Status {
     /// This node does not coordinate the shard's read-modify-write commands now; the message
     /// names the node it believes does (`coordinator=<name>`). Retry there.
     NotCoordinator = 0x17,
+    /// A versioned write of a crashed coordinator's outcome that arrived after the node that
+    /// took over ran a read-modify-write over the key without it: not applied, and the
+    /// outcome is lost with its coordinator. The router runs the command again.
+    Superseded = 0x18,
     /// The store is full and the eviction policy refuses the write.
     OutOfMemory = 0x20,
     /// Overloaded; retry later.
@@ -162,7 +166,7 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 21] = [
+    pub const ALL: [Status; 22] = [
         Status::Ok,
         Status::NotFound,
         Status::Stale,
@@ -174,6 +178,7 @@ impl Status {
         Status::NoAuth,
         Status::NotReady,
         Status::NotCoordinator,
+        Status::Superseded,
         Status::OutOfMemory,
         Status::Busy,
         Status::ClockSkew,
@@ -208,6 +213,7 @@ impl Status {
             Status::NoAuth => "NOAUTH",
             Status::NotReady => "NOTREADY",
             Status::NotCoordinator => "NOTCOORDINATOR",
+            Status::Superseded => "SUPERSEDED",
             Status::ClockSkew => "CLOCKSKEW",
             Status::OutOfMemory => "OOM",
             Status::Busy => "BUSY",
@@ -233,6 +239,7 @@ impl Status {
             Status::NoAuth => "noauth",
             Status::NotReady => "not_ready",
             Status::NotCoordinator => "not_coordinator",
+            Status::Superseded => "superseded",
             Status::OutOfMemory => "out_of_memory",
             Status::Busy => "busy",
             Status::ClockSkew => "clock_skew",

@@ -28,6 +28,9 @@ pub enum Answer {
     ClientFault(ErrorReply),
     /// The replica says the key's shard is not its own: the map changed.
     WrongShard(String),
+    /// Not applied: a crashed coordinator's outcome that the node that took over computed
+    /// past without (an RMW outcome is then lost; the router runs the command again).
+    Superseded(String),
     /// The replica failed (down, timed out, refused for clock skew): hinted.
     NodeFault(Failure, String),
 }
@@ -39,6 +42,9 @@ impl Answer {
             Ok(resp) => resp,
             Err(Error::Server { status: Status::WrongShard, message }) => {
                 return Answer::WrongShard(message);
+            }
+            Err(Error::Server { status: Status::Superseded, message }) => {
+                return Answer::Superseded(message);
             }
             Err(Error::Server { status: Status::ClockSkew, message }) => {
                 b.view().count_clock_refusal();
@@ -138,6 +144,9 @@ pub struct Tally {
     pub client_fault: Option<ErrorReply>,
     /// Replicas that answered WRONG_SHARD (no hint: the key is not their own).
     pub wrong_shard: Vec<(Arc<Backend>, String)>,
+    /// Replicas that answered SUPERSEDED, and why; also counted in `stale` (a newer write
+    /// holds the key), which is all a blind write needs to know.
+    pub superseded: Vec<(Arc<Backend>, String)>,
     /// New replicas of a moving shard that have not applied the map yet (they answered
     /// WRONG_SHARD while an old replica took the write; they will copy it from there).
     pub joining: usize,
@@ -154,6 +163,7 @@ impl Tally {
         let mover_acked = self.movers_acked > 0;
         self.acked.retain(|(b, _)| !mover(b));
         self.stale.retain(|b| !mover(b));
+        self.superseded.retain(|(b, _)| !mover(b));
         self.failed.retain(|(b, _)| !mover(b));
         self.wrong_shard.retain(|(b, _)| !mover(b));
         if mover_acked {
@@ -175,6 +185,10 @@ impl Tally {
                 self.client_fault.get_or_insert(e);
             }
             Answer::WrongShard(why) => self.wrong_shard.push((b, why)),
+            Answer::Superseded(why) => {
+                self.stale.push(b.clone());
+                self.superseded.push((b, why));
+            }
             Answer::NodeFault(failure, why) => {
                 self.first_failure.get_or_insert(failure);
                 self.failed.push((b, why));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::Router;
 use super::backend::Backend;
@@ -117,6 +117,11 @@ async fn replay(node: &Arc<Backend>) {
                 // or the key is no longer its own, or the hint is bad: nowhere to go.
                 Answer::Acked(_) | Answer::Stale(_) | Answer::WrongShard(_) => {}
                 Answer::ClientFault(e) => debug!(node = node.name(), %e, "hint dropped"),
+                // The client was answered when the hint was made (PARTIAL, or OK with the
+                // node ejected); the coordinator that alone held it crashed.
+                Answer::Superseded(why) => {
+                    warn!(node = node.name(), %why, "hinted outcome lost with its coordinator");
+                }
                 Answer::NodeFault(..) => failed.push(r),
             }
         }

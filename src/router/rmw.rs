@@ -7,7 +7,7 @@
 //! never an increment.
 //!
 //! Finding the coordinator (the nodes decide who it is, see `server/node/handover.rs`):
-//! the shard's replicas are tried in map order, skipping those held ejected.
+//! the shard's replicas are tried in map order, those held ejected after the others.
 //! * NOT_COORDINATOR names the node that coordinates: the request goes there, once.
 //! * NOT_READY (a handover in progress) is retried after a short backoff.
 //! * A refused connection, or one reset before any reply, moves on to the next replica.
@@ -23,7 +23,10 @@
 //! within [`RMW_ATTEMPT_MIN`] of it, so running out of time while no coordinator could be
 //! found answers UNAVAILABLE (it did not run), not TIMEOUT. Outcomes are never
 //! re-stamped: a replica that answers STALE holds a newer write that superseded this one,
-//! which counts as done. The client's answer follows `--write-ack` as for SET, the
+//! which counts as done. A replica that answers SUPERSEDED took over from a coordinator
+//! that crashed, and ran the key's next command without this outcome (see
+//! `server/node/orphans.rs`): the outcome is lost with its coordinator, so the command runs
+//! again from the start (or, out of time, answers UNAVAILABLE: not applied). The client's answer follows `--write-ack` as for SET, the
 //! coordinator counting as a replica that acked; when the outcome misses some replica
 //! (hinted) the answer is PARTIAL naming the coordinator that applied it.
 
@@ -75,23 +78,30 @@ impl Router {
         loop {
             let topo = self.inner.topology.load_full();
             let route = topo.route(key);
-            match on_coordinator(route, &frame, deadline).await {
+            let ack = self.inner.settings.write_ack();
+            let result = match on_coordinator(route, &frame, deadline).await {
                 Ok((coordinator, outcome)) => {
-                    return replicate(
-                        route,
-                        &coordinator,
-                        outcome,
-                        self.inner.settings.write_ack(),
-                        &t,
-                    )
-                    .await;
+                    replicate(route, &coordinator, outcome, ack, &t).await
                 }
+                Err(f) => Err(f),
+            };
+            match result {
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
-                Err(f) => return Err(f),
+                // The coordinator that ran it crashed and its successor computed past the
+                // outcome: it happened nowhere the cluster keeps, so it runs again.
+                Err(f) if f.failure == SUPERSEDED && room(deadline) => {}
+                Err(f) if f.failure == SUPERSEDED => {
+                    let msg = format!("not applied: {}", f.reply.message);
+                    return Err(fail(Status::Unavailable, msg));
+                }
+                other => return other,
             }
         }
     }
 }
+
+/// A replica refused the outcome as one its new coordinator computed past.
+const SUPERSEDED: Failure = Failure::Reply(Status::Superseded);
 
 /// How one attempt on one node ended.
 enum Attempt {
@@ -115,9 +125,11 @@ async fn on_coordinator(
     if replicas.is_empty() {
         return Err(Failed::new(Failure::NoReplica, no_replicas(route.shard)));
     }
-    let all_ejected = replicas.iter().all(|b| b.health().is_ejected());
-    let order: Vec<&Arc<Backend>> =
-        replicas.iter().filter(|b| all_ejected || !b.health().is_ejected()).collect();
+    // Ejected replicas last, not never: the router's view of health lags (a replica
+    // behind a link that just healed), and the one that coordinates may be among them.
+    let (mut order, ejected): (Vec<&Arc<Backend>>, Vec<_>) =
+        replicas.iter().partition(|b| !b.health().is_ejected());
+    order.extend(ejected);
     let (mut backoff, mut last) = (RMW_BACKOFF_BASE, String::new());
     let mut pass = 0;
     while pass == 0 || room(deadline) {
@@ -247,7 +259,12 @@ async fn replicate(
     let deadline = Instant::now() + t.write;
     let writes =
         outcome.records.into_iter().map(|r| write_one(route, coordinator, r, ack, deadline));
-    match join_all(writes).await.into_iter().find_map(Result::err) {
+    let errors: Vec<ErrorReply> =
+        join_all(writes).await.into_iter().filter_map(Result::err).collect();
+    if let Some(lost) = errors.iter().find(|e| e.status == Status::Superseded) {
+        return Err(Failed::new(SUPERSEDED, lost.clone()));
+    }
+    match errors.into_iter().next() {
         None => Ok(reply),
         Some(e) => {
             let msg = format!("applied by coordinator {}; {}", coordinator.name(), e.message);
@@ -275,6 +292,9 @@ async fn write_one(
     }
     hint_all(&skipped, &req);
     hint_all(tally.failed.iter().map(|(b, _)| b), &req);
+    if let Some((b, why)) = tally.superseded.first() {
+        return Err(ErrorReply::new(Status::Superseded, format!("{}: {why}", b.name())));
+    }
     if let Some(e) = tally.client_fault.take() {
         // A replica with smaller limits than the coordinator's cannot take this value at
         // all: nothing to hint, but the client must hear that not every replica holds it.

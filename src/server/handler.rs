@@ -120,6 +120,14 @@ impl StoreHandler {
         let mut ctx = Ctx::new(session, self, Some(&*self.store));
         match (command, &self.cluster) {
             (Command::Rmw(inner), Some(c)) => c.node.rmw(&self.store, *inner, &mut ctx),
+            (Command::VSet(a), Some(c)) => {
+                let (key, version) = (a.key.clone(), a.version);
+                c.node.versioned(&key, version, || cmd::execute(Command::VSet(a), &mut ctx))
+            }
+            (Command::VDel(a), Some(c)) => {
+                let (key, version) = (a.key.clone(), a.version);
+                c.node.versioned(&key, version, || cmd::execute(Command::VDel(a), &mut ctx))
+            }
             (command, _) => cmd::execute(command, &mut ctx),
         }
     }

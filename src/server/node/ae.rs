@@ -160,6 +160,8 @@ async fn pull_buckets(
         node.stats.ae_bytes_pulled.fetch_add(resp.payload.len() as u64, Ordering::Relaxed);
         let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "BUCKET_DUMP" };
         let page = decode_page(resp.payload).map_err(|_| malformed())?;
+        // After a takeover from a crashed peer, RMWs compute over exactly what they read.
+        let window = node.orphans.window(shard);
         for record in &page.records {
             // A record outside the asked shard and buckets is a confused peer: skip it.
             if map.shard_for_key(&record.key) != shard || !buckets.contains(bucket_of(&record.key))
@@ -175,6 +177,7 @@ async fn pull_buckets(
                 Err(e) => return Err(RoundError::Apply(e.to_string())),
             }
         }
+        drop(window);
         let Some(next) = page.next else { return Ok(applied) };
         cursor = next;
         pace(started, bytes).await;

@@ -134,12 +134,17 @@ impl Cluster {
     ) {
         let (coord, me) = (&self.node.coord, self.node.name());
         let Some(ticket) = coord.begin_takeover(shard, fences) else { return };
-        match self.fence_and_pull(map, shard, &targets).await {
-            Ok(()) if coord.finish_takeover(shard, ticket) => {
+        let pulled = self.fence_and_pull(map, shard, &targets).await;
+        if pulled == Ok(true) {
+            // Open before acting, so the first RMW already notes what it computes over.
+            self.node.orphans.open(shard, self.store.hlc().peek());
+        }
+        match pulled {
+            Ok(_) if coord.finish_takeover(shard, ticket) => {
                 let fenced: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
                 info!(node = me, shard, fenced = fenced.join(","), "coordinating the shard");
             }
-            Ok(()) => {}
+            Ok(_) => {}
             Err(why) => {
                 warn!(node = me, shard, %why, "coordinator takeover incomplete; retrying");
                 coord.abandon_takeover(shard, ticket);
@@ -148,17 +153,19 @@ impl Cluster {
     }
 
     /// Fences every target and pulls the shard from those that answered and hold it.
+    /// Returns whether some target was passed over as crashed: its last outcomes may still
+    /// arrive here, and the takeover opens a window to tell them apart (`orphans.rs`).
     async fn fence_and_pull(
         self: &Arc<Self>,
         map: &ShardMap,
         shard: u32,
         targets: &[Target],
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         let me = self.node.name();
         let calls = targets
             .iter()
             .map(|t| self.peers.call(map, &t.name, fence_frame(shard, me), FENCE_TIMEOUT));
-        let mut pull = Vec::new();
+        let (mut pull, mut crashed) = (Vec::new(), false);
         for (t, answer) in targets.iter().zip(join_all(calls).await) {
             match answer {
                 Ok(resp) => {
@@ -175,6 +182,7 @@ impl Cluster {
                 // Copies of them may still be on their way here (a router's hints): this
                 // node's clock passes the peer's, so its own outcomes win over them.
                 Err(_) => {
+                    crashed = true;
                     if let Some(clock) = t.clock_now {
                         ae::observe_clock(&self.store, clock);
                     }
@@ -185,7 +193,7 @@ impl Cluster {
         for (peer, result) in pull.iter().zip(join_all(rounds).await) {
             result.map_err(|e| format!("pull from {peer}: {e}"))?;
         }
-        Ok(())
+        Ok(crashed)
     }
 }
 

@@ -45,6 +45,7 @@ pub mod digest;
 pub mod elect;
 pub mod handover;
 mod lifecycle;
+pub mod orphans;
 pub mod peers;
 pub mod report;
 mod rmw;
@@ -123,6 +124,10 @@ pub struct NodeStats {
     pub digest_walks: AtomicU64,
     /// Versioned writes refused because their version was too far ahead of this clock.
     pub clock_skew_refusals: AtomicU64,
+    /// Late outcomes of a crashed coordinator refused as SUPERSEDED (see `orphans.rs`).
+    pub outcomes_superseded: AtomicU64,
+    /// Takeover windows that filled up (`orphans::ORPHAN_KEYS_MAX`).
+    pub orphan_overflows: AtomicU64,
 }
 
 /// This node's name, map, shard states and cluster counters.
@@ -137,6 +142,7 @@ pub struct Node {
     stats: NodeStats,
     grace: Duration,
     coord: coord::Coord,
+    orphans: orphans::Orphans,
 }
 
 impl Node {
@@ -149,6 +155,7 @@ impl Node {
         let name = name.into();
         Arc::new(Self {
             coord: coord::Coord::new(&name, map.num_shards()),
+            orphans: orphans::Orphans::new(map.num_shards()),
             name,
             boot: rand::random(),
             watcher,

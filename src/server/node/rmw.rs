@@ -6,12 +6,14 @@
 //! with the versions stamped here.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
+use super::orphans::Late;
 use crate::cmd::{self, Command, Ctx};
 use crate::protocol::dump::DumpRecord;
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
@@ -19,6 +21,7 @@ use crate::protocol::rmw::{RmwOutcome, not_coordinator_message};
 use crate::protocol::text::encode_reply_resp3;
 use crate::protocol::{Reply, Status};
 use crate::store::Store;
+use tracing::warn;
 
 /// Largest RMW reply payload: what fits one response frame. A command whose reply and
 /// outcome together are larger (GETSET of two values near the hard frame limit) is applied
@@ -49,6 +52,9 @@ impl Node {
         let token = matches!(inner, Command::TxWatch(_)).then(|| self.coord.token(shard));
         let mut seen = HashSet::new();
         let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
+        // After a takeover from a crashed peer, versioned writes wait while this runs, so
+        // `before` is what the command computes over (see `orphans.rs`).
+        let mut window = self.orphans.window(shard);
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
         let reply = match (cmd::execute(inner, ctx), token) {
             (Reply::Array(marks), Some(token)) => {
@@ -62,13 +68,49 @@ impl Node {
         }
         // A key whose version moved was written (by this command, or by a write that
         // landed meanwhile, which is then the state to replicate anyway).
-        let records = keys
+        let changed: Vec<_> = keys
             .iter()
             .zip(before)
-            .filter_map(|(k, was)| store.state_of(k).filter(|now| Some(now.version) != was))
-            .map(to_record)
+            .filter_map(|(k, was)| {
+                store.state_of(k).filter(|now| Some(now.version) != was).map(|now| (k, was, now))
+            })
             .collect();
+        if let Some(w) = window.as_deref_mut().and_then(Option::as_mut) {
+            for (k, was, _) in &changed {
+                if !w.note(k, *was) {
+                    self.stats.orphan_overflows.fetch_add(1, Ordering::Relaxed);
+                    warn!(node = self.name, shard, "takeover window full: later keys unguarded");
+                }
+            }
+        }
+        drop(window);
+        let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records)
+    }
+
+    /// Applies a versioned write (VSET, VDEL) of `key` at `version`; after a takeover from a
+    /// crashed peer, a losing write this node computed past without is SUPERSEDED.
+    pub fn versioned(&self, key: &[u8], version: u64, apply: impl FnOnce() -> Reply) -> Reply {
+        let shard = self.shards().map.shard_for_key(key);
+        let Some(window) = self.orphans.window(shard) else { return apply() };
+        let reply = apply();
+        let (Reply::Raw(Status::Stale, _), Some(w)) = (&reply, window.as_ref()) else {
+            return reply;
+        };
+        match w.judge(key, version) {
+            Late::Stale => reply,
+            Late::Superseded { base } => {
+                self.stats.outcomes_superseded.fetch_add(1, Ordering::Relaxed);
+                let msg = format!(
+                    "node {} took over shard {shard} from a crashed coordinator and ran a \
+                     read-modify-write over this key at version {base}, without this write \
+                     (version {version}): the outcome died with its coordinator",
+                    self.name
+                );
+                warn!(node = self.name, shard, version, base, "late outcome superseded");
+                Reply::error(Status::Superseded, msg)
+            }
+        }
     }
 
     fn refused(&self, shard: u32, refusal: Refusal) -> Reply {

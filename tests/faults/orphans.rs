@@ -1,0 +1,102 @@
+//! A coordinator that crashes leaves outcomes behind it: increments it applied and answered
+//! whose writes to the other replicas are still on their way. A successor that computes
+//! over a key before such a write lands would silently drop it (its own newer version
+//! wins), while the client was told the increment happened. The successor tells the late
+//! write apart (SUPERSEDED), and the router runs the command again on it: every count a
+//! client was answered is distinct, and the replicas hold one increment per answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use shale::protocol::text::RespValue;
+
+use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
+use super::proxy::Mode;
+use super::support::{TestCluster, client, stat, within};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// INCRs whose outcomes are held on their way to the other replica when the coordinator dies.
+const LATE: usize = 8;
+
+/// `field` of node `node` in a router's STATS.
+async fn router_node_stat(router: &str, node: &str, field: &str) -> Option<u64> {
+    let line = stat(router, &format!("node_{node}")).await?;
+    let prefix = format!("{field}=");
+    line.split(',').find_map(|kv| kv.strip_prefix(&prefix)?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, a_acts).await, "a, first in the map, coordinates");
+    // One router straight to the nodes, one through the fault proxies whose writes to b
+    // can be held back (and wait long for them).
+    let direct = c.router(&[]);
+    c.proxied_routers();
+    let slow = c.router(&["--threads", "1", "--write-timeout", "30s", "--request-timeout", "40s"]);
+    let (direct, slow_proc) = (direct.addr.to_string(), slow);
+    let slow = slow_proc.addr.to_string();
+    let (rd, rs) = (client(&direct).await, client(&slow).await);
+    assert_eq!(rmw_until_run(&rd, &["INCR", "n"]).await, Some(RespValue::Int(1)));
+    assert_eq!(rmw_until_run(&rs, &["INCR", "n"]).await, Some(RespValue::Int(2)));
+
+    // The slow router's link to b stops forwarding (the bytes wait in the kernel): a
+    // applies LATE increments whose writes to b hang.
+    c.fault("b", Mode::Blackhole);
+    let partial = Arc::new(AtomicUsize::new(0));
+    let late: Vec<_> = (0..LATE)
+        .map(|_| {
+            let (addr, partial) = (slow.clone(), partial.clone());
+            tokio::spawn(async move {
+                let r = client(&addr).await;
+                for _ in 0..600 {
+                    match rmw(&r, &["INCR", "n"]).await {
+                        Outcome::Applied(Some(RespValue::Int(n))) => return Some(n),
+                        Outcome::Applied(None) => {
+                            partial.fetch_add(1, Ordering::Relaxed);
+                            return None;
+                        }
+                        Outcome::Applied(other) => panic!("INCR answered {other:?}"),
+                        Outcome::NotRun => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+                panic!("an INCR never ran");
+            })
+        })
+        .collect();
+    let held = || async { router_node_stat(&slow, "b", "in_flight").await >= Some(LATE as u64) };
+    assert!(within(BOUND, held).await, "the slow router's outcome writes to b are held");
+    // a dies with them answered but not on b; b takes over and increments before they land.
+    c.kill("a");
+    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, b_acts).await, "b takes over");
+    let Some(RespValue::Int(after)) = rmw_until_run(&rd, &["INCR", "n"]).await else {
+        panic!("b's INCR through the direct router")
+    };
+    c.fault("b", Mode::Pass);
+
+    let mut answered = vec![1, 2, after];
+    for t in late {
+        let Ok(got) = t.await else { panic!("{}\n{}", c.logs(), slow_proc.log()) };
+        answered.extend(got);
+    }
+    assert_eq!(partial.load(Ordering::Relaxed), 0, "every late INCR was answered a count");
+    answered.sort_unstable();
+    let total = answered.len() as i64;
+    assert_eq!(answered, (1..=total).collect::<Vec<_>>(), "each count answered once");
+    let want = vec![Some(bytes::Bytes::from(total.to_string()))];
+    let agree =
+        || async { c.contents(&["n".to_owned()]).await.get("b") == Some(&Some(want.clone())) };
+    assert!(
+        within(BOUND, agree).await,
+        "b holds {total}: {:?}",
+        c.contents(&["n".to_owned()]).await
+    );
+    let superseded = node_stat(&c, "b", "outcomes_superseded").await;
+    println!("b refused {superseded} late outcomes of the dead coordinator; answered {answered:?}");
+}
