@@ -140,7 +140,12 @@ async fn count_exactly(fault: Fault) {
     };
     if !within(BOUND, agree).await {
         let held = c.contents(&["counter".to_owned()]).await;
-        panic!("every replica holds {total}: they hold {held:?}\n{}", c.logs());
+        let (not_run, partial) = (not_run.load(Ordering::Relaxed), partial.load(Ordering::Relaxed));
+        panic!(
+            "every replica holds {total}: they hold {held:?} ({not_run} UNAVAILABLE, {partial} \
+             PARTIAL answers)\n{}",
+            c.logs()
+        );
     }
     if fault == Some("a") {
         let took_over = node_stat(&c, "b", "coord_takeovers").await.parse::<u64>().unwrap();

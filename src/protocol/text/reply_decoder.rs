@@ -232,6 +232,7 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
         b"WRONGSHARD" => Status::WrongShard,
         b"NOTREADY" => Status::NotReady,
         b"NOTCOORDINATOR" => Status::NotCoordinator,
+        b"SUPERSEDED" => Status::Superseded,
         b"CLOCKSKEW" => Status::ClockSkew,
         b"BUSY" => Status::Busy,
         b"UNAVAILABLE" => Status::Unavailable,

@@ -19,6 +19,7 @@
 //! logged, since a late outcome of such a key would be lost unseen.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -84,12 +85,29 @@ impl Window {
 #[derive(Debug)]
 pub struct Orphans {
     slots: Vec<Mutex<Option<Window>>>,
+    start: Instant,
+    /// When the last window to end ends, in ms since `start`: every versioned write and
+    /// RMW asks, and outside a window it is all they pay.
+    last_until_ms: AtomicU64,
 }
 
 impl Orphans {
     /// No window open, for shards `1..=shards`.
     pub fn new(shards: u32) -> Self {
-        Self { slots: (0..shards).map(|_| Mutex::new(None)).collect() }
+        Self {
+            slots: (0..shards).map(|_| Mutex::new(None)).collect(),
+            start: Instant::now(),
+            last_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn ms_since_start(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.start).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether some shard may have a window open now.
+    pub fn any_open(&self) -> bool {
+        self.ms_since_start(Instant::now()) < self.last_until_ms.load(Ordering::Acquire)
     }
 
     fn slot(&self, shard: u32) -> Option<&Mutex<Option<Window>>> {
@@ -101,6 +119,7 @@ impl Orphans {
     pub fn open(&self, shard: u32, horizon: u64) {
         let Some(slot) = self.slot(shard) else { return };
         let until = Instant::now() + ORPHAN_WINDOW;
+        self.last_until_ms.fetch_max(self.ms_since_start(until) + 1, Ordering::AcqRel);
         let mut w = slot.lock();
         match &mut *w {
             Some(w) => {
@@ -115,6 +134,9 @@ impl Orphans {
 
     /// `shard`'s open window, locked; `None` when there is none (closing one that ended).
     pub fn window(&self, shard: u32) -> Option<MutexGuard<'_, Option<Window>>> {
+        if !self.any_open() {
+            return None;
+        }
         let mut w = self.slot(shard)?.lock();
         match &*w {
             Some(open) if Instant::now() < open.until => Some(w),
@@ -138,8 +160,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_late_write_above_the_base_of_a_key_run_over_is_superseded() {
         let o = Orphans::new(2);
-        assert!(o.window(1).is_none(), "no window before a takeover");
+        assert!(o.window(1).is_none() && !o.any_open(), "no window before a takeover");
         o.open(1, 100);
+        assert!(o.any_open());
         {
             let mut g = o.window(1).unwrap();
             let w = g.as_mut().unwrap();
@@ -154,8 +177,8 @@ mod tests {
             assert_eq!(w.judge(b"other", 50), Late::Stale, "a key not run over");
         }
         assert!(o.window(2).is_none(), "other shards have none");
-        tokio::time::advance(ORPHAN_WINDOW).await;
-        assert!(o.window(1).is_none(), "the window ends");
+        tokio::time::advance(ORPHAN_WINDOW + Duration::from_millis(2)).await;
+        assert!(o.window(1).is_none() && !o.any_open(), "the window ends");
     }
 
     #[tokio::test(start_paused = true)]

@@ -91,6 +91,9 @@ impl Node {
     /// Applies a versioned write (VSET, VDEL) of `key` at `version`; after a takeover from a
     /// crashed peer, a losing write this node computed past without is SUPERSEDED.
     pub fn versioned(&self, key: &[u8], version: u64, apply: impl FnOnce() -> Reply) -> Reply {
+        if !self.orphans.any_open() {
+            return apply();
+        }
         let shard = self.shards().map.shard_for_key(key);
         let Some(window) = self.orphans.window(shard) else { return apply() };
         let reply = apply();
