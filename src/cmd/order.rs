@@ -91,7 +91,7 @@ struct Mine {
 
 impl KeyOrder {
     /// Registers a request on `keys`; called in request order.
-    pub fn enter(&self, keys: &[Bytes], write: bool) -> Ticket {
+    pub fn enter(&self, keys: Vec<Bytes>, write: bool) -> Ticket {
         if keys.is_empty() {
             return Ticket::default();
         }
@@ -99,7 +99,7 @@ impl KeyOrder {
         let mut earlier = Vec::new();
         let own = write.then(|| Arc::new(Gate::default()));
         let mut groups = Vec::new();
-        for key in keys {
+        for key in &keys {
             let state = map.entry(key.clone()).or_default();
             // A key named twice (`DEL k k`) must not make a write wait for itself.
             let mine = |g: &Arc<Gate>| own.as_ref().is_some_and(|o| Arc::ptr_eq(o, g));
@@ -116,7 +116,8 @@ impl KeyOrder {
                 }
             }
         }
-        let mine = Mine { order: self.clone(), keys: keys.to_vec(), write: own, groups };
+        drop(map);
+        let mine = Mine { order: self.clone(), keys, write: own, groups };
         Ticket { earlier, mine: Some(mine) }
     }
 

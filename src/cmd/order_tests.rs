@@ -19,9 +19,9 @@ async fn free(ticket: &Ticket) {
 #[tokio::test]
 async fn a_read_waits_for_an_earlier_write_of_its_key_only() {
     let order = KeyOrder::default();
-    let write = order.enter(&k("a"), true);
-    let same = order.enter(&k("a"), false);
-    let other = order.enter(&k("b"), false);
+    let write = order.enter(k("a"), true);
+    let same = order.enter(k("a"), false);
+    let other = order.enter(k("b"), false);
     free(&other).await;
     assert!(waits(&same).await, "the read of a waits for the write of a");
     drop(write);
@@ -31,9 +31,9 @@ async fn a_read_waits_for_an_earlier_write_of_its_key_only() {
 #[tokio::test]
 async fn writes_of_one_key_queue_in_order() {
     let order = KeyOrder::default();
-    let first = order.enter(&k("a"), true);
-    let second = order.enter(&k("a"), true);
-    let read = order.enter(&k("a"), false);
+    let first = order.enter(k("a"), true);
+    let second = order.enter(k("a"), true);
+    let read = order.enter(k("a"), false);
     assert!(waits(&second).await);
     drop(first);
     free(&second).await;
@@ -47,10 +47,10 @@ async fn writes_of_one_key_queue_in_order() {
 #[tokio::test]
 async fn a_write_waits_for_earlier_reads_of_its_key() {
     let order = KeyOrder::default();
-    let r1 = order.enter(&k("a"), false);
-    let r2 = order.enter(&k("a"), false);
-    let w = order.enter(&k("a"), true);
-    let r3 = order.enter(&k("a"), false);
+    let r1 = order.enter(k("a"), false);
+    let r2 = order.enter(k("a"), false);
+    let w = order.enter(k("a"), true);
+    let r3 = order.enter(k("a"), false);
     free(&r1).await;
     free(&r2).await;
     assert!(waits(&w).await, "GET a; SET a must not let the SET overtake the GET");
@@ -68,7 +68,7 @@ async fn a_write_waits_for_earlier_reads_of_its_key() {
 #[tokio::test]
 async fn reads_never_wait_for_reads() {
     let order = KeyOrder::default();
-    let tickets: Vec<_> = (0..5).map(|_| order.enter(&k("a"), false)).collect();
+    let tickets: Vec<_> = (0..5).map(|_| order.enter(k("a"), false)).collect();
     for t in &tickets {
         free(t).await;
     }
@@ -79,9 +79,9 @@ async fn reads_never_wait_for_reads() {
 #[tokio::test]
 async fn a_dropped_unfinished_request_releases_what_it_held() {
     let order = KeyOrder::default();
-    let read = order.enter(&k("a"), false);
-    let write = order.enter(&k("a"), true);
-    let later = order.enter(&k("a"), false);
+    let read = order.enter(k("a"), false);
+    let write = order.enter(k("a"), true);
+    let later = order.enter(k("a"), false);
     drop(read);
     drop(write); // never became ready, e.g. its connection closed
     free(&later).await;
@@ -92,9 +92,9 @@ async fn a_dropped_unfinished_request_releases_what_it_held() {
 #[tokio::test]
 async fn multi_key_requests_wait_per_key() {
     let order = KeyOrder::default();
-    let wa = order.enter(&k("a"), true);
-    let both = order.enter(&[Bytes::from_static(b"a"), Bytes::from_static(b"b")], false);
-    let wb = order.enter(&k("b"), true);
+    let wa = order.enter(k("a"), true);
+    let both = order.enter(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")], false);
+    let wb = order.enter(k("b"), true);
     assert!(waits(&both).await);
     assert!(waits(&wb).await);
     drop(wa);
@@ -110,9 +110,9 @@ async fn multi_key_requests_wait_per_key() {
 async fn a_key_named_twice_never_waits_for_itself() {
     let order = KeyOrder::default();
     let twice = [Bytes::from_static(b"a"), Bytes::from_static(b"a")];
-    let write = order.enter(&twice, true);
+    let write = order.enter(twice.to_vec(), true);
     free(&write).await;
-    let read = order.enter(&twice, false);
+    let read = order.enter(twice.to_vec(), false);
     assert!(waits(&read).await);
     drop(write);
     free(&read).await;

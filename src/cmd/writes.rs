@@ -35,6 +35,15 @@ impl Expiry {
             Expiry::At(_) => None,
         }
     }
+
+    /// [`Expiry::left`] now: the wall clock is read only for an absolute expiry (a plain
+    /// SET, the common case, skips the clock read).
+    pub fn left_now(self) -> Option<Option<Duration>> {
+        match self {
+            Expiry::At(_) => self.left(crate::version::wall_ms()),
+            relative => relative.left(0),
+        }
+    }
 }
 
 /// One key's blind write.

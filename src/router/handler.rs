@@ -134,7 +134,7 @@ impl Router {
         let argv = argv.filter(|_| forwards_argv(&command)).cloned();
         self.in_order(
             session,
-            &keys,
+            keys,
             write,
             |router| async move { router.data(command, argv).await },
         )
@@ -147,7 +147,7 @@ impl Router {
     pub(super) fn in_order<R, F>(
         &self,
         session: &mut Session,
-        keys: &[Bytes],
+        keys: Vec<Bytes>,
         write: bool,
         run: R,
     ) -> ReplyFuture

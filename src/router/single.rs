@@ -124,7 +124,7 @@ impl Router {
             let topo = self.inner.topology.load_full();
             let route = topo.route(&w.key);
             let version = self.inner.hlc.now();
-            let left = w.expiry.left(crate::version::wall_ms());
+            let left = w.expiry.left_now();
             let value = w.value.clone().filter(|_| left.is_some());
             let ttl = left.flatten().filter(|_| value.is_some());
             let req = WriteReq { shard: route.shard, key: w.key.clone(), value, ttl, version };

@@ -112,7 +112,7 @@ impl Router {
             return Box::pin(ready(Reply::error(Status::InvalidArgument, msg)));
         };
         let keys: Vec<Bytes> = command.keys().cloned().collect();
-        self.in_order(session, &keys, false, |router| async move {
+        self.in_order(session, keys, false, |router| async move {
             router.coordinated_read(command, argv).await
         })
     }
@@ -145,7 +145,7 @@ impl Router {
         if let Err(e) = one_shard(self.inner.topology.load().map(), keys.iter()) {
             return Box::pin(ready(Reply::Error(e)));
         }
-        self.in_order(session, &keys, true, |router| async move {
+        self.in_order(session, keys, true, |router| async move {
             let watched = match marks(watches).await {
                 Ok(watched) => watched,
                 Err(()) => return Reply::NilArray,
