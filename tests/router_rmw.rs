@@ -1,6 +1,7 @@
 //! The router's coordinator path against scripted fake nodes: where a read-modify-write
 //! goes (NOT_COORDINATOR followed, NOT_READY retried, a dead node skipped), what the
-//! client hears when no coordinator answers, and that the outcome reaches the other
+//! client hears when no coordinator answers, that an outcome a new coordinator ran past
+//! (SUPERSEDED) runs the command again, and that the outcome reaches the other
 //! replicas with the coordinator's version, never re-stamped.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -56,6 +57,9 @@ struct Fake {
     script: Script,
     /// Answer VSETs STALE (a newer write holds the key).
     stale: bool,
+    /// Answer this many VSETs SUPERSEDED first (a node that took over from a crashed
+    /// coordinator and computed past the outcome).
+    superseded: usize,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -103,8 +107,14 @@ impl Handler for Fake {
             Command::Rmw(_) => return self.rmw(),
             Command::Ping(_) => Reply::Simple("PONG"),
             Command::VSet(a) => {
-                self.seen.lock().vsets.push((a.value, a.version));
-                if self.stale {
+                let n = {
+                    let mut seen = self.seen.lock();
+                    seen.vsets.push((a.value, a.version));
+                    seen.vsets.len()
+                };
+                if n <= self.superseded {
+                    Reply::error(Status::Superseded, "node took over and ran past it")
+                } else if self.stale {
                     Reply::Raw(Status::Stale, Stale { held: VERSION + 1, clock: 0 }.encode())
                 } else {
                     Reply::Bulk(WriteAck { applied: true, clock: a.version }.encode())
@@ -118,10 +128,20 @@ impl Handler for Fake {
 
 /// Starts fake `name` on a free port; returns its address and what it was sent.
 fn fake(name: &'static str, script: Script, stale: bool) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    fake_superseding(name, script, stale, 0)
+}
+
+/// [`fake`], answering its first `superseded` VSETs SUPERSEDED.
+fn fake_superseding(
+    name: &'static str,
+    script: Script,
+    stale: bool,
+    superseded: usize,
+) -> (SocketAddr, Arc<Mutex<Seen>>) {
     let listener = net::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let node = Fake { name, script, stale, seen: seen.clone() };
+    let node = Fake { name, script, stale, superseded, seen: seen.clone() };
     tokio::spawn(net::serve(
         listener,
         Arc::new(node),
@@ -218,5 +238,27 @@ async fn no_coordinator_in_time_is_unavailable_which_means_not_run() {
     assert!(reply.starts_with("-UNAVAILABLE"), "{reply}");
     assert!(reply.contains("handover in progress"), "{reply}");
     assert!(seen_a.lock().rmws > 1, "retried until the deadline");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_outcome_a_new_coordinator_ran_past_is_run_again_and_never_answered_ok_alone() {
+    // b answers the first outcome SUPERSEDED: the command runs again, its second outcome
+    // lands, and the client hears the second run's reply.
+    let (a, seen_a) = fake("a", Script::Coordinate, false);
+    let (b, seen_b) = fake_superseding("b", Script::Redirect("a"), false, 1);
+    let r = router(&[("a", a), ("b", b)]).await;
+    assert_eq!(expire(&r).await, ":1\r\n");
+    assert_eq!(seen_a.lock().rmws, 2, "run again on the coordinator");
+    assert_eq!(seen_b.lock().vsets.len(), 2, "both outcomes went to b");
+    r.shutdown().await;
+
+    // Superseded every time: out of time, the client hears it did not run.
+    let (a, seen_a) = fake("a", Script::Coordinate, false);
+    let (b, _) = fake_superseding("b", Script::Redirect("a"), false, usize::MAX);
+    let r = router(&[("a", a), ("b", b)]).await;
+    let reply = expire(&r).await;
+    assert!(reply.starts_with("-UNAVAILABLE not applied"), "{reply}");
+    assert!(seen_a.lock().rmws > 1, "run again until the deadline");
     r.shutdown().await;
 }
