@@ -13,17 +13,10 @@ use shale::protocol::text::RespValue;
 
 use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
 use super::proxy::Mode;
-use super::support::{TestCluster, client, keys, stat, within};
+use super::support::{TestCluster, client, keys, router_node_stat, within};
 
 /// How long replicas may take to agree once a fault healed.
 const BOUND: Duration = Duration::from_secs(60);
-
-/// `field` of node `node` in the router's STATS (`node_NAME:a=..,b=..`).
-async fn router_node_stat(router: &str, node: &str, field: &str) -> Option<u64> {
-    let line = stat(router, &format!("node_{node}")).await?;
-    let prefix = format!("{field}=");
-    line.split(',').find_map(|kv| kv.strip_prefix(&prefix)?.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {

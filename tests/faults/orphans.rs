@@ -13,19 +13,12 @@ use shale::protocol::text::RespValue;
 
 use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
 use super::proxy::Mode;
-use super::support::{TestCluster, client, stat, within};
+use super::support::{TestCluster, client, router_node_stat, within};
 
 const BOUND: Duration = Duration::from_secs(60);
 
 /// INCRs whose outcomes are held on their way to the other replica when the coordinator dies.
 const LATE: usize = 8;
-
-/// `field` of node `node` in a router's STATS.
-async fn router_node_stat(router: &str, node: &str, field: &str) -> Option<u64> {
-    let line = stat(router, &format!("node_{node}")).await?;
-    let prefix = format!("{field}=");
-    line.split(',').find_map(|kv| kv.strip_prefix(&prefix)?.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {

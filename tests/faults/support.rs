@@ -227,6 +227,13 @@ pub async fn stat(addr: &str, field: &str) -> Option<String> {
     stats.get(field).map(str::to_owned)
 }
 
+/// `field` of node `node` in a router's STATS (`node_NAME:a=..,b=..`).
+pub async fn router_node_stat(router: &str, node: &str, field: &str) -> Option<u64> {
+    let line = stat(router, &format!("node_{node}")).await?;
+    let prefix = format!("{field}=");
+    line.split(',').find_map(|kv| kv.strip_prefix(&prefix)?.parse().ok())
+}
+
 /// `key`'s value read through `c` once the cluster can serve it: a refusal that says a
 /// shard has no replica ready yet (UNAVAILABLE or NOT_READY, while hints replay or a
 /// restarted replica syncs on a loaded machine) is retried for up to 30 s; any other error,
