@@ -90,6 +90,7 @@ async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
         "b holds {total}: {:?}",
         c.contents(&["n".to_owned()]).await
     );
-    let superseded = node_stat(&c, "b", "outcomes_superseded").await;
+    let superseded: u64 = node_stat(&c, "b", "outcomes_superseded").await.parse().unwrap();
     println!("b refused {superseded} late outcomes of the dead coordinator; answered {answered:?}");
+    assert!(superseded >= 1, "the held outcomes reached b late");
 }
