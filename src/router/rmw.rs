@@ -26,9 +26,10 @@
 //! which counts as done. A replica that answers SUPERSEDED took over from a coordinator
 //! that crashed, and ran the key's next command without this outcome (see
 //! `server/node/orphans.rs`): the outcome is lost with its coordinator, so the command runs
-//! again from the start (or, out of time, answers UNAVAILABLE: not applied). The client's answer follows `--write-ack` as for SET, the
-//! coordinator counting as a replica that acked; when the outcome misses some replica
-//! (hinted) the answer is PARTIAL naming the coordinator that applied it.
+//! again from the start (or, out of time, answers UNAVAILABLE: not applied). The client's
+//! answer follows `--write-ack` as for SET, the coordinator counting as a replica that
+//! acked; when the outcome misses some replica (hinted) the answer is PARTIAL naming the
+//! coordinator that applied it.
 
 use std::sync::Arc;
 use std::time::Duration;

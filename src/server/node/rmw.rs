@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
+use tracing::warn;
 
 use super::Node;
 use super::ae::to_record;
@@ -21,7 +22,6 @@ use crate::protocol::rmw::{RmwOutcome, not_coordinator_message};
 use crate::protocol::text::encode_reply_resp3;
 use crate::protocol::{Reply, Status};
 use crate::store::Store;
-use tracing::warn;
 
 /// Largest RMW reply payload: what fits one response frame. A command whose reply and
 /// outcome together are larger (GETSET of two values near the hard frame limit) is applied
@@ -50,6 +50,19 @@ impl Node {
         }
         // Only TXWATCH answers the token (TXEXEC hands it back); other commands skip it.
         let token = matches!(inner, Command::TxWatch(_)).then(|| self.coord.token(shard));
+        self.run(store, shard, inner, token, ctx)
+    }
+
+    /// Runs an admitted RMW's command and answers its reply (after `token`, if any) and the
+    /// state of every key it changed.
+    fn run(
+        &self,
+        store: &Store,
+        shard: u32,
+        inner: Command,
+        token: Option<String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Reply {
         let mut seen = HashSet::new();
         let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
         // After a takeover from a crashed peer, versioned writes wait while this runs, so
@@ -76,11 +89,10 @@ impl Node {
             })
             .collect();
         if let Some(w) = window.as_deref_mut().and_then(Option::as_mut) {
-            for (k, was, _) in &changed {
-                if !w.note(k, *was) {
-                    self.stats.orphan_overflows.fetch_add(1, Ordering::Relaxed);
-                    warn!(node = self.name, shard, "takeover window full: later keys unguarded");
-                }
+            let full = changed.iter().any(|(k, was, _)| !w.note(k, *was));
+            if full {
+                self.stats.orphan_overflows.fetch_add(1, Ordering::Relaxed);
+                warn!(node = self.name, shard, "takeover window full: later keys unguarded");
             }
         }
         drop(window);
