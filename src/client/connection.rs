@@ -226,7 +226,7 @@ impl Connection {
 
     /// Whether the connection is dead (or closing); a dead connection never revives.
     pub fn is_closed(&self) -> bool {
-        self.shared.cancel.is_cancelled()
+        self.shared.closed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Closes the connection now, failing every request in flight.

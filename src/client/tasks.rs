@@ -54,6 +54,9 @@ pub(super) struct Shared {
     pub(super) addr: String,
     pub(super) table: Mutex<InFlight>,
     pub(super) cancel: CancellationToken,
+    /// Set (before `cancel`) when the connection fails: what `is_closed` reads on every
+    /// call, where asking the token would take its lock.
+    pub(super) closed: AtomicBool,
     /// Replies delivered successfully; tells the pool whether this connection ever worked.
     pub(super) replies: AtomicU64,
     /// Set when the connection died of a protocol violation or a stuck peer.
@@ -96,6 +99,7 @@ pub(super) fn start<S: SplitStream>(
         addr: addr.to_owned(),
         table: Mutex::new(InFlight::new(cfg.max_in_flight, cfg.max_abandoned)),
         cancel: CancellationToken::new(),
+        closed: AtomicBool::new(false),
         replies: AtomicU64::new(0),
         unhealthy: AtomicBool::new(false),
     });
@@ -140,6 +144,7 @@ impl Shared {
             self.unhealthy.store(true, Ordering::Relaxed);
         }
         let waiters = self.table.lock().close(reason);
+        self.closed.store(true, Ordering::Release);
         self.cancel.cancel();
         if unhealthy {
             warn!(addr = %self.addr, reason, failed = waiters.len(), "shale connection reset");
@@ -266,9 +271,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut batch = Vec::with_capacity(MAX_WRITE_BATCH);
     let mut frames = Vec::new();
     let mut buf = BytesMut::new();
+    // One waiter on the token for the loop's life: a fresh `cancelled()` per batch
+    // registers and removes a waiter under the token's lock.
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let received = tokio::select! {
-            _ = shared.cancel.cancelled() => return,
+            _ = &mut cancelled => return,
             n = rx.recv_many(&mut batch, MAX_WRITE_BATCH) => n,
         };
         if received == 0 {
@@ -294,7 +303,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             continue;
         }
         let written = tokio::select! {
-            _ = shared.cancel.cancelled() => return,
+            _ = &mut cancelled => return,
             r = write_flushed(&mut wr, &buf) => r,
         };
         if let Err(e) = written {
@@ -331,10 +340,12 @@ fn speaks_tls(buf: &[u8]) -> Option<&'static str> {
 async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut codec: ClientCodec) {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
+    let cancelled = shared.cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
-            _ = shared.cancel.cancelled() => return,
+            _ = &mut cancelled => return,
             r = rd.read_buf(&mut buf) => r,
         };
         match read {

@@ -167,6 +167,10 @@ impl<H: Handler> Conn<'_, H> {
         // comes closer and otherwise allowed to fire early, then re-armed.
         let timer = tokio::time::sleep_until(now + FAR);
         tokio::pin!(timer);
+        // One waiter on the close token for the connection's life, likewise: a fresh
+        // `cancelled()` each turn registers and removes a waiter under the token's lock.
+        let cancelled = close.cancelled();
+        tokio::pin!(cancelled);
         loop {
             if let Err(end) = self.prepare(&mut st, io) {
                 return end;
@@ -182,7 +186,7 @@ impl<H: Handler> Conn<'_, H> {
             }
             let done = tokio::select! {
                 biased;
-                _ = close.cancelled(), if st.closing.is_none() => {
+                _ = &mut cancelled, if st.closing.is_none() => {
                     st.closing =
                         Some(if shutdown.is_cancelled() { End::Shutdown } else { End::Killed });
                     None
