@@ -26,7 +26,7 @@ use super::Router;
 use super::handler::ReplyFuture;
 use super::split::one_shard;
 use crate::cmd::tx::{
-    MAX_WATCHED_KEYS, Queued, RemoteWatch, TxExecArgs, Watched, exec_abort, intercept, txexec_argv,
+    Queued, RemoteWatch, TxExecArgs, Watched, exec_abort, intercept, txexec_argv,
 };
 use crate::cmd::{self, Command, Ctx, Route};
 use crate::net::Session;
@@ -74,16 +74,11 @@ impl Router {
 
     /// WATCH: the marks of `keys` from their shard's coordinator, kept for EXEC.
     fn watch(&self, session: &mut Session, keys: Vec<Bytes>) -> ReplyFuture {
-        let refuse = |e: ErrorReply| -> ReplyFuture { Box::pin(ready(Reply::Error(e))) };
-        if session.tx.in_multi() {
-            return refuse(ErrorReply::invalid("WATCH inside MULTI is not allowed"));
-        }
-        if session.tx.watching().saturating_add(keys.len()) > MAX_WATCHED_KEYS {
-            let msg = format!("too many watched keys (at most {MAX_WATCHED_KEYS})");
-            return refuse(ErrorReply::invalid(msg));
-        }
-        if let Err(e) = one_shard(self.inner.topology.load().map(), keys.iter()) {
-            return refuse(e);
+        let checked = session.tx.may_watch(keys.len());
+        let checked =
+            checked.and_then(|()| one_shard(self.inner.topology.load().map(), keys.iter()));
+        if let Err(e) = checked {
+            return Box::pin(ready(Reply::Error(e)));
         }
         let words = std::iter::once(Bytes::from_static(b"TXWATCH")).chain(keys.iter().cloned());
         let argv: Argv = words.collect::<Vec<_>>().into();

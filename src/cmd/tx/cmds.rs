@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{MAX_WATCHED_KEYS, Queued, Transaction, exec_abort};
+use super::{Queued, Transaction, exec_abort};
 use crate::cmd::args::keys_from;
 use crate::cmd::{Cmd, Command, Ctx, Flag, KeyFlag, KeySpec, Keys, Route, Spec, execute};
 use crate::protocol::text::Argv;
@@ -172,18 +172,12 @@ impl Cmd for Watch {
     /// A key watched again is simply watched twice: its first mark still sees every change
     /// since then, as Redis's single watch of it does.
     fn apply(keys: Vec<Bytes>, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        if ctx.session.tx.in_multi() {
-            return Err(ErrorReply::invalid("WATCH inside MULTI is not allowed"));
-        }
+        ctx.session.tx.may_watch(0)?;
         let ks = ctx.keyspace()?;
-        let watched = &mut ctx.session.tx.watched;
         for key in keys {
-            if watched.len() >= MAX_WATCHED_KEYS {
-                let msg = format!("too many watched keys (at most {MAX_WATCHED_KEYS})");
-                return Err(ErrorReply::invalid(msg));
-            }
+            ctx.session.tx.may_watch(1)?;
             let mark = ks.watch(&key);
-            watched.push((key, mark));
+            ctx.session.tx.watched.push((key, mark));
         }
         Ok(Reply::Ok)
     }

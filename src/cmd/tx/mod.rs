@@ -206,6 +206,19 @@ impl Transaction {
         self.watched.len() + self.remote.iter().map(|w| w.keys.len()).sum::<usize>()
     }
 
+    /// Whether `more` keys may be watched now: not inside MULTI, and not past
+    /// [`MAX_WATCHED_KEYS`] (on a server and through a router alike).
+    pub fn may_watch(&self, more: usize) -> Result<(), ErrorReply> {
+        if self.in_multi() {
+            return Err(ErrorReply::invalid("WATCH inside MULTI is not allowed"));
+        }
+        if self.watching().saturating_add(more) > MAX_WATCHED_KEYS {
+            let msg = format!("too many watched keys (at most {MAX_WATCHED_KEYS})");
+            return Err(ErrorReply::invalid(msg));
+        }
+        Ok(())
+    }
+
     /// Forgets the watched keys (UNWATCH).
     pub fn unwatch(&mut self) {
         self.watched.clear();
