@@ -26,7 +26,7 @@ use super::Router;
 use super::handler::ReplyFuture;
 use super::split::one_shard;
 use crate::cmd::tx::{
-    Queued, RemoteWatch, TxExecArgs, Watched, exec_abort, intercept, txexec_argv,
+    Queued, RemoteWatch, TxExecArgs, Watched, distinct_keys, exec_abort, intercept, txexec_argv,
 };
 use crate::cmd::{self, Command, Ctx, Route};
 use crate::net::Session;
@@ -128,9 +128,8 @@ impl Router {
                 Queued::Failed(_) => None,
             })
             .collect();
-        let args = TxExecArgs::new(commands, None);
         let watched_keys = watches.iter().flat_map(|w| w.keys.iter());
-        let keys: Vec<Bytes> = args.keys.iter().chain(watched_keys).cloned().collect();
+        let keys = distinct_keys(commands.iter().flat_map(Command::keys).chain(watched_keys));
         if keys.is_empty() {
             return Box::pin(ready(self.keyless(session, queue)));
         }
@@ -146,7 +145,7 @@ impl Router {
                 Err(()) => return Reply::NilArray,
             };
             let argv = txexec_argv(&argvs, watched.as_ref());
-            let args = TxExecArgs::new(args.commands, watched.map(Box::new));
+            let args = TxExecArgs::new(commands, watched.map(Box::new));
             interleave(queue, router.data(Command::TxExec(args), Some(argv)).await)
         })
     }

@@ -52,7 +52,7 @@ use bytes::Bytes;
 use futures_util::future::Shared;
 
 pub use cmds::{Discard, Exec, Multi, Unwatch, Watch};
-pub use txexec::{TxExec, TxExecArgs, Watched, txexec_argv};
+pub use txexec::{TxExec, TxExecArgs, Watched, distinct_keys, txexec_argv};
 pub use txwatch::TxWatch;
 
 use super::{Command, Flag, Route};

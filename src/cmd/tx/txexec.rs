@@ -44,17 +44,17 @@ impl TxExecArgs {
     /// `commands` with their keys (and then the watched ones), each once, in first-use
     /// order.
     pub fn new(commands: Vec<Command>, watched: Option<Box<Watched>>) -> Self {
-        let mut seen = std::collections::HashSet::new();
         let watched_keys = watched.iter().flat_map(|w| w.marks.iter().map(|(k, _)| k));
-        let keys = commands
-            .iter()
-            .flat_map(Command::keys)
-            .chain(watched_keys)
-            .filter(|k| seen.insert(*k))
-            .cloned()
-            .collect();
+        let keys = distinct_keys(commands.iter().flat_map(Command::keys).chain(watched_keys));
         Self { commands, keys, watched }
     }
+}
+
+/// `keys`, each once, in first-use order: what a transaction of those keys locks and
+/// reports.
+pub fn distinct_keys<'a>(keys: impl Iterator<Item = &'a Bytes>) -> Vec<Bytes> {
+    let mut seen = std::collections::HashSet::new();
+    keys.filter(|k| seen.insert(*k)).cloned().collect()
 }
 
 /// TXEXEC numcommands argc arg ... : runs the commands as one transaction.
