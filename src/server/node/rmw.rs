@@ -5,16 +5,16 @@
 //! tombstone, remaining TTL, version) for the router to write to the shard's other replicas
 //! with the versions stamped here.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tracing::warn;
 
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
 use super::orphans::Late;
+use crate::cmd::tx::distinct_keys;
 use crate::cmd::{self, Command, Ctx};
 use crate::protocol::dump::DumpRecord;
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
@@ -63,8 +63,7 @@ impl Node {
         token: Option<String>,
         ctx: &mut Ctx<'_>,
     ) -> Reply {
-        let mut seen = HashSet::new();
-        let keys: Vec<Bytes> = inner.keys().filter(|k| seen.insert(*k)).cloned().collect();
+        let keys = distinct_keys(inner.keys());
         // After a takeover from a crashed peer, versioned writes wait while this runs, so
         // `before` is what the command computes over (see `orphans.rs`).
         let mut window = self.orphans.window(shard);
@@ -171,6 +170,8 @@ mod tests {
     use std::net::SocketAddr;
     use std::sync::Arc;
     use std::time::Duration;
+
+    use bytes::Bytes;
 
     use super::*;
     use crate::cmd::test_env::TestEnv;
