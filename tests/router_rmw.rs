@@ -20,7 +20,7 @@ use shale::cmd::Command;
 use shale::net::{self, Handler, NetConfig, NetStats, Session};
 use shale::protocol::cluster::{Stale, WriteAck};
 use shale::protocol::dump::DumpRecord;
-use shale::protocol::rmw::{RmwOutcome, not_coordinator_message};
+use shale::protocol::rmw::{RmwOutcome, not_coordinator_message, superseded_message};
 use shale::protocol::text::encode_reply_resp3;
 use shale::protocol::{Reply, Status};
 use shale::router::{Router, RouterConfig, RunningRouter};
@@ -61,6 +61,12 @@ struct Fake {
     /// coordinator and computed past the outcome).
     superseded: usize,
     seen: Arc<Mutex<Seen>>,
+}
+
+/// A version a minute ahead of the wall clock: what a node that took over from a
+/// coordinator with a faster clock may hold.
+fn held_ahead() -> u64 {
+    (shale::version::wall_ms() - shale::version::EPOCH_UNIX_MS + 60_000) << shale::version::MS_SHIFT
 }
 
 fn outcome() -> Reply {
@@ -113,7 +119,8 @@ impl Handler for Fake {
                     seen.vsets.len()
                 };
                 if n <= self.superseded {
-                    Reply::error(Status::Superseded, "node took over and ran past it")
+                    let held = Stale { held: held_ahead(), clock: 0 };
+                    Reply::error(Status::Superseded, superseded_message("ran past it", held))
                 } else if self.stale {
                     Reply::Raw(Status::Stale, Stale { held: VERSION + 1, clock: 0 }.encode())
                 } else {
@@ -260,5 +267,20 @@ async fn an_outcome_a_new_coordinator_ran_past_is_run_again_and_never_answered_o
     let reply = expire(&r).await;
     assert!(reply.starts_with("-UNAVAILABLE not applied"), "{reply}");
     assert!(seen_a.lock().rmws > 1, "run again until the deadline");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_blind_write_superseded_is_re_stamped_above_what_the_key_holds() {
+    // A SET whose first version a node refuses as SUPERSEDED (its clock runs a minute ahead
+    // after a takeover): the router re-stamps above the held version it was told, once.
+    let (b, seen_b) = fake_superseding("b", Script::Coordinate, false, 1);
+    let r = router(&[("b", b)]).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    c.send(b"SET k v\r\n").await;
+    assert_eq!(c.read_until(b"\r\n").await, b"+OK\r\n");
+    let versions: Vec<u64> = seen_b.lock().vsets.iter().map(|(_, v)| *v).collect();
+    assert_eq!(versions.len(), 2, "sent again once: {versions:?}");
+    assert!(versions[1] > held_ahead() - (60_000 << shale::version::MS_SHIFT) / 2, "{versions:?}");
     r.shutdown().await;
 }

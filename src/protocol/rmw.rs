@@ -19,7 +19,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::Opcode;
 use super::binary::RequestFrame;
-use super::cluster::MAX_NODE_NAME;
+use super::cluster::{MAX_NODE_NAME, Stale};
 use super::dump::{DumpPage, DumpRecord, decode_page, encode_page};
 use super::text::encode_command;
 
@@ -94,6 +94,23 @@ pub fn not_coordinator_message(me: &str, shard: u32, coordinator: Option<&str>) 
     format!("node {me} does not coordinate shard {shard}; {COORDINATOR_FIELD}{named}")
 }
 
+/// Where a SUPERSEDED message says what the key holds: `held=<version> clock=<clock>`, as
+/// a STALE reply's payload does, so a writer can re-stamp above it.
+pub const SUPERSEDED_FIELDS: &str = "; held=";
+
+/// The message of a SUPERSEDED reply (see `server/node/orphans.rs`): why, then what the
+/// key holds.
+pub fn superseded_message(why: &str, stale: Stale) -> String {
+    format!("{why}{SUPERSEDED_FIELDS}{} clock={}", stale.held, stale.clock)
+}
+
+/// What a SUPERSEDED message says the key holds.
+pub fn superseded_stale(message: &str) -> Option<Stale> {
+    let (_, rest) = message.rsplit_once(SUPERSEDED_FIELDS)?;
+    let (held, clock) = rest.split_once(" clock=")?;
+    Some(Stale { held: held.parse().ok()?, clock: clock.parse().ok()? })
+}
+
 /// The coordinator a NOT_COORDINATOR message names, if it names one.
 pub fn coordinator_named(message: &str) -> Option<&str> {
     let (_, rest) = message.rsplit_once(COORDINATOR_FIELD)?;
@@ -104,6 +121,14 @@ pub fn coordinator_named(message: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_superseded_message_says_what_the_key_holds() {
+        let stale = Stale { held: 41, clock: 97 };
+        let msg = superseded_message("node b ran past it", stale);
+        assert_eq!(superseded_stale(&msg), Some(stale));
+        assert_eq!(superseded_stale("node b ran past it"), None);
+    }
 
     fn outcome() -> RmwOutcome {
         let record = |key: &'static str, value: Option<&'static str>| DumpRecord {

@@ -15,6 +15,7 @@ use super::forward::Failure;
 use crate::client::Error;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{Stale, WriteAck};
+use crate::protocol::rmw::superseded_stale;
 use crate::protocol::{ErrorReply, Status};
 
 /// What one replica answered one attempt.
@@ -29,8 +30,9 @@ pub enum Answer {
     /// The replica says the key's shard is not its own: the map changed.
     WrongShard(String),
     /// Not applied: a crashed coordinator's outcome that the node that took over computed
-    /// past without (an RMW outcome is then lost; the router runs the command again).
-    Superseded(String),
+    /// past without (an RMW outcome is then lost; the router runs the command again). What
+    /// the key holds, as a STALE reply says it (a blind write re-stamps above it).
+    Superseded(Stale, String),
     /// The replica failed (down, timed out, refused for clock skew): hinted.
     NodeFault(Failure, String),
 }
@@ -44,7 +46,13 @@ impl Answer {
                 return Answer::WrongShard(message);
             }
             Err(Error::Server { status: Status::Superseded, message }) => {
-                return Answer::Superseded(message);
+                let Some(stale) = superseded_stale(&message) else {
+                    let why = format!("SUPERSEDED without what the key holds: {message}");
+                    return Answer::NodeFault(Failure::Reply(Status::Superseded), why);
+                };
+                observe(b.hlc(), stale.clock);
+                observe(b.hlc(), stale.held);
+                return Answer::Superseded(stale, message);
             }
             Err(Error::Server { status: Status::ClockSkew, message }) => {
                 b.view().count_clock_refusal();
@@ -185,7 +193,8 @@ impl Tally {
                 self.client_fault.get_or_insert(e);
             }
             Answer::WrongShard(why) => self.wrong_shard.push((b, why)),
-            Answer::Superseded(why) => {
+            Answer::Superseded(s, why) => {
+                self.max_held = self.max_held.max(s.held);
                 self.stale.push(b.clone());
                 self.superseded.push((b, why));
             }

@@ -117,10 +117,11 @@ async fn replay(node: &Arc<Backend>) {
                 // or the key is no longer its own, or the hint is bad: nowhere to go.
                 Answer::Acked(_) | Answer::Stale(_) | Answer::WrongShard(_) => {}
                 Answer::ClientFault(e) => debug!(node = node.name(), %e, "hint dropped"),
-                // The client was answered when the hint was made (PARTIAL, or OK with the
-                // node ejected); the coordinator that alone held it crashed.
-                Answer::Superseded(why) => {
-                    warn!(node = node.name(), %why, "hinted outcome lost with its coordinator");
+                // Newer than the hint too; but if the hint was a read-modify-write's outcome
+                // (its client answered when the hint was made: PARTIAL, or OK with the node
+                // ejected), it was lost with the coordinator that alone held it.
+                Answer::Superseded(_, why) => {
+                    warn!(node = node.name(), %why, "hinted write superseded after a takeover");
                 }
                 Answer::NodeFault(..) => failed.push(r),
             }

@@ -16,9 +16,10 @@ use super::coord::Refusal;
 use super::orphans::Late;
 use crate::cmd::tx::distinct_keys;
 use crate::cmd::{self, Command, Ctx};
+use crate::protocol::cluster::Stale;
 use crate::protocol::dump::DumpRecord;
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
-use crate::protocol::rmw::{RmwOutcome, not_coordinator_message};
+use crate::protocol::rmw::{RmwOutcome, not_coordinator_message, superseded_message};
 use crate::protocol::text::encode_reply_resp3;
 use crate::protocol::{Reply, Status};
 use crate::store::Store;
@@ -108,23 +109,24 @@ impl Node {
         let shard = self.shards().map.shard_for_key(key);
         let Some(window) = self.orphans.window(shard) else { return apply() };
         let reply = apply();
-        let (Reply::Raw(Status::Stale, _), Some(w)) = (&reply, window.as_ref()) else {
+        let (Reply::Raw(Status::Stale, payload), Some(w)) = (&reply, window.as_ref()) else {
             return reply;
         };
-        match w.judge(key, version) {
-            Late::Stale => reply,
-            Late::Superseded { base } => {
-                self.stats.outcomes_superseded.fetch_add(1, Ordering::Relaxed);
-                let msg = format!(
-                    "node {} took over shard {shard} from a crashed coordinator and ran a \
-                     read-modify-write over this key at version {base}, without this write \
-                     (version {version}): the outcome died with its coordinator",
-                    self.name
-                );
-                warn!(node = self.name, shard, version, base, "late outcome superseded");
-                Reply::error(Status::Superseded, msg)
-            }
-        }
+        let (Late::Superseded { base }, Some(stale)) =
+            (w.judge(key, version), Stale::decode(payload))
+        else {
+            return reply;
+        };
+        self.stats.outcomes_superseded.fetch_add(1, Ordering::Relaxed);
+        warn!(node = self.name, shard, version, base, "late outcome superseded");
+        let why = format!(
+            "node {} took over shard {shard} from a crashed coordinator and ran a \
+             read-modify-write over this key at version {base}, without this write (version \
+             {version}): the outcome died with its coordinator",
+            self.name
+        );
+        // The STALE reply's figures go along, so a blind write can re-stamp above them.
+        Reply::error(Status::Superseded, superseded_message(&why, stale))
     }
 
     fn refused(&self, shard: u32, refusal: Refusal) -> Reply {
