@@ -104,6 +104,37 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same failure again, for each of several requests one failure ended (an I/O
+    /// error keeps its kind and text).
+    pub(crate) fn duplicate(&self) -> Error {
+        let io = |e: &io::Error| io::Error::new(e.kind(), e.to_string());
+        match self {
+            Error::Timeout => Error::Timeout,
+            Error::Connect { addr, source } => {
+                Error::Connect { addr: addr.clone(), source: io(source) }
+            }
+            Error::ConnectionClosed { addr, reason } => {
+                Error::ConnectionClosed { addr: addr.clone(), reason: reason.clone() }
+            }
+            Error::Protocol(why) => Error::Protocol(why.clone()),
+            Error::Server { status, message } => {
+                Error::Server { status: *status, message: message.clone() }
+            }
+            Error::Auth { addr, status, message } => {
+                Error::Auth { addr: addr.clone(), status: *status, message: message.clone() }
+            }
+            Error::KeyTooLarge { len, max } => Error::KeyTooLarge { len: *len, max: *max },
+            Error::ValueTooLarge { len, max } => Error::ValueTooLarge { len: *len, max: *max },
+            Error::InvalidArgument(why) => Error::InvalidArgument(why.clone()),
+            Error::NoAddresses => Error::NoAddresses,
+            Error::InFlightLimit { limit } => Error::InFlightLimit { limit: *limit },
+            Error::TransactionConflict { attempts } => {
+                Error::TransactionConflict { attempts: *attempts }
+            }
+            Error::Io(e) => Error::Io(io(e)),
+        }
+    }
+
     /// Whether the request's deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)

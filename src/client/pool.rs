@@ -192,6 +192,20 @@ impl Pool {
         self.connection(deadline).await?.call_until(frame, deadline).await
     }
 
+    /// Sends all `frames` in one write on the next connection and awaits their replies
+    /// until `deadline`: one outcome per frame, in order (see
+    /// [`Connection::call_batch_until`]). A connection that cannot be had fails them all.
+    pub async fn call_batch_until(
+        &self,
+        frames: Vec<RequestFrame>,
+        deadline: Instant,
+    ) -> Vec<Outcome> {
+        match self.connection(deadline).await {
+            Ok(conn) => conn.call_batch_until(frames, deadline).await,
+            Err(e) => frames.iter().map(|_| Err(e.duplicate())).collect(),
+        }
+    }
+
     /// The next connection in round-robin order, connecting its slot if needed. While
     /// that slot reconnects, another slot's live connection is used instead.
     pub async fn connection(&self, deadline: Instant) -> Result<Arc<Connection>, Error> {

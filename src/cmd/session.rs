@@ -52,6 +52,56 @@ pub struct Session {
     pub client: Arc<ClientInfo>,
     /// MULTI's queue and the WATCHed keys.
     pub tx: super::tx::Transaction,
+    /// What the handler keeps between the requests of one turn (the router's open run).
+    pub handler_state: HandlerSlot,
+}
+
+/// A handler's own per-connection state, opaque to everything else. A cloned session
+/// starts with an empty slot: the state belongs to the live connection.
+#[derive(Default)]
+pub struct HandlerSlot(Option<Box<dyn std::any::Any + Send>>);
+
+impl HandlerSlot {
+    /// The state, if it is a `T`.
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.0.as_mut().and_then(|b| b.downcast_mut())
+    }
+
+    /// Takes the state out, if it is a `T` (anything else stays).
+    pub fn take<T: 'static>(&mut self) -> Option<T> {
+        match self.0.take()?.downcast::<T>() {
+            Ok(t) => Some(*t),
+            Err(other) => {
+                self.0 = Some(other);
+                None
+            }
+        }
+    }
+
+    /// The state as a `T`, made by `make` when the slot is empty or holds another type.
+    pub fn get_or_insert_with<T: Send + 'static>(&mut self, make: impl FnOnce() -> T) -> &mut T {
+        if !self.0.as_ref().is_some_and(|b| b.is::<T>()) {
+            self.0 = Some(Box::new(make()));
+        }
+        self.0.as_mut().and_then(|b| b.downcast_mut()).expect("the slot holds a T: checked or set")
+    }
+
+    /// Puts `state` in, replacing what was there.
+    pub fn set<T: Send + 'static>(&mut self, state: T) {
+        self.0 = Some(Box::new(state));
+    }
+}
+
+impl Clone for HandlerSlot {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl std::fmt::Debug for HandlerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "HandlerSlot(set)" } else { "HandlerSlot(empty)" })
+    }
 }
 
 impl Session {
@@ -68,6 +118,7 @@ impl Session {
             order: KeyOrder::default(),
             client: Arc::new(ClientInfo::new(id, peer)),
             tx: super::tx::Transaction::default(),
+            handler_state: HandlerSlot::default(),
         }
     }
 

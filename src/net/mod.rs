@@ -69,6 +69,11 @@ pub trait Handler: Send + Sync + 'static {
     /// server prefetches the keys' entries). Runs of one are common. The default does nothing.
     fn prepare(&self, _run: &[Inbound]) {}
 
+    /// Called once a turn's requests have all been handed to [`Handler::call`], before
+    /// any of their futures is polled for real: a handler that collects a turn's requests
+    /// into batches (the router) sends them now. The default does nothing.
+    fn end_turn(&self, _session: &mut Session) {}
+
     /// Starts answering one command. The connection loop handles QUIT itself. A future that
     /// is ready at once (the store's) skips the in-flight queue entirely.
     fn call(&self, session: &mut Session, command: Command) -> Self::Future;

@@ -198,21 +198,36 @@ impl Backend {
         frame: RequestFrame,
         deadline: Instant,
     ) -> Result<ResponseFrame, Error> {
-        let _in_flight = InFlight::enter(&self.in_flight);
+        let _in_flight = InFlight::enter(&self.in_flight, 1);
         let started = Instant::now();
-        let result = match self.traffic_pool().call_until(frame, deadline).await {
-            Ok(resp) => match resp.status() {
-                Some(s) if s.is_error() && !is_client_fault(s) => Err(Error::Server {
-                    status: s,
-                    message: String::from_utf8_lossy(&resp.payload).into_owned(),
-                }),
-                _ => Ok(resp),
-            },
-            Err(e) => Err(e),
-        };
+        let result = judge(self.traffic_pool().call_until(frame, deadline).await);
+        self.account(started.elapsed(), &result);
+        result
+    }
+
+    /// [`Backend::call`] for several requests sent in one write, on one connection, under
+    /// one deadline: one outcome per frame, in order.
+    pub async fn call_batch(
+        &self,
+        frames: Vec<RequestFrame>,
+        deadline: Instant,
+    ) -> Vec<Result<ResponseFrame, Error>> {
+        let n = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+        let _in_flight = InFlight::enter(&self.in_flight, n);
+        let started = Instant::now();
+        let outcomes = self.traffic_pool().call_batch_until(frames, deadline).await;
         let took = started.elapsed();
+        let results: Vec<_> = outcomes.into_iter().map(judge).collect();
+        for result in &results {
+            self.account(took, result);
+        }
+        results
+    }
+
+    /// Feeds one outcome to metrics, load signals and health.
+    fn account(&self, took: Duration, result: &Result<ResponseFrame, Error>) {
         self.metrics.record(took, result.as_ref().err());
-        match &result {
+        match result {
             Ok(_) => {
                 self.observe_latency(took);
                 self.health.record_success();
@@ -226,7 +241,6 @@ impl Backend {
             }) => {}
             Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),
         }
-        result
     }
 
     /// The calling thread's traffic pool: its worker's, or the background one.
@@ -317,20 +331,33 @@ pub fn observe(hlc: &Hlc, clock: u64) {
     }
 }
 
-/// Counts a request in flight until dropped, so a caller that gives up (a client that
+/// Counts requests in flight until dropped, so a caller that gives up (a client that
 /// disconnected) cannot leave the node looking busy to P2C forever.
-struct InFlight<'a>(&'a AtomicU32);
+struct InFlight<'a>(&'a AtomicU32, u32);
 
 impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicU32) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter)
+    fn enter(counter: &'a AtomicU32, n: u32) -> Self {
+        counter.fetch_add(n, Ordering::Relaxed);
+        Self(counter, n)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(self.1, Ordering::Relaxed);
+    }
+}
+
+/// A reply with an error status that is the node's fault, as an error; client faults
+/// (the request's own) stay replies.
+fn judge(outcome: Result<ResponseFrame, Error>) -> Result<ResponseFrame, Error> {
+    let resp = outcome?;
+    match resp.status() {
+        Some(s) if s.is_error() && !is_client_fault(s) => Err(Error::Server {
+            status: s,
+            message: String::from_utf8_lossy(&resp.payload).into_owned(),
+        }),
+        _ => Ok(resp),
     }
 }
 

@@ -179,6 +179,28 @@ pub async fn read(
     timeouts: &Timeouts,
     deadline: Instant,
 ) -> Result<ResponseFrame, Failed> {
+    read_after(policy, read, replicas, timeouts, deadline, None).await
+}
+
+/// A replica already asked for a read, and how that failed.
+#[derive(Debug)]
+pub struct Earlier {
+    /// The replica.
+    pub replica: Arc<Backend>,
+    /// Its failure.
+    pub error: Error,
+}
+
+/// [`read`] continuing a read that `earlier`'s replica already failed: that replica is
+/// not asked again, and its failure is the last one until another's replaces it.
+pub async fn read_after(
+    policy: ReadPolicy,
+    read: Read<'_>,
+    replicas: &[Arc<Backend>],
+    timeouts: &Timeouts,
+    deadline: Instant,
+    earlier: Option<Earlier>,
+) -> Result<ResponseFrame, Failed> {
     let Read { shard, key, frame } = read;
     if replicas.is_empty() {
         return Err(Failed::new(Failure::NoReplica, no_replicas(shard)));
@@ -186,8 +208,15 @@ pub async fn read(
     let usable = |b: &Backend| b.readable(shard, key);
     let caught_up = |b: &Backend| b.caught_up(shard, key);
     let mut tried = vec![false; replicas.len()];
-    let mut last: Option<(String, Error)> = None;
     let mut wrong_shard = false;
+    let mut last: Option<(String, Error)> = None;
+    if let Some(Earlier { replica, error }) = earlier {
+        for (i, b) in replicas.iter().enumerate() {
+            tried[i] |= Arc::ptr_eq(b, &replica);
+        }
+        wrong_shard = matches!(&error, Error::Server { status: Status::WrongShard, .. });
+        last = Some((replica.name().to_owned(), error));
+    }
     loop {
         // The rng is not Send, so it must not live across the await below.
         let pick =

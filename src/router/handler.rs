@@ -83,6 +83,12 @@ impl Handler for Router {
         command: Command,
         argv: Option<&Argv>,
     ) -> ReplyFuture {
+        // A request that cannot join the connection's open run sends it first, so the
+        // run's order ticket comes before any this request takes.
+        let op = super::run::Op::of(&command);
+        if op.is_none() {
+            self.seal_run(session);
+        }
         let command = match self.inner.gate.screen(session, command) {
             Screened::Forward(command) => command,
             Screened::Answer(reply) => return Box::pin(ready(reply)),
@@ -105,7 +111,18 @@ impl Handler for Router {
             }
             Plan::Forward => {}
         }
-        self.forward(session, command, argv)
+        let plain = !session.tx.in_multi() && session.tx.watching() == 0 && self.is_ready();
+        match op {
+            Some(op) if plain => self.join_run(session, command, op),
+            _ => {
+                self.seal_run(session);
+                self.forward(session, command, argv)
+            }
+        }
+    }
+
+    fn end_turn(&self, session: &mut Session) {
+        self.seal_run(session);
     }
 
     fn services(&self) -> Option<&Services> {
@@ -203,8 +220,17 @@ impl Router {
     }
 
     /// Counts how a forwarded command ended (`started` when it was sent on).
-    fn count(&self, started: Instant, result: Result<Reply, Failed>) -> Reply {
-        self.inner.stats.record(started.elapsed(), &result);
+    pub(super) fn count(&self, started: Instant, result: Result<Reply, Failed>) -> Reply {
+        self.counted(started.elapsed(), result)
+    }
+
+    /// Counts how a forwarded command ended, `took` after it was sent on.
+    pub(super) fn counted(
+        &self,
+        took: std::time::Duration,
+        result: Result<Reply, Failed>,
+    ) -> Reply {
+        self.inner.stats.record(took, &result);
         result.unwrap_or_else(|f| Reply::Error(f.reply))
     }
 

@@ -15,6 +15,7 @@
 
 mod allshards;
 pub mod backend;
+mod batch;
 mod config;
 mod env;
 pub mod fanout;
@@ -28,6 +29,7 @@ pub mod nodeview;
 mod probe;
 mod repair;
 mod rmw;
+mod run;
 mod scan;
 pub mod select;
 pub mod settings;

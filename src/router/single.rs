@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Router;
-use super::forward::{Failed, Read, read};
+use super::forward::{Earlier, Failed, Read, read_after};
 use super::write::{WriteReq, write};
 use crate::cmd::expiry::{TtlUnit, ttl_reply};
 use crate::cmd::{BlindWrite, Command};
@@ -71,13 +71,26 @@ impl Router {
         key: &[u8],
         frame: &RequestFrame,
     ) -> Result<ResponseFrame, Failed> {
+        self.read_frame_after(key, frame, None, None).await
+    }
+
+    /// [`Router::read_frame`] continuing a read `earlier`'s replica already failed, of a
+    /// request the router took on at `since` (its deadline counts from then; `None`: now).
+    pub(super) async fn read_frame_after(
+        &self,
+        key: &[u8],
+        frame: &RequestFrame,
+        mut earlier: Option<Earlier>,
+        since: Option<Instant>,
+    ) -> Result<ResponseFrame, Failed> {
         let mut retried = false;
         loop {
             let (t, policy) = (self.inner.settings.timeouts(), self.inner.settings.read_policy());
             let topo = self.inner.topology.load_full();
             let route = topo.route(key);
             let one = Read { shard: route.shard, key, frame };
-            match read(policy, one, route.targets, &t, Instant::now() + t.request).await {
+            let deadline = since.unwrap_or_else(Instant::now) + t.request;
+            match read_after(policy, one, route.targets, &t, deadline, earlier.take()).await {
                 Ok(resp) => return Ok(resp),
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 Err(f) => return Err(f),
@@ -101,6 +114,16 @@ impl Router {
     /// A blind write of one key: OK for a value, the count of live keys removed for a
     /// delete (DEL of one key).
     pub(super) async fn blind_write(&self, command: &Command) -> Result<Reply, Failed> {
+        self.blind_write_since(command, None).await
+    }
+
+    /// [`Router::blind_write`] of a request the router took on at `since` (its deadline
+    /// counts from then; `None`: now).
+    pub(super) async fn blind_write_since(
+        &self,
+        command: &Command,
+        since: Option<Instant>,
+    ) -> Result<Reply, Failed> {
         let mut writes = command.blind_writes();
         let deletes = writes.all_deletes();
         let (Some(w), None) = (writes.next(), writes.next()) else {
@@ -110,25 +133,27 @@ impl Router {
             );
             return Err(Failed::refused(ErrorReply::new(Status::Internal, msg)));
         };
-        let acks = self.write_one(w).await?;
+        let acks = self.write_one(w, since).await?;
         Ok(if deletes { Reply::Int(i64::from(acks.iter().any(|a| a.applied))) } else { Reply::Ok })
     }
 
     /// Stamps `w` and writes it to every replica of its key's shard (same retry rule as
     /// reads); returns the replicas' acks. An absolute expiry becomes the time left at the
-    /// stamp, and one already passed makes the write a delete.
-    pub(super) async fn write_one(&self, w: BlindWrite) -> Result<Vec<Ack>, Failed> {
+    /// stamp, and one already passed makes the write a delete. The request's deadline
+    /// counts from `since` (`None`: now).
+    pub(super) async fn write_one(
+        &self,
+        w: BlindWrite,
+        since: Option<Instant>,
+    ) -> Result<Vec<Ack>, Failed> {
         let mut retried = false;
         loop {
             let (t, ack) = (self.inner.settings.timeouts(), self.inner.settings.write_ack());
             let topo = self.inner.topology.load_full();
             let route = topo.route(&w.key);
-            let version = self.inner.hlc.now();
-            let left = w.expiry.left_now();
-            let value = w.value.clone().filter(|_| left.is_some());
-            let ttl = left.flatten().filter(|_| value.is_some());
-            let req = WriteReq { shard: route.shard, key: w.key.clone(), value, ttl, version };
-            match write(route, req, ack, &t, Instant::now() + t.request).await {
+            let req = stamp(route.shard, &w, self.inner.hlc.now());
+            let deadline = since.unwrap_or_else(Instant::now) + t.request;
+            match write(route, req, ack, &t, deadline).await {
                 Ok(acks) => return Ok(acks),
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 Err(f) => return Err(f),
@@ -137,7 +162,16 @@ impl Router {
     }
 }
 
+/// The versioned write of `w` at `version`: an absolute expiry becomes the time left now,
+/// and one already passed makes the write a delete.
+pub(super) fn stamp(shard: u32, w: &BlindWrite, version: u64) -> WriteReq {
+    let left = w.expiry.left_now();
+    let value = w.value.clone().filter(|_| left.is_some());
+    let ttl = left.flatten().filter(|_| value.is_some());
+    WriteReq { shard, key: w.key.clone(), value, ttl, version }
+}
+
 /// A typed request about one key.
-fn key_frame(op: Opcode, key: &Bytes) -> RequestFrame {
+pub(super) fn key_frame(op: Opcode, key: &Bytes) -> RequestFrame {
     RequestFrame { opcode: op as u8, key: key.clone(), ..Default::default() }
 }

@@ -48,7 +48,7 @@ impl Router {
         let topo = self.inner.topology.load_full();
         let writes = last_per_key(command.blind_writes());
         let keys: Vec<Bytes> = writes.iter().map(|w| w.key.clone()).collect();
-        let results = join_all(writes.into_iter().map(|w| self.write_one(w))).await;
+        let results = join_all(writes.into_iter().map(|w| self.write_one(w, None))).await;
         let removed =
             results.iter().filter(|r| r.as_ref().is_ok_and(|a| a.iter().any(|a| a.applied)));
         let removed = i64::try_from(removed.count()).unwrap_or(i64::MAX);

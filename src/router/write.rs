@@ -97,7 +97,8 @@ pub struct WriteReq {
 }
 
 impl WriteReq {
-    fn frame(&self) -> RequestFrame {
+    /// The VSET (or VDEL) frame of the write.
+    pub fn frame(&self) -> RequestFrame {
         let ttl_ms =
             self.ttl.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
         versioned_frame(self.key.clone(), self.value.as_deref(), ttl_ms, self.version)

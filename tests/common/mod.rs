@@ -55,6 +55,7 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
 }
 
 mod fake;
+pub mod fakenode;
 mod process;
 mod wire;
 

@@ -46,6 +46,7 @@ impl<H: Handler> Conn<'_, H> {
             }
         };
         self.run = run;
+        self.handler.end_turn(&mut self.session);
         self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
         if handled > 0 {
             let at = clock.unwrap_or(now);

@@ -1,0 +1,225 @@
+//! Sending a sealed run ([`super::run`]): each request is placed on its backends (a read on
+//! one replica picked as [`super::forward::read`] picks, a write on every replica, stamped
+//! as [`Router::write_one`] stamps), each backend gets its requests as one write under one
+//! deadline, and the replies are matched back in request order.
+//!
+//! Only the plain case is finished here: a read answered, a write acked by every replica.
+//! A write is sent in a run only when its shard has no movers, every replica is up and
+//! writable, the write-ack mode waits for every answer and the replicas admit its size.
+//! Anything else (a request that cannot be placed so, a failure, a STALE, a SUPERSEDED,
+//! WRONG_SHARD) takes the request out of the run to be forwarded alone, by the same path
+//! as any request: a read fails over to the other replicas (not the one that failed), a
+//! write is stamped again and written to every replica with its re-stamps, hints and
+//! verdict. Writing a versioned write again under a newer version is what a re-stamp does
+//! anyway, so a write that took that path is one of the outcomes the plain path can have.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tokio::time::Instant;
+
+use super::Router;
+use super::backend::Backend;
+use super::fanout::Answer;
+use super::forward::Earlier;
+use super::run::{Item, Op};
+use super::select::{ReadPolicy, next_replica};
+use super::single::{key_frame, stamp};
+use super::topology::Topology;
+use super::write::WriteAck;
+use crate::client::Error;
+use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
+use crate::protocol::{Opcode, Reply};
+
+/// Where one request of a run went.
+enum Placed {
+    /// Nowhere: it is forwarded alone.
+    Alone,
+    /// A read, to one replica.
+    Read,
+    /// A write, to `due` replicas; `applied` if some removed a live key (for a delete).
+    Write { due: usize, failed: bool, applied: bool },
+}
+
+/// The requests of a run bound for one backend, reads or writes (each kind has its own
+/// deadline).
+struct Group {
+    backend: Arc<Backend>,
+    write: bool,
+    frames: Vec<RequestFrame>,
+    /// The run index of each frame's request.
+    owners: Vec<usize>,
+}
+
+/// How a run's requests are placed: the router's settings when it was sealed.
+struct Placing<'a> {
+    topo: &'a Topology,
+    policy: ReadPolicy,
+    /// Writes may be sent in the run (the write-ack mode waits for every answer).
+    writes: bool,
+}
+
+impl Router {
+    /// Sends a run's requests and returns their replies in order.
+    pub(super) async fn send_run(&self, items: Vec<Item>) -> Vec<Reply> {
+        let started = Instant::now();
+        let settings = &self.inner.settings;
+        let t = settings.timeouts();
+        let topo = self.inner.topology.load_full();
+        let how = Placing {
+            topo: &topo,
+            policy: settings.read_policy(),
+            writes: matches!(settings.write_ack(), WriteAck::Healthy | WriteAck::All),
+        };
+        let (mut placed, mut groups) = self.place(&items, &how);
+        let deadline = started + t.write.max(t.read_try).min(t.request);
+        let sends = groups
+            .iter_mut()
+            .map(|g| g.backend.call_batch(std::mem::take(&mut g.frames), deadline));
+        let results = join_all(sends).await;
+        let mut replies: Vec<Option<Reply>> = (0..items.len()).map(|_| None).collect();
+        let mut earlier: Vec<Option<Earlier>> = (0..items.len()).map(|_| None).collect();
+        for (group, results) in groups.iter().zip(results) {
+            for (&i, result) in group.owners.iter().zip(results) {
+                match take_answer(&group.backend, &mut placed[i], result) {
+                    Ok(Some(reply)) => replies[i] = Some(reply),
+                    Ok(None) => {}
+                    Err(e) => earlier[i] = Some(e),
+                }
+            }
+        }
+        let took = started.elapsed();
+        let mut alone = Vec::new();
+        for (i, (item, place)) in items.into_iter().zip(&placed).enumerate() {
+            match (place, replies[i].take()) {
+                (_, Some(reply)) => replies[i] = Some(self.counted(took, Ok(reply))),
+                (Placed::Write { due: 0, failed: false, applied }, None) => {
+                    let reply = write_reply(&item.op, *applied);
+                    replies[i] = Some(self.counted(took, Ok(reply)));
+                }
+                _ => alone.push((i, item, earlier[i].take())),
+            }
+        }
+        let again = join_all(alone.into_iter().map(|(i, item, earlier)| async move {
+            (i, self.alone(item, earlier, started).await)
+        }))
+        .await;
+        for (i, reply) in again {
+            replies[i] = Some(reply);
+        }
+        replies.into_iter().map(|r| r.unwrap_or_else(super::run::lost)).collect()
+    }
+
+    /// Places every request of a run; the rng lives only here, never across an await.
+    fn place(&self, items: &[Item], how: &Placing<'_>) -> (Vec<Placed>, Vec<Group>) {
+        let mut rng = rand::thread_rng();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut add = |backend: &Arc<Backend>, write: bool, frame: RequestFrame, owner: usize| {
+            let at =
+                groups.iter().position(|g| g.write == write && Arc::ptr_eq(&g.backend, backend));
+            let group = match at {
+                Some(at) => &mut groups[at],
+                None => {
+                    let backend = backend.clone();
+                    groups.push(Group { backend, write, frames: vec![], owners: vec![] });
+                    let last = groups.len() - 1;
+                    &mut groups[last]
+                }
+            };
+            group.frames.push(frame);
+            group.owners.push(owner);
+        };
+        let mut placed = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let place = match &item.op {
+                Op::Get(key) => {
+                    let route = how.topo.route(key);
+                    let (shard, targets) = (route.shard, route.targets);
+                    let tried = vec![false; targets.len()];
+                    let usable = |b: &Backend| b.readable(shard, key);
+                    let caught_up = |b: &Backend| b.caught_up(shard, key);
+                    match next_replica(how.policy, targets, &tried, usable, caught_up, &mut rng) {
+                        Some(r) => {
+                            add(&targets[r], false, key_frame(Opcode::Get, key), i);
+                            Placed::Read
+                        }
+                        None => Placed::Alone,
+                    }
+                }
+                Op::Write { write, .. } if how.writes => {
+                    let route = how.topo.route(&write.key);
+                    let targets = route.targets;
+                    let value_len = write.value.as_ref().map_or(0, |v| v.len());
+                    let plain = |b: &Arc<Backend>| {
+                        !b.health().is_ejected()
+                            && b.writable()
+                            && b.view().admits(b.name(), write.key.len(), value_len).is_ok()
+                    };
+                    if route.replicas == 0
+                        || route.replicas != targets.len()
+                        || !targets.iter().all(plain)
+                    {
+                        Placed::Alone
+                    } else {
+                        let frame = stamp(route.shard, write, self.inner.hlc.now()).frame();
+                        for b in targets {
+                            add(b, true, frame.clone(), i);
+                        }
+                        Placed::Write { due: targets.len(), failed: false, applied: false }
+                    }
+                }
+                Op::Write { .. } => Placed::Alone,
+            };
+            placed.push(place);
+        }
+        (placed, groups)
+    }
+
+    /// Forwards a request of a run alone, by the path every request takes, within what is
+    /// left of its time (it was taken on at `since`); a read does not go back to the
+    /// replica that failed it in the run.
+    async fn alone(&self, item: Item, earlier: Option<Earlier>, since: Instant) -> Reply {
+        let result = match &item.op {
+            Op::Get(key) => {
+                let frame = key_frame(Opcode::Get, key);
+                let result = self.read_frame_after(key, &frame, earlier, Some(since)).await;
+                result.map(|resp| to_reply(Opcode::Get, &resp))
+            }
+            Op::Write { .. } => self.blind_write_since(&item.command, Some(since)).await,
+        };
+        self.count(since, result)
+    }
+}
+
+/// Takes one backend's answer to one request of a run: the reply when the request is
+/// done, `None` when it waits for more answers (or must go alone), or the read's failure.
+fn take_answer(
+    backend: &Arc<Backend>,
+    place: &mut Placed,
+    result: Result<ResponseFrame, Error>,
+) -> Result<Option<Reply>, Earlier> {
+    match place {
+        Placed::Read => match result {
+            Ok(resp) => Ok(Some(to_reply(Opcode::Get, &resp))),
+            Err(error) => Err(Earlier { replica: backend.clone(), error }),
+        },
+        Placed::Write { due, failed, applied } => {
+            *due = due.saturating_sub(1);
+            match Answer::of(backend, result) {
+                Answer::Acked(ack) => *applied |= ack.applied,
+                _ => *failed = true,
+            }
+            Ok(None)
+        }
+        Placed::Alone => Ok(None),
+    }
+}
+
+/// The client's reply to a write every replica acked: OK, or for a delete the count of
+/// live keys removed.
+fn write_reply(op: &Op, applied: bool) -> Reply {
+    match op {
+        Op::Write { deletes: true, .. } => Reply::Int(i64::from(applied)),
+        _ => Reply::Ok,
+    }
+}

@@ -1,0 +1,192 @@
+//! Run-level forwarding of the hot path. While the connection loop hands a turn's requests
+//! over, the GETs and the blind one-key writes (SET, SETEX, a one-key DEL, ...) on distinct
+//! keys are collected into one *run* on the connection instead of each becoming its own
+//! forwarding future. When the turn ends, or before the first request that cannot join,
+//! the run is sealed: it takes one order ticket for all its keys (so the connection's later
+//! requests on them wait for it, and it for earlier ones), and [`super::batch`] sends it as
+//! one write per backend.
+//!
+//! Each request of the run gets a small [`Member`] future holding its place in the
+//! connection's reply order; the run's first member drives the whole run, and every member
+//! is woken when the replies are in.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::Router;
+use super::handler::ReplyFuture;
+use crate::cmd::order::KeyOrder;
+use crate::cmd::{BlindWrite, Command, Route, Session};
+use crate::protocol::{Reply, Status};
+
+/// Most requests in one run; a longer turn seals a run and opens another. Runs check
+/// their keys for repeats by a linear scan, which this keeps cheap.
+pub const MAX_RUN: usize = 64;
+
+/// What a request of a run is.
+pub(super) enum Op {
+    /// A GET of the key.
+    Get(Bytes),
+    /// One blind write; `deletes` when the command is a delete (DEL of one key).
+    Write { write: BlindWrite, deletes: bool },
+}
+
+impl Op {
+    /// How `command` can travel in a run, if it can.
+    pub(super) fn of(command: &Command) -> Option<Op> {
+        match command {
+            Command::Get(key) => Some(Op::Get(key.clone())),
+            c if c.route() == Route::Write => {
+                let mut writes = c.blind_writes();
+                let deletes = writes.all_deletes();
+                match (writes.next(), writes.next()) {
+                    (Some(write), None) => Some(Op::Write { write, deletes }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn key(&self) -> &Bytes {
+        match self {
+            Op::Get(key) => key,
+            Op::Write { write, .. } => &write.key,
+        }
+    }
+}
+
+/// A request of a run: the command (for the path it takes alone when it must) and what
+/// it is.
+pub(super) struct Item {
+    pub(super) command: Command,
+    pub(super) op: Op,
+}
+
+/// The run being collected on a connection, kept in its session's handler slot.
+#[derive(Default)]
+struct OpenRun {
+    items: Vec<Item>,
+    keys: Vec<Bytes>,
+    shared: Option<Arc<RunShared>>,
+}
+
+type Driver = Pin<Box<dyn Future<Output = Vec<Reply>> + Send>>;
+
+/// What a run's members share: the run's future until it is done, then the replies.
+#[derive(Default)]
+struct RunShared {
+    state: Mutex<RunState>,
+}
+
+#[derive(Default)]
+struct RunState {
+    driver: Option<Driver>,
+    done: bool,
+    replies: Vec<Option<Reply>>,
+    /// The members waiting (all but the first, which drives the run).
+    wakers: Vec<Option<Waker>>,
+}
+
+impl RunShared {
+    fn start(&self, driver: Driver) {
+        let wakers = {
+            let mut st = self.state.lock();
+            st.driver = Some(driver);
+            std::mem::take(&mut st.wakers)
+        };
+        wakers.into_iter().flatten().for_each(Waker::wake);
+    }
+}
+
+/// One request's place in a run: resolves to its reply.
+struct Member {
+    shared: Arc<RunShared>,
+    index: usize,
+}
+
+impl Future for Member {
+    type Output = Reply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        let index = self.index;
+        let mut st = self.shared.state.lock();
+        if let Some(reply) = st.replies.get_mut(index).and_then(Option::take) {
+            return Poll::Ready(reply);
+        }
+        if st.done {
+            return Poll::Ready(lost());
+        }
+        if index == 0 {
+            if let Some(driver) = st.driver.as_mut() {
+                let Poll::Ready(replies) = driver.as_mut().poll(cx) else {
+                    return Poll::Pending;
+                };
+                st.driver = None;
+                st.done = true;
+                st.replies = replies.into_iter().map(Some).collect();
+                let mine = st.replies.first_mut().and_then(Option::take);
+                let wakers = std::mem::take(&mut st.wakers);
+                drop(st);
+                wakers.into_iter().flatten().for_each(Waker::wake);
+                return Poll::Ready(mine.unwrap_or_else(lost));
+            }
+        }
+        if st.wakers.len() <= index {
+            st.wakers.resize_with(index + 1, || None);
+        }
+        match &mut st.wakers[index] {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// A member whose run ended without its reply (a bug; never expected).
+pub(super) fn lost() -> Reply {
+    Reply::error(Status::Internal, "a forwarded run ended without this request's reply")
+}
+
+impl Router {
+    /// Adds a request to the connection's open run (sealing the run first if it is full
+    /// or already has the key); the request's reply future.
+    pub(super) fn join_run(&self, session: &mut Session, command: Command, op: Op) -> ReplyFuture {
+        let run = session.handler_state.get_or_insert_with(OpenRun::default);
+        if run.items.len() >= MAX_RUN || run.keys.contains(op.key()) {
+            self.seal(run, &session.order);
+        }
+        let shared = run.shared.get_or_insert_with(Arc::default).clone();
+        let index = run.items.len();
+        run.keys.push(op.key().clone());
+        run.items.push(Item { command, op });
+        Box::pin(Member { shared, index })
+    }
+
+    /// Sends the connection's open run, if it has one.
+    pub(super) fn seal_run(&self, session: &mut Session) {
+        if let Some(run) = session.handler_state.get_mut::<OpenRun>() {
+            self.seal(run, &session.order);
+        }
+    }
+
+    fn seal(&self, run: &mut OpenRun, order: &KeyOrder) {
+        let Some(shared) = run.shared.take() else { return };
+        let items = std::mem::take(&mut run.items);
+        // Every key as written: a later read of a key the run only reads waits for the run
+        // too, which costs nothing in order and keeps one ticket for the whole run.
+        let ticket = order.enter(std::mem::take(&mut run.keys), true);
+        let router = self.clone();
+        shared.start(Box::pin(async move {
+            ticket.ready().await;
+            let replies = router.send_run(items).await;
+            drop(ticket);
+            replies
+        }));
+    }
+}
