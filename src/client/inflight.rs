@@ -112,18 +112,12 @@ impl InFlight {
     /// Marks a request as written. `false` means its caller already gave up, so the
     /// writer must skip the frame.
     pub(crate) fn mark_sent(&mut self, id: u32) -> bool {
-        match self.entries.remove(&id) {
-            Some(Entry::Queued(w)) => {
-                self.entries.insert(id, Entry::Sent(w));
-                true
-            }
-            Some(other) => {
-                // Already sent or abandoned: never write the same id twice.
-                self.entries.insert(id, other);
-                false
-            }
-            None => false,
-        }
+        let Some(entry) = self.entries.get_mut(&id) else { return false };
+        // Already sent or abandoned: never write the same id twice.
+        let Entry::Queued(_) = entry else { return false };
+        let Entry::Queued(w) = std::mem::replace(entry, Entry::Abandoned) else { return false };
+        *entry = Entry::Sent(w);
+        true
     }
 
     /// The caller of `id` gave up. Returns `true` when abandoned requests exceed the

@@ -130,6 +130,13 @@ impl Router {
             group.owners.push(owner);
         };
         let mut placed = Vec::with_capacity(items.len());
+        // The run's versions in one update of the router's clock, which every worker
+        // thread shares (a version not used leaves a gap, which is harmless).
+        let writes = items.iter().filter(|item| matches!(item.op, Op::Write { .. })).count();
+        let (mut version, step) = match writes {
+            0 => (0, 0),
+            n => self.inner.hlc.now_run(n),
+        };
         for (i, item) in items.iter().enumerate() {
             let place = match &item.op {
                 Op::Get(key) => {
@@ -161,7 +168,8 @@ impl Router {
                     {
                         Placed::Alone
                     } else {
-                        let frame = stamp(route.shard, write, self.inner.hlc.now()).frame();
+                        let frame = stamp(route.shard, write, version).frame();
+                        version = version.saturating_add(step);
                         for b in targets {
                             add(b, true, frame.clone(), i);
                         }
