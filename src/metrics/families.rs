@@ -97,8 +97,8 @@ impl<'a> Out<'a> {
             "Client connections refused at the connection limit.",
             get(&net.rejected),
         )?;
-        self.counter("shale_net_received_bytes", "Bytes read from clients.", get(&net.bytes_in))?;
-        self.counter("shale_net_sent_bytes", "Bytes written to clients.", get(&net.bytes_out))?;
+        self.counter("shale_net_received_bytes", "Bytes read from clients.", net.bytes_in.get())?;
+        self.counter("shale_net_sent_bytes", "Bytes written to clients.", net.bytes_out.get())?;
         self.commands(&net.by_command)
     }
 

@@ -9,7 +9,6 @@
 //! makes no progress for the output timeout. Replies leave in request order.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 use futures_util::FutureExt as _;
@@ -202,14 +201,14 @@ impl<H: Handler> Conn<'_, H> {
                 event = std::future::poll_fn(|cx| io.poll(cx, &mut self.rbuf, &mut self.wbuf, reading)),
                     if reading || !io.is_flushed(&self.wbuf) => match event {
                     IoEvent::Wrote => {
-                        self.stats.bytes_out.fetch_add(io.take_written(), Ordering::Relaxed);
+                        self.stats.bytes_out.add(io.take_written());
                         st.clock.last_write = Instant::now();
                         None
                     }
                     IoEvent::WriteFailed => Some(End::Io),
                     IoEvent::Read(res) => {
                         if let Ok(n) = res {
-                            self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                            self.stats.bytes_in.add(n as u64);
                         }
                         st.on_read(res, mid_frame)
                     }
@@ -266,7 +265,7 @@ impl<H: Handler> Conn<'_, H> {
         // Replies of a request/response client go out at once, without another turn
         // through the select (which would only find the socket writable).
         let flushed = std::mem::take(&mut st.flush_now).then(|| io.try_flush(&mut self.wbuf));
-        self.stats.bytes_out.fetch_add(io.take_written(), Ordering::Relaxed);
+        self.stats.bytes_out.add(io.take_written());
         if flushed == Some(false) {
             return Err(End::Io);
         }

@@ -43,7 +43,7 @@ pub use listener::{BindError, Listener, Listeners, bind, bind_std, serve};
 pub use log_limit::LogLimit;
 pub use shutdown::{Hangup, Running, Signals, reload_tls_on_hangup};
 pub use stream::Stream;
-pub use tally::{CommandCount, CommandTally};
+pub use tally::{CommandCount, CommandTally, Striped};
 pub use workers::{WORKER_TIMER_TICK, spawn_service, worker_index};
 
 /// What the server or router does with each decoded request.
@@ -103,11 +103,11 @@ pub struct NetStats {
     /// Connections refused because of the connection limit.
     pub rejected: AtomicU64,
     /// Requests processed since start.
-    pub commands: AtomicU64,
+    pub commands: Striped,
     /// Bytes read from client sockets.
-    pub bytes_in: AtomicU64,
+    pub bytes_in: Striped,
     /// Bytes written to client sockets.
-    pub bytes_out: AtomicU64,
+    pub bytes_out: Striped,
     /// Requests by command and outcome, latency by class.
     pub by_command: CommandTally,
 }
@@ -124,14 +124,15 @@ impl NetStats {
             open: Self::get(&self.connections),
             accepted: Self::get(&self.accepted),
             rejected: Self::get(&self.rejected),
-            commands: Self::get(&self.commands),
+            commands: self.commands.get(),
         }
     }
 
     /// Zeroes the cumulative counters (CONFIG RESETSTAT); open connections stay counted.
     pub fn reset(&self) {
-        for c in [&self.accepted, &self.rejected, &self.commands] {
+        for c in [&self.accepted, &self.rejected] {
             c.store(0, Ordering::Relaxed);
         }
+        self.commands.reset();
     }
 }

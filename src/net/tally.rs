@@ -334,6 +334,36 @@ fn name_hash(name: &str) -> usize {
 
 /// This thread's stripe, assigned round robin the first time a thread counts (also the
 /// client's and router's metrics' stripe, `client::metrics`).
+/// A counter many threads add to: one copy per stripe, each on a cache line of its own, so
+/// worker threads never write the same line; summed on read.
+#[derive(Debug, Default)]
+pub struct Striped {
+    stripes: [PaddedU64; STRIPES],
+}
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedU64(AtomicU64);
+
+impl Striped {
+    /// Adds `n` (nothing at all for 0).
+    pub fn add(&self, n: u64) {
+        if n != 0 {
+            self.stripes[stripe_index()].0.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The sum of every stripe.
+    pub fn get(&self) -> u64 {
+        self.stripes.iter().map(|s| s.0.load(Ordering::Relaxed)).fold(0, u64::wrapping_add)
+    }
+
+    /// Zeroes the counter.
+    pub fn reset(&self) {
+        self.stripes.iter().for_each(|s| s.0.store(0, Ordering::Relaxed));
+    }
+}
+
 pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {

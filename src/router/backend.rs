@@ -6,7 +6,7 @@
 //! readiness, clock), and the load signals P2C reads (requests in flight, EWMA latency).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::health::{Failure, Flip, Health};
 use super::hints::Hints;
+use super::load::Load;
 use super::nodeview::NodeView;
 use super::topology::BackendSettings;
 use crate::client::ClientMetrics;
@@ -23,9 +24,6 @@ use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{NodeStatus, node_status_frame};
 use crate::version::Hlc;
-
-/// Weight of the newest sample in the latency EWMA.
-const EWMA_ALPHA: f64 = 0.3;
 
 /// Reconnect backoff of the traffic pool: short, because health (not the pool) decides
 /// when a node gets traffic, and a readmitted node must be usable at once.
@@ -53,8 +51,7 @@ pub struct Backend {
     view: Arc<NodeView>,
     last_repair_error: parking_lot::Mutex<Option<String>>,
     hlc: Arc<Hlc>,
-    in_flight: AtomicU32,
-    ewma_us: AtomicU64,
+    load: Load,
     metrics: Metrics,
     probes: AtomicU64,
     probe_failures: AtomicU64,
@@ -101,8 +98,7 @@ impl Backend {
             view,
             last_repair_error: parking_lot::Mutex::new(None),
             hlc: s.hlc.clone(),
-            in_flight: AtomicU32::new(0),
-            ewma_us: AtomicU64::new(0f64.to_bits()),
+            load: Load::default(),
             metrics: Metrics::default(),
             probes: AtomicU64::new(0),
             probe_failures: AtomicU64::new(0),
@@ -186,8 +182,8 @@ impl Backend {
 
     /// P2C's load score: EWMA latency x (in flight + 1) / weight. Lower is better.
     pub fn load_score(&self) -> f64 {
-        let ewma = f64::from_bits(self.ewma_us.load(Ordering::Relaxed)).max(1.0);
-        let in_flight = f64::from(self.in_flight.load(Ordering::Relaxed)) + 1.0;
+        let ewma = self.load.ewma_us().max(1.0);
+        let in_flight = self.load.in_flight() as f64 + 1.0;
         ewma * in_flight / f64::from(self.weight)
     }
 
@@ -198,7 +194,7 @@ impl Backend {
         frame: RequestFrame,
         deadline: Instant,
     ) -> Result<ResponseFrame, Error> {
-        let _in_flight = InFlight::enter(&self.in_flight, 1);
+        let _in_flight = self.load.enter(1);
         let started = Instant::now();
         let result = judge(self.traffic_pool().call_until(frame, deadline).await);
         self.account(started.elapsed(), &result);
@@ -212,8 +208,7 @@ impl Backend {
         frames: Vec<RequestFrame>,
         deadline: Instant,
     ) -> Vec<Result<ResponseFrame, Error>> {
-        let n = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-        let _in_flight = InFlight::enter(&self.in_flight, n);
+        let _in_flight = self.load.enter(frames.len() as u64);
         let started = Instant::now();
         let outcomes = self.traffic_pool().call_batch_until(frames, deadline).await;
         let took = started.elapsed();
@@ -229,7 +224,7 @@ impl Backend {
         self.metrics.record(took, result.as_ref().err());
         match result {
             Ok(_) => {
-                self.observe_latency(took);
+                self.load.observe(took);
                 self.health.record_success();
             }
             // A map disagreement, a shard not ready yet, a clock disagreement or another
@@ -284,16 +279,8 @@ impl Backend {
             probes: self.probes.load(Ordering::Relaxed),
             probe_failures: self.probe_failures.load(Ordering::Relaxed),
             ejections: self.health.ejections(),
-            in_flight: self.in_flight.load(Ordering::Relaxed),
+            in_flight: u32::try_from(self.load.in_flight()).unwrap_or(u32::MAX),
         }
-    }
-
-    fn observe_latency(&self, took: Duration) {
-        let sample = took.as_secs_f64() * 1e6;
-        let old = f64::from_bits(self.ewma_us.load(Ordering::Relaxed));
-        let new = if old == 0.0 { sample } else { old + EWMA_ALPHA * (sample - old) };
-        // A lost race drops one sample, which an average can afford.
-        self.ewma_us.store(new.to_bits(), Ordering::Relaxed);
     }
 
     fn on_flip(&self, flip: Option<Flip>) {
@@ -328,23 +315,6 @@ pub struct BackendSnapshot {
 pub fn observe(hlc: &Hlc, clock: u64) {
     if crate::version::within_skew(clock) {
         hlc.observe(clock);
-    }
-}
-
-/// Counts requests in flight until dropped, so a caller that gives up (a client that
-/// disconnected) cannot leave the node looking busy to P2C forever.
-struct InFlight<'a>(&'a AtomicU32, u32);
-
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicU32, n: u32) -> Self {
-        counter.fetch_add(n, Ordering::Relaxed);
-        Self(counter, n)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 

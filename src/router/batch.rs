@@ -43,8 +43,8 @@ enum Placed {
 
 /// The requests of a run bound for one backend, reads or writes (each kind has its own
 /// deadline).
-struct Group {
-    backend: Arc<Backend>,
+struct Group<'a> {
+    backend: &'a Arc<Backend>,
     write: bool,
     frames: Vec<RequestFrame>,
     /// The run index of each frame's request.
@@ -81,7 +81,7 @@ impl Router {
         let mut earlier: Vec<Option<Earlier>> = (0..items.len()).map(|_| None).collect();
         for (group, results) in groups.iter().zip(results) {
             for (&i, result) in group.owners.iter().zip(results) {
-                match take_answer(&group.backend, &mut placed[i], result) {
+                match take_answer(group.backend, &mut placed[i], result) {
                     Ok(Some(reply)) => replies[i] = Some(reply),
                     Ok(None) => {}
                     Err(e) => earlier[i] = Some(e),
@@ -111,24 +111,24 @@ impl Router {
     }
 
     /// Places every request of a run; the rng lives only here, never across an await.
-    fn place(&self, items: &[Item], how: &Placing<'_>) -> (Vec<Placed>, Vec<Group>) {
+    fn place<'a>(&self, items: &[Item], how: &Placing<'a>) -> (Vec<Placed>, Vec<Group<'a>>) {
         let mut rng = rand::thread_rng();
-        let mut groups: Vec<Group> = Vec::new();
-        let mut add = |backend: &Arc<Backend>, write: bool, frame: RequestFrame, owner: usize| {
-            let at =
-                groups.iter().position(|g| g.write == write && Arc::ptr_eq(&g.backend, backend));
-            let group = match at {
-                Some(at) => &mut groups[at],
-                None => {
-                    let backend = backend.clone();
-                    groups.push(Group { backend, write, frames: vec![], owners: vec![] });
-                    let last = groups.len() - 1;
-                    &mut groups[last]
-                }
+        let mut groups: Vec<Group<'a>> = Vec::new();
+        let mut add =
+            |backend: &'a Arc<Backend>, write: bool, frame: RequestFrame, owner: usize| {
+                let at =
+                    groups.iter().position(|g| g.write == write && Arc::ptr_eq(g.backend, backend));
+                let group = match at {
+                    Some(at) => &mut groups[at],
+                    None => {
+                        groups.push(Group { backend, write, frames: vec![], owners: vec![] });
+                        let last = groups.len() - 1;
+                        &mut groups[last]
+                    }
+                };
+                group.frames.push(frame);
+                group.owners.push(owner);
             };
-            group.frames.push(frame);
-            group.owners.push(owner);
-        };
         let mut placed = Vec::with_capacity(items.len());
         // The run's versions in one update of the router's clock, which every worker
         // thread shares (a version not used leaves a gap, which is harmless).

@@ -24,6 +24,7 @@ mod handler;
 pub mod health;
 pub mod hintlog;
 pub mod hints;
+mod load;
 mod multikey;
 pub mod nodeview;
 mod probe;

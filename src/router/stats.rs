@@ -75,7 +75,7 @@ pub fn sections(
     };
     let mut overall = Section::new("Stats");
     overall
-        .field("commands", n(&net.commands))
+        .field("commands", net.commands.get())
         .field("requests", m.requests)
         .field("errors", m.errors)
         .field("errors_unavailable", n(&stats.unavailable))

@@ -2,7 +2,6 @@
 //! time, showing each run to [`Handler::prepare`], handing each request to the handler
 //! (with the session's observer around it) and encoding the replies that are ready.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tokio_util::codec::Decoder;
@@ -47,7 +46,7 @@ impl<H: Handler> Conn<'_, H> {
         };
         self.run = run;
         self.handler.end_turn(&mut self.session);
-        self.stats.commands.fetch_add(handled as u64, Ordering::Relaxed);
+        self.stats.commands.add(handled as u64);
         if handled > 0 {
             let at = clock.unwrap_or(now);
             self.observer.publish(&self.session, at, &self.rbuf, &self.wbuf);
