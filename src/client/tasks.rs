@@ -30,6 +30,7 @@ use super::config::{ConnectionConfig, MAX_IDLE_WRITE_BUFFER, MAX_WRITE_BATCH, RE
 use super::inflight::{InFlight, Outcome, Refused, Taken};
 use super::reply::{Expect, check_shape};
 use crate::codec::ClientCodec;
+use crate::net::Quiet;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 
 /// Replies are accepted up to the limits' frame length, but never less than this, so a
@@ -272,9 +273,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let mut frames = Vec::new();
     let mut buf = BytesMut::new();
     // One waiter on the token for the loop's life: a fresh `cancelled()` per batch
-    // registers and removes a waiter under the token's lock.
+    // registers and removes a waiter under the token's lock; polled through `Quiet`,
+    // which asks the token only once it has signalled.
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let mut cancelled = Quiet::new(cancelled);
     loop {
         let received = tokio::select! {
             _ = &mut cancelled => return,
@@ -342,6 +345,7 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut cod
     let mut frames = Vec::new();
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
+    let mut cancelled = Quiet::new(cancelled);
     loop {
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {

@@ -168,8 +168,10 @@ impl<H: Handler> Conn<'_, H> {
         tokio::pin!(timer);
         // One waiter on the close token for the connection's life, likewise: a fresh
         // `cancelled()` each turn registers and removes a waiter under the token's lock.
+        // Polled through `Quiet`, which asks the token only once it has signalled.
         let cancelled = close.cancelled();
         tokio::pin!(cancelled);
+        let mut cancelled = super::Quiet::new(cancelled);
         loop {
             if let Err(end) = self.prepare(&mut st, io) {
                 return end;
