@@ -198,16 +198,16 @@ impl Router {
         let (t, policy) = (self.inner.settings.timeouts(), self.inner.settings.read_policy());
         let topo = self.inner.topology.load_full();
         let one = Read { shard, key: b"", frame };
-        let resp =
-            match read(policy, one, topo.targets_of(shard), &t, Instant::now() + t.request).await {
-                Ok(resp) => resp,
-                Err(f) => {
-                    if f.wrong_shard {
-                        self.refresh_map();
-                    }
-                    return Err(f);
+        let (targets, deadline) = (topo.targets_of(shard), Instant::now() + t.request);
+        let resp = match read(policy, one, targets, &t, deadline, None).await {
+            Ok(resp) => resp,
+            Err(f) => {
+                if f.wrong_shard {
+                    self.refresh_map();
                 }
-            };
+                return Err(f);
+            }
+        };
         match resp.status() {
             Some(Status::Ok) => Ok(resp),
             Some(s) => {

@@ -169,19 +169,6 @@ impl Failed {
     }
 }
 
-/// Reads from one replica, failing over to each other replica at most once. A miss is a
-/// success. Replicas that are ejected or not caught up on `key` are skipped (unless none
-/// is usable). Returns the first good reply, or UNAVAILABLE naming the last error.
-pub async fn read(
-    policy: ReadPolicy,
-    read: Read<'_>,
-    replicas: &[Arc<Backend>],
-    timeouts: &Timeouts,
-    deadline: Instant,
-) -> Result<ResponseFrame, Failed> {
-    read_after(policy, read, replicas, timeouts, deadline, None).await
-}
-
 /// A replica already asked for a read, and how that failed.
 #[derive(Debug)]
 pub struct Earlier {
@@ -191,9 +178,12 @@ pub struct Earlier {
     pub error: Error,
 }
 
-/// [`read`] continuing a read that `earlier`'s replica already failed: that replica is
-/// not asked again, and its failure is the last one until another's replaces it.
-pub async fn read_after(
+/// Reads from one replica, failing over to each other replica at most once. A miss is a
+/// success. Replicas that are ejected or not caught up on `key` are skipped (unless none
+/// is usable). Returns the first good reply, or UNAVAILABLE naming the last error. A read
+/// that `earlier`'s replica already failed does not ask it again, and its failure is the
+/// last one until another's replaces it.
+pub async fn read(
     policy: ReadPolicy,
     read: Read<'_>,
     replicas: &[Arc<Backend>],

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Router;
-use super::forward::{Earlier, Failed, Read, read_after};
+use super::forward::{Earlier, Failed, Read, read};
 use super::write::{WriteReq, write};
 use crate::cmd::expiry::{TtlUnit, ttl_reply};
 use crate::cmd::{BlindWrite, Command};
@@ -90,7 +90,7 @@ impl Router {
             let route = topo.route(key);
             let one = Read { shard: route.shard, key, frame };
             let deadline = since.unwrap_or_else(Instant::now) + t.request;
-            match read_after(policy, one, route.targets, &t, deadline, earlier.take()).await {
+            match read(policy, one, route.targets, &t, deadline, earlier.take()).await {
                 Ok(resp) => return Ok(resp),
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 Err(f) => return Err(f),
