@@ -86,18 +86,24 @@ impl Default for Metrics {
 impl Metrics {
     /// Records one completed request.
     pub(crate) fn record(&self, latency: Duration, error: Option<&Error>) {
-        let s = &self.stripes[stripe_index()];
-        s.requests.fetch_add(1, Ordering::Relaxed);
         if let Some(e) = error {
+            let s = &self.stripes[stripe_index()];
             s.errors.fetch_add(1, Ordering::Relaxed);
             if e.is_timeout() {
                 s.timeouts.fetch_add(1, Ordering::Relaxed);
             }
         }
+        self.record_ok(latency, 1);
+    }
+
+    /// Records `n` requests that completed together, without error, after `latency`.
+    pub(crate) fn record_ok(&self, latency: Duration, n: u64) {
+        let s = &self.stripes[stripe_index()];
+        s.requests.fetch_add(n, Ordering::Relaxed);
         let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        s.sum_us.fetch_add(us, Ordering::Relaxed);
+        s.sum_us.fetch_add(us.saturating_mul(n), Ordering::Relaxed);
         s.max_us.fetch_max(us, Ordering::Relaxed);
-        s.buckets[bucket(us)].fetch_add(1, Ordering::Relaxed);
+        s.buckets[bucket(us)].fetch_add(n, Ordering::Relaxed);
     }
 
     /// A snapshot; counters are read one by one, so it may be off by in-flight updates.

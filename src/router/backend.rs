@@ -213,7 +213,15 @@ impl Backend {
         let outcomes = self.traffic_pool().call_batch_until(frames, deadline).await;
         let took = started.elapsed();
         let results: Vec<_> = outcomes.into_iter().map(judge).collect();
-        for result in &results {
+        // The answers count one by one, as separate calls would; the successes' shared
+        // latency is recorded once.
+        let answered = results.iter().filter(|r| r.is_ok()).count() as u64;
+        if answered > 0 {
+            self.metrics.record_ok(took, answered);
+            self.load.observe(took);
+            self.health.record_success();
+        }
+        for result in results.iter().filter(|r| r.is_err()) {
             self.account(took, result);
         }
         results

@@ -170,8 +170,11 @@ impl Router {
                     } else {
                         let frame = stamp(route.shard, write, version).frame();
                         version = version.saturating_add(step);
-                        for b in targets {
-                            add(b, true, frame.clone(), i);
+                        if let Some((last, others)) = targets.split_last() {
+                            for b in others {
+                                add(b, true, frame.clone(), i);
+                            }
+                            add(last, true, frame, i);
                         }
                         Placed::Write { due: targets.len(), failed: false, applied: false }
                     }
