@@ -214,6 +214,12 @@ pub struct RouterArgs {
     /// resynchronised when it is back.
     #[arg(long, default_value_t = shale::router::hints::MAX_HINTS_PER_NODE)]
     pub max_hints_per_node: usize,
+    /// yes: turn transparent huge pages off for this process, as the server does: hints
+    /// and connection buffers come and go, and huge pages would keep 2 MiB resident for
+    /// each one partly in use.
+    #[arg(long, value_name = "yes|no", default_value = "yes", action = ArgAction::Set,
+          value_parser = parse_yes_no)]
+    pub disable_thp: bool,
     /// Writer id of this router's version clock, 0-4095 (distinct per router; random in
     /// 2048-4095 if unset; nodes use 1-2047).
     #[arg(long, value_parser = clap::value_parser!(u16).range(0..=4095))]

@@ -106,6 +106,9 @@ fn load_node_map(path: &Path, node: &str, args: &ServerArgs) -> anyhow::Result<(
 
 pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level);
+    if args.disable_thp {
+        disable_thp();
+    }
     shale::version::set_debug_offset_ms(args.debug_clock_offset_ms);
     let map_path = args.shardmap.clone();
     let mut cfg = RouterConfig::loopback(args.port, args.shardmap);
