@@ -163,6 +163,43 @@ async fn late_reply_after_a_timeout_is_dropped_not_misdelivered() {
 }
 
 #[tokio::test]
+async fn a_batch_past_its_deadline_times_out_and_its_late_replies_are_dropped() {
+    let fake = common::fake_server(|_, mut stream| async move {
+        let mut buf = BytesMut::new();
+        while let Some(reqs) = common::read_requests(&mut stream, &mut buf, 1).await {
+            if reqs[0].key.as_ref() == b"slow" {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            common::write_replies(&mut stream, &[common::answer(&reqs[0])]).await;
+        }
+    })
+    .await;
+    let conn =
+        Connection::connect(&fake.addr.to_string(), &ConnectionConfig::default()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+    let frames = vec![get_frame("slow"), get_frame("after")];
+    let outcomes = conn.call_batch_until(frames, deadline).await;
+    assert_eq!(outcomes.len(), 2);
+    for o in &outcomes {
+        assert!(o.as_ref().is_err_and(Error::is_timeout), "{o:?}");
+    }
+    assert_eq!(conn.in_flight(), 2, "the abandoned ids stay reserved until their replies");
+    // A batch whose future is dropped abandons its requests too.
+    let frames = vec![get_frame("slow"), get_frame("b")];
+    let far = tokio::time::Instant::now() + WAIT;
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(50), conn.call_batch_until(frames, far)).await;
+    assert!(dropped.is_err());
+    assert_eq!(conn.in_flight(), 4);
+    let frames = vec![get_frame("fresh"), get_frame("fresher")];
+    let outcomes = conn.call_batch_until(frames, tokio::time::Instant::now() + WAIT).await;
+    let payloads: Vec<_> = outcomes.into_iter().map(|o| o.unwrap().payload).collect();
+    assert_eq!(payloads, [&b"fresh"[..], &b"fresher"[..]]);
+    assert_eq!(conn.in_flight(), 0);
+    assert!(!conn.is_closed());
+}
+
+#[tokio::test]
 async fn abandoned_requests_are_bounded() {
     let fake = common::fake_server(|_, mut stream| async move {
         drain_until_closed(&mut stream).await;

@@ -8,6 +8,7 @@
 //! [`crate::tls::TlsConnector`]. Owns the caller-facing half only; reconnecting is
 //! [`super::Pool`]'s job.
 
+use std::future::poll_fn;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,10 +21,11 @@ use tokio_util::sync::DropGuard;
 use tracing::{Instrument, debug_span, field};
 
 use super::Error;
+use super::batch::Batch;
 use super::config::ConnectionConfig;
 use super::inflight::Outcome;
 use super::reply::Expect;
-use super::tasks::{self, NotSent, Pending, Shared, Submission};
+use super::tasks::{self, BatchClaim, NotSent, Pending, Shared, Submission};
 use crate::auth::Password;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::{Opcode, Status};
@@ -153,7 +155,8 @@ impl Connection {
     }
 
     /// Sends all `frames` in one write and awaits their replies until `deadline`; one
-    /// outcome per frame, in order.
+    /// outcome per frame, in order. The frames are registered as one [`Batch`]: one
+    /// allocation and one wake-up for all of them.
     pub async fn call_batch_until(
         &self,
         frames: Vec<RequestFrame>,
@@ -161,46 +164,48 @@ impl Connection {
     ) -> Vec<Outcome> {
         let span = debug_span!("shale_pipeline", ops = frames.len(), addr = %self.shared.addr);
         async move {
-            let (slots, batch) = self.register_batch(frames);
-            let sent = if batch.is_empty() {
-                Ok(())
-            } else {
-                self.submit(Submission::Many(batch), deadline).await
-            };
-            let mut outcomes = Vec::with_capacity(slots.len());
-            for slot in slots {
-                outcomes.push(match (slot, &sent) {
-                    (Err(e), _) => Err(e),
-                    (Ok(_), Err(why)) => Err(self.shared.error(*why)),
-                    (Ok(mut pending), Ok(())) => pending.wait(deadline).await,
-                });
+            let batch = Batch::new(frames.len());
+            let (ids, frames) = self.register_batch(frames, &batch);
+            // Abandons what is still unanswered when dropped (a timeout, a caller gone).
+            let claim = BatchClaim { shared: &self.shared, batch: &batch, ids };
+            if !frames.is_empty() {
+                if let Err(why) = self.submit(Submission::Many(frames), deadline).await {
+                    claim.give_up(|| self.shared.error(why));
+                }
             }
-            outcomes
+            if timeout_at(deadline, poll_fn(|cx| batch.poll_done(cx))).await.is_err() {
+                claim.give_up(|| Error::Timeout);
+            }
+            batch.take_all(|| Err(Error::Timeout))
         }
         .instrument(span)
         .await
     }
 
     /// Registers every frame under one lock, assigning ids; a frame the table refuses
-    /// gets its error in place of a claim.
+    /// gets its error in its slot at once. Returns each slot's id and the frames to send.
     fn register_batch(
         &self,
         frames: Vec<RequestFrame>,
-    ) -> (Vec<Result<Pending<'_>, Error>>, Vec<RequestFrame>) {
-        let mut slots = Vec::with_capacity(frames.len());
-        let mut batch = Vec::with_capacity(frames.len());
+        batch: &Arc<Batch>,
+    ) -> (Vec<Option<u32>>, Vec<RequestFrame>) {
+        let mut ids = Vec::with_capacity(frames.len());
+        let mut send = Vec::with_capacity(frames.len());
         let mut table = self.shared.table.lock();
-        for mut frame in frames {
-            match table.register(Expect::of(&frame)) {
-                Ok((id, rx)) => {
+        for (index, mut frame) in frames.into_iter().enumerate() {
+            match table.register_in(Expect::of(&frame), batch, index) {
+                Ok(id) => {
                     frame.id = id;
-                    batch.push(frame);
-                    slots.push(Ok(Pending::new(&self.shared, id, rx)));
+                    send.push(frame);
+                    ids.push(Some(id));
                 }
-                Err(refused) => slots.push(Err(self.shared.refused(refused))),
+                Err(refused) => {
+                    batch.complete(index, Err(self.shared.refused(refused)));
+                    ids.push(None);
+                }
             }
         }
-        (slots, batch)
+        (ids, send)
     }
 
     async fn submit(&self, submission: Submission, deadline: Instant) -> Result<(), NotSent> {

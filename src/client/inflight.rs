@@ -7,10 +7,13 @@
 //! the server will still answer it, and keeping the id reserved until then is what
 //! guarantees the late reply can never be matched to a newer request.
 
+use std::sync::Arc;
+
 use ahash::AHashMap;
 use tokio::sync::oneshot;
 
 use super::Error;
+use super::batch::{Batch, Completion};
 use super::reply::Expect;
 use crate::protocol::binary::ResponseFrame;
 
@@ -21,7 +24,7 @@ pub(crate) type Outcome = Result<ResponseFrame, Error>;
 #[derive(Debug)]
 pub(crate) struct Waiter {
     /// Completes the caller's `call`.
-    pub(crate) tx: oneshot::Sender<Outcome>,
+    pub(crate) tx: Completion,
     /// The shape the reply must have.
     pub(crate) expect: Expect,
 }
@@ -84,6 +87,22 @@ impl InFlight {
         &mut self,
         expect: Expect,
     ) -> Result<(u32, oneshot::Receiver<Outcome>), Refused> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.insert(Waiter { tx: Completion::One(tx), expect })?;
+        Ok((id, rx))
+    }
+
+    /// Registers a request whose outcome fills slot `index` of `batch`; returns its id.
+    pub(crate) fn register_in(
+        &mut self,
+        expect: Expect,
+        batch: &Arc<Batch>,
+        index: usize,
+    ) -> Result<u32, Refused> {
+        self.insert(Waiter { tx: Completion::Batch(batch.clone(), index), expect })
+    }
+
+    fn insert(&mut self, waiter: Waiter) -> Result<u32, Refused> {
         if let Some(reason) = &self.closed {
             return Err(Refused::Closed(reason.clone()));
         }
@@ -91,9 +110,8 @@ impl InFlight {
             return Err(Refused::Full(self.max_entries));
         }
         let id = self.alloc_id();
-        let (tx, rx) = oneshot::channel();
-        self.entries.insert(id, Entry::Queued(Waiter { tx, expect }));
-        Ok((id, rx))
+        self.entries.insert(id, Entry::Queued(waiter));
+        Ok(id)
     }
 
     /// The next id after the last one handed out that is neither 0 (reserved for the

@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+mod batch;
 pub mod blocking;
 mod blocking_strings;
 mod builder;
