@@ -37,6 +37,46 @@ use crate::protocol::{Reply, Status};
 /// A boxed reply future: forwarding is asynchronous.
 pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
+/// What the router answers a request with: a place in a run (no allocation of its own:
+/// the common case of a pipeline), a reply known at once, or any other future, boxed.
+pub struct RouterFuture(Kind);
+
+enum Kind {
+    Member(super::run::Member),
+    Ready(Option<Reply>),
+    Boxed(ReplyFuture),
+}
+
+impl RouterFuture {
+    fn ready(reply: Reply) -> Self {
+        Self(Kind::Ready(Some(reply)))
+    }
+
+    pub(super) fn member(member: super::run::Member) -> Self {
+        Self(Kind::Member(member))
+    }
+}
+
+impl From<ReplyFuture> for RouterFuture {
+    fn from(future: ReplyFuture) -> Self {
+        Self(Kind::Boxed(future))
+    }
+}
+
+impl Future for RouterFuture {
+    type Output = Reply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Reply> {
+        match &mut self.get_mut().0 {
+            Kind::Member(m) => Pin::new(m).poll(cx),
+            Kind::Boxed(f) => f.as_mut().poll(cx),
+            Kind::Ready(r) => std::task::Poll::Ready(r.take().unwrap_or_else(|| {
+                Reply::error(Status::Internal, "a router reply was polled after it was taken")
+            })),
+        }
+    }
+}
+
 /// What the router does with a routing class: the one function dispatch and COMMAND (and
 /// [`crate::cmd::Env::supports`]) both follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,13 +107,13 @@ pub(super) fn plan(route: Route) -> Plan {
 }
 
 impl Handler for Router {
-    type Future = ReplyFuture;
+    type Future = RouterFuture;
 
     fn session(&self, id: u64, peer: SocketAddr) -> Session {
         self.inner.gate.session(id, peer)
     }
 
-    fn call(&self, session: &mut Session, command: Command) -> ReplyFuture {
+    fn call(&self, session: &mut Session, command: Command) -> RouterFuture {
         self.call_argv(session, command, None)
     }
 
@@ -82,7 +122,7 @@ impl Handler for Router {
         session: &mut Session,
         command: Command,
         argv: Option<&Argv>,
-    ) -> ReplyFuture {
+    ) -> RouterFuture {
         // A request that cannot join the connection's open run sends it first, so the
         // run's order ticket comes before any this request takes.
         let op = super::run::Op::of(&command);
@@ -91,23 +131,23 @@ impl Handler for Router {
         }
         let command = match self.inner.gate.screen(session, command) {
             Screened::Forward(command) => command,
-            Screened::Answer(reply) => return Box::pin(ready(reply)),
+            Screened::Answer(reply) => return RouterFuture::ready(reply),
         };
         let command = if session.tx.in_multi() && command.route() != Route::Transaction {
             match self.in_multi(session, command, argv) {
-                ControlFlow::Break(reply) => return reply,
+                ControlFlow::Break(reply) => return reply.into(),
                 ControlFlow::Continue(command) => command,
             }
         } else {
             command
         };
         match plan(command.route()) {
-            Plan::Locally => return self.locally(session, command),
-            Plan::Transaction => return self.transaction(session, command),
+            Plan::Locally => return self.locally(session, command).into(),
+            Plan::Transaction => return self.transaction(session, command).into(),
             Plan::Refuse(why) => {
                 let msg =
                     format!("'{}' is not supported through the router: {why}", command.name());
-                return Box::pin(ready(Reply::error(Status::InvalidArgument, msg)));
+                return RouterFuture::ready(Reply::error(Status::InvalidArgument, msg));
             }
             Plan::Forward => {}
         }
@@ -116,7 +156,7 @@ impl Handler for Router {
             Some(op) if plain => self.join_run(session, command, op),
             _ => {
                 self.seal_run(session);
-                self.forward(session, command, argv)
+                self.forward(session, command, argv).into()
             }
         }
     }

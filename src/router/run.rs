@@ -19,7 +19,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::Router;
-use super::handler::ReplyFuture;
+use super::handler::RouterFuture;
 use crate::cmd::order::KeyOrder;
 use crate::cmd::{BlindWrite, Command, Route, Session};
 use crate::protocol::{Reply, Status};
@@ -105,7 +105,7 @@ impl RunShared {
 }
 
 /// One request's place in a run: resolves to its reply.
-struct Member {
+pub(super) struct Member {
     shared: Arc<RunShared>,
     index: usize,
 }
@@ -156,7 +156,7 @@ pub(super) fn lost() -> Reply {
 impl Router {
     /// Adds a request to the connection's open run (sealing the run first if it is full
     /// or already has the key); the request's reply future.
-    pub(super) fn join_run(&self, session: &mut Session, command: Command, op: Op) -> ReplyFuture {
+    pub(super) fn join_run(&self, session: &mut Session, command: Command, op: Op) -> RouterFuture {
         let run = session.handler_state.get_or_insert_with(OpenRun::default);
         if run.items.len() >= MAX_RUN || run.keys.contains(op.key()) {
             self.seal(run, &session.order);
@@ -165,7 +165,7 @@ impl Router {
         let index = run.items.len();
         run.keys.push(op.key().clone());
         run.items.push(Item { command, op });
-        Box::pin(Member { shared, index })
+        RouterFuture::member(Member { shared, index })
     }
 
     /// Sends the connection's open run, if it has one.
