@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Where a proxy's CPU goes, router vs twemproxy over the same two shale servers (one
+# shard each): per request, user and system CPU time and context switches of the proxy
+# process (from /proc), and with STRACE=1 its system calls by kind (strace -c). Answers
+# "is the -P 1 cost in our code or in the kernel?". Loopback only; not part of CI.
+#
+#   TEST=get P=1 bench/proxy-cost.sh       # ROUTER_THREADS=1, N=..., ROUNDS=...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TEST=${TEST:-get}; P=${P:-1}; N=${N:-200000}; ROUNDS=${ROUNDS:-2}
+BASE=${BASE:-17600}; ROUTER_THREADS=${ROUTER_THREADS:-0}
+for tool in nutcracker redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
+done
+source "$(dirname "$0")/lib.sh"
+S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$BASE; TWEM=$((BASE + 9))
+"$bin" server --port "$S1" --log-level warn & pids+=($!)
+"$bin" server --port "$S2" --log-level warn & pids+=($!)
+cat > "$dir/map.json" <<JSON
+{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
+ "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1"], "2": ["n2"]}}
+JSON
+cat > "$dir/nutcracker.yml" <<YML
+shale:
+  listen: 127.0.0.1:$TWEM
+  hash: fnv1_32
+  distribution: modula
+  redis: true
+  server_connections: 2
+  servers:
+   - 127.0.0.1:$S1:1 n1
+   - 127.0.0.1:$S2:1 n2
+YML
+for port in "$S1" "$S2"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+"$bin" router --port "$ROUTER" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" \
+  --log-level warn & R=$!; pids+=($!)
+nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & W=$!; pids+=($!)
+for port in "$ROUTER" "$TWEM"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
+switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+echo "$TEST -P $P, per request (router --threads $ROUTER_THREADS; twemproxy one thread)"
+for round in $(seq "$ROUNDS"); do
+  for pair in "$ROUTER $R router" "$TWEM $W twemproxy"; do
+    read -r port pid name <<<"$pair"
+    bench "$port" 20000 -q >/dev/null 2>&1
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c0=$(switches "$pid")
+    ops=$(bench "$port" "$N" --csv 2>/dev/null | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c1=$(switches "$pid")
+    awk -v n="$N" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+      -v name="$name" -v ops="$ops" 'BEGIN { printf "%-9s ops/s %9.0f  user %5.2f us  system %5.2f us  switches %.3f\n",
+      name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, c / n }'
+    if [ "${STRACE:-0}" = 1 ]; then
+      timeout 120 strace -c -f -p "$pid" -o "$dir/strace.$name" 2>/dev/null & st=$!
+      sleep 0.5
+      bench "$port" "$N" -q >/dev/null 2>&1
+      kill -INT "$st"; wait "$st" || true
+      awk -v n="$N" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+        printf "%.3f %s\n", $4 / n, $NF }' "$dir/strace.$name" | sort -nr | head -6 |
+        awk '{ printf " %s %s", $2, $1 } END { print "" }' | sed "s/^/  system calls:/"
+    fi
+  done
+done
