@@ -2,7 +2,7 @@
 # unbuilt: a baseline to compare with), a scratch $dir, and $pids killed
 # (and $dir removed) on exit; `two_node_map A B` writes $dir/map.json with nodes a and b
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
-# prints its pid.
+# prints its pid; `nutcracker_conf` writes a twemproxy config (below).
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -18,6 +18,22 @@ two_node_map() {
 {"numShards": 1, "nodes": {"a": {"address": "127.0.0.1", "port": $1},
  "b": {"address": "127.0.0.1", "port": $2}}, "shards": {"1": ["a", "b"]}}
 JSON
+}
+
+# `nutcracker_conf FILE PORT S1 S2` writes a twemproxy config listening on PORT over the
+# shale servers on ports S1 and S2, sharded as the router shards (fnv1_32, modula).
+nutcracker_conf() {
+  cat > "$1" <<YML
+shale:
+  listen: 127.0.0.1:$2
+  hash: fnv1_32
+  distribution: modula
+  redis: true
+  server_connections: 2
+  servers:
+   - 127.0.0.1:$3:1 n1
+   - 127.0.0.1:$4:1 n2
+YML
 }
 
 node() { $bin server --shardmap "$dir/map.json" --node "$1" --log-level warn 2>>"$dir/$1.log" >/dev/null & echo $!; }

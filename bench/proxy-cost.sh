@@ -20,17 +20,7 @@ cat > "$dir/map.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
  "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1"], "2": ["n2"]}}
 JSON
-cat > "$dir/nutcracker.yml" <<YML
-shale:
-  listen: 127.0.0.1:$TWEM
-  hash: fnv1_32
-  distribution: modula
-  redis: true
-  server_connections: 2
-  servers:
-   - 127.0.0.1:$S1:1 n1
-   - 127.0.0.1:$S2:1 n2
-YML
+nutcracker_conf "$dir/nutcracker.yml" "$TWEM" "$S1" "$S2"
 for port in "$S1" "$S2"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done

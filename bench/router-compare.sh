@@ -37,17 +37,7 @@ cat > "$dir/replicated.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
  "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1", "n2"], "2": ["n2", "n1"]}}
 JSON
-cat > "$dir/nutcracker.yml" <<YML
-shale:
-  listen: 127.0.0.1:$TWEM
-  hash: fnv1_32
-  distribution: modula
-  redis: true
-  server_connections: 2
-  servers:
-   - 127.0.0.1:$S1:1 n1
-   - 127.0.0.1:$S2:1 n2
-YML
+nutcracker_conf "$dir/nutcracker.yml" "$TWEM" "$S1" "$S2"
 "$bin" router --port "$ROUTER" --shardmap "$dir/sharded.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
 "$bin" router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)

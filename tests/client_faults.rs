@@ -139,9 +139,9 @@ fn get_frame(key: &'static str) -> RequestFrame {
     RequestFrame { opcode: 0x02, key: Bytes::from_static(key.as_bytes()), ..Default::default() }
 }
 
-#[tokio::test]
-async fn late_reply_after_a_timeout_is_dropped_not_misdelivered() {
-    let fake = common::fake_server(|_, mut stream| async move {
+/// A server answering requests one at a time, the key "slow" after 300 ms.
+async fn slow_key_server() -> common::Fake {
+    common::fake_server(|_, mut stream| async move {
         let mut buf = BytesMut::new();
         while let Some(reqs) = common::read_requests(&mut stream, &mut buf, 1).await {
             if reqs[0].key.as_ref() == b"slow" {
@@ -150,7 +150,12 @@ async fn late_reply_after_a_timeout_is_dropped_not_misdelivered() {
             common::write_replies(&mut stream, &[common::answer(&reqs[0])]).await;
         }
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn late_reply_after_a_timeout_is_dropped_not_misdelivered() {
+    let fake = slow_key_server().await;
     let conn =
         Connection::connect(&fake.addr.to_string(), &ConnectionConfig::default()).await.unwrap();
     let e = conn.call(get_frame("slow"), Duration::from_millis(50)).await.unwrap_err();
@@ -164,16 +169,7 @@ async fn late_reply_after_a_timeout_is_dropped_not_misdelivered() {
 
 #[tokio::test]
 async fn a_batch_past_its_deadline_times_out_and_its_late_replies_are_dropped() {
-    let fake = common::fake_server(|_, mut stream| async move {
-        let mut buf = BytesMut::new();
-        while let Some(reqs) = common::read_requests(&mut stream, &mut buf, 1).await {
-            if reqs[0].key.as_ref() == b"slow" {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            common::write_replies(&mut stream, &[common::answer(&reqs[0])]).await;
-        }
-    })
-    .await;
+    let fake = slow_key_server().await;
     let conn =
         Connection::connect(&fake.addr.to_string(), &ConnectionConfig::default()).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(50);

@@ -10,7 +10,11 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::inflight::Outcome;
+use super::Error;
+use crate::protocol::binary::ResponseFrame;
+
+/// What a waiting caller eventually receives.
+pub(crate) type Outcome = Result<ResponseFrame, Error>;
 
 /// Where a request's outcome goes.
 #[derive(Debug)]

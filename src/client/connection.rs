@@ -25,7 +25,7 @@ use super::batch::Batch;
 use super::config::ConnectionConfig;
 use super::inflight::Outcome;
 use super::reply::Expect;
-use super::tasks::{self, BatchClaim, NotSent, Pending, Shared, Submission};
+use super::tasks::{self, NotSent, Pending, Shared, Submission};
 use crate::auth::Password;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::{Opcode, Status};
@@ -259,5 +259,37 @@ impl Connection {
     /// Why the connection died, once it has.
     pub(crate) fn closed_reason(&self) -> Option<String> {
         self.shared.table.lock().closed_reason().map(str::to_owned)
+    }
+}
+
+/// A caller's claim on the replies of a batch: dropped (or given up) with slots still
+/// unanswered, it abandons their requests, as a dropped [`Pending`] does one.
+struct BatchClaim<'a> {
+    shared: &'a Shared,
+    batch: &'a Batch,
+    /// Each slot's request id (`None`: refused at registration, its outcome set).
+    ids: Vec<Option<u32>>,
+}
+
+impl BatchClaim<'_> {
+    /// Ends the wait: every slot still unanswered gets `why` and its request is abandoned
+    /// (a reply that arrives later is dropped).
+    fn give_up(&self, why: impl Fn() -> Error) {
+        for index in self.batch.unanswered() {
+            if let Some(id) = self.ids.get(index).copied().flatten() {
+                self.shared.abandon(id);
+            }
+            self.batch.complete(index, Err(why()));
+        }
+    }
+}
+
+impl Drop for BatchClaim<'_> {
+    fn drop(&mut self) {
+        for index in self.batch.unanswered() {
+            if let Some(id) = self.ids.get(index).copied().flatten() {
+                self.shared.abandon(id);
+            }
+        }
     }
 }

@@ -12,13 +12,10 @@ use std::sync::Arc;
 use ahash::AHashMap;
 use tokio::sync::oneshot;
 
-use super::Error;
 use super::batch::{Batch, Completion};
 use super::reply::Expect;
-use crate::protocol::binary::ResponseFrame;
 
-/// What a waiting caller eventually receives.
-pub(crate) type Outcome = Result<ResponseFrame, Error>;
+pub(crate) use super::batch::Outcome;
 
 /// A caller waiting for its reply.
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::protocol::Opcode;
+use crate::protocol::binary::ResponseFrame;
 
 fn get() -> Expect {
     Expect::Op(Opcode::Get)

@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::Error;
-use super::batch::Batch;
 use super::config::{ConnectionConfig, MAX_IDLE_WRITE_BUFFER, MAX_WRITE_BATCH, READ_CHUNK};
 use super::inflight::{InFlight, Outcome, Refused, Taken};
 use super::reply::{Expect, check_shape};
@@ -211,7 +210,7 @@ impl Shared {
     }
 
     /// The caller of `id` gave up.
-    fn abandon(&self, id: u32) {
+    pub(super) fn abandon(&self, id: u32) {
         let reset = self.table.lock().abandon(id);
         if reset {
             self.fail("too many requests abandoned without a reply; peer presumed stuck", true);
@@ -261,38 +260,6 @@ impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.settled {
             self.shared.abandon(self.id);
-        }
-    }
-}
-
-/// A caller's claim on the replies of a batch: dropped (or given up) with slots still
-/// unanswered, it abandons their requests, as a dropped [`Pending`] does one.
-pub(super) struct BatchClaim<'a> {
-    pub(super) shared: &'a Shared,
-    pub(super) batch: &'a Batch,
-    /// Each slot's request id (`None`: refused at registration, its outcome set).
-    pub(super) ids: Vec<Option<u32>>,
-}
-
-impl BatchClaim<'_> {
-    /// Ends the wait: every slot still unanswered gets `why` and its request is abandoned
-    /// (a reply that arrives later is dropped).
-    pub(super) fn give_up(&self, why: impl Fn() -> Error) {
-        for index in self.batch.unanswered() {
-            if let Some(id) = self.ids.get(index).copied().flatten() {
-                self.shared.abandon(id);
-            }
-            self.batch.complete(index, Err(why()));
-        }
-    }
-}
-
-impl Drop for BatchClaim<'_> {
-    fn drop(&mut self) {
-        for index in self.batch.unanswered() {
-            if let Some(id) = self.ids.get(index).copied().flatten() {
-                self.shared.abandon(id);
-            }
         }
     }
 }
