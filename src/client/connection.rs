@@ -167,7 +167,7 @@ impl Connection {
             let batch = Batch::new(frames.len());
             let (ids, frames) = self.register_batch(frames, &batch);
             // Abandons what is still unanswered when dropped (a timeout, a caller gone).
-            let claim = BatchClaim { shared: &self.shared, batch: &batch, ids };
+            let mut claim = BatchClaim { shared: &self.shared, batch: &batch, ids };
             if !frames.is_empty() {
                 if let Err(why) = self.submit(Submission::Many(frames), deadline).await {
                     claim.give_up(|| self.shared.error(why));
@@ -176,6 +176,8 @@ impl Connection {
             if timeout_at(deadline, poll_fn(|cx| batch.poll_done(cx))).await.is_err() {
                 claim.give_up(|| Error::Timeout);
             }
+            // Every slot has its outcome: nothing is left to abandon.
+            claim.ids.clear();
             batch.take_all(|| Err(Error::Timeout))
         }
         .instrument(span)
@@ -286,6 +288,9 @@ impl BatchClaim<'_> {
 
 impl Drop for BatchClaim<'_> {
     fn drop(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
         for index in self.batch.unanswered() {
             if let Some(id) = self.ids.get(index).copied().flatten() {
                 self.shared.abandon(id);

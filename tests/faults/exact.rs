@@ -70,6 +70,21 @@ async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {
 const CLIENTS: usize = 8;
 const INCRS: usize = 5_000;
 
+/// The counts missing from and repeated in `answered`, for a failure message.
+fn count_gaps(answered: &[i64]) -> String {
+    let mut sorted = answered.to_vec();
+    sorted.sort_unstable();
+    let repeated: Vec<i64> = sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    sorted.dedup();
+    let max = sorted.last().copied().unwrap_or(0);
+    let missing: Vec<i64> =
+        (1..=max).filter(|n| sorted.binary_search(n).is_err()).take(20).collect();
+    format!(
+        "{} answered, highest {max}, missing {missing:?}, repeated {repeated:?}",
+        answered.len()
+    )
+}
+
 /// A node to SIGKILL once a third of the increments ran, and restart a moment later.
 type Fault = Option<&'static str>;
 
@@ -134,10 +149,13 @@ async fn count_exactly(fault: Fault) {
     if !within(BOUND, agree).await {
         let held = c.contents(&["counter".to_owned()]).await;
         let (not_run, partial) = (not_run.load(Ordering::Relaxed), partial.load(Ordering::Relaxed));
+        let routed: Vec<String> = routers.iter().map(|r| r.log()).collect();
         panic!(
             "every replica holds {total}: they hold {held:?} ({not_run} UNAVAILABLE, {partial} \
-             PARTIAL answers)\n{}",
-            c.logs()
+             PARTIAL answers; answered counts: {})\n{}\n---- routers ----\n{}",
+            count_gaps(&answered),
+            c.logs(),
+            routed.join("\n----\n")
         );
     }
     if fault == Some("a") {
