@@ -72,10 +72,11 @@ impl Router {
             writes: matches!(settings.write_ack(), WriteAck::Healthy | WriteAck::All),
         };
         let (mut placed, mut groups) = self.place(&items, &how);
-        let deadline = started + t.write.max(t.read_try).min(t.request);
-        let sends = groups
-            .iter_mut()
-            .map(|g| g.backend.call_batch(std::mem::take(&mut g.frames), deadline));
+        let (read_by, write_by) = (t.read_try.min(t.request), t.write.min(t.request));
+        let sends = groups.iter_mut().map(|g| {
+            let deadline = started + if g.write { write_by } else { read_by };
+            g.backend.call_batch(std::mem::take(&mut g.frames), deadline)
+        });
         let results = join_all(sends).await;
         let mut replies: Vec<Option<Reply>> = (0..items.len()).map(|_| None).collect();
         let mut earlier: Vec<Option<Earlier>> = (0..items.len()).map(|_| None).collect();
