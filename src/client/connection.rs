@@ -277,24 +277,25 @@ impl BatchClaim<'_> {
     /// Ends the wait: every slot still unanswered gets `why` and its request is abandoned
     /// (a reply that arrives later is dropped).
     fn give_up(&self, why: impl Fn() -> Error) {
-        for index in self.batch.unanswered() {
-            if let Some(id) = self.ids.get(index).copied().flatten() {
-                self.shared.abandon(id);
-            }
+        for index in self.abandon_unanswered() {
             self.batch.complete(index, Err(why()));
         }
+    }
+
+    /// Abandons the requests of the slots still unanswered; returns those slots.
+    fn abandon_unanswered(&self) -> Vec<usize> {
+        let unanswered = self.batch.unanswered();
+        for id in unanswered.iter().filter_map(|i| self.ids.get(*i).copied().flatten()) {
+            self.shared.abandon(id);
+        }
+        unanswered
     }
 }
 
 impl Drop for BatchClaim<'_> {
     fn drop(&mut self) {
-        if self.ids.is_empty() {
-            return;
-        }
-        for index in self.batch.unanswered() {
-            if let Some(id) = self.ids.get(index).copied().flatten() {
-                self.shared.abandon(id);
-            }
+        if !self.ids.is_empty() {
+            self.abandon_unanswered();
         }
     }
 }

@@ -67,28 +67,12 @@ impl HandlerSlot {
         self.0.as_mut().and_then(|b| b.downcast_mut())
     }
 
-    /// Takes the state out, if it is a `T` (anything else stays).
-    pub fn take<T: 'static>(&mut self) -> Option<T> {
-        match self.0.take()?.downcast::<T>() {
-            Ok(t) => Some(*t),
-            Err(other) => {
-                self.0 = Some(other);
-                None
-            }
-        }
-    }
-
     /// The state as a `T`, made by `make` when the slot is empty or holds another type.
     pub fn get_or_insert_with<T: Send + 'static>(&mut self, make: impl FnOnce() -> T) -> &mut T {
         if !self.0.as_ref().is_some_and(|b| b.is::<T>()) {
             self.0 = Some(Box::new(make()));
         }
         self.0.as_mut().and_then(|b| b.downcast_mut()).expect("the slot holds a T: checked or set")
-    }
-
-    /// Puts `state` in, replacing what was there.
-    pub fn set<T: Send + 'static>(&mut self, state: T) {
-        self.0 = Some(Box::new(state));
     }
 }
 

@@ -217,9 +217,7 @@ impl Backend {
         // latency is recorded once.
         let answered = results.iter().filter(|r| r.is_ok()).count() as u64;
         if answered > 0 {
-            self.metrics.record_ok(took, answered);
-            self.load.observe(took);
-            self.health.record_success();
+            self.answered(took, answered);
         }
         for result in results.iter().filter(|r| r.is_err()) {
             self.account(took, result);
@@ -229,21 +227,28 @@ impl Backend {
 
     /// Feeds one outcome to metrics, load signals and health.
     fn account(&self, took: Duration, result: &Result<ResponseFrame, Error>) {
-        self.metrics.record(took, result.as_ref().err());
-        match result {
-            Ok(_) => {
-                self.load.observe(took);
-                self.health.record_success();
-            }
+        let e = match result {
+            Ok(_) => return self.answered(took, 1),
+            Err(e) => e,
+        };
+        self.metrics.record(took, Some(e));
+        match e {
             // A map disagreement, a shard not ready yet, a clock disagreement or another
             // node coordinating the shard is not the node's ill health: it answered.
-            Err(Error::Server {
+            Error::Server {
                 status:
                     Status::WrongShard | Status::NotReady | Status::ClockSkew | Status::NotCoordinator,
                 ..
-            }) => {}
-            Err(e) => self.on_flip(self.health.record_failure(failure_kind(e))),
+            } => {}
+            e => self.on_flip(self.health.record_failure(failure_kind(e))),
         }
+    }
+
+    /// `n` requests answered after `took`: metrics, one latency sample, health.
+    fn answered(&self, took: Duration, n: u64) {
+        self.metrics.record_ok(took, n);
+        self.load.observe(took);
+        self.health.record_success();
     }
 
     /// The calling thread's traffic pool: its worker's, or the background one.

@@ -24,9 +24,9 @@ use super::fanout::Answer;
 use super::forward::Earlier;
 use super::run::{Item, Op};
 use super::select::{ReadPolicy, next_replica};
-use super::single::{key_frame, stamp};
+use super::single::{blind_reply, key_frame, stamp};
 use super::topology::Topology;
-use super::write::WriteAck;
+use super::write::{WriteAck, admit};
 use crate::client::Error;
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::{Opcode, Reply};
@@ -95,7 +95,8 @@ impl Router {
             match (place, replies[i].take()) {
                 (_, Some(reply)) => replies[i] = Some(self.counted(took, Ok(reply))),
                 (Placed::Write { due: 0, failed: false, applied }, None) => {
-                    let reply = write_reply(&item.op, *applied);
+                    let deletes = matches!(item.op, Op::Write { deletes: true, .. });
+                    let reply = blind_reply(deletes, *applied);
                     replies[i] = Some(self.counted(took, Ok(reply)));
                 }
                 _ => alone.push((i, item, earlier[i].take())),
@@ -157,20 +158,15 @@ impl Router {
                 Op::Write { write, .. } if how.writes => {
                     let route = how.topo.route(&write.key);
                     let targets = route.targets;
-                    let value_len = write.value.as_ref().map_or(0, |v| v.len());
-                    let plain = |b: &Arc<Backend>| {
-                        !b.health().is_ejected()
-                            && b.writable()
-                            && b.view().admits(b.name(), write.key.len(), value_len).is_ok()
-                    };
-                    if route.replicas == 0
-                        || route.replicas != targets.len()
-                        || !targets.iter().all(plain)
+                    let up = |b: &Arc<Backend>| !b.health().is_ejected() && b.writable();
+                    let plain = route.replicas > 0
+                        && route.replicas == targets.len()
+                        && targets.iter().all(up);
+                    let req = plain.then(|| stamp(route.shard, write, version));
+                    version = version.saturating_add(step);
+                    if let Some(frame) =
+                        req.filter(|req| admit(targets, req).is_ok()).map(|req| req.frame())
                     {
-                        Placed::Alone
-                    } else {
-                        let frame = stamp(route.shard, write, version).frame();
-                        version = version.saturating_add(step);
                         if let Some((last, others)) = targets.split_last() {
                             for b in others {
                                 add(b, true, frame.clone(), i);
@@ -178,6 +174,8 @@ impl Router {
                             add(last, true, frame, i);
                         }
                         Placed::Write { due: targets.len(), failed: false, applied: false }
+                    } else {
+                        Placed::Alone
                     }
                 }
                 Op::Write { .. } => Placed::Alone,
@@ -224,14 +222,5 @@ fn take_answer(
             Ok(None)
         }
         Placed::Alone => Ok(None),
-    }
-}
-
-/// The client's reply to a write every replica acked: OK, or for a delete the count of
-/// live keys removed.
-fn write_reply(op: &Op, applied: bool) -> Reply {
-    match op {
-        Op::Write { deletes: true, .. } => Reply::Int(i64::from(applied)),
-        _ => Reply::Ok,
     }
 }

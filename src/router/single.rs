@@ -134,7 +134,7 @@ impl Router {
             return Err(Failed::refused(ErrorReply::new(Status::Internal, msg)));
         };
         let acks = self.write_one(w, since).await?;
-        Ok(if deletes { Reply::Int(i64::from(acks.iter().any(|a| a.applied))) } else { Reply::Ok })
+        Ok(blind_reply(deletes, acks.iter().any(|a| a.applied)))
     }
 
     /// Stamps `w` and writes it to every replica of its key's shard (same retry rule as
@@ -160,6 +160,12 @@ impl Router {
             }
         }
     }
+}
+
+/// The client's reply to a blind write that took: OK, or for a delete the count of live
+/// keys removed (`applied`: some replica removed one).
+pub(super) fn blind_reply(deletes: bool, applied: bool) -> Reply {
+    if deletes { Reply::Int(i64::from(applied)) } else { Reply::Ok }
 }
 
 /// The versioned write of `w` at `version`: an absolute expiry becomes the time left now,

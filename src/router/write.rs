@@ -157,7 +157,7 @@ fn unreachable_restamps(shard: u32) -> Result<Vec<Ack>, Failed> {
 }
 
 /// Refuses a request some target would refuse for its size, before anything is sent.
-fn admit(targets: &[Arc<Backend>], req: &WriteReq) -> Result<(), Failed> {
+pub(super) fn admit(targets: &[Arc<Backend>], req: &WriteReq) -> Result<(), Failed> {
     let value_len = req.value.as_ref().map_or(0, Bytes::len);
     for b in targets {
         b.view().admits(b.name(), req.key.len(), value_len).map_err(Failed::reply)?;
