@@ -2,7 +2,8 @@
 # unbuilt: a baseline to compare with), a scratch $dir, and $pids killed
 # (and $dir removed) on exit; `two_node_map A B` writes $dir/map.json with nodes a and b
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
-# prints its pid; `nutcracker_conf` writes a twemproxy config (below).
+# prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
+# config over the same two servers (below).
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -17,6 +18,15 @@ two_node_map() {
   cat > "$dir/map.json" <<JSON
 {"numShards": 1, "nodes": {"a": {"address": "127.0.0.1", "port": $1},
  "b": {"address": "127.0.0.1", "port": $2}}, "shards": {"1": ["a", "b"]}}
+JSON
+}
+
+# `sharded_map FILE S1 S2` writes a map of two shards, one on each of the shale servers on
+# ports S1 and S2 (nodes n1, n2): what the router-vs-twemproxy scripts put both proxies over.
+sharded_map() {
+  cat > "$1" <<JSON
+{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $2},
+ "n2": {"address": "127.0.0.1", "port": $3}}, "shards": {"1": ["n1"], "2": ["n2"]}}
 JSON
 }
 

@@ -16,10 +16,7 @@ source "$(dirname "$0")/lib.sh"
 S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$BASE; TWEM=$((BASE + 9))
 "$bin" server --port "$S1" --log-level warn & pids+=($!)
 "$bin" server --port "$S2" --log-level warn & pids+=($!)
-cat > "$dir/map.json" <<JSON
-{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
- "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1"], "2": ["n2"]}}
-JSON
+sharded_map "$dir/map.json" "$S1" "$S2"
 nutcracker_conf "$dir/nutcracker.yml" "$TWEM" "$S1" "$S2"
 for port in "$S1" "$S2"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

@@ -29,10 +29,7 @@ S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$((BASE)); ROUTER_R2=$((BASE + 5)); T
 "$bin" server --port "$S1" --log-level warn & pids+=($!)
 "$bin" server --port "$S2" --log-level warn & pids+=($!)
 
-cat > "$dir/sharded.json" <<JSON
-{"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
- "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1"], "2": ["n2"]}}
-JSON
+sharded_map "$dir/sharded.json" "$S1" "$S2"
 cat > "$dir/replicated.json" <<JSON
 {"numShards": 2, "nodes": {"n1": {"address": "127.0.0.1", "port": $S1},
  "n2": {"address": "127.0.0.1", "port": $S2}}, "shards": {"1": ["n1", "n2"], "2": ["n2", "n1"]}}
