@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use tokio::time::Instant;
+use tracing::debug;
 
 use super::Router;
 use super::backend::{Backend, observe};
@@ -90,7 +91,9 @@ impl Router {
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 // The coordinator that ran it crashed and its successor computed past the
                 // outcome: it happened nowhere the cluster keeps, so it runs again.
-                Err(f) if f.failure == SUPERSEDED && room(deadline) => {}
+                Err(f) if f.failure == SUPERSEDED && room(deadline) => {
+                    debug!(why = %f.reply.message, "outcome superseded; running the command again");
+                }
                 Err(f) if f.failure == SUPERSEDED => {
                     let msg = format!("not applied: {}", f.reply.message);
                     return Err(fail(Status::Unavailable, msg));
@@ -160,7 +163,8 @@ async fn on_coordinator(
                         continue;
                     }
                 }
-                Attempt::Gone(_) if next < order.len() && room(deadline) => {
+                Attempt::Gone(why) if next < order.len() && room(deadline) => {
+                    debug!(%why, "coordinator gone before answering; asking the next replica");
                     target = order[next];
                     next += 1;
                     continue;

@@ -44,6 +44,7 @@ pub mod decide;
 pub mod digest;
 pub mod elect;
 pub mod handover;
+mod keylock;
 mod lifecycle;
 pub mod orphans;
 pub mod peers;
@@ -143,6 +144,7 @@ pub struct Node {
     grace: Duration,
     coord: coord::Coord,
     orphans: orphans::Orphans,
+    rmw_keys: keylock::KeyLocks,
 }
 
 impl Node {
@@ -156,6 +158,7 @@ impl Node {
         Arc::new(Self {
             coord: coord::Coord::new(&name, map.num_shards()),
             orphans: orphans::Orphans::new(map.num_shards()),
+            rmw_keys: keylock::KeyLocks::default(),
             name,
             boot: rand::random(),
             watcher,

@@ -68,6 +68,8 @@ impl Node {
         // After a takeover from a crashed peer, versioned writes wait while this runs, so
         // `before` is what the command computes over (see `orphans.rs`).
         let mut window = self.orphans.window(shard);
+        // Held until the changed keys' states are read: they are what this command left.
+        let locked = self.rmw_keys.lock(&keys);
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
         let reply = match (cmd::execute(inner, ctx), token) {
             (Reply::Array(marks), Some(token)) => {
@@ -79,8 +81,9 @@ impl Node {
             // Commands check before they change anything: an error changed nothing.
             return reply;
         }
-        // A key whose version moved was written (by this command, or by a write that
-        // landed meanwhile, which is then the state to replicate anyway).
+        // A key whose version moved was written (by this command, or by a plain versioned
+        // write that landed meanwhile, which is then the state to replicate anyway; never
+        // by another RMW, which waits for the key locks).
         let changed: Vec<_> = keys
             .iter()
             .zip(before)
@@ -95,7 +98,7 @@ impl Node {
                 warn!(node = self.name, shard, "takeover window full: later keys unguarded");
             }
         }
-        drop(window);
+        drop((locked, window));
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records)
     }
@@ -214,6 +217,33 @@ mod tests {
         let Reply::Bulk(payload) = reply else { panic!("not an outcome: {reply:?}") };
         let o = RmwOutcome::decode(payload).expect("an outcome");
         (decode_value(&o.reply).unwrap(), o.records)
+    }
+
+    /// INCRs on one key from two threads at once: each outcome carries the value its own
+    /// command left, never a later one another RMW made meanwhile. (A router that loses
+    /// the later command's answer runs it again; had the earlier outcome carried its
+    /// result, the replicas would count it twice.)
+    #[test]
+    fn concurrent_rmws_each_answer_the_state_their_own_command_left() {
+        let (n, store) = node();
+        let ticket = n.coord.begin_takeover(1, n.coord.fences(1)).unwrap();
+        assert!(n.coord.finish_takeover(1, ticket));
+        let (n, store) = (&n, &store);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(move || {
+                    for i in 0..5_000 {
+                        if i % 500 == 0 {
+                            n.coord.renew(); // the renewal task of a running node
+                        }
+                        let (reply, records) = outcome(run(n, store, &["incr", "c"]));
+                        let RespValue::Int(got) = reply else { panic!("{reply:?}") };
+                        let held = records[0].value.clone().expect("a value");
+                        assert_eq!(held, got.to_string(), "the outcome of INCR answered {got}");
+                    }
+                });
+            }
+        });
     }
 
     #[test]
