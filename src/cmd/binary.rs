@@ -8,10 +8,13 @@ use super::Command;
 use super::args::parse;
 use super::conn::Credentials;
 use super::internal::{
-    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs, rmw_command,
+    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
+    rmw_command, vset_ttl,
 };
 use super::string::SetArgs;
-use crate::protocol::binary::{RequestFrame, check_key, check_value, split_version, ttl_from_ms};
+use crate::protocol::binary::{
+    FLAG_MOVER, RequestFrame, check_key, check_value, split_version, ttl_from_ms,
+};
 use crate::protocol::shards::{CountRequest, ScanRequest};
 use crate::protocol::text::{Argv, RequestDecoder};
 use crate::protocol::{ErrorReply, Limits, Opcode, Status, cluster};
@@ -22,10 +25,15 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
         let msg = format!("unknown opcode 0x{:02x}", frame.opcode);
         return Err(ErrorReply::new(Status::UnknownOpcode, msg));
     };
-    if frame.flags != 0 {
+    let allowed = match op {
+        Opcode::VSet | Opcode::VDel => FLAG_MOVER,
+        _ => 0,
+    };
+    if frame.flags & !allowed != 0 {
         let msg = format!("flags must be 0, got 0x{:04x}", frame.flags);
         return Err(ErrorReply::invalid(msg));
     }
+    let mover = frame.flags & FLAG_MOVER != 0;
     let RequestFrame { ttl_ms, key, value, .. } = frame;
     match op {
         Opcode::Ping => Ok(Command::Ping((!value.is_empty()).then_some(value))),
@@ -44,12 +52,12 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let key = check_key(key, limits)?;
             let (version, value) = split_version(value)?;
             check_value(&value, limits)?;
-            Ok(Command::VSet(VSetArgs { key, value, ttl: ttl_from_ms(ttl_ms)?, version }))
+            Ok(Command::VSet(VSetArgs { key, value, ttl_ms: vset_ttl(ttl_ms)?, version, mover }))
         }
         Opcode::VDel => {
             let key = check_key(key, limits)?;
             let (version, _) = split_version(value)?;
-            Ok(Command::VDel(VDelArgs { key, version }))
+            Ok(Command::VDel(VDelArgs { key, version, mover }))
         }
         Opcode::ShardDump => {
             let args = <[u8; 8]>::try_from(value.as_ref())

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::protocol::binary::cmd_frame;
+use crate::protocol::binary::{FLAG_MOVER, cmd_frame, versioned_frame};
 
 fn req(opcode: u8, key: &'static [u8], value: &'static [u8], ttl_ms: u64) -> RequestFrame {
     RequestFrame {
@@ -56,6 +56,24 @@ fn nonzero_flags_are_invalid() {
     f.flags = 1;
     let err = from_frame(f, &Limits::default()).unwrap_err();
     assert_eq!(err.status, Status::InvalidArgument);
+}
+
+#[test]
+fn versioned_writes_take_the_mover_flag_and_nothing_else() {
+    let vset = versioned_frame(Bytes::from_static(b"k"), Some(b"v"), 0, 9);
+    let vdel = versioned_frame(Bytes::from_static(b"k"), None, 0, 9);
+    let limits = Limits::default();
+    for (frame, flags, mover) in [(&vset, 0, false), (&vset, FLAG_MOVER, true), (&vdel, 1, true)] {
+        let got = from_frame(RequestFrame { flags, ..frame.clone() }, &limits).unwrap();
+        let got_mover = match got {
+            Command::VSet(a) => a.mover,
+            Command::VDel(a) => a.mover,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got_mover, mover, "flags {flags}");
+    }
+    let other = RequestFrame { flags: 2, ..vset };
+    assert_eq!(from_frame(other, &limits).unwrap_err().status, Status::InvalidArgument);
 }
 
 #[test]

@@ -127,7 +127,7 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
         }
         Command::VSet(a) => {
             value(&a.value);
-            let ttl = a.ttl;
+            let ttl = a.ttl();
             assert!(ttl.is_none_or(|t| t > Duration::ZERO && t <= MAX_TTL), "VSET ttl {ttl:?}");
             assert_ne!(a.version, 0, "VSET with the reserved version 0");
         }

@@ -186,6 +186,12 @@ pub fn versioned_frame(
     RequestFrame { opcode: opcode as u8, ttl_ms, key, value: v.freeze(), ..Default::default() }
 }
 
+/// Request flag of VSET and VDEL: the router sends the write to this node as an old replica
+/// of the key's shard during a move (a *mover*), alongside the shard's new replicas. A node
+/// whose shard is Retiring takes only such writes: one sent to it as a replica comes from a
+/// router still on the map before the move, and answers WRONG_SHARD so that router reloads.
+pub const FLAG_MOVER: u16 = 0x0001;
+
 /// The request frame of a SHARD_DUMP page.
 pub fn shard_dump_frame(shard: u32, cursor: u64, max_items: u32) -> RequestFrame {
     let mut v = BytesMut::with_capacity(8);

@@ -291,7 +291,9 @@ async fn write_one(
     let req = WriteReq { shard: route.shard, key: r.key, value: r.value, ttl, version: r.version };
     let others: Vec<Arc<Backend>> =
         route.targets.iter().filter(|b| !Arc::ptr_eq(b, coordinator)).cloned().collect();
-    let (mut calls, mut tally, skipped): (FanOut, Tally, _) = start(&others, &req, deadline);
+    let movers = &route.targets[route.replicas..];
+    let (mut calls, mut tally, skipped): (FanOut, Tally, _) =
+        start(&others, movers, &req, deadline);
     while let Some(answer) = calls.next().await {
         tally.record(answer);
     }

@@ -34,7 +34,7 @@ use super::backend::Backend;
 use super::fanout::{FanOut, Tally};
 use super::forward::{Failed, Failure, Timeouts, no_replicas};
 use super::topology::Route;
-use crate::protocol::binary::{RequestFrame, versioned_frame};
+use crate::protocol::binary::{FLAG_MOVER, RequestFrame, versioned_frame};
 use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::{ErrorReply, Status};
 
@@ -122,7 +122,8 @@ pub async fn write(
     admit(targets, &req)?;
     let deadline = deadline.min(Instant::now() + timeouts.write);
     for attempt in 0..=MAX_RESTAMPS {
-        let (mut calls, mut tally, skipped) = start(targets, &req, deadline);
+        let movers = &targets[route.replicas..];
+        let (mut calls, mut tally, skipped) = start(targets, movers, &req, deadline);
         let early = ack.early(route.replicas);
         while let Some(answer) = calls.next().await {
             tally.record(answer);
@@ -135,7 +136,7 @@ pub async fn write(
             return Err(Failed::reply(e));
         }
         if !calls.is_done() {
-            finish_in_background(targets, &tally, &skipped, req.clone(), calls, deadline);
+            finish_in_background(route, &tally, &skipped, req.clone(), calls, deadline);
             hint_all(&skipped, &req);
             return Ok(tally.acked.into_iter().map(|(_, a)| a).collect());
         }
@@ -172,10 +173,13 @@ fn restamp(targets: &[Arc<Backend>], held: u64) -> u64 {
     hlc.now()
 }
 
-/// Sends the write to every target that can take it; ejected ones (unless all are) and
-/// ones that are not the node the map names are returned to be hinted.
+/// Sends the write to every target that can take it, flagged [`FLAG_MOVER`] to those among
+/// `movers` (a shard's old replicas during a move, which take no other write); ejected
+/// ones (unless all are) and ones that are not the node the map names are returned to be
+/// hinted.
 pub(super) fn start(
     targets: &[Arc<Backend>],
+    movers: &[Arc<Backend>],
     req: &WriteReq,
     deadline: Instant,
 ) -> (FanOut, Tally, Vec<Arc<Backend>>) {
@@ -185,6 +189,8 @@ pub(super) fn start(
     for b in targets {
         if (b.health().is_ejected() && !all_ejected) || !b.writable() {
             skipped.push(b.clone());
+        } else if movers.iter().any(|m| Arc::ptr_eq(m, b)) {
+            calls.push(b.clone(), RequestFrame { flags: FLAG_MOVER, ..frame.clone() }, deadline);
         } else {
             calls.push(b.clone(), frame.clone(), deadline);
         }
@@ -202,14 +208,15 @@ pub(super) fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, re
 /// marked settling until then (so no read goes there), failures are hinted, and a STALE is
 /// re-stamped and rewritten to every target.
 fn finish_in_background(
-    targets: &[Arc<Backend>],
+    route: Route<'_>,
     answered: &Tally,
     skipped: &[Arc<Backend>],
     req: WriteReq,
     mut calls: FanOut,
     deadline: Instant,
 ) {
-    let pending: Vec<Arc<Backend>> = targets.to_vec();
+    let pending: Vec<Arc<Backend>> = route.targets.to_vec();
+    let movers: Vec<Arc<Backend>> = route.targets[route.replicas..].to_vec();
     let done = |b: &Arc<Backend>| {
         answered.acked.iter().any(|(a, _)| Arc::ptr_eq(a, b))
             || skipped.iter().any(|s| Arc::ptr_eq(s, b))
@@ -234,7 +241,7 @@ fn finish_in_background(
             }
             req.version = restamp(&pending, tally.max_held);
             let (mut calls, mut again, skipped) =
-                start(&pending, &req, deadline.max(Instant::now()));
+                start(&pending, &movers, &req, deadline.max(Instant::now()));
             while let Some(answer) = calls.next().await {
                 again.record(answer);
             }

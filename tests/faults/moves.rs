@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::common::{Proc, temp_file};
 use super::support::{TestCluster, client, keys, stat, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,4 +80,52 @@ async fn moving_a_shard_to_new_replicas_loses_nothing() {
     for (k, v) in &last {
         assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(v.as_bytes()), "{k}");
     }
+}
+
+/// A router that never reads the new map writes the old replicas as replicas. Once they are
+/// Retiring they refuse it (WRONG_SHARD: the new replicas may have copied already, and the
+/// write would go when the old ones drop the shard), so it is never acknowledged and lost;
+/// and before the old replicas drop the shard, every new one pulls from them once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_on_the_map_before_a_move_never_gets_ok_for_a_write_the_move_drops() {
+    let mut c = TestCluster::new(&["n1", "n2", "n3", "n4"], &[&["n1", "n2"]], &[]).await;
+    c.start_all();
+    let old_map = std::fs::read_to_string(&c.router_map).unwrap();
+    let frozen = temp_file("frozen-router.json", &old_map);
+    let old = Proc::spawn(&["router", "--shardmap", frozen.to_str().unwrap()]);
+    let r = client(&old.addr.to_string()).await;
+    r.set("early", "e").await.unwrap();
+    c.remap(&[&["n3", "n4"]]);
+    let (n1, n2, n4) = (addr_of(&c, 0), addr_of(&c, 1), addr_of(&c, 3));
+    let copied = within(Duration::from_secs(60), || async {
+        stat(&n4, "shards_ready").await.as_deref() == Some("1")
+            && stat(&addr_of(&c, 2), "shards_ready").await.as_deref() == Some("1")
+    });
+    assert!(copied.await, "the new replicas copied the shard");
+    // n1 and n2 cannot see n4 now, so they keep the shard (Retiring) while the old router
+    // writes to them.
+    c.partition("n4", true);
+    let retiring = within(Duration::from_secs(60), || async {
+        stat(&n1, "shards_retiring").await.as_deref() == Some("1")
+            && stat(&n2, "shards_retiring").await.as_deref() == Some("1")
+    });
+    assert!(retiring.await, "the old replicas retire the shard");
+    let late = r.set("late", "l").await;
+    let err = late.as_ref().expect_err("a write only the retiring replicas would hold");
+    assert!(err.to_string().contains("moving away"), "{err}");
+    c.partition("n4", false);
+    let dropped = within(Duration::from_secs(60), || async {
+        stat(&n1, "shards_hosted").await.as_deref() == Some("0")
+            && stat(&n2, "shards_hosted").await.as_deref() == Some("0")
+    });
+    assert!(dropped.await, "the old replicas drop the shard once n4 is back\n{}", c.logs());
+    for node in ["n3", "n4"] {
+        let d = c.direct(node).await;
+        assert_eq!(d.get("early").await.unwrap().as_deref(), Some(&b"e"[..]), "{node}");
+        assert_eq!(d.get("late").await.unwrap(), None, "{node}: refused, so never written");
+    }
+}
+
+fn addr_of(c: &TestCluster, i: usize) -> String {
+    format!("127.0.0.1:{}", c.nodes[i].port)
 }

@@ -17,4 +17,4 @@ pub use node_ops::{
 };
 pub use shard_dump::{ShardDump, ShardDumpArgs};
 pub use shard_ops::{ShardCount, ShardScan, VFlush};
-pub use versioned::{MAX_VERSION_SKEW, VDel, VDelArgs, VSet, VSetArgs};
+pub use versioned::{MAX_VERSION_SKEW, VDel, VDelArgs, VSet, VSetArgs, vset_ttl};

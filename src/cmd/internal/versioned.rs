@@ -1,5 +1,6 @@
 //! VSET key value ttl_ms version and VDEL key version: last-writer-wins writes.
 
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,10 +69,28 @@ pub struct VSetArgs {
     pub key: Bytes,
     /// The value.
     pub value: Bytes,
-    /// Time to live; `None` never expires.
-    pub ttl: Option<Duration>,
+    /// Time to live in milliseconds, within `MAX_TTL`; `None` never expires. (Kept in 8
+    /// bytes, not a `Duration`'s 16: every decoded request carries a [`crate::cmd::Command`]
+    /// as large as its largest arguments.)
+    pub ttl_ms: Option<NonZeroU64>,
     /// Last-writer-wins version.
     pub version: u64,
+    /// Sent to this node as an old replica during a move (binary flag
+    /// [`crate::protocol::binary::FLAG_MOVER`]; the text form never is).
+    pub mover: bool,
+}
+
+impl VSetArgs {
+    /// The time to live.
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl_ms.map(|ms| Duration::from_millis(ms.get()))
+    }
+}
+
+/// A VSET's `ttl_ms` (0: never expires), refused past `MAX_TTL` as a SET's.
+pub fn vset_ttl(ttl_ms: u64) -> Result<Option<NonZeroU64>, ErrorReply> {
+    ttl_from_ms(ttl_ms)?;
+    Ok(NonZeroU64::new(ttl_ms))
 }
 
 /// VSET: applied only if `version` wins over what the key holds (see [`write`]).
@@ -98,8 +117,9 @@ impl Cmd for VSet {
         Ok(VSetArgs {
             key: key(argv, 1, limits)?,
             value: value(argv, 2, limits)?,
-            ttl: ttl_from_ms(ttl_ms)?,
+            ttl_ms: vset_ttl(ttl_ms)?,
             version: version(argv, 4)?,
+            mover: false,
         })
     }
 
@@ -108,7 +128,7 @@ impl Cmd for VSet {
     }
 
     fn apply(a: VSetArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        write(ctx, &a.key, Some(&a.value), a.ttl, a.version)
+        write(ctx, &a.key, Some(&a.value), a.ttl(), a.version)
     }
 }
 
@@ -119,6 +139,8 @@ pub struct VDelArgs {
     pub key: Bytes,
     /// Last-writer-wins version.
     pub version: u64,
+    /// As [`VSetArgs::mover`].
+    pub mover: bool,
 }
 
 /// VDEL: leaves a tombstone holding `version` if it wins (see [`write`]).
@@ -140,7 +162,7 @@ impl Cmd for VDel {
         );
 
     fn parse(argv: &Argv, limits: &Limits) -> Result<VDelArgs, ErrorReply> {
-        Ok(VDelArgs { key: key(argv, 1, limits)?, version: version(argv, 2)? })
+        Ok(VDelArgs { key: key(argv, 1, limits)?, version: version(argv, 2)?, mover: false })
     }
 
     fn keys(args: &VDelArgs) -> Keys<'_> {

@@ -81,7 +81,9 @@ fn ttl_ms(input: &mut Input<'_>) -> u64 {
 /// compared by command, or by status for errors.
 fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, Status> {
     let op = Opcode::from_u8(frame.opcode).ok_or(Status::UnknownOpcode)?;
-    if frame.flags != 0 {
+    // Only VSET and VDEL take a flag: FLAG_MOVER, bit 0.
+    let mover_flag = matches!(op, Opcode::VSet | Opcode::VDel) && frame.flags == 1;
+    if frame.flags != 0 && !mover_flag {
         return Err(Status::InvalidArgument);
     }
     let key = || match frame.key.len() {
@@ -110,9 +112,19 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             if data.len() > limits.max_value_size {
                 return Err(Status::ValueTooLarge);
             }
-            Command::VSet(VSetArgs { key, value: data, ttl: ttl(frame.ttl_ms)?, version })
+            Command::VSet(VSetArgs {
+                key,
+                value: data,
+                ttl_ms: ttl(frame.ttl_ms)?.and(std::num::NonZeroU64::new(frame.ttl_ms)),
+                version,
+                mover: mover_flag,
+            })
         }
-        Opcode::VDel => Command::VDel(VDelArgs { key: key()?, version: versioned(&value)?.0 }),
+        Opcode::VDel => Command::VDel(VDelArgs {
+            key: key()?,
+            version: versioned(&value)?.0,
+            mover: mover_flag,
+        }),
         Opcode::ShardDump => match <[u8; 8]>::try_from(&value[..]) {
             Ok(v) => Command::ShardDump(ShardDumpArgs {
                 shard: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),

@@ -2,7 +2,8 @@
 //!
 //! | command                        | Ready | Copying | Isolated | Retiring | NotHosted |
 //! |--------------------------------|-------|---------|----------|----------|-----------|
-//! | VSET / VDEL (router writes)    | yes   | yes     | yes      | yes      | WRONGSHARD|
+//! | VSET / VDEL (router writes)    | yes   | yes     | yes      | WRONGSHARD| WRONGSHARD|
+//! | VSET / VDEL flagged MOVER      | yes   | yes     | yes      | yes      | WRONGSHARD|
 //! | reads (GET, TTL, EXISTS, MGET) | yes   | NOTREADY| NOTREADY | yes      | WRONGSHARD|
 //! | plain writes (SET, DEL, ...)   | yes   | NOTREADY| NOTREADY | WRONGSHARD| WRONGSHARD|
 //! | DIGEST, BUCKET_DUMP (peers)    | yes   | yes     | NOTREADY | yes      | WRONGSHARD|
@@ -16,10 +17,17 @@
 //! A Copying or Isolated replica answers an RMW NOT_COORDINATOR too (NOT_READY if it knows
 //! of no coordinator): it cannot coordinate, and the router should go where one does.
 //!
+//! A router writes an old replica during a move as a *mover* (`FLAG_MOVER`), alongside the
+//! new replicas; a Retiring shard takes only those. A write sent to it as a replica comes
+//! from a router still on the map before the move: the new replicas may have copied
+//! already, so it would be lost when the old replica drops the shard. WRONG_SHARD makes
+//! that router reload its map and write the new replicas instead.
+//!
 //! A copying replica's partial data is still worth pulling (it may hold writes only it
 //! acknowledged), but an isolated one's is not: it may hold keys whose deletes it missed.
 
 use super::{Node, Shards};
+use crate::cmd::internal::{VDelArgs, VSetArgs};
 use crate::cmd::{Command, Flag, Route};
 use crate::protocol::cluster::ShardState;
 use crate::protocol::rmw::not_coordinator_message;
@@ -28,6 +36,9 @@ use crate::protocol::{ErrorReply, Status};
 /// What a command does with a shard, for admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
+    /// A router's VSET/VDEL to this node as a replica of the shard.
+    ReplicaWrite,
+    /// Other internal writes, and a router's VSET/VDEL to this node as a mover.
     Versioned,
     Read,
     Write,
@@ -40,8 +51,8 @@ impl Access {
     fn allowed(self, state: ShardState) -> Result<(), Status> {
         use ShardState::{Copying, Isolated, NotHosted, Ready, Retiring};
         match (self, state) {
-            (_, NotHosted) => Err(Status::WrongShard),
-            (_, Ready) | (Access::Versioned, _) => Ok(()),
+            (_, NotHosted) | (Access::ReplicaWrite, Retiring) => Err(Status::WrongShard),
+            (_, Ready) | (Access::Versioned | Access::ReplicaWrite, _) => Ok(()),
             (Access::Read | Access::Peer | Access::FullDump, Retiring) => Ok(()),
             (Access::Peer | Access::Sync, Copying) | (Access::Sync, Isolated) => Ok(()),
             (Access::Write | Access::Sync, Retiring) => Err(Status::WrongShard),
@@ -72,7 +83,11 @@ impl Node {
             return listed.iter().try_for_each(|&s| self.admit(shards, s, Access::Read));
         }
         let spec = command.full_spec();
-        let access = if spec.route == Route::Internal {
+        let access = if let Command::VSet(VSetArgs { mover: false, .. })
+        | Command::VDel(VDelArgs { mover: false, .. }) = command
+        {
+            Access::ReplicaWrite
+        } else if spec.route == Route::Internal {
             Access::Versioned
         } else if spec.has(Flag::Write) {
             Access::Write
@@ -177,7 +192,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::cmd::internal::{DigestArgs, ShardDumpArgs, VSetArgs};
+    use crate::cmd::internal::{DigestArgs, ShardDumpArgs};
     use crate::shardmap::{MapWatcher, ShardMap};
 
     fn digest(shard: u32) -> Command {
@@ -219,7 +234,13 @@ mod tests {
         set_state(&n1, 4, ShardState::Copying);
         let key = Bytes::from_static(b"abc");
         let get = Command::Get(key.clone());
-        let vset = Command::VSet(VSetArgs { key, value: Bytes::new(), ttl: None, version: 1 });
+        let vset = Command::VSet(VSetArgs {
+            key,
+            value: Bytes::new(),
+            ttl_ms: None,
+            version: 1,
+            mover: false,
+        });
         let dump = Command::ShardDump(ShardDumpArgs { shard: 4, cursor: 0, max_items: 0 });
         let err = n1.check(&get).unwrap_err();
         assert_eq!(err.status, Status::NotReady);
@@ -264,7 +285,23 @@ mod tests {
         set_state(&n1, 4, ShardState::Retiring);
         let key = Bytes::from_static(b"abc");
         assert!(n1.check(&Command::Get(key.clone())).is_ok());
-        assert_eq!(n1.check(&Command::Del(vec![key])).unwrap_err().status, Status::WrongShard);
+        assert_eq!(
+            n1.check(&Command::Del(vec![key.clone()])).unwrap_err().status,
+            Status::WrongShard
+        );
+        // A router still on the old map writes it as a replica: refused, so it reloads.
+        let vset = |mover| {
+            let value = Bytes::new();
+            Command::VSet(VSetArgs { key: key.clone(), value, ttl_ms: None, version: 1, mover })
+        };
+        let err = n1.check(&vset(false)).unwrap_err();
+        assert_eq!(err.status, Status::WrongShard);
+        assert!(err.message.contains("moving away"), "{}", err.message);
+        let vdel = Command::VDel(VDelArgs { key: key.clone(), version: 1, mover: false });
+        assert_eq!(n1.check(&vdel).unwrap_err().status, Status::WrongShard);
+        n1.check(&vset(true)).expect("a write to it as a mover, alongside the new replicas");
+        set_state(&n1, 4, ShardState::Ready);
+        n1.check(&vset(true)).expect("a mover that has not read the new map yet");
         set_state(&n1, 4, ShardState::Isolated);
         assert_eq!(n1.check(&digest(4)).unwrap_err().status, Status::NotReady);
     }

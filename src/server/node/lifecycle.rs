@@ -323,28 +323,6 @@ impl Cluster {
         removed
     }
 
-    async fn drop_retired(self: &Arc<Self>, map: &ShardMap, shard: u32) -> Result<u64, String> {
-        let dropped = self.remove_shard(map, shard).await;
-        info!(
-            node = self.node.name(),
-            shard, dropped, "new replicas ready; dropped the retired shard"
-        );
-        self.set_state(shard, ShardState::NotHosted);
-        Ok(0)
-    }
-
-    /// Removes all of `shard`'s entries.
-    async fn remove_shard(self: &Arc<Self>, map: &ShardMap, shard: u32) -> usize {
-        let (store, n) = (self.store.clone(), map.num_shards());
-        let removed = tokio::task::spawn_blocking(move || {
-            store.remove_matching(&|key, _| crate::shardmap::shard_for_key(key, n) == shard)
-        })
-        .await
-        .unwrap_or(0);
-        self.node.invalidate_digests();
-        removed
-    }
-
     fn set_ready(&self, shard: u32) {
         self.node.with_meta(shard, |m| {
             m.last_synced = Some(Instant::now());
@@ -355,7 +333,7 @@ impl Cluster {
         self.set_state(shard, ShardState::Ready);
     }
 
-    fn set_state(&self, shard: u32, state: ShardState) {
+    pub(super) fn set_state(&self, shard: u32, state: ShardState) {
         let mut s = (*self.node.shards()).clone();
         if let Some(slot) = s.states.get_mut(shard as usize - 1) {
             *slot = state;

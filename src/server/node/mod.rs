@@ -49,6 +49,7 @@ mod lifecycle;
 pub mod orphans;
 pub mod peers;
 pub mod report;
+mod retire;
 mod rmw;
 
 use std::sync::Arc;
