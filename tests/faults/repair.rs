@@ -115,7 +115,24 @@ async fn deletes_never_come_back_after_a_replica_was_away_longer_than_the_grace(
     }
     let want: Vec<Option<String>> =
         (0..ks.len()).map(|i| (i % 2 == 1).then(|| "v".to_owned())).collect();
-    assert!(within(BOUND, || all_hold(&c, &ks, &want)).await, "no deleted key came back");
+    if !within(BOUND, || all_hold(&c, &ks, &want)).await {
+        let held = c.contents(&ks).await;
+        let back: Vec<String> = held
+            .iter()
+            .map(|(node, got)| match got {
+                None => format!("{node}: unreadable"),
+                Some(got) => {
+                    let wrong = ks.iter().zip(got.iter().zip(&want));
+                    let wrong: Vec<&String> = wrong
+                        .filter(|(_, (g, w))| g.as_deref() != w.as_deref().map(str::as_bytes))
+                        .map(|(k, _)| k)
+                        .collect();
+                    format!("{node}: {} keys wrong, first {:?}", wrong.len(), wrong.first())
+                }
+            })
+            .collect();
+        panic!("a deleted key came back or a node is unreadable: {back:?}\n{}", c.logs());
+    }
     let router = c.router(&[]);
     let r = client(&router.addr.to_string()).await;
     for (k, w) in ks.iter().zip(&want) {
