@@ -3,12 +3,14 @@
 //! as [`Router::write_one`] stamps), each backend gets its requests as one write under one
 //! deadline, and the replies are matched back in request order.
 //!
-//! Only the plain case is finished here: a read answered, a write acked by every replica.
-//! A write is sent in a run only when its shard has no movers, every replica is up and
-//! writable, the write-ack mode waits for every answer and the replicas admit its size.
-//! Anything else (a request that cannot be placed so, a failure, a STALE, a SUPERSEDED,
-//! WRONG_SHARD) takes the request out of the run to be forwarded alone, by the same path
-//! as any request: a read fails over to the other replicas (not the one that failed), a
+//! Only the plain cases are finished here: a read answered; a write every replica acked or
+//! failed (down, timed out), whose failed replicas are hinted and whose answer the
+//! write-ack mode gives, as the per-request path does after its first attempt (it would
+//! not send the write to a replica that failed it again either). A write is sent in a run
+//! only when its shard has no movers, every replica is up and writable, the write-ack mode
+//! waits for every answer and the replicas admit its size. Anything else (a request that
+//! cannot be placed so, a read that failed, a STALE, a SUPERSEDED, WRONG_SHARD) takes the
+//! request out of the run to be forwarded alone, by the same path as any request: a read fails over to the other replicas (not the one that failed), a
 //! write is stamped again and written to every replica with its re-stamps, hints and
 //! verdict. Writing a versioned write again under a newer version is what a re-stamp does
 //! anyway, so a write that took that path is one of the outcomes the plain path can have.
@@ -20,15 +22,17 @@ use tokio::time::Instant;
 
 use super::Router;
 use super::backend::Backend;
-use super::fanout::Answer;
-use super::forward::Earlier;
+use super::fanout::{Answer, Tally};
+use super::forward::{Earlier, Failed, Failure};
 use super::run::{Item, Op};
 use super::select::{ReadPolicy, next_replica};
 use super::single::{blind_reply, key_frame, stamp};
 use super::topology::Topology;
-use super::write::{WriteAck, admit};
+use super::write::{WriteAck, admit, hint_all, verdict};
 use crate::client::Error;
+use crate::cmd::BlindWrite;
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
+use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::{Opcode, Reply};
 
 /// Where one request of a run went.
@@ -37,8 +41,23 @@ enum Placed {
     Alone,
     /// A read, to one replica.
     Read,
-    /// A write, to `due` replicas; `applied` if some removed a live key (for a delete).
-    Write { due: usize, failed: bool, applied: bool },
+    /// A write on every replica.
+    Write(Sent),
+}
+
+/// A run's write on its replicas, answer by answer.
+struct Sent {
+    /// Answers still due.
+    due: usize,
+    version: u64,
+    /// Some replica removed a live key (for a delete).
+    applied: bool,
+    /// Replicas that failed it (down, timed out): the write is finished as the
+    /// per-request path finishes one after its first attempt (hints, then the verdict).
+    faults: Vec<(Arc<Backend>, String)>,
+    first_fault: Option<Failure>,
+    /// Some replica answered anything else (STALE, WRONG_SHARD, ...): forwarded alone.
+    other: bool,
 }
 
 /// The requests of a run bound for one backend, reads or writes (each kind has its own
@@ -66,10 +85,11 @@ impl Router {
         let settings = &self.inner.settings;
         let t = settings.timeouts();
         let topo = self.inner.topology.load_full();
+        let ack = settings.write_ack();
         let how = Placing {
             topo: &topo,
             policy: settings.read_policy(),
-            writes: matches!(settings.write_ack(), WriteAck::Healthy | WriteAck::All),
+            writes: matches!(ack, WriteAck::Healthy | WriteAck::All),
         };
         let (mut placed, mut groups) = self.place(&items, &how);
         let (read_by, write_by) = (t.read_try.min(t.request), t.write.min(t.request));
@@ -94,10 +114,9 @@ impl Router {
         for (i, (item, place)) in items.into_iter().zip(&placed).enumerate() {
             match (place, replies[i].take()) {
                 (_, Some(reply)) => replies[i] = Some(self.counted(took, Ok(reply))),
-                (Placed::Write { due: 0, failed: false, applied }, None) => {
-                    let deletes = matches!(item.op, Op::Write { deletes: true, .. });
-                    let reply = blind_reply(deletes, *applied);
-                    replies[i] = Some(self.counted(took, Ok(reply)));
+                (Placed::Write(sent), None) if sent.due == 0 && !sent.other => {
+                    let reply = finish_write(&topo, &item, sent, ack);
+                    replies[i] = Some(self.counted(took, reply));
                 }
                 _ => alone.push((i, item, earlier[i].take())),
             }
@@ -156,26 +175,19 @@ impl Router {
                     }
                 }
                 Op::Write { write, .. } if how.writes => {
-                    let route = how.topo.route(&write.key);
-                    let targets = route.targets;
-                    let up = |b: &Arc<Backend>| !b.health().is_ejected() && b.writable();
-                    let plain = route.replicas > 0
-                        && route.replicas == targets.len()
-                        && targets.iter().all(up);
-                    let req = plain.then(|| stamp(route.shard, write, version));
+                    let stamped = version;
                     version = version.saturating_add(step);
-                    if let Some(frame) =
-                        req.filter(|req| admit(targets, req).is_ok()).map(|req| req.frame())
-                    {
-                        if let Some((last, others)) = targets.split_last() {
-                            for b in others {
-                                add(b, true, frame.clone(), i);
+                    match plain_write(how.topo, write, stamped) {
+                        Some((targets, frame)) => {
+                            if let Some((last, others)) = targets.split_last() {
+                                for b in others {
+                                    add(b, true, frame.clone(), i);
+                                }
+                                add(last, true, frame, i);
                             }
-                            add(last, true, frame, i);
+                            Placed::Write(Sent::new(targets.len(), stamped))
                         }
-                        Placed::Write { due: targets.len(), failed: false, applied: false }
-                    } else {
-                        Placed::Alone
+                        None => Placed::Alone,
                     }
                 }
                 Op::Write { .. } => Placed::Alone,
@@ -201,6 +213,54 @@ impl Router {
     }
 }
 
+impl Sent {
+    fn new(due: usize, version: u64) -> Self {
+        Sent { due, version, applied: false, faults: Vec::new(), first_fault: None, other: false }
+    }
+}
+
+/// Where a run's write goes and what it sends, when it can be sent in the run: its shard
+/// has no movers, every replica is up and writable and admits its size.
+fn plain_write<'a>(
+    topo: &'a Topology,
+    write: &BlindWrite,
+    version: u64,
+) -> Option<(&'a [Arc<Backend>], RequestFrame)> {
+    let route = topo.route(&write.key);
+    let targets = route.targets;
+    let up = |b: &Arc<Backend>| !b.health().is_ejected() && b.writable();
+    if route.replicas == 0 || route.replicas != targets.len() || !targets.iter().all(up) {
+        return None;
+    }
+    let req = stamp(route.shard, write, version);
+    admit(targets, &req).ok()?;
+    Some((targets, req.frame()))
+}
+
+/// The answer to a run's write every replica answered, each acking it or failing (down,
+/// timed out): the failed ones get hints and the write-ack mode judges, as after the first
+/// attempt of [`super::write::write`] (which does not send it to them again either).
+fn finish_write(topo: &Topology, item: &Item, sent: &Sent, ack: WriteAck) -> Result<Reply, Failed> {
+    let Op::Write { write, deletes } = &item.op else {
+        return Ok(super::run::lost());
+    };
+    if sent.faults.is_empty() {
+        return Ok(blind_reply(*deletes, sent.applied));
+    }
+    let route = topo.route(&write.key);
+    let req = stamp(route.shard, write, sent.version);
+    hint_all(sent.faults.iter().map(|(b, _)| b), &req);
+    let failed = |b: &Arc<Backend>| sent.faults.iter().any(|(f, _)| Arc::ptr_eq(f, b));
+    let acked = route.targets.iter().filter(|b| !failed(b));
+    let tally = Tally {
+        acked: acked.map(|b| (b.clone(), Ack { applied: sent.applied, clock: 0 })).collect(),
+        failed: sent.faults.clone(),
+        first_failure: sent.first_fault,
+        ..Tally::default()
+    };
+    verdict(tally, &[], route, ack).map(|_| blind_reply(*deletes, sent.applied))
+}
+
 /// Takes one backend's answer to one request of a run: the reply when the request is
 /// done, `None` when it waits for more answers (or must go alone), or the read's failure.
 fn take_answer(
@@ -213,11 +273,15 @@ fn take_answer(
             Ok(resp) => Ok(Some(to_reply(Opcode::Get, &resp))),
             Err(error) => Err(Earlier { replica: backend.clone(), error }),
         },
-        Placed::Write { due, failed, applied } => {
-            *due = due.saturating_sub(1);
+        Placed::Write(sent) => {
+            sent.due = sent.due.saturating_sub(1);
             match Answer::of(backend, result) {
-                Answer::Acked(ack) => *applied |= ack.applied,
-                _ => *failed = true,
+                Answer::Acked(ack) => sent.applied |= ack.applied,
+                Answer::NodeFault(failure, why) => {
+                    sent.first_fault.get_or_insert(failure);
+                    sent.faults.push((backend.clone(), why));
+                }
+                _ => sent.other = true,
             }
             Ok(None)
         }
