@@ -15,7 +15,9 @@
 //!   the cluster can see. A reset from a node that is still alive (a proxy dropping the
 //!   connection after the node applied the command) would apply it twice: that was chosen
 //!   over failing every command a crash interrupts, since crashes are what this path is
-//!   built to survive.
+//!   built to survive. Known exception: a later command on the same key the crashed
+//!   coordinator ran and answered carries this one's effect in its outcome, so this one
+//!   then counts twice (protocol.md; ids per command would tell, not built yet).
 //! * A timeout fails the command with TIMEOUT: it may or may not have been applied, so it
 //!   is not retried and a client must not assume either.
 //!
