@@ -157,3 +157,45 @@ async fn a_partition_longer_than_the_hint_cap_costs_time_not_data() {
         assert_eq!(r.get(k.clone()).await.unwrap().as_deref(), Some(&b"during"[..]), "{k}");
     }
 }
+
+/// Keys written to a replica after its last anti-entropy round, then deleted while it was
+/// paused for longer than the grace: the peers' tombstones are gone when it comes back,
+/// and what it holds is newer than its last sync. It drops them all the same: a key no
+/// peer holds that is older than a grace was deleted, or its tombstone would be there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_written_after_a_replicas_last_sync_and_deleted_while_it_was_away_stay_deleted() {
+    let mut c =
+        TestCluster::new(&["a", "b", "c"], &[&["a", "b", "c"]], &["--tombstone-grace", "10s"])
+            .await;
+    c.start_all();
+    // Routers reach the nodes directly: c takes the writes, but syncs with no peer.
+    c.partition("c", true);
+    let ks = keys("late", 100);
+    let first = c.router(&["--write-ack", "all"]);
+    let r = client(&first.addr.to_string()).await;
+    for k in &ks {
+        r.set(k.clone(), "v").await.unwrap();
+    }
+    drop(first);
+    c.pause("c", true);
+    let second = c.router(&["--write-ack", "quorum"]);
+    let r = client(&second.addr.to_string()).await;
+    for k in &ks {
+        r.del(k.clone()).await.unwrap();
+    }
+    // c's hints go with the router, and the tombstones with the grace.
+    drop(second);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    c.partition("c", false);
+    c.pause("c", false);
+    if c.proc("c").try_wait_log("dropped entries older than the isolation").is_none() {
+        panic!("c never resynchronised:\n{}", c.logs());
+    }
+    let want = vec![None; ks.len()];
+    assert!(
+        within(BOUND, || all_hold(&c, &ks, &want)).await,
+        "no deleted key came back: {:?}\n{}",
+        c.contents(&ks[..3]).await,
+        c.logs()
+    );
+}

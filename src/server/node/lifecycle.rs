@@ -265,8 +265,9 @@ impl Cluster {
     }
 
     /// Pulls all of `shard` from every source, then marks it Ready. For a resync of an
-    /// isolated shard, this node's entries from before the isolation that no source sent
-    /// are dropped afterwards (their deletes were missed; the tombstones may be gone). Any
+    /// isolated shard, this node's entries from before the isolation (its last sync, or a
+    /// grace ago if that is later) that no source sent are dropped afterwards (their deletes
+    /// were missed; the tombstones may be gone). Any
     /// source failing leaves the shard as it is, with nothing dropped.
     async fn copy(
         self: &Arc<Self>,
@@ -287,7 +288,13 @@ impl Cluster {
             }
         }
         if resync {
-            let cutoff = self.node.with_meta(shard, |m| m.synced_wall_ms).unwrap_or(0);
+            let synced = self.node.with_meta(shard, |m| m.synced_wall_ms).unwrap_or(0);
+            // Past the last sync, and older than a grace ago: a peer's tombstone of such a
+            // key (deleted after this node last synced, while it was paused or cut off for
+            // longer than the grace) may be gone. A younger entry no source sent was never
+            // deleted: the tombstone would still be there.
+            let grace_ms = u64::try_from(self.node.grace.as_millis()).unwrap_or(u64::MAX);
+            let cutoff = synced.max(crate::version::wall_ms().saturating_sub(grace_ms));
             let dropped = self.remove_unseen(map, shard, cutoff, seen).await;
             info!(
                 node = self.node.name(),
