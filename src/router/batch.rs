@@ -10,10 +10,11 @@
 //! only when its shard has no movers, every replica is up and writable, the write-ack mode
 //! waits for every answer and the replicas admit its size. Anything else (a request that
 //! cannot be placed so, a read that failed, a STALE, a SUPERSEDED, WRONG_SHARD) takes the
-//! request out of the run to be forwarded alone, by the same path as any request: a read fails over to the other replicas (not the one that failed), a
-//! write is stamped again and written to every replica with its re-stamps, hints and
-//! verdict. Writing a versioned write again under a newer version is what a re-stamp does
-//! anyway, so a write that took that path is one of the outcomes the plain path can have.
+//! request out of the run to be forwarded alone, by the same path as any request: a read
+//! fails over to the other replicas (not the one that failed), a write is stamped again
+//! and written to every replica with its re-stamps, hints and verdict. Writing a versioned
+//! write again under a newer version is what a re-stamp does anyway, so a write that took
+//! that path is one of the outcomes the plain path can have.
 
 use std::sync::Arc;
 
