@@ -85,7 +85,7 @@ async fn moving_a_shard_to_new_replicas_loses_nothing() {
 /// A router that never reads the new map writes the old replicas as replicas. Once they are
 /// Retiring they refuse it (WRONG_SHARD: the new replicas may have copied already, and the
 /// write would go when the old ones drop the shard), so it is never acknowledged and lost;
-/// and before the old replicas drop the shard, every new one pulls from them once more.
+/// what they held before reaches the new replicas before they drop it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_on_the_map_before_a_move_never_gets_ok_for_a_write_the_move_drops() {
     let mut c = TestCluster::new(&["n1", "n2", "n3", "n4"], &[&["n1", "n2"]], &[]).await;
@@ -95,16 +95,11 @@ async fn a_router_on_the_map_before_a_move_never_gets_ok_for_a_write_the_move_dr
     let old = Proc::spawn(&["router", "--shardmap", frozen.to_str().unwrap()]);
     let r = client(&old.addr.to_string()).await;
     r.set("early", "e").await.unwrap();
-    c.remap(&[&["n3", "n4"]]);
-    let (n1, n2, n4) = (addr_of(&c, 0), addr_of(&c, 1), addr_of(&c, 3));
-    let copied = within(Duration::from_secs(60), || async {
-        stat(&n4, "shards_ready").await.as_deref() == Some("1")
-            && stat(&addr_of(&c, 2), "shards_ready").await.as_deref() == Some("1")
-    });
-    assert!(copied.await, "the new replicas copied the shard");
-    // n1 and n2 cannot see n4 now, so they keep the shard (Retiring) while the old router
-    // writes to them.
+    // n4 is cut off from the other nodes before the move, so the new replicas cannot be
+    // ready yet and the old ones keep the shard (Retiring) while the old router writes.
     c.partition("n4", true);
+    c.remap(&[&["n3", "n4"]]);
+    let (n1, n2) = (addr_of(&c, 0), addr_of(&c, 1));
     let retiring = within(Duration::from_secs(60), || async {
         stat(&n1, "shards_retiring").await.as_deref() == Some("1")
             && stat(&n2, "shards_retiring").await.as_deref() == Some("1")
@@ -114,11 +109,20 @@ async fn a_router_on_the_map_before_a_move_never_gets_ok_for_a_write_the_move_dr
     let err = late.as_ref().expect_err("a write only the retiring replicas would hold");
     assert!(err.to_string().contains("moving away"), "{err}");
     c.partition("n4", false);
-    let dropped = within(Duration::from_secs(60), || async {
-        stat(&n1, "shards_hosted").await.as_deref() == Some("0")
-            && stat(&n2, "shards_hosted").await.as_deref() == Some("0")
+    let (n3, n4) = (addr_of(&c, 2), addr_of(&c, 3));
+    let moved = within(Duration::from_secs(60), || async {
+        let stat_is =
+            |addr, field, want| async move { stat(addr, field).await.as_deref() == Some(want) };
+        stat_is(&n3, "shards_ready", "1").await
+            && stat_is(&n4, "shards_ready", "1").await
+            && stat_is(&n1, "shards_retiring", "0").await
+            && stat_is(&n2, "shards_retiring", "0").await
     });
-    assert!(dropped.await, "the old replicas drop the shard once n4 is back\n{}", c.logs());
+    assert!(
+        moved.await,
+        "the new replicas are ready and the old ones dropped the shard once n4 is back\n{}",
+        c.logs()
+    );
     for node in ["n3", "n4"] {
         let d = c.direct(node).await;
         assert_eq!(d.get("early").await.unwrap().as_deref(), Some(&b"e"[..]), "{node}");
