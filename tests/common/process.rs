@@ -80,7 +80,10 @@ impl Proc {
                         return line;
                     }
                 }
-                Err(e) => panic!("no log line with '{pattern}': {e}"),
+                Err(e) => {
+                    let said = self.seen.borrow().join("\n");
+                    panic!("no log line with '{pattern}': {e}; the process said:\n{said}")
+                }
             }
         }
     }
@@ -130,9 +133,34 @@ impl Drop for Proc {
     }
 }
 
-/// A port that was free a moment ago (for nodes that must restart on the same port).
+/// A port that was free a moment ago (for nodes that must restart on the same port), taken
+/// below the kernel's ephemeral range: a port from that range (what binding port 0 gives)
+/// can be taken meanwhile by some connection's local end, which then keeps a restarted node
+/// from listening on it again. Candidates start at a place of this process's own and are
+/// checked free when picked.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low().clamp(11_000, 65_535);
+    let span = low - 10_000;
+    let base = std::process::id() * 7919;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10_000 + (base.wrapping_add(n) % span);
+        let port = u16::try_from(port).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The first port of the kernel's ephemeral range (Linux; 32768 where unknown).
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }
 
 /// A fresh, unique temp directory.
