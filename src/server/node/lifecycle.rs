@@ -267,8 +267,8 @@ impl Cluster {
     /// Pulls all of `shard` from every source, then marks it Ready. For a resync of an
     /// isolated shard, this node's entries from before the isolation (its last sync, or a
     /// grace ago if that is later) that no source sent are dropped afterwards (their deletes
-    /// were missed; the tombstones may be gone). Any
-    /// source failing leaves the shard as it is, with nothing dropped.
+    /// were missed; the tombstones may be gone). Any source failing leaves the shard as it
+    /// is, with nothing dropped.
     async fn copy(
         self: &Arc<Self>,
         map: &ShardMap,
@@ -295,7 +295,12 @@ impl Cluster {
             // deleted: the tombstone would still be there.
             let grace_ms = u64::try_from(self.node.grace.as_millis()).unwrap_or(u64::MAX);
             let cutoff = synced.max(crate::version::wall_ms().saturating_sub(grace_ms));
-            let dropped = self.remove_unseen(map, shard, cutoff, seen).await;
+            let dropped = self
+                .remove_from_shard(map, shard, move |key, version| {
+                    crate::version::millis_of(version) < cutoff
+                        && !seen.contains(&super::digest::key_hash(key))
+                })
+                .await;
             info!(
                 node = self.node.name(),
                 shard, dropped, "dropped entries older than the isolation that no peer holds"
@@ -307,21 +312,18 @@ impl Cluster {
         Ok(applied)
     }
 
-    /// Removes `shard`'s entries with versions from before `cutoff_ms` (wall clock) whose
-    /// keys are not in `seen`.
-    async fn remove_unseen(
+    /// Removes the entries of `shard` that `pick` (given key and version) picks, off the
+    /// runtime's threads (a walk of the whole store).
+    pub(super) async fn remove_from_shard(
         self: &Arc<Self>,
         map: &ShardMap,
         shard: u32,
-        cutoff_ms: u64,
-        seen: std::collections::HashSet<u64>,
+        pick: impl Fn(&[u8], u64) -> bool + Send + 'static,
     ) -> usize {
         let (store, n) = (self.store.clone(), map.num_shards());
         let removed = tokio::task::spawn_blocking(move || {
             store.remove_matching(&|key, version| {
-                crate::shardmap::shard_for_key(key, n) == shard
-                    && crate::version::millis_of(version) < cutoff_ms
-                    && !seen.contains(&super::digest::key_hash(key))
+                crate::shardmap::shard_for_key(key, n) == shard && pick(key, version)
             })
         })
         .await

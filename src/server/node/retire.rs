@@ -39,24 +39,12 @@ impl Cluster {
         for (replica, result) in replicas.iter().zip(join_all(syncs).await) {
             result.map_err(|e| format!("last pull of new replica {replica} failed: {e}"))?;
         }
-        let dropped = self.remove_shard(map, shard).await;
+        let dropped = self.remove_from_shard(map, shard, |_, _| true).await;
         info!(
             node = self.node.name(),
             shard, dropped, "new replicas ready and caught up; dropped the retired shard"
         );
         self.set_state(shard, ShardState::NotHosted);
         Ok(0)
-    }
-
-    /// Removes all of `shard`'s entries.
-    async fn remove_shard(self: &Arc<Self>, map: &ShardMap, shard: u32) -> usize {
-        let (store, n) = (self.store.clone(), map.num_shards());
-        let removed = tokio::task::spawn_blocking(move || {
-            store.remove_matching(&|key, _| crate::shardmap::shard_for_key(key, n) == shard)
-        })
-        .await
-        .unwrap_or(0);
-        self.node.invalidate_digests();
-        removed
     }
 }
