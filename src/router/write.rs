@@ -215,8 +215,7 @@ fn finish_in_background(
     mut calls: FanOut,
     deadline: Instant,
 ) {
-    let pending: Vec<Arc<Backend>> = route.targets.to_vec();
-    let movers: Vec<Arc<Backend>> = route.targets[route.replicas..].to_vec();
+    let (pending, replicas): (Vec<Arc<Backend>>, _) = (route.targets.to_vec(), route.replicas);
     let done = |b: &Arc<Backend>| {
         answered.acked.iter().any(|(a, _)| Arc::ptr_eq(a, b))
             || skipped.iter().any(|s| Arc::ptr_eq(s, b))
@@ -241,7 +240,7 @@ fn finish_in_background(
             }
             req.version = restamp(&pending, tally.max_held);
             let (mut calls, mut again, skipped) =
-                start(&pending, &movers, &req, deadline.max(Instant::now()));
+                start(&pending, &pending[replicas..], &req, deadline.max(Instant::now()));
             while let Some(answer) = calls.next().await {
                 again.record(answer);
             }
