@@ -74,7 +74,9 @@ fn outcome() -> Reply {
     encode_reply_resp3(&Reply::Int(1), &mut reply);
     let record =
         DumpRecord { key: "k".into(), value: Some("done".into()), ttl_ms: 0, version: VERSION };
-    Reply::Bulk(RmwOutcome { reply: reply.freeze(), records: vec![record] }.encode())
+    Reply::Bulk(
+        RmwOutcome { reply: reply.freeze(), records: vec![record], ids: Vec::new() }.encode(),
+    )
 }
 
 impl Fake {

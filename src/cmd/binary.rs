@@ -8,12 +8,12 @@ use super::Command;
 use super::args::parse;
 use super::conn::Credentials;
 use super::internal::{
-    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
-    rmw_command, vset_ttl,
+    BucketDumpArgs, DigestArgs, FenceArgs, RmwArgs, RmwIds, ShardDumpArgs, SyncArgs, VDelArgs,
+    VSetArgs, rmw_command, vset_ttl,
 };
 use super::string::SetArgs;
 use crate::protocol::binary::{
-    FLAG_MOVER, RequestFrame, check_key, check_value, split_version, ttl_from_ms,
+    FLAG_MOVER, FLAG_RMW_IDS, RequestFrame, check_key, check_value, split_version, ttl_from_ms,
 };
 use crate::protocol::shards::{CountRequest, ScanRequest};
 use crate::protocol::text::{Argv, RequestDecoder};
@@ -26,14 +26,14 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
         return Err(ErrorReply::new(Status::UnknownOpcode, msg));
     };
     let allowed = match op {
-        Opcode::VSet | Opcode::VDel => FLAG_MOVER,
+        Opcode::VSet | Opcode::VDel => FLAG_MOVER | FLAG_RMW_IDS,
         _ => 0,
     };
     if frame.flags & !allowed != 0 {
         let msg = format!("flags must be 0, got 0x{:04x}", frame.flags);
         return Err(ErrorReply::invalid(msg));
     }
-    let mover = frame.flags & FLAG_MOVER != 0;
+    let (mover, with_ids) = (frame.flags & FLAG_MOVER != 0, frame.flags & FLAG_RMW_IDS != 0);
     let RequestFrame { ttl_ms, key, value, .. } = frame;
     match op {
         Opcode::Ping => Ok(Command::Ping((!value.is_empty()).then_some(value))),
@@ -50,14 +50,15 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
         }
         Opcode::VSet => {
             let key = check_key(key, limits)?;
-            let (version, value) = split_version(value)?;
+            let (version, ids, value) = versioned_parts(value, with_ids)?;
             check_value(&value, limits)?;
-            Ok(Command::VSet(VSetArgs { key, value, ttl_ms: vset_ttl(ttl_ms)?, version, mover }))
+            let ttl_ms = vset_ttl(ttl_ms)?;
+            Ok(Command::VSet(VSetArgs { key, value, ttl_ms, version, mover, ids }))
         }
         Opcode::VDel => {
             let key = check_key(key, limits)?;
-            let (version, _) = split_version(value)?;
-            Ok(Command::VDel(VDelArgs { key, version, mover }))
+            let (version, ids, _) = versioned_parts(value, with_ids)?;
+            Ok(Command::VDel(VDelArgs { key, version, mover, ids }))
         }
         Opcode::ShardDump => {
             let args = <[u8; 8]>::try_from(value.as_ref())
@@ -94,7 +95,10 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             )),
         },
         Opcode::Cmd => parse(&argv(value, limits)?, limits),
-        Opcode::Rmw => Ok(Command::Rmw(Box::new(rmw_command(&argv(value, limits)?, limits)?))),
+        Opcode::Rmw => {
+            let command = rmw_command(&argv(value, limits)?, limits)?;
+            Ok(Command::Rmw(Box::new(RmwArgs { id: ttl_ms, command })))
+        }
         Opcode::Fence => {
             let (shard, by) = crate::protocol::rmw::parse_fence(&value).ok_or_else(|| {
                 ErrorReply::invalid("FENCE value is shard:u32 then a node name (1-255 bytes)")
@@ -102,6 +106,19 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             Ok(Command::Fence(FenceArgs { shard, by }))
         }
     }
+}
+
+/// A versioned write's value: its version, the read-modify-write ids it carries (when
+/// flagged [`FLAG_RMW_IDS`]) and the data.
+fn versioned_parts(value: Bytes, with_ids: bool) -> Result<(u64, RmwIds, Bytes), ErrorReply> {
+    let (version, mut data) = split_version(value)?;
+    if !with_ids {
+        return Ok((version, RmwIds::default(), data));
+    }
+    let ids = crate::protocol::rmw::take_ids(&mut data).ok_or_else(|| {
+        ErrorReply::invalid("FLAG_RMW_IDS needs count:u8 (at most 16) then nonzero ids:u64")
+    })?;
+    Ok((version, RmwIds::new(ids), data))
 }
 
 /// The `shard:u32` value of an internal request.

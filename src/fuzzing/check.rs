@@ -133,7 +133,7 @@ pub(crate) fn check_command(cmd: &Command, limits: &Limits, origin: Origin) {
         }
         Command::VDel(a) => assert_ne!(a.version, 0, "VDEL with the reserved version 0"),
         // What RMW carries is parsed like a text command.
-        Command::Rmw(inner) => check_command(inner, limits, Origin::Text),
+        Command::Rmw(inner) => check_command(&inner.command, limits, Origin::Text),
         // Strings and bitmaps.
         Command::Append(a) => value(&a.value),
         Command::SetRange(a) => {

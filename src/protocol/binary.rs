@@ -192,6 +192,12 @@ pub fn versioned_frame(
 /// router still on the map before the move, and answers WRONG_SHARD so that router reloads.
 pub const FLAG_MOVER: u16 = 0x0001;
 
+/// Request flag of VSET and VDEL: the write is a read-modify-write's outcome and carries
+/// the ids of the commands whose effect its state holds, between the version and the data
+/// (see [`super::rmw::outcome_frame`]). The node keeps them with the key, so a command run
+/// again after its reply was lost is recognised on whichever replica coordinates next.
+pub const FLAG_RMW_IDS: u16 = 0x0002;
+
 /// The request frame of a SHARD_DUMP page.
 pub fn shard_dump_frame(shard: u32, cursor: u64, max_items: u32) -> RequestFrame {
     let mut v = BytesMut::with_capacity(8);

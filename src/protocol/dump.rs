@@ -73,7 +73,16 @@ pub fn encode_page(page: &DumpPage) -> Bytes {
 }
 
 /// Decodes a page, rejecting truncated or inconsistent payloads.
-pub fn decode_page(mut p: Bytes) -> Result<DumpPage, FrameError> {
+pub fn decode_page(p: Bytes) -> Result<DumpPage, FrameError> {
+    let (page, rest) = decode_page_prefix(p)?;
+    if !rest.is_empty() {
+        return Err(FrameError::Short { id: 0, len: rest.len(), need: 0 });
+    }
+    Ok(page)
+}
+
+/// Decodes a page at the front of `p`; returns it and the bytes after it.
+pub fn decode_page_prefix(mut p: Bytes) -> Result<(DumpPage, Bytes), FrameError> {
     let short = |len: usize, need: usize| FrameError::Short { id: 0, len, need };
     if p.len() < PAGE_HEADER_LEN {
         return Err(short(p.len(), PAGE_HEADER_LEN));
@@ -101,10 +110,7 @@ pub fn decode_page(mut p: Bytes) -> Result<DumpPage, FrameError> {
         let value = p.split_to(value_len);
         records.push(DumpRecord { key, value: (!tombstone).then_some(value), ttl_ms, version });
     }
-    if !p.is_empty() {
-        return Err(FrameError::Short { id: 0, len: p.len(), need: 0 });
-    }
-    Ok(DumpPage { records, next: more.then_some(next) })
+    Ok((DumpPage { records, next: more.then_some(next) }, p))
 }
 
 #[cfg(test)]

@@ -5,10 +5,14 @@
 //! off the wire.
 //!
 //! ```text
-//! RMW    req   value = the command as one RESP array of bulk strings (as CMD)
-//!        OK    reply_len:u32 | reply: reply_len bytes of RESP3 | outcome page
+//! RMW    req   value = the command as one RESP array of bulk strings (as CMD);
+//!              ttl_ms = the command's id (0 = none), the same on every attempt
+//!        OK    reply_len:u32 | reply: reply_len bytes of RESP3 | outcome page | [ids]
 //!              outcome page = a dump page (see [`super::dump`]) with more = 0: one record
 //!              per key the command changed (value or tombstone, remaining TTL, version)
+//!              ids = present when the request had an id: per record, in order,
+//!              count:u8 (at most MAX_RMW_IDS) | id:u64{count}
+//! VSET/VDEL with FLAG_RMW_IDS: value = version:u64 | count:u8 | id:u64{count} | data
 //! FENCE  req   value = shard:u32 | name of the node taking over (UTF-8, at most 255 B)
 //!        OK    clock:u64
 //! NOT_COORDINATOR message ends with `coordinator=<name>` (nothing after `=` when the node
@@ -18,13 +22,18 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::Opcode;
-use super::binary::RequestFrame;
+use super::binary::{FLAG_RMW_IDS, RequestFrame, versioned_frame};
 use super::cluster::{MAX_NODE_NAME, Stale};
-use super::dump::{DumpPage, DumpRecord, decode_page, encode_page};
+use super::dump::{DumpPage, DumpRecord, decode_page_prefix, encode_page};
 use super::text::encode_command;
 
 /// What a NOT_COORDINATOR message puts before the coordinator's name.
 pub const COORDINATOR_FIELD: &str = "coordinator=";
+
+/// Most read-modify-write ids one key's state carries (in an outcome record or a
+/// versioned write): the latest commands whose effect it holds, newest last. A command run
+/// again after its reply was lost is recognised while its id is among them.
+pub const MAX_RMW_IDS: usize = 16;
 
 /// The OK payload of RMW: the command's reply and the resulting state of every key it
 /// changed, which the router writes to the shard's other replicas with these versions.
@@ -34,16 +43,26 @@ pub struct RmwOutcome {
     pub reply: Bytes,
     /// One record per key the command changed.
     pub records: Vec<DumpRecord>,
+    /// Per record, the ids of the read-modify-writes its state holds the effect of (at
+    /// most [`MAX_RMW_IDS`], newest last); empty when the request carried no id.
+    pub ids: Vec<Vec<u64>>,
 }
 
 impl RmwOutcome {
     /// The wire form.
     pub fn encode(&self) -> Bytes {
         let page = encode_page(&DumpPage { records: self.records.clone(), next: None });
-        let mut b = BytesMut::with_capacity(4 + self.reply.len() + page.len());
+        let ids_len: usize = self.ids.iter().map(|ids| 1 + 8 * ids.len()).sum();
+        let mut b = BytesMut::with_capacity(4 + self.reply.len() + page.len() + ids_len);
         b.put_u32(u32::try_from(self.reply.len()).unwrap_or(u32::MAX));
         b.put_slice(&self.reply);
         b.put_slice(&page);
+        if !self.ids.is_empty() {
+            debug_assert_eq!(self.ids.len(), self.records.len());
+            for ids in &self.ids {
+                put_ids(&mut b, ids);
+            }
+        }
         b.freeze()
     }
 
@@ -57,16 +76,69 @@ impl RmwOutcome {
             return None;
         }
         let reply = p.split_to(reply_len);
-        let page = decode_page(p).ok()?;
-        page.next.is_none().then_some(Self { reply, records: page.records })
+        let (page, mut rest) = decode_page_prefix(p).ok()?;
+        if page.next.is_some() {
+            return None;
+        }
+        let mut ids = Vec::new();
+        if !rest.is_empty() {
+            for _ in 0..page.records.len() {
+                ids.push(take_ids(&mut rest)?);
+            }
+        }
+        rest.is_empty().then_some(Self { reply, records: page.records, ids })
     }
 }
 
-/// An RMW request carrying the command `argv` (its name first).
-pub fn rmw_frame<A: AsRef<[u8]>>(argv: &[A]) -> RequestFrame {
+/// Appends `count:u8 | id:u64{count}` (at most [`MAX_RMW_IDS`] of them, the newest).
+fn put_ids(dst: &mut BytesMut, ids: &[u64]) {
+    let ids = &ids[ids.len().saturating_sub(MAX_RMW_IDS)..];
+    dst.put_u8(ids.len() as u8);
+    for &id in ids {
+        dst.put_u64(id);
+    }
+}
+
+/// Takes `count:u8 | id:u64{count}` off the front of `p`; `None` if it is malformed
+/// (more than [`MAX_RMW_IDS`], a zero id, or short).
+pub fn take_ids(p: &mut Bytes) -> Option<Vec<u64>> {
+    let count = usize::from(*p.first()?);
+    if count > MAX_RMW_IDS || p.len() < 1 + 8 * count {
+        return None;
+    }
+    p.advance(1);
+    let ids: Vec<u64> = (0..count).map(|_| p.get_u64()).collect();
+    ids.iter().all(|&id| id != 0).then_some(ids)
+}
+
+/// An RMW request carrying the command `argv` (its name first) and its id (0 = none), which
+/// every attempt of one command carries so a coordinator can tell a command it already
+/// applied.
+pub fn rmw_frame<A: AsRef<[u8]>>(argv: &[A], id: u64) -> RequestFrame {
     let mut value = BytesMut::new();
     encode_command(argv, &mut value);
-    RequestFrame { opcode: Opcode::Rmw as u8, value: value.freeze(), ..Default::default() }
+    let opcode = Opcode::Rmw as u8;
+    RequestFrame { opcode, ttl_ms: id, value: value.freeze(), ..Default::default() }
+}
+
+/// A versioned write of an outcome record, carrying the ids of the read-modify-writes its
+/// state holds (flag [`FLAG_RMW_IDS`]; none: a plain versioned write).
+pub fn outcome_frame(
+    key: Bytes,
+    value: Option<&[u8]>,
+    ttl_ms: u64,
+    version: u64,
+    ids: &[u64],
+) -> RequestFrame {
+    let plain = versioned_frame(key, value, ttl_ms, version);
+    if ids.is_empty() {
+        return plain;
+    }
+    let mut v = BytesMut::with_capacity(plain.value.len() + 1 + 8 * ids.len());
+    v.put_slice(&plain.value[..8]);
+    put_ids(&mut v, ids);
+    v.put_slice(&plain.value[8..]);
+    RequestFrame { flags: FLAG_RMW_IDS, value: v.freeze(), ..plain }
 }
 
 /// A FENCE request: node `by` takes over as coordinator of `shard`.
@@ -140,7 +212,43 @@ mod tests {
         RmwOutcome {
             reply: Bytes::from_static(b":3\r\n"),
             records: vec![record("a", Some("3")), record("b", None)],
+            ids: Vec::new(),
         }
+    }
+
+    #[test]
+    fn outcomes_with_ids_round_trip_and_bad_id_lists_are_refused() {
+        let mut o = outcome();
+        o.ids = vec![vec![7, 8], vec![]];
+        let bytes = o.encode();
+        assert_eq!(RmwOutcome::decode(bytes.clone()), Some(o.clone()));
+        for cut in outcome().encode().len() + 1..bytes.len() {
+            assert_eq!(RmwOutcome::decode(bytes.slice(..cut)), None, "cut at {cut}");
+        }
+        let mut padded = BytesMut::from(&bytes[..]);
+        padded.put_u8(0);
+        assert_eq!(RmwOutcome::decode(padded.freeze()), None, "a list too many");
+        o.ids = vec![(1..=40).collect(), vec![3]];
+        let back = RmwOutcome::decode(o.encode()).unwrap();
+        assert_eq!(back.ids[0], (25..=40).collect::<Vec<u64>>(), "the newest MAX_RMW_IDS");
+        let mut zero = Bytes::from_static(&[1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(take_ids(&mut zero), None, "id 0 means none");
+        let mut many = BytesMut::new();
+        many.put_u8(17);
+        many.put_bytes(1, 17 * 8);
+        assert_eq!(take_ids(&mut many.freeze()), None);
+    }
+
+    #[test]
+    fn outcome_writes_put_their_ids_between_version_and_data() {
+        let f = outcome_frame(Bytes::from_static(b"k"), Some(b"v"), 0, 9, &[5]);
+        assert_eq!(f.flags, FLAG_RMW_IDS);
+        assert_eq!(
+            &f.value[..],
+            [&9u64.to_be_bytes()[..], &[1], &5u64.to_be_bytes(), b"v"].concat()
+        );
+        let plain = outcome_frame(Bytes::from_static(b"k"), None, 0, 9, &[]);
+        assert_eq!(plain, versioned_frame(Bytes::from_static(b"k"), None, 0, 9));
     }
 
     #[test]
@@ -177,8 +285,8 @@ mod tests {
 
     #[test]
     fn rmw_frames_carry_the_argv() {
-        let f = rmw_frame(&["INCR", "k"]);
-        assert_eq!(f.opcode, Opcode::Rmw as u8);
+        let f = rmw_frame(&["INCR", "k"], 77);
+        assert_eq!((f.opcode, f.ttl_ms), (Opcode::Rmw as u8, 77));
         assert_eq!(&f.value[..], b"*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n");
     }
 }

@@ -156,6 +156,9 @@ pub enum Status {
     Timeout = 0x32,
     /// Router: the keys of a command that must share a shard do not.
     CrossShard = 0x33,
+    /// Router: a read-modify-write took effect, but its reply was lost (its coordinator
+    /// crashed, or a connection dropped, before answering); it was not run again.
+    ReplyLost = 0x34,
     /// A bug or unexpected condition in the server.
     Internal = 0x7F,
     /// Fatal: the stream cannot be read any more; sent just before close.
@@ -166,7 +169,7 @@ pub enum Status {
 
 impl Status {
     /// All defined statuses.
-    pub const ALL: [Status; 22] = [
+    pub const ALL: [Status; 23] = [
         Status::Ok,
         Status::NotFound,
         Status::Stale,
@@ -186,6 +189,7 @@ impl Status {
         Status::Partial,
         Status::Timeout,
         Status::CrossShard,
+        Status::ReplyLost,
         Status::Internal,
         Status::ProtocolError,
         Status::FrameTooLarge,
@@ -221,6 +225,7 @@ impl Status {
             Status::Partial => "PARTIAL",
             Status::Timeout => "TIMEOUT",
             Status::CrossShard => "CROSSSHARD",
+            Status::ReplyLost => "REPLYLOST",
             _ => "ERR",
         }
     }
@@ -247,6 +252,7 @@ impl Status {
             Status::Partial => "partial",
             Status::Timeout => "timeout",
             Status::CrossShard => "crossshard",
+            Status::ReplyLost => "reply_lost",
             Status::Internal => "internal",
             Status::ProtocolError => "protocol_error",
             Status::FrameTooLarge => "frame_too_large",

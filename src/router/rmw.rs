@@ -62,6 +62,11 @@ pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Time before the request deadline that a further attempt needs: one sent later could
 /// only time out, leaving the client unsure whether it ran, where giving up says it did not.
 pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
+/// How long after a coordinator's connection dropped with the command on it the router
+/// keeps looking for a coordinator (past the request deadline): the next one either knows
+/// the command's id (it took effect: REPLY_LOST) or runs it, where giving up at the
+/// deadline could only say "may or may not have run". Covers a takeover after a crash.
+pub const RMW_RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Router {
     /// Runs `command`, whose arguments as the client sent them are `argv`, on its shard's
@@ -75,15 +80,16 @@ impl Router {
             let msg = format!("{} cannot be sent as a typed binary request", command.name());
             return Err(fail(Status::InvalidArgument, msg));
         };
-        let frame = rmw_frame(&argv.to_vec());
+        // One id for every attempt: a coordinator that already applied it says so.
+        let frame = rmw_frame(&argv.to_vec(), rand::random::<u64>().max(1));
         let t = self.inner.settings.timeouts();
-        let deadline = Instant::now() + t.request;
+        let mut budget = Budget { deadline: Instant::now() + t.request, unsure: None };
         let mut retried = false;
         loop {
             let topo = self.inner.topology.load_full();
             let route = topo.route(key);
             let ack = self.inner.settings.write_ack();
-            let result = match on_coordinator(route, &frame, deadline).await {
+            let result = match on_coordinator(route, &frame, &mut budget).await {
                 Ok((coordinator, outcome)) => {
                     replicate(route, &coordinator, outcome, ack, &t).await
                 }
@@ -93,7 +99,7 @@ impl Router {
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 // The coordinator that ran it crashed and its successor computed past the
                 // outcome: it happened nowhere the cluster keeps, so it runs again.
-                Err(f) if f.failure == SUPERSEDED && room(deadline) => {
+                Err(f) if f.failure == SUPERSEDED && room(budget.deadline) => {
                     debug!(why = %f.reply.message, "outcome superseded; running the command again");
                 }
                 Err(f) if f.failure == SUPERSEDED => {
@@ -116,16 +122,35 @@ enum Attempt {
     Redirect(Option<String>),
     /// Ask the same node again in a moment.
     Later(String),
-    /// The node is gone (refused, reset before replying): the next replica.
-    Gone(String),
+    /// The node is gone: the next replica. `true` when the connection dropped with the
+    /// command sent (it may have run there), `false` when it was refused.
+    Gone(String, bool),
     Fail(Failed),
+}
+
+/// The time one command may take, and whether an attempt may have run it already.
+struct Budget {
+    deadline: Instant,
+    /// Why it may have run: a coordinator's connection dropped before it answered.
+    unsure: Option<String>,
+}
+
+impl Budget {
+    /// After a connection dropped with the command on it: keep looking for a coordinator
+    /// that can say (until [`RMW_RESOLVE_TIMEOUT`] from the first such drop).
+    fn unsure(&mut self, why: &str) {
+        if self.unsure.is_none() {
+            self.deadline = self.deadline.max(Instant::now() + RMW_RESOLVE_TIMEOUT);
+            self.unsure = Some(why.to_owned());
+        }
+    }
 }
 
 /// Runs the RMW on the shard's coordinator; returns it and what it answered.
 async fn on_coordinator(
     route: Route<'_>,
     frame: &RequestFrame,
-    deadline: Instant,
+    budget: &mut Budget,
 ) -> Result<(Arc<Backend>, RmwOutcome), Failed> {
     let replicas = &route.targets[..route.replicas];
     if replicas.is_empty() {
@@ -138,7 +163,8 @@ async fn on_coordinator(
     order.extend(ejected);
     let (mut backoff, mut last) = (RMW_BACKOFF_BASE, String::new());
     let mut pass = 0;
-    while pass == 0 || room(deadline) {
+    while pass == 0 || room(budget.deadline) {
+        let deadline = budget.deadline;
         let (mut next, mut redirected) = (1, false);
         let mut target = order[0];
         loop {
@@ -165,24 +191,46 @@ async fn on_coordinator(
                         continue;
                     }
                 }
-                Attempt::Gone(why) if next < order.len() && room(deadline) => {
-                    debug!(%why, "coordinator gone before answering; asking the next replica");
-                    target = order[next];
-                    next += 1;
-                    continue;
+                Attempt::Gone(why, sent) => {
+                    if sent {
+                        budget.unsure(&why);
+                    }
+                    if next < order.len() && room(budget.deadline) {
+                        debug!(%why, "coordinator gone before answering; asking the next replica");
+                        target = order[next];
+                        next += 1;
+                        continue;
+                    }
+                    last = why;
                 }
-                Attempt::Gone(why) => last = why,
             }
             break;
         }
         pass += 1;
-        sleep(&mut backoff, deadline).await;
+        sleep(&mut backoff, budget.deadline).await;
     }
-    let msg = format!(
-        "no coordinator of shard {} ran the command ({pass} passes; last: {last})",
-        route.shard
-    );
-    Err(fail(Status::Unavailable, msg))
+    Err(gave_up(route.shard, pass, &last, budget))
+}
+
+/// The answer when no coordinator answered in time: UNAVAILABLE (it did not run) unless a
+/// connection dropped with the command on it, then TIMEOUT (it may have run).
+fn gave_up(shard: u32, passes: u32, last: &str, budget: &Budget) -> Failed {
+    let tried = format!("{passes} passes; last: {last}");
+    match &budget.unsure {
+        None => fail(
+            Status::Unavailable,
+            format!("no coordinator of shard {shard} ran the command ({tried})"),
+        ),
+        Some(why) => {
+            let msg = format!(
+                "the command may or may not have been applied: a coordinator's connection \
+                 dropped before it answered ({why}), and no coordinator of shard {shard} \
+                 answered within {} s after ({tried})",
+                RMW_RESOLVE_TIMEOUT.as_secs()
+            );
+            Failed::once(Failure::Timeout, ErrorReply::new(Status::Timeout, msg))
+        }
+    }
 }
 
 /// Sends the RMW to `b` once and classifies the answer.
@@ -200,8 +248,9 @@ async fn attempt(b: &Arc<Backend>, frame: &RequestFrame, deadline: Instant) -> A
             let reply = ErrorReply::new(Status::WrongShard, format!("{name}: {message}"));
             return Attempt::Fail(Failed::new(Failure::WrongShard, reply));
         }
-        Err(e @ (Error::Connect { .. } | Error::ConnectionClosed { .. })) => {
-            return Attempt::Gone(format!("{name}: {e}"));
+        Err(e @ Error::Connect { .. }) => return Attempt::Gone(format!("{name}: {e}"), false),
+        Err(e @ Error::ConnectionClosed { .. }) => {
+            return Attempt::Gone(format!("{name}: {e}"), true);
         }
         Err(Error::Timeout) => {
             let msg = format!(
@@ -264,8 +313,11 @@ async fn replicate(
         observe(coordinator.hlc(), r.version);
     }
     let deadline = Instant::now() + t.write;
-    let writes =
-        outcome.records.into_iter().map(|r| write_one(route, coordinator, r, ack, deadline));
+    let mut ids = outcome.ids.into_iter();
+    let writes = outcome.records.into_iter().map(|r| {
+        let ids = ids.next().unwrap_or_default();
+        write_one(route, coordinator, (r, ids), ack, deadline)
+    });
     let errors: Vec<ErrorReply> =
         join_all(writes).await.into_iter().filter_map(Result::err).collect();
     if let Some(lost) = errors.iter().find(|e| e.status == Status::Superseded) {
@@ -285,12 +337,13 @@ async fn replicate(
 async fn write_one(
     route: Route<'_>,
     coordinator: &Arc<Backend>,
-    r: DumpRecord,
+    (r, ids): (DumpRecord, Vec<u64>),
     ack: WriteAck,
     deadline: Instant,
 ) -> Result<(), ErrorReply> {
     let ttl = (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms));
-    let req = WriteReq { shard: route.shard, key: r.key, value: r.value, ttl, version: r.version };
+    let (shard, version) = (route.shard, r.version);
+    let req = WriteReq { shard, key: r.key, value: r.value, ttl, version, ids };
     let others: Vec<Arc<Backend>> =
         route.targets.iter().filter(|b| !Arc::ptr_eq(b, coordinator)).cloned().collect();
     let movers = &route.targets[route.replicas..];

@@ -174,7 +174,7 @@ pub(super) fn stamp(shard: u32, w: &BlindWrite, version: u64) -> WriteReq {
     let left = w.expiry.left_now();
     let value = w.value.clone().filter(|_| left.is_some());
     let ttl = left.flatten().filter(|_| value.is_some());
-    WriteReq { shard, key: w.key.clone(), value, ttl, version }
+    WriteReq { shard, key: w.key.clone(), value, ttl, version, ids: Vec::new() }
 }
 
 /// A typed request about one key.

@@ -34,8 +34,9 @@ use super::backend::Backend;
 use super::fanout::{FanOut, Tally};
 use super::forward::{Failed, Failure, Timeouts, no_replicas};
 use super::topology::Route;
-use crate::protocol::binary::{FLAG_MOVER, RequestFrame, versioned_frame};
+use crate::protocol::binary::{FLAG_MOVER, RequestFrame};
 use crate::protocol::cluster::WriteAck as Ack;
+use crate::protocol::rmw::outcome_frame;
 use crate::protocol::{ErrorReply, Status};
 
 /// Most times one write is re-stamped after STALE replies.
@@ -94,6 +95,9 @@ pub struct WriteReq {
     pub ttl: Option<Duration>,
     /// The router-stamped version.
     pub version: u64,
+    /// When the write is a read-modify-write's outcome: the ids of the commands whose
+    /// effect the value holds (sent with [`outcome_frame`]; hints do not keep them).
+    pub ids: Vec<u64>,
 }
 
 impl WriteReq {
@@ -101,7 +105,7 @@ impl WriteReq {
     pub fn frame(&self) -> RequestFrame {
         let ttl_ms =
             self.ttl.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1));
-        versioned_frame(self.key.clone(), self.value.as_deref(), ttl_ms, self.version)
+        outcome_frame(self.key.clone(), self.value.as_deref(), ttl_ms, self.version, &self.ids)
     }
 }
 

@@ -119,14 +119,16 @@ impl StoreHandler {
         }
         let mut ctx = Ctx::new(session, self, Some(&*self.store));
         match (command, &self.cluster) {
-            (Command::Rmw(inner), Some(c)) => c.node.rmw(&self.store, *inner, &mut ctx),
+            (Command::Rmw(args), Some(c)) => c.node.rmw(&self.store, *args, &mut ctx),
             (Command::VSet(a), Some(c)) => {
-                let (key, version) = (a.key.clone(), a.version);
-                c.node.versioned(&key, version, || cmd::execute(Command::VSet(a), &mut ctx))
+                let (key, version, ids) = (a.key.clone(), a.version, a.ids.clone());
+                let apply = || cmd::execute(Command::VSet(a), &mut ctx);
+                c.node.outcome_write(&key, version, ids.as_slice(), apply)
             }
             (Command::VDel(a), Some(c)) => {
-                let (key, version) = (a.key.clone(), a.version);
-                c.node.versioned(&key, version, || cmd::execute(Command::VDel(a), &mut ctx))
+                let (key, version, ids) = (a.key.clone(), a.version, a.ids.clone());
+                let apply = || cmd::execute(Command::VDel(a), &mut ctx);
+                c.node.outcome_write(&key, version, ids.as_slice(), apply)
             }
             (command, _) => cmd::execute(command, &mut ctx),
         }

@@ -20,7 +20,8 @@ const SETTLE: Duration = Duration::from_secs(30);
 /// What one read-modify-write through a router did.
 #[derive(Debug)]
 pub enum Outcome {
-    /// It ran (OK or PARTIAL: the coordinator applied it), with its reply when there is one.
+    /// It ran (OK, PARTIAL or REPLY_LOST: the coordinator applied it), with its reply when
+    /// there is one.
     Applied(Option<RespValue>),
     /// It did not run anywhere (no coordinator could be reached in time): safe to retry.
     NotRun,
@@ -31,7 +32,9 @@ pub enum Outcome {
 pub async fn rmw(r: &Client, args: &[&str]) -> Outcome {
     match r.cmd(args).await {
         Ok(v) => Outcome::Applied(Some(v)),
-        Err(Error::Server { status: Status::Partial, .. }) => Outcome::Applied(None),
+        Err(Error::Server { status: Status::Partial | Status::ReplyLost, .. }) => {
+            Outcome::Applied(None)
+        }
         Err(Error::Server { status: Status::Unavailable | Status::NotReady, .. }) => {
             Outcome::NotRun
         }

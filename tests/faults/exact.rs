@@ -66,6 +66,50 @@ async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {
     assert!(hinted > 0, "outcomes were hinted");
 }
 
+/// The router's connection to the coordinator drops just after the coordinator ran an INCR,
+/// the reply lost; the router sends the command again (it cannot tell a crash, after which
+/// the command may have died with its coordinator, from a dropped link). The coordinator
+/// knows the command's id and does not run it twice: the client hears REPLY_LOST, and
+/// every replica counts it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incr_whose_reply_was_lost_with_its_connection_is_not_run_twice() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.proxied_routers();
+    c.start_all();
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, a_acts).await, "a coordinates the shard");
+    let router = c.router(&[]);
+    let r = client(&router.addr.to_string()).await;
+    assert_eq!(rmw_until_run(&r, &["INCR", "n"]).await, Some(RespValue::Int(1)));
+    let mut lost = 0;
+    for round in 0..3 {
+        // A probe's answer can come back first and take the connection down before the
+        // INCR went through (then it simply runs once): a few rounds make that moot.
+        c.fault("a", Mode::LoseReplyTo(b"INCR"));
+        match r.cmd(&["INCR", "n"]).await {
+            Err(e) if e.status() == Some(shale::protocol::Status::ReplyLost) => {
+                assert!(e.to_string().contains("not run again"), "{e}");
+                lost += 1;
+            }
+            Ok(RespValue::Int(n)) => assert_eq!(n, round + 2 - lost, "counted once"),
+            other => panic!("INCR answered {other:?}"),
+        }
+        c.fault("a", Mode::Pass);
+    }
+    assert!(lost > 0, "no reply was lost in 3 rounds");
+    let want = vec![Some(bytes::Bytes::from_static(b"4"))];
+    let agree = || async {
+        c.contents(&["n".to_owned()]).await.values().all(|v| v.as_ref() == Some(&want))
+    };
+    assert!(
+        within(BOUND, agree).await,
+        "each INCR counted once: {:?}",
+        c.contents(&["n".to_owned()]).await
+    );
+    let recognised = node_stat(&c, "a", "rmw_reruns_recognised").await;
+    assert_eq!(recognised, lost.to_string(), "a recognised each command sent again");
+}
+
 /// Clients per exactness run, and INCRs each sends (the figures).
 const CLIENTS: usize = 8;
 const INCRS: usize = 5_000;

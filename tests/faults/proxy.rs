@@ -1,10 +1,12 @@
 //! A TCP fault proxy: forwards connections to one target and, on command, stops passing
 //! bytes (a partition: connections hang, new ones are accepted and never answered), delays
-//! every chunk (a slow link or an overloaded host), or resets every connection. Bounded:
-//! each direction copies with a fixed buffer.
+//! every chunk (a slow link or an overloaded host), resets every connection, or drops one
+//! connection just as the answer to a given request comes back. Bounded: each direction
+//! copies with a fixed buffer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +24,10 @@ pub enum Mode {
     Delay(Duration),
     /// Close every connection, and each new one at once (a crashed host's RSTs).
     Reset,
+    /// Forward everything, but close the first connection that sends a chunk containing
+    /// these bytes as soon as its target answers, the answer unsent (a link that drops
+    /// after the request got through); then forward everything again ([`Mode::Pass`]).
+    LoseReplyTo(&'static [u8]),
 }
 
 /// A running proxy; dropped, it stops.
@@ -47,8 +53,7 @@ impl FaultProxy {
         let m = mode.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let rx = m.subscribe();
-                tokio::spawn(relay(client, target, rx));
+                tokio::spawn(relay(client, target, m.clone()));
             }
         });
         Self { addr, mode, task }
@@ -60,12 +65,13 @@ impl FaultProxy {
     }
 }
 
-async fn relay(client: TcpStream, target: SocketAddr, mut mode: watch::Receiver<Mode>) {
+async fn relay(client: TcpStream, target: SocketAddr, tx: Arc<watch::Sender<Mode>>) {
+    let mut mode = tx.subscribe();
     // Wait for a mode that passes traffic (a partition holds new connections unanswered).
     loop {
         let now = *mode.borrow_and_update();
         match now {
-            Mode::Pass | Mode::Delay(_) => break,
+            Mode::Pass | Mode::Delay(_) | Mode::LoseReplyTo(_) => break,
             Mode::Reset => return,
             Mode::Blackhole => {
                 if mode.changed().await.is_err() {
@@ -78,8 +84,30 @@ async fn relay(client: TcpStream, target: SocketAddr, mut mode: watch::Receiver<
     let (mut cr, mut cw) = client.into_split();
     let (mut ur, mut uw) = upstream.into_split();
     let mut m1 = mode.clone();
-    let up = async move { pump(&mut cr, &mut uw, &mut m1).await };
-    let down = async move { pump(&mut ur, &mut cw, &mut mode).await };
+    // Set once this connection sent the request whose answer is to be lost.
+    let doomed = Arc::new(AtomicBool::new(false));
+    let marked = doomed.clone();
+    let up = async move {
+        let mark = |chunk: &[u8], now: Mode| {
+            if let Mode::LoseReplyTo(pat) = now
+                && chunk.windows(pat.len()).any(|w| w == pat)
+            {
+                marked.store(true, Ordering::SeqCst);
+            }
+            true
+        };
+        pump(&mut cr, &mut uw, &mut m1, mark).await
+    };
+    let down = async move {
+        let lose = |_: &[u8], _: Mode| {
+            let lost = doomed.load(Ordering::SeqCst);
+            if lost {
+                tx.send_replace(Mode::Pass);
+            }
+            !lost
+        };
+        pump(&mut ur, &mut cw, &mut mode, lose).await
+    };
     tokio::select! {
         _ = up => {}
         _ = down => {}
@@ -87,9 +115,14 @@ async fn relay(client: TcpStream, target: SocketAddr, mut mode: watch::Receiver<
 }
 
 /// Copies `from` to `to` while the mode passes traffic; in a blackhole, reads stop (the
-/// bytes stay in the kernel, unanswered); on reset, returns (dropping both sockets).
-async fn pump<R, W>(from: &mut R, to: &mut W, mode: &mut watch::Receiver<Mode>)
-where
+/// bytes stay in the kernel, unanswered); on reset, or when `pass` says a chunk read must
+/// not go through, returns (dropping both sockets).
+async fn pump<R, W>(
+    from: &mut R,
+    to: &mut W,
+    mode: &mut watch::Receiver<Mode>,
+    mut pass: impl FnMut(&[u8], Mode) -> bool,
+) where
     R: AsyncReadExt + Unpin,
     W: AsyncWriteExt + Unpin,
 {
@@ -104,16 +137,19 @@ where
                 }
                 continue;
             }
-            Mode::Pass | Mode::Delay(_) => {}
+            Mode::Pass | Mode::Delay(_) | Mode::LoseReplyTo(_) => {}
         }
         tokio::select! {
             read = from.read(&mut buf) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     let now = *mode.borrow();
+                    if !pass(&buf[..n], now) {
+                        return;
+                    }
                     if let Mode::Delay(late) = now {
                         tokio::time::sleep(late).await;
-                    } else if now != Mode::Pass {
+                    } else if !matches!(now, Mode::Pass | Mode::LoseReplyTo(_)) {
                         // A partition that starts mid-copy drops what was read.
                         continue;
                     }

@@ -24,6 +24,16 @@ pub fn rmw_command(argv: &Argv, limits: &Limits) -> Result<Command, ErrorReply> 
     crate::cmd::parse(argv, limits)
 }
 
+/// Arguments of RMW: the carried command and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RmwArgs {
+    /// The id the router gave the command, the same on every attempt (binary frames only;
+    /// 0 = none, so a run after a lost reply cannot be told from a new command).
+    pub id: u64,
+    /// The command.
+    pub command: Command,
+}
+
 /// RMW command [arg ...]: runs a read-modify-write command on this node, the coordinator
 /// of its keys' shard, and answers its reply with the resulting state of each key it
 /// changed.
@@ -32,7 +42,7 @@ pub struct Rmw;
 
 impl Cmd for Rmw {
     // Boxed: a command inside a command.
-    type Args = Box<Command>;
+    type Args = Box<RmwArgs>;
     const SPEC: Spec = Spec::new("rmw", -2)
         .flags(&[Flag::Write, Flag::DenyOom])
         .acl(&["@write", "@slow"])
@@ -44,17 +54,18 @@ impl Cmd for Rmw {
             "Run a read-modify-write command on its shard's coordinator (replication)",
         );
 
-    fn parse(argv: &Argv, limits: &Limits) -> Result<Box<Command>, ErrorReply> {
+    fn parse(argv: &Argv, limits: &Limits) -> Result<Box<RmwArgs>, ErrorReply> {
         let inner: Vec<Bytes> = argv.to_vec().into_iter().skip(1).collect();
-        rmw_command(&inner.into(), limits).map(Box::new)
+        let command = rmw_command(&inner.into(), limits)?;
+        Ok(Box::new(RmwArgs { id: 0, command }))
     }
 
     /// None of its own: admission checks the carried command's keys as a write.
-    fn keys(_: &Box<Command>) -> Keys<'_> {
+    fn keys(_: &Box<RmwArgs>) -> Keys<'_> {
         Keys::none()
     }
 
-    fn apply(_: Box<Command>, _: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
+    fn apply(_: Box<RmwArgs>, _: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
         Err(needs_cluster())
     }
 }
@@ -108,7 +119,7 @@ mod tests {
         let limits = Limits::default();
         let parsed = crate::cmd::parse(&["RMW", "expire", "k", "10"].into(), &limits).unwrap();
         let Command::Rmw(inner) = parsed else { panic!("{parsed:?}") };
-        assert_eq!(inner.name(), "expire");
+        assert_eq!((inner.command.name(), inner.id), ("expire", 0));
         let nested = crate::cmd::parse(&["rmw", "RMW", "persist", "k"].into(), &limits);
         assert!(nested.unwrap_err().message.contains("another RMW"));
         let bad = crate::cmd::parse(&["rmw", "expire", "k"].into(), &limits).unwrap_err();

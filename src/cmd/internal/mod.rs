@@ -11,10 +11,10 @@ mod shard_dump;
 mod shard_ops;
 mod versioned;
 
-pub use coord_ops::{Fence, FenceArgs, Rmw, rmw_command};
+pub use coord_ops::{Fence, FenceArgs, Rmw, RmwArgs, rmw_command};
 pub use node_ops::{
     BucketDump, BucketDumpArgs, Digest, DigestArgs, NodeStatus, Sync, SyncArgs, needs_cluster,
 };
 pub use shard_dump::{ShardDump, ShardDumpArgs};
 pub use shard_ops::{ShardCount, ShardScan, VFlush};
-pub use versioned::{MAX_VERSION_SKEW, VDel, VDelArgs, VSet, VSetArgs, vset_ttl};
+pub use versioned::{MAX_VERSION_SKEW, RmwIds, VDel, VDelArgs, VSet, VSetArgs, vset_ttl};

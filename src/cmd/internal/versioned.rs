@@ -78,6 +78,29 @@ pub struct VSetArgs {
     /// Sent to this node as an old replica during a move (binary flag
     /// [`crate::protocol::binary::FLAG_MOVER`]; the text form never is).
     pub mover: bool,
+    /// The read-modify-writes whose effect this value holds, when it is one's outcome.
+    pub ids: RmwIds,
+}
+
+/// The read-modify-write ids a versioned write carries (binary flag
+/// [`crate::protocol::binary::FLAG_RMW_IDS`]), newest last. Behind one thin pointer, absent
+/// for blind writes, so a VSET's arguments (and so every [`crate::cmd::Command`]) stay small.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RmwIds(Option<Box<IdList>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IdList(Vec<u64>);
+
+impl RmwIds {
+    /// These ids (none: the write is not an outcome).
+    pub fn new(ids: Vec<u64>) -> Self {
+        Self((!ids.is_empty()).then(|| Box::new(IdList(ids))))
+    }
+
+    /// The ids, oldest first.
+    pub fn as_slice(&self) -> &[u64] {
+        self.0.as_deref().map_or(&[], |l| &l.0)
+    }
 }
 
 impl VSetArgs {
@@ -120,6 +143,7 @@ impl Cmd for VSet {
             ttl_ms: vset_ttl(ttl_ms)?,
             version: version(argv, 4)?,
             mover: false,
+            ids: RmwIds::default(),
         })
     }
 
@@ -141,6 +165,8 @@ pub struct VDelArgs {
     pub version: u64,
     /// As [`VSetArgs::mover`].
     pub mover: bool,
+    /// As [`VSetArgs::ids`].
+    pub ids: RmwIds,
 }
 
 /// VDEL: leaves a tombstone holding `version` if it wins (see [`write`]).
@@ -162,7 +188,8 @@ impl Cmd for VDel {
         );
 
     fn parse(argv: &Argv, limits: &Limits) -> Result<VDelArgs, ErrorReply> {
-        Ok(VDelArgs { key: key(argv, 1, limits)?, version: version(argv, 2)?, mover: false })
+        let (key, version) = (key(argv, 1, limits)?, version(argv, 2)?);
+        Ok(VDelArgs { key, version, mover: false, ids: RmwIds::default() })
     }
 
     fn keys(args: &VDelArgs) -> Keys<'_> {

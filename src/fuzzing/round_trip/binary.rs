@@ -8,7 +8,8 @@ use tokio_util::codec::Decoder;
 
 use crate::cmd::conn::Credentials;
 use crate::cmd::internal::{
-    BucketDumpArgs, DigestArgs, FenceArgs, ShardDumpArgs, SyncArgs, VDelArgs, VSetArgs,
+    BucketDumpArgs, DigestArgs, FenceArgs, RmwArgs, RmwIds, ShardDumpArgs, SyncArgs, VDelArgs,
+    VSetArgs,
 };
 use crate::cmd::string::SetArgs;
 use crate::cmd::{Command, cmd_argv};
@@ -30,7 +31,11 @@ pub(super) fn request_frame(input: &mut Input<'_>) {
     let limits = Config::limits(input.u8() & 0b11);
     let frame = RequestFrame {
         opcode: if input.bool() { input.pick(&Opcode::ALL) as u8 } else { input.u8() },
-        flags: if input.below(4) == 0 { input.u16() } else { 0 },
+        flags: match input.below(8) {
+            0 => input.u16(),
+            1 => u16::from(input.u8() & 3), // the versioned writes' flags
+            _ => 0,
+        },
         id: input.u32(),
         ttl_ms: ttl_ms(input),
         key: blob(input),
@@ -81,11 +86,12 @@ fn ttl_ms(input: &mut Input<'_>) -> u64 {
 /// compared by command, or by status for errors.
 fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, Status> {
     let op = Opcode::from_u8(frame.opcode).ok_or(Status::UnknownOpcode)?;
-    // Only VSET and VDEL take a flag: FLAG_MOVER, bit 0.
-    let mover_flag = matches!(op, Opcode::VSet | Opcode::VDel) && frame.flags == 1;
-    if frame.flags != 0 && !mover_flag {
+    // Only VSET and VDEL take flags: FLAG_MOVER (bit 0) and FLAG_RMW_IDS (bit 1).
+    let versioned_op = matches!(op, Opcode::VSet | Opcode::VDel);
+    if frame.flags != 0 && !(versioned_op && frame.flags <= 3) {
         return Err(Status::InvalidArgument);
     }
+    let (mover_flag, ids_flag) = (frame.flags & 1 != 0, frame.flags & 2 != 0);
     let key = || match frame.key.len() {
         0 => Err(Status::InvalidArgument),
         n if n > limits.max_key_size => Err(Status::KeyTooLarge),
@@ -108,7 +114,7 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
         }
         Opcode::VSet => {
             let key = key()?;
-            let (version, data) = versioned(&value)?;
+            let (version, ids, data) = versioned(&value, ids_flag)?;
             if data.len() > limits.max_value_size {
                 return Err(Status::ValueTooLarge);
             }
@@ -118,13 +124,14 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
                 ttl_ms: ttl(frame.ttl_ms)?.and(std::num::NonZeroU64::new(frame.ttl_ms)),
                 version,
                 mover: mover_flag,
+                ids,
             })
         }
-        Opcode::VDel => Command::VDel(VDelArgs {
-            key: key()?,
-            version: versioned(&value)?.0,
-            mover: mover_flag,
-        }),
+        Opcode::VDel => {
+            let key = key()?;
+            let (version, ids, _) = versioned(&value, ids_flag)?;
+            Command::VDel(VDelArgs { key, version, mover: mover_flag, ids })
+        }
         Opcode::ShardDump => match <[u8; 8]>::try_from(&value[..]) {
             Ok(v) => Command::ShardDump(ShardDumpArgs {
                 shard: u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
@@ -144,8 +151,8 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
                 cluster::parse_bucket_dump(&value).ok_or(Status::InvalidArgument)?;
             Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: frame.ttl_ms }))
         }
-        Opcode::VFlush => match versioned(&value) {
-            Ok((version, rest)) if rest.is_empty() => Command::VFlush(version),
+        Opcode::VFlush => match versioned(&value, false) {
+            Ok((version, _, rest)) if rest.is_empty() => Command::VFlush(version),
             _ => return Err(Status::InvalidArgument),
         },
         // n shards after the shard count: at least one, whole u32s.
@@ -187,7 +194,8 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
             if argv.get(0).is_some_and(|n| n.eq_ignore_ascii_case(b"rmw")) {
                 return Err(Status::InvalidArgument);
             }
-            Command::Rmw(Box::new(crate::cmd::parse(&argv, limits).map_err(|e| e.status)?))
+            let command = crate::cmd::parse(&argv, limits).map_err(|e| e.status)?;
+            Command::Rmw(Box::new(RmwArgs { id: frame.ttl_ms, command }))
         }
         // shard:u32, then a node name of 1 to 255 bytes of UTF-8.
         Opcode::Fence => match (value.get(..4), value.get(4..)) {
@@ -216,12 +224,28 @@ fn ttl(ttl_ms: u64) -> Result<Option<Duration>, Status> {
 }
 
 /// A versioned write's value: a non-zero big-endian `version:u64`, then the data.
-fn versioned(value: &Bytes) -> Result<(u64, Bytes), Status> {
+/// A versioned write's value: version:u64 (nonzero), with `ids` then count:u8 (at most
+/// 16) and that many nonzero ids:u64, then the data.
+fn versioned(value: &Bytes, ids: bool) -> Result<(u64, RmwIds, Bytes), Status> {
     let version = value.get(..8).and_then(|v| <[u8; 8]>::try_from(v).ok());
-    match version.map(u64::from_be_bytes) {
-        Some(version) if version != 0 => Ok((version, value.slice(8..))),
-        _ => Err(Status::InvalidArgument),
+    let version = match version.map(u64::from_be_bytes) {
+        Some(version) if version != 0 => version,
+        _ => return Err(Status::InvalidArgument),
+    };
+    if !ids {
+        return Ok((version, RmwIds::default(), value.slice(8..)));
     }
+    let count = usize::from(*value.get(8).ok_or(Status::InvalidArgument)?);
+    let list = value.get(9..9 + 8 * count).filter(|_| count <= 16);
+    let list: Vec<u64> = list
+        .ok_or(Status::InvalidArgument)?
+        .chunks_exact(8)
+        .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    if list.contains(&0) {
+        return Err(Status::InvalidArgument);
+    }
+    Ok((version, RmwIds::new(list), value.slice(9 + 8 * count..)))
 }
 
 /// Response frames (with `flags = 0`, the only value `encode` writes) survive the client

@@ -239,6 +239,7 @@ pub(crate) fn error_reply(line: &[u8]) -> ErrorReply {
         b"PARTIAL" => Status::Partial,
         b"TIMEOUT" => Status::Timeout,
         b"CROSSSHARD" => Status::CrossShard,
+        b"REPLYLOST" => Status::ReplyLost,
         _ => Status::Internal,
     };
     ErrorReply::new(status, Cow::Owned(message))

@@ -73,7 +73,7 @@ impl Node {
         let shards = self.shards.load_full();
         let shards = &*shards;
         if let Command::Rmw(inner) = command {
-            return self.rmw_shard(shards, inner).map(|_| ());
+            return self.rmw_shard(shards, &inner.command).map(|_| ());
         }
         if let Some((shard, access)) = shard_operation(command) {
             return self.admit(shards, shard, access);
@@ -240,6 +240,7 @@ mod tests {
             ttl_ms: None,
             version: 1,
             mover: false,
+            ids: Default::default(),
         });
         let dump = Command::ShardDump(ShardDumpArgs { shard: 4, cursor: 0, max_items: 0 });
         let err = n1.check(&get).unwrap_err();
@@ -259,7 +260,8 @@ mod tests {
         let rmw = |words: &[&str]| {
             let argv: Vec<Bytes> =
                 words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-            Command::Rmw(Box::new(crate::cmd::parse(&argv.into(), &limits).unwrap()))
+            let command = crate::cmd::parse(&argv.into(), &limits).unwrap();
+            Command::Rmw(Box::new(crate::cmd::internal::RmwArgs { id: 0, command }))
         };
         set_state(&n1, 4, ShardState::Ready);
         assert!(n1.check(&rmw(&["expire", "abc", "10"])).is_ok());
@@ -292,12 +294,14 @@ mod tests {
         // A router still on the old map writes it as a replica: refused, so it reloads.
         let vset = |mover| {
             let value = Bytes::new();
-            Command::VSet(VSetArgs { key: key.clone(), value, ttl_ms: None, version: 1, mover })
+            let (key, ids) = (key.clone(), Default::default());
+            Command::VSet(VSetArgs { key, value, ttl_ms: None, version: 1, mover, ids })
         };
         let err = n1.check(&vset(false)).unwrap_err();
         assert_eq!(err.status, Status::WrongShard);
         assert!(err.message.contains("moving away"), "{}", err.message);
-        let vdel = Command::VDel(VDelArgs { key: key.clone(), version: 1, mover: false });
+        let ids = Default::default();
+        let vdel = Command::VDel(VDelArgs { key: key.clone(), version: 1, mover: false, ids });
         assert_eq!(n1.check(&vdel).unwrap_err().status, Status::WrongShard);
         n1.check(&vset(true)).expect("a write to it as a mover, alongside the new replicas");
         set_state(&n1, 4, ShardState::Ready);

@@ -1,44 +1,157 @@
-//! Striped locks over keys, held by a read-modify-write on its coordinator from before its
-//! command runs until the state it answers has been read. Without them, two RMWs of one
-//! key on two worker threads interleave: the first reads the key's state after the second
-//! ran, so its outcome carries the second's result. Should the second's answer then be
-//! lost (its coordinator crashes before replying, and the router runs it again on the next
+//! Striped locks over keys, each guarding the ids of the read-modify-writes its keys'
+//! states recently took the effect of.
+//!
+//! A read-modify-write holds its keys' stripes on its coordinator from before its command
+//! runs until the state it answers has been read. Without them, two RMWs of one key on two
+//! worker threads interleave: the first reads the key's state after the second ran, so its
+//! outcome carries the second's result. Should the second's answer then be lost (its
+//! coordinator crashes before replying, and the router runs it again on the next
 //! coordinator), the first outcome has already carried its effect to the other replicas:
-//! it would count twice. Only RMWs take these locks; plain versioned writes do not need
-//! to (a write landing inside an RMW's run is replicated with its own version, which is
-//! what its writer sends everywhere anyway).
+//! it would count twice. Plain versioned writes do not take them (a write landing inside an
+//! RMW's run is replicated with its own version, which is what its writer sends everywhere
+//! anyway).
+//!
+//! *Ids.* A router gives each RMW command an id that every attempt carries. The coordinator
+//! notes it on each key the command changed, and an outcome carries each key's latest
+//! [`MAX_RMW_IDS`] ids to the other replicas, which note them when they take the write. An
+//! earlier command's id thus travels with every later outcome of the key, so when the
+//! earlier one's reply is lost with a crashed coordinator and a later one's outcome got
+//! out, the next coordinator knows the earlier one is already in the state and does not
+//! run it again. Noting and checking happen under the key's stripe, so a check never falls
+//! between a write taking effect and its ids being noted. Ids are kept for
+//! [`RMW_ID_WINDOW`] after a key's last touch and for at most [`RMW_ID_KEYS`] keys (the
+//! least recently touched go first): a router runs a command again within its request
+//! deadline, seconds at most.
 
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::digest::key_hash;
+use crate::protocol::rmw::MAX_RMW_IDS;
 
 /// Stripes of [`KeyLocks`]: RMWs of keys in different stripes never wait for each other.
 pub const RMW_KEY_STRIPES: usize = 256;
+/// Most keys whose RMW ids a node keeps (spread over the stripes).
+pub const RMW_ID_KEYS: usize = 65_536;
+/// How long a key's RMW ids are kept after the last RMW or outcome that touched it.
+pub const RMW_ID_WINDOW: Duration = Duration::from_secs(60);
 
 /// The stripes.
 #[derive(Debug)]
 pub struct KeyLocks {
-    stripes: Box<[Mutex<()>]>,
+    stripes: Box<[Mutex<Stripe>]>,
+}
+
+/// One stripe's keys and their recent ids.
+#[derive(Debug, Default)]
+pub struct Stripe {
+    keys: HashMap<Bytes, Recent>,
+}
+
+#[derive(Debug)]
+struct Recent {
+    touched: Instant,
+    /// Oldest first.
+    ids: VecDeque<u64>,
+}
+
+/// The stripes of some keys, locked; dropping it releases them.
+pub struct Locked<'a> {
+    locks: &'a KeyLocks,
+    held: Vec<(usize, MutexGuard<'a, Stripe>)>,
 }
 
 impl Default for KeyLocks {
     fn default() -> Self {
-        Self { stripes: (0..RMW_KEY_STRIPES).map(|_| Mutex::new(())).collect() }
+        Self { stripes: (0..RMW_KEY_STRIPES).map(|_| Mutex::new(Stripe::default())).collect() }
     }
 }
 
 impl KeyLocks {
     /// Locks the stripes of `keys`, in stripe order (so two RMWs over several keys never
-    /// deadlock); held until the guards drop.
-    pub fn lock<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<MutexGuard<'_, ()>> {
+    /// deadlock); held until the result drops.
+    pub fn lock<K: AsRef<[u8]>>(&self, keys: &[K]) -> Locked<'_> {
         let mut stripes: Vec<usize> = keys.iter().map(|k| self.stripe(k.as_ref())).collect();
         stripes.sort_unstable();
         stripes.dedup();
-        stripes.into_iter().map(|i| self.stripes[i].lock()).collect()
+        let held = stripes.into_iter().map(|i| (i, self.stripes[i].lock())).collect();
+        Locked { locks: self, held }
     }
 
     fn stripe(&self, key: &[u8]) -> usize {
         (key_hash(key) % self.stripes.len() as u64) as usize
+    }
+}
+
+impl Locked<'_> {
+    /// Whether command `id` took effect on one of `keys` (as far as this node knows).
+    pub fn applied<K: AsRef<[u8]>>(&mut self, keys: &[K], id: u64) -> bool {
+        keys.iter().any(|k| self.ids(k.as_ref()).contains(&id))
+    }
+
+    /// `key`'s recent ids, oldest first (none once its window passed).
+    pub fn ids(&mut self, key: &[u8]) -> Vec<u64> {
+        let now = Instant::now();
+        match self.stripe_of(key).and_then(|s| s.keys.get(key)) {
+            Some(r) if now.duration_since(r.touched) <= RMW_ID_WINDOW => {
+                r.ids.iter().copied().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Notes that `key`'s state now holds the effect of the commands `ids` (oldest first);
+    /// returns the key's latest [`MAX_RMW_IDS`], oldest first.
+    pub fn note(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
+        let now = Instant::now();
+        let Some(stripe) = self.stripe_of(key) else { return Vec::new() };
+        if !stripe.keys.contains_key(key) {
+            stripe.make_room(now);
+        }
+        let recent = stripe
+            .keys
+            .entry(Bytes::copy_from_slice(key))
+            .or_insert_with(|| Recent { touched: now, ids: VecDeque::new() });
+        if now.duration_since(recent.touched) > RMW_ID_WINDOW {
+            recent.ids.clear();
+        }
+        recent.touched = now;
+        for &id in ids {
+            if !recent.ids.contains(&id) {
+                recent.ids.push_back(id);
+            }
+        }
+        while recent.ids.len() > MAX_RMW_IDS {
+            recent.ids.pop_front();
+        }
+        recent.ids.iter().copied().collect()
+    }
+
+    fn stripe_of(&mut self, key: &[u8]) -> Option<&mut Stripe> {
+        let i = self.locks.stripe(key);
+        self.held.iter_mut().find(|(s, _)| *s == i).map(|(_, g)| &mut **g)
+    }
+}
+
+impl Stripe {
+    /// Keeps the stripe within its share of [`RMW_ID_KEYS`] before a key is added: drops
+    /// keys past their window, then, if that was not enough, the least recently touched
+    /// quarter (so the walk is paid once per many additions).
+    fn make_room(&mut self, now: Instant) {
+        let cap = (RMW_ID_KEYS / RMW_KEY_STRIPES).max(4);
+        if self.keys.len() < cap {
+            return;
+        }
+        self.keys.retain(|_, r| now.duration_since(r.touched) <= RMW_ID_WINDOW);
+        if self.keys.len() < cap {
+            return;
+        }
+        let mut touched: Vec<Instant> = self.keys.values().map(|r| r.touched).collect();
+        let (_, &mut cut, _) = touched.select_nth_unstable(cap / 4);
+        self.keys.retain(|_, r| r.touched > cut);
     }
 }
 
@@ -51,16 +164,45 @@ mod tests {
         let locks = KeyLocks::default();
         let keys: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
         let held = locks.lock(&keys);
-        assert_eq!(held.len(), RMW_KEY_STRIPES, "a thousand keys cover every stripe once");
+        assert_eq!(held.held.len(), RMW_KEY_STRIPES, "a thousand keys cover every stripe once");
         drop(held);
         let same = [b"k".to_vec(), b"k".to_vec()];
         let one = locks.lock(&same);
-        assert_eq!(one.len(), 1, "a key named twice is locked once");
+        assert_eq!(one.held.len(), 1, "a key named twice is locked once");
         let other = (0..100u32)
             .map(|i| i.to_be_bytes())
             .find(|k| locks.stripe(k) != locks.stripe(b"k"))
             .unwrap();
         assert!(locks.stripes[locks.stripe(&other)].try_lock().is_some(), "not held");
         assert!(locks.stripes[locks.stripe(b"k")].try_lock().is_none(), "held");
+    }
+
+    #[test]
+    fn a_key_keeps_its_latest_ids_and_answers_for_them() {
+        let locks = KeyLocks::default();
+        let mut held = locks.lock(&[b"k"]);
+        assert_eq!(held.note(b"k", &[1]), [1]);
+        assert_eq!(held.note(b"k", &[1, 2, 3]), [1, 2, 3], "known ids are not noted twice");
+        assert!(held.applied(&[b"k"], 2) && !held.applied(&[b"k"], 9));
+        let many: Vec<u64> = (10..40).collect();
+        assert_eq!(held.note(b"k", &many), (24..40).collect::<Vec<u64>>(), "the newest 16");
+        assert!(!held.applied(&[b"k"], 1), "pushed out");
+        let other =
+            (0..100u32).map(|i| i.to_be_bytes()).find(|k| locks.stripe(k) != locks.stripe(b"k"));
+        assert_eq!(held.note(&other.unwrap(), &[5]), Vec::<u64>::new(), "its stripe is not held");
+    }
+
+    #[test]
+    fn a_stripe_stays_within_its_share_of_keys() {
+        let locks = KeyLocks::default();
+        let keys: Vec<Vec<u8>> = (0..100_000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let mut held = locks.lock(&keys);
+        for (i, k) in keys.iter().enumerate() {
+            held.note(k, &[i as u64 + 1]);
+        }
+        let cap = RMW_ID_KEYS / RMW_KEY_STRIPES;
+        assert!(held.held.iter().all(|(_, s)| s.keys.len() <= cap), "within {cap} per stripe");
+        let last = keys.last().unwrap();
+        assert!(held.applied(&[last], keys.len() as u64), "the latest key is kept");
     }
 }

@@ -130,6 +130,9 @@ pub struct NodeStats {
     pub outcomes_superseded: AtomicU64,
     /// Takeover windows that filled up (`orphans::ORPHAN_KEYS_MAX`).
     pub orphan_overflows: AtomicU64,
+    /// RMWs sent again after their reply was lost, recognised by their id and not run
+    /// again (answered REPLY_LOST).
+    pub rmw_reruns_recognised: AtomicU64,
 }
 
 /// This node's name, map, shard states and cluster counters.

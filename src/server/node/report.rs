@@ -44,6 +44,7 @@ pub fn fields(node: &Node, store: &Store, map_rejected: u64) -> Vec<(String, Str
         ("clock_ahead_of_wall_ms".to_owned(), ahead.to_string()),
         ("clock_skew_refusals".to_owned(), n(&node.stats.clock_skew_refusals)),
         ("outcomes_superseded".to_owned(), n(&node.stats.outcomes_superseded)),
+        ("rmw_reruns_recognised".to_owned(), n(&node.stats.rmw_reruns_recognised)),
         ("orphan_overflows".to_owned(), n(&node.stats.orphan_overflows)),
         ("map_rejected".to_owned(), map_rejected.to_string()),
         ("shards_coordinated".to_owned(), node.coord.acting().to_string()),

@@ -3,7 +3,9 @@
 //! ([`super::coord`]), runs through the same [`cmd::execute`] as any command, and is
 //! answered with its reply and the resulting state of every key it changed (value or
 //! tombstone, remaining TTL, version) for the router to write to the shard's other replicas
-//! with the versions stamped here.
+//! with the versions stamped here. A command whose id one of its keys already holds (see
+//! [`super::keylock`]) took effect before, and its reply was lost: it is not run again, and
+//! is answered REPLY_LOST with its keys' states, which the router writes out as an outcome.
 
 use std::sync::atomic::Ordering;
 
@@ -14,6 +16,7 @@ use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
 use super::orphans::Late;
+use crate::cmd::internal::RmwArgs;
 use crate::cmd::tx::distinct_keys;
 use crate::cmd::{self, Command, Ctx};
 use crate::protocol::cluster::Stale;
@@ -21,7 +24,7 @@ use crate::protocol::dump::DumpRecord;
 use crate::protocol::limits::{MAX_FRAME_LEN_HARD, RESPONSE_HEADER_LEN};
 use crate::protocol::rmw::{RmwOutcome, not_coordinator_message, superseded_message};
 use crate::protocol::text::encode_reply_resp3;
-use crate::protocol::{Reply, Status};
+use crate::protocol::{ErrorReply, Reply, Status};
 use crate::store::Store;
 
 /// Largest RMW reply payload: what fits one response frame. A command whose reply and
@@ -30,9 +33,10 @@ use crate::store::Store;
 pub const MAX_RMW_REPLY: usize = MAX_FRAME_LEN_HARD - RESPONSE_HEADER_LEN;
 
 impl Node {
-    /// Runs `inner`, an RMW request's command, on `store` as the coordinator of its shard.
-    /// The request passed [`Node::check`], so its keys are in one shard this node may write.
-    pub fn rmw(&self, store: &Store, inner: Command, ctx: &mut Ctx<'_>) -> Reply {
+    /// Runs an RMW request's command on `store` as the coordinator of its shard. The request
+    /// passed [`Node::check`], so its keys are in one shard this node may write.
+    pub fn rmw(&self, store: &Store, args: RmwArgs, ctx: &mut Ctx<'_>) -> Reply {
+        let RmwArgs { id, command: inner } = args;
         let shard = match self.rmw_shard(&self.shards(), &inner) {
             Ok(shard) => shard,
             Err(e) => return Reply::Error(e),
@@ -47,20 +51,20 @@ impl Node {
         {
             // Marks made on another node, process or coordinatorship: the watched keys
             // may have changed in between, so the transaction aborts.
-            return outcome(shard, &self.name, Reply::NilArray, Vec::new());
+            return outcome(shard, &self.name, Reply::NilArray, Vec::new(), Vec::new());
         }
         // Only TXWATCH answers the token (TXEXEC hands it back); other commands skip it.
         let token = matches!(inner, Command::TxWatch(_)).then(|| self.coord.token(shard));
-        self.run(store, shard, inner, token, ctx)
+        self.run(store, shard, (id, inner), token, ctx)
     }
 
     /// Runs an admitted RMW's command and answers its reply (after `token`, if any) and the
-    /// state of every key it changed.
+    /// state of every key it changed, with the ids of the commands each state holds.
     fn run(
         &self,
         store: &Store,
         shard: u32,
-        inner: Command,
+        (id, inner): (u64, Command),
         token: Option<String>,
         ctx: &mut Ctx<'_>,
     ) -> Reply {
@@ -69,7 +73,16 @@ impl Node {
         // `before` is what the command computes over (see `orphans.rs`).
         let mut window = self.orphans.window(shard);
         // Held until the changed keys' states are read: they are what this command left.
-        let locked = self.rmw_keys.lock(&keys);
+        let mut locked = self.rmw_keys.lock(&keys);
+        if id != 0 && locked.applied(&keys, id) {
+            drop(window);
+            self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
+            let (records, ids) = keys
+                .iter()
+                .filter_map(|k| store.state_of(k).map(|now| (to_record(now), locked.ids(k))))
+                .unzip();
+            return outcome(shard, &self.name, Reply::Error(reply_lost(shard, id)), records, ids);
+        }
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
         let reply = match (cmd::execute(inner, ctx), token) {
             (Reply::Array(marks), Some(token)) => {
@@ -98,9 +111,36 @@ impl Node {
                 warn!(node = self.name, shard, "takeover window full: later keys unguarded");
             }
         }
-        drop((locked, window));
+        drop(window);
+        let ids = match id {
+            0 => Vec::new(),
+            id => changed.iter().map(|(k, _, _)| locked.note(k, &[id])).collect(),
+        };
+        drop(locked);
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
-        outcome(shard, &self.name, reply, records)
+        outcome(shard, &self.name, reply, records, ids)
+    }
+
+    /// Applies a versioned write (VSET, VDEL) of `key` at `version` that carries `ids`, the
+    /// read-modify-writes whose effect it holds (an outcome): under the key's stripe, noting
+    /// them once it applied or lost to a newer write (which came after them), so an RMW
+    /// checking for one of them never runs between the two.
+    pub fn outcome_write(
+        &self,
+        key: &[u8],
+        version: u64,
+        ids: &[u64],
+        apply: impl FnOnce() -> Reply,
+    ) -> Reply {
+        if ids.is_empty() {
+            return self.versioned(key, version, apply);
+        }
+        let mut locked = self.rmw_keys.lock(&[key]);
+        let reply = self.versioned(key, version, apply);
+        if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
+            locked.note(key, ids);
+        }
+        reply
     }
 
     /// Applies a versioned write (VSET, VDEL) of `key` at `version`; after a takeover from a
@@ -154,11 +194,26 @@ impl Node {
     }
 }
 
-/// The RMW answer: the command's reply and the state of each key it changed.
-fn outcome(shard: u32, me: &str, reply: Reply, records: Vec<DumpRecord>) -> Reply {
+/// The reply to command `id` run again after it took effect.
+fn reply_lost(shard: u32, id: u64) -> ErrorReply {
+    let msg = format!(
+        "the command took effect on shard {shard}, but its reply was lost (a coordinator          crashed or a connection dropped before answering); it was not run again (id {id:016x})"
+    );
+    ErrorReply::new(Status::ReplyLost, msg)
+}
+
+/// The RMW answer: the command's reply and the state of each key it changed, with the ids
+/// of the commands each state holds (empty: the request carried no id).
+fn outcome(
+    shard: u32,
+    me: &str,
+    reply: Reply,
+    records: Vec<DumpRecord>,
+    ids: Vec<Vec<u64>>,
+) -> Reply {
     let mut encoded = BytesMut::new();
     encode_reply_resp3(&reply, &mut encoded);
-    let payload = RmwOutcome { reply: encoded.freeze(), records }.encode();
+    let payload = RmwOutcome { reply: encoded.freeze(), records, ids }.encode();
     if payload.len() > MAX_RMW_REPLY {
         let msg = format!(
             "applied on coordinator {me} of shard {shard}, but its reply and outcome ({} \
@@ -206,17 +261,81 @@ mod tests {
     }
 
     fn run(n: &Node, store: &Store, words: &[&str]) -> Reply {
+        run_id(n, store, 0, words)
+    }
+
+    /// Runs `words` as an RMW with id `id` (0: none).
+    fn run_id(n: &Node, store: &Store, id: u64, words: &[&str]) -> Reply {
         let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-        let cmd = parse(&argv.into(), &Limits::default()).unwrap();
+        let command = parse(&argv.into(), &Limits::default()).unwrap();
         let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
         let mut session = Session::new(1, peer, true);
-        n.rmw(store, cmd, &mut Ctx::new(&mut session, &env, Some(store)))
+        let args = RmwArgs { id, command };
+        n.rmw(store, args, &mut Ctx::new(&mut session, &env, Some(store)))
     }
 
     fn outcome(reply: Reply) -> (RespValue, Vec<crate::protocol::dump::DumpRecord>) {
-        let Reply::Bulk(payload) = reply else { panic!("not an outcome: {reply:?}") };
-        let o = RmwOutcome::decode(payload).expect("an outcome");
+        let o = decoded(reply);
         (decode_value(&o.reply).unwrap(), o.records)
+    }
+
+    fn decoded(reply: Reply) -> RmwOutcome {
+        let Reply::Bulk(payload) = reply else { panic!("not an outcome: {reply:?}") };
+        RmwOutcome::decode(payload).expect("an outcome")
+    }
+
+    fn acting(n: &Node) {
+        let ticket = n.coord.begin_takeover(1, n.coord.fences(1)).unwrap();
+        assert!(n.coord.finish_takeover(1, ticket));
+    }
+
+    /// A command sent again with its id after its reply was lost is not run again, on the
+    /// coordinator that ran it and on one that only took a later outcome of its key.
+    #[test]
+    fn a_command_run_again_with_its_id_is_recognised_not_counted_twice() {
+        let (n, store) = node();
+        acting(&n);
+        let first = decoded(run_id(&n, &store, 5, &["incr", "c"]));
+        assert_eq!(first.ids, [vec![5]], "the outcome carries the command's id");
+        let second = decoded(run_id(&n, &store, 6, &["incr", "c"]));
+        assert_eq!(second.ids, [vec![5, 6]], "and the key's earlier ones");
+        let again = decoded(run_id(&n, &store, 5, &["incr", "c"]));
+        let RespValue::Error(e) = decode_value(&again.reply).unwrap() else { panic!() };
+        assert!(e.starts_with("REPLYLOST the command took effect"), "{e}");
+        assert_eq!(again.records[0].value.as_deref(), Some(&b"2"[..]), "not run again");
+        assert_eq!(again.ids, [vec![5, 6]], "the state goes out again, with its ids");
+        assert_eq!(n.stats.rmw_reruns_recognised.load(Ordering::Relaxed), 1);
+        let plain = decoded(run(&n, &store, &["incr", "c"]));
+        assert!(plain.ids.is_empty(), "no id asked, none answered");
+
+        // Another replica takes the second outcome as a versioned write with its ids, then
+        // coordinates: the first command, sent again, is recognised there too.
+        let (other, held) = node();
+        let r = &second.records[0];
+        let frame = crate::protocol::rmw::outcome_frame(
+            r.key.clone(),
+            r.value.as_deref(),
+            0,
+            r.version,
+            &second.ids[0],
+        );
+        let Command::VSet(a) = crate::cmd::from_frame(frame, &Limits::default()).unwrap() else {
+            panic!("a VSET")
+        };
+        let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
+        let mut session = Session::new(1, peer, true);
+        let mut ctx = Ctx::new(&mut session, &env, Some(&held));
+        let (key, ids) = (a.key.clone(), a.ids.clone());
+        let applied = other.outcome_write(&key, r.version, ids.as_slice(), || {
+            cmd::execute(Command::VSet(a), &mut ctx)
+        });
+        assert!(matches!(applied, Reply::Bulk(_)), "{applied:?}");
+        acting(&other);
+        let again = decoded(run_id(&other, &held, 5, &["incr", "c"]));
+        assert!(matches!(decode_value(&again.reply), Ok(RespValue::Error(_))), "recognised");
+        assert_eq!(again.records[0].value.as_deref(), Some(&b"2"[..]));
+        let new = outcome(run_id(&other, &held, 7, &["incr", "c"]));
+        assert_eq!(new.0, RespValue::Int(3), "a new command runs");
     }
 
     /// INCRs on one key from two threads at once: each outcome carries the value its own
@@ -226,8 +345,7 @@ mod tests {
     #[test]
     fn concurrent_rmws_each_answer_the_state_their_own_command_left() {
         let (n, store) = node();
-        let ticket = n.coord.begin_takeover(1, n.coord.fences(1)).unwrap();
-        assert!(n.coord.finish_takeover(1, ticket));
+        acting(&n);
         let (n, store) = (&n, &store);
         std::thread::scope(|s| {
             for _ in 0..2 {
