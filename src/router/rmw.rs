@@ -11,13 +11,12 @@
 //! * NOT_COORDINATOR names the node that coordinates: the request goes there, once.
 //! * NOT_READY (a handover in progress) is retried after a short backoff.
 //! * A refused connection, or one reset before any reply, moves on to the next replica.
-//!   A crashed coordinator's state died with it, so the command did not happen anywhere
-//!   the cluster can see. A reset from a node that is still alive (a proxy dropping the
-//!   connection after the node applied the command) would apply it twice: that was chosen
-//!   over failing every command a crash interrupts, since crashes are what this path is
-//!   built to survive. Known exception: a later command on the same key the crashed
-//!   coordinator ran and answered carries this one's effect in its outcome, so this one
-//!   then counts twice (protocol.md; ids per command would tell, not built yet).
+//!   Every attempt carries the command's id: a coordinator whose keys' states hold that id
+//!   (the node that ran it, if alive, or one that took a later outcome of the key) answers
+//!   REPLY_LOST and does not run it again; one that does not runs it, since nothing the
+//!   cluster keeps holds its effect. After a reset with the command sent, the deadline
+//!   stretches to [`RMW_RESOLVE_TIMEOUT`] so the next coordinator can say, and giving up
+//!   then answers TIMEOUT (it may have run), not UNAVAILABLE.
 //! * A timeout fails the command with TIMEOUT: it may or may not have been applied, so it
 //!   is not retried and a client must not assume either.
 //!
