@@ -286,3 +286,76 @@ async fn append_from_several_clients_gives_one_string_on_every_replica() {
     lengths.dedup();
     assert_eq!(lengths.len(), before, "two APPENDs answered the same length");
 }
+
+/// Eight clients INCR one key through two routers while the coordinator is SIGKILLed and
+/// restarted again and again (`KILLS`, default 20, each about 3 s): every replica ends
+/// with exactly the number of increments that ran, and no two answered the same count.
+/// A stress run, not part of the suite: `KILLS=80 cargo test --test faults --
+/// --ignored repeated_coordinator_kills --nocapture`. (Before RMW ids, 80 kills gave
+/// 0-5 extra increments.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn incr_counts_exactly_through_repeated_coordinator_kills() {
+    let kills: usize = std::env::var("KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let routers = [c.router(&[]), c.router(&[])];
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let unanswered = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let addr = routers[i % 2].addr.to_string();
+            let (stop, unanswered) = (stop.clone(), unanswered.clone());
+            tokio::spawn(async move {
+                let r = client(&addr).await;
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match rmw(&r, &["INCR", "counter"]).await {
+                        Outcome::Applied(Some(RespValue::Int(n))) => seen.push(n),
+                        Outcome::Applied(None) => _ = unanswered.fetch_add(1, Ordering::Relaxed),
+                        Outcome::Applied(other) => panic!("INCR answered {other:?}"),
+                        Outcome::NotRun => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut victim = "a";
+        for name in ["a", "b"] {
+            if node_stat(&c, name, "shards_coordinated").await == "1" {
+                victim = name;
+            }
+        }
+        c.kill(victim);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.restart(victim, true);
+        assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator again");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(t.await.unwrap());
+    }
+    let unanswered = unanswered.load(Ordering::Relaxed);
+    let total = (answered.len() + unanswered) as i64;
+    let want = vec![Some(bytes::Bytes::from(total.to_string()))];
+    let agree = || async {
+        let held = c.contents(&["counter".to_owned()]).await;
+        held.len() == 2 && held.values().all(|got| got.as_ref() == Some(&want))
+    };
+    let held = if within(BOUND, agree).await {
+        None
+    } else {
+        Some(c.contents(&["counter".to_owned()]).await)
+    };
+    assert!(held.is_none(), "every replica holds {total}: {held:?}; {}", count_gaps(&answered));
+    answered.sort_unstable();
+    let before = answered.len();
+    answered.dedup();
+    assert_eq!(answered.len(), before, "two increments answered the same count");
+    println!("{total} INCR over {kills} coordinator kills, {unanswered} without their reply");
+}
