@@ -53,7 +53,7 @@ pub const OVERFLOW_NAME: &str = "other";
 const BUCKETS: usize = LATENCY_BOUNDS_NS.len() + 1;
 
 /// How a request ended, from its reply's status. The router's outcomes (partial,
-/// unavailable, timeout, crossshard) are statuses of their own, so nothing here reads
+/// unavailable, timeout, crossshard, reply_lost) are statuses of their own, so nothing here reads
 /// message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -73,11 +73,13 @@ pub enum Outcome {
     Timeout,
     /// Router: the keys of one request are on different shards (CROSSSHARD).
     CrossShard,
+    /// Router: a read-modify-write ran once, but its reply was lost (REPLY_LOST).
+    ReplyLost,
 }
 
 impl Outcome {
     /// Every outcome, in label order.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Ok,
         Outcome::Error,
         Outcome::NoAuth,
@@ -86,6 +88,7 @@ impl Outcome {
         Outcome::Unavailable,
         Outcome::Timeout,
         Outcome::CrossShard,
+        Outcome::ReplyLost,
     ];
 
     /// The outcome of a request answered with `reply`.
@@ -98,6 +101,7 @@ impl Outcome {
             Status::Unavailable => Outcome::Unavailable,
             Status::Timeout => Outcome::Timeout,
             Status::CrossShard => Outcome::CrossShard,
+            Status::ReplyLost => Outcome::ReplyLost,
             _ => Outcome::Error,
         }
     }
@@ -113,6 +117,7 @@ impl Outcome {
             Outcome::Unavailable => "unavailable",
             Outcome::Timeout => "timeout",
             Outcome::CrossShard => "crossshard",
+            Outcome::ReplyLost => "reply_lost",
         }
     }
 }
