@@ -30,7 +30,12 @@ pub enum Outcome {
 /// Sends `args` through `r` until it ran or surely did not; panics on anything that leaves
 /// its fate unknown (a timeout), which the coordinator path must not produce here.
 pub async fn rmw(r: &Client, args: &[&str]) -> Outcome {
-    match r.cmd(args).await {
+    classify(args, r.cmd(args).await)
+}
+
+/// What `args`' reply says of whether it ran; panics on anything that leaves that unknown.
+pub fn classify(args: &[&str], reply: Result<RespValue, Error>) -> Outcome {
+    match reply {
         Ok(v) => Outcome::Applied(Some(v)),
         Err(Error::Server { status: Status::Partial | Status::ReplyLost, .. }) => {
             Outcome::Applied(None)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use shale::protocol::Status;
 use shale::protocol::text::RespValue;
 
 use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
@@ -302,16 +303,22 @@ async fn incr_counts_exactly_through_repeated_coordinator_kills() {
     assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
     let routers = [c.router(&[]), c.router(&[])];
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let unanswered = Arc::new(AtomicUsize::new(0));
+    // Increments that ran without their count: PARTIAL, and REPLY_LOST (sent again after a
+    // kill and recognised by its id).
+    let (unanswered, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|i| {
             let addr = routers[i % 2].addr.to_string();
-            let (stop, unanswered) = (stop.clone(), unanswered.clone());
+            let (stop, unanswered, lost) = (stop.clone(), unanswered.clone(), lost.clone());
             tokio::spawn(async move {
                 let r = client(&addr).await;
                 let mut seen = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
-                    match rmw(&r, &["INCR", "counter"]).await {
+                    let reply = r.cmd(&["INCR", "counter"]).await;
+                    if matches!(&reply, Err(e) if e.status() == Some(Status::ReplyLost)) {
+                        lost.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match super::coord::classify(&["INCR"], reply) {
                         Outcome::Applied(Some(RespValue::Int(n))) => seen.push(n),
                         Outcome::Applied(None) => _ = unanswered.fetch_add(1, Ordering::Relaxed),
                         Outcome::Applied(other) => panic!("INCR answered {other:?}"),
@@ -357,5 +364,9 @@ async fn incr_counts_exactly_through_repeated_coordinator_kills() {
     let before = answered.len();
     answered.dedup();
     assert_eq!(answered.len(), before, "two increments answered the same count");
-    println!("{total} INCR over {kills} coordinator kills, {unanswered} without their reply");
+    let lost = lost.load(Ordering::Relaxed);
+    println!(
+        "{total} INCR over {kills} coordinator kills; {unanswered} ran without their count, \
+         {lost} of them sent again after a kill and recognised (REPLY_LOST)"
+    );
 }
