@@ -194,12 +194,18 @@ pub(super) fn start(
         if (b.health().is_ejected() && !all_ejected) || !b.writable() {
             skipped.push(b.clone());
         } else if movers.iter().any(|m| Arc::ptr_eq(m, b)) {
-            calls.push(b.clone(), RequestFrame { flags: FLAG_MOVER, ..frame.clone() }, deadline);
+            calls.push(b.clone(), as_mover(&frame), deadline);
         } else {
             calls.push(b.clone(), frame.clone(), deadline);
         }
     }
     (calls, Tally::default(), skipped)
+}
+
+/// `frame` as sent to a mover: flagged [`FLAG_MOVER`] on top of its own flags (an
+/// outcome's `FLAG_RMW_IDS` says how its value is laid out).
+fn as_mover(frame: &RequestFrame) -> RequestFrame {
+    RequestFrame { flags: frame.flags | FLAG_MOVER, ..frame.clone() }
 }
 
 pub(super) fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
@@ -308,4 +314,29 @@ pub(super) fn verdict(
         (ErrorReply::new(Status::Partial, msg), Failure::Partial)
     };
     Err(Failed { wrong_shard, ..Failed::new(failure, reply) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::{Command, from_frame};
+    use crate::protocol::Limits;
+
+    /// An outcome sent to a mover keeps its ids' flag: without it the node would read the
+    /// ids as the start of the value.
+    #[test]
+    fn a_movers_outcome_write_keeps_its_ids() {
+        let req = WriteReq {
+            shard: 1,
+            key: Bytes::from_static(b"k"),
+            value: Some(Bytes::from_static(b"7")),
+            ttl: None,
+            version: 9,
+            ids: vec![3, 4],
+        };
+        let parsed = from_frame(as_mover(&req.frame()), &Limits::default()).unwrap();
+        let Command::VSet(a) = parsed else { panic!("{parsed:?}") };
+        assert!(a.mover);
+        assert_eq!((&a.value[..], a.ids.as_slice()), (&b"7"[..], &[3, 4][..]));
+    }
 }

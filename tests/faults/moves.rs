@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use shale::protocol::Status;
 
 use super::common::{Proc, temp_file};
 use super::support::{TestCluster, client, keys, stat, within};
@@ -39,6 +40,7 @@ async fn moving_a_shard_to_new_replicas_loses_nothing() {
             }
         })
     };
+    let counter = spawn_incrs(&addr, stop.clone()).await;
     c.remap(&[&["n3", "n4"]]);
     let n1 = format!("127.0.0.1:{}", c.nodes[0].port);
     let n3 = format!("127.0.0.1:{}", c.nodes[2].port);
@@ -52,6 +54,7 @@ async fn moving_a_shard_to_new_replicas_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
+    let (ran, unsure) = counter.await.unwrap();
     // The last write of each key, if it was acknowledged (keys whose last write failed are
     // uncertain and skipped; failures are counted and printed).
     let mut last = std::collections::HashMap::new();
@@ -62,10 +65,19 @@ async fn moving_a_shard_to_new_replicas_loses_nothing() {
     }
     let last: std::collections::HashMap<String, String> =
         last.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
-    println!("writes during the move: {} keys checked, {failures} failed writes", last.len());
+    println!(
+        "writes during the move: {} keys checked, {failures} failed writes; {ran} INCR ran, \
+         {unsure} unsure",
+        last.len()
+    );
     assert!(!last.is_empty(), "writes went through during the move");
     for node in ["n3", "n4"] {
         let d = c.direct(node).await;
+        // Outcomes went to the old replicas as movers too (with their ids): whatever the
+        // copy took from them, the count is a number and counts each INCR that ran once.
+        let held = d.get("counter").await.unwrap().unwrap_or_default();
+        let held: usize = std::str::from_utf8(&held).unwrap().parse().unwrap_or(usize::MAX);
+        assert!((ran..=ran + unsure).contains(&held), "{node}: {held}, {ran} ran, {unsure} unsure");
         for k in &before {
             assert_eq!(d.get(k.clone()).await.unwrap().as_deref(), Some(&b"b"[..]), "{node} {k}");
         }
@@ -132,4 +144,25 @@ async fn a_router_on_the_map_before_a_move_never_gets_ok_for_a_write_the_move_dr
 
 fn addr_of(c: &TestCluster, i: usize) -> String {
     format!("127.0.0.1:{}", c.nodes[i].port)
+}
+
+/// INCRs `counter` through `addr` until `stop`; returns how many ran and how many may have.
+async fn spawn_incrs(addr: &str, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<(usize, usize)> {
+    let r = client(addr).await;
+    tokio::spawn(async move {
+        let (mut ran, mut unsure) = (0, 0);
+        while !stop.load(Ordering::Relaxed) {
+            match r.cmd(&["INCR", "counter"]).await {
+                Ok(_) => ran += 1,
+                Err(e) => match e.status() {
+                    Some(Status::Partial | Status::ReplyLost) => ran += 1,
+                    Some(Status::Unavailable | Status::NotReady | Status::WrongShard) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    _ => unsure += 1,
+                },
+            }
+        }
+        (ran, unsure)
+    })
 }
