@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::protocol::rmw::MAX_RMW_IDS;
+
 /// Bytes of one chunk of hint data (a bigger key + value gets a chunk of its own size).
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 
@@ -16,6 +18,8 @@ pub const CHUNK_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     shard: u32,
+    /// RMW ids stored after the value (an outcome's; at most `MAX_RMW_IDS`).
+    ids: u8,
     version: u64,
     expires: Option<Instant>,
     queued: Instant,
@@ -40,6 +44,9 @@ pub struct Hint {
     pub expires: Option<Instant>,
     /// The write's version.
     pub version: u64,
+    /// When the write is a read-modify-write's outcome: the ids of the commands whose
+    /// effect it holds, replayed with it.
+    pub ids: Vec<u64>,
     /// When it was queued.
     pub queued: Instant,
 }
@@ -70,23 +77,24 @@ impl HintLog {
         chunks + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 
-    /// Bytes `key` and `value` would add (a new chunk, if they do not fit the last one).
-    pub fn cost(&self, key: &[u8], value: Option<&[u8]>) -> usize {
-        let len = key.len() + value.map_or(0, <[u8]>::len);
+    /// Bytes `key`, `value` and `ids` would add (a new chunk, if they do not fit the last
+    /// one).
+    pub fn cost(&self, key: &[u8], value: Option<&[u8]>, ids: &[u64]) -> usize {
+        let len = key.len() + value.map_or(0, <[u8]>::len) + 8 * ids.len();
         let fits = self.chunks.back().is_some_and(|(c, _)| c.capacity() - c.len() >= len);
         std::mem::size_of::<Entry>() + if fits { 0 } else { len.max(CHUNK_BYTES) }
     }
 
-    /// Appends a hint.
+    /// Appends a hint (of at most [`MAX_RMW_IDS`] `ids`, the newest kept).
     pub fn push(
         &mut self,
         shard: u32,
-        key: &[u8],
-        value: Option<&[u8]>,
+        (key, value, ids): (&[u8], Option<&[u8]>, &[u64]),
         expires: Option<Instant>,
         version: u64,
     ) {
-        let len = key.len() + value.map_or(0, <[u8]>::len);
+        let ids = &ids[ids.len().saturating_sub(MAX_RMW_IDS)..];
+        let len = key.len() + value.map_or(0, <[u8]>::len) + 8 * ids.len();
         if self.chunks.back().is_none_or(|(c, _)| c.capacity() - c.len() < len) {
             self.chunks.push_back((Vec::with_capacity(len.max(CHUNK_BYTES)), 0));
         }
@@ -95,11 +103,15 @@ impl HintLog {
         let at = buf.len();
         buf.extend_from_slice(key);
         buf.extend_from_slice(value.unwrap_or_default());
+        for id in ids {
+            buf.extend_from_slice(&id.to_be_bytes());
+        }
         *live += 1;
         let value_len = value.map(<[u8]>::len);
         let queued = Instant::now();
         self.entries.push_back(Entry {
             shard,
+            ids: ids.len() as u8,
             version,
             expires,
             queued,
@@ -120,6 +132,11 @@ impl HintLog {
             let start = e.at + e.key_len;
             Bytes::copy_from_slice(&buf[start..start + n])
         });
+        let ids_at = e.at + e.key_len + e.value_len.unwrap_or(0);
+        let ids = buf[ids_at..ids_at + 8 * usize::from(e.ids)]
+            .chunks_exact(8)
+            .map(|b| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect();
         *live -= 1;
         // Chunks empty out in queue order: free every leading one with no hint left, but
         // keep the last (it is still being filled).
@@ -141,6 +158,7 @@ impl HintLog {
             value,
             expires: e.expires,
             version: e.version,
+            ids,
             queued: e.queued,
         })
     }
@@ -155,10 +173,12 @@ mod tests {
         let mut log = HintLog::default();
         let value = vec![7u8; 1000];
         for i in 0..5000u32 {
+            let ids = [u64::from(i) + 1];
+            let ids = if i % 5 == 0 { &ids[..] } else { &[] };
+            let key = format!("k{i}");
             log.push(
                 i % 4,
-                format!("k{i}").as_bytes(),
-                (i % 3 != 0).then_some(&value[..]),
+                (key.as_bytes(), (i % 3 != 0).then_some(&value[..]), ids),
                 None,
                 u64::from(i),
             );
@@ -169,6 +189,7 @@ mod tests {
             assert_eq!((t.shard, t.version), (i % 4, u64::from(i)));
             assert_eq!(t.key, format!("k{i}").as_bytes());
             assert_eq!(t.value.is_some(), i % 3 != 0);
+            assert_eq!(t.ids, if i % 5 == 0 { vec![u64::from(i) + 1] } else { vec![] });
             if i == 2500 {
                 assert!(log.bytes() < 4 * CHUNK_BYTES, "taken chunks freed: {}", log.bytes());
             }
@@ -181,9 +202,9 @@ mod tests {
     fn a_value_bigger_than_a_chunk_gets_its_own() {
         let mut log = HintLog::default();
         let big = vec![1u8; 3 * CHUNK_BYTES];
-        log.push(1, b"small", Some(b"v"), None, 1);
-        log.push(1, b"big", Some(&big), None, 2);
-        log.push(1, b"after", None, None, 3);
+        log.push(1, (b"small", Some(b"v"), &[]), None, 1);
+        log.push(1, (b"big", Some(&big), &[]), None, 2);
+        log.push(1, (b"after", None, &[]), None, 3);
         assert_eq!(log.pop().map(|t| t.key), Some(Bytes::from_static(b"small")));
         assert_eq!(log.pop().and_then(|t| t.value).map(|v| v.len()), Some(big.len()));
         assert_eq!(log.pop().map(|t| t.value), Some(None));

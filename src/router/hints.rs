@@ -107,16 +107,28 @@ impl Hints {
         ttl: Option<Duration>,
         version: u64,
     ) {
+        self.push_outcome(shard, (key, value, &[]), ttl, version);
+    }
+
+    /// [`Hints::push`] of a write that may be a read-modify-write's outcome: `ids` (the
+    /// commands whose effect it holds) are replayed with it.
+    pub fn push_outcome(
+        &self,
+        shard: u32,
+        (key, value, ids): (&[u8], Option<&[u8]>, &[u64]),
+        ttl: Option<Duration>,
+        version: u64,
+    ) {
         let mut q = self.queue.lock();
         self.hinted.fetch_add(1, Ordering::Relaxed);
         let l = &self.limits;
-        let bytes = q.log.bytes() + q.log.cost(key, value);
+        let bytes = q.log.bytes() + q.log.cost(key, value, ids);
         if q.log.len() + q.retry.len() >= l.max_hints || bytes > l.max_bytes {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             q.stale.insert(shard);
         } else {
             let expires = ttl.map(|t| Instant::now() + t);
-            q.log.push(shard, key, value, expires, version);
+            q.log.push(shard, (key, value, ids), expires, version);
         }
         self.sync_pending(&q);
     }

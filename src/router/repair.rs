@@ -19,8 +19,8 @@ use super::fanout::Answer;
 use super::hints::Replay;
 use super::topology::Topology;
 use crate::protocol::Status;
-use crate::protocol::binary::versioned_frame;
 use crate::protocol::cluster::sync_frame;
+use crate::protocol::rmw::outcome_frame;
 
 /// How often nodes are checked for hints to replay and shards to resync.
 pub const REPAIR_TICK: Duration = Duration::from_millis(100);
@@ -140,8 +140,8 @@ async fn replay(node: &Arc<Backend>) {
 fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
     let h = &r.hint;
     match r.set_ttl_ms {
-        Some(ttl_ms) => versioned_frame(h.key.clone(), h.value.as_deref(), ttl_ms, h.version),
-        None => versioned_frame(h.key.clone(), None, 0, h.version),
+        Some(ttl_ms) => outcome_frame(h.key.clone(), h.value.as_deref(), ttl_ms, h.version, &h.ids),
+        None => outcome_frame(h.key.clone(), None, 0, h.version, &h.ids),
     }
 }
 
@@ -157,5 +157,41 @@ pub async fn sync(node: &Backend, shard: u32) -> bool {
             node.repair_failed(format!("sync of shard {shard}: {e}"));
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::cmd::{Command, from_frame};
+    use crate::protocol::Limits;
+    use crate::router::hintlog::Hint;
+
+    /// A hinted outcome is replayed with its RMW ids, so the replica knows which commands
+    /// its state holds when it coordinates next.
+    #[test]
+    fn a_replayed_outcome_carries_its_ids() {
+        let hint = Hint {
+            shard: 1,
+            key: Bytes::from_static(b"k"),
+            value: Some(Bytes::from_static(b"5")),
+            expires: None,
+            version: 9,
+            ids: vec![11, 12],
+            queued: Instant::now(),
+        };
+        let set = Replay { hint: hint.clone(), set_ttl_ms: Some(0) };
+        let Ok(Command::VSet(a)) = from_frame(replay_frame(&set), &Limits::default()) else {
+            panic!("a VSET")
+        };
+        assert_eq!((&a.value[..], a.ids.as_slice()), (&b"5"[..], &[11, 12][..]));
+        let del = Replay { hint: Hint { value: None, ..hint }, set_ttl_ms: None };
+        let Ok(Command::VDel(a)) = from_frame(replay_frame(&del), &Limits::default()) else {
+            panic!("a VDEL")
+        };
+        assert_eq!(a.ids.as_slice(), &[11, 12]);
     }
 }

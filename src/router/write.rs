@@ -96,7 +96,7 @@ pub struct WriteReq {
     /// The router-stamped version.
     pub version: u64,
     /// When the write is a read-modify-write's outcome: the ids of the commands whose
-    /// effect the value holds (sent with [`outcome_frame`]; hints do not keep them).
+    /// effect the value holds (sent with [`outcome_frame`], hinted with it).
     pub ids: Vec<u64>,
 }
 
@@ -210,7 +210,8 @@ fn as_mover(frame: &RequestFrame) -> RequestFrame {
 
 pub(super) fn hint_all<'a>(nodes: impl IntoIterator<Item = &'a Arc<Backend>>, req: &WriteReq) {
     for b in nodes {
-        b.hints().push(req.shard, &req.key, req.value.as_deref(), req.ttl, req.version);
+        let write = (&req.key[..], req.value.as_deref(), &req.ids[..]);
+        b.hints().push_outcome(req.shard, write, req.ttl, req.version);
     }
 }
 
