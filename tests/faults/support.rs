@@ -36,6 +36,8 @@ pub struct TestCluster {
     node_args: Vec<String>,
     /// Extra flags of one node (a skewed clock, smaller limits).
     pub args_of: HashMap<String, Vec<String>>,
+    /// Nodes that read a map file of their own (see [`TestCluster::freeze_map`]).
+    map_of: HashMap<String, PathBuf>,
 }
 
 impl TestCluster {
@@ -51,7 +53,8 @@ impl TestCluster {
             shards.iter().map(|r| r.iter().map(|n| (*n).to_owned()).collect()).collect();
         let node_args = node_args.iter().map(|a| (*a).to_owned()).collect();
         let (node_map, router_map, args_of) = (PathBuf::new(), PathBuf::new(), HashMap::new());
-        let mut c = Self { nodes, node_map, router_map, shards, node_args, args_of };
+        let map_of = HashMap::new();
+        let mut c = Self { nodes, node_map, router_map, shards, node_args, args_of, map_of };
         c.node_map = temp_file("nodes.json", &c.map_json(true));
         c.router_map = temp_file("router.json", &c.map_json(false));
         c
@@ -94,8 +97,15 @@ impl TestCluster {
         self.nodes.iter_mut().find(|n| n.name == name).expect("a node of the cluster")
     }
 
+    /// From its next (re)start, node `name` reads a copy of the nodes' map as it is now,
+    /// which later remaps leave alone: a node that has not read a new map yet.
+    pub fn freeze_map(&mut self, name: &str) {
+        let now = std::fs::read_to_string(&self.node_map).unwrap();
+        self.map_of.insert(name.to_owned(), temp_file(&format!("frozen-{name}.json"), &now));
+    }
+
     fn spawn(&self, n: &Node) -> Proc {
-        let map = self.node_map.to_str().unwrap();
+        let map = self.map_of.get(&n.name).unwrap_or(&self.node_map).to_str().unwrap();
         let mut args = vec!["server", "--shardmap", map, "--node", &n.name, "--behind-proxy"];
         args.extend(self.node_args.iter().map(String::as_str));
         args.extend(self.args_of.get(&n.name).into_iter().flatten().map(String::as_str));

@@ -6,10 +6,14 @@
 //! while they can reach each other, whatever routers believe meanwhile:
 //! 1. this node stops answering RMWs of `s` with NOT_COORDINATOR and answers NOT_READY
 //!    ("handover in progress") instead;
-//! 2. it sends FENCE(`s`) to every other replica of `s` and every node reporting `s`
-//!    Retiring: each stops acting for `s`, waits for the RMWs it is running on `s`, and
-//!    answers. A peer that does not answer fails the takeover, unless the polls already
-//!    count it unreachable (a crashed node's state died with it);
+//! 2. it sends FENCE(`s`) to every other replica of `s` and every other node reporting it
+//!    holds `s` (Retiring, or Ready by a map this node has left: a node that has not read
+//!    the map yet coordinates `s` by the old one for routers that have not either): each
+//!    stops acting for `s`, waits for the RMWs it is running on `s`, and answers. A peer
+//!    that does not answer fails the takeover, unless the polls already count it
+//!    unreachable (a crashed node's state died with it). While two nodes' maps disagree
+//!    they take `s` from each other in turn, each pulling the other's outcomes first:
+//!    slower, never split;
 //! 3. it pulls `s` with an exact anti-entropy round from every fenced peer holding it, so
 //!    every outcome an earlier coordinator produced is here and the store's clock has
 //!    passed their versions (its next outcome wins over all of them); for a peer that
@@ -197,8 +201,9 @@ impl Cluster {
     }
 }
 
-/// Every node a takeover of `shard` by `me` fences: its other replicas, and nodes reporting
-/// the shard Retiring (an old replica of a move may have coordinated it).
+/// Every node a takeover of `shard` by `me` fences: its other replicas, and other nodes
+/// reporting they hold the shard (an old replica of a move, Retiring, or Ready by the map
+/// before it, which it may still coordinate by).
 fn targets(map: &ShardMap, shard: u32, me: &str, health: &Health) -> Vec<Target> {
     let replicas = map.replicas(shard);
     map.nodes()
@@ -208,7 +213,7 @@ fn targets(map: &ShardMap, shard: u32, me: &str, health: &Health) -> Vec<Target>
             let h = health.get(name).cloned().unwrap_or_default();
             let replica = replicas.iter().any(|r| r == name);
             let state = h.state(shard);
-            (replica || state == ShardState::Retiring).then(|| Target {
+            (replica || state.holds_data()).then(|| Target {
                 name: name.to_owned(),
                 reachable: h.reachable(),
                 holds_data: state.holds_data(),
@@ -224,7 +229,7 @@ mod tests {
     use crate::protocol::cluster::NodeStatus;
 
     #[test]
-    fn a_takeover_fences_the_other_replicas_and_retiring_holders() {
+    fn a_takeover_fences_the_other_replicas_and_every_holder() {
         let map = ShardMap::builder(1)
             .node("a", "127.0.0.1", 1)
             .node("b", "127.0.0.1", 2)
@@ -241,6 +246,11 @@ mod tests {
         let t = targets(&map, 1, "a", &health);
         let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
+        // d has not read this map: by its own it holds the shard, and may coordinate it.
+        health.entry("d".into()).or_default().record(Some(status(ShardState::Ready)));
+        let t = targets(&map, 1, "a", &health);
+        let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "d"]);
         assert!(t[0].reachable && !t[0].holds_data, "a copying replica holds nothing to pull");
         assert!(t[1].holds_data, "an old replica of a move is pulled from");
     }
