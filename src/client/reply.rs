@@ -12,7 +12,7 @@ use bytes::Bytes;
 use super::Error;
 use super::stats::Stats;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
-use crate::protocol::rmw::RmwOutcome;
+use crate::protocol::rmw::{FenceOk, RmwOutcome};
 use crate::protocol::text::{RespValue, decode_value};
 use crate::protocol::{Opcode, Status};
 
@@ -74,7 +74,7 @@ pub(crate) fn check_shape(expect: &Expect, frame: &ResponseFrame) -> Result<(), 
         (_, Expect::Op(Opcode::Ping)) => true,
         (_, Expect::Op(Opcode::Cmd)) => decode_value(p).is_ok(),
         (_, Expect::Op(Opcode::Rmw)) => RmwOutcome::decode(p.clone()).is_some(),
-        (_, Expect::Op(Opcode::Fence)) => p.len() == 8,
+        (_, Expect::Op(Opcode::Fence)) => FenceOk::decode(p.clone()).is_some(),
     };
     if ok {
         Ok(())

@@ -160,7 +160,9 @@ impl StoreHandler {
                 Box::pin(async move {
                     match cluster.node.coord().fence(shard, &by).await {
                         Ok(()) => {
-                            Reply::Bulk(cluster.store.hlc().peek().to_be_bytes().to_vec().into())
+                            let clock = cluster.store.hlc().peek();
+                            let ids = cluster.node.rmw_ids_of(shard);
+                            Reply::Bulk(crate::protocol::rmw::FenceOk { clock, ids }.encode())
                         }
                         Err(e) => Reply::error(Status::Timeout, e.to_string()),
                     }

@@ -111,6 +111,48 @@ async fn an_incr_whose_reply_was_lost_with_its_connection_is_not_run_twice() {
     assert_eq!(recognised, lost.to_string(), "a recognised each command sent again");
 }
 
+/// A coordinator that crashed and comes back takes its shard back (it is first in the map)
+/// from the replica that kept it. The ids that replica noted from outcomes come back with
+/// the shard (in its FENCE answer), so a command the router sends again after the crash is
+/// recognised there too, though the restarted node never saw it run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_coordinator_takes_the_shards_ids_back_with_it() {
+    use shale::client::{Connection, ConnectionConfig};
+    use shale::protocol::rmw::{RmwOutcome, outcome_frame, rmw_frame};
+
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, a_acts).await, "a coordinates the shard");
+    let conn = |c: &TestCluster, i: usize| {
+        let addr = format!("127.0.0.1:{}", c.nodes[i].port);
+        async move { Connection::connect(&addr, &ConnectionConfig::default()).await.unwrap() }
+    };
+    let wait = Duration::from_secs(10);
+    // What a router does with INCR n (id 77): a runs it, b takes the outcome, the client's
+    // reply is lost.
+    let resp = conn(&c, 0).await.call(rmw_frame(&["INCR", "n"], 77), wait).await.unwrap();
+    let outcome = RmwOutcome::decode(resp.payload).expect("an outcome");
+    assert_eq!(outcome.ids, [vec![77]]);
+    let r = &outcome.records[0];
+    let write = outcome_frame(r.key.clone(), r.value.as_deref(), r.ttl_ms, r.version, &[77]);
+    conn(&c, 1).await.call(write, wait).await.unwrap();
+    // a crashes and comes back: it copies the shard from b and takes it back.
+    c.kill("a");
+    c.restart("a", true);
+    let took_back = || async {
+        node_stat(&c, "a", "shards_coordinated").await == "1"
+            && node_stat(&c, "b", "shards_coordinated").await == "0"
+    };
+    assert!(within(BOUND, took_back).await, "a coordinates the shard again");
+    // The router sends the command again.
+    let resp = conn(&c, 0).await.call(rmw_frame(&["INCR", "n"], 77), wait).await.unwrap();
+    let again = RmwOutcome::decode(resp.payload).expect("an outcome");
+    let reply = shale::protocol::text::decode_value(&again.reply).unwrap();
+    assert!(matches!(&reply, RespValue::Error(e) if e.starts_with("REPLYLOST")), "{reply:?}");
+    assert_eq!(again.records[0].value.as_deref(), Some(&b"1"[..]), "not run again");
+}
+
 /// Clients per exactness run, and INCRs each sends (the figures).
 const CLIENTS: usize = 8;
 const INCRS: usize = 5_000;

@@ -37,7 +37,7 @@ use super::ae::{self, Mode};
 use super::coord::{LEASE_RENEW_TICK, Role};
 use super::elect::{self, Candidate, PeerHealth, Step};
 use crate::protocol::cluster::ShardState;
-use crate::protocol::rmw::fence_frame;
+use crate::protocol::rmw::{FenceOk, fence_frame};
 use crate::shardmap::ShardMap;
 
 /// Pause between two coordination steps.
@@ -173,11 +173,10 @@ impl Cluster {
         for (t, answer) in targets.iter().zip(join_all(calls).await) {
             match answer {
                 Ok(resp) => {
-                    if let Ok(clock) = <[u8; 8]>::try_from(&resp.payload[..]) {
-                        ae::observe_clock(&self.store, u64::from_be_bytes(clock));
-                    }
+                    let ok = FenceOk::decode(resp.payload).unwrap_or_default();
+                    ae::observe_clock(&self.store, ok.clock);
                     if t.holds_data {
-                        pull.push(&t.name);
+                        pull.push((&t.name, ok.ids));
                     }
                 }
                 Err(e) if t.reachable => return Err(format!("fence of {}: {e}", t.name)),
@@ -193,9 +192,11 @@ impl Cluster {
                 }
             }
         }
-        let rounds = pull.iter().map(|peer| ae::round(self, map, peer, shard, Mode::Exact));
-        for (peer, result) in pull.iter().zip(join_all(rounds).await) {
+        let rounds = pull.iter().map(|(peer, _)| ae::round(self, map, peer, shard, Mode::Exact));
+        for ((peer, ids), result) in pull.iter().zip(join_all(rounds).await) {
             result.map_err(|e| format!("pull from {peer}: {e}"))?;
+            // Its state is here now, and with it the effect of the commands it noted.
+            self.node.keep_rmw_ids(ids);
         }
         Ok(crashed)
     }

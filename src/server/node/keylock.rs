@@ -38,6 +38,9 @@ pub const RMW_KEY_STRIPES: usize = 256;
 pub const RMW_ID_KEYS: usize = 65_536;
 /// How long a key's RMW ids are kept after the last RMW or outcome that touched it.
 pub const RMW_ID_WINDOW: Duration = Duration::from_secs(60);
+/// Most bytes of keys and ids a FENCE answer carries to the node taking over (the most
+/// recently touched keys first): well within any peer's smallest reply frame (1 MiB).
+pub const FENCE_IDS_MAX_BYTES: usize = 512 * 1024;
 
 /// The stripes.
 #[derive(Debug)]
@@ -83,6 +86,39 @@ impl KeyLocks {
 
     fn stripe(&self, key: &[u8]) -> usize {
         (key_hash(key) % self.stripes.len() as u64) as usize
+    }
+
+    /// The ids of the keys `pick` selects (one shard's) still within their window, most
+    /// recently touched first, up to [`FENCE_IDS_MAX_BYTES`] of them as FENCE sends them.
+    /// One stripe is locked at a time.
+    pub fn export(&self, pick: impl Fn(&[u8]) -> bool) -> Vec<(Bytes, Vec<u64>)> {
+        let now = Instant::now();
+        let mut all = Vec::new();
+        for stripe in self.stripes.iter() {
+            let s = stripe.lock();
+            for (key, r) in &s.keys {
+                if now.duration_since(r.touched) <= RMW_ID_WINDOW && pick(key) {
+                    all.push((r.touched, key.clone(), r.ids.iter().copied().collect::<Vec<_>>()));
+                }
+            }
+        }
+        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+        let mut bytes = 4;
+        all.into_iter()
+            .take_while(|(_, key, ids)| {
+                bytes += 2 + key.len() + 1 + 8 * ids.len();
+                bytes <= FENCE_IDS_MAX_BYTES
+            })
+            .map(|(_, key, ids)| (key, ids))
+            .collect()
+    }
+
+    /// Notes `entries`, keys and the ids their states hold (a fenced peer's, whose state
+    /// this node pulled).
+    pub fn import(&self, entries: &[(Bytes, Vec<u64>)]) {
+        for (key, ids) in entries {
+            self.lock(&[key]).note(key, ids);
+        }
     }
 }
 
@@ -190,6 +226,22 @@ mod tests {
         let other =
             (0..100u32).map(|i| i.to_be_bytes()).find(|k| locks.stripe(k) != locks.stripe(b"k"));
         assert_eq!(held.note(&other.unwrap(), &[5]), Vec::<u64>::new(), "its stripe is not held");
+    }
+
+    #[test]
+    fn a_shards_ids_go_out_newest_first_and_come_back_in() {
+        let locks = KeyLocks::default();
+        for (i, key) in [&b"a1"[..], b"b1", b"a2"].into_iter().enumerate() {
+            locks.lock(&[key]).note(key, &[i as u64 + 1]);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let out = locks.export(|k| k.starts_with(b"a"));
+        let keys: Vec<&[u8]> = out.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(keys, [&b"a2"[..], b"a1"], "shard a's keys, the latest first");
+        let other = KeyLocks::default();
+        other.import(&out);
+        assert!(other.lock(&[b"a1"]).applied(&[b"a1"], 1));
+        assert!(!other.lock(&[b"b1"]).applied(&[b"b1"], 2), "not the other shard's");
     }
 
     #[test]

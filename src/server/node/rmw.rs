@@ -121,6 +121,17 @@ impl Node {
         outcome(shard, &self.name, reply, records, ids)
     }
 
+    /// The RMW ids this node keeps of `shard`'s keys, for a node taking it over (FENCE).
+    pub fn rmw_ids_of(&self, shard: u32) -> Vec<(bytes::Bytes, Vec<u64>)> {
+        let map = self.shards().map.clone();
+        self.rmw_keys.export(|key| map.shard_for_key(key) == shard)
+    }
+
+    /// Keeps a fenced peer's RMW ids (see [`Node::rmw_ids_of`]) once its state is pulled.
+    pub fn keep_rmw_ids(&self, ids: &[(bytes::Bytes, Vec<u64>)]) {
+        self.rmw_keys.import(ids);
+    }
+
     /// Applies a versioned write (VSET, VDEL) of `key` at `version` that carries `ids`, the
     /// read-modify-writes whose effect it holds (an outcome): under the key's stripe, noting
     /// them once it applied or lost to a newer write (which came after them), so an RMW
