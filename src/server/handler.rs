@@ -120,13 +120,13 @@ impl StoreHandler {
         let mut ctx = Ctx::new(session, self, Some(&*self.store));
         match (command, &self.cluster) {
             (Command::Rmw(args), Some(c)) => c.node.rmw(&self.store, *args, &mut ctx),
-            (Command::VSet(a), Some(c)) => {
-                let (key, version, ids) = (a.key.clone(), a.version, a.ids.clone());
+            (Command::VSet(mut a), Some(c)) => {
+                let (key, version, ids) = (a.key.clone(), a.version, std::mem::take(&mut a.ids));
                 let apply = || cmd::execute(Command::VSet(a), &mut ctx);
                 c.node.outcome_write(&key, version, ids.as_slice(), apply)
             }
-            (Command::VDel(a), Some(c)) => {
-                let (key, version, ids) = (a.key.clone(), a.version, a.ids.clone());
+            (Command::VDel(mut a), Some(c)) => {
+                let (key, version, ids) = (a.key.clone(), a.version, std::mem::take(&mut a.ids));
                 let apply = || cmd::execute(Command::VDel(a), &mut ctx);
                 c.node.outcome_write(&key, version, ids.as_slice(), apply)
             }

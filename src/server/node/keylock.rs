@@ -23,7 +23,6 @@
 //! least recently touched go first): a router runs a command again within its request
 //! deadline, seconds at most.
 
-use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -51,14 +50,38 @@ pub struct KeyLocks {
 /// One stripe's keys and their recent ids.
 #[derive(Debug, Default)]
 pub struct Stripe {
-    keys: HashMap<Bytes, Recent>,
+    keys: hashbrown::HashMap<Box<[u8]>, Recent, ahash::RandomState>,
 }
 
+/// One key's latest ids, inline (one allocation per key: its copy).
 #[derive(Debug)]
 struct Recent {
     touched: Instant,
-    /// Oldest first.
-    ids: VecDeque<u64>,
+    len: u8,
+    /// Oldest first, `len` of them.
+    ids: [u64; MAX_RMW_IDS],
+}
+
+impl Recent {
+    fn new(touched: Instant) -> Self {
+        Self { touched, len: 0, ids: [0; MAX_RMW_IDS] }
+    }
+
+    fn ids(&self) -> &[u64] {
+        &self.ids[..usize::from(self.len)]
+    }
+
+    /// Adds `id` as the newest, dropping the oldest when full.
+    fn push(&mut self, id: u64) {
+        let len = usize::from(self.len);
+        if len == MAX_RMW_IDS {
+            self.ids.copy_within(1.., 0);
+            self.ids[MAX_RMW_IDS - 1] = id;
+        } else {
+            self.ids[len] = id;
+            self.len += 1;
+        }
+    }
 }
 
 /// The stripes of some keys, locked; dropping it releases them.
@@ -98,7 +121,7 @@ impl KeyLocks {
             let s = stripe.lock();
             for (key, r) in &s.keys {
                 if now.duration_since(r.touched) <= RMW_ID_WINDOW && pick(key) {
-                    all.push((r.touched, key.clone(), r.ids.iter().copied().collect::<Vec<_>>()));
+                    all.push((r.touched, Bytes::copy_from_slice(key), r.ids().to_vec()));
                 }
             }
         }
@@ -125,18 +148,18 @@ impl KeyLocks {
 impl Locked<'_> {
     /// Whether command `id` took effect on one of `keys` (as far as this node knows).
     pub fn applied<K: AsRef<[u8]>>(&mut self, keys: &[K], id: u64) -> bool {
-        keys.iter().any(|k| self.ids(k.as_ref()).contains(&id))
+        let now = Instant::now();
+        keys.iter().any(|k| self.recent(k.as_ref(), now).is_some_and(|ids| ids.contains(&id)))
     }
 
     /// `key`'s recent ids, oldest first (none once its window passed).
     pub fn ids(&mut self, key: &[u8]) -> Vec<u64> {
-        let now = Instant::now();
-        match self.stripe_of(key).and_then(|s| s.keys.get(key)) {
-            Some(r) if now.duration_since(r.touched) <= RMW_ID_WINDOW => {
-                r.ids.iter().copied().collect()
-            }
-            _ => Vec::new(),
-        }
+        self.recent(key, Instant::now()).map(<[u64]>::to_vec).unwrap_or_default()
+    }
+
+    fn recent(&mut self, key: &[u8], now: Instant) -> Option<&[u64]> {
+        let r = self.stripe_of(key)?.keys.get(key)?;
+        (now.duration_since(r.touched) <= RMW_ID_WINDOW).then(|| r.ids())
     }
 
     /// Notes that `key`'s state now holds the effect of the commands `ids` (oldest first);
@@ -144,26 +167,21 @@ impl Locked<'_> {
     pub fn note(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
         let now = Instant::now();
         let Some(stripe) = self.stripe_of(key) else { return Vec::new() };
-        if !stripe.keys.contains_key(key) {
+        if stripe.keys.len() >= stripe_cap() && !stripe.keys.contains_key(key) {
             stripe.make_room(now);
         }
-        let recent = stripe
-            .keys
-            .entry(Bytes::copy_from_slice(key))
-            .or_insert_with(|| Recent { touched: now, ids: VecDeque::new() });
+        // One lookup; the key is copied only when it is new.
+        let recent = stripe.keys.entry_ref(key).or_insert_with(|| Recent::new(now));
         if now.duration_since(recent.touched) > RMW_ID_WINDOW {
-            recent.ids.clear();
+            recent.len = 0;
         }
         recent.touched = now;
         for &id in ids {
-            if !recent.ids.contains(&id) {
-                recent.ids.push_back(id);
+            if !recent.ids().contains(&id) {
+                recent.push(id);
             }
         }
-        while recent.ids.len() > MAX_RMW_IDS {
-            recent.ids.pop_front();
-        }
-        recent.ids.iter().copied().collect()
+        recent.ids().to_vec()
     }
 
     fn stripe_of(&mut self, key: &[u8]) -> Option<&mut Stripe> {
@@ -172,12 +190,17 @@ impl Locked<'_> {
     }
 }
 
+/// Keys one stripe keeps: its share of [`RMW_ID_KEYS`].
+fn stripe_cap() -> usize {
+    (RMW_ID_KEYS / RMW_KEY_STRIPES).max(4)
+}
+
 impl Stripe {
     /// Keeps the stripe within its share of [`RMW_ID_KEYS`] before a key is added: drops
     /// keys past their window, then, if that was not enough, the least recently touched
     /// quarter (so the walk is paid once per many additions).
     fn make_room(&mut self, now: Instant) {
-        let cap = (RMW_ID_KEYS / RMW_KEY_STRIPES).max(4);
+        let cap = stripe_cap();
         if self.keys.len() < cap {
             return;
         }
