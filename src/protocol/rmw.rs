@@ -14,8 +14,8 @@
 //!              count:u8 (at most MAX_RMW_IDS) | id:u64{count}
 //! VSET/VDEL with FLAG_RMW_IDS: value = version:u64 | count:u8 | id:u64{count} | data
 //! FENCE  req   value = shard:u32 | name of the node taking over (UTF-8, at most 255 B)
-//!        OK    clock:u64 | [count:u32 | (key_len:u16 | key | ids){count}]: the fenced
-//!              node's RMW ids of the shard's keys, for the node taking over
+//!        OK    clock:u64 | [count:u32 | id:u64{count}]: the RMW ids the fenced node
+//!              knows took effect in its state of the shard, for the node taking over
 //! NOT_COORDINATOR message ends with `coordinator=<name>` (nothing after `=` when the node
 //!              knows of no coordinator)
 //! ```
@@ -142,28 +142,26 @@ pub fn outcome_frame(
     RequestFrame { flags: FLAG_RMW_IDS, value: v.freeze(), ..plain }
 }
 
-/// The OK payload of FENCE: the fenced node's clock and the RMW ids it keeps of the shard's
-/// keys (each key's latest, oldest first), which the node taking over keeps too: it pulls
-/// the fenced node's state, and with it the effect of those commands.
+/// The OK payload of FENCE: the fenced node's clock and the RMW ids it knows took effect in
+/// its state of the shard, which the node taking over keeps too: it pulls that state, and
+/// with it the effect of those commands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FenceOk {
     /// The fenced node's clock.
     pub clock: u64,
-    /// Keys and their ids.
-    pub ids: Vec<(Bytes, Vec<u64>)>,
+    /// The ids.
+    pub ids: Vec<u64>,
 }
 
 impl FenceOk {
     /// The wire form (the clock alone when there are no ids, as before ids existed).
     pub fn encode(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(8);
+        let mut b = BytesMut::with_capacity(12 + 8 * self.ids.len());
         b.put_u64(self.clock);
         if !self.ids.is_empty() {
             b.put_u32(u32::try_from(self.ids.len()).unwrap_or(u32::MAX));
-            for (key, ids) in &self.ids {
-                b.put_u16(u16::try_from(key.len()).unwrap_or(u16::MAX));
-                b.put_slice(key);
-                put_ids(&mut b, ids);
+            for &id in &self.ids {
+                b.put_u64(id);
             }
         }
         b.freeze()
@@ -175,24 +173,18 @@ impl FenceOk {
             return None;
         }
         let clock = p.get_u64();
-        let mut ids = Vec::new();
-        if !p.is_empty() {
-            if p.len() < 4 {
-                return None;
-            }
-            for _ in 0..p.get_u32() {
-                if p.len() < 2 {
-                    return None;
-                }
-                let key_len = usize::from(p.get_u16());
-                if p.len() < key_len {
-                    return None;
-                }
-                let key = p.split_to(key_len);
-                ids.push((key, take_ids(&mut p)?));
-            }
+        if p.is_empty() {
+            return Some(Self { clock, ids: Vec::new() });
         }
-        p.is_empty().then_some(Self { clock, ids })
+        if p.len() < 4 {
+            return None;
+        }
+        let count = p.get_u32() as usize;
+        if p.len() != count.checked_mul(8)? {
+            return None;
+        }
+        let ids = (0..count).map(|_| p.get_u64()).collect();
+        Some(Self { clock, ids })
     }
 }
 
@@ -324,10 +316,7 @@ mod tests {
         let plain = FenceOk { clock: 5, ids: Vec::new() };
         assert_eq!(plain.encode().len(), 8, "the clock alone, as before ids");
         assert_eq!(FenceOk::decode(plain.encode()), Some(plain));
-        let ok = FenceOk {
-            clock: 9,
-            ids: vec![(Bytes::from_static(b"k"), vec![1, 2]), (Bytes::from_static(b"j"), vec![3])],
-        };
+        let ok = FenceOk { clock: 9, ids: vec![1, 2, 3] };
         let bytes = ok.encode();
         assert_eq!(FenceOk::decode(bytes.clone()), Some(ok));
         for cut in 9..bytes.len() {

@@ -196,7 +196,7 @@ impl Cluster {
         for ((peer, ids), result) in pull.iter().zip(join_all(rounds).await) {
             result.map_err(|e| format!("pull from {peer}: {e}"))?;
             // Its state is here now, and with it the effect of the commands it noted.
-            self.node.keep_rmw_ids(ids);
+            self.node.keep_rmw_ids(shard, ids);
         }
         Ok(crashed)
     }

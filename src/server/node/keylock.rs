@@ -21,11 +21,11 @@
 //! between a write taking effect and its ids being noted. Ids are kept for
 //! [`RMW_ID_WINDOW`] after a key's last touch and for at most [`RMW_ID_KEYS`] keys (the
 //! least recently touched go first): a router runs a command again within its request
-//! deadline, seconds at most.
+//! deadline, seconds at most. These rings are what outcomes carry; what a node remembers
+//! having run or taken, for longer and whatever the key, is [`super::known`].
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::digest::key_hash;
@@ -37,10 +37,6 @@ pub const RMW_KEY_STRIPES: usize = 256;
 pub const RMW_ID_KEYS: usize = 65_536;
 /// How long a key's RMW ids are kept after the last RMW or outcome that touched it.
 pub const RMW_ID_WINDOW: Duration = Duration::from_secs(60);
-/// Most bytes of keys and ids a FENCE answer carries to the node taking over (the most
-/// recently touched keys first): well within any peer's smallest reply frame (1 MiB).
-pub const FENCE_IDS_MAX_BYTES: usize = 512 * 1024;
-
 /// The stripes.
 #[derive(Debug)]
 pub struct KeyLocks {
@@ -110,48 +106,9 @@ impl KeyLocks {
     fn stripe(&self, key: &[u8]) -> usize {
         (key_hash(key) % self.stripes.len() as u64) as usize
     }
-
-    /// The ids of the keys `pick` selects (one shard's) still within their window, most
-    /// recently touched first, up to [`FENCE_IDS_MAX_BYTES`] of them as FENCE sends them.
-    /// One stripe is locked at a time.
-    pub fn export(&self, pick: impl Fn(&[u8]) -> bool) -> Vec<(Bytes, Vec<u64>)> {
-        let now = Instant::now();
-        let mut all = Vec::new();
-        for stripe in self.stripes.iter() {
-            let s = stripe.lock();
-            for (key, r) in &s.keys {
-                if now.duration_since(r.touched) <= RMW_ID_WINDOW && pick(key) {
-                    all.push((r.touched, Bytes::copy_from_slice(key), r.ids().to_vec()));
-                }
-            }
-        }
-        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
-        let mut bytes = 4;
-        all.into_iter()
-            .take_while(|(_, key, ids)| {
-                bytes += 2 + key.len() + 1 + 8 * ids.len();
-                bytes <= FENCE_IDS_MAX_BYTES
-            })
-            .map(|(_, key, ids)| (key, ids))
-            .collect()
-    }
-
-    /// Notes `entries`, keys and the ids their states hold (a fenced peer's, whose state
-    /// this node pulled).
-    pub fn import(&self, entries: &[(Bytes, Vec<u64>)]) {
-        for (key, ids) in entries {
-            self.lock(&[key]).note(key, ids);
-        }
-    }
 }
 
 impl Locked<'_> {
-    /// Whether command `id` took effect on one of `keys` (as far as this node knows).
-    pub fn applied<K: AsRef<[u8]>>(&mut self, keys: &[K], id: u64) -> bool {
-        let now = Instant::now();
-        keys.iter().any(|k| self.recent(k.as_ref(), now).is_some_and(|ids| ids.contains(&id)))
-    }
-
     /// `key`'s recent ids, oldest first (none once its window passed).
     pub fn ids(&mut self, key: &[u8]) -> Vec<u64> {
         self.recent(key, Instant::now()).map(<[u64]>::to_vec).unwrap_or_default()
@@ -242,29 +199,13 @@ mod tests {
         let mut held = locks.lock(&[b"k"]);
         assert_eq!(held.note(b"k", &[1]), [1]);
         assert_eq!(held.note(b"k", &[1, 2, 3]), [1, 2, 3], "known ids are not noted twice");
-        assert!(held.applied(&[b"k"], 2) && !held.applied(&[b"k"], 9));
+        assert!(held.ids(b"k").contains(&2) && !held.ids(b"k").contains(&9));
         let many: Vec<u64> = (10..40).collect();
         assert_eq!(held.note(b"k", &many), (24..40).collect::<Vec<u64>>(), "the newest 16");
-        assert!(!held.applied(&[b"k"], 1), "pushed out");
+        assert!(!held.ids(b"k").contains(&1), "pushed out");
         let other =
             (0..100u32).map(|i| i.to_be_bytes()).find(|k| locks.stripe(k) != locks.stripe(b"k"));
         assert_eq!(held.note(&other.unwrap(), &[5]), Vec::<u64>::new(), "its stripe is not held");
-    }
-
-    #[test]
-    fn a_shards_ids_go_out_newest_first_and_come_back_in() {
-        let locks = KeyLocks::default();
-        for (i, key) in [&b"a1"[..], b"b1", b"a2"].into_iter().enumerate() {
-            locks.lock(&[key]).note(key, &[i as u64 + 1]);
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let out = locks.export(|k| k.starts_with(b"a"));
-        let keys: Vec<&[u8]> = out.iter().map(|(k, _)| &k[..]).collect();
-        assert_eq!(keys, [&b"a2"[..], b"a1"], "shard a's keys, the latest first");
-        let other = KeyLocks::default();
-        other.import(&out);
-        assert!(other.lock(&[b"a1"]).applied(&[b"a1"], 1));
-        assert!(!other.lock(&[b"b1"]).applied(&[b"b1"], 2), "not the other shard's");
     }
 
     #[test]
@@ -278,6 +219,6 @@ mod tests {
         let cap = RMW_ID_KEYS / RMW_KEY_STRIPES;
         assert!(held.held.iter().all(|(_, s)| s.keys.len() <= cap), "within {cap} per stripe");
         let last = keys.last().unwrap();
-        assert!(held.applied(&[last], keys.len() as u64), "the latest key is kept");
+        assert!(held.ids(last).contains(&(keys.len() as u64)), "the latest key is kept");
     }
 }

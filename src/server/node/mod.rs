@@ -45,6 +45,7 @@ pub mod digest;
 pub mod elect;
 pub mod handover;
 mod keylock;
+mod known;
 mod lifecycle;
 pub mod orphans;
 pub mod peers;
@@ -149,6 +150,7 @@ pub struct Node {
     coord: coord::Coord,
     orphans: orphans::Orphans,
     rmw_keys: keylock::KeyLocks,
+    known: known::KnownIds,
 }
 
 impl Node {
@@ -163,6 +165,7 @@ impl Node {
             coord: coord::Coord::new(&name, map.num_shards()),
             orphans: orphans::Orphans::new(map.num_shards()),
             rmw_keys: keylock::KeyLocks::default(),
+            known: known::KnownIds::default(),
             name,
             boot: rand::random(),
             watcher,

@@ -74,7 +74,7 @@ impl Node {
         let mut window = self.orphans.window(shard);
         // Held until the changed keys' states are read: they are what this command left.
         let mut locked = self.rmw_keys.lock(&keys);
-        if id != 0 && locked.applied(&keys, id) {
+        if id != 0 && self.known.contains(id) {
             drop(window);
             self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
             let (records, ids) = keys
@@ -116,20 +116,23 @@ impl Node {
             0 => Vec::new(),
             id => changed.iter().map(|(k, _, _)| locked.note(k, &[id])).collect(),
         };
+        if id != 0 && !changed.is_empty() {
+            self.known.note(shard, &[id], false);
+        }
         drop(locked);
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records, ids)
     }
 
-    /// The RMW ids this node keeps of `shard`'s keys, for a node taking it over (FENCE).
-    pub fn rmw_ids_of(&self, shard: u32) -> Vec<(bytes::Bytes, Vec<u64>)> {
-        let map = self.shards().map.clone();
-        self.rmw_keys.export(|key| map.shard_for_key(key) == shard)
+    /// The RMW ids this node knows of `shard`, for a node taking it over (FENCE).
+    pub fn rmw_ids_of(&self, shard: u32) -> Vec<u64> {
+        self.known.export(shard)
     }
 
-    /// Keeps a fenced peer's RMW ids (see [`Node::rmw_ids_of`]) once its state is pulled.
-    pub fn keep_rmw_ids(&self, ids: &[(bytes::Bytes, Vec<u64>)]) {
-        self.rmw_keys.import(ids);
+    /// Keeps a fenced peer's RMW ids of `shard` (see [`Node::rmw_ids_of`]) once its state
+    /// is pulled.
+    pub fn keep_rmw_ids(&self, shard: u32, ids: &[u64]) {
+        self.known.note(shard, ids, true);
     }
 
     /// Applies a versioned write (VSET, VDEL) of `key` at `version` that carries `ids`, the
@@ -150,6 +153,7 @@ impl Node {
         let reply = self.versioned(key, version, apply);
         if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
             locked.note(key, ids);
+            self.known.note(self.shards().map.shard_for_key(key), ids, true);
         }
         reply
     }
