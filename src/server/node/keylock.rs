@@ -122,8 +122,20 @@ impl Locked<'_> {
     /// Notes that `key`'s state now holds the effect of the commands `ids` (oldest first);
     /// returns the key's latest [`MAX_RMW_IDS`], oldest first.
     pub fn note(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
+        self.add(key, ids, |_| {}).map(|r| r.ids().to_vec()).unwrap_or_default()
+    }
+
+    /// Notes `ids` as [`Locked::note`] does; returns those the key did not hold yet (the
+    /// rest were noted before, with the write that brought them first).
+    pub fn note_fresh(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
+        let mut fresh = Vec::new();
+        self.add(key, ids, |id| fresh.push(id));
+        fresh
+    }
+
+    fn add(&mut self, key: &[u8], ids: &[u64], mut added: impl FnMut(u64)) -> Option<&Recent> {
         let now = Instant::now();
-        let Some(stripe) = self.stripe_of(key) else { return Vec::new() };
+        let stripe = self.stripe_of(key)?;
         if stripe.keys.len() >= stripe_cap() && !stripe.keys.contains_key(key) {
             stripe.make_room(now);
         }
@@ -136,9 +148,10 @@ impl Locked<'_> {
         for &id in ids {
             if !recent.ids().contains(&id) {
                 recent.push(id);
+                added(id);
             }
         }
-        recent.ids().to_vec()
+        Some(recent)
     }
 
     fn stripe_of(&mut self, key: &[u8]) -> Option<&mut Stripe> {
@@ -199,6 +212,7 @@ mod tests {
         let mut held = locks.lock(&[b"k"]);
         assert_eq!(held.note(b"k", &[1]), [1]);
         assert_eq!(held.note(b"k", &[1, 2, 3]), [1, 2, 3], "known ids are not noted twice");
+        assert_eq!(held.note_fresh(b"k", &[2, 3, 4]), [4], "only the new one is fresh");
         assert!(held.ids(b"k").contains(&2) && !held.ids(b"k").contains(&9));
         let many: Vec<u64> = (10..40).collect();
         assert_eq!(held.note(b"k", &many), (24..40).collect::<Vec<u64>>(), "the newest 16");

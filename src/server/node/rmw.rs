@@ -152,8 +152,10 @@ impl Node {
         let mut locked = self.rmw_keys.lock(&[key]);
         let reply = self.versioned(key, version, apply);
         if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
-            locked.note(key, ids);
-            self.known.note(self.shards().map.shard_for_key(key), ids, true);
+            let fresh = locked.note_fresh(key, ids);
+            if !fresh.is_empty() {
+                self.known.note(self.shards().map.shard_for_key(key), &fresh, true);
+            }
         }
         reply
     }
