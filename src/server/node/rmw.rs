@@ -45,14 +45,6 @@ impl Node {
             Ok(running) => running,
             Err(refusal) => return self.refused(shard, refusal),
         };
-        if let Command::TxExec(args) = &inner
-            && let Some(watched) = &args.watched
-            && watched.token != self.coord.token(shard).as_bytes()
-        {
-            // Marks made on another node, process or coordinatorship: the watched keys
-            // may have changed in between, so the transaction aborts.
-            return outcome(shard, &self.name, Reply::NilArray, Vec::new(), Vec::new());
-        }
         // Only TXWATCH answers the token (TXEXEC hands it back); other commands skip it.
         let token = matches!(inner, Command::TxWatch(_)).then(|| self.coord.token(shard));
         self.run(store, shard, (id, inner), token, ctx)
@@ -82,6 +74,11 @@ impl Node {
                 .filter_map(|k| store.state_of(k).map(|now| (to_record(now), locked.ids(k))))
                 .unzip();
             return outcome(shard, &self.name, Reply::Error(reply_lost(shard, id)), records, ids);
+        }
+        if self.watch_broken(shard, &inner) {
+            // Checked after the id: a transaction that ran before a handover, sent again,
+            // ran; it did not abort.
+            return outcome(shard, &self.name, Reply::NilArray, Vec::new(), Vec::new());
         }
         let before: Vec<Option<u64>> = keys.iter().map(|k| store.version_of(k)).collect();
         let reply = match (cmd::execute(inner, ctx), token) {
@@ -122,6 +119,13 @@ impl Node {
         drop(locked);
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records, ids)
+    }
+
+    /// Whether `inner` is a TXEXEC whose WATCH marks were made on another node, process or
+    /// coordinatorship: the watched keys may have changed in between, so it aborts.
+    fn watch_broken(&self, shard: u32, inner: &Command) -> bool {
+        matches!(inner, Command::TxExec(args)
+            if args.watched.as_ref().is_some_and(|w| w.token != self.coord.token(shard).as_bytes()))
     }
 
     /// The RMW ids this node knows of `shard`, for a node taking it over (FENCE).

@@ -188,3 +188,29 @@ fn an_rmw_answers_its_reply_and_the_state_and_version_of_what_it_changed() {
     );
     assert_eq!(n.coord.stats.rmw_commands.load(std::sync::atomic::Ordering::Relaxed), 9);
 }
+
+/// A transaction whose WATCH marks are another coordinatorship's aborts, unless it already
+/// ran (sent again after its reply was lost in a handover): that one answers REPLY_LOST.
+#[test]
+fn a_transaction_sent_again_after_a_handover_is_recognised_not_aborted() {
+    let (n, store) = node();
+    acting(&n);
+    let (watch, _) = outcome(run(&n, &store, &["txwatch", "k"]));
+    let RespValue::Array(w) = watch else { panic!("{watch:?}") };
+    let text = |v: &RespValue| match v {
+        RespValue::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        RespValue::Simple(s) => s.clone(),
+        other => panic!("{other:?}"),
+    };
+    let (token, mark) = (text(&w[0]), text(&w[1]));
+    let tx = ["txexec", "1", "WATCH", &token, "1", "k", &mark, "2", "incr", "k"];
+    let (ran, _) = outcome(run_id(&n, &store, 9, &tx));
+    assert_eq!(ran, RespValue::Array(vec![RespValue::Int(1)]));
+    // A handover and back: a new term, so the marks' token is another coordinatorship's.
+    futures_util::FutureExt::now_or_never(n.coord.fence(1, "n2")).unwrap().unwrap();
+    acting(&n);
+    let (again, _) = outcome(run_id(&n, &store, 9, &tx));
+    assert!(matches!(&again, RespValue::Error(e) if e.starts_with("REPLYLOST")), "{again:?}");
+    let (other, records) = outcome(run_id(&n, &store, 10, &tx));
+    assert_eq!((other, records.len()), (RespValue::Nil, 0), "a new one aborts");
+}
