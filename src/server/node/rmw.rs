@@ -3,9 +3,9 @@
 //! ([`super::coord`]), runs through the same [`cmd::execute`] as any command, and is
 //! answered with its reply and the resulting state of every key it changed (value or
 //! tombstone, remaining TTL, version) for the router to write to the shard's other replicas
-//! with the versions stamped here. A command whose id one of its keys already holds (see
-//! [`super::keylock`]) took effect before, and its reply was lost: it is not run again, and
-//! is answered REPLY_LOST with its keys' states, which the router writes out as an outcome.
+//! with the versions stamped here. A command whose id this node knows (see [`super::known`])
+//! took effect before, and its reply was lost: it is not run again, and is answered
+//! REPLY_LOST with its keys' states, which the router writes out as an outcome.
 
 use std::sync::atomic::Ordering;
 
@@ -15,6 +15,7 @@ use tracing::warn;
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
+use super::keylock::Locked;
 use super::orphans::Late;
 use crate::cmd::internal::RmwArgs;
 use crate::cmd::tx::distinct_keys;
@@ -68,12 +69,7 @@ impl Node {
         let mut locked = self.rmw_keys.lock(&keys);
         if id != 0 && self.known.contains(id) {
             drop(window);
-            self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
-            let (records, ids) = keys
-                .iter()
-                .filter_map(|k| store.state_of(k).map(|now| (to_record(now), locked.ids(k))))
-                .unzip();
-            return outcome(shard, &self.name, Reply::Error(reply_lost(shard, id)), records, ids);
+            return self.ran_before(store, shard, id, &keys, &mut locked);
         }
         if self.watch_broken(shard, &inner) {
             // Checked after the id: a transaction that ran before a handover, sent again,
@@ -109,16 +105,34 @@ impl Node {
             }
         }
         drop(window);
-        let ids = match id {
+        let ids: Vec<Vec<u64>> = match id {
             0 => Vec::new(),
             id => changed.iter().map(|(k, _, _)| locked.note(k, &[id])).collect(),
         };
-        if id != 0 && !changed.is_empty() {
+        if !ids.is_empty() {
             self.known.note(shard, &[id], false);
         }
         drop(locked);
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records, ids)
+    }
+
+    /// The answer to command `id` sent again after it took effect: REPLY_LOST, with its
+    /// keys' states and ids as an outcome for the router to write out.
+    fn ran_before(
+        &self,
+        store: &Store,
+        shard: u32,
+        id: u64,
+        keys: &[bytes::Bytes],
+        locked: &mut Locked<'_>,
+    ) -> Reply {
+        self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
+        let (records, ids) = keys
+            .iter()
+            .filter_map(|k| store.state_of(k).map(|now| (to_record(now), locked.ids(k))))
+            .unzip();
+        outcome(shard, &self.name, Reply::Error(reply_lost(shard, id)), records, ids)
     }
 
     /// Whether `inner` is a TXEXEC whose WATCH marks were made on another node, process or
