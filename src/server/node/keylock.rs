@@ -16,13 +16,12 @@
 //! [`MAX_RMW_IDS`] ids to the other replicas, which note them when they take the write. An
 //! earlier command's id thus travels with every later outcome of the key, so when the
 //! earlier one's reply is lost with a crashed coordinator and a later one's outcome got
-//! out, the next coordinator knows the earlier one is already in the state and does not
-//! run it again. Noting and checking happen under the key's stripe, so a check never falls
-//! between a write taking effect and its ids being noted. Ids are kept for
-//! [`RMW_ID_WINDOW`] after a key's last touch and for at most [`RMW_ID_KEYS`] keys (the
-//! least recently touched go first): a router runs a command again within its request
-//! deadline, seconds at most. These rings are what outcomes carry; what a node remembers
-//! having run or taken, for longer and whatever the key, is [`super::known`].
+//! out, the next coordinator has its id too. These per-key rings are only what outcomes
+//! carry, kept for [`RMW_ID_WINDOW`] after a key's last touch and for at most
+//! [`RMW_ID_KEYS`] keys (the least recently touched go first); whether a command ran is
+//! asked of [`super::known`], which every noted id also goes to. Noting and checking happen
+//! under the key's stripe, so a check never falls between a write taking effect and its
+//! ids being noted.
 
 use std::time::{Duration, Instant};
 
@@ -166,14 +165,11 @@ fn stripe_cap() -> usize {
 }
 
 impl Stripe {
-    /// Keeps the stripe within its share of [`RMW_ID_KEYS`] before a key is added: drops
-    /// keys past their window, then, if that was not enough, the least recently touched
-    /// quarter (so the walk is paid once per many additions).
+    /// Brings a full stripe back within its share of [`RMW_ID_KEYS`] before a key is
+    /// added: drops keys past their window, then, if that was not enough, the least
+    /// recently touched quarter (so the walk is paid once per many additions).
     fn make_room(&mut self, now: Instant) {
         let cap = stripe_cap();
-        if self.keys.len() < cap {
-            return;
-        }
         self.keys.retain(|_, r| now.duration_since(r.touched) <= RMW_ID_WINDOW);
         if self.keys.len() < cap {
             return;
