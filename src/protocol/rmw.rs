@@ -131,15 +131,18 @@ pub fn outcome_frame(
     version: u64,
     ids: &[u64],
 ) -> RequestFrame {
-    let plain = versioned_frame(key, value, ttl_ms, version);
     if ids.is_empty() {
-        return plain;
+        return versioned_frame(key, value, ttl_ms, version);
     }
-    let mut v = BytesMut::with_capacity(plain.value.len() + 1 + 8 * ids.len());
-    v.put_slice(&plain.value[..8]);
+    // The same write without its data gives the opcode, TTL and version; the data is
+    // copied once, after the ids.
+    let head = versioned_frame(key, value.map(|_| &[][..]), ttl_ms, version);
+    let data = value.unwrap_or_default();
+    let mut v = BytesMut::with_capacity(head.value.len() + 1 + 8 * ids.len() + data.len());
+    v.put_slice(&head.value);
     put_ids(&mut v, ids);
-    v.put_slice(&plain.value[8..]);
-    RequestFrame { flags: FLAG_RMW_IDS, value: v.freeze(), ..plain }
+    v.put_slice(data);
+    RequestFrame { flags: FLAG_RMW_IDS, value: v.freeze(), ..head }
 }
 
 /// The OK payload of FENCE: the fenced node's clock and the RMW ids it knows took effect in
