@@ -139,10 +139,11 @@ async fn replay(node: &Arc<Backend>) {
 
 fn replay_frame(r: &Replay) -> crate::protocol::binary::RequestFrame {
     let h = &r.hint;
-    match r.set_ttl_ms {
-        Some(ttl_ms) => outcome_frame(h.key.clone(), h.value.as_deref(), ttl_ms, h.version, &h.ids),
-        None => outcome_frame(h.key.clone(), None, 0, h.version, &h.ids),
-    }
+    let (value, ttl_ms) = match r.set_ttl_ms {
+        Some(ttl_ms) => (h.value.as_deref(), ttl_ms),
+        None => (None, 0),
+    };
+    outcome_frame(h.key.clone(), value, ttl_ms, h.version, &h.ids)
 }
 
 /// Asks `node` to pull `shard` from all its peers now. Returns whether it is up to date.
