@@ -116,7 +116,10 @@ fn versioned_parts(value: Bytes, with_ids: bool) -> Result<(u64, RmwIds, Bytes),
         return Ok((version, RmwIds::default(), data));
     }
     let ids = crate::protocol::rmw::take_ids(&mut data).ok_or_else(|| {
-        ErrorReply::invalid("FLAG_RMW_IDS needs count:u8 (at most 16) then nonzero ids:u64")
+        let max = crate::protocol::rmw::MAX_RMW_IDS;
+        ErrorReply::invalid(format!(
+            "FLAG_RMW_IDS needs count:u8 (at most {max}) then nonzero ids:u64"
+        ))
     })?;
     Ok((version, RmwIds::new(ids), data))
 }
