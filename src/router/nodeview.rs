@@ -90,6 +90,11 @@ impl NodeView {
         self.impostor.load(Ordering::Relaxed)
     }
 
+    /// The hash of the map the node applies, if known and it follows one.
+    pub fn map_hash(&self) -> Option<u64> {
+        self.status.load().as_ref().map(|s| s.map_hash).filter(|h| *h != 0)
+    }
+
     /// The node's state for `shard`, if known.
     pub fn shard_state(&self, shard: u32) -> Option<ShardState> {
         self.status.load().as_ref().map(|s| s.shard(shard))

@@ -94,14 +94,20 @@ pub fn sections(
         overall.field(format!("failed_{}", kind.name()), stats.failed(kind));
     }
     let mut nodes = Section::new("Nodes");
+    let map_hash = topo.map().placement_hash();
     for (b, s) in backends.iter().zip(&snaps) {
-        nodes.field(format!("node_{}", b.name()), node_line(b, s));
+        nodes.field(format!("node_{}", b.name()), node_line(b, s, map_hash));
     }
     vec![overall, nodes]
 }
 
 /// One backend's `node_<name>` line.
-fn node_line(b: &super::backend::Backend, s: &super::backend::BackendSnapshot) -> String {
+/// `map_hash` is the router's map's: the line says whether the node applies the same.
+fn node_line(
+    b: &super::backend::Backend,
+    s: &super::backend::BackendSnapshot,
+    map_hash: u64,
+) -> String {
     let mut v = String::new();
     let (offset, restarts, refusals) = b.view().counters();
     let not_ready: Vec<String> = [ShardState::Copying, ShardState::Isolated, ShardState::Retiring]
@@ -112,7 +118,7 @@ fn node_line(b: &super::backend::Backend, s: &super::backend::BackendSnapshot) -
         .collect();
     let _ = write!(
         v,
-        "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hint_bytes={},hinted={},hints_dropped={},stale_shards={},ready_shards={},not_ready_shards={},clock_offset_ms={offset},restarts={restarts},clock_refusals={refusals},impostor={}",
+        "addr={},state={},requests={},errors={},timeouts={},ejections={},probes={},in_flight={},p50_us={},p99_us={},hints={},hint_bytes={},hinted={},hints_dropped={},stale_shards={},ready_shards={},not_ready_shards={},clock_offset_ms={offset},restarts={restarts},clock_refusals={refusals},impostor={},map={}",
         b.addr(),
         b.health().state().name(),
         s.metrics.requests,
@@ -131,6 +137,11 @@ fn node_line(b: &super::backend::Backend, s: &super::backend::BackendSnapshot) -
         b.view().shards_in(ShardState::Ready).len(),
         not_ready.join(" "),
         u8::from(b.view().is_impostor()),
+        match b.view().map_hash() {
+            None => "-",
+            Some(h) if h == map_hash => "same",
+            Some(_) => "other",
+        },
     );
     v
 }

@@ -157,6 +157,24 @@ impl ShardMap {
         serde_json::to_string_pretty(&out).expect("shard map serialization is infallible")
     }
 
+    /// A hash of where keys live: `numShards` and each shard's replica names in order, not
+    /// addresses or weights (a router may reach nodes by other addresses than their peers
+    /// do). Nodes report it in NODE_STATUS so peers and routers can tell who places keys
+    /// by another map.
+    pub fn placement_hash(&self) -> u64 {
+        let mut text = self.num_shards.to_string();
+        for replicas in &self.replicas {
+            text.push('\n');
+            text.push_str(&replicas.join(","));
+        }
+        u64::from(super::fnv1_32(text.as_bytes()))
+    }
+
+    /// What nodes before [`Self::placement_hash`] reported: a hash of the canonical JSON.
+    pub fn json_hash(&self) -> u64 {
+        u64::from(super::fnv1_32(self.to_json().as_bytes()))
+    }
+
     /// The number of shards, at least 1.
     pub fn num_shards(&self) -> u32 {
         self.num_shards

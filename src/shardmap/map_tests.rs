@@ -281,3 +281,16 @@ fn load_refuses_oversized_files() {
     assert!(err.to_string().contains("big.json"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_placement_hash_sees_where_keys_live_and_nothing_else() {
+    let example = ShardMap::from_json(EXAMPLE).unwrap();
+    let moved_addresses =
+        EXAMPLE.replace("127.0.0.1", "10.0.0.9").replace("\"weight\": 2", "\"weight\": 5");
+    let same = ShardMap::from_json(&moved_addresses).unwrap();
+    assert_eq!(example.placement_hash(), same.placement_hash());
+    assert_ne!(example.json_hash(), same.json_hash());
+    let reordered = EXAMPLE.replace(r#""8": ["n3", "n1"]"#, r#""8": ["n1", "n3"]"#);
+    let other = ShardMap::from_json(&reordered).unwrap();
+    assert_ne!(example.placement_hash(), other.placement_hash(), "the first replica coordinates");
+}

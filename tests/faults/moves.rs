@@ -192,6 +192,14 @@ async fn a_node_on_the_old_map_and_the_new_coordinator_never_count_apart() {
         "n3 counts every increment: {ran} ran ({unsure} unsure), it holds {held:?}\n{}",
         c.logs()
     );
+    let apart = || async { stat(&n3, "map_peers_disagreeing").await.as_deref() == Some("1") };
+    assert!(within(Duration::from_secs(10), apart).await, "n3 counts n1 on another map");
+    let new_router = new.addr.to_string();
+    let line = || async { stat(&new_router, "node_n1").await.unwrap_or_default() };
+    let other = || async { line().await.ends_with(",map=other") };
+    assert!(within(Duration::from_secs(10), other).await, "router: n1 {}", line().await);
+    let n3_line = stat(&new_router, "node_n3").await.unwrap_or_default();
+    assert!(n3_line.ends_with(",map=same"), "router: n3 {n3_line}");
 }
 
 fn addr_of(c: &TestCluster, i: usize) -> String {

@@ -53,6 +53,11 @@ impl PeerHealth {
         Some(last.clock.saturating_add(since.saturating_mul(1 << crate::version::MS_SHIFT)))
     }
 
+    /// The hash of the map the peer applies, if it counts as reachable.
+    pub fn map_hash(&self) -> Option<u64> {
+        self.last.as_ref().filter(|_| self.reachable()).map(|s| s.map_hash)
+    }
+
     /// The peer's state for `shard` in its last answer.
     pub fn state(&self, shard: u32) -> ShardState {
         self.last.as_ref().map_or(ShardState::NotHosted, |s| s.shard(shard))

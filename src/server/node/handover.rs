@@ -26,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -36,6 +37,7 @@ use super::Cluster;
 use super::ae::{self, Mode};
 use super::coord::{LEASE_RENEW_TICK, Role};
 use super::elect::{self, Candidate, PeerHealth, Step};
+use super::mapcheck::{MapAgreement, MapEvent};
 use crate::protocol::cluster::ShardState;
 use crate::protocol::rmw::{FenceOk, fence_frame};
 use crate::shardmap::ShardMap;
@@ -51,13 +53,14 @@ type Health = HashMap<String, PeerHealth>;
 /// Runs the coordination steps, and the lease renewals beside them, until `cancel`.
 pub(super) async fn run(c: Arc<Cluster>, cancel: CancellationToken) {
     let steps = async {
-        let mut health = Health::new();
+        let (mut health, mut maps) = (Health::new(), MapAgreement::default());
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(COORD_TICK) => {}
             }
             c.coordinate(&mut health).await;
+            c.check_maps(&health, &mut maps);
         }
     };
     let renewals = async {
@@ -125,6 +128,33 @@ impl Cluster {
             }
         }
         join_all(takeovers).await;
+    }
+
+    /// Compares the peers' maps with this node's, as their last polls told them
+    /// (`mapcheck.rs`), and logs what lasted too long or ended.
+    fn check_maps(&self, health: &Health, maps: &mut MapAgreement) {
+        let me = self.node.name();
+        let mine = self.node.map_hashes();
+        let peers = health.iter().map(|(name, h)| (name.as_str(), h.map_hash()));
+        for event in maps.observe(mine, peers, std::time::Instant::now()) {
+            match event {
+                MapEvent::Disagrees { peer, theirs, mine, apart } => warn!(
+                    node = me,
+                    peer,
+                    peer_map = format!("{theirs:08x}"),
+                    map = format!("{mine:08x}"),
+                    apart_s = apart.as_secs(),
+                    "a peer applies another shard map than this node: check that every node \
+                     and router reads the same map (shards it holds by one map and not the \
+                     other change coordinator every few ticks until they agree)"
+                ),
+                MapEvent::Agrees { peer } => {
+                    info!(node = me, peer, "a peer warned about applies this node's map again");
+                }
+            }
+        }
+        let apart = u64::try_from(maps.disagreeing()).unwrap_or(u64::MAX);
+        self.node.stats.map_peers_disagreeing.store(apart, Ordering::Relaxed);
     }
 
     /// Takes over as coordinator of `shard` (see the module docs); `fences` is the shard's

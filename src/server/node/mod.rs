@@ -47,6 +47,7 @@ pub mod handover;
 mod keylock;
 mod known;
 mod lifecycle;
+mod mapcheck;
 pub mod orphans;
 pub mod peers;
 pub mod report;
@@ -134,6 +135,8 @@ pub struct NodeStats {
     /// RMWs sent again after their reply was lost, recognised by their id and not run
     /// again (answered REPLY_LOST).
     pub rmw_reruns_recognised: AtomicU64,
+    /// Peers that applied another map than this node's when they last answered.
+    pub map_peers_disagreeing: AtomicU64,
 }
 
 /// This node's name, map, shard states and cluster counters.
@@ -233,9 +236,16 @@ impl Node {
             wall_ms: crate::version::wall_ms(),
             max_key: u32::try_from(limits.max_key_size).unwrap_or(u32::MAX),
             max_value: u32::try_from(limits.max_value_size).unwrap_or(u32::MAX),
-            map_hash: u64::from(crate::shardmap::fnv1_32(s.map.to_json().as_bytes())),
+            map_hash: s.map.placement_hash(),
             shards: s.states.clone(),
         }
+    }
+
+    /// The hashes a peer applying this node's map may report: its placement's (see
+    /// [`ShardMap::placement_hash`]) and, from a node of an older version, its JSON's.
+    pub fn map_hashes(&self) -> [u64; 2] {
+        let map = &self.shards.load().map;
+        [map.placement_hash(), map.json_hash()]
     }
 
     /// `shard`'s digest, from the cache (unless `fresh`) or a walk of `store` (which also
