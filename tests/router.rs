@@ -10,12 +10,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::fakenode::{Fake, fake};
-use common::{Bin, Proc, Text, WAIT, eventually, start, temp_file};
+use common::{Bin, Proc, Text, WAIT, eventually, start, start_with, temp_file, until};
 use shale::protocol::Status;
 use shale::router::health::State;
 use shale::router::write::WriteAck as AckMode;
 use shale::router::{Router, RouterConfig, RunningRouter};
 use shale::shardmap::ShardMap;
+use shale::store::SetCond;
 
 /// A one-shard map over `nodes` (all replicas of shard 1), written to a temp file.
 fn one_shard_map(nodes: &[(&str, SocketAddr)]) -> std::path::PathBuf {
@@ -321,5 +322,60 @@ async fn a_client_gone_mid_request_leaves_no_request_in_flight() {
         drop(c);
         assert!(eventually(|| in_flight() == 0).await, "{what}: still in flight");
     }
+    r.shutdown().await;
+}
+
+/// A router over one node that is not listening yet, with probes ten minutes apart once
+/// it is ejected (as if it had been down for hours); returns the router, ejected node's
+/// address.
+async fn router_before_its_node() -> (RunningRouter, SocketAddr) {
+    // A port nothing listens on yet: bound, then freed for the node the test starts.
+    let spare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = spare.local_addr().unwrap();
+    drop(spare);
+    let map = one_shard_map(&[("n1", addr)]);
+    let r = router(&map, |cfg| {
+        cfg.health.backoff_base = Duration::from_secs(600);
+        cfg.health.backoff_max = Duration::from_secs(600);
+    })
+    .await;
+    assert!(eventually(|| state_of(&r, "n1") != State::Up).await, "nothing listens: ejected");
+    (r, addr)
+}
+
+/// Whether `GET k` through `c` answers `v` before long (UNAVAILABLE meanwhile).
+async fn reads_back(c: &mut Text, want: &[u8]) -> bool {
+    until(async || {
+        c.send(b"GET k\r\n").await;
+        let head = c.read_until(b"\r\n").await;
+        head.starts_with(b"$") && c.read_until(b"\r\n").await == want
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_node_that_comes_up_after_the_router_serves_reads_once_it_answers_a_write() {
+    let (r, addr) = router_before_its_node().await;
+    let _node = start_with(|cfg| cfg.addr = addr).await;
+    let mut c = Text::connect(r.local_addr()).await;
+    // Writes still go to an ejected node; the first it answers wakes its prober.
+    let written = until(async || {
+        c.send(b"SET k v\r\n").await;
+        c.read_until(b"\r\n").await == b"+OK\r\n"
+    })
+    .await;
+    assert!(written, "the node answers writes");
+    assert!(reads_back(&mut c, b"v\r\n").await, "reads long before the next scheduled probe");
+    assert_eq!(state_of(&r, "n1"), State::Up);
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn reads_that_find_no_replica_bring_the_probes_forward() {
+    let (r, addr) = router_before_its_node().await;
+    let node = start_with(|cfg| cfg.addr = addr).await;
+    node.store().set(b"k", b"v", None, SetCond::Always);
+    let mut c = Text::connect(r.local_addr()).await;
+    assert!(reads_back(&mut c, b"v\r\n").await, "reads long before the next scheduled probe");
     r.shutdown().await;
 }

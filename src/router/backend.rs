@@ -55,6 +55,8 @@ pub struct Backend {
     metrics: Metrics,
     probes: AtomicU64,
     probe_failures: AtomicU64,
+    /// Signalled when the node answers a request while ejected (see `probe.rs`).
+    probe_soon: Arc<tokio::sync::Notify>,
 }
 
 /// Statuses that are the request's fault, not the node's: no failover, no health penalty.
@@ -102,6 +104,7 @@ impl Backend {
             metrics: Metrics::default(),
             probes: AtomicU64::new(0),
             probe_failures: AtomicU64::new(0),
+            probe_soon: Arc::default(),
         }
     }
 
@@ -244,11 +247,26 @@ impl Backend {
         }
     }
 
-    /// `n` requests answered after `took`: metrics, one latency sample, health.
+    /// `n` requests answered after `took`: metrics, one latency sample, health. An
+    /// ejected node that answers (writes still go to it) is alive: its prober is woken.
     fn answered(&self, took: Duration, n: u64) {
         self.metrics.record_ok(took, n);
         self.load.observe(took);
         self.health.record_success();
+        if self.health.is_ejected() {
+            self.wake_prober();
+        }
+    }
+
+    /// Brings the node's next probe forward (to [`super::probe::EARLY_PROBE_GAP`] after
+    /// its last): it answered while ejected, or reads find no other replica.
+    pub fn wake_prober(&self) {
+        self.probe_soon.notify_one();
+    }
+
+    /// What wakes this node's prober early: an answer while it is ejected.
+    pub fn probe_soon(&self) -> Arc<tokio::sync::Notify> {
+        self.probe_soon.clone()
     }
 
     /// The calling thread's traffic pool: its worker's, or the background one.

@@ -227,8 +227,10 @@ pub async fn read(
     }
     let (why, failure) = match last {
         Some((n, e)) => (format!("{n}: {e}"), Failure::of(&e)),
-        // None was up to date: say why each was passed over.
+        // None was up to date: say why each was passed over. The shard is down for reads,
+        // so whether an ejected replica is back is worth knowing sooner than its backoff.
         None => {
+            replicas.iter().filter(|b| b.health().is_ejected()).for_each(|b| b.wake_prober());
             let each =
                 replicas.iter().map(|b| format!("{}: {}", b.name(), b.why_not_read(shard, key)));
             (each.collect::<Vec<_>>().join("; "), Failure::NoReplica)
