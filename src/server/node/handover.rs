@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::Cluster;
 use super::ae::{self, Mode};
@@ -118,7 +118,11 @@ impl Cluster {
                 Step::Keep if role == Role::Acting => {}
                 Step::Keep => coord.believe(s, named),
                 Step::StepDown => {
-                    info!(node = me, shard = s, coordinator = named, "no longer coordinating");
+                    if self.loud_handoffs() {
+                        info!(node = me, shard = s, coordinator = named, "no longer coordinating");
+                    } else {
+                        debug!(node = me, shard = s, coordinator = named, "no longer coordinating");
+                    }
                     coord.step_down(s, named);
                 }
                 Step::TakeOver => {
@@ -157,6 +161,12 @@ impl Cluster {
         self.node.stats.map_peers_disagreeing.store(apart, Ordering::Relaxed);
     }
 
+    /// Whether hand-offs log at info: not while a peer applies another map, when they
+    /// repeat every few ticks and the map warning names the cause.
+    fn loud_handoffs(&self) -> bool {
+        self.node.stats.map_peers_disagreeing.load(Ordering::Relaxed) == 0
+    }
+
     /// Takes over as coordinator of `shard` (see the module docs); `fences` is the shard's
     /// FENCE count from before the poll this decision was made from.
     async fn take_over(
@@ -176,7 +186,12 @@ impl Cluster {
         match pulled {
             Ok(_) if coord.finish_takeover(shard, ticket) => {
                 let fenced: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-                info!(node = me, shard, fenced = fenced.join(","), "coordinating the shard");
+                let fenced = fenced.join(",");
+                if self.loud_handoffs() {
+                    info!(node = me, shard, fenced, "coordinating the shard");
+                } else {
+                    debug!(node = me, shard, fenced, "coordinating the shard");
+                }
             }
             Ok(_) => {}
             Err(why) => {

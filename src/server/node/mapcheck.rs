@@ -7,7 +7,8 @@
 //! mistake (a node started with another file, a file edited on one machine only), so it is
 //! logged as a warning that names the peer, then again every [`MAP_WARN_EVERY`] while it
 //! lasts, and once more when it ends. STATS counts the peers disagreeing now
-//! (`map_peers_disagreeing`).
+//! (`map_peers_disagreeing`), and while any does, coordinator hand-offs log at debug
+//! instead of info (they repeat every few ticks).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
