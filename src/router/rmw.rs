@@ -160,32 +160,59 @@ async fn on_coordinator(
     let (mut order, ejected): (Vec<&Arc<Backend>>, Vec<_>) =
         replicas.iter().partition(|b| !b.health().is_ejected());
     order.extend(ejected);
-    let (mut backoff, mut last) = (RMW_BACKOFF_BASE, String::new());
+    let mut walk = Walk { replicas, order, backoff: RMW_BACKOFF_BASE, last: String::new() };
     let mut pass = 0;
     while pass == 0 || room(budget.deadline) {
+        if let Some(answered) = walk.pass(frame, budget).await {
+            return answered;
+        }
+        pass += 1;
+        sleep(&mut walk.backoff, budget.deadline).await;
+    }
+    Err(gave_up(route.shard, pass, &walk.last, budget))
+}
+
+/// The search for a shard's coordinator, pass after pass.
+struct Walk<'a> {
+    replicas: &'a [Arc<Backend>],
+    /// Whom each pass asks first, then next when a connection drops.
+    order: Vec<&'a Arc<Backend>>,
+    backoff: Duration,
+    /// Why the last attempt did not answer.
+    last: String,
+}
+
+type Answered = Result<(Arc<Backend>, RmwOutcome), Failed>;
+
+impl Walk<'_> {
+    /// One pass: the first replica in order, the coordinator it names (once), and the next
+    /// replicas while coordinators' connections drop. `None` when nobody answered.
+    async fn pass(&mut self, frame: &RequestFrame, budget: &mut Budget) -> Option<Answered> {
         let deadline = budget.deadline;
         let (mut next, mut redirected) = (1, false);
-        let mut target = order[0];
+        let mut target = self.order[0];
         loop {
             match attempt(target, frame, deadline).await {
-                Attempt::Done(outcome) => return Ok((target.clone(), outcome)),
-                Attempt::Fail(f) => return Err(f),
+                Attempt::Done(outcome) => return Some(Ok((target.clone(), outcome))),
+                Attempt::Fail(f) => return Some(Err(f)),
                 Attempt::Redirect(Some(name)) if !redirected && room(deadline) => {
-                    match replicas.iter().find(|b| b.name() == name) {
+                    match self.replicas.iter().find(|b| b.name() == name) {
                         Some(b) => {
                             (target, redirected) = (b, true);
                             continue;
                         }
-                        None => last = format!("{} named {name}, not a replica", target.name()),
+                        None => {
+                            self.last = format!("{} named {name}, not a replica", target.name())
+                        }
                     }
                 }
                 Attempt::Redirect(named) => {
                     let named = named.unwrap_or_else(|| "nobody".to_owned());
-                    last = format!("{} says {named} coordinates", target.name());
+                    self.last = format!("{} says {named} coordinates", target.name());
                 }
                 Attempt::Later(why) => {
-                    last = why;
-                    sleep(&mut backoff, deadline).await;
+                    self.last = why;
+                    sleep(&mut self.backoff, deadline).await;
                     if room(deadline) {
                         continue;
                     }
@@ -194,21 +221,18 @@ async fn on_coordinator(
                     if sent {
                         budget.unsure(&why);
                     }
-                    if next < order.len() && room(budget.deadline) {
+                    if next < self.order.len() && room(budget.deadline) {
                         debug!(%why, "coordinator gone before answering; asking the next replica");
-                        target = order[next];
+                        target = self.order[next];
                         next += 1;
                         continue;
                     }
-                    last = why;
+                    self.last = why;
                 }
             }
-            break;
+            return None;
         }
-        pass += 1;
-        sleep(&mut backoff, budget.deadline).await;
     }
-    Err(gave_up(route.shard, pass, &last, budget))
 }
 
 /// The answer when no coordinator answered in time: UNAVAILABLE (it did not run) unless a
