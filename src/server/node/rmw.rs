@@ -62,11 +62,13 @@ impl Node {
         ctx: &mut Ctx<'_>,
     ) -> Reply {
         let keys = distinct_keys(inner.keys());
+        // Held until the changed keys' states are read: they are what this command left.
+        // Taken before the window, as an outcome write takes its key's stripe before the
+        // window (`outcome_write`): one lock order, or the two deadlock.
+        let mut locked = self.rmw_keys.lock(&keys);
         // After a takeover from a crashed peer, versioned writes wait while this runs, so
         // `before` is what the command computes over (see `orphans.rs`).
         let mut window = self.orphans.window(shard);
-        // Held until the changed keys' states are read: they are what this command left.
-        let mut locked = self.rmw_keys.lock(&keys);
         if id != 0 && self.known.contains(id) {
             drop(window);
             return self.ran_before(store, shard, id, &keys, &mut locked);
@@ -167,6 +169,7 @@ impl Node {
         if ids.is_empty() {
             return self.versioned(key, version, apply);
         }
+        // The stripe first, then (in `versioned`) the window: the order `run` takes them in.
         let mut locked = self.rmw_keys.lock(&[key]);
         let reply = self.versioned(key, version, apply);
         if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
@@ -232,7 +235,8 @@ impl Node {
 /// The reply to command `id` run again after it took effect.
 fn reply_lost(shard: u32, id: u64) -> ErrorReply {
     let msg = format!(
-        "the command took effect on shard {shard}, but its reply was lost (a coordinator          crashed or a connection dropped before answering); it was not run again (id {id:016x})"
+        "the command took effect on shard {shard}, but its reply was lost (a coordinator \
+         crashed or a connection dropped before answering); it was not run again (id {id:016x})"
     );
     ErrorReply::new(Status::ReplyLost, msg)
 }

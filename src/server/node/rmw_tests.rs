@@ -214,3 +214,33 @@ fn a_transaction_sent_again_after_a_handover_is_recognised_not_aborted() {
     let (other, records) = outcome(run_id(&n, &store, 10, &tx));
     assert_eq!((other, records.len()), (RespValue::Nil, 0), "a new one aborts");
 }
+
+#[test]
+fn rmws_and_outcome_writes_of_one_key_never_deadlock_while_a_takeover_window_is_open() {
+    // An RMW takes its keys' stripes and the shard's takeover window; an outcome write
+    // carrying ids takes the key's stripe and then the window: in two orders, they would
+    // deadlock. Each side runs on a thread of its own; both must finish.
+    let (n, store) = node();
+    acting(&n);
+    n.orphans.open(1, u64::MAX / 2);
+    let (store, rounds) = (Arc::new(store), 2_000u64);
+    let (done, finished) = std::sync::mpsc::channel();
+    let (n1, s1, d1) = (n.clone(), store.clone(), done.clone());
+    std::thread::spawn(move || {
+        for i in 1..=rounds {
+            run_id(&n1, &s1, i, &["incr", "c"]);
+        }
+        d1.send("rmws").unwrap();
+    });
+    let n2 = n.clone();
+    std::thread::spawn(move || {
+        for i in 1..=rounds {
+            n2.outcome_write(b"c", i, &[1_000_000 + i], || Reply::Bulk(Bytes::new()));
+        }
+        done.send("writes").unwrap();
+    });
+    for _ in 0..2 {
+        let which = finished.recv_timeout(Duration::from_secs(60));
+        assert!(which.is_ok(), "deadlocked: neither side finished within a minute");
+    }
+}
