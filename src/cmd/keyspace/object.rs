@@ -2,7 +2,9 @@
 //!
 //! What shale can say truthfully: ENCODING names how the value is held (`embstr` when it
 //! is stored inline with its key, up to [`crate::store::INLINE_VALUE_MAX`] bytes, `raw`
-//! when it has a buffer of its own; shale has no `int` encoding), REFCOUNT is always 1,
+//! when it has a buffer of its own, and `int` for a value that reads as a 64-bit integer,
+//! as Redis holds one; Redis's own answer also depends on the value's history, `raw` after
+//! APPEND or SETRANGE, which shale does not keep), REFCOUNT is always 1,
 //! FREQ gets Redis's answer under a non-LFU policy (shale has no LFU), and IDLETIME an
 //! error: shale's CLOCK eviction keeps one recently-used bit per key, not a time.
 
