@@ -187,15 +187,17 @@ type Answered = Result<(Arc<Backend>, RmwOutcome), Failed>;
 impl Walk<'_> {
     /// One pass: the first replica in order, the coordinator it names (once), and the next
     /// replicas while coordinators' connections drop. `None` when nobody answered.
+    ///
+    /// The deadline is read afresh for every attempt, wait and check: a dropped connection
+    /// stretches it ([`Budget::unsure`]) for the attempts after it.
     async fn pass(&mut self, frame: &RequestFrame, budget: &mut Budget) -> Option<Answered> {
-        let deadline = budget.deadline;
         let (mut next, mut redirected) = (1, false);
         let mut target = self.order[0];
         loop {
-            match attempt(target, frame, deadline).await {
+            match attempt(target, frame, budget.deadline).await {
                 Attempt::Done(outcome) => return Some(Ok((target.clone(), outcome))),
                 Attempt::Fail(f) => return Some(Err(f)),
-                Attempt::Redirect(Some(name)) if !redirected && room(deadline) => {
+                Attempt::Redirect(Some(name)) if !redirected && room(budget.deadline) => {
                     match self.replicas.iter().find(|b| b.name() == name) {
                         Some(b) => {
                             (target, redirected) = (b, true);
@@ -212,8 +214,8 @@ impl Walk<'_> {
                 }
                 Attempt::Later(why) => {
                     self.last = why;
-                    sleep(&mut self.backoff, deadline).await;
-                    if room(deadline) {
+                    sleep(&mut self.backoff, budget.deadline).await;
+                    if room(budget.deadline) {
                         continue;
                     }
                 }
