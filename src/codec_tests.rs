@@ -72,7 +72,7 @@ fn binary_bytes_delivered_in_pieces_decode_the_same() {
 fn decode_rejects_len_over_max_before_buffering() {
     let limits = Limits { max_key_size: 16, max_value_size: 16 };
     let mut codec = ServerCodec::new(limits);
-    let mut buf = BytesMut::from(&[0u8, 0, 1, 0][..]); // len = 256 > 18 + 32
+    let mut buf = BytesMut::from(&[0u8, 0, 2, 0][..]); // len = 512 > 18 + 32 + FORWARD_OVERHEAD
     match codec.decode(&mut buf) {
         Err(CodecError::Fatal { status, .. }) => assert_eq!(status, Status::FrameTooLarge),
         other => panic!("expected fatal, got {other:?}"),

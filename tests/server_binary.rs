@@ -91,7 +91,7 @@ async fn oversized_frame_is_fatal() {
     })
     .await;
     let mut c = Bin::connect(server.local_addr()).await;
-    // len = 1 MiB: over 18 + 16 + 64, rejected before any of it is sent.
+    // len = 1 MiB: over 18 + 16 + FORWARD_OVERHEAD (256), rejected before any of it is sent.
     c.stream.write_all(&[0, 0x10, 0, 0]).await.unwrap();
     let r = c.recv().await.expect("a last error");
     assert_eq!(status(&r), Status::FrameTooLarge);

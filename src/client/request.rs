@@ -162,7 +162,7 @@ mod tests {
         assert!(Request::cmd(&["PING"], &Limits::default()).is_ok());
         let empty: [&str; 0] = [];
         assert!(matches!(Request::cmd(&empty, &l), Err(Error::InvalidArgument(_))));
-        let big = "x".repeat(64);
+        let big = "x".repeat(1024);
         assert!(matches!(Request::cmd(&["SET", "k", &big], &l), Err(Error::ValueTooLarge { .. })));
     }
 

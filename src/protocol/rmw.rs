@@ -245,6 +245,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_outcome_of_the_largest_key_and_value_with_every_id_is_a_frame_nodes_take() {
+        use tokio_util::codec::{Decoder, Encoder};
+        let limits = crate::protocol::Limits::default();
+        let key = Bytes::from(vec![b'k'; limits.max_key_size]);
+        let value = vec![b'v'; limits.max_value_size];
+        let ids: Vec<u64> = (1..=MAX_RMW_IDS as u64).collect();
+        let mut wire = BytesMut::new();
+        let frame = outcome_frame(key, Some(&value), 0, 9, &ids);
+        crate::codec::ClientCodec::new(usize::MAX).encode(&frame, &mut wire).unwrap();
+        let decoded = crate::codec::ServerCodec::new(limits).decode(&mut wire);
+        assert!(matches!(decoded, Ok(Some(_))), "{:?}", decoded.map(|_| ()));
+    }
+
+    #[test]
     fn a_superseded_message_says_what_the_key_holds() {
         let stale = Stale { held: 41, clock: 97 };
         let msg = superseded_message("node b ran past it", stale);
