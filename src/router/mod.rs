@@ -30,6 +30,7 @@ pub mod nodeview;
 mod probe;
 mod repair;
 mod rmw;
+mod rmw_find;
 mod run;
 mod scan;
 pub mod select;
