@@ -94,3 +94,42 @@ async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
     println!("b refused {superseded} late outcomes of the dead coordinator; answered {answered:?}");
     assert!(superseded >= 1, "the held outcomes reached b late");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_of_two_keys_superseded_on_one_answers_partial_and_is_not_run_again() {
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, a_acts).await, "a, first in the map, coordinates");
+    let direct = c.router(&[]);
+    c.proxied_routers();
+    let slow_proc =
+        c.router(&["--threads", "1", "--write-timeout", "30s", "--request-timeout", "40s"]);
+    let slow = slow_proc.addr.to_string();
+    let (rd, rs) = (client(&direct.addr.to_string()).await, client(&slow).await);
+    // Through the slow router, so its connections to both nodes are up before the fault.
+    assert_eq!(rmw_until_run(&rs, &["INCR", "x"]).await, Some(RespValue::Int(1)));
+
+    // a renames x to y; both of its writes to b are held on the slow router's link.
+    c.fault("b", Mode::Blackhole);
+    let late = tokio::spawn(async move { rs.cmd(&["RENAME", "x", "y"]).await });
+    let held = || async { router_node_stat(&slow, "b", "in_flight").await >= Some(2) };
+    assert!(within(BOUND, held).await, "the rename's writes to b are held");
+    // a dies; b takes over and increments x, which it still holds, before they land.
+    c.kill("a");
+    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    assert!(within(BOUND, b_acts).await, "b takes over");
+    assert_eq!(rmw_until_run(&rd, &["INCR", "x"]).await, Some(RespValue::Int(2)));
+    c.fault("b", Mode::Pass);
+
+    // x's removal is superseded, y's value is taken: the rename holds on y only. Run again,
+    // it would move b's 2 onto y; recognised by its id, it would claim both keys.
+    let Ok(answer) = late.await else { panic!("{}\n{}", c.logs(), slow_proc.log()) };
+    let err = answer.expect_err("the rename took effect in part");
+    assert_eq!(err.status(), Some(shale::protocol::Status::Partial), "{err}");
+    assert!(err.to_string().contains("on 1 of its 2 keys only"), "{err}");
+    let keys = ["x".to_owned(), "y".to_owned()];
+    let want = vec![Some(bytes::Bytes::from("2")), Some(bytes::Bytes::from("1"))];
+    let held = || async { c.contents(&keys).await.get("b") == Some(&Some(want.clone())) };
+    assert!(within(BOUND, held).await, "b holds x=2, y=1: {:?}", c.contents(&keys).await);
+}
