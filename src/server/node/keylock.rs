@@ -66,6 +66,16 @@ impl Recent {
         &self.ids[..usize::from(self.len)]
     }
 
+    /// Adds `ids` behind the ones held, as older, while there is room: the newest of them
+    /// first, never pushing a newer id out.
+    fn prepend(&mut self, ids: &[u64]) {
+        let len = usize::from(self.len);
+        let take = &ids[ids.len().saturating_sub(MAX_RMW_IDS - len)..];
+        self.ids.copy_within(..len, take.len());
+        self.ids[..take.len()].copy_from_slice(take);
+        self.len += take.len() as u8;
+    }
+
     /// Adds `id` as the newest, dropping the oldest when full.
     fn push(&mut self, id: u64) {
         let len = usize::from(self.len);
@@ -121,18 +131,26 @@ impl Locked<'_> {
     /// Notes that `key`'s state now holds the effect of the commands `ids` (oldest first);
     /// returns the key's latest [`MAX_RMW_IDS`], oldest first.
     pub fn note(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
-        self.add(key, ids, |_| {}).map(|r| r.ids().to_vec()).unwrap_or_default()
+        self.add(key, ids, false, |_| {}).map(|r| r.ids().to_vec()).unwrap_or_default()
     }
 
     /// Notes `ids` as [`Locked::note`] does; returns those the key did not hold yet (the
-    /// rest were noted before, with the write that brought them first).
-    pub fn note_fresh(&mut self, key: &[u8], ids: &[u64]) -> Vec<u64> {
+    /// rest were noted before, with the write that brought them first). `older`: they came
+    /// with a write older than the key's state (STALE), so they go behind its ids, and only
+    /// into room there is: a late hint must not push out the ids of newer commands.
+    pub fn note_fresh(&mut self, key: &[u8], ids: &[u64], older: bool) -> Vec<u64> {
         let mut fresh = Vec::new();
-        self.add(key, ids, |id| fresh.push(id));
+        self.add(key, ids, older, |id| fresh.push(id));
         fresh
     }
 
-    fn add(&mut self, key: &[u8], ids: &[u64], mut added: impl FnMut(u64)) -> Option<&Recent> {
+    fn add(
+        &mut self,
+        key: &[u8],
+        ids: &[u64],
+        older: bool,
+        mut added: impl FnMut(u64),
+    ) -> Option<&Recent> {
         let now = Instant::now();
         let stripe = self.stripe_of(key)?;
         if stripe.keys.len() >= stripe_cap() && !stripe.keys.contains_key(key) {
@@ -144,6 +162,13 @@ impl Locked<'_> {
             recent.len = 0;
         }
         recent.touched = now;
+        if older {
+            let new: Vec<u64> =
+                ids.iter().copied().filter(|id| !recent.ids().contains(id)).collect();
+            new.iter().for_each(|&id| added(id));
+            recent.prepend(&new);
+            return Some(recent);
+        }
         for &id in ids {
             if !recent.ids().contains(&id) {
                 recent.push(id);
@@ -208,7 +233,7 @@ mod tests {
         let mut held = locks.lock(&[b"k"]);
         assert_eq!(held.note(b"k", &[1]), [1]);
         assert_eq!(held.note(b"k", &[1, 2, 3]), [1, 2, 3], "known ids are not noted twice");
-        assert_eq!(held.note_fresh(b"k", &[2, 3, 4]), [4], "only the new one is fresh");
+        assert_eq!(held.note_fresh(b"k", &[2, 3, 4], false), [4], "only the new one is fresh");
         assert!(held.ids(b"k").contains(&2) && !held.ids(b"k").contains(&9));
         let many: Vec<u64> = (10..40).collect();
         assert_eq!(held.note(b"k", &many), (24..40).collect::<Vec<u64>>(), "the newest 16");
@@ -216,6 +241,24 @@ mod tests {
         let other =
             (0..100u32).map(|i| i.to_be_bytes()).find(|k| locks.stripe(k) != locks.stripe(b"k"));
         assert_eq!(held.note(&other.unwrap(), &[5]), Vec::<u64>::new(), "its stripe is not held");
+    }
+
+    #[test]
+    fn the_ids_of_a_stale_write_go_behind_the_newer_ones_and_never_push_them_out() {
+        let locks = KeyLocks::default();
+        let mut held = locks.lock(&[b"k", b"j"]);
+        let newer: Vec<u64> = (5..=20).collect();
+        held.note(b"k", &newer);
+        let late: Vec<u64> = (1..=16).collect();
+        assert_eq!(held.note_fresh(b"k", &late, true), (1..=4).collect::<Vec<u64>>());
+        assert_eq!(held.ids(b"k"), newer, "full of newer ids: the late ones find no room");
+        held.note(b"j", &[10, 11]);
+        held.note_fresh(b"j", &[7, 8, 9, 10], true);
+        assert_eq!(held.ids(b"j"), [7, 8, 9, 10, 11], "behind, in their order");
+        let mut ring = Recent::new(Instant::now());
+        (1..=14).for_each(|id| ring.push(id));
+        ring.prepend(&[91, 92, 93]);
+        assert_eq!(ring.ids()[..3], [92, 93, 1], "the newest of them, while there is room");
     }
 
     #[test]

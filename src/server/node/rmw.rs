@@ -173,7 +173,8 @@ impl Node {
         let mut locked = self.rmw_keys.lock(&[key]);
         let reply = self.versioned(key, version, apply);
         if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
-            let fresh = locked.note_fresh(key, ids);
+            let stale = matches!(reply, Reply::Raw(Status::Stale, _));
+            let fresh = locked.note_fresh(key, ids, stale);
             if !fresh.is_empty() {
                 self.known.note(self.shards().map.shard_for_key(key), &fresh, true);
             }
