@@ -218,7 +218,12 @@ impl Cluster {
         for (t, answer) in targets.iter().zip(join_all(calls).await) {
             match answer {
                 Ok(resp) => {
-                    let ok = FenceOk::decode(resp.payload).unwrap_or_default();
+                    // An empty answer is a node from before FENCE answered its clock.
+                    let empty = resp.payload.is_empty();
+                    let ok = FenceOk::decode(resp.payload).or_else(|| empty.then(FenceOk::default));
+                    let Some(ok) = ok else {
+                        return Err(format!("fence of {}: a malformed answer", t.name));
+                    };
                     ae::observe_clock(&self.store, ok.clock);
                     if t.holds_data {
                         pull.push((&t.name, ok.ids));
