@@ -6,16 +6,15 @@
 //! is woken then, instead of waiting out a backoff that may have grown to
 //! [`super::health::DEFAULT_BACKOFF_MAX`] while the node was down (a router started before
 //! its nodes would refuse reads that long after they came up). So is the prober of each
-//! ejected replica of a shard that a read finds no replica of to serve it. Woken probes are at least
-//! [`EARLY_PROBE_GAP`] apart, so a node that answers writes but fails probes is not probed
-//! faster than that, and a woken probe that succeeds wakes the next one, which readmission
-//! needs.
+//! ejected replica of a shard that a read finds no replica of to serve it. Woken probes
+//! are at least [`EARLY_PROBE_GAP`] apart, so a node that answers writes but fails probes
+//! is not probed faster than that, and a woken probe that succeeds wakes the next one,
+//! which readmission needs.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
-
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
