@@ -19,12 +19,11 @@ pub const MAX_KEY_SIZE_HARD: usize = u16::MAX as usize;
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Bytes a router (or a node copying from a peer) may add around a client's key and value
 /// when it forwards them: the 8-byte version of a versioned write and, for an outcome of a
-/// read-modify-write, its ids (a count byte and up to [`super::rmw::MAX_RMW_IDS`] of 8
-/// bytes), with room to spare. Every frame limit counts it, so a request that passed the
+/// read-modify-write, its ids (a count byte and up to 16 of 8 bytes: `rmw::MAX_RMW_IDS`,
+/// which asserts it fits), with room to spare. Every frame limit counts it, so a request that passed the
 /// router's key and value limits can never become a frame a node refuses (and closes the
 /// shared backend connection over).
 pub const FORWARD_OVERHEAD: usize = 256;
-const _: () = assert!(8 + 1 + 8 * super::rmw::MAX_RMW_IDS <= FORWARD_OVERHEAD);
 
 /// Default largest key accepted.
 pub const DEFAULT_MAX_KEY_SIZE: usize = 8 * 1024;

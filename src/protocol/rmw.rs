@@ -35,6 +35,8 @@ pub const COORDINATOR_FIELD: &str = "coordinator=";
 /// versioned write): the latest commands whose effect it holds, newest last. A command run
 /// again after its reply was lost is recognised while its id is among them.
 pub const MAX_RMW_IDS: usize = 16;
+// An outcome write's version, id count and ids fit in what a router may add to a frame.
+const _: () = assert!(8 + 1 + 8 * MAX_RMW_IDS <= super::limits::FORWARD_OVERHEAD);
 
 /// The OK payload of RMW: the command's reply and the resulting state of every key it
 /// changed, which the router writes to the shard's other replicas with these versions.

@@ -9,8 +9,8 @@
 //! Finding the coordinator, and what a dropped connection means: `rmw_find.rs`.
 //!
 //! Passes are repeated, with a backoff, until the request deadline; no attempt starts
-//! within [`RMW_ATTEMPT_MIN`] of it, so running out of time while no coordinator could be
-//! found answers UNAVAILABLE (it did not run), not TIMEOUT. Outcomes are never
+//! within [`super::rmw_find::RMW_ATTEMPT_MIN`] of it, so running out of time while no
+//! coordinator could be found answers UNAVAILABLE (it did not run), not TIMEOUT. Outcomes are never
 //! re-stamped: a replica that answers STALE holds a newer write that superseded this one,
 //! which counts as done. A replica that answers SUPERSEDED took over from a coordinator
 //! that crashed, and ran the key's next command without this outcome (see
@@ -31,7 +31,7 @@ use super::Router;
 use super::backend::{Backend, observe};
 use super::fanout::{FanOut, Tally};
 use super::forward::{Failed, Failure, Timeouts};
-use super::rmw_find::{Budget, on_coordinator, room};
+use super::rmw_find::{Budget, fail, on_coordinator, room};
 use super::topology::Route;
 use super::write::{WriteAck, WriteReq, hint_all, start, verdict};
 use crate::cmd::Command;
@@ -40,19 +40,6 @@ use crate::protocol::dump::DumpRecord;
 use crate::protocol::rmw::{RmwOutcome, rmw_frame};
 use crate::protocol::text::{Argv, decode_value, to_reply};
 use crate::protocol::{ErrorReply, Reply, Status};
-
-/// First pause before asking again after NOT_READY or a pass that found no coordinator.
-pub const RMW_BACKOFF_BASE: Duration = Duration::from_millis(5);
-/// Longest pause between two passes.
-pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
-/// Time before the request deadline that a further attempt needs: one sent later could
-/// only time out, leaving the client unsure whether it ran, where giving up says it did not.
-pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
-/// How long after a coordinator's connection dropped with the command on it the router
-/// keeps looking for a coordinator (past the request deadline): the next one either knows
-/// the command's id (it took effect: REPLY_LOST) or runs it, where giving up at the
-/// deadline could only say "may or may not have run". Covers a takeover after a crash.
-pub const RMW_RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Router {
     /// Runs `command`, whose arguments as the client sent them are `argv`, on its shard's
@@ -187,10 +174,4 @@ async fn write_one(
     tally.acked.push((coordinator.clone(), Ack { applied: true, clock: r.version }));
     let tally = tally.without(&route.targets[route.replicas..]);
     verdict(tally, &skipped, route, ack).map(|_| ()).map_err(|f| f.reply)
-}
-
-/// A failure of the coordinator path that did not apply the command: the client's error
-/// reply, counted by its status.
-pub(super) fn fail(status: Status, message: String) -> Failed {
-    Failed::reply(ErrorReply::new(status, message))
 }

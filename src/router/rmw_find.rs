@@ -22,12 +22,24 @@ use tracing::debug;
 
 use super::backend::Backend;
 use super::forward::{Failed, Failure, no_replicas};
-use super::rmw::{RMW_ATTEMPT_MIN, RMW_BACKOFF_BASE, RMW_BACKOFF_MAX, RMW_RESOLVE_TIMEOUT, fail};
 use super::topology::Route;
 use crate::client::Error;
 use crate::protocol::binary::RequestFrame;
 use crate::protocol::rmw::{RmwOutcome, coordinator_named};
 use crate::protocol::{ErrorReply, Status};
+
+/// First pause before asking again after NOT_READY or a pass that found no coordinator.
+pub const RMW_BACKOFF_BASE: Duration = Duration::from_millis(5);
+/// Longest pause between two passes.
+pub const RMW_BACKOFF_MAX: Duration = Duration::from_millis(100);
+/// Time before the request deadline that a further attempt needs: one sent later could
+/// only time out, leaving the client unsure whether it ran, where giving up says it did not.
+pub const RMW_ATTEMPT_MIN: Duration = Duration::from_millis(50);
+/// How long after a coordinator's connection dropped with the command on it the router
+/// keeps looking for a coordinator (past the request deadline): the next one either knows
+/// the command's id (it took effect: REPLY_LOST) or runs it, where giving up at the
+/// deadline could only say "may or may not have run". Covers a takeover after a crash.
+pub const RMW_RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How one attempt on one node ended.
 enum Attempt {
@@ -236,4 +248,10 @@ pub(super) fn room(deadline: Instant) -> bool {
 async fn sleep(backoff: &mut Duration, deadline: Instant) {
     tokio::time::sleep_until(deadline.min(Instant::now() + *backoff)).await;
     *backoff = (*backoff * 2).min(RMW_BACKOFF_MAX);
+}
+
+/// A failure of the coordinator path that did not apply the command: the client's error
+/// reply, counted by its status.
+pub(super) fn fail(status: Status, message: String) -> Failed {
+    Failed::reply(ErrorReply::new(status, message))
 }
