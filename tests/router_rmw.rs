@@ -42,6 +42,11 @@ enum Script {
     NotReadyThen(usize),
     /// Never answers in time.
     Hang,
+    /// "Handover in progress" this many times, then drops the connection with the next
+    /// RMW on it (as a coordinator killed mid-command).
+    NotReadyThenDrop(usize),
+    /// Coordinates after this long.
+    Slowly(Duration),
 }
 
 /// What a fake node was sent.
@@ -96,6 +101,18 @@ impl Fake {
                 Reply::error(Status::NotReady, "coordinator handover in progress for shard 1")
             }
             Script::NotReadyThen(_) => outcome(),
+            Script::NotReadyThenDrop(times) if n <= times => {
+                Reply::error(Status::NotReady, "coordinator handover in progress for shard 1")
+            }
+            // The connection's task ends with the request unanswered: the router sees the
+            // connection close with its command sent.
+            Script::NotReadyThenDrop(_) => panic!("a fake coordinator dies mid-command"),
+            Script::Slowly(after) => {
+                return Box::pin(async move {
+                    tokio::time::sleep(after).await;
+                    outcome()
+                });
+            }
             Script::Hang => {
                 return Box::pin(async {
                     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -164,6 +181,11 @@ fn fake_superseding(
 
 /// A router over one shard whose replicas are `nodes`, in this order.
 async fn router(nodes: &[(&str, SocketAddr)]) -> RunningRouter {
+    router_timing(nodes, Duration::from_millis(600)).await
+}
+
+/// [`router`] with a request timeout of `request`.
+async fn router_timing(nodes: &[(&str, SocketAddr)], request: Duration) -> RunningRouter {
     let mut b = ShardMap::builder(1);
     for (name, addr) in nodes {
         b = b.node(name, &addr.ip().to_string(), addr.port());
@@ -171,7 +193,7 @@ async fn router(nodes: &[(&str, SocketAddr)]) -> RunningRouter {
     let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
     let map = temp_file("map.json", &b.shard(1, &names).build().unwrap().to_json());
     let mut cfg = RouterConfig::loopback(0, &map);
-    cfg.timeouts.request = Duration::from_millis(600);
+    cfg.timeouts.request = request;
     Router::start(cfg).await.unwrap()
 }
 
@@ -284,5 +306,21 @@ async fn a_blind_write_superseded_is_re_stamped_above_what_the_key_holds() {
     let versions: Vec<u64> = seen_b.lock().vsets.iter().map(|(_, v)| *v).collect();
     assert_eq!(versions.len(), 2, "sent again once: {versions:?}");
     assert!(versions[1] > held_ahead() - (60_000 << shale::version::MS_SHIFT) / 2, "{versions:?}");
+    r.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_a_coordinator_drops_the_command_the_next_replica_gets_the_stretched_deadline() {
+    // a answers "handover in progress" a few times (a backoff that uses up part of the 2 s
+    // request time), then dies with the command on its connection. b, which coordinates
+    // now, answers after 3 s: past the request deadline, within RMW_RESOLVE_TIMEOUT of the
+    // drop. The router must give b that time: the command may have run on a, and b is the
+    // one that can say (or, as here, run it), where a TIMEOUT would leave the client unsure.
+    let (a, seen_a) = fake("a", Script::NotReadyThenDrop(5), false);
+    let (b, seen_b) = fake("b", Script::Slowly(Duration::from_secs(3)), false);
+    let r = router_timing(&[("a", a), ("b", b)], Duration::from_secs(2)).await;
+    assert_eq!(expire(&r).await, ":1\r\n");
+    assert_eq!(seen_a.lock().rmws, 6, "five NOT_READY, then the drop");
+    assert_eq!(seen_b.lock().rmws, 1);
     r.shutdown().await;
 }
