@@ -1,6 +1,7 @@
 //! The router's coordinator path against scripted fake nodes: where a read-modify-write
 //! goes (NOT_COORDINATOR followed, NOT_READY retried, a dead node skipped), what the
-//! client hears when no coordinator answers, that an outcome a new coordinator ran past
+//! client hears when no coordinator answers, that a coordinator dying with the command
+//! stretches the deadline for the next, that an outcome a new coordinator ran past
 //! (SUPERSEDED) runs the command again, and that the outcome reaches the other
 //! replicas with the coordinator's version, never re-stamped.
 #![allow(missing_docs, clippy::unwrap_used)]
