@@ -18,7 +18,9 @@
 //!    every outcome an earlier coordinator produced is here and the store's clock has
 //!    passed their versions (its next outcome wins over all of them); for a peer that
 //!    crashed, whose outcomes may still arrive as a router's hints, the clock passes the
-//!    peer's clock as its last poll told it;
+//!    peer's clock as its last poll told it; then it asks each pulled peer for its RMW ids
+//!    again and pulls once more, so ids noted after the first answer come too
+//!    (`pull_ids_again`);
 //! 4. it acts, unless a FENCE from another node arrived meanwhile.
 //!
 //! Runs apart from the lifecycle task, whose steps can take seconds (a shard copy), so a
@@ -248,7 +250,33 @@ impl Cluster {
             // Its state is here now, and with it the effect of the commands it noted.
             self.node.keep_rmw_ids(shard, ids);
         }
+        let pulled: Vec<&str> = pull.iter().map(|(peer, _)| peer.as_str()).collect();
+        self.pull_ids_again(map, shard, &pulled).await;
         Ok(crashed)
+    }
+
+    /// An outcome that reached a peer after it answered FENCE, and before the pull read its
+    /// key, came with the pull without its ids (a pull carries values only): a command of
+    /// it sent again would run again here. So each peer is asked for its ids once more, and
+    /// pulled once more after that, and only then are those ids kept: every id kept is of
+    /// a state pulled after the peer noted it. A peer that fails either step keeps what
+    /// the first answer gave (as before this second step); the takeover goes on.
+    async fn pull_ids_again(self: &Arc<Self>, map: &ShardMap, shard: u32, peers: &[&str]) {
+        let me = self.node.name();
+        let asks =
+            peers.iter().map(|p| self.peers.call(map, p, fence_frame(shard, me), FENCE_TIMEOUT));
+        let answers = join_all(asks).await.into_iter();
+        let again: Vec<(&str, Vec<u64>)> = peers
+            .iter()
+            .zip(answers)
+            .filter_map(|(p, a)| Some((*p, FenceOk::decode(a.ok()?.payload)?.ids)))
+            .collect();
+        let rounds = again.iter().map(|(peer, _)| ae::round(self, map, peer, shard, Mode::Exact));
+        for ((_, ids), result) in again.iter().zip(join_all(rounds).await) {
+            if result.is_ok() {
+                self.node.keep_rmw_ids(shard, ids);
+            }
+        }
     }
 }
 
