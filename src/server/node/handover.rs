@@ -140,9 +140,14 @@ impl Cluster {
     /// (`mapcheck.rs`), and logs what lasted too long or ended.
     fn check_maps(&self, health: &Health, maps: &mut MapAgreement) {
         let me = self.node.name();
-        let mine = self.node.map_hashes();
-        let peers = health.iter().map(|(name, h)| (name.as_str(), h.map_hash()));
-        for event in maps.observe(mine, peers, std::time::Instant::now()) {
+        let placement = self.node.map_hash();
+        let peers: Vec<(&str, Option<u64>)> =
+            health.iter().map(|(name, h)| (name.as_str(), h.map_hash())).collect();
+        // Only a node of an older version reports the JSON's hash: the map is serialised
+        // for it only when some peer reports another hash than this node's.
+        let other = |(_, h): &(&str, Option<u64>)| h.is_some_and(|h| h != 0 && h != placement);
+        let legacy = if peers.iter().any(other) { self.node.map_json_hash() } else { placement };
+        for event in maps.observe([placement, legacy], peers, std::time::Instant::now()) {
             match event {
                 MapEvent::Disagrees { peer, theirs, mine, apart } => warn!(
                     node = me,

@@ -241,11 +241,14 @@ impl Node {
         }
     }
 
-    /// The hashes a peer applying this node's map may report: its placement's (see
-    /// [`ShardMap::placement_hash`]) and, from a node of an older version, its JSON's.
-    pub fn map_hashes(&self) -> [u64; 2] {
-        let map = &self.shards.load().map;
-        [map.placement_hash(), map.json_hash()]
+    /// The hash of this node's map as NODE_STATUS reports it ([`ShardMap::placement_hash`]).
+    pub fn map_hash(&self) -> u64 {
+        self.shards.load().map.placement_hash()
+    }
+
+    /// What a node of an older version applying this node's map reports: its JSON's hash.
+    pub fn map_json_hash(&self) -> u64 {
+        self.shards.load().map.json_hash()
     }
 
     /// `shard`'s digest, from the cache (unless `fresh`) or a walk of `store` (which also

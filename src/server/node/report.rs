@@ -47,7 +47,7 @@ pub fn fields(node: &Node, store: &Store, map_rejected: u64) -> Vec<(String, Str
         ("rmw_reruns_recognised".to_owned(), n(&node.stats.rmw_reruns_recognised)),
         ("orphan_overflows".to_owned(), n(&node.stats.orphan_overflows)),
         ("map_rejected".to_owned(), map_rejected.to_string()),
-        ("map_hash".to_owned(), format!("{:08x}", node.map_hashes()[0])),
+        ("map_hash".to_owned(), format!("{:08x}", node.map_hash())),
         ("map_peers_disagreeing".to_owned(), n(&node.stats.map_peers_disagreeing)),
         ("shards_coordinated".to_owned(), node.coord.acting().to_string()),
         ("coord_takeovers".to_owned(), n(&node.coord.stats.takeovers)),
