@@ -44,6 +44,13 @@ use crate::protocol::cluster::ShardState;
 use crate::protocol::rmw::{FenceOk, fence_frame};
 use crate::shardmap::ShardMap;
 
+/// Logs a coordinator hand-off at info, or at debug when not `loud` (see `loud_handoffs`).
+macro_rules! handoff {
+    ($loud:expr, $($event:tt)*) => {
+        if $loud { info!($($event)*) } else { debug!($($event)*) }
+    };
+}
+
 /// Pause between two coordination steps.
 pub const COORD_TICK: Duration = Duration::from_millis(250);
 /// Deadline of one FENCE: the peer's drain wait, with room for the round trip.
@@ -120,11 +127,14 @@ impl Cluster {
                 Step::Keep if role == Role::Acting => {}
                 Step::Keep => coord.believe(s, named),
                 Step::StepDown => {
-                    if self.loud_handoffs() {
-                        info!(node = me, shard = s, coordinator = named, "no longer coordinating");
-                    } else {
-                        debug!(node = me, shard = s, coordinator = named, "no longer coordinating");
-                    }
+                    let loud = self.loud_handoffs();
+                    handoff!(
+                        loud,
+                        node = me,
+                        shard = s,
+                        coordinator = named,
+                        "no longer coordinating"
+                    );
                     coord.step_down(s, named);
                 }
                 Step::TakeOver => {
@@ -194,11 +204,7 @@ impl Cluster {
             Ok(_) if coord.finish_takeover(shard, ticket) => {
                 let fenced: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
                 let fenced = fenced.join(",");
-                if self.loud_handoffs() {
-                    info!(node = me, shard, fenced, "coordinating the shard");
-                } else {
-                    debug!(node = me, shard, fenced, "coordinating the shard");
-                }
+                handoff!(self.loud_handoffs(), node = me, shard, fenced, "coordinating the shard");
             }
             Ok(_) => {}
             Err(why) => {
