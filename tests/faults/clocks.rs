@@ -109,7 +109,7 @@ async fn a_crashed_coordinators_late_hints_never_undo_its_successors_outcomes() 
     use shale::shardmap::ShardMap;
 
     use super::common::{Proc, temp_file};
-    use super::coord::{node_stat, rmw_until_run};
+    use super::coord::{acts, rmw_until_run};
     use super::proxy::{FaultProxy, Mode};
     use super::support::within;
 
@@ -118,7 +118,7 @@ async fn a_crashed_coordinators_late_hints_never_undo_its_successors_outcomes() 
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.args_of.insert("a".into(), vec!["--debug-clock-offset-ms".into(), MIN.to_string()]);
     c.start_all();
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(SETTLE, a_acts).await, "a (first in the map) coordinates");
 
     // Router one reaches b through a proxy of its own, which cuts b off from it alone: its
@@ -145,7 +145,7 @@ async fn a_crashed_coordinators_late_hints_never_undo_its_successors_outcomes() 
     }
     // a acked those alone and dies with them; b takes over without them.
     c.kill("a");
-    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    let b_acts = || acts(&c, "b");
     assert!(within(SETTLE, b_acts).await, "b took over");
     let mut last = None;
     for _ in 0..5 {

@@ -68,6 +68,11 @@ pub async fn coordinated(c: &TestCluster, shards: usize) -> bool {
     acting == shards
 }
 
+/// Whether node `name` of `c` coordinates a shard (the one these clusters have).
+pub async fn acts(c: &TestCluster, name: &str) -> bool {
+    node_stat(c, name, "shards_coordinated").await == "1"
+}
+
 /// `field` of node `name`'s STATS.
 pub async fn node_stat(c: &TestCluster, name: &str, field: &str) -> String {
     let n = c.nodes.iter().find(|n| n.name == name).unwrap();
@@ -176,10 +181,7 @@ async fn a_killed_coordinator_is_replaced_and_takes_over_again_once_ready() {
     }
     assert_eq!(node_stat(&c, "b", "shards_coordinated").await, "1", "b coordinates");
     c.restart("a", true);
-    assert!(
-        within(SETTLE, || async { node_stat(&c, "a", "shards_coordinated").await == "1" }).await,
-        "a takes over again once ready"
-    );
+    assert!(within(SETTLE, || acts(&c, "a")).await, "a takes over again once ready");
     assert_eq!(node_stat(&c, "b", "shards_coordinated").await, "0", "b stepped down");
     assert!(node_stat(&c, "b", "coord_fenced").await.parse::<u64>().unwrap() >= 1, "b fenced");
     let nx = rmw_until_run(&r, &["SET", &ks[5], "again", "NX"]).await;
@@ -192,7 +194,7 @@ async fn a_killed_coordinator_is_replaced_and_takes_over_again_once_ready() {
 async fn a_paused_coordinator_takes_over_anew_before_it_acts_again() {
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.start_all();
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(SETTLE, a_acts).await, "a coordinates");
     let router = c.router(&[]);
     let r = client(&router.addr.to_string()).await;

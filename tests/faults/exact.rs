@@ -12,7 +12,7 @@ use std::time::Duration;
 use shale::protocol::Status;
 use shale::protocol::text::RespValue;
 
-use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
+use super::coord::{Outcome, acts, coordinated, node_stat, rmw, rmw_until_run};
 use super::proxy::Mode;
 use super::support::{TestCluster, client, keys, router_node_stat, within};
 
@@ -37,7 +37,7 @@ async fn a_replayed_hint_never_applies_a_read_modify_write_twice() {
     }
     // a, first in the map, coordinates once it is ready and reachable (under load b may
     // have acted for a moment first): the slow link below must be the other replica's.
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(BOUND, a_acts).await, "a coordinates the shard");
     // b's link gets slower than the router's write timeout: each outcome reaches b late,
     // after the router gave up on it and hinted it, so b gets it twice.
@@ -77,7 +77,7 @@ async fn an_incr_whose_reply_was_lost_with_its_connection_is_not_run_twice() {
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.proxied_routers();
     c.start_all();
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(BOUND, a_acts).await, "a coordinates the shard");
     let router = c.router(&[]);
     let r = client(&router.addr.to_string()).await;
@@ -122,7 +122,7 @@ async fn a_restarted_coordinator_takes_the_shards_ids_back_with_it() {
 
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.start_all();
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(BOUND, a_acts).await, "a coordinates the shard");
     let conn = |c: &TestCluster, i: usize| {
         let addr = format!("127.0.0.1:{}", c.nodes[i].port);
@@ -248,7 +248,7 @@ async fn count_exactly(fault: Fault) {
     if fault == Some("a") {
         let took_over = node_stat(&c, "b", "coord_takeovers").await.parse::<u64>().unwrap();
         assert!(took_over >= 1, "b coordinated while a was away");
-        let back = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+        let back = || acts(&c, "a");
         assert!(within(BOUND, back).await, "a coordinates again once it is back");
     }
     answered.sort_unstable();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use shale::protocol::text::RespValue;
 
-use super::coord::{Outcome, coordinated, node_stat, rmw, rmw_until_run};
+use super::coord::{Outcome, acts, coordinated, node_stat, rmw, rmw_until_run};
 use super::proxy::Mode;
 use super::support::{TestCluster, client, router_node_stat, within};
 
@@ -25,7 +25,7 @@ async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.start_all();
     assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(BOUND, a_acts).await, "a, first in the map, coordinates");
     // One router straight to the nodes, one through the fault proxies whose writes to b
     // can be held back (and wait long for them).
@@ -66,7 +66,7 @@ async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
     assert!(within(BOUND, held).await, "the slow router's outcome writes to b are held");
     // a dies with them answered but not on b; b takes over and increments before they land.
     c.kill("a");
-    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    let b_acts = || acts(&c, "b");
     assert!(within(BOUND, b_acts).await, "b takes over");
     let Some(RespValue::Int(after)) = rmw_until_run(&rd, &["INCR", "n"]).await else {
         panic!("b's INCR through the direct router")
@@ -99,7 +99,7 @@ async fn a_dead_coordinators_late_outcomes_are_run_again_not_lost() {
 async fn a_command_of_two_keys_superseded_on_one_answers_partial_and_is_not_run_again() {
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.start_all();
-    let a_acts = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_acts = || acts(&c, "a");
     assert!(within(BOUND, a_acts).await, "a, first in the map, coordinates");
     let direct = c.router(&[]);
     c.proxied_routers();
@@ -117,7 +117,7 @@ async fn a_command_of_two_keys_superseded_on_one_answers_partial_and_is_not_run_
     assert!(within(BOUND, held).await, "the rename's writes to b are held");
     // a dies; b takes over and increments x, which it still holds, before they land.
     c.kill("a");
-    let b_acts = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    let b_acts = || acts(&c, "b");
     assert!(within(BOUND, b_acts).await, "b takes over");
     assert_eq!(rmw_until_run(&rd, &["INCR", "x"]).await, Some(RespValue::Int(2)));
     c.fault("b", Mode::Pass);

@@ -12,7 +12,7 @@ use shale::protocol::Status;
 use shale::protocol::text::RespValue;
 use shale::shardmap::shard_for_key;
 
-use super::coord::{coordinated, node_stat};
+use super::coord::{acts, coordinated, node_stat};
 use super::support::{TestCluster, client, keys, within};
 
 /// How long a cluster may take to name (or replace) a coordinator.
@@ -147,7 +147,7 @@ async fn increment(r: &Client, key: &str) {
 async fn a_coordinator_handover_between_watch_and_exec_aborts_the_transaction() {
     let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
     c.start_all();
-    let a_coordinates = || async { node_stat(&c, "a", "shards_coordinated").await == "1" };
+    let a_coordinates = || acts(&c, "a");
     assert!(within(SETTLE, a_coordinates).await, "a (first in the map) coordinates");
     let router = c.router(&[]);
     let r = client(&router.addr.to_string()).await;
@@ -156,7 +156,7 @@ async fn a_coordinator_handover_between_watch_and_exec_aborts_the_transaction() 
     // Watched on a; a dies; b takes over with no write to the key in between.
     let tx = watched_set(&r, "k", "mine").await;
     c.kill("a");
-    let b_coordinates = || async { node_stat(&c, "b", "shards_coordinated").await == "1" };
+    let b_coordinates = || acts(&c, "b");
     assert!(within(SETTLE, b_coordinates).await, "b took over");
     // b's marks are not a's: the transaction cannot know the key did not change.
     assert_eq!(tx.exec().await.unwrap(), None, "aborted across the handover");
