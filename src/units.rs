@@ -35,18 +35,20 @@ pub fn parse_size(s: &str) -> Result<usize, UnitError> {
     usize::try_from(bytes).map_err(|_| err("too large"))
 }
 
-/// Parses a duration: a number with unit `ms`, `s`, `m` or `h`; a bare number is seconds.
+/// Parses a duration: a number with unit `us`, `ms`, `s`, `m` or `h`; a bare number is
+/// seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let err = |why| UnitError { what: "duration", input: s.to_owned(), why };
     let (n, unit) = split_number(s).ok_or_else(|| err("expected a number"))?;
-    let ms: u64 = match unit.to_ascii_lowercase().as_str() {
-        "ms" => 1,
-        "" | "s" | "sec" | "secs" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(err("unknown unit (use ms, s, m or h)")),
+    let us: u64 = match unit.to_ascii_lowercase().as_str() {
+        "us" | "µs" => 1,
+        "ms" => 1_000,
+        "" | "s" | "sec" | "secs" => 1_000_000,
+        "m" | "min" => 60_000_000,
+        "h" => 3_600_000_000,
+        _ => return Err(err("unknown unit (use us, ms, s, m or h)")),
     };
-    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(|| err("too large"))
+    n.checked_mul(us).map(Duration::from_micros).ok_or_else(|| err("too large"))
 }
 
 #[cfg(test)]
@@ -73,6 +75,7 @@ mod tests {
         for (input, ms) in cases {
             assert_eq!(parse_duration(input), Ok(Duration::from_millis(ms)), "{input}");
         }
+        assert_eq!(parse_duration("200us"), Ok(Duration::from_micros(200)));
         assert!(parse_duration("5 parsecs").is_err());
     }
 }

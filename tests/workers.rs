@@ -56,6 +56,25 @@ async fn a_server_on_worker_threads_serves_as_one() {
 }
 
 #[tokio::test]
+async fn a_busy_polling_server_serves_and_shuts_down() {
+    let server = start_with(|c| {
+        c.net.worker_threads = WORKERS;
+        c.net.busy_poll = std::time::Duration::from_millis(1);
+    })
+    .await;
+    let mut c = Text::connect(server.local_addr()).await;
+    for i in 0..200 {
+        let set = format!("SET k{i} v{i}\r\n");
+        c.roundtrip(set.as_bytes(), b"+OK\r\n").await;
+        let want = format!("$2\r\nv{}\r\n", i % 10);
+        let get = format!("GET k{}\r\n", i % 10);
+        c.roundtrip(get.as_bytes(), want.as_bytes()).await;
+    }
+    drop(c);
+    assert!(server.shutdown().await, "a spinning worker drains and stops");
+}
+
+#[tokio::test]
 async fn the_connection_limit_counts_every_workers_connections() {
     const LIMIT: usize = 3;
     let server = start_with(|c| {

@@ -154,6 +154,7 @@ impl<H: Handler> Conn<'_, H> {
         close: &CancellationToken,
         shutdown: &CancellationToken,
     ) -> End {
+        let _live = super::spin::Live::enter();
         let now = Instant::now();
         let mut st = LoopState {
             closing: None,
@@ -209,6 +210,7 @@ impl<H: Handler> Conn<'_, H> {
                     }
                     IoEvent::WriteFailed => Some(End::Io),
                     IoEvent::Read(res) => {
+                        super::spin::note_activity();
                         if let Ok(n) = res {
                             self.stats.bytes_in.add(n as u64);
                         }

@@ -22,6 +22,7 @@ mod log_limit;
 mod observe;
 mod quiet;
 mod shutdown;
+mod spin;
 mod stream;
 pub mod tally;
 mod workers;

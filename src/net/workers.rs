@@ -100,6 +100,10 @@ fn run_worker<H: Handler>(index: usize, runtime: Runtime, set: Vec<Socket>, svc:
         }
         let connections = TaskTracker::new();
         tokio::spawn(tick(svc.shutdown.clone()));
+        if !svc.cfg.busy_poll.is_zero() {
+            let max = super::config::BUSY_POLL_MAX_CONNECTIONS;
+            tokio::spawn(super::spin::spinner(svc.cfg.busy_poll, max, svc.shutdown.clone()));
+        }
         serve_service(Listeners(listeners), svc, connections.clone()).await;
         connections.close();
         if tokio::time::timeout(grace, connections.wait()).await.is_err() {

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 
@@ -17,6 +18,10 @@ use crate::tls::TlsConnector;
 
 /// Default port of `shale router`.
 pub const DEFAULT_ROUTER_PORT: u16 = 7380;
+/// How long a router's worker busy-polls after a read ([`NetConfig::busy_poll`]): longer
+/// than a backend's round trip plus a client's turn on loopback, so one connection's
+/// request and its reply are each served without a wake-up. Nodes do not spin by default.
+pub const DEFAULT_ROUTER_BUSY_POLL: Duration = Duration::from_micros(200);
 /// Default multiplexed connections per backend node.
 pub const DEFAULT_POOL_SIZE: usize = 2;
 
@@ -63,7 +68,7 @@ impl RouterConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             tls: None,
             backend_tls: None,
-            net: NetConfig::default(),
+            net: NetConfig { busy_poll: DEFAULT_ROUTER_BUSY_POLL, ..NetConfig::default() },
             map_path: map_path.into(),
             read_policy: ReadPolicy::Random,
             timeouts: Timeouts::default(),

@@ -42,7 +42,7 @@ pub mod topology;
 mod tx;
 pub mod write;
 
-pub use config::{DEFAULT_POOL_SIZE, DEFAULT_ROUTER_PORT, RouterConfig};
+pub use config::{DEFAULT_POOL_SIZE, DEFAULT_ROUTER_BUSY_POLL, DEFAULT_ROUTER_PORT, RouterConfig};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
