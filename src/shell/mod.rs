@@ -94,7 +94,7 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// After a read, a worker keeps polling its sockets this long before sleeping, while
-    /// it serves at most 4 connections: lower latency at few connections for the CPU time
+    /// it serves at most 2 connections: lower latency at few connections for the CPU time
     /// it spins (e.g. 200us). 0 = never.
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub busy_poll: Duration,
@@ -191,7 +191,7 @@ pub struct RouterArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// After a read, a worker keeps polling its sockets this long before sleeping, while
-    /// it serves at most 4 connections: lower latency at few connections for the CPU time
+    /// it serves at most 2 connections: lower latency at few connections for the CPU time
     /// it spins. 0 = never.
     #[arg(long, default_value = "200us", value_parser = parse_duration)]
     pub busy_poll: Duration,
