@@ -27,6 +27,7 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
     };
     let allowed = match op {
         Opcode::VSet | Opcode::VDel => FLAG_MOVER | FLAG_RMW_IDS,
+        Opcode::BucketDump => FLAG_RMW_IDS,
         _ => 0,
     };
     if frame.flags & !allowed != 0 {
@@ -78,7 +79,8 @@ pub fn from_frame(frame: RequestFrame, limits: &Limits) -> Result<Command, Error
             let (shard, buckets) = cluster::parse_bucket_dump(&value).ok_or_else(|| {
                 ErrorReply::invalid("BUCKET_DUMP value is shard:u32 then a 128-byte bucket bitmap")
             })?;
-            Ok(Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: ttl_ms })))
+            let args = BucketDumpArgs { shard, buckets, cursor: ttl_ms, ids: with_ids };
+            Ok(Command::BucketDump(Box::new(args)))
         }
         Opcode::VFlush => match <[u8; 8]>::try_from(value.as_ref()).map(u64::from_be_bytes) {
             Ok(version) if version != 0 => Ok(Command::VFlush(version)),

@@ -111,3 +111,16 @@ fn cmd_values_must_be_one_resp_array() {
         assert!(err.message.starts_with("CMD value must be"), "{}", err.message);
     }
 }
+
+#[test]
+fn bucket_dumps_take_the_ids_flag_and_nothing_else() {
+    use crate::protocol::cluster::{BucketSet, bucket_dump_frame};
+    let limits = Limits::default();
+    for ids in [false, true] {
+        let got = from_frame(bucket_dump_frame(1, &BucketSet::all(), 3, ids), &limits).unwrap();
+        assert!(matches!(got, Command::BucketDump(a) if a.ids == ids && a.cursor == 3));
+    }
+    let mover =
+        RequestFrame { flags: FLAG_MOVER, ..bucket_dump_frame(1, &BucketSet::all(), 0, false) };
+    assert_eq!(from_frame(mover, &limits).unwrap_err().status, Status::InvalidArgument);
+}

@@ -101,13 +101,15 @@ pub trait Env: Send + Sync {
     fn clock_skew_refused(&self) {}
 
     /// One page of a shard's entries for a peer (SHARD_DUMP: all of them; BUCKET_DUMP:
-    /// those in `buckets`); only cluster nodes have shards.
+    /// those in `buckets`), with `ids` each entry's RMW ids after it; only cluster nodes
+    /// have shards.
     fn shard_dump(
         &self,
         _shard: u32,
         _buckets: Option<&BucketSet>,
         _cursor: u64,
         _max_items: u32,
+        _ids: bool,
     ) -> Result<Reply, ErrorReply> {
         Err(super::internal::needs_cluster())
     }

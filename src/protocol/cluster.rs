@@ -354,12 +354,15 @@ pub fn sync_frame(shard: u32) -> RequestFrame {
     frame(Opcode::Sync, 0, shard_value(shard))
 }
 
-/// A BUCKET_DUMP request: the page at `cursor` of `shard`'s entries in `buckets`.
-pub fn bucket_dump_frame(shard: u32, buckets: &BucketSet, cursor: u64) -> RequestFrame {
+/// A BUCKET_DUMP request: the page at `cursor` of `shard`'s entries in `buckets`; with
+/// `ids`, flag [`super::binary::FLAG_RMW_IDS`] asks for each entry's RMW ids after the page
+/// (nodes older than it refuse the flag as INVALID).
+pub fn bucket_dump_frame(shard: u32, buckets: &BucketSet, cursor: u64, ids: bool) -> RequestFrame {
     let mut v = BytesMut::with_capacity(4 + BUCKET_BITMAP_LEN);
     v.put_u32(shard);
     buckets.put(&mut v);
-    frame(Opcode::BucketDump, cursor, v.freeze())
+    let flags = if ids { super::binary::FLAG_RMW_IDS } else { 0 };
+    RequestFrame { flags, ..frame(Opcode::BucketDump, cursor, v.freeze()) }
 }
 
 #[cfg(test)]
@@ -415,7 +418,7 @@ mod tests {
         set.insert(5000);
         assert_eq!(set.len(), 2);
         assert!(set.contains(1023) && !set.contains(1));
-        let f = bucket_dump_frame(3, &set, 99);
+        let f = bucket_dump_frame(3, &set, 99, false);
         assert_eq!(f.ttl_ms, 99);
         assert_eq!(parse_bucket_dump(&f.value), Some((3, set)));
         assert_eq!(parse_digest(&digest_frame(12, true).value), Some((12, true)));

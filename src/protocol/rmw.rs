@@ -13,6 +13,8 @@
 //!              ids = present when the request had an id: per record, in order,
 //!              count:u8 (at most MAX_RMW_IDS) | id:u64{count}
 //! VSET/VDEL with FLAG_RMW_IDS: value = version:u64 | count:u8 | id:u64{count} | data
+//! BUCKET_DUMP with FLAG_RMW_IDS: OK = a dump page | [ids], ids as in RMW's OK (none: the
+//!              node keeps no ids of any of them, or is older than ids in pages)
 //! FENCE  req   value = shard:u32 | name of the node taking over (UTF-8, at most 255 B)
 //!        OK    clock:u64 | [count:u32 | id:u64{count}]: the RMW ids the fenced node
 //!              knows took effect in its state of the shard, for the node taking over
@@ -91,6 +93,34 @@ impl RmwOutcome {
         }
         rest.is_empty().then_some(Self { reply, records: page.records, ids })
     }
+}
+
+/// A dump page followed by each record's ids (BUCKET_DUMP with [`FLAG_RMW_IDS`]); no ids
+/// section when no record has any.
+pub fn encode_page_ids(page: &DumpPage, ids: &[Vec<u64>]) -> Bytes {
+    let page_bytes = encode_page(page);
+    if ids.iter().all(Vec::is_empty) {
+        return page_bytes;
+    }
+    debug_assert_eq!(ids.len(), page.records.len());
+    let ids_len: usize = ids.iter().map(|ids| 1 + 8 * ids.len()).sum();
+    let mut b = BytesMut::with_capacity(page_bytes.len() + ids_len);
+    b.put_slice(&page_bytes);
+    for ids in ids {
+        put_ids(&mut b, ids);
+    }
+    b.freeze()
+}
+
+/// Parses [`encode_page_ids`]'s form (or a bare page, whose records carry no ids); `None`
+/// if it is malformed. The ids list has one entry per record.
+pub fn decode_page_ids(p: Bytes) -> Option<(DumpPage, Vec<Vec<u64>>)> {
+    let (page, mut rest) = decode_page_prefix(p).ok()?;
+    let mut ids = Vec::with_capacity(page.records.len());
+    for _ in 0..page.records.len() {
+        ids.push(if rest.is_empty() { Vec::new() } else { take_ids(&mut rest)? });
+    }
+    rest.is_empty().then_some((page, ids))
 }
 
 /// Appends `count:u8 | id:u64{count}` (at most [`MAX_RMW_IDS`] of them, the newest).
@@ -303,6 +333,24 @@ mod tests {
         many.put_u8(17);
         many.put_bytes(1, 17 * 8);
         assert_eq!(take_ids(&mut many.freeze()), None);
+    }
+
+    #[test]
+    fn pages_with_ids_round_trip_and_bare_pages_carry_none() {
+        let page = DumpPage { records: outcome().records, next: Some(9) };
+        let ids = vec![vec![7, 8]; page.records.len()];
+        let (back, back_ids) = decode_page_ids(encode_page_ids(&page, &ids)).unwrap();
+        assert_eq!((back, back_ids), (page.clone(), ids.clone()));
+        let none = vec![Vec::new(); page.records.len()];
+        assert_eq!(encode_page_ids(&page, &none), encode_page(&page), "no ids, a bare page");
+        assert_eq!(decode_page_ids(encode_page(&page)).unwrap().1, none);
+        let whole = encode_page_ids(&page, &ids);
+        for cut in [whole.len() - 1, whole.len() - 8] {
+            assert_eq!(decode_page_ids(whole.slice(..cut)), None, "cut at {cut}");
+        }
+        let mut extra = BytesMut::from(&whole[..]);
+        extra.put_u8(0);
+        assert_eq!(decode_page_ids(extra.freeze()), None, "bytes after the ids");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::cmd::{ConnCounts, Env, Role, Section, Services};
 use crate::net::NetConfig;
 use crate::protocol::cluster::BucketSet;
 use crate::protocol::dump::{DUMP_PAGE_MAX_BYTES, DUMP_PAGE_MAX_ITEMS, DumpPage, encode_page};
+use crate::protocol::rmw::encode_page_ids;
 use crate::protocol::{ErrorReply, Reply};
 use crate::store::{EvictionPolicy, Store};
 
@@ -170,6 +171,7 @@ impl Env for StoreHandler {
         buckets: Option<&BucketSet>,
         cursor: u64,
         max_items: u32,
+        ids: bool,
     ) -> Result<Reply, ErrorReply> {
         let Some(cluster) = &self.cluster else { return Err(needs_cluster()) };
         let map = cluster.node.shards().map.clone();
@@ -181,8 +183,17 @@ impl Env for StoreHandler {
             n => n.min(DUMP_PAGE_MAX_ITEMS),
         };
         let (entries, next) = self.store.dump_page(cursor, max, DUMP_PAGE_MAX_BYTES, &wanted);
-        let records = entries.into_iter().map(to_record).collect();
-        Ok(Reply::Bulk(encode_page(&DumpPage { records, next })))
+        let page = DumpPage { records: entries.into_iter().map(to_record).collect(), next };
+        if !ids {
+            return Ok(Reply::Bulk(encode_page(&page)));
+        }
+        let node = &cluster.node;
+        let ids: Vec<Vec<u64>> = page
+            .records
+            .iter()
+            .map(|r| node.rmw_ids_held(&self.store, &r.key, r.version))
+            .collect();
+        Ok(Reply::Bulk(encode_page_ids(&page, &ids)))
     }
 
     fn node_status(&self) -> Result<Reply, ErrorReply> {

@@ -153,6 +153,40 @@ async fn a_restarted_coordinator_takes_the_shards_ids_back_with_it() {
     assert_eq!(again.records[0].value.as_deref(), Some(&b"1"[..]), "not run again");
 }
 
+/// A key's state that reaches the coordinator only by anti-entropy brings the RMW ids it
+/// holds: here b took an outcome of INCR n (id 77) that a never saw (a router wrote it to
+/// b, and a's copy was lost), a pulls it in a round, and the command sent again to a is
+/// recognised, not run a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_come_along_with_state_an_anti_entropy_round_pulls() {
+    use shale::client::{Connection, ConnectionConfig};
+    use shale::protocol::cluster::sync_frame;
+    use shale::protocol::rmw::{RmwOutcome, outcome_frame, rmw_frame};
+
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || acts(&c, "a")).await, "a coordinates the shard");
+    let conn = |c: &TestCluster, i: usize| {
+        let addr = format!("127.0.0.1:{}", c.nodes[i].port);
+        async move { Connection::connect(&addr, &ConnectionConfig::default()).await.unwrap() }
+    };
+    let wait = Duration::from_secs(10);
+    // A version a would stamp now: that of an INCR of another key.
+    let resp = conn(&c, 0).await.call(rmw_frame(&["INCR", "other"], 5), wait).await.unwrap();
+    let version = RmwOutcome::decode(resp.payload).expect("an outcome").records[0].version;
+    // The outcome of INCR n (id 77), on b only.
+    let write = outcome_frame("n".into(), Some(&b"1"[..]), 0, version + 1, &[77]);
+    conn(&c, 1).await.call(write, wait).await.unwrap();
+    // a pulls it (SYNC: a round with every peer, now).
+    conn(&c, 0).await.call(sync_frame(1), wait).await.unwrap();
+    // The router sends the command again, to a.
+    let resp = conn(&c, 0).await.call(rmw_frame(&["INCR", "n"], 77), wait).await.unwrap();
+    let again = RmwOutcome::decode(resp.payload).expect("an outcome");
+    let reply = shale::protocol::text::decode_value(&again.reply).unwrap();
+    assert!(matches!(&reply, RespValue::Error(e) if e.starts_with("REPLYLOST")), "{reply:?}");
+    assert_eq!(again.records[0].value.as_deref(), Some(&b"1"[..]), "not run again");
+}
+
 /// Clients per exactness run, and INCRs each sends (the figures).
 const CLIENTS: usize = 8;
 const INCRS: usize = 5_000;

@@ -94,6 +94,8 @@ pub struct BucketDumpArgs {
     pub buckets: BucketSet,
     /// Opaque position from the previous page (0 = the start).
     pub cursor: u64,
+    /// Whether each entry's RMW ids follow the page (binary flag `FLAG_RMW_IDS` only).
+    pub ids: bool,
 }
 
 /// BUCKET_DUMP shard cursor bucket [bucket ...]: one page of the entries of some buckets.
@@ -116,7 +118,7 @@ impl Cmd for BucketDump {
             }
             buckets.insert(b);
         }
-        Ok(Box::new(BucketDumpArgs { shard: shard(argv, 1)?, buckets, cursor }))
+        Ok(Box::new(BucketDumpArgs { shard: shard(argv, 1)?, buckets, cursor, ids: false }))
     }
 
     fn keys(_: &Box<BucketDumpArgs>) -> Keys<'_> {
@@ -124,7 +126,7 @@ impl Cmd for BucketDump {
     }
 
     fn apply(a: Box<BucketDumpArgs>, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        ctx.env.shard_dump(a.shard, Some(&a.buckets), a.cursor, 0)
+        ctx.env.shard_dump(a.shard, Some(&a.buckets), a.cursor, 0, a.ids)
     }
 }
 

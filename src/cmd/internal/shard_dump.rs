@@ -49,6 +49,6 @@ impl Cmd for ShardDump {
     }
 
     fn apply(a: ShardDumpArgs, ctx: &mut Ctx<'_>) -> Result<Reply, ErrorReply> {
-        ctx.env.shard_dump(a.shard, None, a.cursor, a.max_items)
+        ctx.env.shard_dump(a.shard, None, a.cursor, a.max_items, false)
     }
 }

@@ -86,9 +86,11 @@ fn ttl_ms(input: &mut Input<'_>) -> u64 {
 /// compared by command, or by status for errors.
 fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, Status> {
     let op = Opcode::from_u8(frame.opcode).ok_or(Status::UnknownOpcode)?;
-    // Only VSET and VDEL take flags: FLAG_MOVER (bit 0) and FLAG_RMW_IDS (bit 1).
+    // VSET and VDEL take FLAG_MOVER (bit 0) and FLAG_RMW_IDS (bit 1); BUCKET_DUMP takes
+    // FLAG_RMW_IDS; nothing else takes flags.
     let versioned_op = matches!(op, Opcode::VSet | Opcode::VDel);
-    if frame.flags != 0 && !(versioned_op && frame.flags <= 3) {
+    let dump_ids = op == Opcode::BucketDump && frame.flags == 2;
+    if frame.flags != 0 && !(versioned_op && frame.flags <= 3) && !dump_ids {
         return Err(Status::InvalidArgument);
     }
     let (mover_flag, ids_flag) = (frame.flags & 1 != 0, frame.flags & 2 != 0);
@@ -149,7 +151,8 @@ fn expected_command(frame: &RequestFrame, limits: &Limits) -> Result<Command, St
         Opcode::BucketDump => {
             let (shard, buckets) =
                 cluster::parse_bucket_dump(&value).ok_or(Status::InvalidArgument)?;
-            Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor: frame.ttl_ms }))
+            let cursor = frame.ttl_ms;
+            Command::BucketDump(Box::new(BucketDumpArgs { shard, buckets, cursor, ids: ids_flag }))
         }
         Opcode::VFlush => match versioned(&value, false) {
             Ok((version, _, rest)) if rest.is_empty() => Command::VFlush(version),

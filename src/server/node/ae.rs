@@ -16,8 +16,10 @@ use tracing::info;
 use super::Cluster;
 use super::digest::{bucket_of, differing, key_hash};
 use super::peers::PeerError;
+use crate::protocol::Status;
 use crate::protocol::cluster::{BucketSet, Digest, bucket_dump_frame, digest_frame};
-use crate::protocol::dump::{DumpRecord, decode_page};
+use crate::protocol::dump::DumpRecord;
+use crate::protocol::rmw::decode_page_ids;
 use crate::shardmap::ShardMap;
 use crate::store::{DumpEntry, Store};
 
@@ -142,7 +144,9 @@ async fn compare(
     Ok(differing(&mine, &theirs.buckets))
 }
 
-/// Pages through the peer's entries of `buckets`, applying each. Returns entries applied.
+/// Pages through the peer's entries of `buckets`, applying each with the RMW ids the peer
+/// keeps of it (a peer older than ids in pages refuses the flag: it is asked without).
+/// Returns entries applied.
 async fn pull_buckets(
     c: &Cluster,
     map: &ShardMap,
@@ -151,18 +155,17 @@ async fn pull_buckets(
     buckets: &BucketSet,
     mut seen: Option<&mut HashSet<u64>>,
 ) -> Result<u64, RoundError> {
-    let (node, store, peers) = (&c.node, &c.store, &c.peers);
+    let (node, store) = (&c.node, &c.store);
     let (started, mut bytes, mut cursor, mut applied) = (Instant::now(), 0u64, 0u64, 0u64);
+    let mut ids = true;
     loop {
-        let frame = bucket_dump_frame(shard, buckets, cursor);
-        let resp = peers.call(map, peer, frame, AE_CALL_TIMEOUT).await?;
-        bytes += resp.payload.len() as u64;
-        node.stats.ae_bytes_pulled.fetch_add(resp.payload.len() as u64, Ordering::Relaxed);
+        let (payload, with_ids) = page_of(c, map, peer, shard, buckets, cursor, ids).await?;
+        ids = with_ids;
+        bytes += payload.len() as u64;
+        node.stats.ae_bytes_pulled.fetch_add(payload.len() as u64, Ordering::Relaxed);
         let malformed = || PeerError::Malformed { peer: peer.to_owned(), what: "BUCKET_DUMP" };
-        let page = decode_page(resp.payload).map_err(|_| malformed())?;
-        // After a takeover from a crashed peer, RMWs compute over exactly what they read.
-        let window = node.orphans.window(shard);
-        for record in &page.records {
+        let (page, page_ids) = decode_page_ids(payload).ok_or_else(malformed)?;
+        for (record, ids) in page.records.iter().zip(&page_ids) {
             // A record outside the asked shard and buckets is a confused peer: skip it.
             if map.shard_for_key(&record.key) != shard || !buckets.contains(bucket_of(&record.key))
             {
@@ -171,16 +174,41 @@ async fn pull_buckets(
             if let Some(seen) = seen.as_deref_mut() {
                 seen.insert(key_hash(&record.key));
             }
-            match store.try_apply(&to_entry(record)) {
+            // After a takeover from a crashed peer, RMWs compute over exactly what they
+            // read: the apply holds the shard's window (and first the key's stripe, if ids).
+            match node.pulled_write(shard, &record.key, ids, || store.try_apply(&to_entry(record)))
+            {
                 Ok(true) => applied += 1,
                 Ok(false) => {}
                 Err(e) => return Err(RoundError::Apply(e.to_string())),
             }
         }
-        drop(window);
         let Some(next) = page.next else { return Ok(applied) };
         cursor = next;
         pace(started, bytes).await;
+    }
+}
+
+/// One BUCKET_DUMP page's payload, asking for ids if `ids`; and whether it was asked so
+/// (a peer that refuses the flag as INVALID is asked again without it).
+async fn page_of(
+    c: &Cluster,
+    map: &ShardMap,
+    peer: &str,
+    shard: u32,
+    buckets: &BucketSet,
+    cursor: u64,
+    ids: bool,
+) -> Result<(bytes::Bytes, bool), RoundError> {
+    let ask = |ids| {
+        c.peers.call(map, peer, bucket_dump_frame(shard, buckets, cursor, ids), AE_CALL_TIMEOUT)
+    };
+    match ask(ids).await {
+        Ok(resp) => Ok((resp.payload, ids)),
+        Err(PeerError::Refused { status: Status::InvalidArgument, .. }) if ids => {
+            Ok((ask(false).await?.payload, false))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -155,6 +155,42 @@ impl Node {
         self.known.note(shard, ids, true);
     }
 
+    /// The RMW ids `key`'s state holds the effect of, for a BUCKET_DUMP page that read it at
+    /// `version`: none if the key has moved on since (the ids noted may then be of a newer
+    /// state than the page carries, and a peer would recognise commands it does not hold).
+    pub fn rmw_ids_held(&self, store: &Store, key: &[u8], version: u64) -> Vec<u64> {
+        let mut locked = self.rmw_keys.lock(&[key]);
+        let ids = locked.ids(key);
+        if ids.is_empty() || store.state_of(key).map(|e| e.version) != Some(version) {
+            return Vec::new();
+        }
+        ids
+    }
+
+    /// Applies an entry an anti-entropy round pulled, which carries `ids` (its RMW ids on
+    /// the peer), as [`Node::outcome_write`] applies an outcome: under the key's stripe and
+    /// then `shard`'s takeover window, noting the ids once `apply` ran (behind the key's
+    /// own when it did not apply: this node's state is newer).
+    pub fn pulled_write<E>(
+        &self,
+        shard: u32,
+        key: &[u8],
+        ids: &[u64],
+        apply: impl FnOnce() -> Result<bool, E>,
+    ) -> Result<bool, E> {
+        let mut locked = (!ids.is_empty()).then(|| self.rmw_keys.lock(&[key]));
+        let window = self.orphans.window(shard);
+        let applied = apply()?;
+        drop(window);
+        if let Some(locked) = locked.as_mut() {
+            let fresh = locked.note_fresh(key, ids, !applied);
+            if !fresh.is_empty() {
+                self.known.note(shard, &fresh, true);
+            }
+        }
+        Ok(applied)
+    }
+
     /// Applies a versioned write (VSET, VDEL) of `key` at `version` that carries `ids`, the
     /// read-modify-writes whose effect it holds (an outcome): under the key's stripe, noting
     /// them once it applied or lost to a newer write (which came after them), so an RMW
