@@ -54,6 +54,8 @@ enum Script {
 #[derive(Default)]
 struct Seen {
     rmws: usize,
+    /// The id of each RMW.
+    ids: Vec<u64>,
     /// VSETs: value and version.
     vsets: Vec<(Bytes, u64)>,
 }
@@ -86,9 +88,10 @@ fn outcome() -> Reply {
 }
 
 impl Fake {
-    fn rmw(&self) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
+    fn rmw(&self, id: u64) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
         let n = {
             let mut seen = self.seen.lock();
+            seen.ids.push(id);
             seen.rmws += 1;
             seen.rmws
         };
@@ -130,7 +133,7 @@ impl Handler for Fake {
 
     fn call(&self, _: &mut Session, cmd: Command) -> Self::Future {
         let reply = match cmd {
-            Command::Rmw(_) => return self.rmw(),
+            Command::Rmw(a) => return self.rmw(a.id),
             Command::Ping(_) => Reply::Simple("PONG"),
             Command::VSet(a) => {
                 let n = {
@@ -283,6 +286,10 @@ async fn an_outcome_a_new_coordinator_ran_past_is_run_again_and_never_answered_o
     assert_eq!(expire(&r).await, ":1\r\n");
     assert_eq!(seen_a.lock().rmws, 2, "run again on the coordinator");
     assert_eq!(seen_b.lock().vsets.len(), 2, "both outcomes went to b");
+    // A new id: a replica that noted the first run's id with its late outcome (STALE) must
+    // not answer the second run "it took effect" should it coordinate by then.
+    let ids = seen_a.lock().ids.clone();
+    assert!(ids[0] != 0 && ids[1] != 0 && ids[0] != ids[1], "{ids:?}");
     r.shutdown().await;
 
     // Superseded every time: out of time, the client hears it did not run.

@@ -53,8 +53,9 @@ impl Router {
             let msg = format!("{} cannot be sent as a typed binary request", command.name());
             return Err(fail(Status::InvalidArgument, msg));
         };
-        // One id for every attempt: a coordinator that already applied it says so.
-        let frame = rmw_frame(&argv.to_vec(), rand::random::<u64>().max(1));
+        // One id for every attempt, so a coordinator that already applied it says so; a new
+        // one only for a run after the first outcome was superseded (below).
+        let mut frame = rmw_frame(&argv.to_vec(), rand::random::<u64>().max(1));
         let t = self.inner.settings.timeouts();
         let mut budget = Budget { deadline: Instant::now() + t.request, unsure: None };
         let mut retried = false;
@@ -71,9 +72,12 @@ impl Router {
             match result {
                 Err(f) if f.wrong_shard && !retried => retried = self.refresh_map(),
                 // The coordinator that ran it crashed and its successor computed past the
-                // outcome: it happened nowhere the cluster keeps, so it runs again.
+                // outcome: it happened nowhere the cluster keeps, so it runs again, under a
+                // new id: a replica that noted the old one with the late outcome (STALE)
+                // would otherwise answer the new run REPLY_LOST, were it coordinating by then.
                 Err(f) if f.failure == SUPERSEDED && room(budget.deadline) => {
                     debug!(why = %f.reply.message, "outcome superseded; running the command again");
+                    frame.ttl_ms = rand::random::<u64>().max(1);
                 }
                 Err(f) if f.failure == SUPERSEDED => {
                     let msg = format!("not applied: {}", f.reply.message);
