@@ -6,7 +6,7 @@
 //! readiness, clock), and the load signals P2C reads (requests in flight, EWMA latency).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -57,6 +57,10 @@ pub struct Backend {
     probe_failures: AtomicU64,
     /// Signalled when the node answers a request while ejected (see `probe.rs`).
     probe_soon: Arc<tokio::sync::Notify>,
+    /// Whether the node was ever up and answering for this router: a router started
+    /// before its nodes logs their first ejection as "not reachable yet", not as a fault,
+    /// and their admission as "node reachable".
+    reached: AtomicBool,
 }
 
 /// Statuses that are the request's fault, not the node's: no failover, no health penalty.
@@ -105,6 +109,7 @@ impl Backend {
             probes: AtomicU64::new(0),
             probe_failures: AtomicU64::new(0),
             probe_soon: Arc::default(),
+            reached: AtomicBool::new(false),
         }
     }
 
@@ -255,6 +260,8 @@ impl Backend {
         self.health.record_success();
         if self.health.is_ejected() {
             self.wake_prober();
+        } else if !self.reached.load(Ordering::Relaxed) {
+            self.reached.store(true, Ordering::Relaxed);
         }
     }
 
@@ -290,7 +297,17 @@ impl Backend {
             }
             _ => false,
         };
-        self.on_flip(self.health.record_probe(ok));
+        let flip = self.health.record_probe(ok);
+        let up = ok && !self.health.is_ejected();
+        match flip {
+            Some(Flip::Readmitted) if !self.reached.swap(true, Ordering::Relaxed) => {
+                info!(node = %self.name, addr = %self.addr, "node reachable");
+            }
+            _ if up && !self.reached.load(Ordering::Relaxed) => {
+                self.reached.store(true, Ordering::Relaxed);
+            }
+            flip => self.on_flip(flip),
+        }
     }
 
     fn take_status(&self, resp: &ResponseFrame, sent_ms: u64) -> bool {
@@ -316,6 +333,9 @@ impl Backend {
 
     fn on_flip(&self, flip: Option<Flip>) {
         match flip {
+            Some(Flip::Ejected) if !self.reached.load(Ordering::Relaxed) => {
+                info!(node = %self.name, addr = %self.addr, "node not reachable yet; probing it");
+            }
             Some(Flip::Ejected) => warn!(node = %self.name, addr = %self.addr, "node ejected"),
             Some(Flip::Readmitted) => {
                 info!(node = %self.name, addr = %self.addr, "node readmitted")
