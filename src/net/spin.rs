@@ -25,7 +25,9 @@ thread_local! {
     static PARKED: Cell<Option<Waker>> = const { Cell::new(None) };
 }
 
-/// Counts a connection as served by this thread while it lives.
+/// Counts a connection as served by this thread while it lives. Exact on worker threads,
+/// whose tasks never move; on a multi-threaded runtime (no spinner runs there) a count may
+/// drift, which nothing reads.
 pub struct Live(());
 
 impl Live {
