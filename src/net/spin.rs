@@ -5,15 +5,29 @@
 //! only while the worker serves few connections: with many, their requests arrive
 //! together and are best served in one batch per wake-up.
 //!
+//! Spinning pays only on a core nobody else wants: a spinner that finds itself waiting
+//! for the CPU (its run-queue wait in `/proc/thread-self/schedstat` grows), because the
+//! clients or the backends on the same machine need the cores, stops and does not spin
+//! again for [`SPIN_BACKOFF`].
+//!
 //! Owns the per-thread activity and connection counts and the spinner task; the connection
 //! loop only reports them.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+
+/// How often a spinning worker checks whether it waited for the CPU.
+pub const SPIN_CHECK: Duration = Duration::from_millis(1);
+/// A spinner that waited for the CPU more than this share of a check's time stops.
+pub const SPIN_MAX_WAIT_SHARE: f64 = 0.25;
+/// How long a spinner that waited for the CPU does not spin again.
+pub const SPIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Set while some worker of the process spins: one spinning core at most, so the rest
 /// stay for the clients and the backends on the same machine.
@@ -23,6 +37,50 @@ thread_local! {
     static ACTIVITY: Cell<u64> = const { Cell::new(0) };
     static LIVE: Cell<usize> = const { Cell::new(0) };
     static PARKED: Cell<Option<Waker>> = const { Cell::new(None) };
+    static SCHEDSTAT: RefCell<Option<File>> = const { RefCell::new(None) };
+}
+
+/// Nanoseconds this thread has waited on a run queue (runnable, not running), or `None`
+/// where the kernel does not say.
+fn runqueue_wait() -> Option<u64> {
+    SCHEDSTAT.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.is_none() {
+            *f = Some(File::open("/proc/thread-self/schedstat").ok()?);
+        }
+        let mut buf = [0u8; 96];
+        let n = f.as_ref()?.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..n]).ok()?;
+        text.split_whitespace().nth(1)?.parse().ok()
+    })
+}
+
+/// Watches a spin for waiting on the CPU, one [`SPIN_CHECK`] at a time.
+struct Contention {
+    since: Instant,
+    waited: Option<u64>,
+}
+
+impl Contention {
+    fn start() -> Self {
+        Self { since: Instant::now(), waited: runqueue_wait() }
+    }
+
+    /// Whether the thread waited for the CPU too long since the last check (checks at
+    /// most every [`SPIN_CHECK`], or with `now`).
+    fn contended(&mut self, now: bool) -> bool {
+        let elapsed = self.since.elapsed();
+        if !now && elapsed < SPIN_CHECK {
+            return false;
+        }
+        let waited = runqueue_wait();
+        let grew = match (self.waited, waited) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        *self = Self { since: Instant::now(), waited };
+        grew as f64 > elapsed.as_nanos() as f64 * SPIN_MAX_WAIT_SHARE
+    }
 }
 
 /// Counts a connection as served by this thread while it lives. Exact on worker threads,
@@ -56,10 +114,12 @@ pub fn note_activity() {
 /// `max_connections` connections, sleeping otherwise, until `shutdown`.
 pub async fn spinner(window: Duration, max_connections: usize, shutdown: CancellationToken) {
     let few = || LIVE.with(Cell::get) <= max_connections;
+    let mut calm_from = Instant::now();
     while !shutdown.is_cancelled() {
         let mut seen = ACTIVITY.with(Cell::get);
-        if few() && !SPINNING.swap(true, Ordering::Acquire) {
-            let mut last = Instant::now();
+        if few() && Instant::now() >= calm_from && !SPINNING.swap(true, Ordering::Acquire) {
+            let (mut last, mut watch) = (Instant::now(), Contention::start());
+            let mut contended = false;
             while few() && last.elapsed() < window && !shutdown.is_cancelled() {
                 // A yield in a current-thread runtime polls the sockets without sleeping.
                 tokio::task::yield_now().await;
@@ -68,8 +128,15 @@ pub async fn spinner(window: Duration, max_connections: usize, shutdown: Cancell
                     seen = now;
                     last = Instant::now();
                 }
+                contended = watch.contended(false);
+                if contended {
+                    break;
+                }
             }
             SPINNING.store(false, Ordering::Release);
+            if contended || watch.contended(true) {
+                calm_from = Instant::now() + SPIN_BACKOFF;
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -89,15 +156,26 @@ pub async fn spinner(window: Duration, max_connections: usize, shutdown: Cancell
 mod tests {
     use super::*;
 
-    /// Yields until `SPINNING` is `want`, at most `tries` times (a real-time sleep each).
-    async fn until_spinning(want: bool, tries: usize) -> bool {
+    /// Yields until `SPINNING` is `want`, at most `tries` times (a real-time sleep each),
+    /// noting activity each time if `busy` (a loaded machine may make the spinner back off).
+    async fn until_spinning(want: bool, tries: usize, busy: bool) -> bool {
         for _ in 0..tries {
             if SPINNING.load(Ordering::Acquire) == want {
                 return true;
             }
+            if busy {
+                note_activity();
+            }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         false
+    }
+
+    #[test]
+    fn this_thread_reports_its_run_queue_wait() {
+        // Linux with schedstat (every kernel shale runs on here); elsewhere spinning is
+        // never throttled, which this would flag.
+        assert!(runqueue_wait().is_some());
     }
 
     // One test, as `SPINNING` is per process.
@@ -107,8 +185,8 @@ mod tests {
         let spinner = tokio::spawn(spinner(Duration::from_millis(5), 2, stop.clone()));
         let _one = Live::enter();
         note_activity();
-        assert!(until_spinning(true, 1000).await, "spins after a read");
-        assert!(until_spinning(false, 5000).await, "sleeps once the window passes");
+        assert!(until_spinning(true, 5000, true).await, "spins after a read");
+        assert!(until_spinning(false, 5000, false).await, "sleeps once the window passes");
 
         let _more = [Live::enter(), Live::enter()];
         note_activity();

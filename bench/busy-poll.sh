@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# What a router's busy-polling (`--busy-poll`) buys and costs: GET (TEST to change) through
+# a router over one shale server, at a few connection counts (CONNS), once with each
+# --busy-poll value (POLLS), a fresh router each time. Prints ops/s, p50 and the router's
+# CPU per request (utime + stime from /proc). Also the router's threads (THREADS) if set.
+# Loopback only; not part of CI. Needs redis-benchmark and redis-cli (INSTALL=1).
+#
+#   BASE=17600 bench/busy-poll.sh
+#   CONNS="1 50" POLLS="0 200us 1ms" N=100000 bench/busy-poll.sh
+set -euo pipefail
+BASE=${BASE:-7600}
+N=${N:-40000}
+TEST=${TEST:-get}
+[ "${INSTALL:-0}" = 1 ] && apt-get install -y -qq redis-tools >/dev/null
+for tool in redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (INSTALL=1)"; exit 1; }
+done
+source "$(dirname "$0")/lib.sh"
+
+S=$((BASE + 1))
+cat > "$dir/map.json" <<JSON
+{"numShards": 1, "nodes": {"n1": {"address": "127.0.0.1", "port": $S}}, "shards": {"1": ["n1"]}}
+JSON
+"$bin" server --port "$S" --log-level warn & pids+=($!)
+ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
+ready "$S"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+port=$((BASE + 10))
+printf '%-6s %-10s %12s %8s %12s\n' conns busy_poll ops/s p50_ms router_us/op
+for c in ${CONNS:-1 2 4 8 50}; do
+  for poll in ${POLLS:-0 200us}; do
+    port=$((port + 1))
+    "$bin" router --port "$port" --shardmap "$dir/map.json" --busy-poll "$poll" \
+      --threads "${THREADS:-0}" --log-level warn & r=$!; pids+=($r)
+    ready "$port"
+    before=$(cpu_ticks "$r")
+    out=$(redis-benchmark -p "$port" -t "$TEST" -n "$N" -c "$c" -P 1 -r 1000 --csv 2>/dev/null |
+      awk -F'","' 'NR>1 {gsub(/"/,"",$2); gsub(/"/,"",$5); print $2, $5; exit}')
+    after=$(cpu_ticks "$r")
+    read -r ops p50 <<<"$out"
+    printf '%-6s %-10s %12s %8s %12s\n' "$c" "$poll" "$ops" "$p50" \
+      "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+    kill "$r"; wait "$r" 2>/dev/null || true
+  done
+done
