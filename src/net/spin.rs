@@ -37,6 +37,8 @@ thread_local! {
     static ACTIVITY: Cell<u64> = const { Cell::new(0) };
     static LIVE: Cell<usize> = const { Cell::new(0) };
     static PARKED: Cell<Option<Waker>> = const { Cell::new(None) };
+    /// The spinner's connection limit on this thread (0: no spinner).
+    static SPIN_MAX: Cell<usize> = const { Cell::new(0) };
     static SCHEDSTAT: RefCell<Option<File>> = const { RefCell::new(None) };
 }
 
@@ -102,11 +104,14 @@ impl Drop for Live {
 }
 
 /// Notes that a connection on this thread read something, waking the spinner if it
-/// sleeps. Costs a thread-local increment when no spinner runs.
+/// sleeps and may spin (few connections). Costs a few thread-local reads otherwise: with
+/// many connections it runs per request.
 pub fn note_activity() {
     ACTIVITY.with(|a| a.set(a.get().wrapping_add(1)));
-    if let Some(w) = PARKED.with(Cell::take) {
-        w.wake();
+    if LIVE.with(Cell::get) <= SPIN_MAX.with(Cell::get) {
+        if let Some(w) = PARKED.with(Cell::take) {
+            w.wake();
+        }
     }
 }
 
@@ -114,7 +119,11 @@ pub fn note_activity() {
 /// `max_connections` connections, sleeping otherwise, until `shutdown`.
 pub async fn spinner(window: Duration, max_connections: usize, shutdown: CancellationToken) {
     let few = || LIVE.with(Cell::get) <= max_connections;
+    SPIN_MAX.with(|m| m.set(max_connections));
     let mut calm_from = Instant::now();
+    // One waiter on the token for the spinner's life, not one per sleep.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     while !shutdown.is_cancelled() {
         let mut seen = ACTIVITY.with(Cell::get);
         if few() && Instant::now() >= calm_from && !SPINNING.swap(true, Ordering::Acquire) {
@@ -139,7 +148,7 @@ pub async fn spinner(window: Duration, max_connections: usize, shutdown: Cancell
             }
         }
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = &mut cancelled => break,
             _ = std::future::poll_fn(|cx| {
                 if ACTIVITY.with(Cell::get) != seen {
                     Poll::Ready(())
