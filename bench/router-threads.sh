@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# A router with one worker thread against one with two, alternately, over the same two
+# shale servers (two shards): ops/s and the router's CPU per request (utime + stime from
+# /proc) for SET and GET (TESTS) at -P 1 (P), ROUNDS times. Loopback only; not part of CI.
+#
+#   BASE=17610 bench/router-threads.sh
+#   P=16 ROUNDS=5 bench/router-threads.sh
+set -euo pipefail
+BASE=${BASE:-7610}
+N=${N:-200000}
+[ "${INSTALL:-0}" = 1 ] && apt-get install -y -qq redis-tools >/dev/null
+for tool in redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (INSTALL=1)"; exit 1; }
+done
+source "$(dirname "$0")/lib.sh"
+
+S1=$((BASE + 1)); S2=$((BASE + 2))
+"$bin" server --port "$S1" --log-level warn & pids+=($!)
+"$bin" server --port "$S2" --log-level warn & pids+=($!)
+ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
+ready "$S1"; ready "$S2"
+sharded_map "$dir/sharded.json" "$S1" "$S2"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+port=$((BASE + 10))
+printf '%-4s %-7s %12s %10s\n' test threads ops/s router_us
+for _ in $(seq "${ROUNDS:-3}"); do
+  for t in ${TESTS:-set get}; do
+    for threads in 1 2; do
+      port=$((port + 1))
+      "$bin" router --port "$port" --shardmap "$dir/sharded.json" --threads "$threads" \
+        --log-level warn & r=$!; pids+=($r)
+      ready "$port"
+      before=$(cpu_ticks "$r")
+      ops=$(redis-benchmark -p "$port" -t "$t" -n "$N" -c 50 -P "${P:-1}" -r 100000 -d 32 --csv 2>/dev/null |
+        awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+      after=$(cpu_ticks "$r")
+      printf '%-4s %-7s %12s %10s\n' "$t" "$threads" "$ops" \
+        "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+      kill "$r"; wait "$r" 2>/dev/null || true
+    done
+  done
+done
