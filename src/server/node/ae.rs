@@ -1,8 +1,9 @@
 //! Anti-entropy: one round of one shard with one peer. Compare the two digests, pull the
 //! entries of every bucket that differs (BUCKET_DUMP pages) and apply them last-writer-wins,
-//! remaining TTLs kept. A peer's digest also carries its flush floor: a newer one than this
-//! node's is a FLUSHALL this node missed, applied before anything is compared. A round only ever pulls; each replica pulls from every other, so
-//! they converge on the newest version of every key. Pulls are paced to
+//! remaining TTLs kept, each with the RMW ids the peer keeps of it. A peer's digest also
+//! carries its flush floor: a newer one than this node's is a FLUSHALL this node missed,
+//! applied before anything is compared. A round only ever pulls; each replica pulls from
+//! every other, so they converge on the newest version of every key. Pulls are paced to
 //! [`AE_MAX_BYTES_PER_SEC`], so a full copy cannot saturate the node's network.
 
 use std::collections::HashSet;

@@ -269,10 +269,10 @@ impl Cluster {
     /// An outcome that reached a peer after it answered FENCE, and before the pull read its
     /// key, is not in that answer's ids; the pull's pages carry only the ids the peer still
     /// keeps with the key (its latest 16, and none from a peer older than ids in pages): a
-    /// command of it sent again could run again here. So each peer is asked for its ids once more, and
-    /// pulled once more after that, and only then are those ids kept: every id kept is of
-    /// a state pulled after the peer noted it. A peer that fails either step keeps what
-    /// the first answer gave (as before this second step); the takeover goes on.
+    /// command of it sent again could run again here. So each peer is asked for its ids
+    /// once more, and pulled once more after that, and only then are those ids kept: every
+    /// id kept is of a state pulled after the peer noted it. A peer that fails either step
+    /// keeps what the first answer gave (as before this second step); the takeover goes on.
     async fn pull_ids_again(self: &Arc<Self>, map: &ShardMap, shard: u32, peers: &[&str]) {
         let me = self.node.name();
         let asks =
