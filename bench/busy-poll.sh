@@ -24,8 +24,6 @@ JSON
 "$bin" server --port "$S" --log-level warn & pids+=($!)
 ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
 ready "$S"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-tick=$(getconf CLK_TCK)
 port=$((BASE + 10))
 printf '%-6s %-10s %12s %8s %12s\n' conns busy_poll ops/s p50_ms router_us/op
 for c in ${CONNS:-1 2 4 8 50}; do
@@ -34,13 +32,8 @@ for c in ${CONNS:-1 2 4 8 50}; do
     "$bin" router --port "$port" --shardmap "$dir/map.json" --busy-poll "$poll" \
       --threads "${THREADS:-0}" --log-level warn & r=$!; pids+=($r)
     ready "$port"
-    before=$(cpu_ticks "$r")
-    out=$(redis-benchmark -p "$port" -t "$TEST" -n "$N" -c "$c" -P 1 -r 1000 --csv 2>/dev/null |
-      awk -F'","' 'NR>1 {gsub(/"/,"",$2); gsub(/"/,"",$5); print $2, $5; exit}')
-    after=$(cpu_ticks "$r")
-    read -r ops p50 <<<"$out"
-    printf '%-6s %-10s %12s %8s %12s\n' "$c" "$poll" "$ops" "$p50" \
-      "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+    read -r ops p50 us <<<"$(KEYSPACE=1000 measured "$r" "$port" "$TEST" 1 "$c")"
+    printf '%-6s %-10s %12s %8s %12s\n' "$c" "$poll" "$ops" "$p50" "$us"
     kill "$r"; wait "$r" 2>/dev/null || true
   done
 done

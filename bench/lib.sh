@@ -47,3 +47,19 @@ YML
 }
 
 node() { $bin server --shardmap "$dir/map.json" --node "$1" --log-level warn 2>>"$dir/$1.log" >/dev/null & echo $!; }
+
+# CPU time (utime + stime, in clock ticks) of process $1 so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# `measured PID PORT TEST PIPELINE CONNS` runs redis-benchmark on PORT ($N requests of
+# TEST, -d 32, -r ${KEYSPACE:-100000}) and prints "ops/s p50_ms us_per_op", the last the
+# CPU time process PID spent per request meanwhile.
+measured() {
+  local before after out
+  before=$(cpu_ticks "$1")
+  out=$(redis-benchmark -p "$2" -t "$3" -n "$N" -c "$5" -P "$4" -r "${KEYSPACE:-100000}" -d 32 --csv 2>/dev/null |
+    awk -F'","' 'NR>1 {gsub(/"/,"",$2); gsub(/"/,"",$5); print $2, $5; exit}')
+  after=$(cpu_ticks "$1")
+  echo "$out $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$N" \
+    'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+}

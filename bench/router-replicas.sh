@@ -26,17 +26,11 @@ done
 "$bin" router --port "$BASE" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$BASE" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-tick=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 echo "router --threads $ROUTER_THREADS, 3 replicas per shard (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
 printf '%-4s %-3s %12s %10s\n' test P ops router_us
 for p in 1 16; do
   for t in set get; do
-    before=$(cpu_ticks "$ROUTER_PID")
-    ops=$(redis-benchmark -p "$BASE" -t "$t" -n "$N" -c 50 -P "$p" -r 100000 -d 32 --csv 2>/dev/null |
-      awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
-    after=$(cpu_ticks "$ROUTER_PID")
-    printf '%-4s %-3s %12s %10s\n' "$t" "$p" "$ops" \
-      "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+    read -r ops _ us <<<"$(measured "$ROUTER_PID" "$BASE" "$t" "$p" 50)"
+    printf '%-4s %-3s %12s %10s\n' "$t" "$p" "$ops" "$us"
   done
 done

@@ -20,8 +20,6 @@ S1=$((BASE + 1)); S2=$((BASE + 2))
 ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
 ready "$S1"; ready "$S2"
 sharded_map "$dir/sharded.json" "$S1" "$S2"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-tick=$(getconf CLK_TCK)
 port=$((BASE + 10))
 printf '%-4s %-7s %12s %10s\n' test threads ops/s router_us
 for _ in $(seq "${ROUNDS:-3}"); do
@@ -31,12 +29,8 @@ for _ in $(seq "${ROUNDS:-3}"); do
       "$bin" router --port "$port" --shardmap "$dir/sharded.json" --threads "$threads" \
         --log-level warn & r=$!; pids+=($r)
       ready "$port"
-      before=$(cpu_ticks "$r")
-      ops=$(redis-benchmark -p "$port" -t "$t" -n "$N" -c 50 -P "${P:-1}" -r 100000 -d 32 --csv 2>/dev/null |
-        awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
-      after=$(cpu_ticks "$r")
-      printf '%-4s %-7s %12s %10s\n' "$t" "$threads" "$ops" \
-        "$(awk -v t=$((after - before)) -v hz="$tick" -v n="$N" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+      read -r ops _ us <<<"$(measured "$r" "$port" "$t" "${P:-1}" 50)"
+      printf '%-4s %-7s %12s %10s\n' "$t" "$threads" "$ops" "$us"
       kill "$r"; wait "$r" 2>/dev/null || true
     done
   done
