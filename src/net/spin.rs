@@ -108,17 +108,22 @@ impl Drop for Live {
 /// many connections it runs per request.
 pub fn note_activity() {
     ACTIVITY.with(|a| a.set(a.get().wrapping_add(1)));
-    if LIVE.with(Cell::get) <= SPIN_MAX.with(Cell::get) {
+    if few() {
         if let Some(w) = PARKED.with(Cell::take) {
             w.wake();
         }
     }
 }
 
+/// Whether this thread serves few enough connections for its spinner to spin (never
+/// without a spinner: its limit is then 0).
+fn few() -> bool {
+    LIVE.with(Cell::get) <= SPIN_MAX.with(Cell::get)
+}
+
 /// Spins for `window` after each activity while this thread serves at most
 /// `max_connections` connections, sleeping otherwise, until `shutdown`.
 pub async fn spinner(window: Duration, max_connections: usize, shutdown: CancellationToken) {
-    let few = || LIVE.with(Cell::get) <= max_connections;
     SPIN_MAX.with(|m| m.set(max_connections));
     let mut calm_from = Instant::now();
     // One waiter on the token for the spinner's life, not one per sleep.
