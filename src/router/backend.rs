@@ -298,13 +298,10 @@ impl Backend {
             _ => false,
         };
         let flip = self.health.record_probe(ok);
-        let up = ok && !self.health.is_ejected();
+        let first = ok && !self.health.is_ejected() && !self.reached.swap(true, Ordering::Relaxed);
         match flip {
-            Some(Flip::Readmitted) if !self.reached.swap(true, Ordering::Relaxed) => {
+            Some(Flip::Readmitted) if first => {
                 info!(node = %self.name, addr = %self.addr, "node reachable");
-            }
-            _ if up && !self.reached.load(Ordering::Relaxed) => {
-                self.reached.store(true, Ordering::Relaxed);
             }
             flip => self.on_flip(flip),
         }
