@@ -20,9 +20,9 @@ pub const PROTOCOL_VERSION: u8 = 1;
 /// Bytes a router (or a node copying from a peer) may add around a client's key and value
 /// when it forwards them: the 8-byte version of a versioned write and, for an outcome of a
 /// read-modify-write, its ids (a count byte and up to 16 of 8 bytes: `rmw::MAX_RMW_IDS`,
-/// which asserts it fits), with room to spare. Every frame limit counts it, so a request that passed the
-/// router's key and value limits can never become a frame a node refuses (and closes the
-/// shared backend connection over).
+/// which asserts it fits), with room to spare. Every frame limit counts it, so a request
+/// that passed the router's key and value limits can never become a frame a node refuses
+/// (and closes the shared backend connection over).
 pub const FORWARD_OVERHEAD: usize = 256;
 
 /// Default largest key accepted.
