@@ -57,16 +57,14 @@ impl RmwOutcome {
     /// The wire form.
     pub fn encode(&self) -> Bytes {
         let page = encode_page(&DumpPage { records: self.records.clone(), next: None });
-        let ids_len: usize = self.ids.iter().map(|ids| 1 + 8 * ids.len()).sum();
+        let ids_len = record_ids_len(&self.ids);
         let mut b = BytesMut::with_capacity(4 + self.reply.len() + page.len() + ids_len);
         b.put_u32(u32::try_from(self.reply.len()).unwrap_or(u32::MAX));
         b.put_slice(&self.reply);
         b.put_slice(&page);
         if !self.ids.is_empty() {
             debug_assert_eq!(self.ids.len(), self.records.len());
-            for ids in &self.ids {
-                put_ids(&mut b, ids);
-            }
+            put_record_ids(&mut b, &self.ids);
         }
         b.freeze()
     }
@@ -85,12 +83,7 @@ impl RmwOutcome {
         if page.next.is_some() {
             return None;
         }
-        let mut ids = Vec::new();
-        if !rest.is_empty() {
-            for _ in 0..page.records.len() {
-                ids.push(take_ids(&mut rest)?);
-            }
-        }
+        let ids = take_record_ids(&mut rest, page.records.len())?;
         rest.is_empty().then_some(Self { reply, records: page.records, ids })
     }
 }
@@ -103,12 +96,9 @@ pub fn encode_page_ids(page: &DumpPage, ids: &[Vec<u64>]) -> Bytes {
         return page_bytes;
     }
     debug_assert_eq!(ids.len(), page.records.len());
-    let ids_len: usize = ids.iter().map(|ids| 1 + 8 * ids.len()).sum();
-    let mut b = BytesMut::with_capacity(page_bytes.len() + ids_len);
+    let mut b = BytesMut::with_capacity(page_bytes.len() + record_ids_len(ids));
     b.put_slice(&page_bytes);
-    for ids in ids {
-        put_ids(&mut b, ids);
-    }
+    put_record_ids(&mut b, ids);
     b.freeze()
 }
 
@@ -116,11 +106,32 @@ pub fn encode_page_ids(page: &DumpPage, ids: &[Vec<u64>]) -> Bytes {
 /// if it is malformed. The ids list has one entry per record.
 pub fn decode_page_ids(p: Bytes) -> Option<(DumpPage, Vec<Vec<u64>>)> {
     let (page, mut rest) = decode_page_prefix(p).ok()?;
-    let mut ids = Vec::with_capacity(page.records.len());
-    for _ in 0..page.records.len() {
-        ids.push(if rest.is_empty() { Vec::new() } else { take_ids(&mut rest)? });
+    let mut ids = take_record_ids(&mut rest, page.records.len())?;
+    if ids.is_empty() {
+        ids = vec![Vec::new(); page.records.len()];
     }
     rest.is_empty().then_some((page, ids))
+}
+
+/// Bytes [`put_record_ids`] appends for `ids`.
+fn record_ids_len(ids: &[Vec<u64>]) -> usize {
+    ids.iter().map(|ids| 1 + 8 * ids.len().min(MAX_RMW_IDS)).sum()
+}
+
+/// Appends each record's ids, in order, after a page (RMW's OK, BUCKET_DUMP's with ids).
+fn put_record_ids(dst: &mut BytesMut, ids: &[Vec<u64>]) {
+    for ids in ids {
+        put_ids(dst, ids);
+    }
+}
+
+/// Takes `records` records' ids off the front of `rest`: none (an empty list) when `rest`
+/// is empty, else one list per record; `None` if that section is malformed or cut short.
+fn take_record_ids(rest: &mut Bytes, records: usize) -> Option<Vec<Vec<u64>>> {
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    (0..records).map(|_| take_ids(rest)).collect()
 }
 
 /// Appends `count:u8 | id:u64{count}` (at most [`MAX_RMW_IDS`] of them, the newest).
@@ -345,7 +356,8 @@ mod tests {
         assert_eq!(encode_page_ids(&page, &none), encode_page(&page), "no ids, a bare page");
         assert_eq!(decode_page_ids(encode_page(&page)).unwrap().1, none);
         let whole = encode_page_ids(&page, &ids);
-        for cut in [whole.len() - 1, whole.len() - 8] {
+        // The last record's ids whole, or cut short.
+        for cut in [whole.len() - 1, whole.len() - 8, whole.len() - (1 + 8 * 2)] {
             assert_eq!(decode_page_ids(whole.slice(..cut)), None, "cut at {cut}");
         }
         let mut extra = BytesMut::from(&whole[..]);
