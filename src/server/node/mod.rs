@@ -42,6 +42,7 @@ mod check;
 pub mod coord;
 pub mod decide;
 pub mod digest;
+mod effect;
 pub mod elect;
 pub mod handover;
 mod keylock;
@@ -133,8 +134,11 @@ pub struct NodeStats {
     /// Takeover windows that filled up (`orphans::ORPHAN_KEYS_MAX`).
     pub orphan_overflows: AtomicU64,
     /// RMWs sent again after their reply was lost, recognised by their id and not run
-    /// again (answered REPLY_LOST).
+    /// again (answered REPLY_LOST, or PARTIAL when counted below).
     pub rmw_reruns_recognised: AtomicU64,
+    /// Of those, commands of several keys whose effect this node holds on some of the keys
+    /// they changed only (answered PARTIAL; see `effect.rs`).
+    pub rmw_reruns_partial: AtomicU64,
     /// Peers that applied another map than this node's when they last answered.
     pub map_peers_disagreeing: AtomicU64,
 }

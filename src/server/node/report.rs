@@ -45,6 +45,7 @@ pub fn fields(node: &Node, store: &Store, map_rejected: u64) -> Vec<(String, Str
         ("clock_skew_refusals".to_owned(), n(&node.stats.clock_skew_refusals)),
         ("outcomes_superseded".to_owned(), n(&node.stats.outcomes_superseded)),
         ("rmw_reruns_recognised".to_owned(), n(&node.stats.rmw_reruns_recognised)),
+        ("rmw_reruns_partial".to_owned(), n(&node.stats.rmw_reruns_partial)),
         ("orphan_overflows".to_owned(), n(&node.stats.orphan_overflows)),
         ("map_rejected".to_owned(), map_rejected.to_string()),
         ("map_hash".to_owned(), format!("{:08x}", node.map_hash())),

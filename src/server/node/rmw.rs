@@ -5,7 +5,8 @@
 //! tombstone, remaining TTL, version) for the router to write to the shard's other replicas
 //! with the versions stamped here. A command whose id this node knows (see [`super::known`])
 //! took effect before, and its reply was lost: it is not run again, and is answered
-//! REPLY_LOST with its keys' states, which the router writes out as an outcome.
+//! REPLY_LOST with its keys' states, which the router writes out as an outcome (PARTIAL when
+//! it changed several keys and this node holds its effect on some only: see `effect.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -15,6 +16,7 @@ use tracing::warn;
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
+use super::effect::{Held, effect_ids, held};
 use super::keylock::Locked;
 use super::orphans::Late;
 use crate::cmd::internal::RmwArgs;
@@ -107,20 +109,22 @@ impl Node {
             }
         }
         drop(window);
-        let ids: Vec<Vec<u64>> = match id {
-            0 => Vec::new(),
-            id => changed.iter().map(|(k, _, _)| locked.note(k, &[id])).collect(),
-        };
-        if !ids.is_empty() {
-            self.known.note(shard, &[id], false);
+        let mut ids = Vec::new();
+        if id != 0 {
+            for (k, _, _) in &changed {
+                let effect = effect_ids(id, k, changed.len());
+                self.known.note(shard, &effect, false);
+                ids.push(locked.note(k, &effect));
+            }
         }
         drop(locked);
         let records = changed.into_iter().map(|(_, _, now)| to_record(now)).collect();
         outcome(shard, &self.name, reply, records, ids)
     }
 
-    /// The answer to command `id` sent again after it took effect: REPLY_LOST, with its
-    /// keys' states and ids as an outcome for the router to write out.
+    /// The answer to command `id` sent again after it took effect: REPLY_LOST (PARTIAL when
+    /// this node holds it on some of the keys it changed only), with its keys' states and
+    /// ids as an outcome for the router to write out.
     fn ran_before(
         &self,
         store: &Store,
@@ -130,11 +134,18 @@ impl Node {
         locked: &mut Locked<'_>,
     ) -> Reply {
         self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
+        let answer = match held(&self.known, id, keys) {
+            Held::Whole => reply_lost(shard, id),
+            Held::Part { held, of } => {
+                self.stats.rmw_reruns_partial.fetch_add(1, Ordering::Relaxed);
+                lost_in_part(shard, id, held, of)
+            }
+        };
         let (records, ids) = keys
             .iter()
             .filter_map(|k| store.state_of(k).map(|now| (to_record(now), locked.ids(k))))
             .unzip();
-        outcome(shard, &self.name, Reply::Error(reply_lost(shard, id)), records, ids)
+        outcome(shard, &self.name, Reply::Error(answer), records, ids)
     }
 
     /// Whether `inner` is a TXEXEC whose WATCH marks were made on another node, process or
@@ -276,6 +287,17 @@ fn reply_lost(shard: u32, id: u64) -> ErrorReply {
          crashed or a connection dropped before answering); it was not run again (id {id:016x})"
     );
     ErrorReply::new(Status::ReplyLost, msg)
+}
+
+/// The reply to command `id` run again after it took effect on `held` of the `of` keys it
+/// changed only: the coordinator that ran it was lost before the others' states got out.
+fn lost_in_part(shard: u32, id: u64, held: usize, of: usize) -> ErrorReply {
+    let msg = format!(
+        "the command took effect on shard {shard} on {held} of the {of} keys it changed only: \
+         its coordinator was lost before the outcome of the others reached another replica; \
+         it was not run again, which would apply it twice to the {held} (id {id:016x})"
+    );
+    ErrorReply::new(Status::Partial, msg)
 }
 
 /// The RMW answer: the command's reply and the state of each key it changed, with the ids

@@ -61,6 +61,56 @@ fn acting(n: &Node) {
     assert!(n.coord.finish_takeover(1, ticket));
 }
 
+/// Node `n` takes record `i` of `outcome` as the router writes it: a VSET with its ids.
+fn take(n: &Node, store: &Store, outcome: &RmwOutcome, i: usize) {
+    let r = &outcome.records[i];
+    let frame = crate::protocol::rmw::outcome_frame(
+        r.key.clone(),
+        r.value.as_deref(),
+        0,
+        r.version,
+        &outcome.ids[i],
+    );
+    let Command::VSet(a) = crate::cmd::from_frame(frame, &Limits::default()).unwrap() else {
+        panic!("a VSET")
+    };
+    let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
+    let mut session = Session::new(1, peer, true);
+    let mut ctx = Ctx::new(&mut session, &env, Some(store));
+    let (key, ids) = (a.key.clone(), a.ids.clone());
+    let applied = n.outcome_write(&key, r.version, ids.as_slice(), || {
+        cmd::execute(Command::VSet(a), &mut ctx)
+    });
+    assert!(matches!(applied, Reply::Bulk(_)), "{applied:?}");
+}
+
+/// A command of several keys sent again after its reply was lost, to a coordinator that
+/// took its outcome on some of the keys it changed only, is answered PARTIAL, not
+/// REPLY_LOST (which would say it took effect on all), and is not run again; one that took
+/// all of it answers REPLY_LOST.
+#[test]
+fn a_command_whose_effect_reached_a_new_coordinator_on_some_keys_only_is_partial() {
+    let (n, store) = node();
+    acting(&n);
+    let ran = decoded(run_id(&n, &store, 21, &["msetnx", "a", "1", "b", "2"]));
+    assert_eq!(ran.records.len(), 2, "{ran:?}");
+    let (other, held) = node();
+    take(&other, &held, &ran, 0);
+    acting(&other);
+    let again = decoded(run_id(&other, &held, 21, &["msetnx", "a", "1", "b", "2"]));
+    let RespValue::Error(e) = decode_value(&again.reply).unwrap() else { panic!() };
+    assert!(e.starts_with("PARTIAL the command took effect on shard 1 on 1 of the 2 keys"), "{e}");
+    assert_eq!(again.records.len(), 1, "b was not written: not run again");
+    assert_eq!(other.stats.rmw_reruns_partial.load(Ordering::Relaxed), 1);
+    take(&other, &held, &ran, 1);
+    let whole = decoded(run_id(&other, &held, 21, &["msetnx", "a", "1", "b", "2"]));
+    let RespValue::Error(e) = decode_value(&whole.reply).unwrap() else { panic!() };
+    assert!(e.starts_with("REPLYLOST the command took effect"), "{e}");
+    let on_coordinator = decoded(run_id(&n, &store, 21, &["msetnx", "a", "1", "b", "2"]));
+    let RespValue::Error(e) = decode_value(&on_coordinator.reply).unwrap() else { panic!() };
+    assert!(e.starts_with("REPLYLOST"), "the node that ran it holds all of it: {e}");
+}
+
 /// A command sent again with its id after its reply was lost is not run again, on the
 /// coordinator that ran it and on one that only took a later outcome of its key.
 #[test]
@@ -83,25 +133,7 @@ fn a_command_run_again_with_its_id_is_recognised_not_counted_twice() {
     // Another replica takes the second outcome as a versioned write with its ids, then
     // coordinates: the first command, sent again, is recognised there too.
     let (other, held) = node();
-    let r = &second.records[0];
-    let frame = crate::protocol::rmw::outcome_frame(
-        r.key.clone(),
-        r.value.as_deref(),
-        0,
-        r.version,
-        &second.ids[0],
-    );
-    let Command::VSet(a) = crate::cmd::from_frame(frame, &Limits::default()).unwrap() else {
-        panic!("a VSET")
-    };
-    let (env, peer) = (TestEnv::new(), "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
-    let mut session = Session::new(1, peer, true);
-    let mut ctx = Ctx::new(&mut session, &env, Some(&held));
-    let (key, ids) = (a.key.clone(), a.ids.clone());
-    let applied = other.outcome_write(&key, r.version, ids.as_slice(), || {
-        cmd::execute(Command::VSet(a), &mut ctx)
-    });
-    assert!(matches!(applied, Reply::Bulk(_)), "{applied:?}");
+    take(&other, &held, &second, 0);
     acting(&other);
     let again = decoded(run_id(&other, &held, 5, &["incr", "c"]));
     assert!(matches!(decode_value(&again.reply), Ok(RespValue::Error(_))), "recognised");
