@@ -9,11 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use shale::client::{Connection, ConnectionConfig};
 use shale::protocol::Status;
-use shale::protocol::binary::{RequestFrame, ResponseFrame};
-use shale::protocol::cluster::sync_frame;
-use shale::protocol::rmw::{RmwOutcome, outcome_frame, rmw_frame};
 use shale::protocol::text::RespValue;
 
 use super::coord::{Outcome, acts, coordinated, node_stat, rmw, rmw_until_run};
@@ -113,73 +109,6 @@ async fn an_incr_whose_reply_was_lost_with_its_connection_is_not_run_twice() {
     );
     let recognised = node_stat(&c, "a", "rmw_reruns_recognised").await;
     assert_eq!(recognised, lost.to_string(), "a recognised each command sent again");
-}
-
-/// Node `i`'s answer to `frame`, on a connection of its own (as a router's backend sends).
-async fn call_node(c: &TestCluster, i: usize, frame: RequestFrame) -> ResponseFrame {
-    let addr = format!("127.0.0.1:{}", c.nodes[i].port);
-    let conn = Connection::connect(&addr, &ConnectionConfig::default()).await.unwrap();
-    conn.call(frame, Duration::from_secs(10)).await.unwrap()
-}
-
-/// INCR n with id 77 sent again to a, as a router does after losing the reply: a
-/// recognises it (REPLYLOST) and n stays 1.
-async fn incr_n_sent_again_is_recognised(c: &TestCluster) {
-    let resp = call_node(c, 0, rmw_frame(&["INCR", "n"], 77)).await;
-    let again = RmwOutcome::decode(resp.payload).expect("an outcome");
-    let reply = shale::protocol::text::decode_value(&again.reply).unwrap();
-    assert!(matches!(&reply, RespValue::Error(e) if e.starts_with("REPLYLOST")), "{reply:?}");
-    assert_eq!(again.records[0].value.as_deref(), Some(&b"1"[..]), "not run again");
-}
-
-/// A coordinator that crashed and comes back takes its shard back (it is first in the map)
-/// from the replica that kept it. The ids that replica noted from outcomes come back with
-/// the shard (in its FENCE answer), so a command the router sends again after the crash is
-/// recognised there too, though the restarted node never saw it run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_coordinator_takes_the_shards_ids_back_with_it() {
-    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
-    c.start_all();
-    let a_acts = || acts(&c, "a");
-    assert!(within(BOUND, a_acts).await, "a coordinates the shard");
-    // What a router does with INCR n (id 77): a runs it, b takes the outcome, the client's
-    // reply is lost.
-    let resp = call_node(&c, 0, rmw_frame(&["INCR", "n"], 77)).await;
-    let outcome = RmwOutcome::decode(resp.payload).expect("an outcome");
-    assert_eq!(outcome.ids, [vec![77]]);
-    let r = &outcome.records[0];
-    let write = outcome_frame(r.key.clone(), r.value.as_deref(), r.ttl_ms, r.version, &[77]);
-    call_node(&c, 1, write).await;
-    // a crashes and comes back: it copies the shard from b and takes it back.
-    c.kill("a");
-    c.restart("a", true);
-    let took_back = || async {
-        node_stat(&c, "a", "shards_coordinated").await == "1"
-            && node_stat(&c, "b", "shards_coordinated").await == "0"
-    };
-    assert!(within(BOUND, took_back).await, "a coordinates the shard again");
-    // The router sends the command again.
-    incr_n_sent_again_is_recognised(&c).await;
-}
-
-/// A key's state that reaches the coordinator only by anti-entropy brings the RMW ids it
-/// holds: here b took an outcome of INCR n (id 77) that a never saw (a router wrote it to
-/// b, and a's copy was lost), a pulls it in a round, and the command sent again to a is
-/// recognised, not run a second time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ids_come_along_with_state_an_anti_entropy_round_pulls() {
-    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
-    c.start_all();
-    assert!(within(BOUND, || acts(&c, "a")).await, "a coordinates the shard");
-    // A version a would stamp now: that of an INCR of another key.
-    let resp = call_node(&c, 0, rmw_frame(&["INCR", "other"], 5)).await;
-    let version = RmwOutcome::decode(resp.payload).expect("an outcome").records[0].version;
-    // The outcome of INCR n (id 77), on b only.
-    call_node(&c, 1, outcome_frame("n".into(), Some(&b"1"[..]), 0, version + 1, &[77])).await;
-    // a pulls it (SYNC: a round with every peer, now).
-    call_node(&c, 0, sync_frame(1)).await;
-    // The router sends the command again, to a.
-    incr_n_sent_again_is_recognised(&c).await;
 }
 
 /// Clients per exactness run, and INCRs each sends (the figures).

@@ -1,12 +1,13 @@
 //! A TCP fault proxy: forwards connections to one target and, on command, stops passing
 //! bytes (a partition: connections hang, new ones are accepted and never answered), delays
 //! every chunk (a slow link or an overloaded host), resets every connection, or drops one
-//! connection just as the answer to a given request comes back. Bounded: each direction
+//! connection just as the answer to a given request comes back, or plays an old version
+//! of the node ([`Mode::OldPeer`], framed in [`super::oldpeer`]). Bounded: each direction
 //! copies with a fixed buffer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,12 +29,21 @@ pub enum Mode {
     /// these bytes as soon as its target answers, the answer unsent (a link that drops
     /// after the request got through); then forward everything again ([`Mode::Pass`]).
     LoseReplyTo(&'static [u8]),
+    /// The node as if restarted as a version from before RMW ids in BUCKET_DUMP pages: the
+    /// connections open now are closed, and each new one forwards everything but a
+    /// BUCKET_DUMP flagged for ids, which it answers as that version does
+    /// (INVALID_ARGUMENT), counting each in [`FaultProxy::refused_flagged_dumps`]. Frames
+    /// are found from a connection's first byte, so such a connection keeps this mode for
+    /// its life, whatever is set later.
+    OldPeer,
 }
 
 /// A running proxy; dropped, it stops.
 pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: Arc<watch::Sender<Mode>>,
+    /// Flagged BUCKET_DUMPs answered as an old version ([`Mode::OldPeer`]).
+    refused: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -50,27 +60,43 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let (tx, _) = watch::channel(Mode::Pass);
         let mode = Arc::new(tx);
-        let m = mode.clone();
+        let (m, refused) = (mode.clone(), Arc::new(AtomicUsize::new(0)));
+        let r = refused.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, target, m.clone()));
+                tokio::spawn(relay(client, target, m.clone(), r.clone()));
             }
         });
-        Self { addr, mode, task }
+        Self { addr, mode, refused, task }
     }
 
-    /// Sets what the proxy does from now on, to existing connections too.
+    /// Sets what the proxy does from now on, to existing connections too (but those
+    /// accepted as [`Mode::OldPeer`] stay so).
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
+
+    /// How many BUCKET_DUMPs flagged for RMW ids [`Mode::OldPeer`] refused so far.
+    pub fn refused_flagged_dumps(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
 }
 
-async fn relay(client: TcpStream, target: SocketAddr, tx: Arc<watch::Sender<Mode>>) {
+async fn relay(
+    client: TcpStream,
+    target: SocketAddr,
+    tx: Arc<watch::Sender<Mode>>,
+    refused: Arc<AtomicUsize>,
+) {
     let mut mode = tx.subscribe();
     // Wait for a mode that passes traffic (a partition holds new connections unanswered).
     loop {
         let now = *mode.borrow_and_update();
         match now {
+            Mode::OldPeer => {
+                let Ok(upstream) = TcpStream::connect(target).await else { return };
+                return super::oldpeer::relay(client, upstream, refused).await;
+            }
             Mode::Pass | Mode::Delay(_) | Mode::LoseReplyTo(_) => break,
             Mode::Reset => return,
             Mode::Blackhole => {
@@ -130,7 +156,9 @@ async fn pump<R, W>(
     loop {
         let now = *mode.borrow_and_update();
         match now {
-            Mode::Reset => return,
+            // A connection from before OldPeer was set cannot find frames mid-stream: it
+            // goes, as with a node restarting.
+            Mode::Reset | Mode::OldPeer => return,
             Mode::Blackhole => {
                 if mode.changed().await.is_err() {
                     return;
@@ -150,7 +178,8 @@ async fn pump<R, W>(
                     if let Mode::Delay(late) = now {
                         tokio::time::sleep(late).await;
                     } else if !matches!(now, Mode::Pass | Mode::LoseReplyTo(_)) {
-                        // A partition that starts mid-copy drops what was read.
+                        // A partition, a reset or an old version that starts mid-copy drops what
+                        // was read.
                         continue;
                     }
                     if to.write_all(&buf[..n]).await.is_err() {
