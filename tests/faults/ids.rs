@@ -34,6 +34,18 @@ async fn incr_n_sent_again_is_recognised(c: &TestCluster) {
     assert_eq!(again.records[0].value.as_deref(), Some(&b"1"[..]), "not run again");
 }
 
+/// a crashes (if it has not yet) and comes back: it copies the shard from b and takes it
+/// back (it is first in the map).
+async fn crash_and_take_back(c: &mut TestCluster) {
+    c.kill("a");
+    c.restart("a", true);
+    let took_back = || async {
+        node_stat(c, "a", "shards_coordinated").await == "1"
+            && node_stat(c, "b", "shards_coordinated").await == "0"
+    };
+    assert!(within(BOUND, took_back).await, "a coordinates the shard again");
+}
+
 /// A coordinator that crashed and comes back takes its shard back (it is first in the map)
 /// from the replica that kept it. The ids that replica noted from outcomes come back with
 /// the shard (in its FENCE answer), so a command the router sends again after the crash is
@@ -52,14 +64,7 @@ async fn a_restarted_coordinator_takes_the_shards_ids_back_with_it() {
     let r = &outcome.records[0];
     let write = outcome_frame(r.key.clone(), r.value.as_deref(), r.ttl_ms, r.version, &[77]);
     call_node(&c, 1, write).await;
-    // a crashes and comes back: it copies the shard from b and takes it back.
-    c.kill("a");
-    c.restart("a", true);
-    let took_back = || async {
-        node_stat(&c, "a", "shards_coordinated").await == "1"
-            && node_stat(&c, "b", "shards_coordinated").await == "0"
-    };
-    assert!(within(BOUND, took_back).await, "a coordinates the shard again");
+    crash_and_take_back(&mut c).await;
     // The router sends the command again.
     incr_n_sent_again_is_recognised(&c).await;
 }
@@ -105,12 +110,7 @@ async fn a_command_of_two_keys_that_survived_on_one_is_answered_partial_not_repl
     call_node(&c, 1, outcome_frame(r.key.clone(), r.value.as_deref(), 0, r.version, ids)).await;
     c.kill("a");
     c.partition("a", false);
-    c.restart("a", true);
-    let took_back = || async {
-        node_stat(&c, "a", "shards_coordinated").await == "1"
-            && node_stat(&c, "b", "shards_coordinated").await == "0"
-    };
-    assert!(within(BOUND, took_back).await, "a coordinates the shard again");
+    crash_and_take_back(&mut c).await;
     let resp = call_node(&c, 0, rmw_frame(&msetnx, 88)).await;
     let again = RmwOutcome::decode(resp.payload).expect("an outcome");
     let reply = shale::protocol::text::decode_value(&again.reply).unwrap();
