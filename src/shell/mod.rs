@@ -296,3 +296,30 @@ pub fn init_logging(level: &str) {
         .with_writer(std::io::stderr)
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// `shale router`'s flags alone.
+    #[derive(Parser)]
+    struct Router {
+        #[command(flatten)]
+        args: super::RouterArgs,
+    }
+
+    /// The flags' defaults are written out for `--help`; they must be the library's, which
+    /// a router built in code gets.
+    #[test]
+    fn the_router_flags_default_to_what_the_library_defaults_to() {
+        let flags = Router::parse_from(["router", "--shardmap", "map.json"]).args;
+        let lib = shale::router::RouterConfig::loopback(0, "map.json");
+        assert_eq!(flags.busy_poll, lib.net.busy_poll);
+        assert_eq!(flags.connect_timeout, lib.timeouts.connect);
+        assert_eq!(flags.read_timeout, lib.timeouts.read_try);
+        assert_eq!(flags.write_timeout, lib.timeouts.write);
+        assert_eq!(flags.request_timeout, lib.timeouts.request);
+        assert_eq!(flags.max_connections, lib.net.max_connections);
+        assert_eq!(flags.max_hints_per_node, lib.hints.max_hints);
+    }
+}
