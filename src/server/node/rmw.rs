@@ -16,7 +16,7 @@ use tracing::warn;
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
-use super::effect::{Held, effect_ids, held};
+use super::effect::{Held, held, key_ids, ring_ids};
 use super::keylock::Locked;
 use super::orphans::Late;
 use crate::cmd::internal::RmwArgs;
@@ -110,11 +110,12 @@ impl Node {
         }
         drop(window);
         let mut ids = Vec::new();
-        if id != 0 {
+        if id != 0 && !changed.is_empty() {
+            let noted = ring_ids(id, changed.len());
+            self.known.note(shard, &noted, false);
             for (k, _, _) in &changed {
-                let effect = effect_ids(id, k, changed.len());
-                self.known.note(shard, &effect, false);
-                ids.push(locked.note(k, &effect));
+                self.known.note(shard, &key_ids(k, &noted), false);
+                ids.push(locked.note(k, &noted));
             }
         }
         drop(locked);
@@ -194,10 +195,7 @@ impl Node {
         let applied = apply()?;
         drop(window);
         if let Some(locked) = locked.as_mut() {
-            let fresh = locked.note_fresh(key, ids, !applied);
-            if !fresh.is_empty() {
-                self.known.note(shard, &fresh, true);
-            }
+            self.note_taken(locked, shard, key, ids, !applied);
         }
         Ok(applied)
     }
@@ -221,12 +219,28 @@ impl Node {
         let reply = self.versioned(key, version, apply);
         if matches!(reply, Reply::Bulk(_) | Reply::Raw(Status::Stale, _)) {
             let stale = matches!(reply, Reply::Raw(Status::Stale, _));
-            let fresh = locked.note_fresh(key, ids, stale);
-            if !fresh.is_empty() {
-                self.known.note(self.shards().map.shard_for_key(key), &fresh, true);
-            }
+            let shard = self.shards().map.shard_for_key(key);
+            self.note_taken(&mut locked, shard, key, ids, stale);
         }
         reply
+    }
+
+    /// Notes that `key`'s state (or, `older`, a newer one) holds the effect of the commands
+    /// `ids` another node ran: in the key's ring, and remembered with the key ids they
+    /// imply (`effect.rs`). Under the key's stripe, held in `locked`.
+    fn note_taken(
+        &self,
+        locked: &mut Locked<'_>,
+        shard: u32,
+        key: &[u8],
+        ids: &[u64],
+        older: bool,
+    ) {
+        let fresh = locked.note_fresh(key, ids, older);
+        if !fresh.is_empty() {
+            self.known.note(shard, &fresh, true);
+            self.known.note(shard, &key_ids(key, ids), true);
+        }
     }
 
     /// Applies a versioned write (VSET, VDEL) of `key` at `version`; after a takeover from a
@@ -289,13 +303,14 @@ fn reply_lost(shard: u32, id: u64) -> ErrorReply {
     ErrorReply::new(Status::ReplyLost, msg)
 }
 
-/// The reply to command `id` run again after it took effect on `held` of the `of` keys it
-/// changed only: the coordinator that ran it was lost before the others' states got out.
+/// The reply to command `id` run again after it took effect, when this node holds its
+/// effect on `held` of the `of` keys it changed only (see `effect.rs`).
 fn lost_in_part(shard: u32, id: u64, held: usize, of: usize) -> ErrorReply {
     let msg = format!(
-        "the command took effect on shard {shard} on {held} of the {of} keys it changed only: \
-         its coordinator was lost before the outcome of the others reached another replica; \
-         it was not run again, which would apply it twice to the {held} (id {id:016x})"
+        "the command took effect on shard {shard}, but this node holds its effect on {held} \
+         of the {of} keys it changed: the others' may have been lost with its coordinator, \
+         which crashed before their outcome reached another replica; it was not run again \
+         (id {id:016x})"
     );
     ErrorReply::new(Status::Partial, msg)
 }
