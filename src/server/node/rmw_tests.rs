@@ -117,6 +117,20 @@ fn a_command_whose_effect_reached_a_new_coordinator_on_some_keys_only_is_partial
     assert!(e.starts_with("REPLYLOST"), "the node that ran it holds all of it: {e}");
 }
 
+/// A command of several keys takes two of each key's ring slots (its count id, then its
+/// id): a key's outcome carries the ids of its latest 8 such commands.
+#[test]
+fn a_keys_outcome_carries_the_ids_of_its_latest_eight_commands_of_several_keys() {
+    let (n, store) = node();
+    acting(&n);
+    let carried = |id| decoded(run_id(&n, &store, id, TX)).ids[0].clone();
+    (1..=7).for_each(|id| _ = carried(id));
+    let eighth = carried(8);
+    assert_eq!(eighth.len(), crate::protocol::rmw::MAX_RMW_IDS);
+    assert_eq!((eighth[1], eighth[15]), (1, 8), "the first command's id, oldest first");
+    assert!(!carried(9).contains(&1), "the ninth pushes it out");
+}
+
 /// A command sent again with its id after its reply was lost is not run again, on the
 /// coordinator that ran it and on one that only took a later outcome of its key.
 #[test]
