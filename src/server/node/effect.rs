@@ -12,8 +12,9 @@
 //! command changed), and they travel together in the key's ids (per-key rings, outcomes,
 //! hints, anti-entropy pages). Whoever notes a key's ids, coordinator or replica, also
 //! remembers a *key id* for each command whose count id is beside it: the key's state
-//! holds that command's effect. The key ids live only in the remembered ids (and FENCE
-//! answers), not in the rings, so a command takes two of a key's ring slots, not three.
+//! holds that command's effect. Count and key ids are remembered apart from command ids
+//! (`Node::derived`), so they never crowd those out, and key ids never go in the rings: a
+//! command takes two of a key's ring slots, not three.
 //! A coordinator asked to run a command again counts the command's keys whose key id it
 //! knows against the count. Every node must derive the same ids, so the derivation is fixed
 //! and portable (FNV-1a 64 and splitmix64, as digests use).
@@ -25,7 +26,6 @@
 use bytes::Bytes;
 
 use super::digest::{key_hash, mix};
-use super::known::KnownIds;
 
 /// Most keys a command may change and still be told whole from part when sent again.
 pub const EFFECT_MAX_KEYS: usize = 64;
@@ -45,16 +45,22 @@ pub fn ring_ids(id: u64, changed: usize) -> Vec<u64> {
     }
 }
 
-/// The key ids that `ids`, the ids a state of `key` holds, imply: one for each id whose
-/// count id is among them too. What a node remembers beside `ids` when it notes them.
-pub fn key_ids(key: &[u8], ids: &[u64]) -> Vec<u64> {
-    let counted = |id: u64| {
+/// The derived ids among and implied by `ids`, the ids a state of `key` holds: each count
+/// id that stands beside its command's id, and that command's key id for `key`. What a
+/// node remembers apart from command ids when it notes `ids`.
+pub fn derived_ids(key: &[u8], ids: &[u64]) -> Vec<u64> {
+    let counts: Vec<u64> = ids.iter().copied().filter(|&c| is_count(c)).collect();
+    if counts.is_empty() {
+        return Vec::new();
+    }
+    let mut derived = Vec::new();
+    for &id in ids {
         let tag = count_tag(id);
-        ids.iter().any(|&c| {
-            c & !COUNT_MASK == tag && (2..=EFFECT_MAX_KEYS as u64).contains(&(c & COUNT_MASK))
-        })
-    };
-    ids.iter().filter(|&&id| counted(id)).map(|&id| key_id(id, key)).collect()
+        if let Some(&c) = counts.iter().find(|&&c| c & !COUNT_MASK == tag) {
+            derived.extend([c, key_id(id, key)]);
+        }
+    }
+    derived
 }
 
 /// What this node holds of the effect of command `id` whose id it knows.
@@ -67,18 +73,20 @@ pub enum Held {
     Part { held: usize, of: usize },
 }
 
-/// What `known` holds of command `id`'s effect on `keys`, the command's distinct keys.
-pub fn held(known: &KnownIds, id: u64, keys: &[Bytes]) -> Held {
-    let held = keys.iter().filter(|k| known.contains(key_id(id, k))).count();
-    if held == keys.len() {
+/// What this node holds of command `id`'s effect on `keys`, the command's distinct keys,
+/// by the derived ids it `knows`.
+pub fn held(knows: impl Fn(u64) -> bool, id: u64, keys: &[Bytes]) -> Held {
+    let counts = 2..=keys.len().min(EFFECT_MAX_KEYS);
+    let Some(of) = counts.into_iter().find(|&n| knows(count_id(id, n))) else {
         return Held::Whole;
-    }
-    // Counts from `held` up: a count of `held` or less is whole anyway.
-    let counts = (held + 1).max(2)..=keys.len().min(EFFECT_MAX_KEYS);
-    match counts.into_iter().find(|&n| known.contains(count_id(id, n))) {
-        Some(of) => Held::Part { held, of },
-        None => Held::Whole,
-    }
+    };
+    let held = keys.iter().filter(|k| knows(key_id(id, k))).count();
+    if held >= of { Held::Whole } else { Held::Part { held, of } }
+}
+
+/// Whether `c` can be a count id: its count is one a coordinator writes.
+fn is_count(c: u64) -> bool {
+    (2..=EFFECT_MAX_KEYS as u64).contains(&(c & COUNT_MASK))
 }
 
 /// The high bits every count id of command `id` shares.

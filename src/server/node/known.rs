@@ -87,8 +87,8 @@ impl KnownIds {
 
     /// The ids of `shard` for a node taking it over: those other nodes brought first (a
     /// crashed coordinator's commands, which the router may send again), then those run
-    /// here, newest first in each, at most [`FENCE_MAX_IDS`].
-    pub fn export(&self, shard: u32) -> Vec<u64> {
+    /// here, newest first in each, at most `max` (a FENCE answer's room).
+    pub fn export(&self, shard: u32, max: usize) -> Vec<u64> {
         let now = self.now_ms();
         let mut all = Vec::new();
         for stripe in self.stripes.iter() {
@@ -97,7 +97,7 @@ impl KnownIds {
             all.extend(mine.map(|(&id, k)| (k.inherited, k.at_ms, id)));
         }
         all.sort_unstable_by_key(|&(inherited, at_ms, _)| std::cmp::Reverse((inherited, at_ms)));
-        all.into_iter().take(FENCE_MAX_IDS).map(|(_, _, id)| id).collect()
+        all.into_iter().take(max).map(|(_, _, id)| id).collect()
     }
 }
 
@@ -133,7 +133,7 @@ mod tests {
         known.note(1, &[8, 9], true);
         known.note(2, &[10], true);
         assert!(known.contains(7) && known.contains(10));
-        let out = known.export(1);
+        let out = known.export(1, FENCE_MAX_IDS);
         assert_eq!(out.len(), 3, "shard 1's only: {out:?}");
         assert_eq!(out[2], 7, "the ids run here after the inherited ones");
     }

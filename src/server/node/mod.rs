@@ -158,6 +158,9 @@ pub struct Node {
     orphans: orphans::Orphans,
     rmw_keys: keylock::KeyLocks,
     known: known::KnownIds,
+    /// Count and key ids (`effect.rs`), remembered apart so that however many keys commands
+    /// change, they never crowd command ids out of `known` or a FENCE answer.
+    derived: known::KnownIds,
 }
 
 impl Node {
@@ -173,6 +176,7 @@ impl Node {
             orphans: orphans::Orphans::new(map.num_shards()),
             rmw_keys: keylock::KeyLocks::default(),
             known: known::KnownIds::default(),
+            derived: known::KnownIds::default(),
             name,
             boot: rand::random(),
             watcher,

@@ -16,8 +16,9 @@ use tracing::warn;
 use super::Node;
 use super::ae::to_record;
 use super::coord::Refusal;
-use super::effect::{Held, held, key_ids, ring_ids};
+use super::effect::{Held, derived_ids, held, ring_ids};
 use super::keylock::Locked;
+use super::known::FENCE_MAX_IDS;
 use super::orphans::Late;
 use crate::cmd::internal::RmwArgs;
 use crate::cmd::tx::distinct_keys;
@@ -112,9 +113,9 @@ impl Node {
         let mut ids = Vec::new();
         if id != 0 && !changed.is_empty() {
             let noted = ring_ids(id, changed.len());
-            self.known.note(shard, &noted, false);
+            self.known.note(shard, &[id], false);
             for (k, _, _) in &changed {
-                self.known.note(shard, &key_ids(k, &noted), false);
+                self.derived.note(shard, &derived_ids(k, &noted), false);
                 ids.push(locked.note(k, &noted));
             }
         }
@@ -135,7 +136,8 @@ impl Node {
         locked: &mut Locked<'_>,
     ) -> Reply {
         self.stats.rmw_reruns_recognised.fetch_add(1, Ordering::Relaxed);
-        let answer = match held(&self.known, id, keys) {
+        let knows = |id| self.known.contains(id) || self.derived.contains(id);
+        let answer = match held(knows, id, keys) {
             Held::Whole => reply_lost(shard, id),
             Held::Part { held, of } => {
                 self.stats.rmw_reruns_partial.fetch_add(1, Ordering::Relaxed);
@@ -156,13 +158,17 @@ impl Node {
             if args.watched.as_ref().is_some_and(|w| w.token != self.coord.token(shard).as_bytes()))
     }
 
-    /// The RMW ids this node knows of `shard`, for a node taking it over (FENCE).
+    /// The RMW ids this node knows of `shard`, for a node taking it over (FENCE): command
+    /// ids first, then count and key ids in the room left.
     pub fn rmw_ids_of(&self, shard: u32) -> Vec<u64> {
-        self.known.export(shard)
+        let mut ids = self.known.export(shard, FENCE_MAX_IDS);
+        ids.extend(self.derived.export(shard, FENCE_MAX_IDS - ids.len()));
+        ids
     }
 
     /// Keeps a fenced peer's RMW ids of `shard` (see [`Node::rmw_ids_of`]) once its state
-    /// is pulled.
+    /// is pulled. Command and derived ids cannot be told apart here: all go with the
+    /// command ids (at most a FENCE answer's worth).
     pub fn keep_rmw_ids(&self, shard: u32, ids: &[u64]) {
         self.known.note(shard, ids, true);
     }
@@ -237,10 +243,13 @@ impl Node {
         older: bool,
     ) {
         let fresh = locked.note_fresh(key, ids, older);
-        if !fresh.is_empty() {
-            self.known.note(shard, &fresh, true);
-            self.known.note(shard, &key_ids(key, ids), true);
+        if fresh.is_empty() {
+            return;
         }
+        let derived = derived_ids(key, ids);
+        let commands: Vec<u64> = fresh.into_iter().filter(|id| !derived.contains(id)).collect();
+        self.known.note(shard, &commands, true);
+        self.derived.note(shard, &derived, true);
     }
 
     /// Applies a versioned write (VSET, VDEL) of `key` at `version`; after a takeover from a
@@ -308,9 +317,9 @@ fn reply_lost(shard: u32, id: u64) -> ErrorReply {
 fn lost_in_part(shard: u32, id: u64, held: usize, of: usize) -> ErrorReply {
     let msg = format!(
         "the command took effect on shard {shard}, but this node holds its effect on {held} \
-         of the {of} keys it changed: the others' may have been lost with its coordinator, \
-         which crashed before their outcome reached another replica; it was not run again \
-         (id {id:016x})"
+         of the {of} keys it changed: the others' may have been lost (with a coordinator that \
+         crashed before their outcome reached another replica); it was not run again (id \
+         {id:016x})"
     );
     ErrorReply::new(Status::Partial, msg)
 }

@@ -117,6 +117,19 @@ fn a_command_whose_effect_reached_a_new_coordinator_on_some_keys_only_is_partial
     assert!(e.starts_with("REPLYLOST"), "the node that ran it holds all of it: {e}");
 }
 
+/// Count and key ids are remembered apart from command ids, and a FENCE answer carries
+/// them after those: however many keys commands change, command ids are never crowded out.
+#[test]
+fn derived_ids_never_take_the_place_of_command_ids() {
+    let (n, store) = node();
+    acting(&n);
+    decoded(run_id(&n, &store, 21, TX));
+    assert_eq!(n.known.export(1, usize::MAX), [21], "the command id only");
+    assert_eq!(n.derived.export(1, usize::MAX).len(), 3, "its count id and two key ids");
+    let fence = n.rmw_ids_of(1);
+    assert_eq!((fence.len(), fence[0]), (4, 21), "the command id first");
+}
+
 /// A command of several keys takes two of each key's ring slots (its count id, then its
 /// id): a key's outcome carries the ids of its latest 8 such commands.
 #[test]
