@@ -288,6 +288,24 @@ async fn append_from_several_clients_gives_one_string_on_every_replica() {
     assert_eq!(lengths.len(), before, "two APPENDs answered the same length");
 }
 
+/// `kills` times: a moment of traffic, then the node coordinating a and b's one shard is
+/// SIGKILLed and restarted a second later, and a coordinator is named again.
+pub async fn kill_coordinators(c: &mut TestCluster, kills: usize) {
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut victim = "a";
+        for name in ["a", "b"] {
+            if node_stat(c, name, "shards_coordinated").await == "1" {
+                victim = name;
+            }
+        }
+        c.kill(victim);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        c.restart(victim, true);
+        assert!(within(BOUND, || coordinated(c, 1)).await, "a coordinator again");
+    }
+}
+
 /// Eight clients INCR one key through two routers while the coordinator is SIGKILLed and
 /// restarted again and again (`KILLS`, default 20, each about 3 s): every replica ends
 /// with exactly the number of increments that ran, and no two answered the same count.
@@ -329,19 +347,7 @@ async fn incr_counts_exactly_through_repeated_coordinator_kills() {
             })
         })
         .collect();
-    for _ in 0..kills {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let mut victim = "a";
-        for name in ["a", "b"] {
-            if node_stat(&c, name, "shards_coordinated").await == "1" {
-                victim = name;
-            }
-        }
-        c.kill(victim);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        c.restart(victim, true);
-        assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator again");
-    }
+    kill_coordinators(&mut c, kills).await;
     stop.store(true, Ordering::Relaxed);
     let mut answered = Vec::new();
     for t in tasks {

@@ -3,16 +3,20 @@
 //! that pulled it in an anti-entropy round) and not run twice; a command of several keys
 //! whose effect survived on some keys only is answered PARTIAL, not REPLY_LOST.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use shale::client::{Connection, ConnectionConfig};
+use shale::client::{Client, Connection, ConnectionConfig, Error};
+use shale::protocol::Status;
 use shale::protocol::binary::{RequestFrame, ResponseFrame};
 use shale::protocol::cluster::sync_frame;
 use shale::protocol::rmw::{RmwOutcome, outcome_frame, rmw_frame};
 use shale::protocol::text::RespValue;
 
-use super::coord::{acts, node_stat};
-use super::support::{TestCluster, within};
+use super::coord::{acts, coordinated, node_stat};
+use super::exact::kill_coordinators;
+use super::support::{TestCluster, client, within};
 
 /// How long a takeover or a pull may take on a loaded machine.
 const BOUND: Duration = Duration::from_secs(60);
@@ -123,4 +127,93 @@ async fn a_command_of_two_keys_that_survived_on_one_is_answered_partial_not_repl
     let held = c.contents(&["x".to_owned(), "y".to_owned()]).await;
     assert!(held.values().all(|v| v.as_ref() == Some(&want)), "not run again: {held:?}");
     assert_eq!(node_stat(&c, "a", "rmw_reruns_partial").await, "1");
+}
+
+/// How transactions of two INCRs ended, as their clients heard.
+#[derive(Default)]
+struct Heard {
+    /// Ran on both keys: answered, or REPLY_LOST (sent again after a kill, recognised).
+    both: AtomicUsize,
+    /// PARTIAL: ran on the coordinator, on one or both keys.
+    partial: AtomicUsize,
+}
+
+/// One client's transactions (MULTI, INCR x, INCR y, EXEC) until `stop`; returns the counts
+/// of x they were answered.
+async fn transactions(r: Client, stop: Arc<AtomicBool>, heard: Arc<Heard>) -> Vec<i64> {
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut tx = r.begin_transaction(&[] as &[&str]).await.unwrap();
+        tx.queue(&["INCR", "x"]).unwrap().queue(&["INCR", "y"]).unwrap();
+        match tx.exec().await {
+            Ok(Some(replies)) => match replies[..] {
+                [RespValue::Int(n), RespValue::Int(_)] => {
+                    seen.push(n);
+                    heard.both.fetch_add(1, Ordering::Relaxed);
+                }
+                ref other => panic!("EXEC answered {other:?}"),
+            },
+            Err(Error::Server { status: Status::ReplyLost, .. }) => {
+                heard.both.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Error::Server { status: Status::Partial, .. }) => {
+                heard.partial.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(Error::Server { status: Status::Unavailable | Status::NotReady, .. }) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("EXEC answered {other:?}"),
+        }
+    }
+    seen
+}
+
+/// Eight clients run transactions of two INCRs through two routers while the coordinator
+/// is SIGKILLed and restarted again and again (`KILLS`, default 20): every replica ends with
+/// the same x and y, each at least the transactions answered or REPLY_LOST and at most
+/// those plus the PARTIAL ones, and no two were answered the same x. A stress run, not part
+/// of the suite: `KILLS=40 cargo test --release --test faults -- --ignored
+/// transactions_of_two_keys --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a stress run: KILLS=40 cargo test --test faults -- --ignored transactions_of_two"]
+async fn transactions_of_two_keys_count_exactly_through_repeated_coordinator_kills() {
+    let kills: usize = std::env::var("KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let routers = [c.router(&[]), c.router(&[])];
+    let (stop, heard) = (Arc::new(AtomicBool::new(false)), Arc::new(Heard::default()));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let r = client(&routers[i % 2].addr.to_string()).await;
+        tasks.push(tokio::spawn(transactions(r, stop.clone(), heard.clone())));
+    }
+    kill_coordinators(&mut c, kills).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(t.await.unwrap());
+    }
+    let (both, partial) =
+        (heard.both.load(Ordering::Relaxed), heard.partial.load(Ordering::Relaxed));
+    let keys = ["x".to_owned(), "y".to_owned()];
+    let count = |v: &Option<bytes::Bytes>| -> usize {
+        v.as_ref().map_or(0, |b| String::from_utf8_lossy(b).parse().unwrap())
+    };
+    let exact = || async {
+        let held = c.contents(&keys).await;
+        let all: Vec<_> = held.values().collect();
+        held.len() == 2
+            && all.iter().all(|v| v.is_some() && *v == all[0])
+            && all[0].iter().flatten().all(|v| (both..=both + partial).contains(&count(v)))
+    };
+    if !within(BOUND, exact).await {
+        let held = c.contents(&keys).await;
+        panic!("{both} ran, {partial} PARTIAL; replicas hold {held:?}");
+    }
+    answered.sort_unstable();
+    let before = answered.len();
+    answered.dedup();
+    assert_eq!(answered.len(), before, "two transactions answered the same x");
+    println!("{both} transactions ran and {partial} PARTIAL over {kills} coordinator kills");
 }
