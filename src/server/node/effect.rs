@@ -14,14 +14,14 @@
 //! remembers a *key id* for each command whose count id is beside it: the key's state
 //! holds that command's effect. Count and key ids are remembered apart from command ids
 //! (`Node::derived`), so they never crowd those out, and key ids never go in the rings: a
-//! command takes two of a key's ring slots, not three.
-//! A coordinator asked to run a command again counts the command's keys whose key id it
-//! knows against the count. Every node must derive the same ids, so the derivation is fixed
-//! and portable (FNV-1a 64 and splitmix64, as digests use).
+//! command takes two of a key's ring slots, not three. A coordinator asked to run a
+//! command again counts the command's keys whose key id it knows against the count. Every
+//! node must derive the same ids, so the derivation is fixed and portable (FNV-1a 64 and
+//! splitmix64, as digests use).
 //!
-//! A command of one key, of more than [`EFFECT_MAX_KEYS`] (whose key ids would crowd out
-//! other commands' ids), or one a node older than count ids ran, is whole wherever its id is
-//! known, as before.
+//! A command of one key, of more than [`EFFECT_MAX_KEYS`] (whose key ids would take a
+//! FENCE answer's room and churn the derived ids), or one a node older than count ids ran,
+//! is whole wherever its id is known, as before.
 
 use bytes::Bytes;
 
