@@ -6,7 +6,7 @@
 //! restarted mid-run) and concurrent APPENDs that leave one string on every replica.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use shale::protocol::Status;
@@ -209,10 +209,7 @@ async fn count_exactly(fault: Fault) {
         let back = || acts(&c, "a");
         assert!(within(BOUND, back).await, "a coordinates again once it is back");
     }
-    answered.sort_unstable();
-    let before = answered.len();
-    answered.dedup();
-    assert_eq!(answered.len(), before, "two increments answered the same count");
+    assert!(all_distinct(&mut answered), "two increments answered the same count");
     assert!(answered.iter().all(|n| (1..=total).contains(n)), "counts within 1..={total}");
     println!(
         "{total} INCR through 2 routers ({fault:?} killed and restarted): {:.1} s, {:.0}/s; \
@@ -288,22 +285,52 @@ async fn append_from_several_clients_gives_one_string_on_every_replica() {
     assert_eq!(lengths.len(), before, "two APPENDs answered the same length");
 }
 
-/// `kills` times: a moment of traffic, then the node coordinating a and b's one shard is
-/// SIGKILLed and restarted a second later, and a coordinator is named again.
-pub async fn kill_coordinators(c: &mut TestCluster, kills: usize) {
+/// A stress run over a and b (one shard): `CLIENTS` tasks, each made by `task` from its
+/// router's address (half through each of two routers) and a flag set when they should
+/// stop, run while the node coordinating the shard is SIGKILLed and restarted a second
+/// later, `KILLS` times (default 20), each after a moment of traffic. Returns the cluster,
+/// the kills and what the tasks returned, all in one list.
+pub async fn through_coordinator_kills<F, Fut>(task: F) -> (TestCluster, usize, Vec<i64>)
+where
+    F: Fn(String, Arc<AtomicBool>) -> Fut,
+    Fut: Future<Output = Vec<i64>> + Send + 'static,
+{
+    let kills: usize = std::env::var("KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
+    c.start_all();
+    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
+    let routers = [c.router(&[]), c.router(&[])];
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|i| tokio::spawn(task(routers[i % 2].addr.to_string(), stop.clone())))
+        .collect();
     for _ in 0..kills {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let mut victim = "a";
         for name in ["a", "b"] {
-            if node_stat(c, name, "shards_coordinated").await == "1" {
+            if node_stat(&c, name, "shards_coordinated").await == "1" {
                 victim = name;
             }
         }
         c.kill(victim);
         tokio::time::sleep(Duration::from_secs(1)).await;
         c.restart(victim, true);
-        assert!(within(BOUND, || coordinated(c, 1)).await, "a coordinator again");
+        assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator again");
     }
+    stop.store(true, Ordering::Relaxed);
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.extend(t.await.unwrap());
+    }
+    (c, kills, answered)
+}
+
+/// Whether no two of `answered` are the same (it is left sorted and deduplicated).
+pub fn all_distinct(answered: &mut Vec<i64>) -> bool {
+    answered.sort_unstable();
+    let before = answered.len();
+    answered.dedup();
+    answered.len() == before
 }
 
 /// Eight clients INCR one key through two routers while the coordinator is SIGKILLed and
@@ -315,44 +342,30 @@ pub async fn kill_coordinators(c: &mut TestCluster, kills: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn incr_counts_exactly_through_repeated_coordinator_kills() {
-    let kills: usize = std::env::var("KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
-    c.start_all();
-    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
-    let routers = [c.router(&[]), c.router(&[])];
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Increments that ran without their count: PARTIAL, and REPLY_LOST (sent again after a
     // kill and recognised by its id).
     let (unanswered, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let addr = routers[i % 2].addr.to_string();
-            let (stop, unanswered, lost) = (stop.clone(), unanswered.clone(), lost.clone());
-            tokio::spawn(async move {
-                let r = client(&addr).await;
-                let mut seen = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let reply = r.cmd(&["INCR", "counter"]).await;
-                    if matches!(&reply, Err(e) if e.status() == Some(Status::ReplyLost)) {
-                        lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                    match super::coord::classify(&["INCR"], reply) {
-                        Outcome::Applied(Some(RespValue::Int(n))) => seen.push(n),
-                        Outcome::Applied(None) => _ = unanswered.fetch_add(1, Ordering::Relaxed),
-                        Outcome::Applied(other) => panic!("INCR answered {other:?}"),
-                        Outcome::NotRun => tokio::time::sleep(Duration::from_millis(20)).await,
-                    }
+    let (c, kills, mut answered) = through_coordinator_kills(|addr: String, stop| {
+        let (unanswered, lost) = (unanswered.clone(), lost.clone());
+        async move {
+            let r = client(&addr).await;
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let reply = r.cmd(&["INCR", "counter"]).await;
+                if matches!(&reply, Err(e) if e.status() == Some(Status::ReplyLost)) {
+                    lost.fetch_add(1, Ordering::Relaxed);
                 }
-                seen
-            })
-        })
-        .collect();
-    kill_coordinators(&mut c, kills).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut answered = Vec::new();
-    for t in tasks {
-        answered.extend(t.await.unwrap());
-    }
+                match super::coord::classify(&["INCR"], reply) {
+                    Outcome::Applied(Some(RespValue::Int(n))) => seen.push(n),
+                    Outcome::Applied(None) => _ = unanswered.fetch_add(1, Ordering::Relaxed),
+                    Outcome::Applied(other) => panic!("INCR answered {other:?}"),
+                    Outcome::NotRun => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            seen
+        }
+    })
+    .await;
     let unanswered = unanswered.load(Ordering::Relaxed);
     let total = (answered.len() + unanswered) as i64;
     let want = vec![Some(bytes::Bytes::from(total.to_string()))];
@@ -366,10 +379,7 @@ async fn incr_counts_exactly_through_repeated_coordinator_kills() {
         Some(c.contents(&["counter".to_owned()]).await)
     };
     assert!(held.is_none(), "every replica holds {total}: {held:?}; {}", count_gaps(&answered));
-    answered.sort_unstable();
-    let before = answered.len();
-    answered.dedup();
-    assert_eq!(answered.len(), before, "two increments answered the same count");
+    assert!(all_distinct(&mut answered), "two increments answered the same count");
     let lost = lost.load(Ordering::Relaxed);
     println!(
         "{total} INCR over {kills} coordinator kills; {unanswered} ran without their count, \

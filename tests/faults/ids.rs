@@ -14,8 +14,8 @@ use shale::protocol::cluster::sync_frame;
 use shale::protocol::rmw::{RmwOutcome, outcome_frame, rmw_frame};
 use shale::protocol::text::RespValue;
 
-use super::coord::{acts, coordinated, node_stat};
-use super::exact::kill_coordinators;
+use super::coord::{acts, node_stat};
+use super::exact::{all_distinct, through_coordinator_kills};
 use super::support::{TestCluster, client, within};
 
 /// How long a takeover or a pull may take on a loaded machine.
@@ -177,23 +177,12 @@ async fn transactions(r: Client, stop: Arc<AtomicBool>, heard: Arc<Heard>) -> Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a stress run: KILLS=40 cargo test --test faults -- --ignored transactions_of_two"]
 async fn transactions_of_two_keys_count_exactly_through_repeated_coordinator_kills() {
-    let kills: usize = std::env::var("KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let mut c = TestCluster::new(&["a", "b"], &[&["a", "b"]], &[]).await;
-    c.start_all();
-    assert!(within(BOUND, || coordinated(&c, 1)).await, "a coordinator named");
-    let routers = [c.router(&[]), c.router(&[])];
-    let (stop, heard) = (Arc::new(AtomicBool::new(false)), Arc::new(Heard::default()));
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let r = client(&routers[i % 2].addr.to_string()).await;
-        tasks.push(tokio::spawn(transactions(r, stop.clone(), heard.clone())));
-    }
-    kill_coordinators(&mut c, kills).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut answered = Vec::new();
-    for t in tasks {
-        answered.extend(t.await.unwrap());
-    }
+    let heard = Arc::new(Heard::default());
+    let (c, kills, mut answered) = through_coordinator_kills(|addr: String, stop| {
+        let heard = heard.clone();
+        async move { transactions(client(&addr).await, stop, heard).await }
+    })
+    .await;
     let (both, partial) =
         (heard.both.load(Ordering::Relaxed), heard.partial.load(Ordering::Relaxed));
     let keys = ["x".to_owned(), "y".to_owned()];
@@ -211,9 +200,6 @@ async fn transactions_of_two_keys_count_exactly_through_repeated_coordinator_kil
         let held = c.contents(&keys).await;
         panic!("{both} ran, {partial} PARTIAL; replicas hold {held:?}");
     }
-    answered.sort_unstable();
-    let before = answered.len();
-    answered.dedup();
-    assert_eq!(answered.len(), before, "two transactions answered the same x");
+    assert!(all_distinct(&mut answered), "two transactions answered the same x");
     println!("{both} transactions ran and {partial} PARTIAL over {kills} coordinator kills");
 }
