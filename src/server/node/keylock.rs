@@ -13,9 +13,9 @@
 //!
 //! *Ids.* A router gives each RMW command an id that every attempt carries. The coordinator
 //! notes it on each key the command changed (after a count id derived from it when it
-//! changed several: `effect.rs`), and an outcome carries each key's latest [`MAX_RMW_IDS`] ids to
-//! the other replicas, which note them when they take the write. An earlier command's id
-//! thus travels with every later outcome of the key, so when the
+//! changed several: `effect.rs`), and an outcome carries each key's latest
+//! [`MAX_RMW_IDS`] ids to the other replicas, which note them when they take the write. An
+//! earlier command's id thus travels with every later outcome of the key, so when the
 //! earlier one's reply is lost with a crashed coordinator and a later one's outcome got
 //! out, the next coordinator has its id too. These per-key rings are only what outcomes
 //! carry, kept for [`RMW_ID_WINDOW`] after a key's last touch and for at most
