@@ -1,7 +1,8 @@
 //! Servers and routers on worker threads of their own (`NetConfig::worker_threads`): each
 //! worker accepts on its own socket of an SO_REUSEPORT group, yet the service behaves as
 //! one: unique connection ids, one connection count, CLIENT KILL across threads, a taken
-//! port refused, and a shutdown that drains every worker.
+//! port refused, and a shutdown that drains every worker. Connections move between the
+//! workers (`net::balance`) with everything they carry.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
@@ -53,6 +54,97 @@ async fn a_server_on_worker_threads_serves_as_one() {
     clients.pop().unwrap().read_to_close().await;
 
     assert!(server.shutdown().await, "every worker drains within the grace period");
+}
+
+/// Waits (bounded) until every connection of `server` is on worker 0, where a fleet
+/// starts packed; `false` if they never all get there.
+async fn all_on_worker_zero(server: &Server) -> bool {
+    for _ in 0..500 {
+        let by_worker = server.net_stats().counts().by_worker;
+        if by_worker.iter().skip(1).all(|&n| n == 0) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn connections_move_to_worker_zero_with_their_session_and_stay_killable() {
+    let server = start_with(|c| c.net.worker_threads = WORKERS).await;
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    // Until one was accepted by worker 1 (the kernel picks; 64 on one worker would be a
+    // 2^-63 chance). Each sends its name and half a transaction in one read, so it moves
+    // at its first quiet moment with both in its session.
+    for i in 0..64 {
+        let mut c = Text::connect(addr).await;
+        let start = format!("CLIENT SETNAME c{i}\r\nMULTI\r\nSET k{i} v{i}\r\n");
+        c.roundtrip(start.as_bytes(), b"+OK\r\n+OK\r\n+QUEUED\r\n").await;
+        clients.push(c);
+        let counts = server.net_stats().counts();
+        if counts.moved > 0 || counts.by_worker.get(1).is_some_and(|&n| n > 0) {
+            break;
+        }
+    }
+    assert!(all_on_worker_zero(&server).await, "{:?}", server.net_stats().counts());
+    let counts = server.net_stats().counts();
+    assert!(counts.moved > 0, "one came from worker 1: {counts:?}");
+    assert_eq!(counts.open, clients.len() as u64);
+
+    let mut ids = Vec::new();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.roundtrip(b"EXEC\r\n", b"*1\r\n+OK\r\n").await;
+        let name = format!("$2\r\nc{i}\r\n");
+        c.roundtrip(b"CLIENT GETNAME\r\n", name.as_bytes()).await;
+        let get = format!("GET k{i}\r\n");
+        c.roundtrip(get.as_bytes(), format!("$2\r\nv{i}\r\n").as_bytes()).await;
+        ids.push(client_id(c).await);
+    }
+    // Registered once each, throughout: CLIENT LIST shows every name once.
+    let mut admin = Text::connect(addr).await;
+    admin.send(b"CLIENT LIST\r\n").await;
+    let head = String::from_utf8(admin.read_until(b"\r\n").await).unwrap();
+    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
+    let mut list = Vec::new();
+    while list.len() < len + 2 {
+        list.extend(admin.read_until(b"\n").await);
+    }
+    let list = String::from_utf8(list).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let entry = format!("id={id} ");
+        let lines: Vec<_> = list.lines().filter(|l| l.starts_with(&entry)).collect();
+        assert_eq!(lines.len(), 1, "{list}");
+        assert!(lines[0].contains(&format!(" name=c{i} ")), "{list}");
+    }
+    // CLIENT KILL reaches every one of them, moved or not.
+    for (c, id) in clients.iter_mut().zip(&ids) {
+        let kill = format!("CLIENT KILL ID {id}\r\n");
+        admin.roundtrip(kill.as_bytes(), b":1\r\n").await;
+        c.read_to_close().await;
+    }
+    assert!(server.shutdown().await);
+}
+
+#[tokio::test]
+async fn without_balancing_connections_stay_where_they_were_accepted() {
+    let server = start_with(|c| {
+        c.net.worker_threads = WORKERS;
+        c.net.balance = false;
+    })
+    .await;
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let mut c = Text::connect(server.local_addr()).await;
+        for _ in 0..3 {
+            c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
+        }
+        clients.push(c);
+    }
+    assert_eq!(server.net_stats().counts().moved, 0);
+    assert_eq!(server.net_stats().counts().by_worker.iter().sum::<u64>(), CONNECTIONS as u64);
+    drop(clients);
+    assert!(server.shutdown().await);
 }
 
 #[tokio::test]

@@ -30,7 +30,17 @@ pub struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.clients.map.lock().remove(&self.id);
+        self.clients.deregister(self.id);
+    }
+}
+
+impl Registration<'_> {
+    /// Leaves the connection registered after the registration is gone: for a
+    /// connection moving to another worker thread, which registers it again there (or
+    /// calls [`Clients::deregister`] if it never arrives), so CLIENT LIST and KILL find it
+    /// throughout.
+    pub fn keep(self) {
+        std::mem::forget(self);
     }
 }
 
@@ -69,6 +79,11 @@ impl Clients {
         let id = client.id;
         self.map.lock().insert(id, client);
         Registration { clients: self, id }
+    }
+
+    /// Removes connection `id` from the registry.
+    pub fn deregister(&self, id: u64) {
+        self.map.lock().remove(&id);
     }
 
     /// Connections open now.

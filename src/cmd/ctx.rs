@@ -48,7 +48,7 @@ impl Section {
 }
 
 /// Connection counters the Clients and Stats sections report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnCounts {
     /// Connections open now.
     pub open: u64,
@@ -58,6 +58,10 @@ pub struct ConnCounts {
     pub rejected: u64,
     /// Requests processed since start.
     pub commands: u64,
+    /// Connections moved between worker threads since start.
+    pub moved: u64,
+    /// Connections open on each worker thread (empty off worker threads).
+    pub by_worker: Vec<u64>,
 }
 
 /// What differs between the processes that answer commands. The connection-level

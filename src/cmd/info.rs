@@ -77,6 +77,7 @@ fn shared(env: &dyn Env, name: &'static str) -> Section {
             s.field("total_connections_received", c.accepted);
             s.field("total_commands_processed", c.commands);
             s.field("rejected_connections", c.rejected);
+            s.field("connections_moved", c.moved);
         }
         "Replication" => {
             s.field("role", "master").field("connected_slaves", 0);
@@ -112,12 +113,17 @@ fn server(env: &dyn Env, s: &mut Section) {
 
 fn clients(env: &dyn Env, s: &mut Section) {
     let services = env.services();
-    let open = env.conn_counts().open;
+    let counts = env.conn_counts();
+    let open = counts.open;
     let (max_in, max_out) = services.clients.max_buffers();
     s.field("connected_clients", open).field("connections", open);
     s.field("cluster_connections", 0).field("maxclients", services.maxclients());
     s.field("client_recent_max_input_buffer", max_in);
     s.field("client_recent_max_output_buffer", max_out);
+    if !counts.by_worker.is_empty() {
+        let by_worker: Vec<String> = counts.by_worker.iter().map(u64::to_string).collect();
+        s.field("worker_connections", by_worker.join(","));
+    }
     s.field("blocked_clients", 0).field("tracking_clients", 0).field("clients_in_timeout_table", 0);
 }
 

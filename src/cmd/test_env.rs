@@ -48,7 +48,7 @@ impl Env for TestEnv {
     }
 
     fn conn_counts(&self) -> ConnCounts {
-        ConnCounts { open: 1, accepted: 1, rejected: 0, commands: 7 }
+        ConnCounts { open: 1, accepted: 1, rejected: 0, commands: 7, ..ConnCounts::default() }
     }
 
     fn info(&self) -> Vec<Section> {

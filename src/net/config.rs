@@ -83,6 +83,10 @@ pub struct NetConfig {
     /// wake-up (tens of microseconds at one connection), for a core's CPU time while it
     /// spins. Zero (the default) never spins. Only worker threads spin.
     pub busy_poll: Duration,
+    /// Whether connections move between worker threads (see `net::balance`): packed onto
+    /// fewer workers while that saves CPU, spread out when a worker runs out of core and
+    /// the machine has cores to spare. On by default; only with 2 or more workers.
+    pub balance: bool,
 }
 
 impl Default for NetConfig {
@@ -99,6 +103,7 @@ impl Default for NetConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             worker_threads: 0,
             busy_poll: Duration::ZERO,
+            balance: true,
         }
     }
 }

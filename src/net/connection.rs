@@ -41,6 +41,8 @@ enum End {
     Killed,
     MonitorLagged,
     Io,
+    /// Leaves for worker `.0` (see `balance`); the socket stays open.
+    Moved(usize),
 }
 
 /// "No deadline": further out than any timeout a connection has.
@@ -111,6 +113,16 @@ struct Conn<'a, H: Handler> {
     observer: Observer<'a>,
 }
 
+/// A connection leaving its worker between requests (see `balance`): its socket and what
+/// the loop keeps of it across requests. Nothing is in flight or buffered.
+pub(super) struct Parked<S> {
+    pub(super) stream: S,
+    pub(super) session: Session,
+    pub(super) codec: ServerCodec,
+    /// The worker it goes to.
+    pub(super) to: usize,
+}
+
 /// Serves one accepted connection (TCP, or TLS after its handshake) until it ends, the
 /// client quits or `shutdown` fires.
 pub async fn serve_connection<H: Handler, S: Stream>(
@@ -121,16 +133,32 @@ pub async fn serve_connection<H: Handler, S: Stream>(
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
 ) {
+    let _ = serve_movable(stream, session, None, &*handler, &cfg, &stats, &shutdown).await;
+}
+
+/// [`serve_connection`], resuming with `codec` if the connection comes from another
+/// worker; returns the connection instead of closing it if it is to move again.
+pub(super) async fn serve_movable<H: Handler, S: Stream>(
+    stream: S,
+    session: Session,
+    codec: Option<ServerCodec>,
+    handler: &H,
+    cfg: &NetConfig,
+    stats: &NetStats,
+    shutdown: &CancellationToken,
+) -> Option<Parked<S>> {
     let pre_auth = !session.authenticated;
     let limits = if pre_auth { cfg.pre_auth_limits } else { cfg.limits };
-    // Cancelled by shutdown or by CLIENT KILL; the loop tells which from `shutdown`.
-    let close = shutdown.child_token();
+    // Cancelled by shutdown or by CLIENT KILL; the loop tells which from `shutdown`. A
+    // connection from another worker keeps its token, which a KILL may have cancelled on
+    // the way.
+    let close = session.client.conn().map_or_else(|| shutdown.child_token(), |f| f.close.clone());
     let observer = Observer::new(handler.services(), &session, facts(stream.tcp(), close.clone()));
     let mut conn = Conn {
-        handler: &*handler,
-        cfg: &cfg,
-        stats: &stats,
-        codec: ServerCodec::new(limits),
+        handler,
+        cfg,
+        stats,
+        codec: codec.unwrap_or_else(|| ServerCodec::new(limits)),
         session,
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         wbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -142,9 +170,16 @@ pub async fn serve_connection<H: Handler, S: Stream>(
         observer,
     };
     let mut io = Io::new(stream);
-    let end = conn.run(&mut io, &close, &shutdown).await;
+    let end = conn.run(&mut io, &close, shutdown).await;
+    if let End::Moved(to) = end {
+        debug!(to, "connection moves to another worker");
+        let Conn { session, codec, observer, .. } = conn;
+        observer.leave();
+        return Some(Parked { stream: io.into_inner(), session, codec, to });
+    }
     debug!(?end, "connection closed");
     io.close(end != End::Io).await;
+    None
 }
 
 impl<H: Handler> Conn<'_, H> {
@@ -155,6 +190,7 @@ impl<H: Handler> Conn<'_, H> {
         shutdown: &CancellationToken,
     ) -> End {
         let _live = super::spin::Live::enter();
+        let _placed = self.stats.placement.enter();
         let now = Instant::now();
         let mut st = LoopState {
             closing: None,
@@ -176,6 +212,11 @@ impl<H: Handler> Conn<'_, H> {
         loop {
             if let Err(end) = self.prepare(&mut st, io) {
                 return end;
+            }
+            if S::MOVABLE && st.closing.is_none() && !st.more && self.quiet(io) {
+                if let Some(to) = super::balance::take_move() {
+                    return End::Moved(to);
+                }
             }
             let reading = st.closing.is_none() && !st.more && self.has_room();
             let mid_frame = self.codec.is_mid_frame(&self.rbuf);
@@ -313,6 +354,16 @@ impl<H: Handler> Conn<'_, H> {
     fn finish(&mut self, (id, shape, reply, timing, at): Done) {
         self.stats.by_command.finish(timing, &reply, at);
         self.encode(id, shape, &reply);
+    }
+
+    /// Whether the connection is between requests, with nothing in flight, buffered in or
+    /// out, or owed (a monitor never is): what it carries is then its session and codec.
+    fn quiet<S: Stream>(&self, io: &Io<S>) -> bool {
+        self.inflight.is_empty()
+            && self.rbuf.is_empty()
+            && io.is_flushed(&self.wbuf)
+            && self.last_words.is_none()
+            && !self.observer.monitoring()
     }
 
     /// Whether there is room to take on more requests.

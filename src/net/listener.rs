@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
+use super::balance::Fleet;
 use super::{
     Handler, LISTEN_BACKLOG, LogLimit, MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC, MAX_REJECTING,
     NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
@@ -123,13 +124,15 @@ impl From<Vec<Listener>> for Listeners {
 /// What the accept loops of one service share, on every worker thread: connection ids
 /// are unique and the connection limit is one across all of them.
 pub(super) struct Service<H> {
-    handler: Arc<H>,
+    pub(super) handler: Arc<H>,
     pub(super) cfg: Arc<NetConfig>,
-    stats: Arc<NetStats>,
+    pub(super) stats: Arc<NetStats>,
     pub(super) shutdown: CancellationToken,
     rejecting: Arc<Semaphore>,
     next_id: AtomicU64,
     handshake_failures: LogLimit,
+    /// The worker threads, when connections may move between them.
+    pub(super) fleet: Option<Arc<Fleet>>,
 }
 
 impl<H: Handler> Service<H> {
@@ -138,6 +141,7 @@ impl<H: Handler> Service<H> {
         cfg: Arc<NetConfig>,
         stats: Arc<NetStats>,
         shutdown: CancellationToken,
+        fleet: Option<Arc<Fleet>>,
     ) -> Arc<Self> {
         Arc::new(Service {
             rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
@@ -147,6 +151,7 @@ impl<H: Handler> Service<H> {
             cfg,
             stats,
             shutdown,
+            fleet,
         })
     }
 }
@@ -161,7 +166,8 @@ pub async fn serve<H: Handler>(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
-    serve_service(listeners.into(), Service::new(handler, cfg, stats, shutdown), tracker).await;
+    let service = Service::new(handler, cfg, stats, shutdown, None);
+    serve_service(listeners.into(), service, tracker).await;
 }
 
 /// [`serve`] for one worker's listeners, with the service shared by all workers.
@@ -221,15 +227,13 @@ fn spawn_connection<H: Handler>(
     tracker.spawn(
         async move {
             let session = svc.handler.session(id, peer);
+            let Some(tls) = tls else {
+                return super::workers::serve_tcp(svc, stream, session, None, open).await;
+            };
             let (h, c, s, t) =
                 (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());
-            match tls {
-                None => serve_connection(stream, session, h, c, s, t).await,
-                Some(tls) => {
-                    if let Some(stream) = handshake(&tls, stream, &svc).await {
-                        serve_connection(stream, session, h, c, s, t).await;
-                    }
-                }
+            if let Some(stream) = handshake(&tls, stream, &svc).await {
+                serve_connection(stream, session, h, c, s, t).await;
             }
             drop(open);
         }
@@ -263,8 +267,9 @@ fn spawn_rejection<H>(
     });
 }
 
-/// One open connection, counted while it lives (the count is the connection limit's).
-struct Open {
+/// One open connection, counted while it lives (the count is the connection limit's). It
+/// moves with the connection when the connection moves to another worker.
+pub(super) struct Open {
     stats: Arc<NetStats>,
 }
 

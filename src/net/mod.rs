@@ -13,8 +13,10 @@
 //! each connection, times each request, feeds MONITOR, streams its lines to monitoring
 //! connections, applies CLIENT REPLY and closes a connection CLIENT KILL names.
 
+mod balance;
 mod config;
 mod connection;
+mod cpu;
 mod endpoints;
 mod inflight;
 mod listener;
@@ -38,6 +40,7 @@ use crate::protocol::text::Argv;
 
 pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
 pub use crate::cmd::{ReplyMode, Session};
+pub use balance::Placement;
 pub use config::*;
 pub use connection::serve_connection;
 pub use endpoints::{Bound, Sockets, TlsListen, bind_service};
@@ -113,6 +116,8 @@ pub struct NetStats {
     pub bytes_out: Striped,
     /// Requests by command and outcome, latency by class.
     pub by_command: CommandTally,
+    /// Connections by worker thread, and how many moved between them.
+    pub placement: Placement,
 }
 
 impl NetStats {
@@ -128,6 +133,8 @@ impl NetStats {
             accepted: Self::get(&self.accepted),
             rejected: Self::get(&self.rejected),
             commands: self.commands.get(),
+            moved: Self::get(&self.placement.moved),
+            by_worker: self.placement.open_by_worker(),
         }
     }
 

@@ -28,7 +28,7 @@ pub const ACTIVITY_REFRESH: Duration = Duration::from_millis(100);
 /// One connection's link to its process's services.
 pub(super) struct Observer<'a> {
     services: Option<&'a Services>,
-    _registration: Option<Registration<'a>>,
+    registration: Option<Registration<'a>>,
     /// The MONITOR subscription while the session is in MONITOR mode.
     monitor: Option<Subscription<'a>>,
     last_cmd: &'static str,
@@ -61,7 +61,7 @@ impl<'a> Observer<'a> {
         let registration = services.map(|s| s.clients.register(session.client.clone()));
         Self {
             services,
-            _registration: registration,
+            registration,
             monitor: None,
             last_cmd: "NULL",
             published: None,
@@ -154,6 +154,14 @@ impl<'a> Observer<'a> {
     }
 
     /// Whether the connection streams MONITOR lines.
+    /// Ends the link for a connection moving to another worker, leaving it registered
+    /// (see [`Registration::keep`]).
+    pub(super) fn leave(mut self) {
+        if let Some(r) = self.registration.take() {
+            r.keep();
+        }
+    }
+
     pub(super) fn monitoring(&self) -> bool {
         self.monitor.is_some()
     }

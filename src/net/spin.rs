@@ -13,9 +13,7 @@
 //! Owns the per-thread activity and connection counts and the spinner task; the connection
 //! loop only reports them.
 
-use std::cell::{Cell, RefCell};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -39,22 +37,12 @@ thread_local! {
     static PARKED: Cell<Option<Waker>> = const { Cell::new(None) };
     /// The spinner's connection limit on this thread (0: no spinner).
     static SPIN_MAX: Cell<usize> = const { Cell::new(0) };
-    static SCHEDSTAT: RefCell<Option<File>> = const { RefCell::new(None) };
 }
 
 /// Nanoseconds this thread has waited on a run queue (runnable, not running), or `None`
 /// where the kernel does not say.
 fn runqueue_wait() -> Option<u64> {
-    SCHEDSTAT.with(|f| {
-        let mut f = f.borrow_mut();
-        if f.is_none() {
-            *f = Some(File::open("/proc/thread-self/schedstat").ok()?);
-        }
-        let mut buf = [0u8; 96];
-        let n = f.as_ref()?.read_at(&mut buf, 0).ok()?;
-        let text = std::str::from_utf8(&buf[..n]).ok()?;
-        text.split_whitespace().nth(1)?.parse().ok()
-    })
+    super::cpu::thread_times().map(|(_, waited)| waited)
 }
 
 /// Watches a spin for waiting on the CPU, one [`SPIN_CHECK`] at a time.
@@ -183,13 +171,6 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         false
-    }
-
-    #[test]
-    fn this_thread_reports_its_run_queue_wait() {
-        // Linux with schedstat (every kernel shale runs on here); elsewhere spinning is
-        // never throttled, which this would flag.
-        assert!(runqueue_wait().is_some());
     }
 
     // One test, as `SPINNING` is per process.

@@ -23,11 +23,17 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// TLS client cannot tell a clean close from a cut connection).
     const CLOSE_NOTIFY: bool = false;
 
+    /// Whether the stream can move to another worker's runtime between requests (a TCP
+    /// socket can; a TLS session's state is not worth the trouble).
+    const MOVABLE: bool = false;
+
     /// The TCP socket underneath (addresses and descriptor for CLIENT LIST).
     fn tcp(&self) -> &TcpStream;
 }
 
 impl Stream for TcpStream {
+    const MOVABLE: bool = true;
+
     fn tcp(&self) -> &TcpStream {
         self
     }
@@ -130,6 +136,11 @@ impl<S: Stream> Io<S> {
             }
         }
         if progress { Poll::Ready(Ok(())) } else { Poll::Pending }
+    }
+
+    /// The stream, for a connection that moves to another worker.
+    pub(super) fn into_inner(self) -> S {
+        self.stream
     }
 
     /// Ends the stream: a TLS stream sends `close_notify` first (bounded by

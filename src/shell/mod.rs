@@ -98,6 +98,11 @@ pub struct ServerArgs {
     /// it spins (e.g. 200us). 0 = never.
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub busy_poll: Duration,
+    /// Whether connections move between worker threads: packed onto fewer workers while
+    /// that saves CPU, spread out again when a worker runs out of core and the machine
+    /// has idle cores (INFO's worker_connections and connections_moved show it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub balance: bool,
     /// Lock stripes of the store (a power of two, at most 65536); 0 = 4 x cores. Not the
     /// cluster's shards: those are in the shard map. (`--shards` is an old spelling.)
     #[arg(long, alias = "shards", default_value_t = 0, value_parser = parse_stripes)]
@@ -195,6 +200,11 @@ pub struct RouterArgs {
     /// it spins. 0 = never.
     #[arg(long, default_value = "200us", value_parser = parse_duration)]
     pub busy_poll: Duration,
+    /// Whether connections move between worker threads: packed onto fewer workers while
+    /// that saves CPU, spread out again when a worker runs out of core and the machine
+    /// has idle cores (INFO's worker_connections and connections_moved show it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub balance: bool,
     /// How reads pick a replica: random or p2c.
     #[arg(long, default_value = "random")]
     pub read_policy: ReadPolicy,
@@ -315,6 +325,7 @@ mod tests {
         let flags = Router::parse_from(["router", "--shardmap", "map.json"]).args;
         let lib = shale::router::RouterConfig::loopback(0, "map.json");
         assert_eq!(flags.busy_poll, lib.net.busy_poll);
+        assert_eq!(flags.balance, lib.net.balance);
         assert_eq!(flags.connect_timeout, lib.timeouts.connect);
         assert_eq!(flags.read_timeout, lib.timeouts.read_try);
         assert_eq!(flags.write_timeout, lib.timeouts.write);

@@ -54,6 +54,7 @@ pub async fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     cfg.net.max_connections = args.max_connections;
     cfg.net.worker_threads = worker_threads(args.threads);
     cfg.net.busy_poll = args.busy_poll;
+    cfg.net.balance = args.balance;
     cfg.net.limits.max_key_size = args.max_key_size;
     cfg.net.limits.max_value_size = args.max_value_size;
     cfg.net.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
@@ -124,6 +125,7 @@ pub async fn run_router(args: RouterArgs) -> anyhow::Result<()> {
     cfg.net.max_connections = args.max_connections;
     cfg.net.worker_threads = worker_threads(args.threads);
     cfg.net.busy_poll = args.busy_poll;
+    cfg.net.balance = args.balance;
     cfg.write_ack = args.write_ack;
     cfg.hints.max_hints = args.max_hints_per_node;
     if let Some(id) = args.router_id {
