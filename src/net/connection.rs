@@ -16,6 +16,7 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+mod deadline;
 mod turn;
 
 use super::inflight::{Done, InFlight};
@@ -65,6 +66,8 @@ struct LoopState {
     more: bool,
     /// A reply became pending with nothing in flight: write it before waiting.
     flush_now: bool,
+    /// Bytes arrived since the last quiet moment (only a connection that reads may move).
+    read: bool,
     clock: Clock,
 }
 
@@ -74,6 +77,7 @@ impl LoopState {
         match res {
             Ok(0) => self.closing = Some(End::Eof),
             Ok(_) => {
+                self.read = true;
                 self.clock.last_read = Instant::now();
                 if !mid_frame {
                     self.clock.frame_start = self.clock.last_read;
@@ -111,6 +115,10 @@ struct Conn<'a, H: Handler> {
     pre_auth: bool,
     /// Registration, activity, slow log, MONITOR and CLIENT REPLY.
     observer: Observer<'a>,
+    /// Whether it may move to another worker (see `balance`), and the balancing period it
+    /// was last counted active in.
+    may_move: bool,
+    period_seen: u64,
 }
 
 /// A connection leaving its worker between requests (see `balance`): its socket and what
@@ -133,15 +141,20 @@ pub async fn serve_connection<H: Handler, S: Stream>(
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
 ) {
-    let _ = serve_movable(stream, session, None, &*handler, &cfg, &stats, &shutdown).await;
+    let (h, c, s) = (&*handler, &*cfg, &*stats);
+    let parked = serve_movable(stream, session, None, false, h, c, s, &shutdown).await;
+    debug_assert!(parked.is_none(), "a connection that may not move moved");
 }
 
 /// [`serve_connection`], resuming with `codec` if the connection comes from another
-/// worker; returns the connection instead of closing it if it is to move again.
+/// worker; if `may_move` (and the stream can), returns the connection instead of closing
+/// it when the balancer moves it.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn serve_movable<H: Handler, S: Stream>(
     stream: S,
     session: Session,
     codec: Option<ServerCodec>,
+    may_move: bool,
     handler: &H,
     cfg: &NetConfig,
     stats: &NetStats,
@@ -168,6 +181,8 @@ pub(super) async fn serve_movable<H: Handler, S: Stream>(
         last_words: None,
         pre_auth,
         observer,
+        may_move: may_move && S::MOVABLE,
+        period_seen: u64::MAX,
     };
     let mut io = Io::new(stream);
     let end = conn.run(&mut io, &close, shutdown).await;
@@ -196,6 +211,7 @@ impl<H: Handler> Conn<'_, H> {
             closing: None,
             more: false,
             flush_now: false,
+            read: false,
             clock: Clock { last_read: now, frame_start: now, last_write: now },
         };
         // One timer for the connection's life: re-arming a fresh one on every turn costs a
@@ -213,8 +229,9 @@ impl<H: Handler> Conn<'_, H> {
             if let Err(end) = self.prepare(&mut st, io) {
                 return end;
             }
-            if S::MOVABLE && st.closing.is_none() && !st.more && self.quiet(io) {
-                if let Some(to) = super::balance::take_move() {
+            if self.may_move && st.read && st.closing.is_none() && !st.more && self.quiet(io) {
+                st.read = false;
+                if let Some(to) = super::fleet::at_quiet_moment(&mut self.period_seen) {
                     return End::Moved(to);
                 }
             }
@@ -369,30 +386,5 @@ impl<H: Handler> Conn<'_, H> {
     /// Whether there is room to take on more requests.
     fn has_room(&self) -> bool {
         self.wbuf.len() < self.cfg.output_soft_limit && self.inflight.len() < MAX_IN_FLIGHT
-    }
-
-    /// The earliest deadline that applies now, and which one it is.
-    fn deadline(&self, reading: bool, mid_frame: bool, c: &Clock) -> (Instant, End) {
-        let mut best = (c.last_read.max(c.last_write) + FAR, End::Idle);
-        let mut consider = |at: Instant, why: End| {
-            if at < best.0 {
-                best = (at, why);
-            }
-        };
-        if !self.wbuf.is_empty() {
-            consider(c.last_write + self.cfg.output_timeout, End::OutputStalled);
-        }
-        if reading && mid_frame {
-            consider(c.frame_start + self.cfg.frame_timeout, End::SlowFrame);
-        } else if reading && self.inflight.is_empty() && !self.observer.monitoring() {
-            let idle = match self.handler.services() {
-                Some(services) => services.idle_timeout(),
-                None => self.cfg.idle_timeout,
-            };
-            if let Some(idle) = idle {
-                consider(c.last_read.max(c.last_write) + idle, End::Idle);
-            }
-        }
-        best
     }
 }

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::balance::Fleet;
+use super::fleet::Fleet;
 use super::{
     Handler, LISTEN_BACKLOG, LogLimit, MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC, MAX_REJECTING,
     NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
@@ -228,7 +228,7 @@ fn spawn_connection<H: Handler>(
         async move {
             let session = svc.handler.session(id, peer);
             let Some(tls) = tls else {
-                return super::workers::serve_tcp(svc, stream, session, None, open).await;
+                return super::migrate::serve_tcp(svc, stream, session, None, open).await;
             };
             let (h, c, s, t) =
                 (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());

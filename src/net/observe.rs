@@ -153,7 +153,6 @@ impl<'a> Observer<'a> {
         }
     }
 
-    /// Whether the connection streams MONITOR lines.
     /// Ends the link for a connection moving to another worker, leaving it registered
     /// (see [`Registration::keep`]).
     pub(super) fn leave(mut self) {
@@ -162,6 +161,7 @@ impl<'a> Observer<'a> {
         }
     }
 
+    /// Whether the connection streams MONITOR lines.
     pub(super) fn monitoring(&self) -> bool {
         self.monitor.is_some()
     }

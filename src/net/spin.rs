@@ -37,6 +37,8 @@ thread_local! {
     static PARKED: Cell<Option<Waker>> = const { Cell::new(None) };
     /// The spinner's connection limit on this thread (0: no spinner).
     static SPIN_MAX: Cell<usize> = const { Cell::new(0) };
+    /// Nanoseconds this thread spun since [`take_spun`] last ran.
+    static SPUN: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Nanoseconds this thread has waited on a run queue (runnable, not running), or `None`
@@ -103,6 +105,12 @@ pub fn note_activity() {
     }
 }
 
+/// Nanoseconds this thread spun since the last call: the balancer does not count them as
+/// load (a spinning worker runs a whole core whatever its load).
+pub fn take_spun() -> u64 {
+    SPUN.with(|s| s.replace(0))
+}
+
 /// Whether this thread serves few enough connections for its spinner to spin (never
 /// without a spinner: its limit is then 0).
 fn few() -> bool {
@@ -121,6 +129,7 @@ pub async fn spinner(window: Duration, max_connections: usize, shutdown: Cancell
         let mut seen = ACTIVITY.with(Cell::get);
         if few() && Instant::now() >= calm_from && !SPINNING.swap(true, Ordering::Acquire) {
             let (mut last, mut watch) = (Instant::now(), Contention::start());
+            let spun_since = last;
             let mut contended = false;
             while few() && last.elapsed() < window && !shutdown.is_cancelled() {
                 // A yield in a current-thread runtime polls the sockets without sleeping.
@@ -136,6 +145,7 @@ pub async fn spinner(window: Duration, max_connections: usize, shutdown: Cancell
                 }
             }
             SPINNING.store(false, Ordering::Release);
+            SPUN.with(|s| s.set(s.get() + spun_since.elapsed().as_nanos() as u64));
             if contended || watch.contended(true) {
                 calm_from = Instant::now() + SPIN_BACKOFF;
             }

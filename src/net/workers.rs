@@ -1,13 +1,11 @@
 //! Thread-per-core serving: each worker thread runs a single-threaded tokio runtime that
 //! accepts on its own listening socket (an SO_REUSEPORT group, so the kernel balances new
-//! connections) and keeps every connection it accepts for the connection's whole life. A
-//! request is then read, handled and answered on one thread, with no cross-thread
-//! wake-up, and a handler can keep per-thread state keyed by [`worker_index`] (the router
-//! keeps its backend connections so).
-//!
-//! A connection moves to another worker only when the balancer says so (`balance`), at
-//! a moment it has nothing in flight: it leaves its runtime as a plain socket and is
-//! resumed on the other worker's ([`serve_tcp`]).
+//! connections) and serves every connection it holds on its own thread: a request is read,
+//! handled and answered with no cross-thread wake-up, and a handler can keep per-thread
+//! state keyed by [`worker_index`] (the router keeps its backend connections so). A
+//! connection changes worker only between requests, when the balancer moves it (`balance`
+//! decides, `fleet` carries the decision, `migrate` moves it); each worker's timer tick
+//! does its part in that.
 //!
 //! What this module does not own: the accept loop and connection loop (shared with the
 //! caller-runtime mode, `listener` and `connection`), and background work (probes, map
@@ -17,19 +15,17 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, warn};
+use tracing::{debug, warn};
 
-use super::balance::{BALANCE_PERIOD, Balancer, Fleet, Migrant};
-use super::connection::serve_movable;
+use super::balance::BALANCE_PERIOD;
 use super::endpoints::{Socket, Sockets};
-use super::listener::{Open, Service, serve_service};
-use super::{BindError, Bound, Handler, Listener, Listeners, NetConfig, NetStats, Session};
-use crate::codec::ServerCodec;
+use super::fleet::{Balancer, Fleet, Measured, Migrant};
+use super::listener::{Service, serve_service};
+use super::{BindError, Bound, Handler, Listener, Listeners, NetConfig, NetStats};
 
 /// Period of each worker's timer tick. tokio's timer driver wakes its runtime (an eventfd
 /// write, one system call) whenever a timer is set earlier than the driver's next planned
@@ -64,11 +60,10 @@ pub fn spawn_service<H: Handler>(
 ) -> Result<(), BindError> {
     let threads = cfg.worker_threads;
     stats.placement.init(threads);
-    let (fleet, mut inboxes) = if threads >= 2 && cfg.balance {
-        let (fleet, inboxes) = Fleet::new(threads);
-        (Some(Arc::new(fleet)), inboxes.into_iter().map(Some).collect())
-    } else {
-        (None, Vec::new())
+    let fleet = (threads >= 2 && cfg.balance).then(|| Fleet::new(threads)).flatten();
+    let (fleet, mut inboxes) = match fleet {
+        Some((fleet, inboxes)) => (Some(Arc::new(fleet)), inboxes.into_iter().map(Some).collect()),
+        None => (None, Vec::new()),
     };
     let service = Service::new(handler, cfg, stats, shutdown, fleet);
     let failed = |source| BindError { addr: bound.main(), source };
@@ -128,7 +123,7 @@ fn run_worker<H: Handler>(
         }
         tokio::spawn(tick(svc.clone(), index));
         if let Some(inbox) = inbox {
-            tokio::spawn(receive(inbox, connections.clone(), svc.shutdown.clone()));
+            tokio::spawn(super::migrate::receive(svc.clone(), index, inbox, connections.clone()));
         }
         if !svc.cfg.busy_poll.is_zero() {
             let max = super::config::BUSY_POLL_MAX_CONNECTIONS;
@@ -160,99 +155,21 @@ async fn tick<H: Handler>(svc: Arc<Service<H>>, index: usize) {
             continue;
         }
         let now = (Instant::now(), super::cpu::thread_times());
-        let share = match (last.1, now.1) {
-            (Some((ran, _)), Some((runs, _))) => {
-                let wall = now.0.duration_since(last.0).as_nanos().max(1);
-                Some(runs.saturating_sub(ran) as f64 / wall as f64)
-            }
-            _ => None,
-        };
+        let load = measure(last, now).unwrap_or_default();
         last = now;
-        fleet.publish(index, share, &mut balancer, &svc.stats.placement.open_by_worker());
+        fleet.publish(index, load, &mut balancer);
     }
 }
 
-/// Resumes the connections other workers send this one, until shutdown (a connection
-/// still on its way then is dropped, closing it).
-async fn receive(
-    mut inbox: UnboundedReceiver<Migrant>,
-    connections: TaskTracker,
-    shutdown: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            m = inbox.recv() => match m {
-                Some(migrant) => migrant(&connections),
-                None => break,
-            },
-        }
-    }
-}
-
-/// Serves a plain TCP connection on this worker. One the balancer moves leaves as a
-/// socket, with its session, codec, open-connection count and span, for its new worker.
-pub(super) async fn serve_tcp<H: Handler>(
-    svc: Arc<Service<H>>,
-    stream: TcpStream,
-    session: Session,
-    codec: Option<ServerCodec>,
-    open: Open,
-) {
-    let (h, c, st, sh) = (&*svc.handler, &svc.cfg, &svc.stats, &svc.shutdown);
-    let Some(parked) = serve_movable(stream, session, codec, h, c, st, sh).await else {
-        return;
-    };
-    let Some(fleet) = svc.fleet.clone() else { return };
-    let stream = match parked.stream.into_std() {
-        Ok(stream) => stream,
-        Err(e) => return debug!(error = %e, "cannot take a moving connection off its worker"),
-    };
-    svc.stats.placement.moved.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let span = tracing::Span::current();
-    let (to, session, codec) = (parked.to, parked.session, parked.codec);
-    let transit = Transit { svc, id: session.client.id, arrived: false };
-    let migrant = move |tracker: &TaskTracker| {
-        resume(transit, tracker, stream, session, codec, open, span);
-    };
-    fleet.send(to, Box::new(migrant));
-}
-
-/// A connection between workers. It stays registered for CLIENT LIST and KILL on the way;
-/// if it never arrives (its worker shut down, its socket could not be taken up) the
-/// registration goes with it.
-struct Transit<H: Handler> {
-    svc: Arc<Service<H>>,
-    id: u64,
-    arrived: bool,
-}
-
-impl<H: Handler> Drop for Transit<H> {
-    fn drop(&mut self) {
-        if !self.arrived {
-            if let Some(services) = self.svc.handler.services() {
-                services.clients.deregister(self.id);
-            }
-        }
-    }
-}
-
-/// The other half of a move, on the new worker's runtime.
-fn resume<H: Handler>(
-    mut transit: Transit<H>,
-    tracker: &TaskTracker,
-    stream: std::net::TcpStream,
-    session: Session,
-    codec: ServerCodec,
-    open: Open,
-    span: tracing::Span,
-) {
-    match TcpStream::from_std(stream) {
-        Ok(stream) => {
-            transit.arrived = true;
-            let serve = serve_tcp(transit.svc.clone(), stream, session, Some(codec), open);
-            tracker.spawn(Box::pin(serve).instrument(span));
-        }
-        Err(e) => span.in_scope(|| debug!(error = %e, "cannot resume a moved connection")),
-    }
+/// This thread's load between two readings of its scheduler times: the share of a core it
+/// ran, less its busy-polling, and that plus the share it waited for a core.
+fn measure(
+    (then, before): (Instant, Option<(u64, u64)>),
+    (now, after): (Instant, Option<(u64, u64)>),
+) -> Option<Measured> {
+    let ((ran, waited), (runs, waits)) = (before?, after?);
+    let wall = now.duration_since(then).as_nanos().max(1) as f64;
+    let run = runs.saturating_sub(ran).saturating_sub(super::spin::take_spun()) as f64;
+    let wait = waits.saturating_sub(waited) as f64;
+    Some(Measured { share: run / wall, demand: (run + wait) / wall })
 }
