@@ -79,6 +79,7 @@ async fn server_metrics_follow_the_conventions_and_count_what_happened() {
     assert_eq!(m.value("shale_keyspace_misses_total", &[]), 1.0);
     assert!(m.value("shale_used_memory_bytes", &[]) > 0.0);
     assert_eq!(m.value("shale_connections", &[]), 1.0);
+    assert_eq!(m.value("shale_connections_moved_total", &[]), 0.0, "one runtime: no moves");
     assert!(m.value("shale_net_received_bytes_total", &[]) > 60.0);
     assert!(m.value("shale_net_sent_bytes_total", &[]) > 20.0);
     assert_eq!(m.histogram_count("shale_command_duration_seconds", &[("class", "read")]), 2.0);

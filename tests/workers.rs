@@ -117,6 +117,20 @@ async fn connections_move_to_worker_zero_with_their_session_and_stay_killable() 
         assert_eq!(lines.len(), 1, "{list}");
         assert!(lines[0].contains(&format!(" name=c{i} ")), "{list}");
     }
+    // INFO says where they are and how many moved.
+    admin.send(b"INFO\r\n").await;
+    let head = String::from_utf8(admin.read_until(b"\r\n").await).unwrap();
+    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
+    let mut info = Vec::new();
+    while info.len() < len + 2 {
+        info.extend(admin.read_until(b"\n").await);
+    }
+    let info = String::from_utf8(info).unwrap();
+    let on_zero = format!("worker_connections:{},0\r\n", clients.len() + 1);
+    assert!(info.contains(&on_zero), "{info}");
+    let moved = info.lines().find_map(|l| l.strip_prefix("connections_moved:"));
+    let moved: u64 = moved.unwrap().trim().parse().unwrap();
+    assert!(moved >= counts.moved, "the admin connection may have moved too: {info}");
     // CLIENT KILL reaches every one of them, moved or not.
     for (c, id) in clients.iter_mut().zip(&ids) {
         let kill = format!("CLIENT KILL ID {id}\r\n");

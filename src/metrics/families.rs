@@ -97,6 +97,22 @@ impl<'a> Out<'a> {
             "Client connections refused at the connection limit.",
             get(&net.rejected),
         )?;
+        self.counter(
+            "shale_connections_moved",
+            "Client connections moved to another worker thread since start.",
+            get(&net.placement.moved),
+        )?;
+        let by_worker: Vec<(Labels, f64)> = (net.placement.open_by_worker().into_iter())
+            .enumerate()
+            .map(|(w, n)| (vec![("worker", w.to_string())], n as f64))
+            .collect();
+        if !by_worker.is_empty() {
+            self.gauges(
+                "shale_worker_connections",
+                "Client connections open now, by worker thread.",
+                &by_worker,
+            )?;
+        }
         self.counter("shale_net_received_bytes", "Bytes read from clients.", net.bytes_in.get())?;
         self.counter("shale_net_sent_bytes", "Bytes written to clients.", net.bytes_out.get())?;
         self.commands(&net.by_command)
