@@ -56,6 +56,18 @@ async fn a_server_on_worker_threads_serves_as_one() {
     assert!(server.shutdown().await, "every worker drains within the grace period");
 }
 
+/// The bulk string `c` answers `cmd` with (CLIENT LIST, INFO).
+async fn bulk(c: &mut Text, cmd: &[u8]) -> String {
+    c.send(cmd).await;
+    let head = String::from_utf8(c.read_until(b"\r\n").await).unwrap();
+    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
+    let mut body = Vec::new();
+    while body.len() < len + 2 {
+        body.extend(c.read_until(b"\n").await);
+    }
+    String::from_utf8(body).unwrap()
+}
+
 /// Waits (bounded) until every connection of `server` is on worker 0, where a fleet
 /// starts packed; `false` if they never all get there.
 async fn all_on_worker_zero(server: &Server) -> bool {
@@ -103,14 +115,7 @@ async fn connections_move_to_worker_zero_with_their_session_and_stay_killable() 
     }
     // Registered once each, throughout: CLIENT LIST shows every name once.
     let mut admin = Text::connect(addr).await;
-    admin.send(b"CLIENT LIST\r\n").await;
-    let head = String::from_utf8(admin.read_until(b"\r\n").await).unwrap();
-    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
-    let mut list = Vec::new();
-    while list.len() < len + 2 {
-        list.extend(admin.read_until(b"\n").await);
-    }
-    let list = String::from_utf8(list).unwrap();
+    let list = bulk(&mut admin, b"CLIENT LIST\r\n").await;
     for (i, id) in ids.iter().enumerate() {
         let entry = format!("id={id} ");
         let lines: Vec<_> = list.lines().filter(|l| l.starts_with(&entry)).collect();
@@ -118,14 +123,7 @@ async fn connections_move_to_worker_zero_with_their_session_and_stay_killable() 
         assert!(lines[0].contains(&format!(" name=c{i} ")), "{list}");
     }
     // INFO says where they are and how many moved.
-    admin.send(b"INFO\r\n").await;
-    let head = String::from_utf8(admin.read_until(b"\r\n").await).unwrap();
-    let len: usize = head.trim().trim_start_matches('$').parse().unwrap();
-    let mut info = Vec::new();
-    while info.len() < len + 2 {
-        info.extend(admin.read_until(b"\n").await);
-    }
-    let info = String::from_utf8(info).unwrap();
+    let info = bulk(&mut admin, b"INFO\r\n").await;
     let on_zero = format!("worker_connections:{},0\r\n", clients.len() + 1);
     assert!(info.contains(&on_zero), "{info}");
     let moved = info.lines().find_map(|l| l.strip_prefix("connections_moved:"));

@@ -6,22 +6,20 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::fleet::Fleet;
+use super::service::{Open, Service};
 use super::{
-    Handler, LISTEN_BACKLOG, LogLimit, MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC, MAX_REJECTING,
-    NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
+    Handler, LISTEN_BACKLOG, NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
 };
 use crate::protocol::Status;
 use crate::protocol::binary::encode_response_parts;
@@ -118,41 +116,6 @@ impl From<TcpListener> for Listeners {
 impl From<Vec<Listener>> for Listeners {
     fn from(listeners: Vec<Listener>) -> Self {
         Self(listeners)
-    }
-}
-
-/// What the accept loops of one service share, on every worker thread: connection ids
-/// are unique and the connection limit is one across all of them.
-pub(super) struct Service<H> {
-    pub(super) handler: Arc<H>,
-    pub(super) cfg: Arc<NetConfig>,
-    pub(super) stats: Arc<NetStats>,
-    pub(super) shutdown: CancellationToken,
-    rejecting: Arc<Semaphore>,
-    next_id: AtomicU64,
-    handshake_failures: LogLimit,
-    /// The worker threads, when connections may move between them.
-    pub(super) fleet: Option<Arc<Fleet>>,
-}
-
-impl<H: Handler> Service<H> {
-    pub(super) fn new(
-        handler: Arc<H>,
-        cfg: Arc<NetConfig>,
-        stats: Arc<NetStats>,
-        shutdown: CancellationToken,
-        fleet: Option<Arc<Fleet>>,
-    ) -> Arc<Self> {
-        Arc::new(Service {
-            rejecting: Arc::new(Semaphore::new(MAX_REJECTING)),
-            next_id: AtomicU64::new(1),
-            handshake_failures: LogLimit::new(MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC),
-            handler,
-            cfg,
-            stats,
-            shutdown,
-            fleet,
-        })
     }
 }
 
@@ -265,26 +228,6 @@ fn spawn_rejection<H>(
         }
         drop(permit);
     });
-}
-
-/// One open connection, counted while it lives (the count is the connection limit's). It
-/// moves with the connection when the connection moves to another worker.
-pub(super) struct Open {
-    stats: Arc<NetStats>,
-}
-
-impl Open {
-    fn new(stats: &Arc<NetStats>) -> Self {
-        stats.accepted.fetch_add(1, Ordering::Relaxed);
-        stats.connections.fetch_add(1, Ordering::Relaxed);
-        Self { stats: stats.clone() }
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// The server side of a TLS handshake, within the frame timeout. A failure is answered by

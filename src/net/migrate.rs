@@ -15,7 +15,7 @@ use tracing::{Instrument, debug};
 
 use super::connection::serve_movable;
 use super::fleet::Migrant;
-use super::listener::{Open, Service};
+use super::service::{Open, Service};
 use super::{Handler, Session};
 use crate::codec::ServerCodec;
 

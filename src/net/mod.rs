@@ -25,6 +25,7 @@ mod log_limit;
 mod migrate;
 mod observe;
 mod quiet;
+mod service;
 mod shutdown;
 mod spin;
 mod stream;

@@ -24,7 +24,8 @@ use tracing::{debug, warn};
 use super::balance::BALANCE_PERIOD;
 use super::endpoints::{Socket, Sockets};
 use super::fleet::{Balancer, Fleet, Measured, Migrant};
-use super::listener::{Service, serve_service};
+use super::listener::serve_service;
+use super::service::Service;
 use super::{BindError, Bound, Handler, Listener, Listeners, NetConfig, NetStats};
 
 /// Period of each worker's timer tick. tokio's timer driver wakes its runtime (an eventfd
