@@ -8,6 +8,7 @@
 mod common;
 
 use common::{Text, one_node_map, start_with};
+use shale::net::BalanceThresholds;
 use shale::router::{Router, RouterConfig};
 use shale::server::{Server, ServerConfig};
 
@@ -135,6 +136,54 @@ async fn connections_move_to_worker_zero_with_their_session_and_stay_killable() 
         admin.roundtrip(kill.as_bytes(), b":1\r\n").await;
         c.read_to_close().await;
     }
+    assert!(server.shutdown().await);
+}
+
+#[tokio::test]
+async fn a_spread_sends_half_the_active_connections_to_the_other_worker_and_they_keep_working() {
+    // Lines that make any worker with two active connections spread, and nothing pack.
+    let server = start_with(|c| {
+        c.net.worker_threads = WORKERS;
+        c.net.balance_thresholds = BalanceThresholds {
+            spread_share_min: 0.0,
+            spread_idle_cores_min: 0.0,
+            spread_target_share_max: 4.0,
+            pack_share_max: -1.0,
+            pack_share_max_with_idle: -1.0,
+        };
+    })
+    .await;
+    let mut clients = Vec::new();
+    for i in 0..CONNECTIONS {
+        let mut c = Text::connect(server.local_addr()).await;
+        let set = format!("CLIENT SETNAME c{i}\r\nSET k{i} v{i}\r\n");
+        c.roundtrip(set.as_bytes(), b"+OK\r\n+OK\r\n").await;
+        clients.push(c);
+    }
+    // All go home to worker 0 at their first quiet moment; with the lines above, the next
+    // decision spreads them. A connection still on worker 1 after several rounds of
+    // requests (each a quiet moment that would send it home) says home is gone.
+    let mut spread_for = 0;
+    for _ in 0..500 {
+        for c in &mut clients {
+            c.roundtrip(b"PING\r\n", b"+PONG\r\n").await;
+        }
+        let by_worker = server.net_stats().counts().by_worker;
+        spread_for = if by_worker.iter().all(|&n| n > 0) { spread_for + 1 } else { 0 };
+        if spread_for == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let counts = server.net_stats().counts();
+    assert_eq!(spread_for, 3, "never spread: {counts:?}");
+    assert_eq!(counts.open, CONNECTIONS as u64);
+    for (i, c) in clients.iter_mut().enumerate() {
+        let want = format!("$2\r\nc{i}\r\n$2\r\nv{i}\r\n");
+        let get = format!("CLIENT GETNAME\r\nGET k{i}\r\n");
+        c.roundtrip(get.as_bytes(), want.as_bytes()).await;
+    }
+    drop(clients);
     assert!(server.shutdown().await);
 }
 

@@ -55,6 +55,34 @@ pub struct WorkerLoad {
     pub active: u64,
 }
 
+/// The policy's lines, [`Default`] from the constants above. A field of
+/// [`super::NetConfig`], so a test can make a spread happen at any load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BalanceThresholds {
+    /// [`PACK_SHARE_MAX`].
+    pub pack_share_max: f64,
+    /// [`PACK_SHARE_MAX_WITH_IDLE`].
+    pub pack_share_max_with_idle: f64,
+    /// [`SPREAD_SHARE_MIN`].
+    pub spread_share_min: f64,
+    /// [`SPREAD_IDLE_CORES_MIN`]; 0 spreads as many workers as need it.
+    pub spread_idle_cores_min: f64,
+    /// [`SPREAD_TARGET_SHARE_MAX`].
+    pub spread_target_share_max: f64,
+}
+
+impl Default for BalanceThresholds {
+    fn default() -> Self {
+        Self {
+            pack_share_max: PACK_SHARE_MAX,
+            pack_share_max_with_idle: PACK_SHARE_MAX_WITH_IDLE,
+            spread_share_min: SPREAD_SHARE_MIN,
+            spread_idle_cores_min: SPREAD_IDLE_CORES_MIN,
+            spread_target_share_max: SPREAD_TARGET_SHARE_MAX,
+        }
+    }
+}
+
 /// Move `count` connections from worker `from` to worker `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
@@ -71,26 +99,36 @@ pub struct Order {
 /// spreads out in a few periods. Otherwise the highest-numbered worker with connections
 /// is packed into the least busy other one, if the two fit.
 /// `may_pack` is false while a recent spread holds.
-pub fn decide(workers: &[WorkerLoad], idle_cores: f64, may_pack: bool) -> Vec<Order> {
-    let spread = spread(workers, idle_cores);
+pub fn decide(
+    workers: &[WorkerLoad],
+    idle_cores: f64,
+    may_pack: bool,
+    th: &BalanceThresholds,
+) -> Vec<Order> {
+    let spread = spread(workers, idle_cores, th);
     if !spread.is_empty() || !may_pack {
         return spread;
     }
-    pack(workers, idle_cores).into_iter().collect()
+    pack(workers, idle_cores, th).into_iter().collect()
 }
 
-fn spread(workers: &[WorkerLoad], idle_cores: f64) -> Vec<Order> {
-    let room = (idle_cores / SPREAD_IDLE_CORES_MIN).floor() as usize;
+fn spread(workers: &[WorkerLoad], idle_cores: f64, th: &BalanceThresholds) -> Vec<Order> {
+    let room = match th.spread_idle_cores_min {
+        min if min > 0.0 => (idle_cores / min).floor() as usize,
+        _ => usize::MAX,
+    };
     let by_share =
         |a: &(usize, &WorkerLoad), b: &(usize, &WorkerLoad)| a.1.share.total_cmp(&b.1.share);
     let mut from: Vec<_> = workers
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.active >= 2 && w.demand >= SPREAD_SHARE_MIN)
+        .filter(|(_, w)| w.active >= 2 && w.demand >= th.spread_share_min)
         .collect();
     from.sort_by(|a, b| b.1.demand.total_cmp(&a.1.demand));
-    let mut to: Vec<_> =
-        workers.iter().enumerate().filter(|(_, w)| w.share <= SPREAD_TARGET_SHARE_MAX).collect();
+    let giving = |i: usize| from.iter().any(|&(f, _)| f == i);
+    let mut to: Vec<_> = (workers.iter().enumerate())
+        .filter(|&(i, w)| w.share <= th.spread_target_share_max && !giving(i))
+        .collect();
     to.sort_by(by_share);
     from.iter()
         .zip(&to)
@@ -99,11 +137,11 @@ fn spread(workers: &[WorkerLoad], idle_cores: f64) -> Vec<Order> {
         .collect()
 }
 
-fn pack(workers: &[WorkerLoad], idle_cores: f64) -> Option<Order> {
+fn pack(workers: &[WorkerLoad], idle_cores: f64, th: &BalanceThresholds) -> Option<Order> {
     let from = workers.iter().rposition(|w| w.active > 0)?;
     let to = least_busy(workers, from, |w| w.active > 0)?;
-    let max =
-        if idle_cores >= SPREAD_IDLE_CORES_MIN { PACK_SHARE_MAX_WITH_IDLE } else { PACK_SHARE_MAX };
+    let idle = idle_cores >= th.spread_idle_cores_min;
+    let max = if idle { th.pack_share_max_with_idle } else { th.pack_share_max };
     let fits = workers[from].share + workers[to].share <= max;
     fits.then_some(Order { from, to, count: workers[from].active, pack: true })
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::balance::BalanceThresholds;
 use crate::protocol::Limits;
 
 /// Default most concurrent client connections.
@@ -87,6 +88,8 @@ pub struct NetConfig {
     /// fewer workers while that saves CPU, spread out when a worker runs out of core and
     /// the machine has cores to spare. On by default; only with 2 or more workers.
     pub balance: bool,
+    /// Where the balancer draws its lines (the documented constants by default).
+    pub balance_thresholds: BalanceThresholds,
 }
 
 impl Default for NetConfig {
@@ -104,6 +107,7 @@ impl Default for NetConfig {
             worker_threads: 0,
             busy_poll: Duration::ZERO,
             balance: true,
+            balance_thresholds: BalanceThresholds::default(),
         }
     }
 }

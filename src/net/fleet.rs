@@ -12,7 +12,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
-use super::balance::{ORDER_LIFETIME, SETTLE_PERIODS, SPREAD_HOLD_PERIODS, WorkerLoad, decide};
+use super::balance::{
+    BalanceThresholds, ORDER_LIFETIME, SETTLE_PERIODS, SPREAD_HOLD_PERIODS, WorkerLoad, decide,
+};
 use super::cpu::MachineTimes;
 
 /// A connection on its way to another worker: resumed there by calling it inside that
@@ -38,6 +40,7 @@ pub struct Fleet {
     /// packed into it ([`NO_HOME`] once a spread has unpacked it). Worker 0 from the start:
     /// connections start packed and are spread only when a worker runs out of core.
     home: AtomicUsize,
+    thresholds: BalanceThresholds,
 }
 
 /// [`Fleet`]'s `home` when the fleet is spread out.
@@ -61,7 +64,10 @@ impl Fleet {
     /// A fleet of `workers` workers and the inbox each must drain, or `None` where the
     /// kernel does not report CPU time (loads could not be measured, so connections stay
     /// where they are accepted, as without balancing).
-    pub fn new(workers: usize) -> Option<(Self, Vec<mpsc::UnboundedReceiver<Migrant>>)> {
+    pub fn new(
+        workers: usize,
+        thresholds: BalanceThresholds,
+    ) -> Option<(Self, Vec<mpsc::UnboundedReceiver<Migrant>>)> {
         super::cpu::thread_times()?;
         MachineTimes::now()?;
         let (lanes, inboxes) = (0..workers)
@@ -72,7 +78,7 @@ impl Fleet {
                 (Lane { share, demand, active, order, inbox: tx }, rx)
             })
             .unzip::<_, _, Vec<_>, Vec<_>>();
-        Some((Self { lanes: lanes.into(), home: AtomicUsize::new(0) }, inboxes))
+        Some((Self { lanes: lanes.into(), home: AtomicUsize::new(0), thresholds }, inboxes))
     }
 
     /// Hands a connection to worker `to`; `false` if that worker is gone (shutting down),
@@ -132,7 +138,7 @@ impl Fleet {
                 active: l.active.load(Ordering::Relaxed),
             })
             .collect();
-        let orders = decide(&loads, idle, bal.hold == 0);
+        let orders = decide(&loads, idle, bal.hold == 0, &self.thresholds);
         let active = loads.iter().filter(|w| w.active > 0).count();
         for o in &orders {
             tracing::debug!(?o, ?loads, idle, "moving connections");

@@ -16,7 +16,7 @@ fn an_order_is_taken_once_per_connection_and_lapses() {
 
 #[test]
 fn the_fleet_starts_packed_into_worker_zero_and_unpacks_on_a_spread() {
-    let (fleet, _inboxes) = Fleet::new(2).unwrap();
+    let (fleet, _inboxes) = Fleet::new(2, BalanceThresholds::default()).unwrap();
     std::thread::spawn(move || {
         fleet.pick_up(1);
         assert_eq!(moves(), Some(0), "worker 1's connections go home");
@@ -32,7 +32,7 @@ fn the_fleet_starts_packed_into_worker_zero_and_unpacks_on_a_spread() {
 
 #[test]
 fn the_fleet_passes_worker_zeros_decision_to_the_worker_that_must_move() {
-    let (fleet, _inboxes) = Fleet::new(2).unwrap();
+    let (fleet, _inboxes) = Fleet::new(2, BalanceThresholds::default()).unwrap();
     let fleet = std::sync::Arc::new(fleet);
     fleet.home.store(NO_HOME, Ordering::Relaxed);
     let mut bal = Balancer::new();

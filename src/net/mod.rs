@@ -43,6 +43,7 @@ use crate::protocol::text::Argv;
 
 pub use crate::cmd::order::{Gate, KeyOrder, Ticket};
 pub use crate::cmd::{ReplyMode, Session};
+pub use balance::BalanceThresholds;
 pub use config::*;
 pub use connection::serve_connection;
 pub use endpoints::{Bound, Sockets, TlsListen, bind_service};

@@ -61,7 +61,8 @@ pub fn spawn_service<H: Handler>(
 ) -> Result<(), BindError> {
     let threads = cfg.worker_threads;
     stats.placement.init(threads);
-    let fleet = (threads >= 2 && cfg.balance).then(|| Fleet::new(threads)).flatten();
+    let fleet = (threads >= 2 && cfg.balance).then(|| Fleet::new(threads, cfg.balance_thresholds));
+    let fleet = fleet.flatten();
     let (fleet, mut inboxes) = match fleet {
         Some((fleet, inboxes)) => (Some(Arc::new(fleet)), inboxes.into_iter().map(Some).collect()),
         None => (None, Vec::new()),
