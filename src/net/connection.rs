@@ -141,25 +141,30 @@ pub async fn serve_connection<H: Handler, S: Stream>(
     stats: Arc<NetStats>,
     shutdown: CancellationToken,
 ) {
-    let (h, c, s) = (&*handler, &*cfg, &*stats);
-    let parked = serve_movable(stream, session, None, false, h, c, s, &shutdown).await;
+    let serving = Serving { handler: &*handler, cfg: &cfg, stats: &stats, shutdown: &shutdown };
+    let parked = serve_movable(stream, session, None, false, serving).await;
     debug_assert!(parked.is_none(), "a connection that may not move moved");
+}
+
+/// What a connection loop borrows from its service.
+pub(super) struct Serving<'a, H> {
+    pub(super) handler: &'a H,
+    pub(super) cfg: &'a NetConfig,
+    pub(super) stats: &'a NetStats,
+    pub(super) shutdown: &'a CancellationToken,
 }
 
 /// [`serve_connection`], resuming with `codec` if the connection comes from another
 /// worker; if `may_move` (and the stream can), returns the connection instead of closing
 /// it when the balancer moves it.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn serve_movable<H: Handler, S: Stream>(
     stream: S,
     session: Session,
     codec: Option<ServerCodec>,
     may_move: bool,
-    handler: &H,
-    cfg: &NetConfig,
-    stats: &NetStats,
-    shutdown: &CancellationToken,
+    serving: Serving<'_, H>,
 ) -> Option<Parked<S>> {
+    let Serving { handler, cfg, stats, shutdown } = serving;
     let pre_auth = !session.authenticated;
     let limits = if pre_auth { cfg.pre_auth_limits } else { cfg.limits };
     // Cancelled by shutdown or by CLIENT KILL; the loop tells which from `shutdown`. A
