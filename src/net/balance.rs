@@ -12,7 +12,7 @@
 //! `fleet`. An [`Order`] tells a worker to send some of its connections elsewhere; a
 //! connection reads it at its next quiet moment after a read (nothing in flight or
 //! buffered, see `connection`) and leaves its runtime as a plain socket with its session
-//! and codec, to be resumed on the other worker's (`workers::serve_tcp`). Connections
+//! and codec, to be resumed on the other worker's (`migrate::serve_tcp`). Connections
 //! that read nothing never move: they cost nothing where they are.
 //!
 //! Owns: the thresholds and the decision.

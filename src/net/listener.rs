@@ -1,7 +1,7 @@
 //! Binding (socket2: reuse-address, backlog, TCP_NODELAY) and the accept loops, which
 //! enforce the connection limit (shared by a service's plain and TLS listeners), run the
-//! TLS handshake where the listener has one, and hand each connection to
-//! [`serve_connection`].
+//! TLS handshake where the listener has one, and hand each connection to the connection
+//! loop (`migrate::serve_tcp` for plain TCP, which may move it between workers).
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,10 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span, warn};
 
+use super::connection::serve_movable;
 use super::service::{Open, Service};
-use super::{
-    Handler, LISTEN_BACKLOG, NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream, serve_connection,
-};
+use super::{Handler, LISTEN_BACKLOG, NetConfig, NetStats, REJECT_PEEK_TIMEOUT, Stream};
 use crate::protocol::Status;
 use crate::protocol::binary::encode_response_parts;
 use crate::tls::TlsAcceptor;
@@ -193,10 +192,9 @@ fn spawn_connection<H: Handler>(
             let Some(tls) = tls else {
                 return super::migrate::serve_tcp(svc, stream, session, None, open).await;
             };
-            let (h, c, s, t) =
-                (svc.handler.clone(), svc.cfg.clone(), svc.stats.clone(), svc.shutdown.clone());
             if let Some(stream) = handshake(&tls, stream, &svc).await {
-                serve_connection(stream, session, h, c, s, t).await;
+                // Not movable (nor is a TLS stream), so it is never handed back.
+                let _ = serve_movable(stream, session, None, false, svc.serving()).await;
             }
             drop(open);
         }

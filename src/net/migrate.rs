@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug};
 
-use super::connection::{Serving, serve_movable};
+use super::connection::serve_movable;
 use super::fleet::Migrant;
 use super::service::{Open, Service};
 use super::{Handler, Session};
@@ -53,10 +53,9 @@ pub(super) async fn serve_tcp<H: Handler>(
     codec: Option<ServerCodec>,
     open: Open,
 ) {
-    let (handler, cfg, stats, shutdown) = (&*svc.handler, &*svc.cfg, &*svc.stats, &svc.shutdown);
-    let serving = Serving { handler, cfg, stats, shutdown };
     let may_move = svc.fleet.is_some();
-    let Some(parked) = serve_movable(stream, session, codec, may_move, serving).await else {
+    let moving = serve_movable(stream, session, codec, may_move, svc.serving()).await;
+    let Some(parked) = moving else {
         return;
     };
     // From here the connection is registered but served nowhere: the guard deregisters

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::connection::Serving;
 use super::fleet::Fleet;
 use super::{
     Handler, LogLimit, MAX_HANDSHAKE_FAILURE_LOGS_PER_SEC, MAX_REJECTING, NetConfig, NetStats,
@@ -46,6 +47,16 @@ impl<H: Handler> Service<H> {
             shutdown,
             fleet,
         })
+    }
+
+    /// What a connection loop borrows from the service.
+    pub(super) fn serving(&self) -> Serving<'_, H> {
+        Serving {
+            handler: &self.handler,
+            cfg: &self.cfg,
+            stats: &self.stats,
+            shutdown: &self.shutdown,
+        }
     }
 }
 
