@@ -13,6 +13,9 @@ use super::backend::Backend;
 /// split load evenly under P2C instead of following latency noise.
 pub const P2C_TIE_BAND: f64 = 0.2;
 
+/// Replicas of a shard a pick handles without allocating; more are fine, on the heap.
+const INLINE_REPLICAS: usize = 16;
+
 /// How reads pick a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadPolicy {
@@ -35,7 +38,8 @@ impl std::str::FromStr for ReadPolicy {
     }
 }
 
-/// Picks the next replica to try, or `None` when every eligible one was tried.
+/// Picks the next replica to try, or `None` when every eligible one was tried. `tried`
+/// names the replicas tried by index; past its end, none was.
 ///
 /// Eligible: not yet tried, and `usable` (up, and caught up on the key); when no replica of
 /// the shard is usable, those that are only `caught_up` (the health verdict may be wrong:
@@ -49,11 +53,31 @@ pub fn next_replica<R: Rng>(
     caught_up: impl Fn(&Backend) -> bool,
     rng: &mut R,
 ) -> Option<usize> {
-    let ok: Vec<bool> = replicas.iter().map(|b| usable(b)).collect();
+    // Every read picks here: the scratch lists live on the stack for any real shard.
+    let n = replicas.len();
+    let (mut ok_inline, mut eligible_inline) = ([false; INLINE_REPLICAS], [0; INLINE_REPLICAS]);
+    let (mut ok_heap, mut eligible_heap) = (Vec::new(), Vec::new());
+    let (ok, eligible): (&mut [bool], &mut [usize]) = if n <= INLINE_REPLICAS {
+        (&mut ok_inline[..n], &mut eligible_inline[..n])
+    } else {
+        ok_heap.resize(n, false);
+        eligible_heap.resize(n, 0);
+        (&mut ok_heap, &mut eligible_heap)
+    };
+    for (ok, b) in ok.iter_mut().zip(replicas) {
+        *ok = usable(b);
+    }
     let none_usable = !ok.contains(&true);
-    let eligible: Vec<usize> = (0..replicas.len())
-        .filter(|&i| !tried[i] && (ok[i] || (none_usable && caught_up(&replicas[i]))))
-        .collect();
+    let mut count = 0;
+    for i in 0..n {
+        if !tried.get(i).copied().unwrap_or(false)
+            && (ok[i] || (none_usable && caught_up(&replicas[i])))
+        {
+            eligible[count] = i;
+            count += 1;
+        }
+    }
+    let eligible = &eligible[..count];
     match (policy, eligible.len()) {
         (_, 0) => None,
         (_, 1) => Some(eligible[0]),
@@ -71,6 +95,17 @@ pub fn next_replica<R: Rng>(
             }
         }
     }
+}
+
+/// [`next_replica`] before any replica was tried: a read's first pick.
+pub fn first_replica<R: Rng>(
+    policy: ReadPolicy,
+    replicas: &[Arc<Backend>],
+    usable: impl Fn(&Backend) -> bool,
+    caught_up: impl Fn(&Backend) -> bool,
+    rng: &mut R,
+) -> Option<usize> {
+    next_replica(policy, replicas, &[], usable, caught_up, rng)
 }
 
 #[cfg(test)]
