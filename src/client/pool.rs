@@ -223,7 +223,9 @@ impl Pool {
         match first {
             Checkout::Ready(conn) => Ok(conn),
             Checkout::Backoff(e) => Err(e),
-            Checkout::Wait(rx) => self.inner.await_attempt(rx, deadline).await,
+            // Boxed: a connect in progress is rare, and its wait would otherwise grow the
+            // state of every request's future.
+            Checkout::Wait(rx) => Box::pin(self.inner.await_attempt(rx, deadline)).await,
         }
     }
 }

@@ -15,8 +15,12 @@
 //! and written to every replica with its re-stamps, hints and verdict. Writing a versioned
 //! write again under a newer version is what a re-stamp does anyway, so a write that took
 //! that path is one of the outcomes the plain path can have.
+//!
+//! A run of one request, the run of every client that waits for each reply, takes
+//! [`one`]'s path: the same placing and finishing, one call per backend.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use tokio::time::Instant;
@@ -26,7 +30,7 @@ use super::backend::Backend;
 use super::fanout::{Answer, Tally};
 use super::forward::{Earlier, Failed, Failure};
 use super::run::{Item, Op};
-use super::select::{ReadPolicy, next_replica};
+use super::select::{ReadPolicy, first_replica};
 use super::single::{blind_reply, key_frame, stamp};
 use super::topology::Topology;
 use super::write::{WriteAck, admit, hint_all, verdict};
@@ -35,6 +39,8 @@ use crate::cmd::BlindWrite;
 use crate::protocol::binary::{RequestFrame, ResponseFrame, to_reply};
 use crate::protocol::cluster::WriteAck as Ack;
 use crate::protocol::{Opcode, Reply};
+
+mod one;
 
 /// Where one request of a run went.
 enum Placed {
@@ -81,22 +87,18 @@ struct Placing<'a> {
 
 impl Router {
     /// Sends a run's requests and returns their replies in order.
-    pub(super) async fn send_run(&self, items: Vec<Item>) -> Vec<Reply> {
+    pub(super) async fn send_run(&self, mut items: Vec<Item>) -> Vec<Reply> {
+        if items.len() == 1 {
+            if let Some(item) = items.pop() {
+                return vec![self.send_one(item).await];
+            }
+        }
         let started = Instant::now();
-        let settings = &self.inner.settings;
-        let t = settings.timeouts();
-        let topo = self.inner.topology.load_full();
-        let ack = settings.write_ack();
-        let how = Placing {
-            topo: &topo,
-            policy: settings.read_policy(),
-            writes: matches!(ack, WriteAck::Healthy | WriteAck::All),
-        };
+        let run = self.run_settings();
+        let how = run.placing();
         let (mut placed, mut groups) = self.place(&items, &how);
-        let (read_by, write_by) = (t.read_try.min(t.request), t.write.min(t.request));
         let sends = groups.iter_mut().map(|g| {
-            let deadline = started + if g.write { write_by } else { read_by };
-            g.backend.call_batch(std::mem::take(&mut g.frames), deadline)
+            g.backend.call_batch(std::mem::take(&mut g.frames), run.deadline(started, g.write))
         });
         let results = join_all(sends).await;
         let mut replies: Vec<Option<Reply>> = (0..items.len()).map(|_| None).collect();
@@ -113,13 +115,9 @@ impl Router {
         let took = started.elapsed();
         let mut alone = Vec::new();
         for (i, (item, place)) in items.into_iter().zip(&placed).enumerate() {
-            match (place, replies[i].take()) {
-                (_, Some(reply)) => replies[i] = Some(self.counted(took, Ok(reply))),
-                (Placed::Write(sent), None) if sent.due == 0 && !sent.other => {
-                    let reply = finish_write(&topo, &item, sent, ack);
-                    replies[i] = Some(self.counted(took, reply));
-                }
-                _ => alone.push((i, item, earlier[i].take())),
+            match self.settle(took, &run, &item, place, replies[i].take()) {
+                Some(reply) => replies[i] = Some(reply),
+                None => alone.push((i, item, earlier[i].take())),
             }
         }
         let again = join_all(alone.into_iter().map(|(i, item, earlier)| async move {
@@ -130,6 +128,39 @@ impl Router {
             replies[i] = Some(reply);
         }
         replies.into_iter().map(|r| r.unwrap_or_else(super::run::lost)).collect()
+    }
+
+    /// What a run is sent under: the router's settings and map when it was sealed.
+    fn run_settings(&self) -> RunSettings {
+        let settings = &self.inner.settings;
+        let t = settings.timeouts();
+        RunSettings {
+            topo: self.inner.topology.load_full(),
+            ack: settings.write_ack(),
+            policy: settings.read_policy(),
+            read_by: t.read_try.min(t.request),
+            write_by: t.write.min(t.request),
+        }
+    }
+
+    /// A request's reply from what its backends answered (`reply`, when that was all it
+    /// needed), or `None` when it must be forwarded alone.
+    fn settle(
+        &self,
+        took: Duration,
+        run: &RunSettings,
+        item: &Item,
+        place: &Placed,
+        reply: Option<Reply>,
+    ) -> Option<Reply> {
+        match (place, reply) {
+            (_, Some(reply)) => Some(self.counted(took, Ok(reply))),
+            (Placed::Write(sent), None) if sent.due == 0 && !sent.other => {
+                let reply = finish_write(&run.topo, item, sent, run.ack);
+                Some(self.counted(took, reply))
+            }
+            _ => None,
+        }
     }
 
     /// Places every request of a run; the rng lives only here, never across an await.
@@ -160,40 +191,12 @@ impl Router {
             n => self.inner.hlc.now_run(n),
         };
         for (i, item) in items.iter().enumerate() {
-            let place = match &item.op {
-                Op::Get(key) => {
-                    let route = how.topo.route(key);
-                    let (shard, targets) = (route.shard, route.targets);
-                    let tried = vec![false; targets.len()];
-                    let usable = |b: &Backend| b.readable(shard, key);
-                    let caught_up = |b: &Backend| b.caught_up(shard, key);
-                    match next_replica(how.policy, targets, &tried, usable, caught_up, &mut rng) {
-                        Some(r) => {
-                            add(&targets[r], false, key_frame(Opcode::Get, key), i);
-                            Placed::Read
-                        }
-                        None => Placed::Alone,
-                    }
-                }
-                Op::Write { write, .. } if how.writes => {
-                    let stamped = version;
-                    version = version.saturating_add(step);
-                    match plain_write(how.topo, write, stamped) {
-                        Some((targets, frame)) => {
-                            if let Some((last, others)) = targets.split_last() {
-                                for b in others {
-                                    add(b, true, frame.clone(), i);
-                                }
-                                add(last, true, frame, i);
-                            }
-                            Placed::Write(Sent::new(targets.len(), stamped))
-                        }
-                        None => Placed::Alone,
-                    }
-                }
-                Op::Write { .. } => Placed::Alone,
-            };
-            placed.push(place);
+            let stamped = version;
+            if let Op::Write { .. } = item.op {
+                version = version.saturating_add(step);
+            }
+            let mut sink = |b, write, frame| add(b, write, frame, i);
+            placed.push(place_item(item, how, stamped, &mut rng, &mut sink));
         }
         (placed, groups)
     }
@@ -211,6 +214,70 @@ impl Router {
             Op::Write { .. } => self.blind_write_since(&item.command, Some(since)).await,
         };
         self.count(since, result)
+    }
+}
+
+/// One request's placement: a read on one replica picked as [`super::forward::read`]
+/// picks, a plain write (stamped `version`) on every replica, each handed to `sink` as
+/// (backend, is a write, frame); or [`Placed::Alone`].
+fn place_item<'a, R: rand::Rng>(
+    item: &Item,
+    how: &Placing<'a>,
+    version: u64,
+    rng: &mut R,
+    sink: &mut impl FnMut(&'a Arc<Backend>, bool, RequestFrame),
+) -> Placed {
+    match &item.op {
+        Op::Get(key) => {
+            let route = how.topo.route(key);
+            let (shard, targets) = (route.shard, route.targets);
+            let usable = |b: &Backend| b.readable(shard, key);
+            let caught_up = |b: &Backend| b.caught_up(shard, key);
+            match first_replica(how.policy, targets, usable, caught_up, rng) {
+                Some(r) => {
+                    sink(&targets[r], false, key_frame(Opcode::Get, key));
+                    Placed::Read
+                }
+                None => Placed::Alone,
+            }
+        }
+        Op::Write { write, .. } if how.writes => match plain_write(how.topo, write, version) {
+            Some((targets, frame)) => {
+                if let Some((last, others)) = targets.split_last() {
+                    for b in others {
+                        sink(b, true, frame.clone());
+                    }
+                    sink(last, true, frame);
+                }
+                Placed::Write(Sent::new(targets.len(), version))
+            }
+            None => Placed::Alone,
+        },
+        Op::Write { .. } => Placed::Alone,
+    }
+}
+
+/// The router's settings and map a run is sent under, taken when it is sent.
+struct RunSettings {
+    topo: Arc<Topology>,
+    ack: WriteAck,
+    policy: ReadPolicy,
+    read_by: Duration,
+    write_by: Duration,
+}
+
+impl RunSettings {
+    fn placing(&self) -> Placing<'_> {
+        Placing {
+            topo: &self.topo,
+            policy: self.policy,
+            writes: matches!(self.ack, WriteAck::Healthy | WriteAck::All),
+        }
+    }
+
+    /// When a run sent at `started` stops waiting for a backend's reads or writes.
+    fn deadline(&self, started: Instant, write: bool) -> Instant {
+        started + if write { self.write_by } else { self.read_by }
     }
 }
 
