@@ -246,6 +246,10 @@ impl<H: Handler> Conn<'_, H> {
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
+            // With no deadline but the far one (no timeouts configured, the common case),
+            // the timer is not polled at all: polling it costs more than the turn's
+            // other waits. An earlier arming may still fire; that turn only re-checks.
+            let armed = deadline < st.clock.last_read.max(st.clock.last_write) + FAR;
             if reading && self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
@@ -288,7 +292,7 @@ impl<H: Handler> Conn<'_, H> {
                     None => Some(End::MonitorLagged),
                 },
                 _ = tokio::task::yield_now(), if st.more => None,
-                _ = &mut timer => {
+                _ = &mut timer, if armed => {
                     if Instant::now() < deadline {
                         timer.as_mut().reset(deadline);
                         None

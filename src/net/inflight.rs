@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::stream::{FuturesOrdered, StreamExt as _};
 
 use super::tally::Timing;
 use crate::codec::Shape;
@@ -48,20 +48,24 @@ impl<F: Future<Output = Reply> + Unpin> Future for Tagged<F> {
 
 /// Ordered in-flight replies of one connection.
 pub(super) struct InFlight<F: Future<Output = Reply> + Unpin> {
+    /// The one reply in flight while it is alone, polled directly: a client that waits
+    /// for each reply never pays for the ordered queue's task and wake-ups. Never set
+    /// while `queue` holds anything.
+    solo: Option<Tagged<F>>,
     queue: FuturesOrdered<Tagged<F>>,
 }
 
 impl<F: Future<Output = Reply> + Unpin> InFlight<F> {
     pub(super) fn new() -> Self {
-        Self { queue: FuturesOrdered::new() }
+        Self { solo: None, queue: FuturesOrdered::new() }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.queue.len()
+        usize::from(self.solo.is_some()) + self.queue.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.solo.is_none() && self.queue.is_empty()
     }
 
     /// Queues a handler future. Returns its reply at once instead when nothing is queued
@@ -73,13 +77,14 @@ impl<F: Future<Output = Reply> + Unpin> InFlight<F> {
         timing: Timing,
         mut fut: F,
     ) -> Option<Reply> {
-        if self.queue.is_empty() {
+        let alone = self.is_empty();
+        if alone {
             let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
             if let Poll::Ready(reply) = Pin::new(&mut fut).poll(&mut cx) {
                 return Some(reply);
             }
         }
-        self.queue.push_back(Tagged { id, shape, timing, slot: Slot::Handler(fut) });
+        self.enqueue(Tagged { id, shape, timing, slot: Slot::Handler(fut) });
         None
     }
 
@@ -91,15 +96,35 @@ impl<F: Future<Output = Reply> + Unpin> InFlight<F> {
         timing: Timing,
         reply: Reply,
     ) -> Option<Reply> {
-        if self.queue.is_empty() {
+        if self.is_empty() {
             return Some(reply);
         }
-        self.queue.push_back(Tagged { id, shape, timing, slot: Slot::Ready(Some(reply)) });
+        self.enqueue(Tagged { id, shape, timing, slot: Slot::Ready(Some(reply)) });
         None
+    }
+
+    fn enqueue(&mut self, tagged: Tagged<F>) {
+        if self.is_empty() {
+            self.solo = Some(tagged);
+            return;
+        }
+        if let Some(solo) = self.solo.take() {
+            self.queue.push_back(solo);
+        }
+        self.queue.push_back(tagged);
     }
 
     /// The next reply in request order.
     pub(super) async fn next(&mut self) -> Option<Done> {
-        self.queue.next().await
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Done>> {
+        if let Some(solo) = &mut self.solo {
+            let done = std::task::ready!(Pin::new(solo).poll(cx));
+            self.solo = None;
+            return Poll::Ready(Some(done));
+        }
+        self.queue.poll_next_unpin(cx)
     }
 }
