@@ -23,6 +23,9 @@ use tokio::sync::Notify;
 #[derive(Debug, Default)]
 pub struct Gate {
     open: AtomicBool,
+    /// Someone waits (or waited) on the gate: most gates are opened with nobody
+    /// waiting, and then skip the notification's lock.
+    watched: AtomicBool,
     notify: Notify,
 }
 
@@ -30,8 +33,11 @@ impl Gate {
     /// Waits until the gate is open.
     pub async fn wait(&self) {
         loop {
+            // The `Notified` exists before `watched` is set and `open` read: an opener that
+            // then misses `watched` set has stored `open` first, which this load sees.
             let notified = self.notify.notified();
-            if self.open.load(Ordering::Acquire) {
+            self.watched.store(true, Ordering::SeqCst);
+            if self.open.load(Ordering::SeqCst) {
                 return;
             }
             notified.await;
@@ -39,8 +45,10 @@ impl Gate {
     }
 
     fn open(&self) {
-        self.open.store(true, Ordering::Release);
-        self.notify.notify_waiters();
+        self.open.store(true, Ordering::SeqCst);
+        if self.watched.load(Ordering::SeqCst) {
+            self.notify.notify_waiters();
+        }
     }
 }
 
