@@ -77,7 +77,32 @@ impl KeyState {
 /// Keys with requests in flight on one connection.
 #[derive(Debug, Clone, Default)]
 pub struct KeyOrder {
-    keys: Arc<Mutex<HashMap<Bytes, KeyState>>>,
+    keys: Arc<Mutex<Keys>>,
+}
+
+/// What [`KeyOrder`] keeps under its mutex.
+///
+/// A request entered while nothing else is in flight (every request of a client that
+/// waits for each reply) cannot wait for anything, and nothing waits for it unless a
+/// later request comes while it is still in flight: it is kept aside as `alone`, out of
+/// the map, and put in the map only when that later request enters.
+#[derive(Debug, Default)]
+struct Keys {
+    map: HashMap<Bytes, KeyState>,
+    /// Tickets not yet dropped.
+    live: usize,
+    alone: Option<Alone>,
+    /// The `alone` ticket once a later one put it in the map: what it holds there.
+    adopted: Option<(u64, Held)>,
+    next_id: u64,
+}
+
+/// A ticket kept out of the map.
+#[derive(Debug)]
+struct Alone {
+    id: u64,
+    keys: Vec<Bytes>,
+    write: bool,
 }
 
 /// What a request must wait for, and what it must release when done.
@@ -90,6 +115,14 @@ pub struct Ticket {
 #[derive(Debug)]
 struct Mine {
     order: KeyOrder,
+    id: u64,
+    /// What it holds in the map; `None` while it is `alone` (or once it was adopted).
+    held: Option<Held>,
+}
+
+/// A ticket's claims in the map.
+#[derive(Debug)]
+struct Held {
     keys: Vec<Bytes>,
     /// The write's own gate, or `None` for a read (which counts in each key's group).
     write: Option<Arc<Gate>>,
@@ -103,12 +136,40 @@ impl KeyOrder {
         if keys.is_empty() {
             return Ticket::default();
         }
-        let mut map = self.keys.lock();
+        let mut inner = self.keys.lock();
+        let id = inner.next_id;
+        inner.next_id = inner.next_id.wrapping_add(1);
+        inner.live += 1;
+        let order = self.clone();
+        if inner.live == 1 {
+            inner.alone = Some(Alone { id, keys, write });
+            return Ticket { earlier: Vec::new(), mine: Some(Mine { order, id, held: None }) };
+        }
+        if let Some(alone) = inner.alone.take() {
+            // It entered with nothing in flight, so it waits for nothing.
+            let (_, held) = inner.claim(alone.keys, alone.write);
+            inner.adopted = Some((alone.id, held));
+        }
+        let (earlier, held) = inner.claim(keys, write);
+        Ticket { earlier, mine: Some(Mine { order, id, held: Some(held) }) }
+    }
+
+    /// Keys with something in flight (for tests of cleanup).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        let inner = self.keys.lock();
+        inner.map.len() + inner.alone.as_ref().map_or(0, |a| a.keys.len())
+    }
+}
+
+impl Keys {
+    /// Puts a request on `keys` in the map: the gates it waits for, and what it holds.
+    fn claim(&mut self, keys: Vec<Bytes>, write: bool) -> (Vec<Arc<Gate>>, Held) {
         let mut earlier = Vec::new();
         let own = write.then(|| Arc::new(Gate::default()));
         let mut groups = Vec::new();
         for key in &keys {
-            let state = map.entry(key.clone()).or_default();
+            let state = self.map.entry(key.clone()).or_default();
             // A key named twice (`DEL k k`) must not make a write wait for itself.
             let mine = |g: &Arc<Gate>| own.as_ref().is_some_and(|o| Arc::ptr_eq(o, g));
             earlier.extend(state.write.clone().filter(|g| !mine(g)));
@@ -124,15 +185,25 @@ impl KeyOrder {
                 }
             }
         }
-        drop(map);
-        let mine = Mine { order: self.clone(), keys, write: own, groups };
-        Ticket { earlier, mine: Some(mine) }
+        (earlier, Held { keys, write: own, groups })
     }
 
-    /// Keys with something in flight (for tests of cleanup).
-    #[cfg(test)]
-    fn tracked(&self) -> usize {
-        self.keys.lock().len()
+    /// Releases what a request held and forgets keys with nothing in flight any more.
+    fn release(&mut self, held: &Held) {
+        for (i, key) in held.keys.iter().enumerate() {
+            let Some(state) = self.map.get_mut(key) else { continue };
+            match &held.write {
+                Some(gate) => {
+                    if state.write.as_ref().is_some_and(|g| Arc::ptr_eq(g, gate)) {
+                        state.write = None;
+                    }
+                }
+                None => leave_group(state, &held.groups[i]),
+            }
+            if state.is_idle() {
+                self.map.remove(key);
+            }
+        }
     }
 }
 
@@ -150,23 +221,26 @@ impl Drop for Ticket {
     /// that have nothing in flight any more.
     fn drop(&mut self) {
         let Some(mine) = self.mine.take() else { return };
-        let mut map = mine.order.keys.lock();
-        for (i, key) in mine.keys.iter().enumerate() {
-            let Some(state) = map.get_mut(key) else { continue };
-            match &mine.write {
-                Some(gate) => {
-                    if state.write.as_ref().is_some_and(|g| Arc::ptr_eq(g, gate)) {
-                        state.write = None;
-                    }
+        let mut inner = mine.order.keys.lock();
+        inner.live = inner.live.saturating_sub(1);
+        let held = match mine.held {
+            Some(held) => held,
+            None => match inner.alone.take_if(|a| a.id == mine.id) {
+                // Never in the map: nothing waits for it.
+                Some(alone) => {
+                    drop(inner);
+                    drop(alone);
+                    return;
                 }
-                None => leave_group(state, &mine.groups[i]),
-            }
-            if state.is_idle() {
-                map.remove(key);
-            }
-        }
-        drop(map);
-        if let Some(gate) = &mine.write {
+                None => match inner.adopted.take_if(|(id, _)| *id == mine.id) {
+                    Some((_, held)) => held,
+                    None => return,
+                },
+            },
+        };
+        inner.release(&held);
+        drop(inner);
+        if let Some(gate) = &held.write {
             gate.open();
         }
     }

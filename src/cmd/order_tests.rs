@@ -119,3 +119,44 @@ async fn a_key_named_twice_never_waits_for_itself() {
     drop(read);
     assert_eq!(order.tracked(), 0);
 }
+
+#[tokio::test]
+async fn a_request_kept_alone_is_put_in_order_when_another_comes() {
+    let order = KeyOrder::default();
+    // Alone, then dropped: nothing was ever tracked for it beyond its own keys.
+    drop(order.enter(k("a"), true));
+    assert_eq!(order.tracked(), 0);
+    // Alone until the read comes; the read then waits for it.
+    let write = order.enter(k("a"), true);
+    free(&write).await;
+    let read = order.enter(k("a"), false);
+    assert!(waits(&read).await, "a later read waits for a write that entered alone");
+    // The first finishes before the second: the second goes on, and a third waits for it.
+    let later_write = order.enter(k("a"), true);
+    drop(write);
+    free(&read).await;
+    assert!(waits(&later_write).await, "the write waits for the read before it");
+    drop(read);
+    free(&later_write).await;
+    drop(later_write);
+    assert_eq!(order.tracked(), 0);
+    // With everything gone, the next request is alone again and waits for nothing.
+    let next = order.enter(k("a"), false);
+    free(&next).await;
+    drop(next);
+    assert_eq!(order.tracked(), 0);
+}
+
+#[tokio::test]
+async fn a_later_request_dropped_first_leaves_the_adopted_one_in_order() {
+    let order = KeyOrder::default();
+    let first = order.enter(k("a"), true);
+    let other = order.enter(k("b"), true);
+    drop(other);
+    let read = order.enter(k("a"), false);
+    assert!(waits(&read).await, "the first write still holds a after the other key's went");
+    drop(first);
+    free(&read).await;
+    drop(read);
+    assert_eq!(order.tracked(), 0);
+}
