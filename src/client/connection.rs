@@ -144,7 +144,7 @@ impl Connection {
                 tracing::Span::current().record("id", id);
             }
             frame.id = id;
-            let mut pending = Pending::new(&self.shared, id, rx);
+            let mut pending = Pending::new(&*self.shared, id, rx);
             if let Err(why) = self.submit(Submission::One(frame), deadline).await {
                 return Err(self.shared.error(why));
             }
@@ -152,6 +152,29 @@ impl Connection {
         }
         .instrument(span)
         .await
+    }
+
+    /// Registers `frame` (its `id` replaced by a fresh one) and hands it to the writer
+    /// without waiting: the claim on its reply, which holds the connection open. `Later`
+    /// gives the frame back untouched when the writer's queue is full, for
+    /// [`Connection::call_until`] to wait for room; `Failed` when the connection is dead
+    /// or has too many requests in flight. Untraced: [`Connection::call_until`] has the
+    /// request's span.
+    pub(crate) fn send(self: Arc<Self>, mut frame: RequestFrame) -> Sent {
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => return Sent::Later(frame),
+            Err(mpsc::error::TrySendError::Closed(())) => {
+                return Sent::Failed(self.shared.error(NotSent::Closed));
+            }
+        };
+        let (id, rx) = match self.shared.register(Expect::of(&frame)) {
+            Ok(registered) => registered,
+            Err(e) => return Sent::Failed(e),
+        };
+        frame.id = id;
+        permit.send(Submission::One(frame));
+        Sent::Now(Pending::new(Held(self), id, rx))
     }
 
     /// Sends all `frames` in one write and awaits their replies until `deadline`; one
@@ -262,6 +285,31 @@ impl Connection {
     pub(crate) fn closed_reason(&self) -> Option<String> {
         self.shared.table.lock().closed_reason().map(str::to_owned)
     }
+}
+
+/// A connection as a request's [`Claim`] holds it: open until the reply is in.
+pub(crate) struct Held(Arc<Connection>);
+
+impl std::ops::Deref for Held {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0.shared
+    }
+}
+
+/// A request handed to its connection's writer by [`Connection::send`]; its reply comes
+/// from [`Pending::wait`].
+pub(crate) type Claim = Pending<Held>;
+
+/// How [`Connection::send`] went.
+pub(crate) enum Sent {
+    /// Handed to the writer.
+    Now(Claim),
+    /// Not sent, for want of room or of a live connection: the frame, as given.
+    Later(RequestFrame),
+    /// Not sent, and it cannot be on this connection.
+    Failed(Error),
 }
 
 /// A caller's claim on the replies of a batch: dropped (or given up) with slots still

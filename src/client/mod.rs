@@ -81,6 +81,7 @@ pub use crate::protocol::text::RespValue;
 pub use builder::ClientBuilder;
 pub use config::{ConnectionConfig, Greeting, ReconnectPolicy};
 pub use connection::Connection;
+pub(crate) use connection::Sent;
 pub use error::Error;
 pub use handle::Client;
 pub use keyspace::{ExpireCondition, ScanOptions};

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, timeout_at};
 
 use super::config::{ConnectionConfig, ReconnectPolicy};
-use super::connection::Connection;
+use super::connection::{Connection, Sent};
 use super::error::Error;
 use super::inflight::Outcome;
 use crate::protocol::Status;
@@ -190,6 +190,19 @@ impl Pool {
     /// [`Pool::call`] with an absolute deadline.
     pub async fn call_until(&self, frame: RequestFrame, deadline: Instant) -> Outcome {
         self.connection(deadline).await?.call_until(frame, deadline).await
+    }
+
+    /// [`Connection::send`] on the next connection, without waiting: `Later` when that
+    /// one is not up (or debug tracing is on, which [`Pool::call_until`]'s span serves).
+    pub(crate) fn send(&self, frame: RequestFrame) -> Sent {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            return Sent::Later(frame);
+        }
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.slots.len();
+        match self.inner.checkout(start) {
+            Checkout::Ready(conn) => conn.send(frame),
+            _ => Sent::Later(frame),
+        }
     }
 
     /// Sends all `frames` in one write on the next connection and awaits their replies

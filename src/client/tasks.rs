@@ -11,6 +11,7 @@
 //! [`tokio::io::split`] (a lock held only while one half is polled), and the writer flushes
 //! after each write so TLS records buffered in the stream leave at once.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -51,7 +52,7 @@ pub(super) enum NotSent {
 }
 
 /// State shared by the handle and its two tasks.
-pub(super) struct Shared {
+pub(crate) struct Shared {
     pub(super) addr: String,
     pub(super) table: Mutex<InFlight>,
     pub(super) cancel: CancellationToken,
@@ -230,21 +231,23 @@ fn unknown_reply(frame: &ResponseFrame) -> String {
 }
 
 /// A caller's claim on a reply. Dropping it unanswered (timeout, or the caller's future
-/// was dropped) abandons the request, so the in-flight table never leaks.
-pub(super) struct Pending<'a> {
-    shared: &'a Shared,
+/// was dropped) abandons the request, so the in-flight table never leaks. `S` reaches the
+/// connection's state: borrowed by a call, or owned with the connection ([`super::Claim`]).
+pub(crate) struct Pending<S: Deref<Target = Shared>> {
+    shared: S,
     id: u32,
     rx: oneshot::Receiver<Outcome>,
     settled: bool,
 }
 
-impl<'a> Pending<'a> {
+impl<S: Deref<Target = Shared>> Pending<S> {
     /// A claim on the reply to request `id`, received on `rx`.
-    pub(super) fn new(shared: &'a Shared, id: u32, rx: oneshot::Receiver<Outcome>) -> Self {
+    pub(super) fn new(shared: S, id: u32, rx: oneshot::Receiver<Outcome>) -> Self {
         Self { shared, id, rx, settled: false }
     }
 
-    pub(super) async fn wait(&mut self, deadline: Instant) -> Outcome {
+    /// The reply, or [`Error::Timeout`] once `deadline` passes.
+    pub(crate) async fn wait(&mut self, deadline: Instant) -> Outcome {
         let outcome = match timeout_at(deadline, &mut self.rx).await {
             Ok(Ok(outcome)) => outcome,
             // Only `close` drops waiters, and it sends first; treat it as closed anyway.
@@ -256,7 +259,7 @@ impl<'a> Pending<'a> {
     }
 }
 
-impl Drop for Pending<'_> {
+impl<S: Deref<Target = Shared>> Drop for Pending<S> {
     fn drop(&mut self) {
         if !self.settled {
             self.shared.abandon(self.id);

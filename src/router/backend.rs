@@ -19,7 +19,7 @@ use super::nodeview::NodeView;
 use super::topology::BackendSettings;
 use crate::client::ClientMetrics;
 use crate::client::metrics::Metrics;
-use crate::client::{ConnectionConfig, Error, Greeting, Pool, ReconnectPolicy};
+use crate::client::{ConnectionConfig, Error, Greeting, Pool, ReconnectPolicy, Sent};
 use crate::protocol::Status;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::cluster::{NodeStatus, node_status_frame};
@@ -204,7 +204,16 @@ impl Backend {
     ) -> Result<ResponseFrame, Error> {
         let _in_flight = self.load.enter(1);
         let started = Instant::now();
-        let result = judge(self.traffic_pool().call_until(frame, deadline).await);
+        // Sent at once when the connection is up: what is awaited is only the reply.
+        let outcome = match self.traffic_pool().send(frame) {
+            Sent::Now(mut claim) => claim.wait(deadline).await,
+            Sent::Later(frame) => {
+                let later = Box::pin(self.traffic_pool().call_until(frame, deadline));
+                later.await
+            }
+            Sent::Failed(e) => Err(e),
+        };
+        let result = judge(outcome);
         self.account(started.elapsed(), &result);
         result
     }
