@@ -24,8 +24,9 @@ use super::Error;
 use super::batch::Batch;
 use super::config::ConnectionConfig;
 use super::inflight::Outcome;
+use super::pending::Pending;
 use super::reply::Expect;
-use super::tasks::{self, NotSent, Pending, Shared, Submission};
+use super::tasks::{self, NotSent, Shared, Submission};
 use crate::auth::Password;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
 use crate::protocol::{Opcode, Status};
@@ -139,7 +140,7 @@ impl Connection {
         // span is on (a router forwards every request through here).
         let traced = !span.is_disabled();
         async move {
-            let (id, rx) = self.shared.register(Expect::of(&frame))?;
+            let (id, rx) = self.shared.register(Expect::of(&frame), None)?;
             if traced {
                 tracing::Span::current().record("id", id);
             }
@@ -155,12 +156,14 @@ impl Connection {
     }
 
     /// Registers `frame` (its `id` replaced by a fresh one) and hands it to the writer
-    /// without waiting: the claim on its reply, which holds the connection open. `Later`
+    /// without waiting: the claim on its reply ([`Pending::reply`]), which holds the
+    /// connection open. The connection keeps `deadline` ([`super::sweep`]): it fails the
+    /// request with [`Error::Timeout`] then. `Later`
     /// gives the frame back untouched when the writer's queue is full, for
     /// [`Connection::call_until`] to wait for room; `Failed` when the connection is dead
     /// or has too many requests in flight. Untraced: [`Connection::call_until`] has the
     /// request's span.
-    pub(crate) fn send(self: Arc<Self>, mut frame: RequestFrame) -> Sent {
+    pub(crate) fn send(self: Arc<Self>, mut frame: RequestFrame, deadline: Instant) -> Sent {
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
             Err(mpsc::error::TrySendError::Full(())) => return Sent::Later(frame),
@@ -168,7 +171,7 @@ impl Connection {
                 return Sent::Failed(self.shared.error(NotSent::Closed));
             }
         };
-        let (id, rx) = match self.shared.register(Expect::of(&frame)) {
+        let (id, rx) = match self.shared.register(Expect::of(&frame), Some(deadline)) {
             Ok(registered) => registered,
             Err(e) => return Sent::Failed(e),
         };

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ahash::AHashMap;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::batch::{Batch, Completion};
 use super::reply::Expect;
@@ -24,6 +25,9 @@ pub(crate) struct Waiter {
     pub(crate) tx: Completion,
     /// The shape the reply must have.
     pub(crate) expect: Expect,
+    /// When the connection's sweep fails it with a timeout ([`InFlight::overdue`]);
+    /// `None` when the caller keeps its own deadline.
+    pub(crate) deadline: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -83,9 +87,10 @@ impl InFlight {
     pub(crate) fn register(
         &mut self,
         expect: Expect,
+        deadline: Option<Instant>,
     ) -> Result<(u32, oneshot::Receiver<Outcome>), Refused> {
         let (tx, rx) = oneshot::channel();
-        let id = self.insert(Waiter { tx: Completion::One(tx), expect })?;
+        let id = self.insert(Waiter { tx: Completion::One(tx), expect, deadline })?;
         Ok((id, rx))
     }
 
@@ -96,7 +101,7 @@ impl InFlight {
         batch: &Arc<Batch>,
         index: usize,
     ) -> Result<u32, Refused> {
-        self.insert(Waiter { tx: Completion::Batch(batch.clone(), index), expect })
+        self.insert(Waiter { tx: Completion::Batch(batch.clone(), index), expect, deadline: None })
     }
 
     fn insert(&mut self, waiter: Waiter) -> Result<u32, Refused> {
@@ -166,6 +171,37 @@ impl InFlight {
             }
             None => Taken::Unknown,
         }
+    }
+
+    /// Takes the callers whose deadline is past at `now`, as if each had given up
+    /// ([`InFlight::abandon`]): the caller is handed back to be failed, and a reply that
+    /// still comes is dropped. The flag is `true` when abandoned requests now exceed the
+    /// limit.
+    pub(crate) fn overdue(&mut self, now: Instant) -> (Vec<Waiter>, bool) {
+        let late = |w: &Waiter| w.deadline.is_some_and(|d| d <= now);
+        let ids: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e, Entry::Queued(w) | Entry::Sent(w) if late(w)))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut waiters = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.entries.remove(&id) {
+                Some(Entry::Queued(w)) => waiters.push(w),
+                Some(Entry::Sent(w)) => {
+                    // The server will still answer: keep the id until it does.
+                    self.entries.insert(id, Entry::Abandoned);
+                    self.abandoned += 1;
+                    waiters.push(w);
+                }
+                Some(other) => {
+                    self.entries.insert(id, other);
+                }
+                None => {}
+            }
+        }
+        (waiters, self.abandoned > self.max_abandoned)
     }
 
     /// Marks the connection dead and hands back every waiting caller, so each can be

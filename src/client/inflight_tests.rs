@@ -9,7 +9,7 @@ fn get() -> Expect {
 }
 
 fn reg(t: &mut InFlight) -> u32 {
-    t.register(get()).expect("registers").0
+    t.register(get(), None).expect("registers").0
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn ids_wrap_skipping_zero_and_ids_in_flight() {
 #[test]
 fn reply_reaches_its_waiter_once() {
     let mut t = InFlight::new(16, 16);
-    let (id, mut rx) = t.register(get()).expect("registers");
+    let (id, mut rx) = t.register(get(), None).expect("registers");
     assert!(t.mark_sent(id));
     let Taken::Waiter(w) = t.take(id) else { panic!("waiter expected") };
     let frame = ResponseFrame { status: 0, flags: 0, id, payload: Default::default() };
@@ -93,7 +93,7 @@ fn full_table_refuses() {
     let mut t = InFlight::new(2, 2);
     reg(&mut t);
     reg(&mut t);
-    assert_eq!(t.register(get()).err(), Some(Refused::Full(2)));
+    assert_eq!(t.register(get(), None).err(), Some(Refused::Full(2)));
 }
 
 #[test]
@@ -110,5 +110,40 @@ fn close_fails_everyone_and_refuses_later_requests() {
     assert_eq!(t.closed_reason(), Some("peer closed"));
     t.close("second reason");
     assert_eq!(t.closed_reason(), Some("peer closed"));
-    assert_eq!(t.register(get()).err(), Some(Refused::Closed("peer closed".into())));
+    assert_eq!(t.register(get(), None).err(), Some(Refused::Closed("peer closed".into())));
+}
+
+#[test]
+fn overdue_requests_are_handed_back_once_and_sent_ids_stay_reserved() {
+    let mut t = InFlight::new(16, 16);
+    let now = tokio::time::Instant::now();
+    let later = now + std::time::Duration::from_secs(1);
+    let (queued, _) = t.register(get(), Some(now)).expect("registers");
+    let (sent, _) = t.register(get(), Some(now)).expect("registers");
+    let (kept, _) = t.register(get(), Some(later)).expect("registers");
+    let (own, _) = t.register(get(), None).expect("registers");
+    assert!(t.mark_sent(sent));
+    let (late, reset) = t.overdue(now);
+    assert_eq!(late.len(), 2, "both past their deadline, written or not");
+    assert!(!reset);
+    // The written one's reply may still come: dropped, never matched to a newer request.
+    assert!(matches!(t.take(sent), Taken::Abandoned));
+    // The unwritten one is gone: the writer skips it.
+    assert!(!t.mark_sent(queued));
+    assert!(t.overdue(now).0.is_empty(), "each caller is failed once");
+    assert_eq!(t.len(), 2, "{kept} and {own} wait on");
+    assert_eq!(t.overdue(later).0.len(), 1, "a request without a kept deadline is never swept");
+}
+
+#[test]
+fn overdue_requests_count_toward_the_abandoned_limit() {
+    let mut t = InFlight::new(16, 1);
+    let now = tokio::time::Instant::now();
+    for _ in 0..2 {
+        let (id, _) = t.register(get(), Some(now)).expect("registers");
+        assert!(t.mark_sent(id));
+    }
+    let (late, reset) = t.overdue(now);
+    assert_eq!(late.len(), 2);
+    assert!(reset, "two abandoned over a limit of one: the peer is presumed stuck");
 }

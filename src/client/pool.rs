@@ -194,13 +194,13 @@ impl Pool {
 
     /// [`Connection::send`] on the next connection, without waiting: `Later` when that
     /// one is not up (or debug tracing is on, which [`Pool::call_until`]'s span serves).
-    pub(crate) fn send(&self, frame: RequestFrame) -> Sent {
+    pub(crate) fn send(&self, frame: RequestFrame, deadline: Instant) -> Sent {
         if tracing::enabled!(tracing::Level::DEBUG) {
             return Sent::Later(frame);
         }
         let start = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.slots.len();
         match self.inner.checkout(start) {
-            Checkout::Ready(conn) => conn.send(frame),
+            Checkout::Ready(conn) => conn.send(frame, deadline),
             _ => Sent::Later(frame),
         }
     }

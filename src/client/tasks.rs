@@ -11,7 +11,6 @@
 //! [`tokio::io::split`] (a lock held only while one half is polled), and the writer flushes
 //! after each write so TLS records buffered in the stream leave at once.
 
-use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -20,8 +19,8 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, timeout_at};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -30,6 +29,7 @@ use super::Error;
 use super::config::{ConnectionConfig, MAX_IDLE_WRITE_BUFFER, MAX_WRITE_BATCH, READ_CHUNK};
 use super::inflight::{InFlight, Outcome, Refused, Taken};
 use super::reply::{Expect, check_shape};
+use super::sweep::{self, SWEEP_TICK};
 use crate::codec::ClientCodec;
 use crate::net::Quiet;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
@@ -63,6 +63,10 @@ pub(crate) struct Shared {
     pub(super) replies: AtomicU64,
     /// Set when the connection died of a protocol violation or a stuck peer.
     pub(super) unhealthy: AtomicBool,
+    /// The reader sweeps for overdue requests ([`super::sweep`]).
+    pub(super) sweeping: AtomicBool,
+    /// Wakes the reader to sweep.
+    pub(super) sweep_wanted: Notify,
 }
 
 /// A stream the connection's two tasks can share: split into a half each.
@@ -104,6 +108,8 @@ pub(super) fn start<S: SplitStream>(
         closed: AtomicBool::new(false),
         replies: AtomicU64::new(0),
         unhealthy: AtomicBool::new(false),
+        sweeping: AtomicBool::new(false),
+        sweep_wanted: Notify::new(),
     });
     let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
     let max_reply = cfg.max_reply_frame.unwrap_or(cfg.limits.max_frame_len());
@@ -114,11 +120,18 @@ pub(super) fn start<S: SplitStream>(
 }
 
 impl Shared {
+    /// Registers a request; with a `deadline`, the connection fails it with a timeout
+    /// then ([`super::sweep`]), and its caller keeps no timer of its own.
     pub(super) fn register(
         &self,
         expect: Expect,
+        deadline: Option<Instant>,
     ) -> Result<(u32, oneshot::Receiver<Outcome>), Error> {
-        self.table.lock().register(expect).map_err(|r| self.refused(r))
+        let registered = self.table.lock().register(expect, deadline);
+        if deadline.is_some() && registered.is_ok() {
+            self.want_sweep();
+        }
+        registered.map_err(|r| self.refused(r))
     }
 
     pub(super) fn refused(&self, refused: Refused) -> Error {
@@ -230,43 +243,6 @@ fn unknown_reply(frame: &ResponseFrame) -> String {
     }
 }
 
-/// A caller's claim on a reply. Dropping it unanswered (timeout, or the caller's future
-/// was dropped) abandons the request, so the in-flight table never leaks. `S` reaches the
-/// connection's state: borrowed by a call, or owned with the connection ([`super::Claim`]).
-pub(crate) struct Pending<S: Deref<Target = Shared>> {
-    shared: S,
-    id: u32,
-    rx: oneshot::Receiver<Outcome>,
-    settled: bool,
-}
-
-impl<S: Deref<Target = Shared>> Pending<S> {
-    /// A claim on the reply to request `id`, received on `rx`.
-    pub(super) fn new(shared: S, id: u32, rx: oneshot::Receiver<Outcome>) -> Self {
-        Self { shared, id, rx, settled: false }
-    }
-
-    /// The reply, or [`Error::Timeout`] once `deadline` passes.
-    pub(crate) async fn wait(&mut self, deadline: Instant) -> Outcome {
-        let outcome = match timeout_at(deadline, &mut self.rx).await {
-            Ok(Ok(outcome)) => outcome,
-            // Only `close` drops waiters, and it sends first; treat it as closed anyway.
-            Ok(Err(_)) => Err(self.shared.closed_error()),
-            Err(_) => return Err(Error::Timeout),
-        };
-        self.settled = true;
-        outcome
-    }
-}
-
-impl<S: Deref<Target = Shared>> Drop for Pending<S> {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.shared.abandon(self.id);
-        }
-    }
-}
-
 async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Submission>,
@@ -349,11 +325,22 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut cod
     let cancelled = shared.cancel.cancelled();
     tokio::pin!(cancelled);
     let mut cancelled = Quiet::new(cancelled);
+    let timer = tokio::time::sleep(SWEEP_TICK);
+    tokio::pin!(timer);
+    let mut ticking = false;
     loop {
         buf.reserve(READ_CHUNK);
         let read = tokio::select! {
             _ = &mut cancelled => return,
             r = rd.read_buf(&mut buf) => r,
+            _ = &mut timer, if ticking => {
+                ticking = sweep::tick(&shared, timer.as_mut());
+                continue;
+            }
+            _ = shared.sweep_wanted.notified(), if !ticking => {
+                ticking = sweep::start(&shared, timer.as_mut());
+                continue;
+            }
         };
         match read {
             Ok(0) => return shared.fail("closed by the server", false),

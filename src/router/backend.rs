@@ -205,8 +205,8 @@ impl Backend {
         let _in_flight = self.load.enter(1);
         let started = Instant::now();
         // Sent at once when the connection is up: what is awaited is only the reply.
-        let outcome = match self.traffic_pool().send(frame) {
-            Sent::Now(mut claim) => claim.wait(deadline).await,
+        let outcome = match self.traffic_pool().send(frame, deadline) {
+            Sent::Now(mut claim) => claim.reply().await,
             Sent::Later(frame) => {
                 let later = Box::pin(self.traffic_pool().call_until(frame, deadline));
                 later.await
