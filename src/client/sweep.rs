@@ -6,58 +6,73 @@
 //! most one tick after its deadline.
 //!
 //! The reader ticks only while something is in flight. A request registered while it does
-//! not tick wakes it ([`Shared::want_sweep`]); `sweeping` and the table's lock order the
+//! not tick wakes it ([`Sweep::want`]); `sweeping` and the table's lock order the
 //! two sides so that no registration is missed.
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
-use super::Error;
-use super::tasks::Shared;
+use super::inflight::{InFlight, Waiter};
 
 /// How often a connection with requests in flight looks for overdue ones: how late at
 /// most a kept deadline fails.
 pub const SWEEP_TICK: Duration = Duration::from_millis(10);
 
-impl Shared {
-    /// A request with a kept deadline was registered: make sure the reader sweeps.
-    pub(super) fn want_sweep(&self) {
+/// Whether the reader sweeps, and what wakes it to.
+#[derive(Debug, Default)]
+pub(super) struct Sweep {
+    sweeping: AtomicBool,
+    wanted: Notify,
+}
+
+/// What a tick found.
+pub(super) struct Tick {
+    /// Callers past their deadline, to be failed with a timeout.
+    pub(super) late: Vec<Waiter>,
+    /// Abandoned requests now exceed the limit: the peer is presumed stuck.
+    pub(super) reset: bool,
+    /// The reader ticks on.
+    pub(super) ticking: bool,
+}
+
+impl Sweep {
+    /// A request with a kept deadline was registered (after its entry is in the table):
+    /// make sure the reader sweeps.
+    pub(super) fn want(&self) {
         if !self.sweeping.load(Ordering::SeqCst) {
-            self.sweep_wanted.notify_one();
+            self.wanted.notify_one();
         }
     }
-}
 
-/// The reader was woken to sweep: it ticks from now on. `true` (it ticks).
-pub(super) fn start(shared: &Shared, timer: Pin<&mut Sleep>) -> bool {
-    shared.sweeping.store(true, Ordering::SeqCst);
-    timer.reset(Instant::now() + SWEEP_TICK);
-    true
-}
+    /// Completes when the reader is wanted to sweep.
+    pub(super) async fn wanted(&self) {
+        self.wanted.notified().await;
+    }
 
-/// A tick: fails the overdue callers, then ticks on while anything is in flight. Whether
-/// it still ticks.
-pub(super) fn tick(shared: &Shared, timer: Pin<&mut Sleep>) -> bool {
-    let now = Instant::now();
-    let (late, reset) = shared.table.lock().overdue(now);
-    for waiter in late {
-        // The caller may be gone too; then nobody waits for the error.
-        let _ = waiter.tx.send(Err(Error::Timeout));
+    /// The reader ticks from now on. `true` (it ticks).
+    pub(super) fn start(&self, timer: Pin<&mut Sleep>) -> bool {
+        self.sweeping.store(true, Ordering::SeqCst);
+        timer.reset(Instant::now() + SWEEP_TICK);
+        true
     }
-    if reset {
-        shared.fail("too many requests abandoned without a reply; peer presumed stuck", true);
-        return false;
+
+    /// A tick: takes the overdue callers, and ticks on while anything is in flight.
+    pub(super) fn tick(&self, table: &Mutex<InFlight>, timer: Pin<&mut Sleep>) -> Tick {
+        let (late, reset) = table.lock().overdue(Instant::now());
+        if reset {
+            return Tick { late, reset, ticking: false };
+        }
+        // Stop only with nothing in flight: a request registered after the table was seen
+        // empty finds `sweeping` false and wakes the reader.
+        self.sweeping.store(false, Ordering::SeqCst);
+        let ticking = table.lock().len() > 0 && self.start(timer);
+        Tick { late, reset, ticking }
     }
-    // Stop only with nothing in flight: a request registered after the table was seen
-    // empty finds `sweeping` false and wakes the reader.
-    shared.sweeping.store(false, Ordering::SeqCst);
-    if shared.table.lock().len() == 0 {
-        return false;
-    }
-    start(shared, timer)
 }
 
 #[cfg(test)]

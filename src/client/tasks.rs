@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -27,9 +27,9 @@ use tracing::{debug, warn};
 
 use super::Error;
 use super::config::{ConnectionConfig, MAX_IDLE_WRITE_BUFFER, MAX_WRITE_BATCH, READ_CHUNK};
-use super::inflight::{InFlight, Outcome, Refused, Taken};
+use super::inflight::{InFlight, Outcome, Refused, Taken, Waiter};
 use super::reply::{Expect, check_shape};
-use super::sweep::{self, SWEEP_TICK};
+use super::sweep::{SWEEP_TICK, Sweep};
 use crate::codec::ClientCodec;
 use crate::net::Quiet;
 use crate::protocol::binary::{RequestFrame, ResponseFrame};
@@ -51,6 +51,9 @@ pub(super) enum NotSent {
     Closed,
 }
 
+/// Why a connection is reset when too many callers gave up on it.
+const STUCK: &str = "too many requests abandoned without a reply; peer presumed stuck";
+
 /// State shared by the handle and its two tasks.
 pub(crate) struct Shared {
     pub(super) addr: String,
@@ -63,10 +66,8 @@ pub(crate) struct Shared {
     pub(super) replies: AtomicU64,
     /// Set when the connection died of a protocol violation or a stuck peer.
     pub(super) unhealthy: AtomicBool,
-    /// The reader sweeps for overdue requests ([`super::sweep`]).
-    pub(super) sweeping: AtomicBool,
-    /// Wakes the reader to sweep.
-    pub(super) sweep_wanted: Notify,
+    /// The reader's sweep for overdue requests.
+    pub(super) sweep: Sweep,
 }
 
 /// A stream the connection's two tasks can share: split into a half each.
@@ -108,8 +109,7 @@ pub(super) fn start<S: SplitStream>(
         closed: AtomicBool::new(false),
         replies: AtomicU64::new(0),
         unhealthy: AtomicBool::new(false),
-        sweeping: AtomicBool::new(false),
-        sweep_wanted: Notify::new(),
+        sweep: Sweep::default(),
     });
     let (tx, rx) = mpsc::channel(cfg.queue_depth.max(1));
     let max_reply = cfg.max_reply_frame.unwrap_or(cfg.limits.max_frame_len());
@@ -129,7 +129,7 @@ impl Shared {
     ) -> Result<(u32, oneshot::Receiver<Outcome>), Error> {
         let registered = self.table.lock().register(expect, deadline);
         if deadline.is_some() && registered.is_ok() {
-            self.want_sweep();
+            self.sweep.want();
         }
         registered.map_err(|r| self.refused(r))
     }
@@ -227,7 +227,15 @@ impl Shared {
     pub(super) fn abandon(&self, id: u32) {
         let reset = self.table.lock().abandon(id);
         if reset {
-            self.fail("too many requests abandoned without a reply; peer presumed stuck", true);
+            self.fail(STUCK, true);
+        }
+    }
+
+    /// Fails callers whose kept deadline passed, as [`Error::Timeout`].
+    fn fail_late(&self, late: Vec<Waiter>) {
+        for waiter in late {
+            // The caller may be gone too; then nobody waits for the error.
+            let _ = waiter.tx.send(Err(Error::Timeout));
         }
     }
 }
@@ -334,11 +342,16 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut cod
             _ = &mut cancelled => return,
             r = rd.read_buf(&mut buf) => r,
             _ = &mut timer, if ticking => {
-                ticking = sweep::tick(&shared, timer.as_mut());
+                let tick = shared.sweep.tick(&shared.table, timer.as_mut());
+                ticking = tick.ticking;
+                shared.fail_late(tick.late);
+                if tick.reset {
+                    return shared.fail(STUCK, true);
+                }
                 continue;
             }
-            _ = shared.sweep_wanted.notified(), if !ticking => {
-                ticking = sweep::start(&shared, timer.as_mut());
+            _ = shared.sweep.wanted(), if !ticking => {
+                ticking = shared.sweep.start(timer.as_mut());
                 continue;
             }
         };
