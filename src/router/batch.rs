@@ -130,7 +130,7 @@ impl Router {
         replies.into_iter().map(|r| r.unwrap_or_else(super::run::lost)).collect()
     }
 
-    /// What a run is sent under: the router's settings and map when it was sealed.
+    /// What a run is sent under: the router's settings and map as it is sent.
     fn run_settings(&self) -> RunSettings {
         let settings = &self.inner.settings;
         let t = settings.timeouts();
