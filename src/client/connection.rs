@@ -158,11 +158,10 @@ impl Connection {
     /// Registers `frame` (its `id` replaced by a fresh one) and hands it to the writer
     /// without waiting: the claim on its reply ([`Pending::reply`]), which holds the
     /// connection open. The connection keeps `deadline` ([`super::sweep`]): it fails the
-    /// request with [`Error::Timeout`] then. `Later`
-    /// gives the frame back untouched when the writer's queue is full, for
-    /// [`Connection::call_until`] to wait for room; `Failed` when the connection is dead
-    /// or has too many requests in flight. Untraced: [`Connection::call_until`] has the
-    /// request's span.
+    /// request with [`Error::Timeout`] then. `Later` gives the frame back untouched when
+    /// the writer's queue is full, for [`Connection::call_until`] to wait for room;
+    /// `Failed` when the connection is dead or has too many requests in flight.
+    /// Untraced: [`Connection::call_until`] has the request's span.
     pub(crate) fn send(self: Arc<Self>, mut frame: RequestFrame, deadline: Instant) -> Sent {
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
@@ -302,7 +301,7 @@ impl std::ops::Deref for Held {
 }
 
 /// A request handed to its connection's writer by [`Connection::send`]; its reply comes
-/// from [`Pending::wait`].
+/// from [`Pending::reply`].
 pub(crate) type Claim = Pending<Held>;
 
 /// How [`Connection::send`] went.
