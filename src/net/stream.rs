@@ -10,10 +10,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_util::io::{poll_read_buf, poll_write_buf};
+use tokio_util::io::poll_read_buf;
 
 use super::TLS_CLOSE_TIMEOUT;
 
@@ -114,9 +114,12 @@ impl<S: Stream> Io<S> {
     fn poll_output(&mut self, cx: &mut Context<'_>, wbuf: &mut BytesMut) -> Poll<io::Result<()>> {
         let mut progress = false;
         if !wbuf.is_empty() {
-            match poll_write_buf(Pin::new(&mut self.stream), cx, wbuf) {
+            // The buffer is one contiguous slice: a plain write (`send` on TCP) costs the
+            // kernel less than the vectored one `poll_write_buf` would make of it.
+            match Pin::new(&mut self.stream).poll_write(cx, wbuf) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
+                    wbuf.advance(n);
                     progress = true;
                     self.unflushed = true;
                     self.written += n as u64;
