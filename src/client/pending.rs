@@ -27,23 +27,19 @@ impl<S: Deref<Target = Shared>> Pending<S> {
         Self { shared, id, rx, settled: false }
     }
 
-    /// The reply, or [`Error::Timeout`] once `deadline` passes.
+    /// The reply, or [`Error::Timeout`] once `deadline` passes (the claim, unsettled, then
+    /// abandons the request when dropped).
     pub(crate) async fn wait(&mut self, deadline: Instant) -> Outcome {
-        let outcome = match timeout_at(deadline, &mut self.rx).await {
-            Ok(Ok(outcome)) => outcome,
-            // Only `close` drops waiters, and it sends first; treat it as closed anyway.
-            Ok(Err(_)) => Err(self.shared.closed_error()),
-            Err(_) => return Err(Error::Timeout),
-        };
-        self.settled = true;
-        outcome
+        timeout_at(deadline, self.reply()).await.unwrap_or(Err(Error::Timeout))
     }
 
-    /// The reply of a request registered with a deadline, which the connection keeps: it
-    /// fails the request with a timeout once that passes.
+    /// The reply. Without [`Pending::wait`]'s deadline, the request must have been
+    /// registered with one, which the connection keeps: it fails the request with a
+    /// timeout once that passes.
     pub(crate) async fn reply(&mut self) -> Outcome {
         let outcome = match (&mut self.rx).await {
             Ok(outcome) => outcome,
+            // Only `close` drops waiters, and it sends first; treat it as closed anyway.
             Err(_) => Err(self.shared.closed_error()),
         };
         self.settled = true;
