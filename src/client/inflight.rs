@@ -178,29 +178,23 @@ impl InFlight {
     /// still comes is dropped. The flag is `true` when abandoned requests now exceed the
     /// limit.
     pub(crate) fn overdue(&mut self, now: Instant) -> (Vec<Waiter>, bool) {
-        let late = |w: &Waiter| w.deadline.is_some_and(|d| d <= now);
-        let ids: Vec<u32> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Queued(w) | Entry::Sent(w) if late(w)))
-            .map(|(id, _)| *id)
-            .collect();
-        let mut waiters = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.entries.remove(&id) {
-                Some(Entry::Queued(w)) => waiters.push(w),
-                Some(Entry::Sent(w)) => {
-                    // The server will still answer: keep the id until it does.
-                    self.entries.insert(id, Entry::Abandoned);
-                    self.abandoned += 1;
-                    waiters.push(w);
-                }
-                Some(other) => {
-                    self.entries.insert(id, other);
-                }
-                None => {}
+        let mut waiters = Vec::new();
+        let mut abandoned = 0;
+        self.entries.retain(|_, entry| {
+            let late = |w: &Waiter| w.deadline.is_some_and(|d| d <= now);
+            let written = match entry {
+                Entry::Queued(w) if late(w) => false,
+                Entry::Sent(w) if late(w) => true,
+                _ => return true,
+            };
+            if let Entry::Queued(w) | Entry::Sent(w) = std::mem::replace(entry, Entry::Abandoned) {
+                waiters.push(w);
             }
-        }
+            // A written one's reply will still come: its id stays reserved until it does.
+            abandoned += usize::from(written);
+            written
+        });
+        self.abandoned += abandoned;
         (waiters, self.abandoned > self.max_abandoned)
     }
 
