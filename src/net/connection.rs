@@ -242,14 +242,13 @@ impl<H: Handler> Conn<'_, H> {
             }
             let reading = st.closing.is_none() && !st.more && self.has_room();
             let mid_frame = self.codec.is_mid_frame(&self.rbuf);
-            let (deadline, why) = self.deadline(reading, mid_frame, &st.clock);
-            if deadline < timer.deadline() {
-                timer.as_mut().reset(deadline);
+            // With no deadline (no timeouts configured, the common case), the timer is
+            // not polled at all: polling it costs more than the turn's other waits. An
+            // earlier arming may still fire; that turn only re-checks.
+            let armed = self.deadline(reading, mid_frame, &st.clock);
+            if let Some((at, _)) = armed.filter(|(at, _)| *at < timer.deadline()) {
+                timer.as_mut().reset(at);
             }
-            // With no deadline but the far one (no timeouts configured, the common case),
-            // the timer is not polled at all: polling it costs more than the turn's
-            // other waits. An earlier arming may still fire; that turn only re-checks.
-            let armed = deadline < st.clock.last_read.max(st.clock.last_write) + FAR;
             if reading && self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
@@ -292,14 +291,14 @@ impl<H: Handler> Conn<'_, H> {
                     None => Some(End::MonitorLagged),
                 },
                 _ = tokio::task::yield_now(), if st.more => None,
-                _ = &mut timer, if armed => {
-                    if Instant::now() < deadline {
-                        timer.as_mut().reset(deadline);
+                _ = &mut timer, if armed.is_some() => match armed {
+                    Some((at, _)) if Instant::now() < at => {
+                        timer.as_mut().reset(at);
                         None
-                    } else {
-                        self.on_deadline(&mut st, why)
                     }
-                }
+                    Some((_, why)) => self.on_deadline(&mut st, why),
+                    None => None,
+                },
             };
             if let Some(end) = done {
                 return end;

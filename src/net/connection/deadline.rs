@@ -3,16 +3,22 @@
 
 use tokio::time::Instant;
 
-use super::{Clock, Conn, End, FAR};
+use super::{Clock, Conn, End};
 use crate::net::Handler;
 
 impl<H: Handler> Conn<'_, H> {
-    /// The earliest deadline that applies now, and which one it is.
-    pub(super) fn deadline(&self, reading: bool, mid_frame: bool, c: &Clock) -> (Instant, End) {
-        let mut best = (c.last_read.max(c.last_write) + FAR, End::Idle);
+    /// The earliest deadline that applies now, and which one it is; `None` when none
+    /// does.
+    pub(super) fn deadline(
+        &self,
+        reading: bool,
+        mid_frame: bool,
+        c: &Clock,
+    ) -> Option<(Instant, End)> {
+        let mut best: Option<(Instant, End)> = None;
         let mut consider = |at: Instant, why: End| {
-            if at < best.0 {
-                best = (at, why);
+            if best.is_none_or(|(b, _)| at < b) {
+                best = Some((at, why));
             }
         };
         if !self.wbuf.is_empty() {
