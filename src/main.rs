@@ -11,10 +11,11 @@ use clap::{Parser, Subcommand};
 /// short-lived buffers (frames, futures) and keep millions of small key blocks, where
 /// glibc's malloc costs both CPU (about a sixth of the router's time in profiles) and a
 /// 16-byte header plus rounding per block. The library leaves the choice to its users;
-/// `--no-default-features` builds the binary with the system allocator.
+/// `--no-default-features` builds the binary with the system allocator. `shell::alloc`
+/// says why it is not the `mimalloc` crate's allocator.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: shell::alloc::Mimalloc = shell::alloc::Mimalloc;
 
 /// Threads of a server's or router's background runtime.
 const BACKGROUND_THREADS: usize = 1;

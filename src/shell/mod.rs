@@ -1,8 +1,11 @@
 //! The binary's subcommands that run services (`server`, `router`, `cluster`): their flags
-//! (how they start is in `run`, TLS flags in `tls`), and `shale map` ([`map`]).
+//! (how they start is in `run`, TLS flags in `tls`), `shale map` ([`map`]), and the global
+//! allocator ([`alloc`]).
 //! Binary-only: this is where `anyhow` is allowed. Errors are worded here as one line each
 //! (see `main`).
 
+#[cfg(feature = "mimalloc")]
+pub mod alloc;
 pub mod map;
 mod run;
 mod tls;
