@@ -86,13 +86,9 @@ struct Placing<'a> {
 }
 
 impl Router {
-    /// Sends a run's requests and returns their replies in order.
-    pub(super) async fn send_run(&self, mut items: Vec<Item>) -> Vec<Reply> {
-        if items.len() == 1 {
-            if let Some(item) = items.pop() {
-                return vec![self.send_one(item).await];
-            }
-        }
+    /// Sends a run's requests and returns their replies in order (a run of one takes
+    /// [`Router::send_one`]).
+    pub(super) async fn send_run(&self, items: Vec<Item>) -> Vec<Reply> {
         let started = Instant::now();
         let run = self.run_settings();
         let how = run.placing();

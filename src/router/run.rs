@@ -76,7 +76,14 @@ struct OpenRun {
     shared: Option<Arc<RunShared>>,
 }
 
-type Driver = Pin<Box<dyn Future<Output = Vec<Reply>> + Send>>;
+/// A run's replies, in order: a run of one request (every run of a client that waits for
+/// each reply) needs no list.
+pub(super) enum Replies {
+    One(Reply),
+    Many(Vec<Reply>),
+}
+
+type Driver = Pin<Box<dyn Future<Output = Replies> + Send>>;
 
 /// What a run's members share: the run's future until it is done, then the replies.
 #[derive(Default)]
@@ -129,8 +136,13 @@ impl Future for Member {
                 };
                 st.driver = None;
                 st.done = true;
-                st.replies = replies.into_iter().map(Some).collect();
-                let mine = st.replies.first_mut().and_then(Option::take);
+                let mine = match replies {
+                    Replies::One(reply) => Some(reply),
+                    Replies::Many(replies) => {
+                        st.replies = replies.into_iter().map(Some).collect();
+                        st.replies.first_mut().and_then(Option::take)
+                    }
+                };
                 let wakers = std::mem::take(&mut st.wakers);
                 drop(st);
                 wakers.into_iter().flatten().for_each(Waker::wake);
@@ -177,16 +189,29 @@ impl Router {
 
     fn seal(&self, run: &mut OpenRun, order: &KeyOrder) {
         let Some(shared) = run.shared.take() else { return };
-        let items = std::mem::take(&mut run.items);
         // Every key as written: a later read of a key the run only reads waits for the run
         // too, which costs nothing in order and keeps one ticket for the whole run.
         let ticket = order.enter(std::mem::take(&mut run.keys), true);
         let router = self.clone();
-        shared.start(Box::pin(async move {
-            ticket.ready().await;
-            let replies = router.send_run(items).await;
-            drop(ticket);
-            replies
-        }));
+        // A run of one is popped, so the list keeps its room for the connection's next run.
+        let driver: Driver = match (run.items.len(), run.items.pop()) {
+            (1, Some(item)) => Box::pin(async move {
+                ticket.ready().await;
+                let reply = router.send_one(item).await;
+                drop(ticket);
+                Replies::One(reply)
+            }),
+            (_, last) => {
+                let mut items = std::mem::take(&mut run.items);
+                items.extend(last);
+                Box::pin(async move {
+                    ticket.ready().await;
+                    let replies = router.send_run(items).await;
+                    drop(ticket);
+                    Replies::Many(replies)
+                })
+            }
+        };
+        shared.start(driver);
     }
 }

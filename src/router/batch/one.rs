@@ -17,7 +17,7 @@ use crate::router::run::{Item, Op};
 impl Router {
     /// A run of one request (every run of a client that waits for each reply): placed
     /// and answered as in a longer run, without its per-backend groups.
-    pub(super) async fn send_one(&self, item: Item) -> Reply {
+    pub(in crate::router) async fn send_one(&self, item: Item) -> Reply {
         let started = Instant::now();
         let run = self.run_settings();
         let how = run.placing();
