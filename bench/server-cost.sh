@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Where a server's CPU goes, shale vs redis-server: per request, user and system CPU time
+# and context switches of the server process (from /proc), and with PERF=1 the share of
+# its CPU inside the kernel's send, receive and epoll paths (perf record, software clock).
+# Answers "how much of the -P 1 cost could any server save?". Loopback only; not in CI.
+#
+#   TEST=get P=1 bench/server-cost.sh       # THREADS=1, N=..., ROUNDS=..., PERF=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TEST=${TEST:-get}; P=${P:-1}; N=${N:-300000}; ROUNDS=${ROUNDS:-2}
+BASE=${BASE:-17620}; THREADS=${THREADS:-0}
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
+done
+source "$(dirname "$0")/lib.sh"
+SHALE=$BASE; REDIS=$((BASE + 1))
+"$bin" server --port "$SHALE" --threads "$THREADS" --log-level warn & S=$!; pids+=($!)
+redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+  --loglevel warning >/dev/null & R=$!; pids+=($!)
+for port in "$SHALE" "$REDIS"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
+switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+# kernel_shares PID PORT: percent of the process's samples under each kernel path
+kernel_shares() {
+  perf record -F 2000 -e cpu-clock -g -p "$1" -o "$dir/perf.data" -- sleep 600 >/dev/null 2>&1 &
+  local rec=$!
+  sleep 0.5
+  bench "$2" "$N" -q >/dev/null 2>&1
+  kill -INT "$rec"; wait "$rec" || true
+  perf report -i "$dir/perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+    awk '$NF ~ /^(tcp_sendmsg|tcp_recvmsg|do_epoll_wait|do_syscall_64)$/ { printf " %s %s", $NF, $1 }
+      END { print "" }' | sed 's/^/  kernel paths (share of its CPU):/'
+}
+echo "$TEST -P $P, per request (shale --threads $THREADS; redis-server one thread)"
+for round in $(seq "$ROUNDS"); do
+  for pair in "$SHALE $S shale" "$REDIS $R redis"; do
+    read -r port pid name <<<"$pair"
+    bench "$port" 20000 -q >/dev/null 2>&1
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c0=$(switches "$pid")
+    ops=$(bench "$port" "$N" --csv 2>/dev/null | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c1=$(switches "$pid")
+    awk -v n="$N" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+      -v name="$name" -v ops="$ops" 'BEGIN { printf "%-6s ops/s %9.0f  user %5.2f us  system %5.2f us  total %5.2f us  switches %.3f\n",
+      name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, (u + s) * 1e6 / hz / n, c / n }'
+    if [ "${PERF:-0}" = 1 ]; then kernel_shares "$pid" "$port"; fi
+  done
+done
