@@ -3,7 +3,7 @@
 # (and $dir removed) on exit; `two_node_map A B` writes $dir/map.json with nodes a and b
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
-# config over the same two servers (below).
+# config over the same two servers (below); `per_request` measures a process's CPU per request.
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -63,3 +63,18 @@ measured() {
   echo "$out $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$N" \
     'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
 }
+
+# `per_request NAME PID N CMD...` runs CMD (a redis-benchmark of N requests with --csv)
+# and prints NAME's ops/s and, per request, the user, system and total CPU time and the
+# context switches of process PID meanwhile (from /proc).
+per_request() {
+  local name=$1 pid=$2 n=$3 u0 s0 c0 u1 s1 c1 ops
+  shift 3
+  read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c0=$(switches "$pid")
+  ops=$("$@" 2>/dev/null | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
+  read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c1=$(switches "$pid")
+  awk -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+    -v name="$name" -v ops="$ops" 'BEGIN { printf "%-9s ops/s %9.0f  user %5.2f us  system %5.2f us  total %5.2f us  switches %.3f\n",
+    name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, (u + s) * 1e6 / hz / n, c / n }'
+}
+switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }

@@ -28,18 +28,12 @@ for port in "$ROUTER" "$TWEM"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
-switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 echo "$TEST -P $P, per request (router --threads $ROUTER_THREADS; twemproxy one thread)"
 for round in $(seq "$ROUNDS"); do
   for pair in "$ROUTER $R router" "$TWEM $W twemproxy"; do
     read -r port pid name <<<"$pair"
     bench "$port" 20000 -q >/dev/null 2>&1
-    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c0=$(switches "$pid")
-    ops=$(bench "$port" "$N" --csv 2>/dev/null | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
-    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c1=$(switches "$pid")
-    awk -v n="$N" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-      -v name="$name" -v ops="$ops" 'BEGIN { printf "%-9s ops/s %9.0f  user %5.2f us  system %5.2f us  switches %.3f\n",
-      name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, c / n }'
+    per_request "$name" "$pid" "$N" bench "$port" "$N" --csv
     if [ "${STRACE:-0}" = 1 ]; then
       timeout 120 strace -c -f -p "$pid" -o "$dir/strace.$name" 2>/dev/null & st=$!
       sleep 0.5

@@ -21,7 +21,6 @@ for port in "$SHALE" "$REDIS"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
-switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 # kernel_shares PID PORT: percent of the process's samples under each kernel path
 kernel_shares() {
   perf record -F 2000 -e cpu-clock -g -p "$1" -o "$dir/perf.data" -- sleep 600 >/dev/null 2>&1 &
@@ -38,12 +37,7 @@ for round in $(seq "$ROUNDS"); do
   for pair in "$SHALE $S shale" "$REDIS $R redis"; do
     read -r port pid name <<<"$pair"
     bench "$port" 20000 -q >/dev/null 2>&1
-    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c0=$(switches "$pid")
-    ops=$(bench "$port" "$N" --csv 2>/dev/null | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
-    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat"); c1=$(switches "$pid")
-    awk -v n="$N" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-      -v name="$name" -v ops="$ops" 'BEGIN { printf "%-6s ops/s %9.0f  user %5.2f us  system %5.2f us  total %5.2f us  switches %.3f\n",
-      name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, (u + s) * 1e6 / hz / n, c / n }'
+    per_request "$name" "$pid" "$N" bench "$port" "$N" --csv
     if [ "${PERF:-0}" = 1 ]; then kernel_shares "$pid" "$port"; fi
   done
 done
