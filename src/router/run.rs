@@ -78,7 +78,7 @@ struct OpenRun {
 
 /// A run's replies, in order: a run of one request (every run of a client that waits for
 /// each reply) needs no list.
-pub(super) enum Replies {
+enum Replies {
     One(Reply),
     Many(Vec<Reply>),
 }

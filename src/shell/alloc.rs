@@ -22,9 +22,10 @@ const MIN_ALIGN: usize = 16;
 /// mimalloc with plain entry points for ordinary alignments.
 pub struct Mimalloc;
 
-/// Whether `layout` is satisfied by a plain mimalloc block: Rust layouts have sizes that
-/// are multiples of their alignment, and a block of at least 16 bytes is 16-aligned, a
-/// smaller one aligned to its size class (the same test std's `System` makes).
+/// Whether a plain mimalloc block of `size` bytes has alignment `align`: Rust layouts
+/// have sizes that are multiples of their alignment, and a block of at least 16 bytes is
+/// 16-aligned, a smaller one aligned to its size class (the same test std's `System`
+/// makes).
 fn plain(align: usize, size: usize) -> bool {
     align <= MIN_ALIGN && align <= size
 }
