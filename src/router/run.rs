@@ -194,16 +194,16 @@ impl Router {
         let ticket = order.enter(std::mem::take(&mut run.keys), true);
         let router = self.clone();
         // A run of one is popped, so the list keeps its room for the connection's next run.
-        let driver: Driver = match (run.items.len(), run.items.pop()) {
-            (1, Some(item)) => Box::pin(async move {
+        let one = if run.items.len() == 1 { run.items.pop() } else { None };
+        let driver: Driver = match one {
+            Some(item) => Box::pin(async move {
                 ticket.ready().await;
                 let reply = router.send_one(item).await;
                 drop(ticket);
                 Replies::One(reply)
             }),
-            (_, last) => {
-                let mut items = std::mem::take(&mut run.items);
-                items.extend(last);
+            None => {
+                let items = std::mem::take(&mut run.items);
                 Box::pin(async move {
                     ticket.ready().await;
                     let replies = router.send_run(items).await;
