@@ -54,11 +54,10 @@ impl Sweep {
         self.wanted.notified().await;
     }
 
-    /// The reader ticks from now on. `true` (it ticks).
-    pub(super) fn start(&self, timer: Pin<&mut Sleep>) -> bool {
+    /// The reader ticks from now on.
+    pub(super) fn start(&self, timer: Pin<&mut Sleep>) {
         self.sweeping.store(true, Ordering::SeqCst);
         timer.reset(Instant::now() + SWEEP_TICK);
-        true
     }
 
     /// A tick: takes the overdue callers, and ticks on while anything is in flight.
@@ -70,7 +69,10 @@ impl Sweep {
         // Stop only with nothing in flight: a request registered after the table was seen
         // empty finds `sweeping` false and wakes the reader.
         self.sweeping.store(false, Ordering::SeqCst);
-        let ticking = table.lock().len() > 0 && self.start(timer);
+        let ticking = table.lock().len() > 0;
+        if ticking {
+            self.start(timer);
+        }
         Tick { late, reset, ticking }
     }
 }

@@ -351,7 +351,8 @@ async fn read_loop<R: AsyncRead + Unpin>(shared: Arc<Shared>, mut rd: R, mut cod
                 continue;
             }
             _ = shared.sweep.wanted(), if !ticking => {
-                ticking = shared.sweep.start(timer.as_mut());
+                shared.sweep.start(timer.as_mut());
+                ticking = true;
                 continue;
             }
         };
