@@ -162,6 +162,7 @@ impl Router {
     /// Places every request of a run; the rng lives only here, never across an await.
     fn place<'a>(&self, items: &[Item], how: &Placing<'a>) -> (Vec<Placed>, Vec<Group<'a>>) {
         let mut rng = rand::thread_rng();
+        let n = items.len();
         let mut groups: Vec<Group<'a>> = Vec::new();
         let mut add =
             |backend: &'a Arc<Backend>, write: bool, frame: RequestFrame, owner: usize| {
@@ -170,7 +171,9 @@ impl Router {
                 let group = match at {
                     Some(at) => &mut groups[at],
                     None => {
-                        groups.push(Group { backend, write, frames: vec![], owners: vec![] });
+                        // Room for the whole run: most runs go to one or two backends.
+                        let (frames, owners) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                        groups.push(Group { backend, write, frames, owners });
                         let last = groups.len() - 1;
                         &mut groups[last]
                     }

@@ -73,7 +73,32 @@ pub(super) struct Item {
 struct OpenRun {
     items: Vec<Item>,
     keys: Vec<Bytes>,
+    /// Each key's [`fingerprint`], so the check for a repeated key compares bytes only
+    /// where the fingerprints match.
+    prints: Vec<u64>,
     shared: Option<Arc<RunShared>>,
+}
+
+impl OpenRun {
+    fn has(&self, print: u64, key: &Bytes) -> bool {
+        self.prints.iter().zip(&self.keys).any(|(&p, k)| p == print && k == key)
+    }
+}
+
+/// A cheap hash of all of `key`'s bytes: equal keys have equal fingerprints. Only a
+/// filter before the byte comparison, so its collisions cost a comparison, never a
+/// wrong answer, and a fixed function is enough.
+fn fingerprint(key: &[u8]) -> u64 {
+    const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut words = key.chunks_exact(8);
+    let mut h = (key.len() as u64).wrapping_mul(MIX);
+    for word in &mut words {
+        let mut w = [0; 8];
+        w.copy_from_slice(word);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(MIX).rotate_left(29);
+    }
+    let tail = words.remainder().iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+    (h ^ tail).wrapping_mul(MIX)
 }
 
 /// A run's replies, in order: a run of one request (every run of a client that waits for
@@ -170,11 +195,13 @@ impl Router {
     /// or already has the key); the request's reply future.
     pub(super) fn join_run(&self, session: &mut Session, command: Command, op: Op) -> RouterFuture {
         let run = session.handler_state.get_or_insert_with(OpenRun::default);
-        if run.items.len() >= MAX_RUN || run.keys.contains(op.key()) {
+        let print = fingerprint(op.key());
+        if run.items.len() >= MAX_RUN || run.has(print, op.key()) {
             self.seal(run, &session.order);
         }
         let shared = run.shared.get_or_insert_with(Arc::default).clone();
         let index = run.items.len();
+        run.prints.push(print);
         run.keys.push(op.key().clone());
         run.items.push(Item { command, op });
         RouterFuture::member(Member { shared, index })
@@ -191,7 +218,11 @@ impl Router {
         let Some(shared) = run.shared.take() else { return };
         // Every key as written: a later read of a key the run only reads waits for the run
         // too, which costs nothing in order and keeps one ticket for the whole run.
-        let ticket = order.enter(std::mem::take(&mut run.keys), true);
+        // The lists handed on are replaced by lists as long, which the connection's next
+        // run (most often as long as this one) fills without growing them.
+        let len = run.items.len();
+        let ticket = order.enter(std::mem::replace(&mut run.keys, Vec::with_capacity(len)), true);
+        run.prints.clear();
         let router = self.clone();
         // A run of one is popped, so the list keeps its room for the connection's next run.
         let one = if run.items.len() == 1 { run.items.pop() } else { None };
@@ -203,7 +234,7 @@ impl Router {
                 Replies::One(reply)
             }),
             None => {
-                let items = std::mem::take(&mut run.items);
+                let items = std::mem::replace(&mut run.items, Vec::with_capacity(len));
                 Box::pin(async move {
                     ticket.ready().await;
                     let replies = router.send_run(items).await;
@@ -213,5 +244,27 @@ impl Router {
             }
         };
         shared.start(driver);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn fingerprints_tell_keys_apart_by_every_byte() {
+        let keys: Vec<Vec<u8>> = (0..2000u32)
+            .flat_map(|i| [format!("key:{i:012}"), format!("user:{i}:profile"), format!("{i}")])
+            .map(String::into_bytes)
+            .chain([vec![], vec![0], vec![0, 0], b"a".repeat(8), b"a".repeat(9)])
+            .collect();
+        let mut prints: Vec<u64> = keys.iter().map(|k| fingerprint(k)).collect();
+        assert_eq!(
+            fingerprint(b"user:7:profile"),
+            fingerprint(format!("user:{}:profile", 7).as_bytes())
+        );
+        prints.sort_unstable();
+        prints.dedup();
+        assert_eq!(prints.len(), keys.len());
     }
 }
