@@ -66,6 +66,9 @@ struct LoopState {
     more: bool,
     /// A reply became pending with nothing in flight: write it before waiting.
     flush_now: bool,
+    /// A pipelined turn's replies became pending with nothing in flight: write them once
+    /// the worker's other ready connections have had their turn (see `prepare`).
+    flush_after_round: bool,
     /// Bytes arrived since the last quiet moment (only a connection that reads may move).
     read: bool,
     clock: Clock,
@@ -119,6 +122,8 @@ struct Conn<'a, H: Handler> {
     /// was last counted active in.
     may_move: bool,
     period_seen: u64,
+    /// Requests the last turn handled.
+    turn_requests: usize,
 }
 
 /// A connection leaving its worker between requests (see `balance`): its socket and what
@@ -188,6 +193,7 @@ pub(super) async fn serve_movable<H: Handler, S: Stream>(
         observer,
         may_move: may_move && S::MOVABLE,
         period_seen: u64::MAX,
+        turn_requests: 0,
     };
     let mut io = Io::new(stream);
     let end = conn.run(&mut io, &close, shutdown).await;
@@ -216,6 +222,7 @@ impl<H: Handler> Conn<'_, H> {
             closing: None,
             more: false,
             flush_now: false,
+            flush_after_round: false,
             read: false,
             clock: Clock { last_read: now, frame_start: now, last_write: now },
         };
@@ -259,6 +266,12 @@ impl<H: Handler> Conn<'_, H> {
                         Some(if shutdown.is_cancelled() { End::Shutdown } else { End::Killed });
                     None
                 }
+                _ = tokio::task::yield_now(), if st.flush_after_round => {
+                    st.flush_after_round = false;
+                    let flushed = io.try_flush(&mut self.wbuf);
+                    self.stats.bytes_out.add(io.take_written());
+                    (!flushed).then_some(End::Io)
+                }
                 // Replies first, and all that are ready at once, so one write carries them
                 // all instead of one write per reply.
                 Some(done) = self.inflight.next(), if !self.inflight.is_empty() => {
@@ -268,7 +281,7 @@ impl<H: Handler> Conn<'_, H> {
                 }
                 // Output first, then reads, in one poll of the one stream.
                 event = std::future::poll_fn(|cx| io.poll(cx, &mut self.rbuf, &mut self.wbuf, reading)),
-                    if reading || !io.is_flushed(&self.wbuf) => match event {
+                    if (reading || !io.is_flushed(&self.wbuf)) && !st.flush_after_round => match event {
                     IoEvent::Wrote => {
                         self.stats.bytes_out.add(io.take_written());
                         st.clock.last_write = Instant::now();
@@ -326,14 +339,22 @@ impl<H: Handler> Conn<'_, H> {
             if was_idle && !self.wbuf.is_empty() {
                 // The output-stall clock starts when output becomes pending.
                 st.clock.last_write = Instant::now();
-                st.flush_now = self.inflight.is_empty();
+                let answered = self.inflight.is_empty();
+                st.flush_now = answered && self.turn_requests <= 1;
+                st.flush_after_round = answered && self.turn_requests > 1;
             }
         }
         if self.wbuf.len() > self.cfg.output_hard_limit {
             return Err(End::OutputLimit);
         }
-        // Replies of a request/response client go out at once, without another turn
-        // through the select (which would only find the socket writable).
+        // A request/response client's reply goes out at once, without another turn through
+        // the select (which would only find the socket writable). A pipelining client's
+        // replies wait for the end of the worker's round (a yield), as Redis writes replies
+        // just before it sleeps: written at once, each connection's replies reach a client
+        // that serves many connections from one thread (as redis-benchmark does) spread
+        // out by the processing of the next connection's requests, and wake it each time;
+        // written after the round, they reach it together, and waking it is one cost for
+        // them all (measured in bench/RESULTS.md).
         let flushed = std::mem::take(&mut st.flush_now).then(|| io.try_flush(&mut self.wbuf));
         self.stats.bytes_out.add(io.take_written());
         if flushed == Some(false) {

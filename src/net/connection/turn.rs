@@ -47,6 +47,7 @@ impl<H: Handler> Conn<'_, H> {
         self.run = run;
         self.handler.end_turn(&mut self.session);
         self.stats.commands.add(handled as u64);
+        self.turn_requests = handled;
         if handled > 0 {
             let at = clock.unwrap_or(now);
             self.observer.publish(&self.session, at, &self.rbuf, &self.wbuf);
