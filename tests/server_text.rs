@@ -201,3 +201,33 @@ async fn long_pipelines_end_in_order_at_quit_or_a_protocol_error() {
     }
     server.shutdown().await;
 }
+
+/// A pipelined turn's replies are written after a yield, once the worker's other ready
+/// connections have had their turn (`net::connection`); they must still come while other
+/// pipelining clients keep the worker busy all the while.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_replies_come_while_other_clients_keep_the_worker_busy() {
+    let server = common::start_with(|c| c.net.worker_threads = 1).await;
+    let addr = server.local_addr();
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut c = Text::connect(addr).await;
+                for _ in 0..200 {
+                    c.send(&b"PING\r\n".repeat(16)).await;
+                    c.expect(&b"+PONG\r\n".repeat(16)).await;
+                }
+            })
+        })
+        .collect();
+    let mut c = Text::connect(addr).await;
+    for i in 0..100 {
+        let set = format!("SET k v{i}\r\nGET k\r\n");
+        let want = format!("+OK\r\n${}\r\nv{i}\r\n", format!("v{i}").len());
+        c.roundtrip(set.as_bytes(), want.as_bytes()).await;
+    }
+    for b in busy {
+        b.await.unwrap();
+    }
+    server.shutdown().await;
+}
