@@ -77,6 +77,10 @@ struct OpenRun {
     /// where the fingerprints match.
     prints: Vec<u64>,
     shared: Option<Arc<RunShared>>,
+    /// The last sealed run's length: the next run's lists start with that much room, so
+    /// a connection pipelining runs of one length fills them without growing them. Taken
+    /// when the next run starts, not at the seal, so an idle connection holds no lists.
+    last_len: usize,
 }
 
 impl OpenRun {
@@ -199,6 +203,10 @@ impl Router {
         if run.items.len() >= MAX_RUN || run.has(print, op.key()) {
             self.seal(run, &session.order);
         }
+        if run.items.is_empty() {
+            run.items.reserve(run.last_len);
+            run.keys.reserve(run.last_len);
+        }
         let shared = run.shared.get_or_insert_with(Arc::default).clone();
         let index = run.items.len();
         run.prints.push(print);
@@ -218,10 +226,8 @@ impl Router {
         let Some(shared) = run.shared.take() else { return };
         // Every key as written: a later read of a key the run only reads waits for the run
         // too, which costs nothing in order and keeps one ticket for the whole run.
-        // The lists handed on are replaced by lists as long, which the connection's next
-        // run (most often as long as this one) fills without growing them.
-        let len = run.items.len();
-        let ticket = order.enter(std::mem::replace(&mut run.keys, Vec::with_capacity(len)), true);
+        run.last_len = run.items.len();
+        let ticket = order.enter(std::mem::take(&mut run.keys), true);
         run.prints.clear();
         let router = self.clone();
         // A run of one is popped, so the list keeps its room for the connection's next run.
@@ -234,7 +240,7 @@ impl Router {
                 Replies::One(reply)
             }),
             None => {
-                let items = std::mem::replace(&mut run.items, Vec::with_capacity(len));
+                let items = std::mem::take(&mut run.items);
                 Box::pin(async move {
                     ticket.ready().await;
                     let replies = router.send_run(items).await;
