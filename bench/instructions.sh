@@ -10,7 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHO=${WHO:-router}; TEST=${TEST:-get}; P=${P:-1}; N=${N:-20000}; BASE=${BASE:-17650}
-for tool in valgrind callgrind_control callgrind_annotate redis-benchmark redis-cli; do
+needs=(valgrind callgrind_control callgrind_annotate redis-benchmark redis-cli)
+case $WHO in twemproxy) needs+=(nutcracker) ;; redis) needs+=(redis-server) ;; esac
+for tool in "${needs[@]}"; do
   command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
 done
 source "$(dirname "$0")/lib.sh"
