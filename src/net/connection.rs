@@ -122,8 +122,6 @@ struct Conn<'a, H: Handler> {
     /// was last counted active in.
     may_move: bool,
     period_seen: u64,
-    /// Requests the last turn handled.
-    turn_requests: usize,
 }
 
 /// A connection leaving its worker between requests (see `balance`): its socket and what
@@ -193,7 +191,6 @@ pub(super) async fn serve_movable<H: Handler, S: Stream>(
         observer,
         may_move: may_move && S::MOVABLE,
         period_seen: u64::MAX,
-        turn_requests: 0,
     };
     let mut io = Io::new(stream);
     let end = conn.run(&mut io, &close, shutdown).await;
@@ -318,7 +315,7 @@ impl<H: Handler> Conn<'_, H> {
             }
             if let Some(End::Shutdown) = st.closing {
                 // Requests already fully received still get their replies.
-                if let Turn::Close(end) = self.process(std::time::Instant::now()) {
+                if let (Turn::Close(end), _) = self.process(std::time::Instant::now()) {
                     st.closing = Some(end);
                 }
             }
@@ -331,7 +328,8 @@ impl<H: Handler> Conn<'_, H> {
     fn prepare<S: Stream>(&mut self, st: &mut LoopState, io: &mut Io<S>) -> Result<(), End> {
         if st.closing.is_none() && self.has_room() {
             let was_idle = self.wbuf.is_empty();
-            match self.process(st.clock.last_read.into_std()) {
+            let (turn, handled) = self.process(st.clock.last_read.into_std());
+            match turn {
                 Turn::Drained => st.more = false,
                 Turn::More => st.more = true,
                 Turn::Close(end) => st.closing = Some(end),
@@ -340,8 +338,8 @@ impl<H: Handler> Conn<'_, H> {
                 // The output-stall clock starts when output becomes pending.
                 st.clock.last_write = Instant::now();
                 let answered = self.inflight.is_empty();
-                st.flush_now = answered && self.turn_requests <= 1;
-                st.flush_after_round = answered && self.turn_requests > 1;
+                st.flush_now = answered && handled <= 1;
+                st.flush_after_round = answered && handled > 1;
             }
         }
         if self.wbuf.len() > self.cfg.output_hard_limit {

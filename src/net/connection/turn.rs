@@ -19,8 +19,9 @@ impl<H: Handler> Conn<'_, H> {
     /// the batch cap is hit, or pending work reaches its limits. Replies that are ready at
     /// once are encoded straight into the output buffer.
     /// `now` is when the bytes being handled arrived: the first request's start for the
-    /// slow log, and the time CLIENT LIST's activity is stamped with.
-    pub(super) fn process(&mut self, now: Instant) -> Turn {
+    /// slow log, and the time CLIENT LIST's activity is stamped with. Also returns how many
+    /// requests the turn handled.
+    pub(super) fn process(&mut self, now: Instant) -> (Turn, usize) {
         let mut run = std::mem::take(&mut self.run);
         let mut handled = 0;
         let mut clock = Some(now);
@@ -47,12 +48,11 @@ impl<H: Handler> Conn<'_, H> {
         self.run = run;
         self.handler.end_turn(&mut self.session);
         self.stats.commands.add(handled as u64);
-        self.turn_requests = handled;
         if handled > 0 {
             let at = clock.unwrap_or(now);
             self.observer.publish(&self.session, at, &self.rbuf, &self.wbuf);
         }
-        turn
+        (turn, handled)
     }
 
     /// Decodes up to [`PREPARE_RUN`] requests into `run`, stopping after a QUIT; `Ok(true)`
