@@ -224,9 +224,9 @@ impl Router {
 
     fn seal(&self, run: &mut OpenRun, order: &KeyOrder) {
         let Some(shared) = run.shared.take() else { return };
+        run.last_len = run.items.len();
         // Every key as written: a later read of a key the run only reads waits for the run
         // too, which costs nothing in order and keeps one ticket for the whole run.
-        run.last_len = run.items.len();
         let ticket = order.enter(std::mem::take(&mut run.keys), true);
         run.prints.clear();
         let router = self.clone();
