@@ -19,6 +19,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+/// Most keys of room a connection keeps in its spare list between requests: enough for a
+/// client's usual request, little held by an idle connection.
+const SPARE_KEYS: usize = 8;
+
 /// Opened when the request (or group of reads) it stands for completes.
 #[derive(Debug, Default)]
 pub struct Gate {
@@ -95,6 +99,9 @@ struct Keys {
     /// The `alone` ticket once a later one put it in the map: what it holds there.
     adopted: Option<(u64, Held)>,
     next_id: u64,
+    /// An `alone` ticket's emptied key list, for [`KeyOrder::enter_reusing`]'s caller to
+    /// fill again: a client that waits for each reply then allocates no list per request.
+    spare: Vec<Bytes>,
 }
 
 /// A ticket kept out of the map.
@@ -132,11 +139,19 @@ struct Held {
 
 impl KeyOrder {
     /// Registers a request on `keys`; called in request order.
-    pub fn enter(&self, keys: Vec<Bytes>, write: bool) -> Ticket {
+    pub fn enter(&self, mut keys: Vec<Bytes>, write: bool) -> Ticket {
+        self.enter_reusing(&mut keys, write)
+    }
+
+    /// [`KeyOrder::enter`] for a caller that fills a key list again and again: takes the
+    /// keys out of `keys` and leaves it empty, with the room of a finished ticket's list
+    /// when one is spare.
+    pub fn enter_reusing(&self, keys: &mut Vec<Bytes>, write: bool) -> Ticket {
         if keys.is_empty() {
             return Ticket::default();
         }
         let mut inner = self.keys.lock();
+        let keys = std::mem::replace(keys, std::mem::take(&mut inner.spare));
         let id = inner.next_id;
         inner.next_id = inner.next_id.wrapping_add(1);
         inner.live += 1;
@@ -227,9 +242,12 @@ impl Drop for Ticket {
             Some(held) => held,
             None => match inner.alone.take_if(|a| a.id == mine.id) {
                 // Never in the map: nothing waits for it.
-                Some(alone) => {
-                    drop(inner);
-                    drop(alone);
+                Some(mut alone) => {
+                    alone.keys.clear();
+                    let room = alone.keys.capacity();
+                    if room <= SPARE_KEYS && inner.spare.capacity() < room {
+                        inner.spare = alone.keys;
+                    }
                     return;
                 }
                 None => match inner.adopted.take_if(|(id, _)| *id == mine.id) {

@@ -160,3 +160,26 @@ async fn a_later_request_dropped_first_leaves_the_adopted_one_in_order() {
     drop(read);
     assert_eq!(order.tracked(), 0);
 }
+
+#[tokio::test]
+async fn a_lone_ticket_hands_its_key_list_back_and_a_large_one_does_not() {
+    let order = KeyOrder::default();
+    let mut keys = k("a");
+    let room = keys.capacity();
+    let ticket = order.enter_reusing(&mut keys, true);
+    assert_eq!(keys.capacity(), 0, "nothing was spare yet");
+    drop(ticket);
+    keys.push(Bytes::from_static(b"b"));
+    let ticket = order.enter_reusing(&mut keys, false);
+    assert!(keys.is_empty() && keys.capacity() >= room, "the first ticket's list came back");
+    free(&ticket).await;
+    drop(ticket);
+
+    let mut many: Vec<Bytes> = Vec::with_capacity(SPARE_KEYS + 1);
+    many.push(Bytes::from_static(b"c"));
+    drop(order.enter_reusing(&mut many, true));
+    let mut next = k("d");
+    drop(order.enter_reusing(&mut next, true));
+    assert_eq!(next.capacity(), 0, "the large list was not kept for an idle connection");
+    assert_eq!(order.tracked(), 0);
+}

@@ -125,8 +125,27 @@ struct RunState {
     driver: Option<Driver>,
     done: bool,
     replies: Vec<Option<Reply>>,
-    /// The members waiting (all but the first, which drives the run).
+    /// The first member's waker, while it waits for the run to be sealed: kept apart
+    /// from the others' list so a run of one never allocates that list.
+    first: Option<Waker>,
+    /// The other members' wakers (member `i` at `i - 1`).
     wakers: Vec<Option<Waker>>,
+}
+
+impl RunState {
+    /// Takes every member's waker, to wake them once the lock is dropped.
+    fn take_wakers(&mut self) -> impl Iterator<Item = Waker> + use<> {
+        let first = self.first.take();
+        first.into_iter().chain(std::mem::take(&mut self.wakers).into_iter().flatten())
+    }
+
+    fn waker_slot(&mut self, index: usize) -> &mut Option<Waker> {
+        let Some(i) = index.checked_sub(1) else { return &mut self.first };
+        if self.wakers.len() <= i {
+            self.wakers.resize_with(i + 1, || None);
+        }
+        &mut self.wakers[i]
+    }
 }
 
 impl RunShared {
@@ -134,9 +153,9 @@ impl RunShared {
         let wakers = {
             let mut st = self.state.lock();
             st.driver = Some(driver);
-            std::mem::take(&mut st.wakers)
+            st.take_wakers()
         };
-        wakers.into_iter().flatten().for_each(Waker::wake);
+        wakers.for_each(Waker::wake);
     }
 }
 
@@ -172,16 +191,13 @@ impl Future for Member {
                         st.replies.first_mut().and_then(Option::take)
                     }
                 };
-                let wakers = std::mem::take(&mut st.wakers);
+                let wakers = st.take_wakers();
                 drop(st);
-                wakers.into_iter().flatten().for_each(Waker::wake);
+                wakers.for_each(Waker::wake);
                 return Poll::Ready(mine.unwrap_or_else(lost));
             }
         }
-        if st.wakers.len() <= index {
-            st.wakers.resize_with(index + 1, || None);
-        }
-        match &mut st.wakers[index] {
+        match st.waker_slot(index) {
             Some(w) if w.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
         }
@@ -227,7 +243,7 @@ impl Router {
         run.last_len = run.items.len();
         // Every key as written: a later read of a key the run only reads waits for the run
         // too, which costs nothing in order and keeps one ticket for the whole run.
-        let ticket = order.enter(std::mem::take(&mut run.keys), true);
+        let ticket = order.enter_reusing(&mut run.keys, true);
         run.prints.clear();
         let router = self.clone();
         // A run of one is popped, so the list keeps its room for the connection's next run.
