@@ -85,6 +85,11 @@ impl RequestDecoder {
         buf: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Argv>, TextError> {
+        if matches!(self.progress, Progress::Idle) {
+            if let Some(argv) = whole_array(buf, limits) {
+                return Ok(Some(argv));
+            }
+        }
         loop {
             // Taking the progress out means an error leaves the decoder Idle, so no stale
             // offsets outlive a dead stream.
@@ -199,6 +204,51 @@ impl ArrayProgress {
     /// Splits the finished frame off `buf`; the arguments stay spans of it.
     fn finish(self, buf: &mut BytesMut) -> Argv {
         Argv::spans(buf.split_to(self.pos).freeze(), self.spans)
+    }
+}
+
+/// The common case in one pass: a RESP array that has fully arrived, of at most
+/// [`INITIAL_ARGS`] arguments, with every number in its plain form. `None` for anything
+/// else (incomplete, unusual or wrong), which the resumable path then takes from the
+/// start, so this accepts nothing that path would not, and returns the same spans.
+fn whole_array(buf: &mut BytesMut, limits: &Limits) -> Option<Argv> {
+    let (declared, mut pos) = plain_number(buf, 0, b'*')?;
+    if declared == 0 || declared > INITIAL_ARGS {
+        return None;
+    }
+    let mut spans = Vec::with_capacity(declared);
+    for _ in 0..declared {
+        let (len, start) = plain_number(buf, pos, b'$')?;
+        let end = start.checked_add(len)?;
+        if len > limits.max_bulk_len()
+            || end + 2 > limits.max_text_request()
+            || buf.get(end..end + 2)? != b"\r\n"
+        {
+            return None;
+        }
+        spans.push((start, len));
+        pos = end + 2;
+    }
+    Some(Argv::spans(buf.split_to(pos).freeze(), spans))
+}
+
+/// A header `<kind><digits>\r\n` at `pos` whose number has no sign and no leading zero
+/// (`0` alone aside) and at most 18 digits: its value and where the next line starts.
+fn plain_number(buf: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
+    if *buf.get(pos)? != kind {
+        return None;
+    }
+    let mut value = 0usize;
+    let mut at = pos + 1;
+    loop {
+        match *buf.get(at)? {
+            d @ b'0'..=b'9' if at - pos <= 18 && !(value == 0 && at > pos + 1) => {
+                value = value * 10 + usize::from(d - b'0');
+            }
+            b'\r' if at > pos + 1 && *buf.get(at + 1)? == b'\n' => return Some((value, at + 2)),
+            _ => return None,
+        }
+        at += 1;
     }
 }
 

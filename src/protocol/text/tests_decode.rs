@@ -171,3 +171,43 @@ fn noop_requests_alone_leave_an_empty_buffer() {
     assert_eq!(got, Ok(None));
     assert!(buf.is_empty());
 }
+
+#[test]
+fn whole_requests_decode_as_requests_in_pieces_do() {
+    // A request that has fully arrived takes a one-pass path, one in pieces the resumable
+    // one: every header form, plain or not, must get the same answer from both.
+    let counts =
+        ["1", "2", "0", "-1", "01", "+1", "64", "65", "999999999999999999", "9999999999999999999"];
+    let lens =
+        ["0", "1", "3", "03", "-0", "+3", "8", "9", "123456789012345678", "1234567890123456789"];
+    let limits = Limits { max_key_size: 4, max_value_size: 8 };
+    let mut inputs = 0;
+    for count in counts {
+        for len in lens {
+            for tail in [&b"abc\r\n"[..], b"abcdefgh\r\n", b"\r\n", b"abc\rX", b"a"] {
+                let mut input = format!("*{count}\r\n${len}\r\n").into_bytes();
+                input.extend_from_slice(tail);
+                input.extend_from_slice(b"*1\r\n$1\r\nz\r\n");
+                for limits in [Limits::default(), limits] {
+                    let whole = run(&input, input.len(), &limits);
+                    assert_eq!(
+                        whole,
+                        run(&input, 1, &limits),
+                        "{}",
+                        String::from_utf8_lossy(&input)
+                    );
+                    inputs += 1;
+                }
+            }
+        }
+    }
+    let many: Vec<String> = (0..65).map(|i| i.to_string()).collect();
+    for n in [63, 64, 65] {
+        let mut wire = BytesMut::new();
+        encode_command(&many[..n], &mut wire);
+        let (reqs, e) = run(&wire, wire.len(), &Limits::default());
+        assert_eq!((reqs.len(), reqs[0].len(), e), (1, n, None));
+        inputs += 1;
+    }
+    assert_eq!(inputs, 1003);
+}
