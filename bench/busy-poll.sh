@@ -22,8 +22,7 @@ cat > "$dir/map.json" <<JSON
 {"numShards": 1, "nodes": {"n1": {"address": "127.0.0.1", "port": $S}}, "shards": {"1": ["n1"]}}
 JSON
 "$bin" server --port "$S" --log-level warn & pids+=($!)
-ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
-ready "$S"
+wait_port "$S"
 port=$((BASE + 10))
 printf '%-6s %-10s %12s %8s %12s\n' conns busy_poll ops/s p50_ms router_us/op
 for c in ${CONNS:-1 2 4 8 50}; do
@@ -31,7 +30,7 @@ for c in ${CONNS:-1 2 4 8 50}; do
     port=$((port + 1))
     "$bin" router --port "$port" --shardmap "$dir/map.json" --busy-poll "$poll" \
       --threads "${THREADS:-0}" --log-level warn & r=$!; pids+=($r)
-    ready "$port"
+    wait_port "$port"
     read -r ops p50 us <<<"$(KEYSPACE=1000 measured "$r" "$port" "$TEST" 1 "$c")"
     printf '%-6s %-10s %12s %8s %12s\n' "$c" "$poll" "$ops" "$p50" "$us"
     kill "$r"; wait "$r" 2>/dev/null || true

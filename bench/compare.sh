@@ -30,7 +30,6 @@ tick=$(getconf CLK_TCK)
 start_shale() { $bin server --port "$SHALE_PORT" --log-level warn "$@" >/dev/null 2>&1 & SHALE_PID=$!; pids+=("$SHALE_PID"); wait_port "$SHALE_PORT"; }
 start_redis() { redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null & REDIS_PID=$!; pids+=("$REDIS_PID"); wait_port "$REDIS_PORT"; }
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 

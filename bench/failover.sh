@@ -6,17 +6,11 @@
 #     writes acked, reads checked, incorrect reads, time for b to converge after restart.
 # Not part of CI. Needs redis-cli only for INFO polling (INSTALL=1 apt-installs redis-tools).
 set -euo pipefail
-cd "$(dirname "$0")/.."
 BASE=${BASE:-7450}
 STRESS_SECS=${STRESS_SECS:-60}
 [ "${INSTALL:-0}" = 1 ] && apt-get install -y -qq redis-tools >/dev/null
 command -v redis-cli >/dev/null || { echo "missing redis-cli (INSTALL=1)"; exit 1; }
-cargo build --release --quiet
-bin=./target/release/shale
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 R=$BASE; A=$((BASE + 1)); B=$((BASE + 2))
 cat > "$dir/map.json" <<JSON
@@ -25,7 +19,6 @@ cat > "$dir/map.json" <<JSON
  "shards": {"1": ["a", "b"], "2": ["b", "a"], "3": ["a", "b"], "4": ["b", "a"]}}
 JSON
 node() { $bin server --port "$2" --shardmap "$dir/map.json" --node "$1" --log-level warn >/dev/null 2>>"$dir/$1.log" & echo $!; }
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done; }
 state_b() { redis-cli -p $R info nodes | tr -d '\r' | grep '^node_b:' | sed 's/.*state=\([a-z]*\).*/\1/'; }
 hints_b() { redis-cli -p $R info nodes | tr -d '\r' | grep '^node_b:' | sed 's/.*hints=\([0-9]*\).*/\1/'; }
 now_ms() { date +%s%3N; }

@@ -17,10 +17,6 @@ for tool in "${needs[@]}"; do
 done
 source "$(dirname "$0")/lib.sh"
 PORT=$BASE; S1=$((BASE + 1)); S2=$((BASE + 2))
-answers() {
-  for _ in $(seq 300); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.2; done
-  echo "nothing answers on port $1"; exit 1
-}
 # `callgrind CMD...` starts CMD under callgrind with counting off; prints its pid.
 callgrind() {
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/cg.out" "$@" \
@@ -30,7 +26,7 @@ callgrind() {
 if [ "$WHO" = router ] || [ "$WHO" = twemproxy ]; then
   "$bin" server --port "$S1" --log-level warn & pids+=($!)
   "$bin" server --port "$S2" --log-level warn & pids+=($!)
-  answers "$S1"; answers "$S2"
+  wait_port "$S1"; wait_port "$S2"
 fi
 case $WHO in
   router)
@@ -47,7 +43,7 @@ case $WHO in
   *) echo "WHO is router, twemproxy, server or redis"; exit 1 ;;
 esac
 pids+=("$M")
-answers "$PORT"
+WAIT_S=60 wait_port "$PORT" # valgrind starts slowly
 bench() { redis-benchmark -p "$PORT" -t "$TEST" -n "$1" -c 50 -P "$P" -r 100000 -d 32 -q; }
 bench 5000 >/dev/null 2>&1
 callgrind_control -i on "$M" >/dev/null

@@ -3,7 +3,8 @@
 # (and $dir removed) on exit; `two_node_map A B` writes $dir/map.json with nodes a and b
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
-# config over the same two servers (below); `per_request` measures a process's CPU per request.
+# config over the same two servers (below); `per_request` measures a process's CPU per request;
+# `wait_port PORT` waits for a server or proxy to answer.
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -44,6 +45,19 @@ shale:
    - 127.0.0.1:$3:1 n1
    - 127.0.0.1:$4:1 n2
 YML
+}
+
+# `wait_port PORT [REDIS-CLI FLAGS...]` waits until PING on PORT answers PONG, for up to
+# ${WAIT_S:-10} seconds, or ends the script: a measurement of nothing is worse than none.
+wait_port() {
+  local port=$1
+  shift
+  for _ in $(seq $((${WAIT_S:-10} * 20))); do
+    redis-cli -p "$port" "$@" ping 2>/dev/null | grep -q PONG && return
+    sleep 0.05
+  done
+  echo "nothing answers on port $port" >&2
+  exit 1
 }
 
 node() { $bin server --shardmap "$dir/map.json" --node "$1" --log-level warn 2>>"$dir/$1.log" >/dev/null & echo $!; }

@@ -19,13 +19,13 @@ S1=$((BASE + 1)); S2=$((BASE + 2)); ROUTER=$BASE; TWEM=$((BASE + 9))
 sharded_map "$dir/map.json" "$S1" "$S2"
 nutcracker_conf "$dir/nutcracker.yml" "$TWEM" "$S1" "$S2"
 for port in "$S1" "$S2"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_port "$port"
 done
 "$bin" router --port "$ROUTER" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" \
   --log-level warn & R=$!; pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & W=$!; pids+=($!)
 for port in "$ROUTER" "$TWEM"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_port "$port"
 done
 bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
 echo "$TEST -P $P, per request (router --threads $ROUTER_THREADS; twemproxy one thread)"

@@ -15,7 +15,7 @@ S=$((BASE + 1)); R=$((BASE + 2))
 "$bin" server --port "$S" --log-level warn & pids+=($!)
 redis-server --port "$R" --save '' --appendonly no --logfile "$dir/redis.log" & pids+=($!)
 for port in "$S" "$R"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  wait_port "$port"
 done
 echo "redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), $N commands, seed $SEED"
 python3 "$(dirname "$0")/redis-diff.py" "$S" "$R" "$N" "$SEED"

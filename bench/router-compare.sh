@@ -39,7 +39,7 @@ nutcracker_conf "$dir/nutcracker.yml" "$TWEM" "$S1" "$S2"
 "$bin" router --port "$ROUTER_R2" --shardmap "$dir/replicated.json" --threads "$ROUTER_THREADS" --log-level warn & pids+=($!)
 nutcracker -c "$dir/nutcracker.yml" -o "$dir/nutcracker.log" & TWEM_PID=$!; pids+=($!)
 for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_port "$port"
 done
 
 rps() { # PORT TEST PIPELINE -> ops/s

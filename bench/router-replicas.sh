@@ -21,10 +21,10 @@ cat > "$dir/map.json" <<JSON
  "shards": {"1": ["n1", "n2", "n3"], "2": ["n2", "n3", "n1"]}}
 JSON
 for i in 1 2 3; do
-  for _ in $(seq 100); do redis-cli -p $((BASE + i)) ping >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_port $((BASE + i))
 done
 "$bin" router --port "$BASE" --shardmap "$dir/map.json" --threads "$ROUTER_THREADS" --log-level warn & ROUTER_PID=$!; pids+=($!)
-for _ in $(seq 100); do redis-cli -p "$BASE" ping >/dev/null 2>&1 && break; sleep 0.1; done
+wait_port "$BASE"
 
 echo "router --threads $ROUTER_THREADS, 3 replicas per shard (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
 printf '%-4s %-3s %12s %10s\n' test P ops router_us

@@ -6,20 +6,13 @@
 # redis-benchmark -c 50 -d 32 -r 100000 -n N (default 100 000) at -P 1 and -P 16.
 # Not part of CI.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 N=${N:-100000}; NODES=${NODES:-3}; SHARDS=${SHARDS:-16}; REPLICAS=${REPLICAS:-2}
 BASE=${BASE:-7480}; DIRECT=${DIRECT:-7479}
 TESTS=${TESTS:-get set incr mset}
-cargo build --release --quiet
-bin=./target/release/shale
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 400); do redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && return; sleep 0.05; done; echo "port $1 not ready"; exit 1; }
+source "$(dirname "$0")/lib.sh"
 $bin server --port "$DIRECT" --log-level warn >/dev/null 2>&1 & pids+=($!)
 $bin cluster --nodes "$NODES" --shards "$SHARDS" --replicas "$REPLICAS" --base-port "$BASE" --dir "$dir" >"$dir/cluster.log" 2>&1 & pids+=($!)
-wait_port "$DIRECT"; wait_port "$BASE"
+wait_port "$DIRECT"; WAIT_S=20 wait_port "$BASE"
 ops() {
   redis-benchmark -p "$1" -t "$2" -n "$N" -c 50 -P "$3" -r 100000 -d 32 --csv -q 2>/dev/null |
     awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'

@@ -17,8 +17,7 @@ source "$(dirname "$0")/lib.sh"
 S1=$((BASE + 1)); S2=$((BASE + 2))
 "$bin" server --port "$S1" --log-level warn & pids+=($!)
 "$bin" server --port "$S2" --log-level warn & pids+=($!)
-ready() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
-ready "$S1"; ready "$S2"
+wait_port "$S1"; wait_port "$S2"
 sharded_map "$dir/sharded.json" "$S1" "$S2"
 port=$((BASE + 10))
 printf '%-4s %-7s %12s %10s\n' test threads ops/s router_us
@@ -28,7 +27,7 @@ for _ in $(seq "${ROUNDS:-3}"); do
       port=$((port + 1))
       "$bin" router --port "$port" --shardmap "$dir/sharded.json" --threads "$threads" \
         --log-level warn & r=$!; pids+=($r)
-      ready "$port"
+      wait_port "$port"
       read -r ops _ us <<<"$(measured "$r" "$port" "$t" "${P:-1}" 50)"
       printf '%-4s %-7s %12s %10s\n' "$t" "$threads" "$ops" "$us"
       kill "$r"; wait "$r" 2>/dev/null || true

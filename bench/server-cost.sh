@@ -18,7 +18,7 @@ SHALE=$BASE; REDIS=$((BASE + 1))
 redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --loglevel warning >/dev/null & R=$!; pids+=($!)
 for port in "$SHALE" "$REDIS"; do
-  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_port "$port"
 done
 bench() { redis-benchmark -p "$1" -t "$TEST" -n "$2" -c 50 -P "$P" -r 100000 -d 32 "${@:3}"; }
 # kernel_shares PID PORT: percent of the process's samples under each kernel path

@@ -8,7 +8,6 @@
 # BASE_BIN=path/to/another/shale also measures that binary's plain port (before/after).
 # Not part of CI. INSTALL=1 apt-installs redis-server and redis-tools.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 N=${N:-200000}
 # -P 16 runs get 5x the requests, so the CPU time (10 ms ticks) is measured to about 1%.
 N16=${N16:-$((N * 5))}
@@ -23,12 +22,7 @@ fi
 for bin in openssl redis-server redis-benchmark redis-cli; do
   command -v "$bin" >/dev/null || { echo "missing $bin (run with INSTALL=1)"; exit 1; }
 done
-cargo build --release --quiet
-bin=./target/release/shale
-dir=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"; }
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 tick=$(getconf CLK_TCK)
 
 # CA and a server certificate for localhost / 127.0.0.1 (P-256, one day).
@@ -40,8 +34,6 @@ openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pe
   -out "$dir/cert.pem" -days 1 -extfile "$dir/ext" 2>/dev/null
 tls_files=(--tls-cert-file "$dir/cert.pem" --tls-key-file "$dir/key.pem" --tls-ca-cert-file "$dir/ca.pem")
 
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" "${@:2}" ping >/dev/null 2>&1 && return; sleep 0.05; done; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 requests() { if [ "$1" = 1 ]; then echo "$N"; else echo "$N16"; fi; }
 per_op() { awk -v t="$1" -v hz="$tick" -v n="$2" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }'; }
