@@ -142,6 +142,8 @@ fn sweep_shrinks_after_mass_expiry_and_stays_consistent() {
     assert_eq!(s.sweep_pass(), 9_990);
     s.check_invariants();
     assert_eq!(chunks(&s), 2, "the pass gave back every emptied chunk but one spare");
+    let capacity = s.slots[0].0.lock().table_capacity();
+    assert!(capacity < 1024, "the index table was rebuilt small: {capacity}");
     for i in 0..10 {
         assert!(s.exists(&key(i)));
     }
@@ -202,5 +204,33 @@ fn a_mass_expiry_gives_slab_pages_back() {
     s.check_invariants();
     for slot in &s.slots {
         assert_eq!(slot.0.lock().slab_pages(), (0, 0), "pages freed during the pass");
+    }
+}
+
+#[test]
+fn a_shrink_reindexes_at_most_a_bounded_number_of_entries_under_the_lock() {
+    let (s, clock) = store_with(1);
+    let capacity = |s: &Store| s.slots[0].0.lock().table_capacity();
+    // 3 000 keys outlive the first expiry, 1 000 of them the second.
+    for i in 0..20_000 {
+        let ttl = match i {
+            0..1_000 => None,
+            1_000..3_000 => Some(2 * SEC),
+            _ => Some(SEC),
+        };
+        s.set(&key(i), b"v", ttl, SetCond::Always);
+    }
+    let full = capacity(&s);
+    clock.advance(SEC);
+    assert_eq!(s.sweep_pass(), 17_000);
+    // (A table's capacity counts only what it can take without growing, which removals
+    // leave a little under its size.)
+    assert!(capacity(&s) > full / 2, "3 000 entries are more than one lock hold re-indexes");
+    clock.advance(SEC);
+    assert_eq!(s.sweep_pass(), 2_000);
+    assert!(capacity(&s) < full / 4, "1 000 entries are re-indexed: {}", capacity(&s));
+    s.check_invariants();
+    for i in 0..1_000 {
+        assert!(s.exists(&key(i)));
     }
 }

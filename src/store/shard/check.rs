@@ -10,6 +10,11 @@ impl Shard {
         self.entries.chunks()
     }
 
+    /// The index table's capacity (tests only).
+    pub(in crate::store) fn table_capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
     /// Slab pages held and the bytes they span (tests only).
     pub(in crate::store) fn slab_pages(&self) -> (usize, usize) {
         self.slab.pages()
