@@ -59,18 +59,6 @@ use super::slab::{Garbage, Slab, Trash};
 use super::{EvictionPolicy, TtlState};
 use crate::version::Hlc;
 
-/// Shards whose index table has room for at least this many entries have it shrunk when it
-/// falls under a quarter full at the end of a sweep pass; smaller ones are not worth the
-/// reallocation.
-const SHRINK_MIN_CAPACITY: usize = 1024;
-
-/// Most entries a shrink re-indexes, under the shard's lock: about a sweep chunk's time.
-/// Re-indexing costs a key read and an insert per entry (0.1-0.2 us, mostly cache misses),
-/// so a shard of 125 000 keys that lost three quarters of them held its lock up to 11 ms to
-/// shrink, stalling every request to it. A table over this stays at its size (a peak's
-/// index, 5 bytes a slot) until the shard grows into it again or empties below this.
-const SHRINK_MAX_LEN: usize = 2048;
-
 /// Per-shard counters; they live under the shard mutex so no atomics are contended.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Counters {
@@ -373,33 +361,6 @@ impl Shard {
         self.counters.deadline_sum = 0;
         let entries = std::mem::take(&mut self.entries);
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
-    }
-
-    /// Gives memory back after mass deletion/expiry: the entry chunks left empty, and the
-    /// index table when it is under a quarter full (hysteresis: to 1/2, so this stays
-    /// amortised O(1) per removal) and small enough to re-index in one lock hold
-    /// ([`SHRINK_MAX_LEN`]). What is freed goes to `g`.
-    fn maybe_shrink(&mut self, g: &mut Garbage) {
-        let spare = self.entries.take_spare();
-        if !spare.is_empty() {
-            g.push(Trash::Table(Box::new(spare)));
-        }
-        let len = self.entries.len();
-        let capacity = self.table.capacity();
-        if capacity < SHRINK_MIN_CAPACITY || len * 4 >= capacity || len > SHRINK_MAX_LEN {
-            return;
-        }
-        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        let hash = |&i: &u32| rehash(hasher, entries, slab, i);
-        let mut table = HashTable::with_capacity(len * 2);
-        // Every entry has its slot, so the new table holds exactly the indices below `len`
-        // (which fit in u32, see the struct invariant).
-        for i in 0..len as u32 {
-            table.insert_unique(hash(&i), i, hash);
-        }
-        // A rebuild rather than `shrink_to`, which frees the old table itself: that one can
-        // be large, and is freed with the rest of `g`, outside the lock.
-        g.push(Trash::Table(Box::new(std::mem::replace(&mut self.table, table))));
     }
 }
 

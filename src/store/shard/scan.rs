@@ -1,5 +1,6 @@
-//! Index walks over one shard: the expiry sweep (upwards, from a cursor the shard keeps) and
-//! the downward scans behind dumps and bulk removal (from a position the caller keeps).
+//! Index walks over one shard: the expiry sweep (upwards, from a cursor the shard keeps), the
+//! downward scans behind dumps and bulk removal (from a position the caller keeps), and
+//! giving memory back when either has emptied much of the shard.
 //!
 //! Why downwards: entries only move by `swap_remove`, which moves the *last* entry into the
 //! freed slot. A scan that has visited every index `>= top` and will next visit `top - 1`
@@ -9,9 +10,23 @@
 //! they are new and need not be seen. A position is therefore valid across lock releases
 //! with no change counter, and `top` beyond the current length just means "from the end".
 
-use super::{Garbage, Shard};
+use hashbrown::HashTable;
+
+use super::{Garbage, Shard, Trash, rehash};
 use crate::store::SweepProgress;
 use crate::store::entry::EntryRef;
+
+/// Shards whose index table has room for at least this many entries have it shrunk when it
+/// falls under a quarter full at the end of a sweep pass; smaller ones are not worth the
+/// reallocation.
+const SHRINK_MIN_CAPACITY: usize = 1024;
+
+/// Most entries a shrink re-indexes, under the shard's lock: about a sweep chunk's time.
+/// Re-indexing costs a key read and an insert per entry (0.1-0.2 us, mostly cache misses),
+/// so a shard of 125 000 keys that lost three quarters of them held its lock up to 11 ms to
+/// shrink, stalling every request to it. A table over this stays at its size (a peak's
+/// index, 5 bytes a slot) until the shard grows into it again or empties below this.
+const SHRINK_MAX_LEN: usize = 2048;
 
 impl Shard {
     /// Visits entries downwards from index `top - 1` (`top` is clamped to the length), at most
@@ -90,5 +105,32 @@ impl Shard {
     /// Restarts the sweep cursor at the first entry.
     pub(in crate::store) fn rewind(&mut self) {
         self.cursor = 0;
+    }
+
+    /// Gives memory back after mass deletion/expiry: the entry chunks left empty, and the
+    /// index table when it is under a quarter full (hysteresis: to 1/2, so this stays
+    /// amortised O(1) per removal) and small enough to re-index in one lock hold
+    /// ([`SHRINK_MAX_LEN`]). What is freed goes to `g`.
+    fn maybe_shrink(&mut self, g: &mut Garbage) {
+        let spare = self.entries.take_spare();
+        if !spare.is_empty() {
+            g.push(Trash::Table(Box::new(spare)));
+        }
+        let len = self.entries.len();
+        let capacity = self.table.capacity();
+        if capacity < SHRINK_MIN_CAPACITY || len * 4 >= capacity || len > SHRINK_MAX_LEN {
+            return;
+        }
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        let hash = |&i: &u32| rehash(hasher, entries, slab, i);
+        let mut table = HashTable::with_capacity(len * 2);
+        // Every entry has its slot, so the new table holds exactly the indices below `len`
+        // (which fit in u32, see the struct invariant).
+        for i in 0..len as u32 {
+            table.insert_unique(hash(&i), i, hash);
+        }
+        // A rebuild rather than `shrink_to`, which frees the old table itself: that one can
+        // be large, and is freed with the rest of `g`, outside the lock.
+        g.push(Trash::Table(Box::new(std::mem::replace(&mut self.table, table))));
     }
 }
