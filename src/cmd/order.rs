@@ -242,11 +242,16 @@ impl Drop for Ticket {
             Some(held) => held,
             None => match inner.alone.take_if(|a| a.id == mine.id) {
                 // Never in the map: nothing waits for it.
-                Some(mut alone) => {
-                    alone.keys.clear();
-                    let room = alone.keys.capacity();
+                Some(alone) => {
+                    let mut keys = alone.keys;
+                    let room = keys.capacity();
                     if room <= SPARE_KEYS && inner.spare.capacity() < room {
-                        inner.spare = alone.keys;
+                        keys.clear();
+                        inner.spare = keys;
+                    } else {
+                        // Anything larger is freed after the lock, as before.
+                        drop(inner);
+                        drop(keys);
                     }
                     return;
                 }

@@ -220,14 +220,15 @@ fn whole_array(buf: &mut BytesMut, limits: &Limits) -> Option<Argv> {
     for _ in 0..declared {
         let (len, start) = plain_number(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
+        let next = end.checked_add(2)?;
         if len > limits.max_bulk_len()
-            || end + 2 > limits.max_text_request()
-            || buf.get(end..end + 2)? != b"\r\n"
+            || next > limits.max_text_request()
+            || buf.get(end..next)? != b"\r\n"
         {
             return None;
         }
         spans.push((start, len));
-        pos = end + 2;
+        pos = next;
     }
     Some(Argv::spans(buf.split_to(pos).freeze(), spans))
 }
@@ -243,7 +244,7 @@ fn plain_number(buf: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
     loop {
         match *buf.get(at)? {
             d @ b'0'..=b'9' if at - pos <= 18 && !(value == 0 && at > pos + 1) => {
-                value = value * 10 + usize::from(d - b'0');
+                value = value.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
             }
             b'\r' if at > pos + 1 && *buf.get(at + 1)? == b'\n' => return Some((value, at + 2)),
             _ => return None,
