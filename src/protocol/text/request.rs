@@ -220,21 +220,25 @@ fn whole_array(buf: &mut BytesMut, limits: &Limits) -> Option<Argv> {
     for _ in 0..declared {
         let (len, start) = plain_number(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
-        let next = end.checked_add(2)?;
         if len > limits.max_bulk_len()
-            || next > limits.max_text_request()
-            || buf.get(end..next)? != b"\r\n"
+            || end + 2 > limits.max_text_request()
+            || buf.get(end..end + 2)? != b"\r\n"
         {
             return None;
         }
         spans.push((start, len));
-        pos = next;
+        pos = end + 2;
     }
     Some(Argv::spans(buf.split_to(pos).freeze(), spans))
 }
 
+/// Most digits [`plain_number`] reads: a number that long fits in a `usize`, so its
+/// arithmetic needs no overflow checks.
+const PLAIN_DIGITS: usize = if usize::BITS >= 64 { 18 } else { 9 };
+
 /// A header `<kind><digits>\r\n` at `pos` whose number has no sign and no leading zero
-/// (`0` alone aside) and at most 18 digits: its value and where the next line starts.
+/// (`0` alone aside) and at most [`PLAIN_DIGITS`] digits: its value and where the next
+/// line starts.
 fn plain_number(buf: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
     if *buf.get(pos)? != kind {
         return None;
@@ -243,8 +247,8 @@ fn plain_number(buf: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
     let mut at = pos + 1;
     loop {
         match *buf.get(at)? {
-            d @ b'0'..=b'9' if at - pos <= 18 && !(value == 0 && at > pos + 1) => {
-                value = value.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+            d @ b'0'..=b'9' if at - pos <= PLAIN_DIGITS && !(value == 0 && at > pos + 1) => {
+                value = value * 10 + usize::from(d - b'0');
             }
             b'\r' if at > pos + 1 && *buf.get(at + 1)? == b'\n' => return Some((value, at + 2)),
             _ => return None,
