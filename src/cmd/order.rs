@@ -139,8 +139,11 @@ struct Held {
 
 impl KeyOrder {
     /// Registers a request on `keys`; called in request order.
-    pub fn enter(&self, mut keys: Vec<Bytes>, write: bool) -> Ticket {
-        self.enter_reusing(&mut keys, write)
+    pub fn enter(&self, keys: Vec<Bytes>, write: bool) -> Ticket {
+        if keys.is_empty() {
+            return Ticket::default();
+        }
+        self.enter_locked(&mut self.keys.lock(), keys, write)
     }
 
     /// [`KeyOrder::enter`] for a caller that fills a key list again and again: takes the
@@ -152,6 +155,10 @@ impl KeyOrder {
         }
         let mut inner = self.keys.lock();
         let keys = std::mem::replace(keys, std::mem::take(&mut inner.spare));
+        self.enter_locked(&mut inner, keys, write)
+    }
+
+    fn enter_locked(&self, inner: &mut Keys, keys: Vec<Bytes>, write: bool) -> Ticket {
         let id = inner.next_id;
         inner.next_id = inner.next_id.wrapping_add(1);
         inner.live += 1;

@@ -174,6 +174,12 @@ async fn a_lone_ticket_hands_its_key_list_back_and_a_large_one_does_not() {
     assert!(keys.is_empty() && keys.capacity() >= room, "the first ticket's list came back");
     free(&ticket).await;
     drop(ticket);
+    // A request entered without a list to refill leaves the spare to the one that has.
+    let plain = order.enter(k("p"), true);
+    let mut again = k("q");
+    let ticket = order.enter_reusing(&mut again, true);
+    assert!(again.is_empty() && again.capacity() >= room, "the spare was left for it");
+    drop((plain, ticket));
 
     let mut many: Vec<Bytes> = Vec::with_capacity(SPARE_KEYS + 1);
     many.push(Bytes::from_static(b"c"));
