@@ -120,6 +120,8 @@ mod sweep_tests;
 mod tests;
 #[cfg(test)]
 mod walk_tests;
+#[cfg(test)]
+mod wipe_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

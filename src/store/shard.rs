@@ -39,10 +39,12 @@ mod keys;
 mod scan;
 mod strings;
 mod warm;
+mod wipe;
 mod write;
 
 pub use evict::EVICT_SCAN_MAX;
 pub(super) use strings::{Done, Step};
+use wipe::Deadlines;
 pub(super) use write::{Outcome, Put};
 
 use std::sync::Arc;
@@ -118,6 +120,8 @@ pub(super) struct Shard {
     /// The store's key hasher: entries keep no hash, so the table rehashes their keys.
     hasher: RandomState,
     pub(super) counters: Counters,
+    /// Bounds on the entries' deadlines, to empty a wholly expired shard at once (`wipe.rs`).
+    deadlines: Deadlines,
     /// Key creations by hash bucket, for WATCH on absent keys (see `keys.rs`).
     created: [u32; keys::CREATED_BUCKETS],
 }
@@ -134,6 +138,7 @@ impl Shard {
             hlc,
             hasher,
             counters: Counters::default(),
+            deadlines: Deadlines::default(),
             created: [0; keys::CREATED_BUCKETS],
         }
     }
@@ -189,6 +194,9 @@ impl Shard {
 
     fn account(&mut self, fp: usize, tombstone: bool, deadline: u64, added: bool) {
         let tomb = usize::from(tombstone);
+        if added {
+            self.deadlines.note(deadline);
+        }
         let volatile = !tombstone && deadline != 0;
         if added {
             self.counters.used += fp;
@@ -223,6 +231,7 @@ impl Shard {
         if deadline != 0 {
             self.count_deadline(deadline, true);
         }
+        self.deadlines.note(deadline);
         self.entries[i].set_expiry(deadline);
     }
 
@@ -254,6 +263,9 @@ impl Shard {
         }
         entry.release(&mut self.slab, false, g);
         self.account(gone.footprint, gone.tombstone, deadline, false);
+        if self.entries.len() == 0 {
+            self.deadlines = Deadlines::default();
+        }
         gone
     }
 
@@ -359,6 +371,7 @@ impl Shard {
         self.counters.tombstones = 0;
         self.counters.volatile = 0;
         self.counters.deadline_sum = 0;
+        self.deadlines = Deadlines::default();
         let entries = std::mem::take(&mut self.entries);
         (entries, std::mem::take(&mut self.table), std::mem::take(&mut self.slab))
     }

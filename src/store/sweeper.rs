@@ -10,9 +10,15 @@
 //! costs more (~0.2 us per key: two table probes and a slab free), so a mass expiry is paid back at
 //! the budgeted rate: 4M keys expiring at once took ~4 s to clear on a 2-core machine.
 //!
-//! This module owns the pacing (interval, budget, cancellation) and the store's sweep entry
-//! points ([`Store::sweep_chunk`], [`Store::sweep_pass`]); what a chunk does to a shard is in
-//! `shard/scan.rs`.
+//! A mass expiry is the exception: a shard whose entries all expire within a short span
+//! (a cache filled at once with one TTL) is not walked but left until its last key has
+//! expired, then emptied whole in O(1) (`shard/wipe.rs`). Removing a million keys one by
+//! one held stripe locks for most of a quarter-core's second, and a sweeper preempted while
+//! holding one stalled the worker thread serving that stripe for milliseconds.
+//!
+//! This module owns the pacing (interval, budget, cancellation, the wipes it waits for) and
+//! the store's sweep entry points ([`Store::sweep_chunk`], [`Store::sweep_pass`]); what a
+//! chunk does to a shard is in `shard/scan.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,6 +37,9 @@ pub const MIN_CPU_BUDGET: f64 = 0.01;
 /// Busy time accumulated before the sweeper pays it back with a sleep. Sleeping after every
 /// ~microsecond chunk would round up to the timer's 1 ms resolution and crawl.
 const THROTTLE_QUANTUM: Duration = Duration::from_millis(2);
+
+/// Added to a wipe's wait so the store's clock (not the timer's) has passed the deadline.
+const WIPE_MARGIN: Duration = Duration::from_millis(2);
 
 /// Sweeper pacing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,6 +62,14 @@ impl Default for SweepConfig {
 }
 
 impl SweepConfig {
+    /// A shard whose entries all expire within this of each other and of now is not walked
+    /// but emptied whole when the last has expired (`shard/wipe.rs`): one and a half pass
+    /// intervals, so a mass expiry spread over a second's load waits for one wipe instead
+    /// of costing a locked removal per key, and no expired key waits longer than this.
+    pub fn wipe_span(&self) -> Duration {
+        self.pass_interval.saturating_add(self.pass_interval / 2)
+    }
+
     fn effective_budget(&self) -> f64 {
         if self.cpu_budget.is_nan() {
             Self::default().cpu_budget
@@ -103,6 +120,17 @@ impl Store {
         reclaimed
     }
 
+    /// How long until shard `shard` can be emptied whole, if the sweeper should wait for that
+    /// instead of walking it: see [`SweepConfig::wipe_span`]. A small margin is added so the
+    /// store's clock has passed the last deadline when the sweeper's timer fires.
+    pub(super) fn sweep_wipe_due(&self, shard: usize, span: Duration) -> Option<Duration> {
+        let slot = self.slots.get(shard)?;
+        let now = self.clock.now();
+        let span = u64::try_from(span.as_nanos()).unwrap_or(u64::MAX);
+        let at = slot.0.lock().wipe_due(now, span)?;
+        Some(Duration::from_nanos(at.saturating_sub(now)) + WIPE_MARGIN)
+    }
+
     /// Publishes a completed pass to [`Store::stats`].
     fn record_pass(&self, elapsed: Duration) {
         let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
@@ -124,56 +152,113 @@ pub fn spawn_sweeper(
 
 async fn run(store: Arc<Store>, cfg: SweepConfig, cancel: CancellationToken) {
     tracing::debug!(shards = store.shard_count(), ?cfg, "sweeper started");
-    let mut throttle = Throttle::new(cfg.effective_budget());
-    loop {
-        let started = Instant::now();
-        let Some(reclaimed) = pass(&store, cfg.chunk, &mut throttle, &cancel).await else {
-            break;
-        };
-        let elapsed = started.elapsed();
-        store.record_pass(elapsed);
-        tracing::trace!(reclaimed, ?elapsed, "sweep pass done");
-        let wait = cfg.pass_interval.saturating_sub(elapsed);
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    let throttle = Throttle::new(cfg.effective_budget());
+    let mut sweeper = Sweeper { store, cfg, throttle, cancel, wipes: Vec::new() };
+    while sweeper.cycle().await.is_some() {}
     tracing::debug!("sweeper stopped");
 }
 
-/// One pass over every shard. `None` if cancelled part-way.
-async fn pass(
-    store: &Store,
-    chunk: usize,
-    throttle: &mut Throttle,
-    cancel: &CancellationToken,
-) -> Option<usize> {
-    let mut reclaimed = 0;
-    for shard in 0..store.shard_count() {
+/// The sweeper task's state across passes.
+struct Sweeper {
+    store: Arc<Store>,
+    cfg: SweepConfig,
+    throttle: Throttle,
+    cancel: CancellationToken,
+    /// Shards left for a whole wipe, and when it is due (see [`Store::sweep_wipe_due`]).
+    wipes: Vec<(usize, Instant)>,
+}
+
+impl Sweeper {
+    /// One pass, then the wait until the next one, running the wipes that fall due in it.
+    /// `None` once cancelled.
+    async fn cycle(&mut self) -> Option<()> {
+        let started = Instant::now();
+        let reclaimed = self.pass().await?;
+        let elapsed = started.elapsed();
+        self.store.record_pass(elapsed);
+        tracing::trace!(reclaimed, ?elapsed, "sweep pass done");
+        let next = started + self.cfg.pass_interval;
         loop {
-            if cancel.is_cancelled() {
+            let wake = self.wipes.iter().map(|w| w.1).min().map_or(next, |w| w.min(next));
+            tokio::select! {
+                () = self.cancel.cancelled() => return None,
+                () = tokio::time::sleep_until(wake) => {}
+            }
+            if Instant::now() >= next {
+                return Some(());
+            }
+            self.run_due().await?;
+        }
+    }
+
+    /// One pass over every shard: each is walked, or left for a wipe when every entry in it
+    /// will have expired soon. Returns entries reclaimed, `None` if cancelled part-way.
+    async fn pass(&mut self) -> Option<usize> {
+        let span = self.cfg.wipe_span();
+        let mut reclaimed = 0;
+        for shard in 0..self.store.shard_count() {
+            reclaimed += self.run_due().await?;
+            if self.wipes.iter().any(|w| w.0 == shard) {
+                continue;
+            }
+            if let Some(wait) = self.store.sweep_wipe_due(shard, span) {
+                tracing::trace!(shard, ?wait, "shard left for a wipe");
+                self.wipes.push((shard, Instant::now() + wait));
+                continue;
+            }
+            reclaimed += self.walk(shard).await?;
+        }
+        Some(reclaimed)
+    }
+
+    /// Runs the wipes now due. A shard wholly expired is emptied by the first chunk of its
+    /// walk. One that took a later deadline since (a load still under way) waits again if
+    /// that is still within the span, else is walked through.
+    async fn run_due(&mut self) -> Option<usize> {
+        let now = Instant::now();
+        let span = self.cfg.wipe_span();
+        let mut reclaimed = 0;
+        while let Some(k) = self.wipes.iter().position(|w| w.1 <= now) {
+            let shard = self.wipes[k].0;
+            match self.store.sweep_wipe_due(shard, span) {
+                // The wait is at least the margin, so this loop ends.
+                Some(wait) => self.wipes[k].1 = now + wait,
+                None => {
+                    self.wipes.swap_remove(k);
+                    reclaimed += self.walk(shard).await?;
+                }
+            }
+        }
+        Some(reclaimed)
+    }
+
+    /// Sweeps `shard` from its cursor to the end, in throttled chunks.
+    async fn walk(&mut self, shard: usize) -> Option<usize> {
+        let mut reclaimed = 0;
+        let from = Instant::now();
+        loop {
+            if self.cancel.is_cancelled() {
                 return None;
             }
             // Busy time is real CPU time, so it is measured with std's clock even when
             // tokio's is paused in tests.
             let busy_from = std::time::Instant::now();
-            let progress = store.sweep_chunk(shard, chunk);
+            let progress = self.store.sweep_chunk(shard, self.cfg.chunk);
             reclaimed += progress.reclaimed;
-            match throttle.charge(busy_from.elapsed()) {
+            match self.throttle.charge(busy_from.elapsed()) {
                 Some(pause) => tokio::select! {
-                    () = cancel.cancelled() => return None,
+                    () = self.cancel.cancelled() => return None,
                     () = tokio::time::sleep(pause) => {}
                 },
                 // Let other tasks on this worker run between lock holds.
                 None => tokio::task::yield_now().await,
             }
             if progress.pass_complete {
-                break;
+                tracing::trace!(shard, reclaimed, took = ?from.elapsed(), "shard swept");
+                return Some(reclaimed);
             }
         }
     }
-    Some(reclaimed)
 }
 
 /// Converts busy time into owed sleep so that busy / (busy + sleep) == budget.

@@ -28,6 +28,9 @@ impl Shard {
             let hash = split_hash(self.hasher.hash_one(key)).1;
             assert_eq!(self.find(hash, key), Some(i), "entry {i} not indexed");
         }
+        for e in self.entries.iter() {
+            assert!(self.deadlines.covers(e.expires_at()), "deadline bounds miss an entry");
+        }
         let used: usize = self.entries.iter().map(|e| e.footprint(&self.slab)).sum();
         assert_eq!(self.counters.used, used);
         let tombs = self.entries.iter().filter(|e| e.is_tombstone()).count();

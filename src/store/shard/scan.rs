@@ -74,13 +74,17 @@ impl Shard {
     }
 
     /// Inspects at most `max` entries (at least 1) from the sweep cursor, moving expired keys
-    /// and tombstones into `g` so they are freed outside the lock.
+    /// and tombstones into `g` so they are freed outside the lock. A shard whose every entry
+    /// has expired is emptied whole instead, inspecting none (`wipe.rs`).
     pub(in crate::store) fn sweep_chunk(
         &mut self,
         now: u64,
         max: usize,
         g: &mut Garbage,
     ) -> SweepProgress {
+        if let Some(reclaimed) = self.wipe_expired(now, g) {
+            return SweepProgress { reclaimed, pass_complete: true, ..SweepProgress::default() };
+        }
         let max = max.max(1);
         let mut progress = SweepProgress::default();
         while progress.inspected < max && self.cursor < self.entries.len() {
