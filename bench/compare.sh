@@ -6,7 +6,9 @@
 #  - resident memory per key after loading 1 000 000 keys (16-byte keys, 32-byte values)
 #    without and with a TTL
 #  - expiry: 1M keys with a 1 s TTL expire while a GET benchmark runs; time until all are
-#    reclaimed, and the benchmark's p99 against a run without expiry
+#    reclaimed, and the benchmark's p99 against the same load without a TTL (and against
+#    the empty store). PARTS=expiry runs this part alone, EXPIRY_FLAGS adds server flags to
+#    it (e.g. --threads 1).
 #  - then bench/router-compare.sh (when nutcracker is installed): the shale router and
 #    twemproxy over the same two shale servers, ops/s, proxy CPU per op, added p50
 # Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker. ROUTER=0
@@ -26,6 +28,8 @@ for tool in redis-server redis-benchmark redis-cli; do
 done
 source "$(dirname "$0")/lib.sh"
 tick=$(getconf CLK_TCK)
+# want PART: whether PARTS (default all: cpu memory expiry router) names it
+want() { [[ " ${PARTS:-cpu memory expiry router} " == *" $1 "* ]]; }
 
 start_shale() { $bin server --port "$SHALE_PORT" --log-level warn "$@" >/dev/null 2>&1 & SHALE_PID=$!; pids+=("$SHALE_PID"); wait_port "$SHALE_PORT"; }
 start_redis() { redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null & REDIS_PID=$!; pids+=("$REDIS_PID"); wait_port "$REDIS_PORT"; }
@@ -44,6 +48,7 @@ bench() {
     'BEGIN { printf "%s %.2f", r, t * 1e6 / hz / n }'
 }
 
+if want cpu; then
 # Twice: with the default threads (one per core) and with --threads 1, as redis-server is
 # single-threaded; on a small machine shared with the benchmark client a second worker
 # thread mostly adds wakeups.
@@ -61,6 +66,7 @@ for threads in 0 1; do
   done
   stop "$SHALE_PID"; stop "$REDIS_PID"
 done
+fi
 
 # load PORT PID TTLFLAG -> bytes of RSS growth per key
 load() {
@@ -71,6 +77,7 @@ load() {
   keys=$(redis-cli -p "$1" dbsize)
   awk -v a="$after" -v b="$before" -v k="$keys" 'BEGIN { printf "%.1f", (a - b) * 1024 / k }'
 }
+if want memory; then
 echo "== resident memory per key ($KEYS keys, 16-byte keys, 32-byte values)"
 for ttl in "" "--ttl 3600s"; do
   start_shale; start_redis
@@ -78,12 +85,22 @@ for ttl in "" "--ttl 3600s"; do
   printf '%-12s shale %7s B/key  redis %7s B/key  ratio %.2f\n' "${ttl:-no ttl}" "$s" "$r" "$(awk -v a="$s" -v b="$r" 'BEGIN{print a/b}')"
   stop "$SHALE_PID"; stop "$REDIS_PID"
 done
+fi
 
+if want expiry; then
 echo "== expiry under load: $KEYS keys with a 1 s TTL"
-start_shale
 p99() { $bin bench -p "$SHALE_PORT" -t get -r 100000 --duration "$1" -c 50 --quiet --csv | awk -F, '$1=="GET" {print $10}'; }
+fill() { $bin bench -p "$SHALE_PORT" --proto resp -t set --key-pattern seq -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --quiet "$@" >/dev/null; }
+# The control: the same load without a TTL, then the same GET benchmark. What the load leaves
+# behind (a full store, and the worker threads the balancer spread the load over, held for
+# SPREAD_HOLD_PERIODS) is in both runs, so their ratio is what the expiry itself costs.
+start_shale ${EXPIRY_FLAGS:-}
+fill
+control=$(p99 4s)
+stop "$SHALE_PID"
+start_shale ${EXPIRY_FLAGS:-}
 base=$(p99 4s)
-$bin bench -p "$SHALE_PORT" --proto resp -t set --key-pattern seq -r "$KEYS" -n "$KEYS" -d 32 -c 20 -P 32 --ttl 1s --quiet >/dev/null
+fill --ttl 1s
 loaded=$(date +%s%3N)
 during_file=$(mktemp)
 ( p99 4s > "$during_file" ) &
@@ -93,13 +110,15 @@ gone=$(( $(date +%s%3N) - loaded ))
 wait "$bench_pid"
 during=$(cat "$during_file")
 echo "all keys reclaimed ${gone} ms after the load finished (TTL 1 s, so $((gone - 1000)) ms after the last expiry at the latest)"
-echo "GET p99 without expiry ${base} ms, during the sweep ${during} ms, ratio $(awk -v a="$during" -v b="$base" 'BEGIN{printf "%.2f", a/b}')"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+echo "GET p99 during the sweep ${during} ms; without expiry: after the same load without TTL ${control} ms (ratio $(ratio "$during" "$control")), on the empty store before the load ${base} ms (ratio $(ratio "$during" "$base"))"
 stop "$SHALE_PID"
+fi
 
 # The proxies: the shale router and twemproxy in front of the same two shale servers, same
 # redis-benchmark workloads, with the proxies' CPU per op and added latency.
-if [ "${ROUTER:-1}" = 0 ]; then
-  echo "== router vs twemproxy skipped (ROUTER=0)"
+if [ "${ROUTER:-1}" = 0 ] || ! want router; then
+  echo "== router vs twemproxy skipped (ROUTER=0, or PARTS without router)"
 elif command -v nutcracker >/dev/null; then
   echo "== router vs twemproxy (bench/router-compare.sh)"
   N="$N" bash bench/router-compare.sh
