@@ -109,6 +109,8 @@ mod dump_tests;
 #[cfg(test)]
 mod evict_tests;
 #[cfg(test)]
+mod grow_tests;
+#[cfg(test)]
 mod memory_tests;
 #[cfg(test)]
 mod replica_tests;

@@ -14,6 +14,7 @@
 //!   per bucket, no key copy)     +------------------------------+
 //! ```
 //!
+//! The table grows a few slots per insert, not all at once (`shard/index.rs`).
 //! The key lives once, in the slab; the table only holds indices and compares through a
 //! closure that looks the key up, and rehashes (on growth, and to find a moved entry's
 //! bucket) by hashing the key again with the store's hasher. Slab slots never move while in
@@ -35,6 +36,7 @@
 #[cfg(test)]
 mod check;
 mod evict;
+mod index;
 mod keys;
 mod scan;
 mod strings;
@@ -43,6 +45,9 @@ mod wipe;
 mod write;
 
 pub use evict::EVICT_SCAN_MAX;
+use index::Index;
+#[cfg(test)]
+pub(super) use index::{GROW_MIN, GROW_STEP};
 pub(super) use strings::{Done, Step};
 use wipe::Deadlines;
 pub(super) use write::{Outcome, Put};
@@ -52,7 +57,6 @@ use std::time::Duration;
 
 use ahash::RandomState;
 use bytes::Bytes;
-use hashbrown::HashTable;
 
 use super::draft::Draft;
 use super::entry::{Entry, EntryRef, split_hash, table_hash};
@@ -101,7 +105,7 @@ pub(super) struct Gone {
 }
 
 /// A shard's storage, taken out whole by [`Shard::take_all`] to be freed outside the lock.
-pub(super) type Storage = (Paged<Entry>, HashTable<u32>, Slab);
+pub(super) type Storage = (Paged<Entry>, Index, Slab);
 
 /// A shard's contents. Invariant: `table` holds exactly the indices `0..entries.len()`, each
 /// under the table hash of the key of the entry at that index; `counters.used`,
@@ -110,7 +114,7 @@ pub(super) type Storage = (Paged<Entry>, HashTable<u32>, Slab);
 /// [`Shard::insert_new`] refuses to grow past `u32::MAX` entries.
 pub(super) struct Shard {
     entries: Paged<Entry>,
-    table: HashTable<u32>,
+    table: Index,
     slab: Slab,
     cursor: usize,
     hand: usize,
@@ -130,7 +134,7 @@ impl Shard {
     pub(super) fn new(budget: Budget, hlc: Arc<Hlc>, hasher: RandomState) -> Self {
         Self {
             entries: Paged::default(),
-            table: HashTable::new(),
+            table: Index::default(),
             slab: Slab::default(),
             cursor: 0,
             hand: 0,
@@ -151,8 +155,8 @@ impl Shard {
     fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
         let (entries, slab) = (&self.entries, &self.slab);
         self.table
-            .find(table_hash(hash), |&i| entries[i as usize].key(slab) == key)
-            .map(|&i| i as usize)
+            .find(table_hash(hash), |i| entries[i as usize].key(slab) == key)
+            .map(|i| i as usize)
     }
 
     /// The table hash of the entry at `i`, from its key (entries keep no hash).
@@ -245,10 +249,8 @@ impl Shard {
     fn remove_at(&mut self, i: usize, g: &mut Garbage) -> Gone {
         let gone = Gone { footprint: self.footprint(i), tombstone: self.entries[i].is_tombstone() };
         let deadline = self.entries[i].expires_at();
-        let hash = self.hash_at(i);
-        if let Ok(slot) = self.table.find_entry(hash, |&x| x as usize == i) {
-            slot.remove();
-        }
+        // Indices fit in u32 (see the struct invariant).
+        self.table.remove(self.hash_at(i), i as u32);
         let Some(entry) = self.entries.swap_remove(i) else {
             return gone;
         };
@@ -257,9 +259,9 @@ impl Shard {
             // below the old length, which fits in u32 (see the struct invariant).
             let old = self.entries.len() as u32;
             let hash = self.hash_at(i);
-            if let Some(slot) = self.table.find_mut(hash, |&x| x == old) {
-                *slot = i as u32;
-            }
+            let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+            let rehash = |&x: &u32| rehash(hasher, entries, slab, x);
+            self.table.repoint(hash, old, i as u32, rehash);
         }
         entry.release(&mut self.slab, false, g);
         self.account(gone.footprint, gone.tombstone, deadline, false);
@@ -309,7 +311,10 @@ impl Shard {
         self.account(fp, tomb, at, true);
         self.entries.push(entry);
         let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        self.table.insert_unique(table_hash(hash), index, |&i| rehash(hasher, entries, slab, i));
+        let rehash = |&i: &u32| rehash(hasher, entries, slab, i);
+        if let Some(old) = self.table.insert(table_hash(hash), index, entries.len(), rehash) {
+            g.push(Trash::Table(Box::new(old)));
+        }
         Ok(())
     }
 

@@ -15,6 +15,12 @@ impl Shard {
         self.table.capacity()
     }
 
+    /// Index slots still to move to the grown table: 0 unless a growth is under way
+    /// (tests only).
+    pub(in crate::store) fn index_moving(&self) -> usize {
+        self.table.moving()
+    }
+
     /// Slab pages held and the bytes they span (tests only).
     pub(in crate::store) fn slab_pages(&self) -> (usize, usize) {
         self.slab.pages()
@@ -23,6 +29,8 @@ impl Shard {
     /// Checks the table/entries invariant and the counters (tests only).
     pub(in crate::store) fn check_invariants(&self) {
         assert_eq!(self.table.len(), self.entries.len());
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        self.table.check(entries.len(), |&i| super::rehash(hasher, entries, slab, i));
         for (i, e) in self.entries.iter().enumerate() {
             let key = e.key(&self.slab);
             let hash = split_hash(self.hasher.hash_one(key)).1;

@@ -12,7 +12,7 @@
 
 use hashbrown::HashTable;
 
-use super::{Garbage, Shard, Trash, rehash};
+use super::{Garbage, Index, Shard, Trash, rehash};
 use crate::store::SweepProgress;
 use crate::store::entry::EntryRef;
 
@@ -86,6 +86,12 @@ impl Shard {
             return SweepProgress { reclaimed, pass_complete: true, ..SweepProgress::default() };
         }
         let max = max.max(1);
+        // A growth of the index also moves on here, so it ends even when writes stop.
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        let rehash = |&i: &u32| rehash(hasher, entries, slab, i);
+        if let Some(old) = self.table.step(max, entries.len(), rehash) {
+            g.push(Trash::Table(Box::new(old)));
+        }
         let mut progress = SweepProgress::default();
         while progress.inspected < max && self.cursor < self.entries.len() {
             progress.inspected += 1;
@@ -135,6 +141,7 @@ impl Shard {
         }
         // A rebuild rather than `shrink_to`, which frees the old table itself: that one can
         // be large, and is freed with the rest of `g`, outside the lock.
-        g.push(Trash::Table(Box::new(std::mem::replace(&mut self.table, table))));
+        let old = std::mem::replace(&mut self.table, Index::from_table(table));
+        g.push(Trash::Table(Box::new(old)));
     }
 }

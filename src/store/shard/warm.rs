@@ -20,7 +20,7 @@ impl Shard {
         let mut found = None;
         // Always answering "no match" keeps `find` from comparing keys, which would wait for
         // the very loads this starts; it stops at the first group with an empty bucket.
-        let _ = self.table.find(table_hash(hash), |&i| {
+        let _ = self.table.find(table_hash(hash), |i| {
             if found.is_none() {
                 found = Some(i);
                 if let Some(e) = entries.get(i as usize) {
