@@ -178,10 +178,13 @@ pub struct StoreStats {
 pub struct SweepProgress {
     /// Entries looked at (at most the requested maximum).
     pub inspected: usize,
-    /// Expired entries (keys or tombstones) removed.
+    /// Expired entries (keys or tombstones) removed: at most `inspected`, unless `wiped`.
     pub reclaimed: usize,
     /// The cursor reached the end of the shard and wrapped to 0.
     pub pass_complete: bool,
+    /// Every entry of the shard had expired, and the shard was emptied in one step without
+    /// looking at any (`reclaimed` counts them all, `inspected` is 0).
+    pub wiped: bool,
 }
 
 /// One record of a shard dump ([`super::Store::dump_page`]), applied elsewhere with

@@ -33,7 +33,11 @@ fn a_wholly_expired_shard_is_emptied_in_one_step() {
     clock.advance(s.options().tombstone_ttl.max(2 * SEC));
     let p = s.sweep_chunk(0, 1);
     assert!(p.pass_complete);
-    assert_eq!((p.inspected, p.reclaimed), (0, 5_000), "one step, looking at no entry");
+    assert_eq!(
+        (p.inspected, p.reclaimed, p.wiped),
+        (0, 5_000, true),
+        "one step, looking at no entry"
+    );
     let st = s.stats();
     assert_eq!((st.keys, st.expired_keys, st.used_memory), (0, 4_999, 0));
     s.check_invariants();
@@ -72,6 +76,19 @@ fn an_entry_that_outlives_the_rest_keeps_its_shard_from_being_wiped() {
         assert_eq!(s.len(), 1, "{name}");
         s.check_invariants();
     }
+}
+
+#[test]
+fn a_key_without_ttl_outlives_even_a_saturated_clock() {
+    let (s, clock) = store_with(1);
+    s.set(b"kept", b"v", None, SetCond::Always);
+    s.set(b"gone", b"v", Some(SEC), SetCond::Always);
+    // The fuzz model found this: "never" must stay later than any clock reading.
+    clock.advance(Duration::MAX);
+    clock.advance(Duration::MAX);
+    assert_eq!(s.sweep_pass(), 1);
+    assert!(s.exists(b"kept"));
+    s.check_invariants();
 }
 
 /// Random writes, deadline changes and deletes against a model: whatever the sweep does,

@@ -83,7 +83,7 @@ impl Shard {
         g: &mut Garbage,
     ) -> SweepProgress {
         if let Some(reclaimed) = self.wipe_expired(now, g) {
-            return SweepProgress { reclaimed, pass_complete: true, ..SweepProgress::default() };
+            return SweepProgress { inspected: 0, reclaimed, pass_complete: true, wiped: true };
         }
         let max = max.max(1);
         // A growth of the index also moves on here, so it ends even when writes stop.

@@ -9,24 +9,25 @@
 //! freed after unlocking, where a preemption stalls nobody.
 //!
 //! To know that every entry has expired without looking at each, a shard keeps bounds on
-//! its entries' deadlines ([`Deadlines`]), widened by every entry it adds and every deadline
-//! it changes, and reset only when the shard is empty. They are conservative: removals and
+//! its entries' deadlines ([`Deadlines`]), and whether any entry has none, widened by every
+//! entry it adds and every deadline it changes, and reset only when the shard is empty. They are conservative: removals and
 //! overwrites never narrow them, so "all expired" can be missed but never wrongly found.
 
 use super::{Garbage, Shard, Trash};
 
 /// Bounds on the deadlines of a shard's entries since it was last empty, in store-clock
-/// nanoseconds; an entry without a deadline counts as `u64::MAX` (never expires). With no
-/// entry noted, `earliest > latest`.
+/// nanoseconds, and whether any entry had none (it never expires: no clock reading, even a
+/// saturated one, reaches it). With no entry noted, `earliest > latest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::store) struct Deadlines {
     earliest: u64,
     latest: u64,
+    forever: bool,
 }
 
 impl Default for Deadlines {
     fn default() -> Self {
-        Self { earliest: u64::MAX, latest: 0 }
+        Self { earliest: u64::MAX, latest: 0, forever: false }
     }
 }
 
@@ -34,16 +35,26 @@ impl Deadlines {
     /// Widens the bounds to cover an entry with `deadline` (`0` = none).
     #[inline]
     pub(super) fn note(&mut self, deadline: u64) {
-        let d = if deadline == 0 { u64::MAX } else { deadline };
-        self.earliest = self.earliest.min(d);
-        self.latest = self.latest.max(d);
+        if deadline == 0 {
+            self.forever = true;
+        } else {
+            self.earliest = self.earliest.min(deadline);
+            self.latest = self.latest.max(deadline);
+        }
+    }
+
+    /// Whether every entry noted has expired at `now` (as `Entry::is_expired` decides).
+    fn all_expired(&self, now: u64) -> bool {
+        !self.forever && self.latest <= now
     }
 
     /// Whether the bounds cover an entry with `deadline` (for invariant checks).
     #[cfg(test)]
     pub(super) fn covers(&self, deadline: u64) -> bool {
-        let d = if deadline == 0 { u64::MAX } else { deadline };
-        (self.earliest..=self.latest).contains(&d)
+        match deadline {
+            0 => self.forever,
+            d => (self.earliest..=self.latest).contains(&d),
+        }
     }
 }
 
@@ -55,7 +66,7 @@ impl Shard {
     /// unlocking) and returns how many entries (keys and tombstones) it held.
     pub(in crate::store) fn wipe_expired(&mut self, now: u64, g: &mut Garbage) -> Option<usize> {
         let held = self.entries.len();
-        if held == 0 || self.deadlines.latest > now {
+        if held == 0 || !self.deadlines.all_expired(now) {
             return None;
         }
         self.counters.expired += self.len() as u64;
@@ -69,9 +80,9 @@ impl Shard {
     /// have expired within `span` of `now` and of its earliest deadline, so no expired key
     /// waits longer than `span` to be reclaimed.
     pub(in crate::store) fn wipe_due(&self, now: u64, span: u64) -> Option<u64> {
-        let Deadlines { earliest, latest } = self.deadlines;
+        let Deadlines { earliest, latest, forever } = self.deadlines;
         let from = earliest.min(now);
-        let worth = self.entries.len() >= WIPE_WAIT_MIN && latest > now;
+        let worth = self.entries.len() >= WIPE_WAIT_MIN && !forever && latest > now;
         (worth && latest - from <= span).then_some(latest)
     }
 }
