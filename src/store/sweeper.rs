@@ -177,7 +177,7 @@ impl Sweeper {
         let elapsed = started.elapsed();
         self.store.record_pass(elapsed);
         tracing::trace!(reclaimed, ?elapsed, "sweep pass done");
-        let next = started + self.cfg.pass_interval;
+        let next = later(started, self.cfg.pass_interval);
         loop {
             let wake = self.wipes.iter().map(|w| w.1).min().map_or(next, |w| w.min(next));
             tokio::select! {
@@ -203,7 +203,7 @@ impl Sweeper {
             }
             if let Some(wait) = self.store.sweep_wipe_due(shard, span) {
                 tracing::trace!(shard, ?wait, "shard left for a wipe");
-                self.wipes.push((shard, Instant::now() + wait));
+                self.wipes.push((shard, later(Instant::now(), wait)));
                 continue;
             }
             reclaimed += self.walk(shard).await?;
@@ -222,7 +222,7 @@ impl Sweeper {
             let shard = self.wipes[k].0;
             match self.store.sweep_wipe_due(shard, span) {
                 // The wait is at least the margin, so this loop ends.
-                Some(wait) => self.wipes[k].1 = now + wait,
+                Some(wait) => self.wipes[k].1 = later(now, wait),
                 None => {
                     self.wipes.swap_remove(k);
                     reclaimed += self.walk(shard).await?;
@@ -259,6 +259,12 @@ impl Sweeper {
             }
         }
     }
+}
+
+/// `from + d`, or about a century on if that overflows (a `SweepConfig` may set any interval).
+fn later(from: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    from.checked_add(d).unwrap_or_else(|| from + CENTURY)
 }
 
 /// Converts busy time into owed sleep so that busy / (busy + sleep) == budget.

@@ -186,3 +186,22 @@ async fn a_shard_expiring_over_a_long_span_is_walked_as_before() {
     tracker.close();
     tokio::time::timeout(10 * MS, tracker.wait()).await.expect("sweeper exits on cancel");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_sweeper_with_an_endless_interval_neither_panics_nor_wipes_early() {
+    let (s, _) = store_with(1);
+    let s = Arc::new(s);
+    for i in 0..2_000 {
+        s.set(&key(i), b"v", Some(1_000 * SEC), SetCond::Always);
+    }
+    let cfg = SweepConfig { pass_interval: Duration::MAX, ..SweepConfig::default() };
+    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+    spawn_sweeper(Arc::clone(&s), cfg, cancel.clone(), &tracker);
+    tokio::time::sleep(10 * SEC).await;
+    assert_eq!(s.len(), 2_000);
+    tracker.close();
+    let running = tokio::time::timeout(10 * MS, tracker.wait()).await.is_err();
+    assert!(running, "the sweeper is still running (it did not panic)");
+    cancel.cancel();
+    tokio::time::timeout(10 * MS, tracker.wait()).await.expect("sweeper exits on cancel");
+}
