@@ -198,11 +198,9 @@ impl Shard {
 
     fn account(&mut self, fp: usize, tombstone: bool, deadline: u64, added: bool) {
         let tomb = usize::from(tombstone);
-        if added {
-            self.deadlines.note(deadline);
-        }
         let volatile = !tombstone && deadline != 0;
         if added {
+            self.deadlines.note(deadline);
             self.counters.used += fp;
             self.counters.tombstones += tomb;
         } else {
