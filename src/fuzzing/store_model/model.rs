@@ -140,7 +140,8 @@ impl Model {
         }
     }
 
-    /// `expire` (zero = delete) and `persist` (`ttl = None`): a changed deadline is restamped.
+    /// `expire` (zero = delete) and `persist` (`ttl = None`): EXPIRE restamps a live key,
+    /// PERSIST one that had a deadline.
     pub(super) fn set_deadline(&mut self, key: &[u8], ttl: Option<Duration>) -> (bool, Stamp) {
         if ttl.is_some_and(|t| t.is_zero()) {
             return self.del(key);
@@ -148,12 +149,14 @@ impl Model {
         let deadline = ttl.map(|t| self.deadline(t));
         let Some(entry) = self.live(key) else { return (false, Stamp::None) };
         let had_ttl = entry.deadline.is_some();
-        if entry.deadline == deadline {
-            return (if ttl.is_some() { true } else { had_ttl }, Stamp::None);
+        // EXPIRE stamps a new version even when the deadline stays the same (Redis counts
+        // every EXPIRE that answers 1 as a change of the key); PERSIST only when it removes
+        // a deadline.
+        if ttl.is_none() && !had_ttl {
+            return (false, Stamp::None);
         }
         entry.deadline = deadline;
-        let old = entry.version;
-        (if ttl.is_some() { true } else { had_ttl }, Stamp::After(old))
+        (true, Stamp::After(entry.version))
     }
 
     /// Records the version the store stamped on a plain write (`None` if the entry it wrote
