@@ -84,17 +84,24 @@ impl Store {
     /// cursor under one lock hold, reclaiming expired keys and tombstones. An out-of-range
     /// `shard` does nothing and reports `pass_complete` so callers' loops end.
     pub fn sweep_chunk(&self, shard: usize, max_entries: usize) -> SweepProgress {
-        let Some(slot) = self.slots.get(shard) else {
-            return SweepProgress { pass_complete: true, ..SweepProgress::default() };
-        };
+        let (progress, garbage) = self.sweep_chunk_keep(shard, max_entries);
+        drop(garbage);
+        progress
+    }
+
+    /// [`Store::sweep_chunk`], handing back what it freed instead of dropping it.
+    fn sweep_chunk_keep(&self, shard: usize, max_entries: usize) -> (SweepProgress, Garbage) {
         let mut garbage = Garbage::default();
+        let Some(slot) = self.slots.get(shard) else {
+            let done = SweepProgress { pass_complete: true, ..SweepProgress::default() };
+            return (done, garbage);
+        };
         let progress = {
             let mut s = slot.0.lock();
             let now = self.clock.now();
             s.sweep_chunk(now, max_entries, &mut garbage)
         };
-        drop(garbage);
-        progress
+        (progress, garbage)
     }
 
     /// One full pass over every shard from index 0, in chunks of
@@ -243,7 +250,15 @@ impl Sweeper {
             // Busy time is real CPU time, so it is measured with std's clock even when
             // tokio's is paused in tests.
             let busy_from = std::time::Instant::now();
-            let progress = self.store.sweep_chunk(shard, self.cfg.chunk);
+            let (progress, garbage) = self.store.sweep_chunk_keep(shard, self.cfg.chunk);
+            if progress.wiped {
+                // A whole stripe's storage: a million separately allocated values take tens
+                // of milliseconds to free, which would hold up this thread's other tasks
+                // (probes, map watching, repair). Freed on the blocking pool instead.
+                tokio::task::spawn_blocking(move || drop(garbage));
+            } else {
+                drop(garbage);
+            }
             reclaimed += progress.reclaimed;
             match self.throttle.charge(busy_from.elapsed()) {
                 Some(pause) => tokio::select! {
