@@ -12,13 +12,48 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::tests::{store_opts, store_with};
-use super::{SetCond, Store, StoreOptions, SweepConfig, spawn_sweeper};
+use super::{ManualClock, SetCond, Store, StoreOptions, SweepConfig, spawn_sweeper};
 
 const SEC: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 
 fn key(i: u32) -> [u8; 4] {
     i.to_be_bytes()
+}
+
+/// A one-shard store with `n` keys, key `i` expiring `ttl(i)` from now.
+fn filled(n: u32, ttl: impl Fn(u32) -> Duration) -> (Arc<Store>, Arc<ManualClock>) {
+    let (s, clock) = store_with(1);
+    for i in 0..n {
+        s.set(&key(i), b"v", Some(ttl(i)), SetCond::Always);
+    }
+    (Arc::new(s), clock)
+}
+
+/// A sweeper task on a store, for the tests under paused time.
+struct Running {
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Running {
+    fn start(s: &Arc<Store>, cfg: SweepConfig) -> Self {
+        let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
+        spawn_sweeper(Arc::clone(s), cfg, cancel.clone(), &tracker);
+        tracker.close();
+        Self { cancel, tracker }
+    }
+
+    /// Whether the task is still running (it has not ended, by a panic or otherwise).
+    async fn alive(&self) -> bool {
+        tokio::time::timeout(10 * MS, self.tracker.wait()).await.is_err()
+    }
+
+    /// Cancels the task and checks that it ends promptly.
+    async fn stop(self) {
+        self.cancel.cancel();
+        tokio::time::timeout(10 * MS, self.tracker.wait()).await.expect("sweeper exits on cancel");
+    }
 }
 
 #[test]
@@ -137,14 +172,9 @@ fn wipes_never_take_a_live_key() {
 
 #[tokio::test(start_paused = true)]
 async fn the_sweeper_waits_for_a_mass_expiry_to_complete_then_wipes_it() {
-    let (s, clock) = store_with(1);
-    let s = Arc::new(s);
     // Deadlines spread over half a second (1.0-1.5 s), as a load of a second spreads them.
-    for i in 0..5_000 {
-        s.set(&key(i), b"v", Some(SEC + i * MS / 10), SetCond::Always);
-    }
-    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
-    spawn_sweeper(Arc::clone(&s), SweepConfig::default(), cancel.clone(), &tracker);
+    let (s, clock) = filled(5_000, |i| SEC + i * MS / 10);
+    let sweeper = Running::start(&s, SweepConfig::default());
     // The store's clock follows the timer's.
     let run = |d: Duration| {
         let (s, clock) = (Arc::clone(&s), Arc::clone(&clock));
@@ -161,47 +191,29 @@ async fn the_sweeper_waits_for_a_mass_expiry_to_complete_then_wipes_it() {
     let st = s.stats();
     assert_eq!(st.expired_keys, 5_000);
     assert!(st.sweep_passes >= 2, "the pass at 1 s went on without walking the shard");
-    cancel.cancel();
-    tracker.close();
-    tokio::time::timeout(10 * MS, tracker.wait()).await.expect("sweeper exits on cancel");
+    sweeper.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_shard_expiring_over_a_long_span_is_walked_as_before() {
-    let (s, clock) = store_with(1);
-    let s = Arc::new(s);
     // Half the keys expire at 1 s, the rest at 10 s: too far apart to wait for one wipe.
-    for i in 0..4_000 {
-        let ttl = if i % 2 == 0 { SEC } else { 10 * SEC };
-        s.set(&key(i), b"v", Some(ttl), SetCond::Always);
-    }
-    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
-    spawn_sweeper(Arc::clone(&s), SweepConfig::default(), cancel.clone(), &tracker);
+    let (s, clock) = filled(4_000, |i| if i % 2 == 0 { SEC } else { 10 * SEC });
+    let sweeper = Running::start(&s, SweepConfig::default());
     tokio::time::sleep(500 * MS).await;
     clock.advance(SEC);
     // At most one interval until the next pass starts, plus the pass itself.
     tokio::time::sleep(2 * SEC).await;
     assert_eq!(s.len(), 2_000, "the keys expired at 1 s were reclaimed by the next pass");
-    cancel.cancel();
-    tracker.close();
-    tokio::time::timeout(10 * MS, tracker.wait()).await.expect("sweeper exits on cancel");
+    sweeper.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_sweeper_with_an_endless_interval_neither_panics_nor_wipes_early() {
-    let (s, _) = store_with(1);
-    let s = Arc::new(s);
-    for i in 0..2_000 {
-        s.set(&key(i), b"v", Some(1_000 * SEC), SetCond::Always);
-    }
+    let (s, _) = filled(2_000, |_| 1_000 * SEC);
     let cfg = SweepConfig { pass_interval: Duration::MAX, ..SweepConfig::default() };
-    let (cancel, tracker) = (CancellationToken::new(), TaskTracker::new());
-    spawn_sweeper(Arc::clone(&s), cfg, cancel.clone(), &tracker);
+    let sweeper = Running::start(&s, cfg);
     tokio::time::sleep(10 * SEC).await;
     assert_eq!(s.len(), 2_000);
-    tracker.close();
-    let running = tokio::time::timeout(10 * MS, tracker.wait()).await.is_err();
-    assert!(running, "the sweeper is still running (it did not panic)");
-    cancel.cancel();
-    tokio::time::timeout(10 * MS, tracker.wait()).await.expect("sweeper exits on cancel");
+    assert!(sweeper.alive().await, "the sweeper is still running (it did not panic)");
+    sweeper.stop().await;
 }
