@@ -159,6 +159,13 @@ impl Shard {
             .map(|i| i as usize)
     }
 
+    /// The index, and its rehash function (the table hash of the entry at an index), borrowed
+    /// apart so the index can change while it hashes entries.
+    fn index_parts(&mut self) -> (&mut Index, impl Fn(&u32) -> u64 + '_) {
+        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
+        (&mut self.table, move |&i: &u32| rehash(hasher, entries, slab, i))
+    }
+
     /// The table hash of the entry at `i`, from its key (entries keep no hash).
     fn hash_at(&self, i: usize) -> u64 {
         rehash(&self.hasher, &self.entries, &self.slab, i as u32)
@@ -257,9 +264,8 @@ impl Shard {
             // below the old length, which fits in u32 (see the struct invariant).
             let old = self.entries.len() as u32;
             let hash = self.hash_at(i);
-            let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-            let rehash = |&x: &u32| rehash(hasher, entries, slab, x);
-            self.table.repoint(hash, old, i as u32, rehash);
+            let (table, rehash) = self.index_parts();
+            table.repoint(hash, old, i as u32, rehash);
         }
         entry.release(&mut self.slab, false, g);
         self.account(gone.footprint, gone.tombstone, deadline, false);
@@ -308,9 +314,9 @@ impl Shard {
         }
         self.account(fp, tomb, at, true);
         self.entries.push(entry);
-        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        let rehash = |&i: &u32| rehash(hasher, entries, slab, i);
-        if let Some(old) = self.table.insert(table_hash(hash), index, entries.len(), rehash) {
+        let len = self.entries.len();
+        let (table, rehash) = self.index_parts();
+        if let Some(old) = table.insert(table_hash(hash), index, len, rehash) {
             g.push(Trash::Table(Box::new(old)));
         }
         Ok(())

@@ -29,8 +29,7 @@ impl Shard {
     /// Checks the table/entries invariant and the counters (tests only).
     pub(in crate::store) fn check_invariants(&self) {
         assert_eq!(self.table.len(), self.entries.len());
-        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        self.table.check(entries.len(), |&i| super::rehash(hasher, entries, slab, i));
+        self.table.check(self.entries.len(), |&i| self.hash_at(i as usize));
         for (i, e) in self.entries.iter().enumerate() {
             let key = e.key(&self.slab);
             let hash = split_hash(self.hasher.hash_one(key)).1;

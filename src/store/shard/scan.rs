@@ -12,7 +12,7 @@
 
 use hashbrown::HashTable;
 
-use super::{Garbage, Index, Shard, Trash, rehash};
+use super::{Garbage, Index, Shard, Trash};
 use crate::store::SweepProgress;
 use crate::store::entry::EntryRef;
 
@@ -87,9 +87,9 @@ impl Shard {
         }
         let max = max.max(1);
         // A growth of the index also moves on here, so it ends even when writes stop.
-        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        let rehash = |&i: &u32| rehash(hasher, entries, slab, i);
-        if let Some(old) = self.table.step(max, entries.len(), rehash) {
+        let len = self.entries.len();
+        let (table, rehash) = self.index_parts();
+        if let Some(old) = table.step(max, len, rehash) {
             g.push(Trash::Table(Box::new(old)));
         }
         let mut progress = SweepProgress::default();
@@ -131,14 +131,16 @@ impl Shard {
         if capacity < SHRINK_MIN_CAPACITY || len * 4 >= capacity || len > SHRINK_MAX_LEN {
             return;
         }
-        let (hasher, entries, slab) = (&self.hasher, &self.entries, &self.slab);
-        let hash = |&i: &u32| rehash(hasher, entries, slab, i);
-        let mut table = HashTable::with_capacity(len * 2);
-        // Every entry has its slot, so the new table holds exactly the indices below `len`
-        // (which fit in u32, see the struct invariant).
-        for i in 0..len as u32 {
-            table.insert_unique(hash(&i), i, hash);
-        }
+        let table = {
+            let (_, hash) = self.index_parts();
+            let mut table = HashTable::with_capacity(len * 2);
+            // Every entry has its slot, so the new table holds exactly the indices below
+            // `len` (which fit in u32, see the struct invariant).
+            for i in 0..len as u32 {
+                table.insert_unique(hash(&i), i, &hash);
+            }
+            table
+        };
         // A rebuild rather than `shrink_to`, which frees the old table itself: that one can
         // be large, and is freed with the rest of `g`, outside the lock.
         let old = std::mem::replace(&mut self.table, Index::from_table(table));
