@@ -113,6 +113,8 @@ struct Conn<'a, H: Handler> {
     run: Vec<Inbound>,
     /// The argument vectors of `run`'s requests, index for index.
     argvs: Vec<Option<Argv>>,
+    /// The last command tallied, for the next one's slot.
+    memo: super::tally::Memo,
     /// A last error to send once in-flight replies are out, then close.
     last_words: Option<(Status, String)>,
     /// The codec enforces `cfg.pre_auth_limits` until the session authenticates.
@@ -187,6 +189,7 @@ pub(super) async fn serve_movable<H: Handler, S: Stream>(
         inflight: InFlight::new(),
         run: Vec::new(),
         argvs: Vec::new(),
+        memo: super::tally::Memo::default(),
         last_words: None,
         pre_auth,
         observer,

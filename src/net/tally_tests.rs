@@ -34,6 +34,39 @@ fn counts_by_command_and_outcome() {
     );
 }
 
+/// A connection's memo of its last command must not leak one command's slot or class
+/// into the next: runs of one command, alternation, and an unparsed request between.
+#[test]
+fn the_memo_keeps_each_command_in_its_own_slot() {
+    let t = CommandTally::default();
+    let mut memo = Memo::default();
+    let set = Command::Set(crate::cmd::string::SetArgs::plain(
+        Bytes::from_static(b"k"),
+        Bytes::from_static(b"v"),
+        None,
+    ));
+    let seq = [Some(&get()), Some(&get()), Some(&set), None, Some(&get()), Some(&set), Some(&set)];
+    for command in seq {
+        let now = now();
+        let timing = t.start_spec(command.map(Command::full_spec), now, &mut memo);
+        t.finish(timing, &Reply::Ok, now);
+    }
+    let mut counts: Vec<_> =
+        t.counts().into_iter().map(|c| (c.command, c.class, c.outcome, c.count)).collect();
+    counts.sort_by_key(|c| c.0);
+    assert_eq!(
+        counts,
+        [
+            ("get", Class::Read, Outcome::Ok, 3),
+            ("invalid", Class::Other, Outcome::Ok, 1),
+            ("set", Class::Write, Outcome::Ok, 3)
+        ]
+    );
+    assert_eq!(t.latency(Class::Read).count, 3);
+    assert_eq!(t.latency(Class::Write).count, 3);
+    assert_eq!(t.latency(Class::Other).count, 1);
+}
+
 #[test]
 fn latency_lands_in_its_bucket_and_class() {
     let t = CommandTally::default();

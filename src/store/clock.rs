@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A monotonic time source, in nanoseconds since an arbitrary epoch, and the wall clock
 /// absolute deadlines (EXPIREAT, EXPIRETIME) are converted with.
@@ -29,10 +29,21 @@ pub trait Clock: Send + Sync + 'static {
 /// Where a [`ManualClock`]'s wall clock starts: 2026-01-01T00:00:00Z.
 pub const MANUAL_WALL_START: Duration = Duration::from_secs(1_767_225_600);
 
-/// The process-wide epoch: the first time any [`SystemClock`] is read.
-static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// The process-wide epoch: the first `CLOCK_MONOTONIC` reading of any [`SystemClock`], in
+/// nanoseconds.
+static EPOCH: OnceLock<u64> = OnceLock::new();
 
-/// Wall-clock-independent production clock built on [`Instant`].
+/// `CLOCK_MONOTONIC` (what [`std::time::Instant`] reads) in nanoseconds, saturating. Read directly
+/// because every store operation reads it: `Instant::elapsed` adds a checked subtraction
+/// of two timespecs and a 128-bit conversion to each.
+fn monotonic_nanos() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(t.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// Wall-clock-independent production clock: `CLOCK_MONOTONIC`, as [`std::time::Instant`].
 ///
 /// The epoch is the first read in this process, so values start near zero and a `u64` of
 /// nanoseconds lasts ~584 years before saturating.
@@ -41,8 +52,8 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> u64 {
-        let epoch = EPOCH.get_or_init(Instant::now);
-        u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        let epoch = *EPOCH.get_or_init(monotonic_nanos);
+        monotonic_nanos().saturating_sub(epoch)
     }
 }
 

@@ -90,7 +90,8 @@ impl<H: Handler> Conn<'_, H> {
         let mut now = tally::now();
         for (Inbound { id, shape, command }, argv) in run.drain(..).zip(argvs.drain(..)) {
             quit = matches!(command, Ok(Command::Quit(_)));
-            let timing = tally.start(command.as_ref().ok(), now);
+            let spec = command.as_ref().ok().map(Command::full_spec);
+            let timing = tally.start_spec(spec, now, &mut self.memo);
             let (shape, ready) = match command {
                 Ok(Command::Quit(_)) => {
                     (shape, self.inflight.push_ready(id, shape, timing, Reply::Ok))
