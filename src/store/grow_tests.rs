@@ -35,6 +35,29 @@ fn fill_until_growing(s: &Store, next: &mut u32) -> usize {
     panic!("no growth in a million inserts");
 }
 
+/// A store's writes supply the next growth's table from outside the lock: it is there
+/// before the table fills, and the growth takes it.
+#[test]
+fn the_store_allocates_the_grown_table_before_the_growth() {
+    let (s, _) = store_with(1);
+    let spare = |s: &Store| s.slots[0].0.lock().index_spare();
+    let capacity = |s: &Store| s.slots[0].0.lock().table_capacity();
+    let mut seen = None;
+    for next in 0..1_000_000u32 {
+        assert!(s.set(&key(next), &next.to_le_bytes(), None, SetCond::Always));
+        if moving(&s) > 0 {
+            break;
+        }
+        if spare(&s) > 0 {
+            seen = Some((capacity(&s), spare(&s)));
+        }
+    }
+    let (full, room) = seen.expect("no spare table before the growth");
+    assert!(moving(&s) > 0 && full >= GROW_MIN && room >= 2 * full);
+    assert_eq!((capacity(&s), spare(&s)), (room, 0), "the growth took the spare");
+    s.check_invariants();
+}
+
 #[test]
 fn a_full_index_grows_a_bounded_number_of_slots_per_insert() {
     let (s, _) = store_with(1);

@@ -57,6 +57,7 @@ use std::time::Duration;
 
 use ahash::RandomState;
 use bytes::Bytes;
+use hashbrown::HashTable;
 
 use super::draft::Draft;
 use super::entry::{Entry, EntryRef, split_hash, table_hash};
@@ -319,7 +320,16 @@ impl Shard {
         if let Some(old) = table.insert(table_hash(hash), index, len, rehash) {
             g.push(Trash::Table(Box::new(old)));
         }
+        if let Some(room) = table.wants_spare() {
+            g.want_table(room);
+        }
         Ok(())
+    }
+
+    /// Takes `table` as the index's spare for its next growth if it wants one (see
+    /// `shard/index.rs`); gives back what is to be freed after unlocking.
+    pub(super) fn offer_table(&mut self, table: HashTable<u32>) -> Option<HashTable<u32>> {
+        self.table.offer(table)
     }
 
     /// The live value of `key`, marking it recently used. Counts a hit or a miss.

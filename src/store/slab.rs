@@ -55,9 +55,22 @@ pub(super) enum Trash {
 pub(super) struct Garbage {
     first: Option<Trash>,
     rest: Vec<Trash>,
+    /// See [`Garbage::want_table`].
+    table_wanted: Option<usize>,
 }
 
 impl Garbage {
+    /// Asks the caller to allocate an index table of `room` after unlocking and offer it
+    /// to the stripe (see `shard/index.rs`): not garbage, but the same way out of the lock.
+    pub(super) fn want_table(&mut self, room: usize) {
+        self.table_wanted = Some(room);
+    }
+
+    /// The room of the index table a locked call asked for, if any.
+    pub(super) fn table_wanted(&self) -> Option<usize> {
+        self.table_wanted
+    }
+
     pub(super) fn push(&mut self, trash: Trash) {
         match self.first {
             None => self.first = Some(trash),

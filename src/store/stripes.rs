@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::Store;
 use super::shard::Shard;
 use super::slab::Garbage;
+use hashbrown::HashTable;
 
 /// Two keys' stripes, for operations over two keys (RENAME, COPY). When both keys live in
 /// one stripe, `b` is `None` and both are reached through `a`.
@@ -70,6 +71,23 @@ pub(super) trait Stripes {
     }
 }
 
+impl Store {
+    /// What follows a locked call once its stripes are unlocked: frees its garbage and, if
+    /// one of `stripes` asked for an index table ahead of a growth, allocates it here and
+    /// offers it to them (see `shard/index.rs`).
+    fn after_unlock(&self, garbage: Garbage, stripes: &[usize]) {
+        let wanted = garbage.table_wanted();
+        drop(garbage);
+        let Some(room) = wanted else { return };
+        let mut table = Some(HashTable::with_capacity(room));
+        for &i in stripes {
+            let Some(t) = table.take() else { break };
+            table = self.slots[i].0.lock().offer_table(t);
+        }
+        drop(table);
+    }
+}
+
 impl Stripes for Store {
     fn store(&self) -> &Store {
         self
@@ -97,7 +115,7 @@ impl Stripes for Store {
     fn on_at_g<R>(&self, at: Place, f: impl FnOnce(&mut Shard, u64, &mut Garbage) -> R) -> R {
         let mut garbage = Garbage::default();
         let r = self.on_at(at, |s, now| f(s, now, &mut garbage));
-        drop(garbage);
+        self.after_unlock(garbage, &[at.0]);
         r
     }
 
@@ -122,7 +140,7 @@ impl Stripes for Store {
             let (sa, sb) = if ia < ib { (&mut *lo, &mut *hi) } else { (&mut *hi, &mut *lo) };
             f(Pair { a: sa, b: Some(sb) }, now, &mut garbage)
         };
-        drop(garbage);
+        self.after_unlock(garbage, &[ia, ib]);
         r
     }
 
@@ -139,7 +157,7 @@ impl Stripes for Store {
             let mut held: Vec<&mut Shard> = guards.iter_mut().map(|g| &mut **g).collect();
             f(&mut held, now, &mut garbage)
         };
-        drop(garbage);
+        self.after_unlock(garbage, stripes);
         r
     }
 

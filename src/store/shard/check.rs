@@ -21,6 +21,11 @@ impl Shard {
         self.table.moving()
     }
 
+    /// Room of the index table held ahead for the next growth (tests only).
+    pub(in crate::store) fn index_spare(&self) -> usize {
+        self.table.spare_capacity()
+    }
+
     /// Slab pages held and the bytes they span (tests only).
     pub(in crate::store) fn slab_pages(&self) -> (usize, usize) {
         self.slab.pages()
