@@ -117,6 +117,26 @@ fn sweep_chunk_is_bounded_and_wraps() {
     assert_eq!((p.inspected, p.reclaimed, p.pass_complete), (100, 0, false));
 }
 
+/// A stripe whose keys have no TTL, or whose TTLs all lie ahead, is not walked; once its
+/// earliest deadline has passed it is, and the expired key goes.
+#[test]
+fn the_sweep_walks_nothing_before_the_earliest_deadline() {
+    let (s, clock) = store_with(1);
+    for i in 0..1_000 {
+        s.set(&key(i), b"v", None, SetCond::Always);
+    }
+    let p = s.sweep_chunk(0, 100);
+    assert_eq!((p.inspected, p.reclaimed, p.pass_complete), (0, 0, true), "no TTL: no walk");
+    s.set(b"soon", b"v", Some(10 * SEC), SetCond::Always);
+    clock.advance(5 * SEC);
+    let p = s.sweep_chunk(0, 100);
+    assert_eq!((p.inspected, p.reclaimed, p.pass_complete), (0, 0, true), "not due yet");
+    clock.advance(5 * SEC);
+    assert_eq!(s.sweep_pass(), 1, "due: walked and reclaimed");
+    assert_eq!(s.len(), 1_000);
+    s.check_invariants();
+}
+
 #[test]
 fn sweep_chunk_edge_inputs() {
     let (s, clock) = store_with(2);

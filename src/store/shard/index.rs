@@ -71,6 +71,11 @@ impl Index {
         self.table.capacity()
     }
 
+    /// Whether a growth is under way.
+    pub(super) fn growing(&self) -> bool {
+        !self.old.is_empty()
+    }
+
     /// Slots still in the old table: 0 unless a growth is under way (tests).
     #[cfg(test)]
     pub(super) fn moving(&self) -> usize {

@@ -1,5 +1,5 @@
-//! Index walks over one shard: the expiry sweep (upwards, from a cursor the shard keeps), the
-//! downward scans behind dumps and bulk removal (from a position the caller keeps), and
+//! Index walks over one shard: the expiry sweep (upwards, from a cursor the shard keeps, and
+//! skipped while the shard's earliest deadline lies ahead), the downward scans behind dumps and bulk removal (from a position the caller keeps), and
 //! giving memory back when either has emptied much of the shard.
 //!
 //! Why downwards: entries only move by `swap_remove`, which moves the *last* entry into the
@@ -93,6 +93,26 @@ impl Shard {
             g.push(Trash::Table(Box::new(old)));
         }
         let mut progress = SweepProgress::default();
+        if self.deadlines.none_expired(now) {
+            // Before the earliest deadline nothing can have expired: the pass has nothing to
+            // find (a cache without TTLs, or whose TTLs all lie ahead, costs no walk). While
+            // the index grows, the pass keeps its pace, so the growth still ends in a pass.
+            let growing = self.table.growing();
+            self.cursor = if growing { self.cursor.saturating_add(max).min(len) } else { len };
+        } else {
+            self.walk(now, max, &mut progress, g);
+        }
+        if self.cursor >= self.entries.len() {
+            self.cursor = 0;
+            progress.pass_complete = true;
+            self.maybe_shrink(g);
+        }
+        self.slab.trim(g);
+        progress
+    }
+
+    /// Inspects up to `max` entries from the cursor on, reclaiming the expired ones.
+    fn walk(&mut self, now: u64, max: usize, progress: &mut SweepProgress, g: &mut Garbage) {
         while progress.inspected < max && self.cursor < self.entries.len() {
             progress.inspected += 1;
             if self.entries[self.cursor].is_expired(now) {
@@ -103,13 +123,6 @@ impl Shard {
                 self.cursor += 1;
             }
         }
-        if self.cursor >= self.entries.len() {
-            self.cursor = 0;
-            progress.pass_complete = true;
-            self.maybe_shrink(g);
-        }
-        self.slab.trim(g);
-        progress
     }
 
     /// Restarts the sweep cursor at the first entry.

@@ -48,6 +48,11 @@ impl Deadlines {
         !self.forever && self.latest <= now
     }
 
+    /// Whether no entry noted can have expired at `now`: all deadlines lie after it.
+    pub(super) fn none_expired(&self, now: u64) -> bool {
+        now < self.earliest
+    }
+
     /// Whether the bounds cover an entry with `deadline` (for invariant checks).
     #[cfg(test)]
     pub(super) fn covers(&self, deadline: u64) -> bool {
