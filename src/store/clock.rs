@@ -33,9 +33,9 @@ pub const MANUAL_WALL_START: Duration = Duration::from_secs(1_767_225_600);
 /// nanoseconds.
 static EPOCH: OnceLock<u64> = OnceLock::new();
 
-/// `CLOCK_MONOTONIC` (what [`std::time::Instant`] reads) in nanoseconds, saturating. Read directly
-/// because every store operation reads it: `Instant::elapsed` adds a checked subtraction
-/// of two timespecs and a 128-bit conversion to each.
+/// `CLOCK_MONOTONIC` (what [`std::time::Instant`] reads) in nanoseconds, saturating. Read
+/// directly because every store operation reads it: `Instant::elapsed` adds a checked
+/// subtraction of two timespecs and a 128-bit conversion to each.
 fn monotonic_nanos() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let secs = u64::try_from(t.tv_sec).unwrap_or(0);

@@ -1,6 +1,7 @@
 //! Index walks over one shard: the expiry sweep (upwards, from a cursor the shard keeps, and
-//! skipped while the shard's earliest deadline lies ahead), the downward scans behind dumps and bulk removal (from a position the caller keeps), and
-//! giving memory back when either has emptied much of the shard.
+//! skipped while the shard's earliest deadline lies ahead), the downward scans behind dumps
+//! and bulk removal (from a position the caller keeps), and giving memory back when either
+//! has emptied much of the shard.
 //!
 //! Why downwards: entries only move by `swap_remove`, which moves the *last* entry into the
 //! freed slot. A scan that has visited every index `>= top` and will next visit `top - 1`
