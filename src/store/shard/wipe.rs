@@ -10,8 +10,10 @@
 //!
 //! To know that every entry has expired without looking at each, a shard keeps bounds on
 //! its entries' deadlines ([`Deadlines`]), and whether any entry has none, widened by every
-//! entry it adds and every deadline it changes, and reset only when the shard is empty. They are conservative: removals and
-//! overwrites never narrow them, so "all expired" can be missed but never wrongly found.
+//! entry it adds and every deadline it changes, and reset only when the shard is empty. They
+//! are conservative: removals and overwrites never narrow them, so "all expired" can be
+//! missed but never wrongly found, and neither can "none expired yet" (which lets the sweep
+//! skip the shard, `scan.rs`).
 
 use super::{Garbage, Shard, Trash};
 
