@@ -11,6 +11,14 @@ fn get() -> Command {
     Command::Get(Bytes::from_static(b"k"))
 }
 
+/// Every (command, class, outcome, count) the tally holds, by command name.
+fn sorted_counts(t: &CommandTally) -> Vec<(&'static str, Class, Outcome, u64)> {
+    let mut counts: Vec<_> =
+        t.counts().into_iter().map(|c| (c.command, c.class, c.outcome, c.count)).collect();
+    counts.sort_by_key(|c| c.0);
+    counts
+}
+
 #[test]
 fn counts_by_command_and_outcome() {
     let t = CommandTally::default();
@@ -21,11 +29,8 @@ fn counts_by_command_and_outcome() {
     let partial = Reply::Error(ErrorReply::new(Status::Partial, "x"));
     t.finish(t.start(Some(&Command::DbSize(())), now), &partial, now);
     t.finish(t.start(None, now), &Reply::Error(ErrorReply::invalid("bad")), now);
-    let mut counts: Vec<_> =
-        t.counts().into_iter().map(|c| (c.command, c.class, c.outcome, c.count)).collect();
-    counts.sort_by_key(|c| c.0);
     assert_eq!(
-        counts,
+        sorted_counts(&t),
         [
             ("dbsize", Class::Other, Outcome::Partial, 1),
             ("get", Class::Read, Outcome::Ok, 2),
@@ -51,11 +56,8 @@ fn the_memo_keeps_each_command_in_its_own_slot() {
         let timing = t.start_spec(command.map(Command::full_spec), now, &mut memo);
         t.finish(timing, &Reply::Ok, now);
     }
-    let mut counts: Vec<_> =
-        t.counts().into_iter().map(|c| (c.command, c.class, c.outcome, c.count)).collect();
-    counts.sort_by_key(|c| c.0);
     assert_eq!(
-        counts,
+        sorted_counts(&t),
         [
             ("get", Class::Read, Outcome::Ok, 3),
             ("invalid", Class::Other, Outcome::Ok, 1),
