@@ -117,11 +117,24 @@ fn put_bulk(dst: &mut BytesMut, bytes: &[u8]) {
     dst.put_slice(b"\r\n");
 }
 
-/// `<kind><n>\r\n`, e.g. `*3\r\n` or `$5\r\n`.
+/// `<kind><n>\r\n`, e.g. `*3\r\n` or `$5\r\n`: built on the stack and copied once, as
+/// every bulk reply and array carries one.
 fn put_header(dst: &mut BytesMut, kind: u8, n: usize) {
-    dst.put_u8(kind);
-    put_u64(dst, n as u64);
-    dst.put_slice(b"\r\n");
+    let mut line = [0u8; MAX_DIGITS + 3];
+    let mut start = MAX_DIGITS + 1;
+    line[start..].copy_from_slice(b"\r\n");
+    let mut n = n as u64;
+    loop {
+        start -= 1;
+        line[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    start -= 1;
+    line[start] = kind;
+    dst.put_slice(&line[start..]);
 }
 
 /// Copies text into a line, dropping `\r` and `\n`.
@@ -163,6 +176,18 @@ mod tests {
     use super::*;
     use crate::protocol::{ErrorReply, Status};
     use bytes::Bytes;
+
+    #[test]
+    fn headers_from_zero_to_the_longest_length() {
+        for (n, text) in [(0, "$0\r\n"), (7, "$7\r\n"), (1234, "$1234\r\n")] {
+            let mut dst = BytesMut::new();
+            put_header(&mut dst, b'$', n);
+            assert_eq!(&dst[..], text.as_bytes());
+        }
+        let mut dst = BytesMut::new();
+        put_header(&mut dst, b'*', usize::MAX);
+        assert_eq!(dst, format!("*{}\r\n", usize::MAX).as_bytes());
+    }
 
     fn render(reply: &Reply) -> Vec<u8> {
         let mut dst = BytesMut::new();
