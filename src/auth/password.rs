@@ -144,8 +144,7 @@ mod tests {
 
     #[test]
     fn file_gives_its_first_line_without_the_line_ending() {
-        let dir = std::env::temp_dir().join(format!("shale-pw-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::testdir::fresh("pw");
         // (file contents, password or None for "refused")
         let cases: [(&[u8], Option<&[u8]>); 6] = [
             (b"pw\n", Some(b"pw")),         // trailing newline

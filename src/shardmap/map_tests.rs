@@ -242,12 +242,7 @@ fn max_shards_map_is_accepted() {
 
 /// A fresh directory under the system temp dir, unique per process and call.
 fn temp_dir(tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("shale-map-{tag}-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::testdir::fresh(&format!("map-{tag}"))
 }
 
 #[test]

@@ -1,5 +1,4 @@
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::client::host_of;
 use super::*;
@@ -7,10 +6,7 @@ use super::*;
 /// A fresh directory with a self-signed certificate (`cert.pem`, `key.pem`) and a second,
 /// unrelated key (`other-key.pem`).
 fn files() -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("shale-tls-unit-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::testdir::fresh("tls-unit");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let other = rcgen::KeyPair::generate().unwrap();
     let write = |name: &str, text: String| std::fs::write(dir.join(name), text);
