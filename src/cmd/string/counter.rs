@@ -18,16 +18,7 @@ const I64_TEXT_MAX: usize = 20;
 /// `n` in decimal, as Redis prints integers, in `buf`; returns the length.
 pub fn format_i64(n: i64, buf: &mut [u8; I64_TEXT_MAX]) -> usize {
     let mut digits = [0u8; I64_TEXT_MAX];
-    let mut at = digits.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    let at = crate::protocol::text::write_decimal(n.unsigned_abs(), &mut digits);
     let mut len = 0;
     if n < 0 {
         buf[0] = b'-';

@@ -6,6 +6,7 @@
 
 use bytes::{BufMut, BytesMut};
 
+use super::write_decimal;
 use crate::protocol::Reply;
 
 /// Room for any `u64` in decimal.
@@ -121,18 +122,8 @@ fn put_bulk(dst: &mut BytesMut, bytes: &[u8]) {
 /// every bulk reply and array carries one.
 fn put_header(dst: &mut BytesMut, kind: u8, n: usize) {
     let mut line = [0u8; MAX_DIGITS + 3];
-    let mut start = MAX_DIGITS + 1;
-    line[start..].copy_from_slice(b"\r\n");
-    let mut n = n as u64;
-    loop {
-        start -= 1;
-        line[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    start -= 1;
+    line[MAX_DIGITS + 1..].copy_from_slice(b"\r\n");
+    let start = write_decimal(n as u64, &mut line[..MAX_DIGITS + 1]) - 1;
     line[start] = kind;
     dst.put_slice(&line[start..]);
 }
@@ -157,17 +148,9 @@ fn put_i64(dst: &mut BytesMut, n: i64) {
 
 /// Decimal digits of `n` via a stack buffer: replies are mostly small numbers and lengths,
 /// and going through `fmt` would cost a formatter and a temporary per number.
-fn put_u64(dst: &mut BytesMut, mut n: u64) {
+fn put_u64(dst: &mut BytesMut, n: u64) {
     let mut digits = [0u8; MAX_DIGITS];
-    let mut start = MAX_DIGITS;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+    let start = write_decimal(n, &mut digits);
     dst.put_slice(&digits[start..]);
 }
 

@@ -101,6 +101,21 @@ pub(crate) fn protocol(msg: impl Into<String>) -> TextError {
     TextError::Protocol(msg.into())
 }
 
+/// Writes `n` in decimal at the end of `buf`, returning where its first digit is: callers
+/// put a sign or a type byte before it and copy the tail once. `buf` must have room for
+/// the digits (20 for any `u64`).
+pub fn write_decimal(mut n: u64, buf: &mut [u8]) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
+    }
+}
+
 /// Parses a decimal `i64` exactly like Redis's `string2ll`: an optional `-`, then digits
 /// with no leading zero (only `0` itself), no `+`, no spaces, at most
 /// [`MAX_RESP_NUMBER_LEN`] bytes. Strictness matters: a lenient parser would accept
