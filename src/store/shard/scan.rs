@@ -94,12 +94,11 @@ impl Shard {
             g.push(Trash::Table(Box::new(old)));
         }
         let mut progress = SweepProgress::default();
-        if self.deadlines.none_expired(now) {
-            // Before the earliest deadline nothing can have expired: the pass has nothing to
-            // find (a cache without TTLs, or whose TTLs all lie ahead, costs no walk). While
-            // the index grows, the pass keeps its pace, so the growth still ends in a pass.
-            let growing = self.table.growing();
-            self.cursor = if growing { self.cursor.saturating_add(max).min(len) } else { len };
+        // Before the earliest deadline nothing can have expired: the pass has nothing to find
+        // (a cache without TTLs, or whose TTLs all lie ahead, costs no walk). While the index
+        // grows the walk goes on, so the growth still ends within a pass.
+        if self.deadlines.none_expired(now) && !self.table.growing() {
+            self.cursor = len;
         } else {
             self.walk(now, max, &mut progress, g);
         }
