@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use hashbrown::HashTable;
+
 use super::Store;
 use super::shard::Shard;
 use super::slab::Garbage;
-use hashbrown::HashTable;
 
 /// Two keys' stripes, for operations over two keys (RENAME, COPY). When both keys live in
 /// one stripe, `b` is `None` and both are reached through `a`.
@@ -79,12 +80,16 @@ impl Store {
         let wanted = garbage.table_wanted();
         drop(garbage);
         let Some(room) = wanted else { return };
-        let mut table = Some(HashTable::with_capacity(room));
+        let mut table = HashTable::with_capacity(room);
         for &i in stripes {
-            let Some(t) = table.take() else { break };
-            table = self.slots[i].0.lock().offer_table(t);
+            // What a stripe gives back (this table, or a spare it replaced) is offered on,
+            // and freed here, unlocked.
+            let back = self.slots[i].0.lock().offer_table(table);
+            match back {
+                Some(back) => table = back,
+                None => return,
+            }
         }
-        drop(table);
     }
 }
 
