@@ -90,7 +90,7 @@ impl Index {
         let (len, capacity) = (self.table.len(), self.table.capacity());
         let needed = 2 * capacity;
         let near_full = len >= capacity - capacity / 8;
-        let wanted = capacity >= GROW_MIN && near_full && self.old.is_empty();
+        let wanted = capacity >= GROW_MIN && near_full && !self.growing();
         (wanted && self.spare.capacity() < needed).then_some(needed)
     }
 
@@ -228,9 +228,7 @@ mod tests {
     fn fill(index: &mut Index, len: &mut u32, limit: u32, supply: bool) -> Option<usize> {
         let mut supplied = None;
         while *len < limit {
-            let i = *len;
-            *len += 1;
-            let _ = index.insert(hash(&i), i, *len as usize, hash);
+            push(index, len);
             if index.moving() > 0 {
                 break;
             }
@@ -245,10 +243,15 @@ mod tests {
     /// Inserts entries until the growth under way has ended.
     fn finish(index: &mut Index, len: &mut u32) {
         while index.moving() > 0 {
-            let i = *len;
-            *len += 1;
-            let _ = index.insert(hash(&i), i, *len as usize, hash);
+            push(index, len);
         }
+    }
+
+    /// Adds entry `*len`, as a shard's insert does.
+    fn push(index: &mut Index, len: &mut u32) {
+        let i = *len;
+        *len += 1;
+        let _ = index.insert(hash(&i), i, *len as usize, hash);
     }
 
     #[test]
