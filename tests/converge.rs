@@ -201,7 +201,7 @@ async fn shard_removed_and_readded_never_resurrects() {
     assert_eq!(db.get("k").await.unwrap().as_deref(), Some(&b"first"[..]));
     // Remove shard 1 from b: its data is dropped and it answers WRONG_SHARD at once.
     std::fs::write(&path, map_json(&nodes, &["a"])).unwrap();
-    assert!(r.reload().unwrap());
+    common::reload_to_file(&r, &path).await;
     assert!(
         until(|| async {
             matches!(db.get("k").await, Err(e) if e.status() == Some(Status::WrongShard))
@@ -213,7 +213,7 @@ async fn shard_removed_and_readded_never_resurrects() {
     c.set("other", "x").await.unwrap();
     // Re-add it: b copies from a and must never serve "first" again.
     std::fs::write(&path, map_json(&nodes, &["a", "b"])).unwrap();
-    assert!(r.reload().unwrap());
+    common::reload_to_file(&r, &path).await;
     let copied = until(|| async { db.get("other").await.ok().flatten().is_some() }).await;
     assert!(copied, "b serves the shard again after copying it");
     assert_eq!(db.get("k").await.unwrap(), None, "deleted key not resurrected");

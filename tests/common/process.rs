@@ -191,6 +191,16 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// Has `router` re-read its map file and waits (bounded) until it routes by what the file
+/// says. Whether `reload` itself reports a change is not asserted: the router's own watcher
+/// polls the file and, on a loaded machine, may swap the new map in first.
+pub async fn reload_to_file(router: &shale::router::RunningRouter, path: &std::path::Path) {
+    router.reload().unwrap();
+    let want = shale::shardmap::ShardMap::load(path).unwrap();
+    let routed = super::eventually(|| **router.router().topology().map() == want).await;
+    assert!(routed, "the router routes by the new map");
+}
+
 /// A map file named `name` of one shard whose only replica, `n1`, is the server at `addr`.
 pub fn one_node_map(name: &str, addr: std::net::SocketAddr) -> std::path::PathBuf {
     let map = shale::shardmap::ShardMap::builder(1)
