@@ -6,7 +6,8 @@
 # Counting starts after a warm-up, so only the benchmark's requests are counted. User space
 # only: the kernel's share is what server-cost.sh and proxy-cost.sh show. Slow; not in CI.
 #
-#   WHO=router TEST=get P=1 bench/instructions.sh     # N=..., TOP=20 (costliest functions)
+#   WHO=router TEST=get P=1 bench/instructions.sh     # N=..., TOP=20 (costliest functions),
+#                                                       KEEP=file (the callgrind output)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHO=${WHO:-router}; TEST=${TEST:-get}; P=${P:-1}; N=${N:-20000}; BASE=${BASE:-17650}
@@ -52,6 +53,7 @@ callgrind_control -i off "$M" >/dev/null
 callgrind_control -d "$M" >/dev/null
 for _ in $(seq 100); do compgen -G "$dir/cg.out.*" >/dev/null && break; sleep 0.1; done
 out=$(compgen -G "$dir/cg.out.*" | head -1)
+if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP"; fi # for callgrind_annotate afterwards
 total=$(callgrind_annotate "$out" 2>/dev/null |
   awk '/PROGRAM TOTALS/ && !t { gsub(",", "", $1); print $1; t = 1 }')
 echo "$WHO $TEST -P $P: $((total / N)) instructions per request ($N requests, -c 50 -d 32)"

@@ -23,7 +23,6 @@
 //! a hidden `--debug-clock-offset-ms` flag), so a process can be run with a skewed clock.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bits below the millisecond field.
 pub const MS_SHIFT: u32 = 22;
@@ -133,11 +132,15 @@ pub fn ahead_of_wall_ms(version: u64) -> u64 {
     millis_of(version).saturating_sub(wall_ms())
 }
 
-/// This process's wall clock: ms since the Unix epoch, plus any debug offset.
+/// This process's wall clock: ms since the Unix epoch, plus any debug offset. Read
+/// directly, because every write stamps a version: `SystemTime::duration_since` adds a
+/// checked timespec subtraction and 128-bit arithmetic to each.
 pub fn wall_ms() -> u64 {
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-    u64::try_from(ms.saturating_add(DEBUG_OFFSET_MS.load(Ordering::Relaxed))).unwrap_or(0)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Realtime);
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let ms = u64::try_from(t.tv_nsec).unwrap_or(0) / 1_000_000;
+    let ms = secs.saturating_mul(1000).saturating_add(ms);
+    ms.saturating_add_signed(DEBUG_OFFSET_MS.load(Ordering::Relaxed))
 }
 
 /// The version clock field for a Unix time in ms.

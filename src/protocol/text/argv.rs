@@ -6,6 +6,14 @@
 use std::ops::Index;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
+
+/// Arguments whose spans a request keeps without allocating: GET, SET, INCR and most
+/// commands that pipelines repeat fit, so the common request costs no list allocation.
+pub const INLINE_ARGS: usize = 4;
+
+/// `(start, len)` of each argument in its frame.
+pub(crate) type Spans = SmallVec<[(usize, usize); INLINE_ARGS]>;
 
 /// A request's arguments, the command name first.
 #[derive(Clone)]
@@ -16,14 +24,14 @@ pub struct Argv {
 #[derive(Clone)]
 enum Repr {
     /// Arguments at `(start, len)` in `frame` (a RESP request, zero-copy).
-    Spans { frame: Bytes, spans: Vec<(usize, usize)> },
+    Spans { frame: Bytes, spans: Spans },
     /// Arguments owned one by one (inline requests, tests, built by hand).
     Owned(Vec<Bytes>),
 }
 
 impl Argv {
     /// Arguments at `spans` (start, length) of `frame`; every span must lie inside it.
-    pub(crate) fn spans(frame: Bytes, spans: Vec<(usize, usize)>) -> Self {
+    pub(crate) fn spans(frame: Bytes, spans: Spans) -> Self {
         debug_assert!(spans.iter().all(|&(s, l)| s + l <= frame.len()));
         Self { repr: Repr::Spans { frame, spans } }
     }
@@ -114,7 +122,7 @@ mod tests {
     #[test]
     fn spans_and_owned_agree() {
         let frame = Bytes::from_static(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
-        let a = Argv::spans(frame, vec![(8, 3), (17, 1)]);
+        let a = Argv::spans(frame, Spans::from_slice(&[(8, 3), (17, 1)]));
         let b = Argv::from(["GET", "k"]);
         assert_eq!(a, b);
         assert_eq!(&a[0], b"GET");

@@ -65,7 +65,7 @@ use super::{ErrorReply, Status, limits::MAX_RESP_NUMBER_LEN};
 #[cfg(doc)]
 use super::{Limits, Reply};
 
-pub use argv::Argv;
+pub use argv::{Argv, INLINE_ARGS};
 pub use encode::{encode_command, encode_reply, encode_reply_resp3};
 pub use reply_decoder::{MAX_REPLY_DEPTH, ReplyDecoder};
 pub use request::RequestDecoder;

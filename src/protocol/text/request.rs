@@ -6,7 +6,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::argv::Argv;
+use super::argv::{Argv, Spans};
 use super::split::split_args;
 use super::{Line, TextError, find_line, parse_i64, protocol, show_byte};
 use crate::protocol::Limits;
@@ -50,7 +50,7 @@ struct ArrayProgress {
     /// Offset of the next unread byte (the next `$` header).
     pos: usize,
     /// `(start, len)` of every argument parsed so far, relative to the frame start.
-    spans: Vec<(usize, usize)>,
+    spans: Spans,
 }
 
 /// One step of array parsing.
@@ -155,7 +155,7 @@ fn start_array(buf: &mut BytesMut) -> Result<Header, TextError> {
     Ok(Header::Array(ArrayProgress {
         declared,
         pos: end + 2,
-        spans: Vec::with_capacity(declared.min(INITIAL_ARGS)),
+        spans: Spans::with_capacity(declared.min(INITIAL_ARGS)),
     }))
 }
 
@@ -216,7 +216,7 @@ fn whole_array(buf: &mut BytesMut, limits: &Limits) -> Option<Argv> {
     if declared == 0 || declared > INITIAL_ARGS {
         return None;
     }
-    let mut spans = Vec::with_capacity(declared);
+    let mut spans = Spans::with_capacity(declared);
     for _ in 0..declared {
         let (len, start) = plain_number(buf, pos, b'$')?;
         let end = start.checked_add(len)?;
