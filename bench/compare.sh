@@ -13,9 +13,15 @@
 #    twemproxy over the same two shale servers, ops/s, proxy CPU per op, added p50
 # Not part of CI. INSTALL=1 apt-installs redis-server, redis-tools and nutcracker. ROUTER=0
 # skips the router part; SHALE=path measures another build (a baseline) without building.
+# The CPU part's figures are medians of ROUNDS (default 3) interleaved rounds, each ratio
+# the median of the rounds' ratios (the rounds' own CPU ratios follow it in brackets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-200000}
+# -P 16 runs take five times the requests: at N they last a fifth of a second, and CPU
+# time is read in 10 ms clock ticks.
+N16=${N16:-$((N * 5))}
+ROUNDS=${ROUNDS:-3}
 SHALE_PORT=${SHALE_PORT:-7390}
 REDIS_PORT=${REDIS_PORT:-7391}
 KEYS=${KEYS:-1000000}
@@ -39,12 +45,13 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # bench PORT PID TEST PIPELINE -> "ops_per_sec cpu_us_per_op"
 bench() {
-  local before after rps
+  local before after rps n=$N
+  if [ "$4" -gt 1 ]; then n=$N16; fi
   before=$(cpu_ticks "$2")
-  rps=$(redis-benchmark -p "$1" -t "$3" -n "$N" -c 50 -P "$4" -r 100000 -d 32 --csv -q 2>/dev/null |
+  rps=$(redis-benchmark -p "$1" -t "$3" -n "$n" -c 50 -P "$4" -r 100000 -d 32 --csv -q 2>/dev/null |
     awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')
   after=$(cpu_ticks "$2")
-  awk -v r="$rps" -v t=$((after - before)) -v hz="$tick" -v n="$N" \
+  awk -v r="$rps" -v t=$((after - before)) -v hz="$tick" -v n="$n" \
     'BEGIN { printf "%s %.2f", r, t * 1e6 / hz / n }'
 }
 
@@ -54,14 +61,20 @@ if want cpu; then
 # thread mostly adds wakeups.
 for threads in 0 1; do
   start_shale --threads "$threads"; start_redis
-  echo "== throughput and CPU per op, shale --threads $threads (redis-benchmark -c 50 -d 32 -r 100000 -n $N)"
-  printf '%-10s %-3s %12s %12s %7s %10s %10s %7s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio
+  echo "== throughput and CPU per op, shale --threads $threads (redis-benchmark -c 50 -d 32 -r 100000 -n $N, at -P 16 -n $N16)"
+  printf '%-10s %-3s %12s %12s %7s %10s %10s %7s %s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio rounds
   for p in 1 16; do
     for t in $TESTS; do
-      read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
-      read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
-      printf '%-10s %-3s %12s %12s %7.2f %10s %10s %7.2f\n' "$t" "$p" "$so" "$ro" \
-        "$(awk -v a="$so" -v b="$ro" 'BEGIN{print a/b}')" "$sc" "$rc" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
+      : > "$dir/rounds"
+      for _ in $(seq "$ROUNDS"); do
+        read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
+        read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
+        echo "$so $ro $(awk -v a="$so" -v b="$ro" 'BEGIN{printf "%.2f", a/b}') $sc $rc" \
+          "$(awk -v a="$sc" -v b="$rc" 'BEGIN{printf "%.2f", a/b}')" >> "$dir/rounds"
+      done
+      col() { median $(awk -v c="$1" '{print $c}' "$dir/rounds"); }
+      printf '%-10s %-3s %12s %12s %7s %10s %10s %7s [%s]\n' "$t" "$p" "$(col 1)" "$(col 2)" \
+        "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $6}' "$dir/rounds")"
     done
   done
   stop "$SHALE_PID"; stop "$REDIS_PID"
@@ -121,7 +134,7 @@ if [ "${ROUTER:-1}" = 0 ] || ! want router; then
   echo "== router vs twemproxy skipped (ROUTER=0, or PARTS without router)"
 elif command -v nutcracker >/dev/null; then
   echo "== router vs twemproxy (bench/router-compare.sh)"
-  N="$N" bash bench/router-compare.sh
+  N="$N" N16="$N16" ROUNDS="$ROUNDS" bash bench/router-compare.sh
 else
   echo "== router vs twemproxy skipped: nutcracker is not installed (INSTALL=1 installs it)"
 fi

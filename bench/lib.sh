@@ -4,7 +4,7 @@
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
 # config over the same two servers (below); `per_request` measures a process's CPU per request;
-# `wait_port PORT` waits for a server or proxy to answer.
+# `wait_port PORT` waits for a server or proxy to answer; `median V...` prints the median.
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -92,3 +92,9 @@ per_request() {
     name, ops, u * 1e6 / hz / n, s * 1e6 / hz / n, (u + s) * 1e6 / hz / n, c / n }'
 }
 switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+
+# `median V...` prints the median of its numeric arguments (the lower middle of an even
+# count): what the compare scripts report over interleaved rounds.
+median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
