@@ -111,6 +111,18 @@ impl Index {
         self.spare.capacity()
     }
 
+    /// Where the first slot whose tag matches `hash` lies, without reading it (the caller
+    /// prefetches it). Only the current table: during a growth a key may be in the old.
+    #[inline]
+    pub(super) fn first_candidate(&self, hash: u64) -> Option<*const u32> {
+        let mut at = None;
+        let _ = self.table.find(hash, |slot| {
+            at = Some(std::ptr::from_ref(slot));
+            true
+        });
+        at
+    }
+
     /// The index of the first slot under `hash` that `eq` accepts.
     #[inline]
     pub(super) fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {

@@ -1,10 +1,13 @@
-//! Cache warming for a run of lookups: the two stages [`super::super::Store::prefetch`] runs
-//! over a pipelined batch before executing it, and the one prefetch instruction they need.
+//! Cache warming for a run of lookups: the three stages [`super::super::Store::prefetch`]
+//! runs over a pipelined batch before executing it, and the one prefetch instruction they
+//! need.
 //!
 //! A lookup walks table bucket -> entry -> slab record, three dependent cache misses for a
 //! key that is not hot. One key at a time the core waits out each miss in turn; a batch can
-//! instead ask for all the entries, then all the records, so the misses overlap. Both stages
-//! only issue prefetches: they change nothing, and a stale index (the shard changed between
+//! instead ask for all the buckets, then all the entries, then all the records, so the
+//! misses overlap. (Each stage takes the stripe's lock per key, and a lock's atomic
+//! instruction waits for the loads before it: a stage that read a missing line would
+//! stall the whole batch on it.) The stages only issue prefetches: they change nothing, and a stale index (the shard changed between
 //! stages) costs a wasted prefetch, never a wrong answer.
 //!
 //! This file holds the crate's only `unsafe`: the prefetch intrinsic is `unsafe` solely
@@ -13,6 +16,15 @@
 use super::{Shard, table_hash};
 
 impl Shard {
+    /// Stage zero: starts loading the table slot that stage one will read for `hash`.
+    /// Finding it reads only the slot's group of tags, a sixteenth of a slot's size, so
+    /// over a batch the slots' own misses overlap instead of each stalling its lookup.
+    pub(in crate::store) fn warm_slot(&self, hash: u32) {
+        if let Some(slot) = self.table.first_candidate(table_hash(hash)) {
+            prefetch(slot);
+        }
+    }
+
     /// Stage one: the entry index the table holds for `hash`, read from the bucket without
     /// touching the entry (whose load is started instead).
     pub(in crate::store) fn warm_entry(&self, hash: u32) -> Option<u32> {
