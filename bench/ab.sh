@@ -5,10 +5,12 @@
 # -c 50 -d 32 -r 100000 SET and GET at -P 1 (N1, default 200 000) and -P 16 (N16,
 # default 1 000 000): ops/s and server CPU per op (utime+stime from /proc); then a fresh
 # server loaded with 1 000 000 SETs (16-byte keys, 32-byte values): RSS growth per key and
-# the store's used_memory per key. Not part of CI.
+# the store's used_memory per key. PIPES="16" runs only -P 16 and MEMORY=0 skips the memory
+# part, for a longer A/B of one row. Not part of CI.
 set -euo pipefail
 : "${BEFORE:?path of the old binary}" "${AFTER:?path of the new binary}"
 ROUNDS=${ROUNDS:-3}; N1=${N1:-200000}; N16=${N16:-1000000}; THREADS=${THREADS:-1}
+PIPES=${PIPES:-"1 16"}
 PORT=${PORT:-7392}
 tick=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -24,7 +26,7 @@ for round in $(seq "$ROUNDS"); do
     bin=$BEFORE; [ "$side" = after ] && bin=$AFTER
     start "$bin"
     line="round $round $side:"
-    for p in 1 16; do
+    for p in $PIPES; do
       for t in set get; do
         n=$N1; [ "$p" = 16 ] && n=$N16
         b=$(cpu "$pid")
@@ -34,7 +36,9 @@ for round in $(seq "$ROUNDS"); do
         line+=" $t P$p $(printf %.0f "$rps") ops/s $(awk -v t=$((a - b)) -v hz="$tick" -v n="$n" 'BEGIN{printf "%.2f", t*1e6/hz/n}') us/op;"
       done
     done
-    stop; start "$bin"
+    stop
+    if [ "${MEMORY:-1}" = 0 ]; then echo "$line"; continue; fi
+    start "$bin"
     before_kib=$(rss "$pid")
     "$AFTER" bench -p "$PORT" --proto resp -t set --key-pattern seq --key-prefix kv: -r 1000000 \
       -n 1000000 -d 32 -c 20 -P 32 --quiet >/dev/null
