@@ -2,13 +2,14 @@
 //! runs over a pipelined batch before executing it, and the one prefetch instruction they
 //! need.
 //!
-//! A lookup walks table bucket -> entry -> slab record, three dependent cache misses for a
+//! A lookup walks table slot -> entry -> slab record, three dependent cache misses for a
 //! key that is not hot. One key at a time the core waits out each miss in turn; a batch can
-//! instead ask for all the buckets, then all the entries, then all the records, so the
-//! misses overlap. (Each stage takes the stripe's lock per key, and a lock's atomic
-//! instruction waits for the loads before it: a stage that read a missing line would
-//! stall the whole batch on it.) The stages only issue prefetches: they change nothing, and a stale index (the shard changed between
-//! stages) costs a wasted prefetch, never a wrong answer.
+//! instead ask for all the slots, then all the entries, then all the records, so the misses
+//! overlap. No stage may read a line an earlier stage has not asked for: each takes the
+//! stripe's lock per key, and a lock's atomic instruction waits for the loads before it, so
+//! one missing line would stall the whole batch. The stages only issue prefetches: they
+//! change nothing, and a stale index (the shard changed between stages) costs a wasted
+//! prefetch, never a wrong answer.
 //!
 //! This file holds the crate's only `unsafe`: the prefetch intrinsic is `unsafe` solely
 //! because it is a `#[target_feature]` function, and it never dereferences its argument.
@@ -16,16 +17,16 @@
 use super::{Shard, table_hash};
 
 impl Shard {
-    /// Stage zero: starts loading the table slot that stage one will read for `hash`.
-    /// Finding it reads only the slot's group of tags, a sixteenth of a slot's size, so
-    /// over a batch the slots' own misses overlap instead of each stalling its lookup.
+    /// Stage one: starts loading the table slot that stage two will read for `hash`.
+    /// Finding it reads only the table's tag bytes (one per slot, a quarter of the slots'
+    /// size, so more often in cache), not the slot.
     pub(in crate::store) fn warm_slot(&self, hash: u32) {
         if let Some(slot) = self.table.first_candidate(table_hash(hash)) {
             prefetch(slot);
         }
     }
 
-    /// Stage one: the entry index the table holds for `hash`, read from the bucket without
+    /// Stage two: the entry index the table holds for `hash`, read from its slot without
     /// touching the entry (whose load is started instead).
     pub(in crate::store) fn warm_entry(&self, hash: u32) -> Option<u32> {
         let entries = &self.entries;
@@ -44,8 +45,8 @@ impl Shard {
         found
     }
 
-    /// Stage two: starts loading the key (and inline value) of the entry at `i`. Entries keep
-    /// no hash to check that `i` still holds the key stage one looked for; if the shard
+    /// Stage three: starts loading the key (and inline value) of the entry at `i`. Entries
+    /// keep no hash to check that `i` still holds the key stage two looked for; if the shard
     /// changed in between, this warms some other key's record, which is harmless.
     pub(in crate::store) fn warm_record(&self, i: u32) {
         if let Some(e) = self.entries.get(i as usize) {
