@@ -21,8 +21,8 @@ pub mod router;
 pub mod server;
 pub mod shardmap;
 pub mod store;
-#[cfg(test)]
-mod testdir;
+#[doc(hidden)]
+pub mod testdir;
 pub mod tls;
 pub mod units;
 pub mod version;

@@ -1,4 +1,5 @@
-//! Fresh temp directories for the unit tests.
+//! Fresh temp directories for the tests: the unit tests' and, through the crate, the
+//! integration tests' (`tests/common`). Not part of the API.
 //!
 //! Created exclusively: a name alone (process id and a counter) is not enough, because
 //! process ids are reused and an earlier test process may have left a directory of the same
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A new, empty directory under the system temp dir whose name starts with
 /// `shale-<tag>-`.
-pub(crate) fn fresh(tag: &str) -> PathBuf {
+pub fn fresh(tag: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     for _ in 0..10_000 {
         let n = N.fetch_add(1, Ordering::Relaxed);

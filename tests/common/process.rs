@@ -163,25 +163,10 @@ fn ephemeral_low() -> u32 {
         .unwrap_or(32_768)
 }
 
-/// A fresh, unique temp directory. Created exclusively: a name alone (process id and a
-/// counter) is not enough, since process ids are reused and an earlier test process may
-/// have left a directory of the same name with files in it.
+/// A fresh, unique temp directory, `shale-test-<pid>-<n>`, created exclusively (see
+/// [`shale::testdir`]).
 pub fn temp_dir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    for _ in 0..10_000 {
-        let dir = std::env::temp_dir().join(format!(
-            "shale-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return dir,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => panic!("cannot create {}: {e}", dir.display()),
-        }
-    }
-    panic!("no fresh temp directory in 10 000 names");
+    shale::testdir::fresh("test")
 }
 
 /// Writes `text` to a fresh file in a unique temp directory and returns its path.
