@@ -55,6 +55,14 @@ bench() {
     'BEGIN { printf "%s %.2f", r, t * 1e6 / hz / n }'
 }
 
+# cpu_round TEST PIPELINE -> "shale_ops redis_ops ratio shale_us redis_us ratio"
+cpu_round() {
+  local so sc ro rc
+  read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$1" "$2")"
+  read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$1" "$2")"
+  echo "$so $ro $(ratio "$so" "$ro") $sc $rc $(ratio "$sc" "$rc")"
+}
+
 if want cpu; then
 # Twice: with the default threads (one per core) and with --threads 1, as redis-server is
 # single-threaded; on a small machine shared with the benchmark client a second worker
@@ -65,16 +73,9 @@ for threads in 0 1; do
   printf '%-10s %-3s %12s %12s %7s %10s %10s %7s %s\n' test P shale_ops redis_ops ratio shale_us redis_us ratio rounds
   for p in 1 16; do
     for t in $TESTS; do
-      : > "$dir/rounds"
-      for _ in $(seq "$ROUNDS"); do
-        read -r so sc <<<"$(bench "$SHALE_PORT" "$SHALE_PID" "$t" "$p")"
-        read -r ro rc <<<"$(bench "$REDIS_PORT" "$REDIS_PID" "$t" "$p")"
-        echo "$so $ro $(awk -v a="$so" -v b="$ro" 'BEGIN{printf "%.2f", a/b}') $sc $rc" \
-          "$(awk -v a="$sc" -v b="$rc" 'BEGIN{printf "%.2f", a/b}')" >> "$dir/rounds"
-      done
-      col() { median $(awk -v c="$1" '{print $c}' "$dir/rounds"); }
+      rounds cpu_round "$t" "$p"
       printf '%-10s %-3s %12s %12s %7s %10s %10s %7s [%s]\n' "$t" "$p" "$(col 1)" "$(col 2)" \
-        "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(awk '{printf "%s%s", (NR > 1 ? "," : ""), $6}' "$dir/rounds")"
+        "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)" "$(cols 6)"
     done
   done
   stop "$SHALE_PID"; stop "$REDIS_PID"
@@ -123,7 +124,6 @@ gone=$(( $(date +%s%3N) - loaded ))
 wait "$bench_pid"
 during=$(cat "$during_file")
 echo "all keys reclaimed ${gone} ms after the load finished (TTL 1 s, so $((gone - 1000)) ms after the last expiry at the latest)"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 echo "GET p99 during the sweep ${during} ms; without expiry: after the same load without TTL ${control} ms (ratio $(ratio "$during" "$control")), on the empty store before the load ${base} ms (ratio $(ratio "$during" "$base"))"
 stop "$SHALE_PID"
 fi

@@ -4,7 +4,8 @@
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
 # config over the same two servers (below); `per_request` measures a process's CPU per request;
-# `wait_port PORT` waits for a server or proxy to answer; `median V...` prints the median.
+# `wait_port PORT` waits for a server or proxy to answer; `median`, `ratio`, `rounds`,
+# `col` and `cols` (below) run and summarize interleaved rounds.
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -98,3 +99,16 @@ switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {
 median() {
   printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+
+# `ratio A B` prints A/B to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# `rounds CMD...` runs CMD ${ROUNDS:-3} times, each printing a line of numbers, into
+# $dir/rounds (a line per round); `col N` prints the median of column N there, `cols N`
+# the column itself, comma-separated.
+rounds() {
+  : > "$dir/rounds"
+  for _ in $(seq "${ROUNDS:-3}"); do "$@" >> "$dir/rounds"; done
+}
+col() { median $(awk -v c="$1" '{print $c}' "$dir/rounds"); }
+cols() { awk -v c="$1" '{printf "%s%s", (NR > 1 ? "," : ""), $c}' "$dir/rounds"; }

@@ -67,17 +67,6 @@ proxy() {
   echo "$out $(awk -v t=$((after - before)) -v hz="$tick" -v n="$(requests "$4")" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
-# rounds CMD...: runs CMD ROUNDS times, each printing a line of numbers; prints the
-# lines, one per round, to $dir/rounds
-rounds() {
-  : > "$dir/rounds"
-  for _ in $(seq "$ROUNDS"); do "$@" >> "$dir/rounds"; done
-}
-# col N: the median of column N of $dir/rounds; cols N: all of them, comma-separated
-col() { median $(awk -v c="$1" '{print $c}' "$dir/rounds"); }
-cols() { awk -v c="$1" '{printf "%s%s", (NR > 1 ? "," : ""), $c}' "$dir/rounds"; }
-
 echo "router --threads $ROUTER_THREADS (0 = one per core); twemproxy is single-threaded"
 echo "medians of $ROUNDS interleaved rounds; r/twem of each round in brackets"
 printf '%-4s %-3s %12s %12s %12s %12s %9s %9s %s\n' test P direct router twemproxy router-2rep r/direct r/twem rounds
