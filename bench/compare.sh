@@ -45,8 +45,8 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # bench PORT PID TEST PIPELINE -> "ops_per_sec cpu_us_per_op"
 bench() {
-  local before after rps n=$N
-  if [ "$4" -gt 1 ]; then n=$N16; fi
+  local before after rps n
+  n=$(requests "$4")
   before=$(cpu_ticks "$2")
   rps=$(redis-benchmark -p "$1" -t "$3" -n "$n" -c 50 -P "$4" -r 100000 -d 32 --csv -q 2>/dev/null |
     awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}')

@@ -4,8 +4,8 @@
 # on ports A and B holding one shard; `node NAME` starts that node in the background and
 # prints its pid; `sharded_map` and `nutcracker_conf` write a two-shard map and a twemproxy
 # config over the same two servers (below); `per_request` measures a process's CPU per request;
-# `wait_port PORT` waits for a server or proxy to answer; `median`, `ratio`, `rounds`,
-# `col` and `cols` (below) run and summarize interleaved rounds.
+# `wait_port PORT` waits for a server or proxy to answer; `requests`, `median`, `ratio`,
+# `rounds`, `col` and `cols` (below) size, run and summarize interleaved rounds.
 cd "$(dirname "$0")/.."
 if [ -z "${SHALE:-}" ]; then
   cargo build --release --quiet
@@ -99,6 +99,10 @@ switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {
 median() {
   printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+
+# `requests PIPELINE` prints how many requests a run at that pipeline depth makes: $N at
+# -P 1, $N16 deeper (the scripts that use it set both).
+requests() { if [ "$1" -gt 1 ]; then echo "$N16"; else echo "$N"; fi; }
 
 # `ratio A B` prints A/B to two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

@@ -50,7 +50,6 @@ for port in "$S1" "$S2" "$ROUTER" "$ROUTER_R2" "$TWEM"; do
   wait_port "$port"
 done
 
-requests() { if [ "$1" -gt 1 ]; then echo "$N16"; else echo "$N"; fi; } # PIPELINE -> -n
 rps() { # PORT TEST PIPELINE -> ops/s
   run "$@" | cut -d' ' -f1
 }

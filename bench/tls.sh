@@ -34,8 +34,6 @@ openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pe
   -out "$dir/cert.pem" -days 1 -extfile "$dir/ext" 2>/dev/null
 tls_files=(--tls-cert-file "$dir/cert.pem" --tls-key-file "$dir/key.pem" --tls-ca-cert-file "$dir/ca.pem")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-requests() { if [ "$1" = 1 ]; then echo "$N"; else echo "$N16"; fi; }
 per_op() { awk -v t="$1" -v hz="$tick" -v n="$2" 'BEGIN { printf "%.3f", t * 1e6 / hz / n }'; }
 
 $bin server --threads "$THREADS" --port "$PLAIN" --tls-port "$TLS" "${tls_files[@]}" \
