@@ -162,21 +162,7 @@ fn check_to_reply(op: Opcode, frame: &ResponseFrame) {
         (Reply::Nil, _) => true,
         (Reply::Int(n), Opcode::Del | Opcode::VSet | Opcode::VDel) => *n == 0 || *n == 1,
         (Reply::Int(_), Opcode::Ttl) => true,
-        (
-            Reply::Bulk(_),
-            Opcode::Get
-            | Opcode::Stats
-            | Opcode::Ping
-            | Opcode::ShardDump
-            | Opcode::NodeStatus
-            | Opcode::Digest
-            | Opcode::BucketDump
-            | Opcode::VFlush
-            | Opcode::ShardCount
-            | Opcode::ShardScan
-            | Opcode::Rmw
-            | Opcode::Fence,
-        ) => true,
+        (Reply::Bulk(_), op) if op.answers_bulk() || op == Opcode::Ping => true,
         (Reply::Int(_), Opcode::Sync) => true,
         (Reply::Raw(Status::Stale, _), _) => frame.status() == Some(Status::Stale),
         (Reply::Simple("PONG"), Opcode::Ping) => true,

@@ -300,20 +300,7 @@ pub fn to_reply(op: Opcode, frame: &ResponseFrame) -> Reply {
     };
     let payload = &frame.payload;
     match (status, op) {
-        (
-            Status::Ok,
-            Opcode::Get
-            | Opcode::Stats
-            | Opcode::ShardDump
-            | Opcode::NodeStatus
-            | Opcode::Digest
-            | Opcode::BucketDump
-            | Opcode::VFlush
-            | Opcode::ShardCount
-            | Opcode::ShardScan
-            | Opcode::Rmw
-            | Opcode::Fence,
-        ) => Reply::Bulk(payload.clone()),
+        (Status::Ok, op) if op.answers_bulk() => Reply::Bulk(payload.clone()),
         (Status::Ok, Opcode::Sync) => match <[u8; 8]>::try_from(payload.as_ref()) {
             Ok(b) => Reply::Int(i64::from_be_bytes(b)),
             Err(_) => Reply::error(Status::Internal, "SYNC payload is not 8 bytes"),

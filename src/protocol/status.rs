@@ -76,6 +76,25 @@ impl Opcode {
         Opcode::Cmd,
     ];
 
+    /// Whether an OK reply to this opcode is its payload as it is, a bulk string
+    /// ([`super::binary::to_reply`]); the fuzz targets check replies against the same list.
+    pub fn answers_bulk(self) -> bool {
+        matches!(
+            self,
+            Opcode::Get
+                | Opcode::Stats
+                | Opcode::ShardDump
+                | Opcode::NodeStatus
+                | Opcode::Digest
+                | Opcode::BucketDump
+                | Opcode::VFlush
+                | Opcode::ShardCount
+                | Opcode::ShardScan
+                | Opcode::Rmw
+                | Opcode::Fence
+        )
+    }
+
     /// The opcode for a wire byte, if it is defined.
     pub fn from_u8(b: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|op| *op as u8 == b)

@@ -303,20 +303,7 @@ fn reply_fits(op: Opcode, reply: &Reply) -> bool {
         (Opcode::Ttl, Reply::Int(_)) => true,
         (Opcode::Ttl, _) => false,
         (_, Reply::Nil) => true,
-        (
-            Opcode::Get
-            | Opcode::Stats
-            | Opcode::ShardDump
-            | Opcode::NodeStatus
-            | Opcode::Digest
-            | Opcode::BucketDump
-            | Opcode::VFlush
-            | Opcode::ShardCount
-            | Opcode::ShardScan
-            | Opcode::Rmw
-            | Opcode::Fence,
-            Reply::Bulk(_),
-        ) => true,
+        (op, Reply::Bulk(_)) if op.answers_bulk() => true,
         (Opcode::Sync, Reply::Int(_)) => true,
         (Opcode::VSet | Opcode::VDel, Reply::Raw(Status::Stale, _)) => true,
         (Opcode::Ping, Reply::Bulk(b)) => !b.is_empty(),
@@ -338,6 +325,8 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
     if op != Opcode::Ttl && input.below(4) == 0 {
         return Reply::Nil;
     }
+    // Exhaustive, so a new opcode must be given its replies here; the bulk ones are those
+    // of `Opcode::answers_bulk`.
     match op {
         Opcode::Get
         | Opcode::Stats
@@ -347,8 +336,9 @@ fn reply_for(op: Opcode, input: &mut Input<'_>) -> Reply {
         | Opcode::BucketDump
         | Opcode::VFlush
         | Opcode::ShardCount
-        | Opcode::ShardScan => Reply::Bulk(blob(input)),
-        Opcode::Rmw | Opcode::Fence => Reply::Bulk(blob(input)),
+        | Opcode::ShardScan
+        | Opcode::Rmw
+        | Opcode::Fence => Reply::Bulk(blob(input)),
         Opcode::Sync => Reply::Int(input.u64() as i64),
         Opcode::VSet | Opcode::VDel if input.bool() => Reply::Raw(Status::Stale, blob(input)),
         Opcode::Ping => match blob(input) {
